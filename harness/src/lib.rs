@@ -1,0 +1,1 @@
+//! kasim's harness: turns scenario files into simulated runs and metrics.

@@ -1,0 +1,232 @@
+//! One direction of an access link: rate, propagation delay, a FIFO queue
+//! with tail drop, random loss, and scheduled outages.
+//!
+//! A packet offered at `now` starts serialising when the transmitter is free
+//! (`busy_until`), takes `bytes·8/rate`, and arrives `delay` after its last
+//! bit left. Bytes count the IP packet plus link framing, because that is what
+//! a real bottleneck (a modem, or tbf on a veth) meters: 100 KiB over
+//! 56 kbit/s takes ~15.3 s, not the 14.6 s the payload alone suggests.
+//!
+//! The queue is evaluated lazily: the link keeps the departure times of the
+//! packets it accepted and forgets those already gone when a new one is
+//! offered, so a packet costs one event (its arrival), not three.
+
+use crate::error::ConfigError;
+use crate::rng::Stream;
+use crate::time::Instant;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Settings of one direction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// Bits per second.
+    pub rate_bps: u64,
+    /// One-way propagation delay.
+    pub delay: Duration,
+    /// Most bytes waiting or in transmission; an offered packet that would
+    /// exceed it is dropped (tail drop).
+    pub queue_bytes: u64,
+    /// Probability that a packet is lost, independently of all others.
+    pub loss: f64,
+    /// Link-layer bytes added to every IP packet (Ethernet: 14).
+    pub framing_bytes: u32,
+}
+
+impl Default for LinkConfig {
+    /// A fast, clean link: 1 Gbit/s, no delay, 4 MiB of queue, no loss.
+    fn default() -> Self {
+        LinkConfig {
+            rate_bps: 1_000_000_000,
+            delay: Duration::ZERO,
+            queue_bytes: 4 << 20,
+            loss: 0.0,
+            framing_bytes: crate::packet::DEFAULT_FRAMING_BYTES,
+        }
+    }
+}
+
+impl LinkConfig {
+    pub fn validate(&self, name: &'static str) -> Result<(), ConfigError> {
+        if self.rate_bps == 0 {
+            return Err(ConfigError::MustBePositive { field: name });
+        }
+        if !(0.0..1.0).contains(&self.loss) {
+            return Err(ConfigError::OutOfRange { field: name, value: format!("loss {}", self.loss), allowed: "loss in [0, 1)" });
+        }
+        if self.queue_bytes == 0 {
+            return Err(ConfigError::MustBePositive { field: name });
+        }
+        Ok(())
+    }
+
+    /// Time to put `bytes` on the wire, rounded up to the nanosecond.
+    pub fn serialisation(&self, bytes: u64) -> Duration {
+        let ns = (u128::from(bytes) * 8 * 1_000_000_000).div_ceil(u128::from(self.rate_bps));
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+}
+
+/// An interval during which the link passes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outage {
+    pub start: Instant,
+    pub end: Instant,
+}
+
+impl Outage {
+    pub fn new(start: Instant, duration: Duration) -> Self {
+        Outage { start, end: start + duration }
+    }
+    pub fn contains(&self, t: Instant) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// Why a link did not deliver a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkDrop {
+    QueueFull,
+    RandomLoss,
+    Outage,
+}
+
+/// What became of an offered packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offer {
+    /// Arrives at the far end at this instant, after `queued` behind others.
+    Arrives { at: Instant, queued: Duration },
+    Dropped(LinkDrop),
+}
+
+/// One direction of a link, with its state.
+#[derive(Clone, Debug)]
+pub struct LinkDir {
+    cfg: LinkConfig,
+    busy_until: Instant,
+    /// (departure of the last bit, wire bytes) of packets not yet fully sent.
+    backlog: VecDeque<(Instant, u64)>,
+    backlog_bytes: u64,
+    outages: Vec<Outage>,
+    rng: Stream,
+    delivered: u64,
+}
+
+impl LinkDir {
+    pub fn new(cfg: LinkConfig, rng: Stream) -> Self {
+        LinkDir { cfg, busy_until: Instant::ZERO, backlog: VecDeque::new(), backlog_bytes: 0, outages: Vec::new(), rng, delivered: 0 }
+    }
+
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+
+    pub fn add_outage(&mut self, outage: Outage) {
+        self.outages.push(outage);
+    }
+
+    pub fn in_outage(&self, t: Instant) -> bool {
+        self.outages.iter().any(|o| o.contains(t))
+    }
+
+    /// How long a packet offered at `now` would wait before its first bit goes out.
+    pub fn backlog_delay(&self, now: Instant) -> Duration {
+        self.busy_until - now
+    }
+
+    /// Packets this direction has delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Offer an IP packet of `ip_bytes` at `now`.
+    pub fn offer(&mut self, now: Instant, ip_bytes: u32) -> Offer {
+        if self.in_outage(now) {
+            return Offer::Dropped(LinkDrop::Outage);
+        }
+        while let Some(&(done, bytes)) = self.backlog.front() {
+            if done > now {
+                break;
+            }
+            self.backlog.pop_front();
+            self.backlog_bytes -= bytes;
+        }
+        let wire = u64::from(ip_bytes) + u64::from(self.cfg.framing_bytes);
+        if self.backlog_bytes + wire > self.cfg.queue_bytes {
+            return Offer::Dropped(LinkDrop::QueueFull);
+        }
+        // The transmitter is busy for this packet whether or not it survives.
+        let start = self.busy_until.max(now);
+        let done = start + self.cfg.serialisation(wire);
+        self.busy_until = done;
+        self.backlog.push_back((done, wire));
+        self.backlog_bytes += wire;
+        if self.cfg.loss > 0.0 && self.rng.unit() < self.cfg.loss {
+            return Offer::Dropped(LinkDrop::RandomLoss);
+        }
+        let at = done + self.cfg.delay;
+        // In flight when an outage began: lost with the link.
+        if self.outages.iter().any(|o| o.start > now && o.start < at) {
+            return Offer::Dropped(LinkDrop::Outage);
+        }
+        self.delivered += 1;
+        Offer::Arrives { at, queued: start - now }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Purpose;
+
+    fn dialup() -> LinkDir {
+        let cfg = LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), queue_bytes: 3100, ..LinkConfig::default() };
+        LinkDir::new(cfg, Stream::new(1, Purpose::ClientUpLoss))
+    }
+
+    #[test]
+    fn serialises_at_rate_then_adds_delay() {
+        let mut l = dialup();
+        // 1500 + 14 bytes = 12112 bits at 56 kbit/s = 216.285715 ms (rounded up), then 100 ms.
+        let first = l.offer(Instant::ZERO, 1500);
+        assert_eq!(first, Offer::Arrives { at: Instant::from_nanos(216_285_715 + 100_000_000), queued: Duration::ZERO });
+        // A second packet waits for the first.
+        match l.offer(Instant::ZERO, 1500) {
+            Offer::Arrives { at, queued } => {
+                assert_eq!(queued, Duration::from_nanos(216_285_715));
+                assert_eq!(at, Instant::from_nanos(2 * 216_285_715 + 100_000_000));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tail_drops_beyond_the_queue_limit_and_frees_space_as_packets_leave() {
+        let mut l = dialup();
+        assert!(matches!(l.offer(Instant::ZERO, 1400), Offer::Arrives { .. }));
+        assert!(matches!(l.offer(Instant::ZERO, 1400), Offer::Arrives { .. }));
+        assert_eq!(l.offer(Instant::ZERO, 1400), Offer::Dropped(LinkDrop::QueueFull));
+        // After the first packet has left (1414 B = 202 ms) there is room again.
+        assert!(matches!(l.offer(Instant::from_millis(203), 1400), Offer::Arrives { .. }));
+    }
+
+    #[test]
+    fn outage_drops_entering_and_in_flight_packets() {
+        let mut l = dialup();
+        l.add_outage(Outage::new(Instant::from_millis(250), Duration::from_secs(1)));
+        // Leaves at 216 ms, would arrive at 316 ms: in flight when the outage starts.
+        assert_eq!(l.offer(Instant::ZERO, 1500), Offer::Dropped(LinkDrop::Outage));
+        assert_eq!(l.offer(Instant::from_millis(300), 100), Offer::Dropped(LinkDrop::Outage));
+        assert!(matches!(l.offer(Instant::from_millis(1250), 100), Offer::Arrives { .. }));
+    }
+
+    #[test]
+    fn random_loss_rate_is_close_to_configured() {
+        let cfg = LinkConfig { loss: 0.02, ..LinkConfig::default() };
+        let mut l = LinkDir::new(cfg, Stream::new(3, Purpose::ServerUpLoss));
+        let n = 100_000u64;
+        let lost = (0..n).filter(|i| l.offer(Instant::from_millis(*i), 100) == Offer::Dropped(LinkDrop::RandomLoss)).count();
+        // Binomial(100000, 0.02): mean 2000, σ ≈ 44; ±5σ.
+        assert!((1780..=2220).contains(&lost), "lost {lost}");
+    }
+}

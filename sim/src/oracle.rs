@@ -1,0 +1,197 @@
+//! Ground truth: was the connection really broken when someone said so?
+//!
+//! The world knows what the endpoints cannot. A connection is *broken* from
+//! the first fault after which some endpoint's segment can never again be
+//! answered without a reset: a host's power-off (vanish) or reboot, the loss
+//! of its NAT mapping under the `drop`, `rst` or `new_port` policies, or a NAT
+//! reboot under those policies. Transient conditions (a link outage, a
+//! suspended host, a `loose` NAT that has forgotten the flow until the inside
+//! speaks again, a long queue, random loss) do not break it.
+//!
+//! Every death declaration is then either a detection, with latency
+//! `declared − broken_since`, or a false positive labelled with the transient
+//! condition that explains it: the one active at the declaration or within
+//! the lookback window before it (a ping lost in an outage is declared missing
+//! a timeout later), else `queue` if a long queue stood at that moment, else
+//! `loss` if random loss struck within the window, else `healthy`.
+
+use crate::app::Side;
+use crate::time::Instant;
+use std::fmt;
+use std::time::Duration;
+
+/// Why the connection is broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakCause {
+    Vanish(Side),
+    Reboot(Side),
+    NatExpired,
+    NatReboot,
+}
+
+impl fmt::Display for BreakCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BreakCause::Vanish(s) => write!(f, "{s} vanished"),
+            BreakCause::Reboot(s) => write!(f, "{s} rebooted"),
+            BreakCause::NatExpired => f.write_str("NAT mapping expired"),
+            BreakCause::NatReboot => f.write_str("NAT rebooted"),
+        }
+    }
+}
+
+/// What can make a healthy connection look dead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Condition {
+    Healthy,
+    Outage,
+    Suspend,
+    NatIdle,
+    Queue,
+    Loss,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 6] =
+        [Condition::Healthy, Condition::Outage, Condition::Suspend, Condition::NatIdle, Condition::Queue, Condition::Loss];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Healthy => "healthy",
+            Condition::Outage => "outage",
+            Condition::Suspend => "suspend",
+            Condition::NatIdle => "nat_idle",
+            Condition::Queue => "queue",
+            Condition::Loss => "loss",
+        }
+    }
+}
+
+/// The oracle's judgement of one declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Detection { latency: Duration },
+    FalsePositive { condition: Condition },
+}
+
+/// A death declaration and its judgement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declaration {
+    pub side: Side,
+    pub at: Instant,
+    pub cause: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Oracle {
+    broken: Option<(Instant, BreakCause)>,
+    /// Transient conditions: (start, end, what); `end` is `Instant::MAX` while open.
+    transients: Vec<(Instant, Instant, Condition)>,
+    last_random_loss: Option<Instant>,
+}
+
+impl Oracle {
+    /// When and why the connection broke, if it did.
+    pub fn broken(&self) -> Option<(Instant, BreakCause)> {
+        self.broken
+    }
+
+    pub fn broken_since(&self) -> Option<Instant> {
+        self.broken.map(|b| b.0)
+    }
+
+    /// Record a breaking fault; only the first counts.
+    pub fn record_break(&mut self, at: Instant, cause: BreakCause) {
+        self.broken.get_or_insert((at, cause));
+    }
+
+    pub fn open_transient(&mut self, at: Instant, condition: Condition) {
+        self.transients.push((at, Instant::MAX, condition));
+    }
+
+    pub fn close_transient(&mut self, at: Instant, condition: Condition) {
+        if let Some(t) = self.transients.iter_mut().rev().find(|t| t.2 == condition && t.1 == Instant::MAX) {
+            t.1 = at;
+        }
+    }
+
+    pub fn record_random_loss(&mut self, at: Instant) {
+        self.last_random_loss = Some(at);
+    }
+
+    /// The transient condition to blame for a declaration at `at`, looking
+    /// back `lookback`; `queued` says whether a long queue stands now.
+    pub fn condition(&self, at: Instant, lookback: Duration, queued: bool) -> Condition {
+        let from = at - lookback;
+        let mut worst: Option<Condition> = None;
+        for &(start, end, c) in &self.transients {
+            if start <= at && end >= from {
+                worst = Some(worst.map_or(c, |w| w.min_priority(c)));
+            }
+        }
+        if let Some(c) = worst {
+            return c;
+        }
+        if queued {
+            return Condition::Queue;
+        }
+        if self.last_random_loss.is_some_and(|t| t >= from) {
+            return Condition::Loss;
+        }
+        Condition::Healthy
+    }
+
+    /// Judge a declaration made at `at`.
+    pub fn judge(&self, at: Instant, lookback: Duration, queued: bool) -> Verdict {
+        match self.broken {
+            Some((since, _)) if since <= at => Verdict::Detection { latency: at - since },
+            _ => Verdict::FalsePositive { condition: self.condition(at, lookback, queued) },
+        }
+    }
+}
+
+impl Condition {
+    /// Between two overlapping conditions, the one that explains more:
+    /// a frozen host over a dead link over a forgetful NAT.
+    fn min_priority(self, other: Condition) -> Condition {
+        let rank = |c: Condition| match c {
+            Condition::Suspend => 0,
+            Condition::Outage => 1,
+            Condition::NatIdle => 2,
+            Condition::Queue => 3,
+            Condition::Loss => 4,
+            Condition::Healthy => 5,
+        };
+        if rank(other) < rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declaration_after_break_is_a_detection_with_its_latency() {
+        let mut o = Oracle::default();
+        o.record_break(Instant::from_secs(100), BreakCause::Vanish(Side::Server));
+        o.record_break(Instant::from_secs(200), BreakCause::NatExpired);
+        assert_eq!(o.judge(Instant::from_secs(130), Duration::ZERO, false), Verdict::Detection { latency: Duration::from_secs(30) });
+        assert_eq!(o.judge(Instant::from_secs(99), Duration::ZERO, false), Verdict::FalsePositive { condition: Condition::Healthy });
+    }
+
+    #[test]
+    fn false_positive_blames_a_recent_transient() {
+        let mut o = Oracle::default();
+        o.open_transient(Instant::from_secs(10), Condition::Outage);
+        o.close_transient(Instant::from_secs(20), Condition::Outage);
+        let lookback = Duration::from_secs(60);
+        assert_eq!(o.condition(Instant::from_secs(70), lookback, false), Condition::Outage);
+        assert_eq!(o.condition(Instant::from_secs(81), lookback, true), Condition::Queue);
+        assert_eq!(o.condition(Instant::from_secs(81), lookback, false), Condition::Healthy);
+    }
+}

@@ -1,0 +1,179 @@
+//! What travels on the simulated wire: TCP/IPv4 segments without payload bytes.
+//!
+//! A segment carries everything the timing model and a pcap export need
+//! (addresses, ports, sequence and acknowledgement numbers, flags, payload
+//! length) but not the payload itself: the application's bytes are accounted
+//! for by length, and message boundaries are kept by the world's ledger.
+//! Sequence numbers are 64-bit and never wrap inside the simulator; the wire
+//! value is the low 32 bits.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// IPv4 (20) + TCP (20) + the timestamps option (12, on by default in Linux).
+pub const HEADER_BYTES: u32 = 52;
+/// A SYN carries MSS, SACK-permitted, timestamps and window-scale options.
+pub const SYN_HEADER_BYTES: u32 = 60;
+/// Ethernet header as a qdisc (tbf) on a veth counts it.
+pub const DEFAULT_FRAMING_BYTES: u32 = 14;
+/// MTU 1500 minus [`HEADER_BYTES`].
+pub const DEFAULT_MSS: u32 = 1448;
+
+/// TCP flags as on the wire (low byte of the flags field).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: Flags = Flags(0x01);
+    pub const SYN: Flags = Flags(0x02);
+    pub const RST: Flags = Flags(0x04);
+    pub const PSH: Flags = Flags(0x08);
+    pub const ACK: Flags = Flags(0x10);
+
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        self.union(rhs)
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [(Flags::SYN, "SYN"), (Flags::FIN, "FIN"), (Flags::RST, "RST"), (Flags::PSH, "PSH"), (Flags::ACK, "ACK")];
+        let mut first = true;
+        for (flag, name) in names {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str("|")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        if first {
+            f.write_str("-")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a segment was sent: for timelines, pcap comments and tests. Not on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// Handshake (SYN, SYN-ACK, or the final ACK).
+    Handshake,
+    /// New data (or FIN) sent for the first time.
+    Data,
+    /// A pure acknowledgement.
+    Ack,
+    /// Data sent again after a retransmission timeout or three duplicate ACKs.
+    Retransmit,
+    /// Tail-loss probe.
+    LossProbe,
+    /// Keepalive probe: no data, sequence number one below `snd_una`.
+    KeepaliveProbe,
+    /// Reset sent by an endpoint, a stack without the connection, or a NAT.
+    Reset,
+}
+
+/// One TCP segment inside an IPv4 packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub seq: u64,
+    pub ack: u64,
+    pub flags: Flags,
+    /// Payload bytes (SYN and FIN take a sequence number but no payload).
+    pub len: u32,
+    pub window: u32,
+    /// Timestamps option (RFC 7323): the sender's clock when sent, and the
+    /// peer's value it echoes. Nanoseconds of the sender's local clock here;
+    /// milliseconds on the wire.
+    pub tsval: u64,
+    pub tsecr: u64,
+    pub kind: SegmentKind,
+}
+
+impl Segment {
+    /// Sequence space the segment occupies: payload plus one for SYN and FIN.
+    pub fn seq_len(&self) -> u64 {
+        u64::from(self.len) + u64::from(self.flags.contains(Flags::SYN)) + u64::from(self.flags.contains(Flags::FIN))
+    }
+    /// Bytes of the IP packet (headers included).
+    pub fn ip_bytes(&self) -> u32 {
+        let header = if self.flags.contains(Flags::SYN) { SYN_HEADER_BYTES } else { HEADER_BYTES };
+        header + self.len
+    }
+    /// The reply a stack without this connection sends (RFC 793 "reset generation";
+    /// Linux `tcp_v4_send_reset`): never answers a RST.
+    pub fn reset_reply(&self) -> Option<Segment> {
+        if self.flags.contains(Flags::RST) {
+            return None;
+        }
+        let (seq, ack, flags) = if self.flags.contains(Flags::ACK) {
+            (self.ack, 0, Flags::RST)
+        } else {
+            (0, self.seq + self.seq_len(), Flags::RST | Flags::ACK)
+        };
+        Some(Segment { src: self.dst, dst: self.src, seq, ack, flags, len: 0, window: 0, tsval: 0, tsecr: 0, kind: SegmentKind::Reset })
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} > {} [{}] seq={} ack={} len={}", self.src, self.dst, self.flags, self.seq as u32, self.ack as u32, self.len)
+    }
+}
+
+/// The fixed addresses of the topology. Chosen from the benchmarking and
+/// documentation ranges so a pcap never looks like a real network.
+pub mod addr {
+    use super::*;
+    pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40000);
+    pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 443);
+    pub const NAT_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(flags: Flags, seq: u64, ack: u64, len: u32) -> Segment {
+        Segment { src: addr::CLIENT, dst: addr::SERVER, seq, ack, flags, len, window: 65535, tsval: 0, tsecr: 0, kind: SegmentKind::Data }
+    }
+
+    #[test]
+    fn reset_reply_follows_rfc_793() {
+        // With ACK: RST carries seq = the segment's ack, no ACK flag.
+        let r = seg(Flags::ACK, 100, 5000, 10).reset_reply().unwrap();
+        assert_eq!((r.seq, r.ack, r.flags), (5000, 0, Flags::RST));
+        assert_eq!((r.src, r.dst), (addr::SERVER, addr::CLIENT));
+        // Without ACK (a SYN): RST|ACK acknowledging the SYN.
+        let r = seg(Flags::SYN, 100, 0, 0).reset_reply().unwrap();
+        assert_eq!((r.seq, r.ack, r.flags), (0, 101, Flags::RST | Flags::ACK));
+        // Never answer a reset.
+        assert!(seg(Flags::RST, 1, 0, 0).reset_reply().is_none());
+    }
+
+    #[test]
+    fn sizes_count_headers() {
+        assert_eq!(seg(Flags::ACK, 0, 0, 1448).ip_bytes(), 1500);
+        assert_eq!(seg(Flags::SYN, 0, 0, 0).ip_bytes(), 60);
+        assert_eq!(seg(Flags::SYN | Flags::FIN, 0, 0, 3).seq_len(), 5);
+    }
+}

@@ -1,0 +1,112 @@
+//! A record of everything that happened, with its time: every packet sent,
+//! queued, dropped (and why) and delivered, every timer firing, NAT mapping
+//! change, fault, application message and death declaration. It is the raw
+//! material for replays, timelines and pcap export.
+//!
+//! Recording is off by default and then costs one branch: events are built
+//! inside a closure that only runs when the trace is on.
+
+use crate::app::Side;
+use crate::link::LinkDrop;
+use crate::nat::{Mapping, NatDrop};
+use crate::oracle::Verdict;
+use crate::packet::Segment;
+use crate::tcp::{SocketEvent, TimerKind};
+use crate::time::Instant;
+use std::time::Duration;
+
+/// A place on the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A host's access link, leaving the host.
+    Uplink(Side),
+    /// A host's access link, toward the host.
+    Downlink(Side),
+    Nat,
+    Host(Side),
+}
+
+/// Why a packet went nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    Link(LinkDrop),
+    Nat(NatDrop),
+    /// The host is powered off or rebooting.
+    HostDown,
+    /// The host is suspended.
+    HostSuspended,
+}
+
+/// A fault as it starts or ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultEvent {
+    Vanish(Side),
+    RebootStart(Side),
+    RebootDone(Side),
+    SuspendStart(Side),
+    SuspendEnd(Side),
+    OutageStart(Side),
+    OutageEnd(Side),
+    NatReboot,
+    Crash(Side),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEvent {
+    /// A host put a segment on its uplink.
+    Sent { side: Side, seg: Segment },
+    /// A packet had to wait behind others before its first bit left.
+    Queued { place: Place, seg: Segment, wait: Duration },
+    Dropped { place: Place, seg: Segment, reason: DropReason },
+    /// The NAT rewrote a packet.
+    Translated { before: Segment, after: Segment },
+    /// A segment reached a host.
+    Delivered { side: Side, seg: Segment },
+    NatMappingCreated { mapping: Mapping, recreated: bool },
+    NatMappingExpired { mapping: Mapping, idle: Duration },
+    NatRebooted { lost: usize },
+    TimerFired { side: Side, timer: TimerKind },
+    Socket { side: Side, event: SocketEvent },
+    AppWrite { side: Side, tag: u64, size: u64 },
+    AppMessage { side: Side, tag: u64, size: u64 },
+    Fault(FaultEvent),
+    Declared { side: Side, cause: String, verdict: Verdict },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRecord {
+    pub at: Instant,
+    pub event: TraceEvent,
+}
+
+/// The trace of one run (empty when recording is off).
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    records: Option<Vec<TraceRecord>>,
+}
+
+impl Trace {
+    pub fn new(enabled: bool) -> Self {
+        Trace { records: enabled.then(Vec::new) }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.records.is_some()
+    }
+
+    /// Record the event `make` builds, if recording.
+    #[inline]
+    pub fn record(&mut self, at: Instant, make: impl FnOnce() -> TraceEvent) {
+        if let Some(r) = &mut self.records {
+            r.push(TraceRecord { at, event: make() });
+        }
+    }
+
+    pub fn records(&self) -> &[TraceRecord] {
+        self.records.as_deref().unwrap_or(&[])
+    }
+
+    pub fn into_records(self) -> Vec<TraceRecord> {
+        self.records.unwrap_or_default()
+    }
+}
