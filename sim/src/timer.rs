@@ -48,6 +48,17 @@ const LVL_SIZE: u64 = 64;
 const LVL_DEPTH: u32 = 9;
 
 impl TimerModel {
+    /// A duration as the kernel stores it: rounded up to whole jiffies.
+    pub fn round_up(self, d: Duration) -> Duration {
+        match self {
+            TimerModel::Exact => d,
+            TimerModel::LinuxWheel { hz } => {
+                let jiffy = 1_000_000_000 / u64::from(hz.max(1));
+                Duration::from_nanos(nanos(d).div_ceil(jiffy).saturating_mul(jiffy))
+            }
+        }
+    }
+
     /// The instant at which a timer armed at `now` for `delay` runs.
     ///
     /// Always `>= now + delay` (never early), like the kernel's wheel.

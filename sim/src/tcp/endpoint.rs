@@ -221,9 +221,12 @@ impl TcpEndpoint {
     pub fn remote(&self) -> SocketAddrV4 {
         self.remote
     }
-    /// The retransmission timeout now in force (with backoff).
+    /// The retransmission timeout now in force (with backoff). Linux keeps
+    /// `icsk_rto` in jiffies and doubles that, so the base is rounded up to a
+    /// jiffy before backing off (51 → 102 jiffies, not 400.002 ms → 101).
     pub fn rto(&self) -> Duration {
-        self.rtt.rto().saturating_mul(1 << self.backoff.min(31)).min(self.cfg.rto_max)
+        let base = self.cfg.timers.round_up(self.rtt.rto());
+        base.saturating_mul(1 << self.backoff.min(31)).min(self.cfg.rto_max)
     }
     pub fn srtt(&self) -> Option<Duration> {
         self.rtt.srtt()
