@@ -128,6 +128,9 @@ pub struct TcpEndpoint {
     dupacks: u32,
     /// In loss recovery until `snd_una` reaches this point.
     recovery_point: Option<u64>,
+    /// Whether that recovery is fast retransmit (NewReno: retransmit each
+    /// hole on partial ACKs) rather than an RTO (go back and resend in order).
+    fast_recovery: bool,
 
     rtx: Option<RtxTimer>,
     keepalive_at: Option<Instant>,
@@ -191,6 +194,7 @@ impl TcpEndpoint {
             ssthresh: u64::MAX,
             dupacks: 0,
             recovery_point: None,
+            fast_recovery: false,
             rtx: None,
             keepalive_at: None,
             backoff: 0,
@@ -531,7 +535,7 @@ impl TcpEndpoint {
                 if ack >= point {
                     self.recovery_point = None;
                     self.cwnd = self.cwnd.max(self.ssthresh.min(self.cwnd.max(u64::from(self.cfg.mss) * 2)));
-                } else if self.retransmits == 0 {
+                } else if self.fast_recovery {
                     // NewReno partial ACK: the next hole is lost too.
                     self.queue_retransmit(self.snd_una, SegmentKind::Retransmit);
                 }
@@ -555,6 +559,7 @@ impl TcpEndpoint {
                 self.ssthresh = (flight / 2).max(2 * mss);
                 self.cwnd = self.ssthresh;
                 self.recovery_point = Some(self.snd_max);
+                self.fast_recovery = true;
                 self.rtt_probe = None;
                 self.queue_retransmit(self.snd_una, SegmentKind::Retransmit);
             }
@@ -613,6 +618,7 @@ impl TcpEndpoint {
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = mss;
         self.recovery_point = Some(self.snd_max);
+        self.fast_recovery = false;
         self.dupacks = 0;
         self.rtt_probe = None;
         self.probe_outstanding = false;
@@ -764,7 +770,7 @@ impl TcpEndpoint {
 
     fn grow_cwnd(&mut self, acked: u64) {
         let mss = u64::from(self.cfg.mss);
-        if self.recovery_point.is_some() && self.retransmits == 0 {
+        if self.recovery_point.is_some() && self.fast_recovery {
             return;
         }
         if self.cwnd < self.ssthresh {
@@ -827,8 +833,9 @@ impl TcpEndpoint {
         let kind = if new_data { SegmentKind::Data } else { SegmentKind::Retransmit };
         let seg = self.segment_at(self.snd_nxt, kind);
         self.snd_nxt += seg.seq_len();
+        // A resent segment may run past the old snd_max when more was written since.
+        self.snd_max = self.snd_max.max(self.snd_nxt);
         if new_data {
-            self.snd_max = self.snd_nxt;
             if self.rtt_probe.is_none() && self.retransmits == 0 {
                 self.rtt_probe = Some((self.snd_nxt, now));
             }

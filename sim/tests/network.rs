@@ -1,0 +1,233 @@
+//! Links, NAT behaviours, host faults: each test injects a fault, shows it
+//! fired (in the trace), and asserts what TCP made of it.
+
+mod common;
+use common::*;
+use sim::app::AppEvent;
+use sim::link::{LinkConfig, LinkDrop};
+use sim::nat::{NatConfig, OnExpired};
+use sim::oracle::BreakCause;
+use sim::packet::{SegmentKind, HEADER_BYTES, DEFAULT_FRAMING_BYTES};
+use sim::tcp::{SocketError, TimerKind};
+use sim::trace::{DropReason, FaultEvent, Place, TraceEvent};
+use sim::world::AccessLink;
+use sim::{Fault, Instant, Side, WorldConfig};
+use std::time::Duration;
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+#[test]
+fn ping_behind_100_kib_on_56_kbit_uplink_arrives_15_3_s_later() {
+    let mut cfg = WorldConfig { horizon: Duration::from_secs(60), ..WorldConfig::default() };
+    cfg.client_link.up = LinkConfig { rate_bps: 56_000, ..LinkConfig::default() };
+    let t0 = Instant::from_secs(1);
+    let client = Script::new().write_at(t0, 100 * 1024, 1).write_at(t0, 4, 2);
+    let server = Script::new();
+    let log = server.log();
+    let out = run(cfg, client, server);
+    let arrived = message_at(&log, 2).expect("ping arrives");
+    // Both writes sit in the send buffer before the tail is segmented, so the
+    // 102 404 bytes go out in 71 segments (70 × 1448 + 1044), each with 52 bytes
+    // of IP/TCP/timestamps and 14 of Ethernet: (102 404 + 71 × 66) · 8 / 56 000
+    // = 15.2986 s of serialisation. (A ping in a 72nd segment would be 15.3080 s;
+    // the kernel measured 15.31 s.)
+    let wire_bytes = 102_400 + 4 + 71 * u64::from(HEADER_BYTES + DEFAULT_FRAMING_BYTES);
+    let expected = wire_bytes as f64 * 8.0 / 56_000.0;
+    let took = secs(arrived, t0);
+    assert!((took - expected).abs() < 0.005, "took {took:.4} s, serialisation alone {expected:.4} s");
+    assert_near_kernel("100 KiB + ping over 56 kbit/s", took, 15.31);
+    // Nothing was sent twice: the slow link was never idle and never wasted.
+    assert_eq!(out.stats[0].packets_of(SegmentKind::Retransmit), 0);
+}
+
+/// A client behind a 60 s NAT that writes at 100 s, after the mapping expired.
+fn nat_case(on: OnExpired) -> (Outcome3, WorldConfig) {
+    let mut cfg = WorldConfig {
+        horizon: Duration::from_secs(400),
+        nat: Some(NatConfig::new(Duration::from_secs(60), on)),
+        ..WorldConfig::default()
+    };
+    cfg.tcp.retries2 = 5;
+    cfg.client_link = AccessLink::symmetric(LinkConfig { delay: ms(20), ..LinkConfig::default() });
+    cfg.server_link = AccessLink::symmetric(LinkConfig { delay: ms(20), ..LinkConfig::default() });
+    let client = Script::new().write_at(Instant::from_secs(100), 500, 7);
+    let server = Script::new();
+    let (clog, slog) = (client.log(), server.log());
+    let out = run(cfg.clone(), client, server);
+    ((out, clog, slog), cfg)
+}
+type Outcome3 = (sim::Outcome, Log, Log);
+
+fn nat_expired_at(out: &sim::Outcome) -> Instant {
+    out.trace.iter().find(|r| matches!(r.event, TraceEvent::NatMappingExpired { .. })).expect("the mapping expired").at
+}
+
+#[test]
+fn nat_drop_retransmissions_die_at_the_give_up_time() {
+    let ((out, clog, slog), cfg) = nat_case(OnExpired::Drop);
+    // Established at ~0.08 s (two 40 ms round trips' worth of handshake), idle
+    // for 60 s: the mapping expires at the last packet + 60 s.
+    let expired = nat_expired_at(&out);
+    assert!(expired > Instant::from_secs(60) && expired < Instant::from_millis(60_200), "{expired}");
+    assert_eq!(out.broken, Some((expired, BreakCause::NatExpired)));
+    let err = error_at(&clog, SocketError::TimedOut).expect("retransmissions give up");
+    let rtx = sent_times(&out.trace, Side::Client, SegmentKind::Retransmit);
+    assert_eq!(rtx.len(), 5, "tcp_retries2 = 5");
+    // Give-up: the first RTO expiry at least tcp_model_timeout(5) = 12.6 s after
+    // the first retransmission; the expiry before it was short of that.
+    let bound = cfg.tcp.model_timeout(5, ms(200));
+    assert!(err - rtx[0] >= bound && rtx[4] - rtx[0] < bound, "{:?} {:?}", err - rtx[0], rtx[4] - rtx[0]);
+    // Every copy died at the NAT: the server never heard a thing.
+    let nat_drops = out
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::Dropped { place: Place::Nat, .. }))
+        .count();
+    assert_eq!(nat_drops, 1 + 1 + 5, "data, loss probe and 5 retransmissions");
+    assert_eq!(message_at(&slog, 7), None);
+}
+
+#[test]
+fn nat_rst_resets_the_client_within_one_round_trip() {
+    let ((out, clog, _), _) = nat_case(OnExpired::Rst);
+    let err = error_at(&clog, SocketError::Reset).expect("the NAT's RST is accepted");
+    // Client -> NAT is 20 ms (+ serialisation), and the RST comes straight back:
+    // one client-side round trip, 40 ms, well under a full end-to-end RTT (80 ms).
+    let took = err - Instant::from_secs(100);
+    assert!(took >= ms(40) && took < ms(41), "{took:?}");
+    assert_eq!(out.broken.map(|b| b.1), Some(BreakCause::NatExpired));
+}
+
+#[test]
+fn nat_new_port_the_server_answers_rst_and_the_client_sees_econnreset() {
+    let ((out, clog, slog), _) = nat_case(OnExpired::NewPort);
+    let err = error_at(&clog, SocketError::Reset).expect("reset");
+    // A full round trip to the server and back: 4 × 20 ms.
+    let took = err - Instant::from_secs(100);
+    assert!(took >= ms(80) && took < ms(81), "{took:?}");
+    let server_rsts = sent_times(&out.trace, Side::Server, SegmentKind::Reset);
+    assert_eq!(server_rsts.len(), 1, "the server's stack answered the unknown port");
+    let recreated: Vec<_> = out
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            TraceEvent::NatMappingCreated { mapping, recreated: true } => Some(mapping.public.port()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recreated.len(), 1);
+    assert_ne!(recreated[0], 40000, "a new public port");
+    // The server's own socket never learned anything: half-open.
+    assert!(slog.borrow().iter().all(|(_, e)| !matches!(e, AppEvent::Error(_))));
+}
+
+#[test]
+fn nat_loose_the_connection_survives_and_the_data_arrives() {
+    let ((out, clog, slog), _) = nat_case(OnExpired::Loose);
+    let at = message_at(&slog, 7).expect("data arrives");
+    assert!(at - Instant::from_secs(100) < ms(41), "one way: {:?}", at - Instant::from_secs(100));
+    assert!(clog.borrow().iter().all(|(_, e)| !matches!(e, AppEvent::Error(_))));
+    assert_eq!(out.broken, None, "loose re-pickup is not a break");
+    assert_eq!(out.nat_expiries, 2, "expired after the handshake, and again after the write");
+}
+
+#[test]
+fn reboot_is_answered_with_rst_on_the_next_segment() {
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(120),
+        faults: vec![Fault::Reboot { side: Side::Server, at: Instant::from_secs(10), duration: Duration::from_secs(30) }],
+        client_link: AccessLink::symmetric(LinkConfig { delay: ms(10), ..LinkConfig::default() }),
+        ..WorldConfig::default()
+    };
+    let client = Script::new().write_at(Instant::from_secs(60), 100, 1);
+    let clog = client.log();
+    let out = run(cfg, client, Script::new());
+    assert_eq!(out.broken, Some((Instant::from_secs(10), BreakCause::Reboot(Side::Server))));
+    // 10 ms out, the rebooted stack answers at once, 10 ms back.
+    let err = error_at(&clog, SocketError::Reset).expect("ECONNRESET");
+    let took = err - Instant::from_secs(60);
+    assert!(took >= ms(20) && took < ms(21), "{took:?}");
+    // The data reached the rebooted server 10 ms after it left; the RST left at once.
+    let rst = sent_times(&out.trace, Side::Server, SegmentKind::Reset);
+    assert_eq!(rst.len(), 1);
+    assert!(rst[0] - Instant::from_secs(60) >= ms(10) && rst[0] - Instant::from_secs(60) < ms(11));
+}
+
+#[test]
+fn suspend_freezes_timers_and_resumes_with_state() {
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(400),
+        faults: vec![Fault::Suspend { side: Side::Server, at: Instant::from_secs(10), duration: Duration::from_secs(100) }],
+        ..WorldConfig::default()
+    };
+    // The server probes after 30 s idle; the client writes during the suspension.
+    let server = Script::new().keepalive(30, 5, 3);
+    let slog = server.log();
+    let client = Script::new().write_at(Instant::from_secs(50), 1000, 1);
+    let clog = client.log();
+    let out = run(cfg, client, server);
+    let fired: Vec<Instant> = out
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Keepalive }))
+        .map(|r| r.at)
+        .collect();
+    // Keepalive armed at local jiffy 0 for 30 s = 7500 jiffies (wheel level 3,
+    // granularity 512): ((7500 >> 9) + 1) << 9 = 7680 jiffies = 30.72 s. Frozen
+    // from 10 to 110 s, the host's clock lost 100 s: it fires at 130.72 s.
+    assert!(!fired.iter().any(|t| *t >= Instant::from_secs(10) && *t < Instant::from_secs(110)), "{fired:?}");
+    assert_eq!(fired.first(), Some(&Instant::from_millis(130_720)));
+    // Packets sent to the frozen host were dropped there...
+    let dropped = out
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::HostSuspended, .. }))
+        .count();
+    assert!(dropped >= 5, "{dropped}");
+    // ... and the retransmission after the resume delivered the message once.
+    let at = out.trace.iter().find(|r| matches!(r.event, TraceEvent::AppMessage { side: Side::Server, .. })).expect("delivered").at;
+    assert!(at >= Instant::from_secs(110), "{at}");
+    // The application sees its own clock, which stood still for 100 s.
+    assert_eq!(message_at(&slog, 1), Some(at - Duration::from_secs(100)));
+    assert_eq!(out.messages_received, [0, 1]);
+    assert!(clog.borrow().iter().chain(slog.borrow().iter()).all(|(_, e)| !matches!(e, AppEvent::Error(_))));
+    assert_eq!(out.broken, None);
+}
+
+#[test]
+fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(600),
+        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_secs(60), duration: Duration::from_secs(30) }],
+        client_link: AccessLink::symmetric(LinkConfig { rate_bps: 1_000_000, delay: ms(25), ..LinkConfig::default() }),
+        ..WorldConfig::default()
+    };
+    let mut client = Script::new();
+    for i in 0..60u64 {
+        client = client.write_at(Instant::from_secs(40 + i), 3000, i);
+    }
+    let server = Script::new();
+    let slog = server.log();
+    let out = run(cfg, client, server);
+    let outage_drops = out
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::Link(LinkDrop::Outage), .. }))
+        .count();
+    assert!(outage_drops > 0, "the outage fired");
+    assert!(out.trace.iter().any(|r| r.event == TraceEvent::Fault(FaultEvent::OutageStart(Side::Client))));
+    let tags: Vec<u64> = slog
+        .borrow()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            AppEvent::Message { tag, .. } => Some(*tag),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, (0..60).collect::<Vec<_>>());
+    assert_eq!(out.broken, None);
+    assert!(out.declarations.is_empty());
+}
+
