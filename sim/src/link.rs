@@ -95,7 +95,10 @@ pub enum LinkDrop {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Offer {
     /// Arrives at the far end at this instant, after `queued` behind others.
-    Arrives { at: Instant, queued: Duration },
+    Arrives {
+        at: Instant,
+        queued: Duration,
+    },
     Dropped(LinkDrop),
 }
 

@@ -270,11 +270,33 @@ mod tests {
     }
 
     fn seg(flags: Flags) -> Segment {
-        Segment { src: addr::CLIENT, dst: addr::SERVER, seq: 10, ack: 20, flags, len: 0, window: 1000, tsval: 0, tsecr: 0, kind: SegmentKind::Data }
+        Segment {
+            src: addr::CLIENT,
+            dst: addr::SERVER,
+            seq: 10,
+            ack: 20,
+            flags,
+            len: 0,
+            window: 1000,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Data,
+        }
     }
 
     fn reply(public: SocketAddrV4) -> Segment {
-        Segment { src: addr::SERVER, dst: public, seq: 20, ack: 11, flags: Flags::SYN | Flags::ACK, len: 0, window: 1000, tsval: 0, tsecr: 0, kind: SegmentKind::Data }
+        Segment {
+            src: addr::SERVER,
+            dst: public,
+            seq: 20,
+            ack: 11,
+            flags: Flags::SYN | Flags::ACK,
+            len: 0,
+            window: 1000,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Data,
+        }
     }
 
     /// Open a flow at t = 0 and return its public address.

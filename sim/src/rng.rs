@@ -56,9 +56,24 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_purposes_are_independent() {
-        let a: Vec<u32> = (0..4).map({ let mut s = Stream::new(7, Purpose::NatPorts); move |_| s.u32() }).collect();
-        let b: Vec<u32> = (0..4).map({ let mut s = Stream::new(7, Purpose::NatPorts); move |_| s.u32() }).collect();
-        let c: Vec<u32> = (0..4).map({ let mut s = Stream::new(7, Purpose::ClientIsn); move |_| s.u32() }).collect();
+        let a: Vec<u32> = (0..4)
+            .map({
+                let mut s = Stream::new(7, Purpose::NatPorts);
+                move |_| s.u32()
+            })
+            .collect();
+        let b: Vec<u32> = (0..4)
+            .map({
+                let mut s = Stream::new(7, Purpose::NatPorts);
+                move |_| s.u32()
+            })
+            .collect();
+        let c: Vec<u32> = (0..4)
+            .map({
+                let mut s = Stream::new(7, Purpose::ClientIsn);
+                move |_| s.u32()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -83,9 +83,7 @@ impl TimerModel {
 /// `LVL_START(n) = (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)`; the first
 /// level whose range holds `delta` jiffies.
 fn wheel_level(delta: u64) -> u32 {
-    (1..LVL_DEPTH)
-        .find(|&n| delta < (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT))
-        .map_or(LVL_DEPTH - 1, |n| n - 1)
+    (1..LVL_DEPTH).find(|&n| delta < (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)).map_or(LVL_DEPTH - 1, |n| n - 1)
 }
 
 #[cfg(test)]

@@ -54,23 +54,66 @@ pub enum FaultEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
     /// A host put a segment on its uplink.
-    Sent { side: Side, seg: Segment },
+    Sent {
+        side: Side,
+        seg: Segment,
+    },
     /// A packet had to wait behind others before its first bit left.
-    Queued { place: Place, seg: Segment, wait: Duration },
-    Dropped { place: Place, seg: Segment, reason: DropReason },
+    Queued {
+        place: Place,
+        seg: Segment,
+        wait: Duration,
+    },
+    Dropped {
+        place: Place,
+        seg: Segment,
+        reason: DropReason,
+    },
     /// The NAT rewrote a packet.
-    Translated { before: Segment, after: Segment },
+    Translated {
+        before: Segment,
+        after: Segment,
+    },
     /// A segment reached a host.
-    Delivered { side: Side, seg: Segment },
-    NatMappingCreated { mapping: Mapping, recreated: bool },
-    NatMappingExpired { mapping: Mapping, idle: Duration },
-    NatRebooted { lost: usize },
-    TimerFired { side: Side, timer: TimerKind },
-    Socket { side: Side, event: SocketEvent },
-    AppWrite { side: Side, tag: u64, size: u64 },
-    AppMessage { side: Side, tag: u64, size: u64 },
+    Delivered {
+        side: Side,
+        seg: Segment,
+    },
+    NatMappingCreated {
+        mapping: Mapping,
+        recreated: bool,
+    },
+    NatMappingExpired {
+        mapping: Mapping,
+        idle: Duration,
+    },
+    NatRebooted {
+        lost: usize,
+    },
+    TimerFired {
+        side: Side,
+        timer: TimerKind,
+    },
+    Socket {
+        side: Side,
+        event: SocketEvent,
+    },
+    AppWrite {
+        side: Side,
+        tag: u64,
+        size: u64,
+    },
+    AppMessage {
+        side: Side,
+        tag: u64,
+        size: u64,
+    },
     Fault(FaultEvent),
-    Declared { side: Side, cause: String, verdict: Verdict },
+    Declared {
+        side: Side,
+        cause: String,
+        verdict: Verdict,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -133,8 +133,8 @@ fn retries2_15_aborts_at_the_first_rto_expiry_past_924_6_s() {
     let (rtx, _, abort) = black_hole(15, None);
     let first = rtx[0];
     let bound = 924.6; // 1023 · 0.2 s + 6 · 120 s
-    // The expiry before the abort was still short of the bound; the abort is at
-    // the next expiry, no earlier than the bound.
+                       // The expiry before the abort was still short of the bound; the abort is at
+                       // the next expiry, no earlier than the bound.
     let last_rtx = *rtx.last().unwrap();
     assert!(abort - first >= bound, "abort {abort} first {first}");
     assert!(last_rtx - first < bound);

@@ -7,7 +7,7 @@ use sim::app::AppEvent;
 use sim::link::{LinkConfig, LinkDrop};
 use sim::nat::{NatConfig, OnExpired};
 use sim::oracle::BreakCause;
-use sim::packet::{SegmentKind, HEADER_BYTES, DEFAULT_FRAMING_BYTES};
+use sim::packet::{SegmentKind, DEFAULT_FRAMING_BYTES, HEADER_BYTES};
 use sim::tcp::{SocketError, TimerKind};
 use sim::trace::{DropReason, FaultEvent, Place, TraceEvent};
 use sim::world::AccessLink;
@@ -44,11 +44,8 @@ fn ping_behind_100_kib_on_56_kbit_uplink_arrives_15_3_s_later() {
 
 /// A client behind a 60 s NAT that writes at 100 s, after the mapping expired.
 fn nat_case(on: OnExpired) -> (Outcome3, WorldConfig) {
-    let mut cfg = WorldConfig {
-        horizon: Duration::from_secs(400),
-        nat: Some(NatConfig::new(Duration::from_secs(60), on)),
-        ..WorldConfig::default()
-    };
+    let mut cfg =
+        WorldConfig { horizon: Duration::from_secs(400), nat: Some(NatConfig::new(Duration::from_secs(60), on)), ..WorldConfig::default() };
     cfg.tcp.retries2 = 5;
     cfg.client_link = AccessLink::symmetric(LinkConfig { delay: ms(20), ..LinkConfig::default() });
     cfg.server_link = AccessLink::symmetric(LinkConfig { delay: ms(20), ..LinkConfig::default() });
@@ -80,11 +77,7 @@ fn nat_drop_retransmissions_die_at_the_give_up_time() {
     let bound = cfg.tcp.model_timeout(5, ms(200));
     assert!(err - rtx[0] >= bound && rtx[4] - rtx[0] < bound, "{:?} {:?}", err - rtx[0], rtx[4] - rtx[0]);
     // Every copy died at the NAT: the server never heard a thing.
-    let nat_drops = out
-        .trace
-        .iter()
-        .filter(|r| matches!(r.event, TraceEvent::Dropped { place: Place::Nat, .. }))
-        .count();
+    let nat_drops = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { place: Place::Nat, .. })).count();
     assert_eq!(nat_drops, 1 + 1 + 5, "data, loss probe and 5 retransmissions");
     assert_eq!(message_at(&slog, 7), None);
 }
@@ -180,11 +173,7 @@ fn suspend_freezes_timers_and_resumes_with_state() {
     assert!(!fired.iter().any(|t| *t >= Instant::from_secs(10) && *t < Instant::from_secs(110)), "{fired:?}");
     assert_eq!(fired.first(), Some(&Instant::from_millis(130_720)));
     // Packets sent to the frozen host were dropped there...
-    let dropped = out
-        .trace
-        .iter()
-        .filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::HostSuspended, .. }))
-        .count();
+    let dropped = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::HostSuspended, .. })).count();
     assert!(dropped >= 5, "{dropped}");
     // ... and the retransmission after the resume delivered the message once.
     let at = out.trace.iter().find(|r| matches!(r.event, TraceEvent::AppMessage { side: Side::Server, .. })).expect("delivered").at;
@@ -211,11 +200,8 @@ fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
     let server = Script::new();
     let slog = server.log();
     let out = run(cfg, client, server);
-    let outage_drops = out
-        .trace
-        .iter()
-        .filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::Link(LinkDrop::Outage), .. }))
-        .count();
+    let outage_drops =
+        out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::Link(LinkDrop::Outage), .. })).count();
     assert!(outage_drops > 0, "the outage fired");
     assert!(out.trace.iter().any(|r| r.event == TraceEvent::Fault(FaultEvent::OutageStart(Side::Client))));
     let tags: Vec<u64> = slog
@@ -230,4 +216,3 @@ fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
     assert_eq!(out.broken, None);
     assert!(out.declarations.is_empty());
 }
-

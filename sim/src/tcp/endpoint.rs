@@ -274,7 +274,7 @@ impl TcpEndpoint {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
         self.rtt_probe = Some((self.snd_nxt, now));
-        self.queue(self.syn_segment(), now);
+        self.out.push_back(self.syn_segment());
         self.arm_rto(now);
     }
 
@@ -356,6 +356,11 @@ impl TcpEndpoint {
         } else {
             return None;
         };
+        if seg.kind != SegmentKind::Reset && seg.kind != SegmentKind::KeepaliveProbe {
+            // Any segment may carry bytes written after the range it was first
+            // planned for: whatever leaves is what the peer may acknowledge.
+            self.snd_max = self.snd_max.max(seg.seq + seg.seq_len());
+        }
         if seg.kind != SegmentKind::Reset {
             seg.tsval = now.as_nanos();
             seg.tsecr = self.ts_recent;
@@ -421,7 +426,7 @@ impl TcpEndpoint {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
         self.rtt_probe = Some((self.snd_nxt, now));
-        self.queue(self.syn_segment(), now);
+        self.out.push_back(self.syn_segment());
         self.arm_rto(now);
     }
 
@@ -833,12 +838,8 @@ impl TcpEndpoint {
         let kind = if new_data { SegmentKind::Data } else { SegmentKind::Retransmit };
         let seg = self.segment_at(self.snd_nxt, kind);
         self.snd_nxt += seg.seq_len();
-        // A resent segment may run past the old snd_max when more was written since.
-        self.snd_max = self.snd_max.max(self.snd_nxt);
-        if new_data {
-            if self.rtt_probe.is_none() && self.retransmits == 0 {
-                self.rtt_probe = Some((self.snd_nxt, now));
-            }
+        if new_data && self.rtt_probe.is_none() && self.retransmits == 0 {
+            self.rtt_probe = Some((self.snd_nxt, now));
         }
         if self.rtx.is_none() || (new_data && self.rtx.is_some_and(|t| t.probe)) {
             self.schedule_probe_or_rto(now);
@@ -873,10 +874,6 @@ impl TcpEndpoint {
             let seg = self.segment_at(seq, kind);
             self.out.push_back(seg);
         }
-    }
-
-    fn queue(&mut self, seg: Segment, _now: Instant) {
-        self.out.push_back(seg);
     }
 
     fn syn_segment(&self) -> Segment {

@@ -32,7 +32,7 @@ impl RttEstimator {
                 self.rttvar = r / 2;
             }
             Some(s) => {
-                let err = if s > r { s - r } else { r - s };
+                let err = s.abs_diff(r);
                 self.rttvar = (self.rttvar * 3 + err) / 4;
                 self.srtt = Some((s * 7 + r) / 8);
             }

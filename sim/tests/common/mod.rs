@@ -103,11 +103,7 @@ pub fn last_delivery(trace: &[TraceRecord], side: Side, before: Instant) -> Inst
 
 /// Instants at which `side` sent segments of `kind`.
 pub fn sent_times(trace: &[TraceRecord], side: Side, kind: sim::packet::SegmentKind) -> Vec<Instant> {
-    trace
-        .iter()
-        .filter(|r| matches!(&r.event, TraceEvent::Sent { side: s, seg } if *s == side && seg.kind == kind))
-        .map(|r| r.at)
-        .collect()
+    trace.iter().filter(|r| matches!(&r.event, TraceEvent::Sent { side: s, seg } if *s == side && seg.kind == kind)).map(|r| r.at).collect()
 }
 
 /// Seconds between two instants.
