@@ -1,1 +1,22 @@
-//! kasim's harness: turns scenario files into simulated runs and metrics.
+//! # harness — kasim's main job
+//!
+//! Scenario files in, judged runs and metrics out:
+//!
+//! * [`scenario`]: the TOML format (see CONTRACT.md), validated with errors
+//!   that name file, line, column, key and what is allowed;
+//! * [`strategy`]: the public [`strategy::Strategy`] trait and the built-in
+//!   keepalive policies;
+//! * [`endpoint`]: the application on each host (workload + strategy);
+//! * [`runner`]: scenario × strategy × seed in parallel, and the metrics;
+//! * [`check`]: `[[expect]]` evaluation;
+//! * [`timeline`]: a readable account of one run;
+//! * [`cli`]: the `kasim` command.
+
+pub mod check;
+pub mod cli;
+pub mod endpoint;
+pub mod runner;
+pub mod scenario;
+pub mod strategy;
+pub mod timeline;
+pub mod units;

@@ -1,6 +1,5 @@
-//! `kasim`: the command line. (Scenario runs arrive with the harness issue.)
+//! `kasim`: see `kasim --help` and the README.
 
-fn main() {
-    println!("kasim {}: the simulation engine (crate `sim`) is built; scenario runs are not yet implemented.", env!("CARGO_PKG_VERSION"));
-    println!("Try: cargo test -p sim   |   cargo bench -p sim");
+fn main() -> std::process::ExitCode {
+    harness::cli::main()
 }

@@ -1,1 +1,7 @@
-//! Renderers for kasim results.
+//! Renderers for kasim results. This crate knows the shape of a report (the
+//! JSON contract) and how to show it; it knows nothing of how runs are made.
+
+pub mod model;
+pub mod render;
+
+pub use model::{Latency, Report, ScenarioReport, SideReport, StrategyReport};

@@ -54,6 +54,9 @@ impl fmt::Display for Side {
 pub enum AppEvent {
     /// The connection is established; traffic may start.
     Connected,
+    /// More of the peer's stream is readable: `bytes` in total so far. Comes
+    /// before the [`AppEvent::Message`]s it completes.
+    Readable { bytes: u64 },
     /// A whole message of the peer's stream has arrived, in order.
     Message { tag: u64, size: u64 },
     /// The peer's TCP has acknowledged our stream up to `bytes` (cumulative).

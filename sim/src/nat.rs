@@ -150,7 +150,8 @@ impl Nat {
         &self.mappings
     }
 
-    /// Mappings lost to idleness so far.
+    /// Mappings of live flows lost to idleness so far (a flow that had
+    /// already sent FIN or RST is closing, and its expiry loses nothing).
     pub fn expiries(&self) -> u64 {
         self.expiries
     }
@@ -172,7 +173,9 @@ impl Nat {
             let m = self.mappings[i];
             if m.deadline(cfg) <= now {
                 self.mappings.swap_remove(i);
-                self.expiries += 1;
+                if !m.closing {
+                    self.expiries += 1;
+                }
                 self.events.push_back(NatEvent::Expired { mapping: m, idle: now - m.last_activity });
                 self.forgotten.push(m);
             } else {

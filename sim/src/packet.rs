@@ -86,6 +86,8 @@ pub enum SegmentKind {
     LossProbe,
     /// Keepalive probe: no data, sequence number one below `snd_una`.
     KeepaliveProbe,
+    /// The ACK that answers a keepalive probe (what Wireshark calls "Keep-Alive ACK").
+    KeepaliveAck,
     /// Reset sent by an endpoint, a stack without the connection, or a NAT.
     Reset,
 }

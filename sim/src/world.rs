@@ -584,6 +584,7 @@ impl World {
             match event {
                 SocketEvent::Connected => self.deliver(side, AppEvent::Connected),
                 SocketEvent::Received { up_to } => {
+                    self.deliver(side, AppEvent::Readable { bytes: up_to });
                     // Whole messages of the peer's stream now readable, in order.
                     while let Some(&(end, tag, size)) = self.hosts[side.peer().index()].ledger.front() {
                         if end > up_to {
@@ -718,7 +719,9 @@ impl World {
                     self.trace.record(now, || TraceEvent::NatMappingCreated { mapping, recreated });
                 }
                 NatEvent::Expired { mapping, idle } => {
-                    if breaks {
+                    if mapping.closing {
+                        // The flow was already closed: nothing is lost.
+                    } else if breaks {
                         self.oracle.record_break(now, BreakCause::NatExpired);
                     } else {
                         self.oracle.open_transient(now, Condition::NatIdle);

@@ -490,7 +490,8 @@ impl TcpEndpoint {
             // tcp_validate_incoming: send a duplicate ACK and drop. This is how a
             // keepalive probe (seq = snd_una - 1) is answered; it does not count
             // as receiving anything.
-            self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
+            let probe = seg_len == 0 && seg.seq + 1 == rcv_nxt;
+            self.out.push_back(self.bare(self.snd_nxt, if probe { SegmentKind::KeepaliveAck } else { SegmentKind::Ack }));
             return;
         }
         if !seg.flags.contains(Flags::ACK) {

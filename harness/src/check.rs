@@ -1,0 +1,124 @@
+//! `[[expect]]` evaluation: the observed value, pass or fail, and for a
+//! failure the seeds that show it, each with the command that replays it.
+
+use crate::runner::{outcomes_by_seed, RunRecord, SideOutcome};
+use crate::scenario::{Expect, Metric, Op, Scenario};
+use reports::model::{SideReport, StrategyReport};
+use sim::Side;
+
+/// One expectation's verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    pub scenario: String,
+    pub expect: Expect,
+    /// `None` when the metric has no value (no detection at all).
+    pub observed: Option<f64>,
+    pub passed: bool,
+    /// Seeds that show the failure (at most `limit`), worst first.
+    pub seeds: Vec<u64>,
+}
+
+impl Checked {
+    pub fn describe(&self) -> String {
+        let e = &self.expect;
+        let side = e.side.map(|s| format!(" {s}")).unwrap_or_default();
+        let observed = self.observed.map_or("no value (nothing detected)".to_string(), |v| format!("{v}"));
+        format!("{}: {}{} {} {} {}: observed {}", self.scenario, e.strategy, side, e.metric.name(), e.op.symbol(), e.value, observed)
+    }
+}
+
+fn side_of<'a>(r: &'a StrategyReport, side: Option<Side>) -> &'a SideReport {
+    match side {
+        Some(Side::Server) => &r.server,
+        _ => &r.client,
+    }
+}
+
+/// The value of `metric` in a strategy's report.
+pub fn value(r: &StrategyReport, metric: Metric, side: Option<Side>) -> Option<f64> {
+    let s = side_of(r, side);
+    match metric {
+        Metric::DetectionP50 => s.latency_s.p50,
+        Metric::DetectionP90 => s.latency_s.p90,
+        Metric::DetectionP99 => s.latency_s.p99,
+        Metric::DetectionMax => s.latency_s.max,
+        Metric::DetectionMean => s.latency_s.mean,
+        Metric::Detected => Some(s.detected as f64),
+        Metric::Undetected => Some(s.undetected as f64),
+        Metric::FalsePositives => Some(s.false_positives as f64),
+        Metric::FalsePositiveRate => Some(r.false_positives_per_1000_conn_hours),
+        Metric::NatExpiries => Some(r.nat_expiries as f64),
+        Metric::KeepalivePacketsPerHour => Some(r.keepalive_packets_per_hour),
+        Metric::KeepaliveBytesPerHour => Some(r.keepalive_bytes_per_hour),
+    }
+}
+
+fn holds(op: Op, observed: f64, bound: f64) -> bool {
+    match op {
+        Op::Le => observed <= bound + 1e-9,
+        Op::Ge => observed + 1e-9 >= bound,
+        Op::Eq => (observed - bound).abs() <= 1e-9_f64.max(bound.abs() * 1e-9),
+    }
+}
+
+/// Seeds that push the metric the wrong way, worst first.
+fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
+    let side = e.side.unwrap_or(Side::Client);
+    let outcomes = outcomes_by_seed(runs, side);
+    let mut scored: Vec<(f64, u64)> = outcomes
+        .iter()
+        .filter_map(|(&seed, o)| {
+            let score = match (e.metric, o) {
+                (Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean, SideOutcome::Detected(l)) => {
+                    Some(l.as_secs_f64())
+                }
+                (Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean, SideOutcome::Undetected) => {
+                    Some(f64::INFINITY)
+                }
+                (Metric::Undetected, SideOutcome::Undetected) => Some(1.0),
+                (Metric::Detected, SideOutcome::Detected(_)) => Some(1.0),
+                (Metric::FalsePositives | Metric::FalsePositiveRate, SideOutcome::FalsePositive(_)) => Some(1.0),
+                _ => None,
+            }?;
+            // For a `ge` bound the witnesses are the runs that lack the thing.
+            Some((if e.op == Op::Ge { -score } else { score }, seed))
+        })
+        .collect();
+    if e.op == Op::Ge && scored.is_empty() {
+        scored = outcomes.keys().map(|&s| (0.0, s)).collect();
+    }
+    if matches!(e.metric, Metric::NatExpiries | Metric::KeepalivePacketsPerHour | Metric::KeepaliveBytesPerHour) {
+        scored = runs.iter().map(|r| (-(r.outcome.nat_expiries as f64), r.seed)).collect();
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(limit).map(|(_, s)| s).collect()
+}
+
+/// Evaluate every expectation of a scenario against its report and runs.
+pub fn check(scenario: &Scenario, reports: &[StrategyReport], runs: &[Vec<RunRecord>], limit: usize) -> Vec<Checked> {
+    scenario
+        .expects
+        .iter()
+        .filter_map(|e| {
+            let i = reports.iter().position(|r| r.name == e.strategy)?;
+            let observed = value(&reports[i], e.metric, e.side);
+            let passed = observed.is_some_and(|v| holds(e.op, v, e.value));
+            let seeds = if passed { Vec::new() } else { witnesses(e, &runs[i], limit) };
+            Some(Checked { scenario: scenario.name.clone(), expect: e.clone(), observed, passed, seeds })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        assert!(holds(Op::Le, 3.0, 3.0));
+        assert!(!holds(Op::Le, 3.001, 3.0));
+        assert!(holds(Op::Ge, 0.0, 0.0));
+        assert!(holds(Op::Eq, 7875.0, 7875.0));
+        assert!(!holds(Op::Eq, 7874.0, 7875.0));
+    }
+}

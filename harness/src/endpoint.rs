@@ -1,0 +1,228 @@
+//! The application on each host: a workload plus (optionally) a strategy.
+//!
+//! It writes the scenario's traffic, answers requests and pings, hands the
+//! strategy what it observes, and turns a strategy's verdict or a socket
+//! error into one death declaration, after which it aborts the connection and
+//! goes quiet (no more timers), like a real client that gives up.
+
+use crate::scenario::{Schedule, Traffic, TrafficKind};
+use crate::strategy::{Control, Observed, Strategy};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sim::{AppEvent, AppIo, Application, Instant, Side};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// What a message is, encoded in the top byte of its tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Class {
+    Request = 1,
+    Reply = 2,
+    Upload = 3,
+    Download = 4,
+    Ping = 5,
+    Pong = 6,
+}
+
+impl Class {
+    pub fn of(tag: u64) -> Option<Class> {
+        match tag >> 56 {
+            1 => Some(Class::Request),
+            2 => Some(Class::Reply),
+            3 => Some(Class::Upload),
+            4 => Some(Class::Download),
+            5 => Some(Class::Ping),
+            6 => Some(Class::Pong),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Request => "request",
+            Class::Reply => "reply",
+            Class::Upload => "upload",
+            Class::Download => "download",
+            Class::Ping => "ping",
+            Class::Pong => "pong",
+        }
+    }
+}
+
+/// Class in the top byte, traffic index in the next, a sequence number below.
+pub fn tag(class: Class, id: u64) -> u64 {
+    ((class as u64) << 56) | (id & ((1 << 56) - 1))
+}
+fn traffic_tag(class: Class, index: usize, seq: u64) -> u64 {
+    tag(class, ((index as u64) << 40) | (seq & ((1 << 40) - 1)))
+}
+/// The traffic index a request tag carries.
+fn traffic_index(tag: u64) -> usize {
+    ((tag >> 40) & 0xFFFF) as usize
+}
+/// The id part of a tag.
+pub fn tag_id(tag: u64) -> u64 {
+    tag & ((1 << 56) - 1)
+}
+
+/// Counters the runner reads after the run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EndpointStats {
+    pub pings: u64,
+    pub ping_bytes: u64,
+    pub pongs: u64,
+    pub pong_bytes: u64,
+}
+
+struct Generator {
+    traffic: Traffic,
+    index: usize,
+    rng: ChaCha8Rng,
+    next: Option<Instant>,
+    sent: u64,
+}
+
+pub struct Endpoint {
+    side: Side,
+    traffic: Vec<Traffic>,
+    generators: Vec<Generator>,
+    strategy: Option<Box<dyn Strategy>>,
+    dead: Option<String>,
+    done: bool,
+    stats: Rc<RefCell<EndpointStats>>,
+}
+
+impl Endpoint {
+    /// `seed` feeds the traffic's random gaps (one stream per traffic entry).
+    pub fn new(side: Side, traffic: &[Traffic], seed: u64, strategy: Option<Box<dyn Strategy>>, stats: Rc<RefCell<EndpointStats>>) -> Self {
+        let generators = traffic
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.from == side)
+            .map(|(index, t)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(1000 + index as u64);
+                Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
+            })
+            .collect();
+        Endpoint { side, traffic: traffic.to_vec(), generators, strategy, dead: None, done: false, stats }
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {
+        let Some(strategy) = self.strategy.as_deref_mut() else { return };
+        let mut st = self.stats.borrow_mut();
+        let EndpointStats { pings, ping_bytes, .. } = &mut *st;
+        let mut ctl = Control { io, pings, ping_bytes, dead: &mut self.dead };
+        f(strategy, &mut ctl);
+    }
+
+    fn observe(&mut self, now: Instant, ev: Observed, io: &mut AppIo) {
+        self.with_strategy(io, |s, ctl| s.on_event(now, ev, ctl));
+    }
+
+    /// A verdict was reached: declare once, abort, go quiet.
+    fn settle(&mut self, io: &mut AppIo) {
+        if let Some(cause) = self.dead.take() {
+            if !self.done {
+                io.declare_dead(cause);
+                io.abort();
+                self.done = true;
+            }
+        }
+    }
+}
+
+impl Application for Endpoint {
+    fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo) {
+        if self.done {
+            return;
+        }
+        match event {
+            AppEvent::Connected => {
+                for g in &mut self.generators {
+                    g.next = Some(match g.traffic.schedule {
+                        Schedule::Every(gap) => now + gap.sample(&mut g.rng),
+                        Schedule::At(at) => Instant::ZERO + at.sample(&mut g.rng),
+                    });
+                }
+                self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
+            }
+            AppEvent::Readable { bytes } => self.observe(now, Observed::Received { total: bytes }, io),
+            AppEvent::Message { tag, size } => match Class::of(tag) {
+                Some(Class::Ping) => {
+                    let mut st = self.stats.borrow_mut();
+                    st.pongs += 1;
+                    st.pong_bytes += size;
+                    drop(st);
+                    io.write(size, self::tag(Class::Pong, tag_id(tag)));
+                }
+                Some(Class::Pong) => self.observe(now, Observed::Pong { id: tag_id(tag) }, io),
+                class => {
+                    if class == Some(Class::Request) {
+                        let index = traffic_index(tag);
+                        if let Some(t) = self.traffic.get(index).filter(|t| t.reply > 0) {
+                            io.write(t.reply, traffic_tag(Class::Reply, index, tag_id(tag)));
+                            self.observe(now, Observed::Wrote { size: t.reply }, io);
+                        }
+                    }
+                    self.observe(now, Observed::WorkloadMessage { size }, io);
+                }
+            },
+            AppEvent::Acked { bytes } => self.observe(now, Observed::Acked { total: bytes }, io),
+            AppEvent::Eof => {
+                self.dead.get_or_insert_with(|| "EOF".to_string());
+            }
+            AppEvent::Error(e) => {
+                self.dead.get_or_insert_with(|| e.errno_name().to_string());
+            }
+        }
+        self.settle(io);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        let workload = self.generators.iter().filter_map(|g| g.next).min();
+        let strategy = self.strategy.as_ref().and_then(|s| s.poll_timeout());
+        match (workload, strategy) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
+        if self.done {
+            return;
+        }
+        let mut wrote = Vec::new();
+        for g in &mut self.generators {
+            while let Some(at) = g.next.filter(|t| *t <= now) {
+                let class = match g.traffic.kind {
+                    TrafficKind::Requests => Class::Request,
+                    TrafficKind::Upload => Class::Upload,
+                    TrafficKind::Download => Class::Download,
+                };
+                io.write(g.traffic.size, traffic_tag(class, g.index, g.sent));
+                wrote.push(g.traffic.size);
+                g.sent += 1;
+                let more = g.traffic.count.is_none_or(|c| g.sent < c);
+                g.next = match g.traffic.schedule {
+                    Schedule::Every(gap) if more => Some(at + gap.sample(&mut g.rng).max(std::time::Duration::from_millis(1))),
+                    _ => None,
+                };
+            }
+        }
+        for size in wrote {
+            self.observe(now, Observed::Wrote { size }, io);
+        }
+        if self.strategy.as_ref().and_then(|s| s.poll_timeout()).is_some_and(|t| t <= now) {
+            self.with_strategy(io, |s, ctl| s.on_timeout(now, ctl));
+        }
+        self.settle(io);
+    }
+}

@@ -1,0 +1,692 @@
+//! Scenario files: TOML in, a validated [`Scenario`] out, or one error that
+//! names the file, line and column, the key, and what is allowed.
+//!
+//! Parsing happens in two steps. Serde reads the file into `Raw*` structs
+//! whose values keep their source span (`toml::Spanned`); unknown keys and
+//! wrong types fail here with toml's own position. Validation then converts
+//! units, checks ranges and cross-references (a fault after the horizon, an
+//! expectation naming an unknown strategy) and reports the span of the
+//! offending value. Nothing in this module panics on any input.
+
+use crate::strategy::{self, StrategySpec};
+use crate::units::{self, RandomTime, UnitError};
+use serde::Deserialize;
+use sim::link::LinkConfig;
+use sim::nat::{NatConfig, OnExpired};
+use sim::tcp::TcpConfig;
+use sim::timer::TimerModel;
+use sim::world::AccessLink;
+use sim::Side;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// A bad scenario: where, which key, what is wrong, what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": `{}`: {}", self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Who a traffic stream or fault is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficKind {
+    /// `size` from `from`, answered by `reply` bytes.
+    Requests,
+    /// One-way bulk data from the client.
+    Upload,
+    /// One-way bulk data from the server.
+    Download,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    /// Repeatedly, each gap drawn anew; the first one gap after the start.
+    Every(RandomTime),
+    /// Once.
+    At(RandomTime),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traffic {
+    pub kind: TrafficKind,
+    pub from: Side,
+    pub schedule: Schedule,
+    pub size: u64,
+    pub reply: u64,
+    /// Stop after this many messages.
+    pub count: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    Vanish,
+    Reboot,
+    Suspend,
+    Outage,
+    NatReboot,
+}
+
+impl FaultKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Vanish => "vanish",
+            FaultKind::Reboot => "reboot",
+            FaultKind::Suspend => "suspend",
+            FaultKind::Outage => "outage",
+            FaultKind::NatReboot => "nat_reboot",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    pub kind: FaultKind,
+    /// The host (vanish, reboot, suspend), the host whose link (outage), or none (nat).
+    pub side: Option<Side>,
+    pub at: RandomTime,
+    pub duration: Option<RandomTime>,
+}
+
+/// A metric an expectation can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    DetectionP50,
+    DetectionP90,
+    DetectionP99,
+    DetectionMax,
+    DetectionMean,
+    Detected,
+    Undetected,
+    FalsePositives,
+    FalsePositiveRate,
+    NatExpiries,
+    KeepalivePacketsPerHour,
+    KeepaliveBytesPerHour,
+}
+
+impl Metric {
+    pub const ALL: [(&'static str, Metric); 12] = [
+        ("detection_p50", Metric::DetectionP50),
+        ("detection_p90", Metric::DetectionP90),
+        ("detection_p99", Metric::DetectionP99),
+        ("detection_max", Metric::DetectionMax),
+        ("detection_mean", Metric::DetectionMean),
+        ("detected", Metric::Detected),
+        ("undetected", Metric::Undetected),
+        ("false_positives", Metric::FalsePositives),
+        ("false_positives_per_1000_conn_hours", Metric::FalsePositiveRate),
+        ("nat_expiries", Metric::NatExpiries),
+        ("keepalive_packets_per_hour", Metric::KeepalivePacketsPerHour),
+        ("keepalive_bytes_per_hour", Metric::KeepaliveBytesPerHour),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Metric::ALL.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
+    }
+
+    /// Metrics reported per side (the others are per strategy).
+    pub fn per_side(self) -> bool {
+        matches!(
+            self,
+            Metric::DetectionP50
+                | Metric::DetectionP90
+                | Metric::DetectionP99
+                | Metric::DetectionMax
+                | Metric::DetectionMean
+                | Metric::Detected
+                | Metric::Undetected
+                | Metric::FalsePositives
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Le,
+    Ge,
+    Eq,
+}
+
+impl Op {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Le => "<=",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    pub strategy: String,
+    pub side: Option<Side>,
+    pub metric: Metric,
+    pub op: Op,
+    /// Seconds for durations, plain numbers otherwise.
+    pub value: f64,
+    /// Where it was written (for messages).
+    pub line: usize,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    pub description: String,
+    pub horizon: Duration,
+    pub seeds: u64,
+    pub base_seed: u64,
+    pub client_link: AccessLink,
+    pub server_link: AccessLink,
+    pub nat: Option<NatConfig>,
+    pub tcp: TcpConfig,
+    pub traffic: Vec<Traffic>,
+    pub faults: Vec<FaultSpec>,
+    pub strategies: Vec<StrategySpec>,
+    pub expects: Vec<Expect>,
+}
+
+// ----- raw form ------------------------------------------------------------------
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: S<String>,
+    #[serde(default)]
+    description: String,
+    horizon: S<String>,
+    seeds: Option<S<i64>>,
+    #[serde(default)]
+    base_seed: u64,
+    client: Option<RawHost>,
+    server: Option<RawHost>,
+    nat: Option<RawNat>,
+    tcp: Option<RawTcp>,
+    #[serde(default)]
+    traffic: Vec<RawTraffic>,
+    #[serde(default)]
+    fault: Vec<RawFault>,
+    #[serde(default)]
+    strategy: Vec<BTreeMap<String, S<toml::Value>>>,
+    #[serde(default)]
+    expect: Vec<RawExpect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    link: Option<RawLink>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    up: Option<S<String>>,
+    down: Option<S<String>>,
+    delay: Option<S<String>>,
+    queue: Option<S<String>>,
+    loss: Option<S<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNat {
+    idle_timeout: S<String>,
+    on_expired: S<String>,
+    transitory_timeout: Option<S<String>>,
+    refresh_on_inbound: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTcp {
+    retries2: Option<S<i64>>,
+    syn_retries: Option<S<i64>>,
+    timers: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTraffic {
+    kind: S<String>,
+    from: Option<S<String>>,
+    every: Option<S<String>>,
+    at: Option<S<String>>,
+    size: S<String>,
+    reply: Option<S<String>>,
+    count: Option<S<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    kind: S<String>,
+    target: S<String>,
+    at: S<String>,
+    duration: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    strategy: S<String>,
+    side: Option<S<String>>,
+    metric: S<String>,
+    le: Option<S<toml::Value>>,
+    ge: Option<S<toml::Value>>,
+    eq: Option<S<toml::Value>>,
+}
+
+// ----- loading --------------------------------------------------------------------
+
+/// Turns byte spans into errors with line and column.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a Path,
+    pub src: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn position(&self, span: Range<usize>) -> (usize, usize) {
+        let start = span.start.min(self.src.len());
+        let before = &self.src[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rfind('\n').map_or(start, |i| start - i - 1) + 1;
+        (line, col)
+    }
+
+    pub fn error(&self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError { file: self.file.to_path_buf(), position: span.map(|s| self.position(s)), key: key.into(), message: message.into() }
+    }
+
+    fn unit<T>(&self, v: &S<String>, key: &str, parse: impl Fn(&str) -> Result<T, UnitError>) -> Result<T, ScenarioError> {
+        parse(v.get_ref()).map_err(|e| self.error(Some(v.span()), key, e.to_string()))
+    }
+}
+
+/// Read and validate one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        key: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(path, &src)
+}
+
+/// Validate a scenario given as text (`path` is used in messages).
+pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { file: path, src };
+    let raw: RawScenario = toml::from_str(src).map_err(|e| {
+        let message = e.message().trim().replace('\n', " ");
+        ctx.error(e.span(), "", message)
+    })?;
+    build(&ctx, raw)
+}
+
+fn side_of(ctx: &Ctx, v: &S<String>, key: &str) -> Result<Side, ScenarioError> {
+    match v.get_ref().as_str() {
+        "client" => Ok(Side::Client),
+        "server" => Ok(Side::Server),
+        other => Err(ctx.error(Some(v.span()), key, format!("\"{other}\" is not a side; allowed: \"client\", \"server\""))),
+    }
+}
+
+fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(ctx.error(Some(raw.name.span()), "name", "must not be empty"));
+    }
+    let horizon = ctx.unit(&raw.horizon, "horizon", units::parse_duration)?;
+    if horizon.is_zero() {
+        return Err(ctx.error(Some(raw.horizon.span()), "horizon", "must be greater than zero"));
+    }
+    let seeds = match &raw.seeds {
+        None => 1,
+        Some(s) if *s.get_ref() >= 1 && *s.get_ref() <= 1_000_000 => *s.get_ref() as u64,
+        Some(s) => return Err(ctx.error(Some(s.span()), "seeds", format!("{} is out of range; allowed: 1..=1000000", s.get_ref()))),
+    };
+    let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
+    let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
+    let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
+    let tcp = tcp(ctx, raw.tcp)?;
+    let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
+    let faults = raw.fault.iter().enumerate().map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some())).collect::<Result<Vec<_>, _>>()?;
+    if raw.strategy.is_empty() {
+        return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
+    }
+    let mut strategies: Vec<StrategySpec> = Vec::new();
+    for (i, table) in raw.strategy.iter().enumerate() {
+        let spec = strategy::parse_spec(ctx, i, table)?;
+        if strategies.iter().any(|s| s.name == spec.name) {
+            let span = table.get("name").map(|v| v.span());
+            return Err(ctx.error(span, format!("strategy[{i}].name"), format!("\"{}\" is used twice; strategy names must be unique", spec.name)));
+        }
+        strategies.push(spec);
+    }
+    let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Scenario {
+        path: ctx.file.to_path_buf(),
+        name,
+        description: raw.description.trim().to_string(),
+        horizon,
+        seeds,
+        base_seed: raw.base_seed,
+        client_link,
+        server_link,
+        nat,
+        tcp,
+        traffic,
+        faults,
+        strategies,
+        expects,
+    })
+}
+
+fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLink, ScenarioError> {
+    let mut link = AccessLink::default();
+    let Some(raw) = raw else { return Ok(link) };
+    let rate = |v: &Option<S<String>>, key: &str| -> Result<Option<u64>, ScenarioError> {
+        let Some(v) = v else { return Ok(None) };
+        let r = ctx.unit(v, key, units::parse_rate)?;
+        if r == 0 {
+            return Err(ctx.error(Some(v.span()), key, "a link rate must be greater than zero"));
+        }
+        Ok(Some(r))
+    };
+    if let Some(r) = rate(&raw.up, &format!("{prefix}.up"))? {
+        link.up.rate_bps = r;
+    }
+    if let Some(r) = rate(&raw.down, &format!("{prefix}.down"))? {
+        link.down.rate_bps = r;
+    }
+    if let Some(d) = &raw.delay {
+        let d = ctx.unit(d, &format!("{prefix}.delay"), units::parse_duration)?;
+        link.up.delay = d;
+        link.down.delay = d;
+    }
+    if let Some(q) = &raw.queue {
+        let key = format!("{prefix}.queue");
+        let bytes = ctx.unit(q, &key, units::parse_size)?;
+        if bytes < 1600 {
+            return Err(ctx.error(Some(q.span()), key, "must hold at least one full packet; allowed: \"1600B\" or more"));
+        }
+        link.up.queue_bytes = bytes;
+        link.down.queue_bytes = bytes;
+    }
+    if let Some(l) = &raw.loss {
+        let p = *l.get_ref();
+        if !(0.0..1.0).contains(&p) {
+            return Err(ctx.error(Some(l.span()), format!("{prefix}.loss"), format!("{p} is out of range; allowed: a probability in [0, 1)")));
+        }
+        link.up.loss = p;
+        link.down.loss = p;
+    }
+    let _: &LinkConfig = &link.up;
+    Ok(link)
+}
+
+fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
+    let idle = ctx.unit(&raw.idle_timeout, "nat.idle_timeout", units::parse_duration)?;
+    if idle.is_zero() {
+        return Err(ctx.error(Some(raw.idle_timeout.span()), "nat.idle_timeout", "must be greater than zero"));
+    }
+    let on = match raw.on_expired.get_ref().as_str() {
+        "drop" => OnExpired::Drop,
+        "rst" => OnExpired::Rst,
+        "new_port" => OnExpired::NewPort,
+        "loose" => OnExpired::Loose,
+        other => {
+            return Err(ctx.error(
+                Some(raw.on_expired.span()),
+                "nat.on_expired",
+                format!("\"{other}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\""),
+            ))
+        }
+    };
+    let mut cfg = NatConfig::new(idle, on);
+    if let Some(t) = &raw.transitory_timeout {
+        cfg.transitory_timeout = ctx.unit(t, "nat.transitory_timeout", units::parse_duration)?;
+        if cfg.transitory_timeout.is_zero() {
+            return Err(ctx.error(Some(t.span()), "nat.transitory_timeout", "must be greater than zero"));
+        }
+    }
+    if let Some(r) = raw.refresh_on_inbound {
+        cfg.refresh_on_inbound = r;
+    }
+    Ok(cfg)
+}
+
+fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
+    let mut cfg = TcpConfig::default();
+    let Some(raw) = raw else { return Ok(cfg) };
+    if let Some(r) = &raw.retries2 {
+        if !(0..=255).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.retries2", format!("{} is out of range; allowed: 0..=255", r.get_ref())));
+        }
+        cfg.retries2 = *r.get_ref() as u32;
+    }
+    if let Some(r) = &raw.syn_retries {
+        if !(1..=127).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.syn_retries", format!("{} is out of range; allowed: 1..=127", r.get_ref())));
+        }
+        cfg.syn_retries = *r.get_ref() as u32;
+    }
+    if let Some(t) = &raw.timers {
+        cfg.timers = match t.get_ref().as_str() {
+            "linux" => TimerModel::default(),
+            "exact" => TimerModel::Exact,
+            other => {
+                return Err(ctx.error(Some(t.span()), "tcp.timers", format!("\"{other}\" is not a timer model; allowed: \"linux\", \"exact\"")))
+            }
+        };
+    }
+    Ok(cfg)
+}
+
+fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<Traffic, ScenarioError> {
+    let key = |k: &str| format!("traffic[{i}].{k}");
+    let kind = match raw.kind.get_ref().as_str() {
+        "requests" => TrafficKind::Requests,
+        "upload" => TrafficKind::Upload,
+        "download" => TrafficKind::Download,
+        other => {
+            return Err(ctx.error(
+                Some(raw.kind.span()),
+                key("kind"),
+                format!("\"{other}\" is not a traffic kind; allowed: \"requests\", \"upload\", \"download\""),
+            ))
+        }
+    };
+    let from = match (&raw.from, kind) {
+        (Some(f), TrafficKind::Requests) => side_of(ctx, f, &key("from"))?,
+        (Some(f), _) => return Err(ctx.error(Some(f.span()), key("from"), "only `requests` takes `from`; uploads go client -> server, downloads server -> client")),
+        (None, TrafficKind::Download) => Side::Server,
+        (None, _) => Side::Client,
+    };
+    let schedule = match (&raw.every, &raw.at) {
+        (Some(e), None) => {
+            let t = ctx.unit(e, &key("every"), RandomTime::parse)?;
+            if t.max().is_some_and(|d| d.is_zero()) {
+                return Err(ctx.error(Some(e.span()), key("every"), "the gap must be greater than zero"));
+            }
+            Schedule::Every(t)
+        }
+        (None, Some(a)) => {
+            let t = ctx.unit(a, &key("at"), RandomTime::parse)?;
+            if t.min() >= horizon {
+                return Err(ctx.error(Some(a.span()), key("at"), format!("is after the horizon ({})", units::format_duration(horizon))));
+            }
+            Schedule::At(t)
+        }
+        (Some(e), Some(_)) => return Err(ctx.error(Some(e.span()), key("every"), "give `every` or `at`, not both")),
+        (None, None) => return Err(ctx.error(Some(raw.kind.span()), key("every"), "missing: give `every` (repeating) or `at` (once)")),
+    };
+    let size = ctx.unit(&raw.size, &key("size"), units::parse_size)?;
+    if size == 0 {
+        return Err(ctx.error(Some(raw.size.span()), key("size"), "must be at least 1 byte"));
+    }
+    let reply = match &raw.reply {
+        Some(r) if kind == TrafficKind::Requests => ctx.unit(r, &key("reply"), units::parse_size)?,
+        Some(r) => return Err(ctx.error(Some(r.span()), key("reply"), "only `requests` have a reply")),
+        None => 0,
+    };
+    let count = match &raw.count {
+        Some(c) if *c.get_ref() >= 1 => Some(*c.get_ref() as u64),
+        Some(c) => return Err(ctx.error(Some(c.span()), key("count"), "must be at least 1")),
+        None => None,
+    };
+    Ok(Traffic { kind, from, schedule, size, reply, count })
+}
+
+fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) -> Result<FaultSpec, ScenarioError> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let kind = match raw.kind.get_ref().as_str() {
+        "vanish" => FaultKind::Vanish,
+        "reboot" => FaultKind::Reboot,
+        "suspend" => FaultKind::Suspend,
+        "outage" => FaultKind::Outage,
+        "nat_reboot" => FaultKind::NatReboot,
+        other => {
+            return Err(ctx.error(
+                Some(raw.kind.span()),
+                key("kind"),
+                format!("\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\""),
+            ))
+        }
+    };
+    let target = raw.target.get_ref().as_str();
+    let side = match (kind, target) {
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend, "client") => Some(Side::Client),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend, "server") => Some(Side::Server),
+        (FaultKind::Outage, "client.link") => Some(Side::Client),
+        (FaultKind::Outage, "server.link") => Some(Side::Server),
+        (FaultKind::NatReboot, "nat") => None,
+        _ => {
+            let allowed = match kind {
+                FaultKind::Outage => "\"client.link\", \"server.link\"",
+                FaultKind::NatReboot => "\"nat\"",
+                _ => "\"client\", \"server\"",
+            };
+            return Err(ctx.error(Some(raw.target.span()), key("target"), format!("a {} cannot target \"{target}\"; allowed: {allowed}", kind.name())));
+        }
+    };
+    if kind == FaultKind::NatReboot && !has_nat {
+        return Err(ctx.error(Some(raw.kind.span()), key("kind"), "nat_reboot needs a [nat] section"));
+    }
+    let at = ctx.unit(&raw.at, &key("at"), RandomTime::parse)?;
+    if at.min() >= horizon {
+        return Err(ctx.error(Some(raw.at.span()), key("at"), format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon))));
+    }
+    let needs_duration = matches!(kind, FaultKind::Reboot | FaultKind::Suspend | FaultKind::Outage);
+    let duration = match (&raw.duration, needs_duration) {
+        (Some(d), true) => {
+            let t = ctx.unit(d, &key("duration"), RandomTime::parse)?;
+            if t.max().is_some_and(|d| d.is_zero()) {
+                return Err(ctx.error(Some(d.span()), key("duration"), "must be greater than zero"));
+            }
+            Some(t)
+        }
+        (None, true) => return Err(ctx.error(Some(raw.kind.span()), key("duration"), format!("missing: a {} needs a duration", kind.name()))),
+        (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
+        (None, false) => None,
+    };
+    Ok(FaultSpec { kind, side, at, duration })
+}
+
+fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {
+    let key = |k: &str| format!("expect[{i}].{k}");
+    let strategy = raw.strategy.get_ref().clone();
+    if !strategies.iter().any(|s| s.name == strategy) {
+        let names: Vec<String> = strategies.iter().map(|s| format!("\"{}\"", s.name)).collect();
+        return Err(ctx.error(
+            Some(raw.strategy.span()),
+            key("strategy"),
+            format!("no strategy is named \"{strategy}\"; allowed: {}", names.join(", ")),
+        ));
+    }
+    let metric = Metric::ALL.iter().find(|(n, _)| *n == raw.metric.get_ref()).map(|(_, m)| *m).ok_or_else(|| {
+        let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
+        ctx.error(Some(raw.metric.span()), key("metric"), format!("\"{}\" is not a metric; allowed: {}", raw.metric.get_ref(), names.join(", ")))
+    })?;
+    let side = raw.side.as_ref().map(|s| side_of(ctx, s, &key("side"))).transpose()?;
+    if metric.per_side() && side.is_none() {
+        return Err(ctx.error(Some(raw.metric.span()), key("side"), format!("missing: {} is per side; allowed: \"client\", \"server\"", metric.name())));
+    }
+    if !metric.per_side() && side.is_some() {
+        let s = raw.side.as_ref().map(|s| s.span());
+        return Err(ctx.error(s, key("side"), format!("{} is not per side; remove `side`", metric.name())));
+    }
+    let bounds: Vec<(Op, &S<toml::Value>)> =
+        [(Op::Le, &raw.le), (Op::Ge, &raw.ge), (Op::Eq, &raw.eq)].into_iter().filter_map(|(op, v)| v.as_ref().map(|v| (op, v))).collect();
+    let [(op, v)] = bounds[..] else {
+        return Err(ctx.error(Some(raw.metric.span()), key("le"), "give exactly one of `le`, `ge`, `eq`"));
+    };
+    let value = match v.get_ref() {
+        toml::Value::Integer(n) => *n as f64,
+        toml::Value::Float(f) => *f,
+        toml::Value::String(s) => units::parse_duration(s)
+            .map_err(|e| ctx.error(Some(v.span()), key(op_key(op)), format!("{e} (or a number)")))?
+            .as_secs_f64(),
+        _ => return Err(ctx.error(Some(v.span()), key(op_key(op)), "must be a number or a duration string")),
+    };
+    Ok(Expect { strategy, side, metric, op, value, line: ctx.position(raw.strategy.span()).0 })
+}
+
+fn op_key(op: Op) -> &'static str {
+    match op {
+        Op::Le => "le",
+        Op::Ge => "ge",
+        Op::Eq => "eq",
+    }
+}
+
+/// Scenario files under `paths` (files as given, folders' `*.toml` sorted by name).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|e| ScenarioError {
+                file: p.clone(),
+                position: None,
+                key: String::new(),
+                message: format!("cannot read the folder: {e}"),
+            })?;
+            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+            files.sort();
+            out.extend(files);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(ScenarioError { file: p.clone(), position: None, key: String::new(), message: "no such file or folder".into() });
+        }
+    }
+    Ok(out)
+}

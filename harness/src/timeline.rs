@@ -1,0 +1,159 @@
+//! A run's trace as a timeline a person can read without knowing kasim:
+//!
+//! ```text
+//! +00:20:00.000 nat     mapping 198.18.0.2:40000 -> 198.51.100.1:40000 expired (idle 20m)
+//! +00:30:00.012 client  ping #3 (8 B) written
+//! +00:30:00.012 nat     dropped data 8 B from 198.18.0.2:40000 (no mapping)
+//! +00:33:00.000 client  declared dead: ping timeout (broken 13m ago)
+//! ```
+//!
+//! Pure ACKs and arrivals are left out of the text form (they are in the
+//! JSON form and the pcap): they triple the length and rarely explain anything.
+
+use crate::endpoint::{tag_id, Class};
+use crate::units::format_duration;
+use serde::Serialize;
+use sim::oracle::Verdict;
+use sim::packet::{Segment, SegmentKind};
+use sim::trace::{DropReason, FaultEvent, Place, TraceEvent, TraceRecord};
+use sim::Instant;
+
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Line {
+    pub at_s: f64,
+    #[serde(skip)]
+    pub at: Instant,
+    /// client, server, nat, or a link ("client.link").
+    pub place: String,
+    pub event: String,
+}
+
+fn segment(seg: &Segment) -> String {
+    let what = match seg.kind {
+        SegmentKind::Handshake => format!("handshake {}", seg.flags),
+        SegmentKind::Data if seg.len == 0 => format!("{}", seg.flags),
+        SegmentKind::Data => format!("data {} B", seg.len),
+        SegmentKind::Ack => "ack".to_string(),
+        SegmentKind::Retransmit => format!("retransmission {} B", seg.len.max(1)),
+        SegmentKind::LossProbe => format!("tail-loss probe {} B", seg.len),
+        SegmentKind::KeepaliveProbe => "keepalive probe".to_string(),
+        SegmentKind::KeepaliveAck => "keepalive ack".to_string(),
+        SegmentKind::Reset => "RST".to_string(),
+    };
+    format!("{what} {} -> {}", seg.src, seg.dst)
+}
+
+fn message(tag: u64, size: u64) -> String {
+    match Class::of(tag) {
+        Some(c @ (Class::Ping | Class::Pong)) => format!("{} #{} ({size} B)", c.name(), tag_id(tag)),
+        Some(c) => format!("{} ({size} B)", c.name()),
+        None => format!("message {tag:#x} ({size} B)"),
+    }
+}
+
+fn place(p: Place) -> String {
+    match p {
+        Place::Uplink(s) | Place::Downlink(s) => format!("{s}.link"),
+        Place::Nat => "nat".into(),
+        Place::Host(s) => s.to_string(),
+    }
+}
+
+fn drop_reason(r: DropReason) -> &'static str {
+    use sim::link::LinkDrop;
+    use sim::nat::NatDrop;
+    match r {
+        DropReason::Link(LinkDrop::QueueFull) => "queue full",
+        DropReason::Link(LinkDrop::RandomLoss) => "random loss",
+        DropReason::Link(LinkDrop::Outage) => "link down",
+        DropReason::Nat(NatDrop::NoMappingInbound) => "no mapping",
+        DropReason::Nat(NatDrop::NoMappingOutbound) => "no mapping",
+        DropReason::HostDown => "host is down",
+        DropReason::HostSuspended => "host is suspended",
+    }
+}
+
+/// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
+pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
+    let mut out = Vec::new();
+    for r in trace {
+        let (place, event): (String, String) = match &r.event {
+            TraceEvent::Sent { side, seg } => {
+                if !all && seg.kind == SegmentKind::Ack {
+                    continue;
+                }
+                (side.to_string(), format!("sends {}", segment(seg)))
+            }
+            TraceEvent::Delivered { side, seg } => {
+                if !all {
+                    continue;
+                }
+                (side.to_string(), format!("receives {}", segment(seg)))
+            }
+            TraceEvent::Queued { place: p, seg, wait } => {
+                if !all && wait.as_secs_f64() < 1.0 {
+                    continue;
+                }
+                (place(*p), format!("{} waits {} in the queue", segment(seg), format_duration(*wait)))
+            }
+            TraceEvent::Dropped { place: p, seg, reason } => (place(*p), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
+            TraceEvent::Translated { before, after } => {
+                if !all {
+                    continue;
+                }
+                ("nat".into(), format!("{} -> {}", before.src, after.src))
+            }
+            TraceEvent::NatMappingCreated { mapping, recreated } => (
+                "nat".into(),
+                format!("mapping {} -> {} {}", mapping.inside, mapping.public, if *recreated { "re-created mid-stream" } else { "created" }),
+            ),
+            TraceEvent::NatMappingExpired { mapping, idle } => {
+                ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, format_duration(*idle)))
+            }
+            TraceEvent::NatRebooted { lost } => ("nat".into(), format!("rebooted, {lost} mapping(s) lost")),
+            TraceEvent::TimerFired { .. } => continue,
+            TraceEvent::Socket { side, event } => match event {
+                sim::tcp::SocketEvent::Connected => (side.to_string(), "connected".into()),
+                sim::tcp::SocketEvent::Eof => (side.to_string(), "socket: EOF (peer closed)".into()),
+                sim::tcp::SocketEvent::Error(e) => (side.to_string(), format!("socket error: {}", e.errno_name())),
+                _ => continue,
+            },
+            TraceEvent::AppWrite { side, tag, size } => (side.to_string(), format!("{} written", message(*tag, *size))),
+            TraceEvent::AppMessage { side, tag, size } => (side.to_string(), format!("{} received", message(*tag, *size))),
+            TraceEvent::Fault(f) => match *f {
+                FaultEvent::Vanish(s) => (s.to_string(), "FAULT: powered off (vanished)".into()),
+                FaultEvent::RebootStart(s) => (s.to_string(), "FAULT: rebooting (connection state lost)".into()),
+                FaultEvent::RebootDone(s) => (s.to_string(), "back up after reboot; old segments get RST".into()),
+                FaultEvent::SuspendStart(s) => (s.to_string(), "FAULT: suspended".into()),
+                FaultEvent::SuspendEnd(s) => (s.to_string(), "resumed".into()),
+                FaultEvent::OutageStart(s) => (format!("{s}.link"), "FAULT: link down".into()),
+                FaultEvent::OutageEnd(s) => (format!("{s}.link"), "link up".into()),
+                FaultEvent::NatReboot => ("nat".into(), "FAULT: rebooting".into()),
+                FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
+            },
+            TraceEvent::Declared { side, cause, verdict } => {
+                let judged = match verdict {
+                    Verdict::Detection { latency } => format!("broken {} ago", format_duration(round_ms(*latency))),
+                    Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
+                };
+                (side.to_string(), format!("declared dead: {cause} ({judged})"))
+            }
+        };
+        out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, place, event });
+    }
+    out
+}
+
+fn round_ms(d: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis() as u64)
+}
+
+/// Render lines as text.
+pub fn render(lines: &[Line]) -> String {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&format!("{} {:<12} {}\n", l.at, l.place, l.event));
+    }
+    s
+}
+

@@ -1,0 +1,204 @@
+//! The scenario file's units: durations ("250ms", "75s", "20m", "2h", "3d"),
+//! sizes ("200B", "64KiB", "5MB"), rates ("56kbit/s", "1Mbit/s"), and times
+//! that may be random ("exp(6h)", "uniform(30h, 60h)", or a fixed duration).
+//!
+//! Durations go through `humantime` (which knows "3d" and "250ms"), after a
+//! check that the string is a plain number-unit sequence. Each parser returns
+//! what is allowed in its error, so the scenario loader can say it.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use std::time::Duration;
+
+/// What was wrong with a value, and what would have been accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem}; allowed: {allowed}")]
+pub struct UnitError {
+    pub problem: String,
+    pub allowed: &'static str,
+}
+
+pub const DURATION_ALLOWED: &str = "a duration such as \"250ms\", \"75s\", \"20m\", \"2h\", \"3d\"";
+pub const SIZE_ALLOWED: &str = "a size such as \"200B\", \"64KiB\", \"5MB\" (B, KB, MB, GB, KiB, MiB, GiB)";
+pub const RATE_ALLOWED: &str = "a rate such as \"56kbit/s\", \"1Mbit/s\" (bit/s, kbit/s, Mbit/s, Gbit/s)";
+pub const TIME_ALLOWED: &str = "a duration (\"26h\"), \"exp(MEAN)\" or \"uniform(A, B)\"";
+
+fn err(problem: String, allowed: &'static str) -> UnitError {
+    UnitError { problem, allowed }
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
+    let t = s.trim();
+    if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(err(format!("\"{s}\" is not a duration"), DURATION_ALLOWED));
+    }
+    humantime::parse_duration(t).map_err(|e| err(format!("\"{s}\" is not a duration ({e})"), DURATION_ALLOWED))
+}
+
+/// Split "12.5KiB" into (12.5, "KiB").
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
+    let t = s.trim();
+    let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let n: f64 = t[..end].parse().ok()?;
+    Some((n, t[end..].trim()))
+}
+
+pub fn parse_size(s: &str) -> Result<u64, UnitError> {
+    let bad = || err(format!("\"{s}\" is not a size"), SIZE_ALLOWED);
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
+    let mult: f64 = match unit {
+        "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    Ok((n * mult).round() as u64)
+}
+
+pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
+    let bad = || err(format!("\"{s}\" is not a rate"), RATE_ALLOWED);
+    let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
+    let mult: f64 = match unit {
+        "bit/s" | "bps" => 1.0,
+        "kbit/s" | "kbps" => 1e3,
+        "Mbit/s" | "Mbps" => 1e6,
+        "Gbit/s" | "Gbps" => 1e9,
+        _ => return Err(bad()),
+    };
+    Ok((n * mult).round() as u64)
+}
+
+/// A time that may be drawn at random, per seed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RandomTime {
+    Fixed(Duration),
+    /// Exponential with this mean.
+    Exp(Duration),
+    Uniform(Duration, Duration),
+}
+
+impl RandomTime {
+    pub fn parse(s: &str) -> Result<RandomTime, UnitError> {
+        let t = s.trim();
+        let inner = |prefix: &str| t.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
+        if let Some(mean) = inner("exp(") {
+            let mean = parse_duration(mean).map_err(|_| err(format!("\"{s}\": the mean is not a duration"), TIME_ALLOWED))?;
+            if mean.is_zero() {
+                return Err(err(format!("\"{s}\": the mean must be greater than zero"), TIME_ALLOWED));
+            }
+            return Ok(RandomTime::Exp(mean));
+        }
+        if let Some(args) = inner("uniform(") {
+            let (a, b) = args.split_once(',').ok_or_else(|| err(format!("\"{s}\" needs two bounds"), TIME_ALLOWED))?;
+            let a = parse_duration(a).map_err(|_| err(format!("\"{s}\": the lower bound is not a duration"), TIME_ALLOWED))?;
+            let b = parse_duration(b).map_err(|_| err(format!("\"{s}\": the upper bound is not a duration"), TIME_ALLOWED))?;
+            if b < a {
+                return Err(err(format!("\"{s}\": the upper bound is below the lower"), TIME_ALLOWED));
+            }
+            return Ok(RandomTime::Uniform(a, b));
+        }
+        parse_duration(t).map(RandomTime::Fixed).map_err(|_| err(format!("\"{s}\" is not a time"), TIME_ALLOWED))
+    }
+
+    /// The latest value this can take (exp: unbounded).
+    pub fn max(&self) -> Option<Duration> {
+        match *self {
+            RandomTime::Fixed(d) => Some(d),
+            RandomTime::Uniform(_, b) => Some(b),
+            RandomTime::Exp(_) => None,
+        }
+    }
+
+    /// The earliest value this can take.
+    pub fn min(&self) -> Duration {
+        match *self {
+            RandomTime::Fixed(d) | RandomTime::Uniform(d, _) => d,
+            RandomTime::Exp(_) => Duration::ZERO,
+        }
+    }
+
+    /// Draw one value, to the millisecond (so printed values replay exactly).
+    pub fn sample(&self, rng: &mut ChaCha8Rng) -> Duration {
+        let ms = match *self {
+            RandomTime::Fixed(d) => return d,
+            RandomTime::Exp(mean) => {
+                let u: f64 = rng.random::<f64>();
+                -(1.0 - u).ln() * mean.as_secs_f64() * 1000.0
+            }
+            RandomTime::Uniform(a, b) => {
+                let u: f64 = rng.random::<f64>();
+                a.as_secs_f64() * 1000.0 + u * (b - a).as_secs_f64() * 1000.0
+            }
+        };
+        Duration::from_millis(ms.round() as u64)
+    }
+}
+
+/// "1h 30m 0.250s"-style rendering is hard to scan; this prints the shortest
+/// exact form ("90m", "250ms", "7875s").
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, div) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+        if ms >= div && ms % div == 0 {
+            return format!("{}{unit}", ms / div);
+        }
+    }
+    if ms == 0 && !d.is_zero() {
+        return format!("{}us", d.as_micros());
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
+        assert_eq!(parse_duration("2h 11m"), Ok(Duration::from_secs(7860)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn sizes_and_rates() {
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("5MB"), Ok(5_000_000));
+        assert_eq!(parse_size("200B"), Ok(200));
+        assert_eq!(parse_rate("56kbit/s"), Ok(56_000));
+        assert_eq!(parse_rate("33.6kbit/s"), Ok(33_600));
+        assert!(parse_rate("56k").unwrap_err().allowed.contains("kbit/s"));
+    }
+
+    #[test]
+    fn random_times() {
+        assert_eq!(RandomTime::parse("uniform(30h, 60h)"), Ok(RandomTime::Uniform(Duration::from_secs(30 * 3600), Duration::from_secs(60 * 3600))));
+        assert_eq!(RandomTime::parse("exp(6h)"), Ok(RandomTime::Exp(Duration::from_secs(6 * 3600))));
+        assert_eq!(RandomTime::parse("26h"), Ok(RandomTime::Fixed(Duration::from_secs(26 * 3600))));
+        assert!(RandomTime::parse("uniform(5h)").is_err());
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let u = RandomTime::Uniform(Duration::from_secs(10), Duration::from_secs(20));
+        for _ in 0..100 {
+            let v = u.sample(&mut rng);
+            assert!(v >= Duration::from_secs(10) && v <= Duration::from_secs(20));
+        }
+        // The exponential's sample mean over 20 000 draws is within 3 % of the mean.
+        let e = RandomTime::Exp(Duration::from_secs(100));
+        let mean: f64 = (0..20_000).map(|_| e.sample(&mut rng).as_secs_f64()).sum::<f64>() / 20_000.0;
+        assert!((mean - 100.0).abs() < 3.0, "{mean}");
+    }
+
+    #[test]
+    fn shortest_exact_rendering() {
+        assert_eq!(format_duration(Duration::from_secs(7875)), "7875s");
+        assert_eq!(format_duration(Duration::from_secs(1200)), "20m");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+    }
+}

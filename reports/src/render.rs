@@ -1,0 +1,126 @@
+//! Text renderings: a terminal table (the figures a person scans first), a
+//! markdown table for CI job summaries, and the JSON document.
+
+use crate::model::{Report, SideReport, StrategyReport};
+use std::fmt::Write;
+
+/// "7875s", "13m 0s", "2.5s", "-" for none.
+pub fn seconds(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(s) if s >= 3600.0 => format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64),
+        Some(s) if s >= 60.0 => format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0).round() as u64),
+        Some(s) => format!("{s:.2}s"),
+    }
+}
+
+fn detected(s: &SideReport) -> String {
+    format!("{}/{}", s.detected, s.detected + s.undetected)
+}
+
+fn fp(s: &StrategyReport) -> String {
+    let n = s.client.false_positives + s.server.false_positives;
+    if n == 0 {
+        return "0".into();
+    }
+    let mut causes: Vec<(String, u64)> = Vec::new();
+    for side in [&s.client, &s.server] {
+        for (cause, c) in &side.false_positives_by_cause {
+            if *c > 0 {
+                match causes.iter_mut().find(|(k, _)| k == cause) {
+                    Some(e) => e.1 += c,
+                    None => causes.push((cause.clone(), *c)),
+                }
+            }
+        }
+    }
+    let parts: Vec<String> = causes.iter().map(|(k, c)| format!("{c} {k}")).collect();
+    format!("{n} ({})", parts.join(", "))
+}
+
+const HEADERS: [&str; 9] = [
+    "strategy",
+    "kind",
+    "client detected",
+    "client p50",
+    "client p99",
+    "server detected",
+    "server p99",
+    "false positives",
+    "keepalive pkt/h",
+];
+
+fn rows(s: &StrategyReport) -> [String; 9] {
+    [
+        s.name.clone(),
+        s.kind.clone(),
+        detected(&s.client),
+        seconds(s.client.latency_s.p50),
+        seconds(s.client.latency_s.p99),
+        detected(&s.server),
+        seconds(s.server.latency_s.p99),
+        fp(s),
+        format!("{:.1}", s.keepalive_packets_per_hour),
+    ]
+}
+
+/// One aligned table per scenario.
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    for sc in &report.scenarios {
+        let _ = writeln!(out, "{} ({} seeds)", sc.name, sc.seeds);
+        let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
+        let widths: Vec<usize> = (0..9).map(|i| all.iter().map(|r| r[i].len()).chain([HEADERS[i].len()]).max().unwrap_or(0)).collect();
+        let line = |cells: &[String]| {
+            let mut l = String::from(" ");
+            for (i, c) in cells.iter().enumerate() {
+                let _ = write!(l, " {:<w$} ", c, w = widths[i]);
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(out, "{}", line(&HEADERS.map(String::from)));
+        for r in &all {
+            let _ = writeln!(out, "{}", line(r));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// GitHub-flavoured markdown, ready for `$GITHUB_STEP_SUMMARY`.
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::from("# kasim results\n\n");
+    for sc in &report.scenarios {
+        let _ = writeln!(out, "## {} ({} seeds)\n", sc.name, sc.seeds);
+        if !sc.description.is_empty() {
+            let _ = writeln!(out, "{}\n", sc.description.lines().next().unwrap_or(""));
+        }
+        let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
+        let _ = writeln!(out, "|{}", " --- |".repeat(HEADERS.len()));
+        for s in &sc.strategies {
+            let _ = writeln!(out, "| {} |", rows(s).join(" | "));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The contract's JSON document, pretty-printed, with a trailing newline.
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_human() {
+        assert_eq!(seconds(Some(7875.0)), "2h11m");
+        assert_eq!(seconds(Some(780.0)), "13m00s");
+        assert_eq!(seconds(Some(4.44)), "4.44s");
+        assert_eq!(seconds(None), "-");
+    }
+}
