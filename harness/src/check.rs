@@ -69,12 +69,14 @@ fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
         .iter()
         .filter_map(|(&seed, o)| {
             let score = match (e.metric, o) {
-                (Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean, SideOutcome::Detected(l)) => {
-                    Some(l.as_secs_f64())
-                }
-                (Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean, SideOutcome::Undetected) => {
-                    Some(f64::INFINITY)
-                }
+                (
+                    Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean,
+                    SideOutcome::Detected(l),
+                ) => Some(l.as_secs_f64()),
+                (
+                    Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean,
+                    SideOutcome::Undetected,
+                ) => Some(f64::INFINITY),
                 (Metric::Undetected, SideOutcome::Undetected) => Some(1.0),
                 (Metric::Detected, SideOutcome::Detected(_)) => Some(1.0),
                 (Metric::FalsePositives | Metric::FalsePositiveRate, SideOutcome::FalsePositive(_)) => Some(1.0),
@@ -87,8 +89,13 @@ fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
     if e.op == Op::Ge && scored.is_empty() {
         scored = outcomes.keys().map(|&s| (0.0, s)).collect();
     }
-    if matches!(e.metric, Metric::NatExpiries | Metric::KeepalivePacketsPerHour | Metric::KeepaliveBytesPerHour) {
-        scored = runs.iter().map(|r| (-(r.outcome.nat_expiries as f64), r.seed)).collect();
+    if e.metric == Metric::NatExpiries {
+        let sign = if e.op == Op::Ge { -1.0 } else { 1.0 };
+        scored = runs
+            .iter()
+            .map(|r| (sign * crate::runner::nat_expiries(r) as f64, r.seed))
+            .filter(|(s, _)| e.op == Op::Ge || *s > 0.0)
+            .collect();
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored.into_iter().take(limit).map(|(_, s)| s).collect()

@@ -20,7 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "kasim", version, about = "Deterministic network fault-injection simulator for keepalive and dead-peer-detection policies")]
+#[command(
+    name = "kasim",
+    version,
+    about = "Deterministic network fault-injection simulator for keepalive and dead-peer-detection policies"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -7,7 +7,7 @@
 
 use crate::endpoint::{Endpoint, EndpointStats};
 use crate::scenario::{FaultKind, Scenario};
-use crate::strategy::StrategySpec;
+use crate::strategy::{Strategy, StrategySpec};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -72,8 +72,29 @@ pub struct RunRecord {
     pub horizon: Duration,
 }
 
-/// Build the world for one run.
-pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
+/// Makes a fresh strategy for a side, or `None` to leave that side without one.
+pub type StrategyFactory<'a> = &'a dyn Fn(Side) -> Option<Box<dyn Strategy>>;
+
+/// Build the world for one run of a declared strategy.
+pub fn world(
+    scenario: &Scenario,
+    strategy: &StrategySpec,
+    seed: u64,
+    trace: bool,
+) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
+    let factory = |side: Side| strategy.sides.contains(&side).then(|| strategy.build());
+    world_with(scenario, &factory, strategy.detection_window(), seed, trace)
+}
+
+/// Build the world for one run of any strategy: `factory` makes each side's
+/// instance; `lookback` is how far back a false positive looks for a cause.
+pub fn world_with(
+    scenario: &Scenario,
+    factory: StrategyFactory,
+    lookback: Duration,
+    seed: u64,
+    trace: bool,
+) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
     let faults = derive_faults(scenario, seed);
     let sides: Vec<Option<Side>> = scenario
         .faults
@@ -94,21 +115,30 @@ pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: boo
         tcp: scenario.tcp.clone(),
         faults: faults.iter().zip(&sides).map(|(f, s)| to_sim(f, *s)).collect(),
         trace,
-        condition_lookback: strategy.detection_window(),
+        condition_lookback: lookback,
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(EndpointStats::default())), Rc::new(RefCell::new(EndpointStats::default()))];
-    let app = |side: Side| {
-        let strat = strategy.sides.contains(&side).then(|| strategy.build());
-        Box::new(Endpoint::new(side, &scenario.traffic, seed, strat, stats[side.index()].clone()))
-    };
+    let app = |side: Side| Box::new(Endpoint::new(side, &scenario.traffic, seed, factory(side), stats[side.index()].clone()));
     let world = World::new(cfg, app(Side::Client), app(Side::Server)).expect("a validated scenario builds a valid world");
     (world, faults, stats)
 }
 
-/// Run one seed of one strategy.
+/// Run one seed of one declared strategy.
 pub fn run_one(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> RunRecord {
-    let (world, faults, stats) = world(scenario, strategy, seed, trace);
+    finish(scenario, seed, world(scenario, strategy, seed, trace))
+}
+
+/// Run one seed of any strategy (see [`world_with`]).
+pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duration, seed: u64, trace: bool) -> RunRecord {
+    finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
+}
+
+fn finish(
+    scenario: &Scenario,
+    seed: u64,
+    (world, faults, stats): (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]),
+) -> RunRecord {
     let outcome = world.run();
     let endpoints = [*stats[0].borrow(), *stats[1].borrow()];
     RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon }
@@ -161,6 +191,13 @@ pub fn side_outcome(outcome: &Outcome, side: Side) -> SideOutcome {
     }
 }
 
+/// NAT mappings lost to idleness while the connection was still held (before
+/// either side declared it dead).
+pub fn nat_expiries(r: &RunRecord) -> u64 {
+    let end = r.outcome.declarations.iter().map(|d| d.at).min().unwrap_or(Instant::MAX);
+    r.outcome.nat_expired_at.iter().filter(|t| **t <= end).count() as u64
+}
+
 /// Hours the connection was up and healthy in this run (for false-positive rates).
 fn healthy_hours(r: &RunRecord) -> f64 {
     let end = r.outcome.declarations.iter().map(|d| d.at).chain(r.outcome.broken.map(|b| b.0)).min().unwrap_or(Instant::ZERO + r.horizon);
@@ -185,8 +222,13 @@ fn keepalive_overhead(r: &RunRecord) -> (u64, u64) {
     (packets, bytes)
 }
 
-/// Aggregate the runs of one strategy into the contract's figures.
+/// Aggregate the runs of one declared strategy into the contract's figures.
 pub fn aggregate(strategy: &StrategySpec, runs: &[RunRecord]) -> StrategyReport {
+    aggregate_named(&strategy.name, strategy.kind, runs)
+}
+
+/// Aggregate runs of any strategy, named `name` of kind `kind` in the report.
+pub fn aggregate_named(name: &str, kind: &str, runs: &[RunRecord]) -> StrategyReport {
     let side_report = |side: Side| {
         let mut r = SideReport::default();
         for c in Condition::ALL {
@@ -218,13 +260,13 @@ pub fn aggregate(strategy: &StrategySpec, runs: &[RunRecord]) -> StrategyReport 
     let (packets, bytes) = runs.iter().map(keepalive_overhead).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     let per_hour = |x: u64| if run_hours > 0.0 { round_ms(x as f64 / run_hours) } else { 0.0 };
     StrategyReport {
-        name: strategy.name.clone(),
-        kind: strategy.kind.to_string(),
+        name: name.to_string(),
+        kind: kind.to_string(),
         runs: runs.len() as u64,
         client,
         server,
         false_positives_per_1000_conn_hours: if hours > 0.0 { round_ms(total_fp as f64 * 1000.0 / hours) } else { 0.0 },
-        nat_expiries: runs.iter().map(|r| r.outcome.nat_expiries).sum(),
+        nat_expiries: runs.iter().map(nat_expiries).sum(),
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
     }

@@ -387,7 +387,11 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         let spec = strategy::parse_spec(ctx, i, table)?;
         if strategies.iter().any(|s| s.name == spec.name) {
             let span = table.get("name").map(|v| v.span());
-            return Err(ctx.error(span, format!("strategy[{i}].name"), format!("\"{}\" is used twice; strategy names must be unique", spec.name)));
+            return Err(ctx.error(
+                span,
+                format!("strategy[{i}].name"),
+                format!("\"{}\" is used twice; strategy names must be unique", spec.name),
+            ));
         }
         strategies.push(spec);
     }
@@ -444,7 +448,11 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
     if let Some(l) = &raw.loss {
         let p = *l.get_ref();
         if !(0.0..1.0).contains(&p) {
-            return Err(ctx.error(Some(l.span()), format!("{prefix}.loss"), format!("{p} is out of range; allowed: a probability in [0, 1)")));
+            return Err(ctx.error(
+                Some(l.span()),
+                format!("{prefix}.loss"),
+                format!("{p} is out of range; allowed: a probability in [0, 1)"),
+            ));
         }
         link.up.loss = p;
         link.down.loss = p;
@@ -504,7 +512,11 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
             "linux" => TimerModel::default(),
             "exact" => TimerModel::Exact,
             other => {
-                return Err(ctx.error(Some(t.span()), "tcp.timers", format!("\"{other}\" is not a timer model; allowed: \"linux\", \"exact\"")))
+                return Err(ctx.error(
+                    Some(t.span()),
+                    "tcp.timers",
+                    format!("\"{other}\" is not a timer model; allowed: \"linux\", \"exact\""),
+                ))
             }
         };
     }
@@ -527,7 +539,13 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     };
     let from = match (&raw.from, kind) {
         (Some(f), TrafficKind::Requests) => side_of(ctx, f, &key("from"))?,
-        (Some(f), _) => return Err(ctx.error(Some(f.span()), key("from"), "only `requests` takes `from`; uploads go client -> server, downloads server -> client")),
+        (Some(f), _) => {
+            return Err(ctx.error(
+                Some(f.span()),
+                key("from"),
+                "only `requests` takes `from`; uploads go client -> server, downloads server -> client",
+            ))
+        }
         (None, TrafficKind::Download) => Side::Server,
         (None, _) => Side::Client,
     };
@@ -595,7 +613,11 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) 
                 FaultKind::NatReboot => "\"nat\"",
                 _ => "\"client\", \"server\"",
             };
-            return Err(ctx.error(Some(raw.target.span()), key("target"), format!("a {} cannot target \"{target}\"; allowed: {allowed}", kind.name())));
+            return Err(ctx.error(
+                Some(raw.target.span()),
+                key("target"),
+                format!("a {} cannot target \"{target}\"; allowed: {allowed}", kind.name()),
+            ));
         }
     };
     if kind == FaultKind::NatReboot && !has_nat {
@@ -603,7 +625,11 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) 
     }
     let at = ctx.unit(&raw.at, &key("at"), RandomTime::parse)?;
     if at.min() >= horizon {
-        return Err(ctx.error(Some(raw.at.span()), key("at"), format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon))));
+        return Err(ctx.error(
+            Some(raw.at.span()),
+            key("at"),
+            format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
+        ));
     }
     let needs_duration = matches!(kind, FaultKind::Reboot | FaultKind::Suspend | FaultKind::Outage);
     let duration = match (&raw.duration, needs_duration) {
@@ -614,7 +640,9 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) 
             }
             Some(t)
         }
-        (None, true) => return Err(ctx.error(Some(raw.kind.span()), key("duration"), format!("missing: a {} needs a duration", kind.name()))),
+        (None, true) => {
+            return Err(ctx.error(Some(raw.kind.span()), key("duration"), format!("missing: a {} needs a duration", kind.name())))
+        }
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };
@@ -634,11 +662,19 @@ fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> 
     }
     let metric = Metric::ALL.iter().find(|(n, _)| *n == raw.metric.get_ref()).map(|(_, m)| *m).ok_or_else(|| {
         let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
-        ctx.error(Some(raw.metric.span()), key("metric"), format!("\"{}\" is not a metric; allowed: {}", raw.metric.get_ref(), names.join(", ")))
+        ctx.error(
+            Some(raw.metric.span()),
+            key("metric"),
+            format!("\"{}\" is not a metric; allowed: {}", raw.metric.get_ref(), names.join(", ")),
+        )
     })?;
     let side = raw.side.as_ref().map(|s| side_of(ctx, s, &key("side"))).transpose()?;
     if metric.per_side() && side.is_none() {
-        return Err(ctx.error(Some(raw.metric.span()), key("side"), format!("missing: {} is per side; allowed: \"client\", \"server\"", metric.name())));
+        return Err(ctx.error(
+            Some(raw.metric.span()),
+            key("side"),
+            format!("missing: {} is per side; allowed: \"client\", \"server\"", metric.name()),
+        ));
     }
     if !metric.per_side() && side.is_some() {
         let s = raw.side.as_ref().map(|s| s.span());
@@ -652,9 +688,9 @@ fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> 
     let value = match v.get_ref() {
         toml::Value::Integer(n) => *n as f64,
         toml::Value::Float(f) => *f,
-        toml::Value::String(s) => units::parse_duration(s)
-            .map_err(|e| ctx.error(Some(v.span()), key(op_key(op)), format!("{e} (or a number)")))?
-            .as_secs_f64(),
+        toml::Value::String(s) => {
+            units::parse_duration(s).map_err(|e| ctx.error(Some(v.span()), key(op_key(op)), format!("{e} (or a number)")))?.as_secs_f64()
+        }
         _ => return Err(ctx.error(Some(v.span()), key(op_key(op)), "must be a number or a duration string")),
     };
     Ok(Expect { strategy, side, metric, op, value, line: ctx.position(raw.strategy.span()).0 })
@@ -679,7 +715,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
                 key: String::new(),
                 message: format!("cannot read the folder: {e}"),
             })?;
-            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+            let mut files: Vec<PathBuf> =
+                rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
             files.sort();
             out.extend(files);
         } else if p.is_file() {

@@ -255,7 +255,12 @@ pub const KINDS: &[KindSpec] = &[
         params: &[
             ParamSpec { name: "idle", ty: ParamType::Duration, default: "2h", help: "idle time before the first probe (TCP_KEEPIDLE)" },
             ParamSpec { name: "interval", ty: ParamType::Duration, default: "75s", help: "between probes (TCP_KEEPINTVL)" },
-            ParamSpec { name: "count", ty: ParamType::Count { min: 1, max: 127 }, default: "9", help: "unanswered probes before giving up (TCP_KEEPCNT)" },
+            ParamSpec {
+                name: "count",
+                ty: ParamType::Count { min: 1, max: 127 },
+                default: "9",
+                help: "unanswered probes before giving up (TCP_KEEPCNT)",
+            },
             ParamSpec { name: "user_timeout", ty: ParamType::Duration, default: "0s", help: "TCP_USER_TIMEOUT; 0s = off" },
         ],
     },
@@ -265,8 +270,18 @@ pub const KINDS: &[KindSpec] = &[
         params: &[
             ParamSpec { name: "interval", ty: ParamType::Duration, default: "10m", help: "between pings" },
             ParamSpec { name: "timeout", ty: ParamType::Duration, default: "3m", help: "wait for proof of life after a ping" },
-            ParamSpec { name: "idle_only", ty: ParamType::Bool, default: "false", help: "skip the ping if there was traffic in the last interval" },
-            ParamSpec { name: "liveness", ty: ParamType::Choice(LIVENESS), default: "pong", help: "what proves life: pong | any_bytes | ack_progress" },
+            ParamSpec {
+                name: "idle_only",
+                ty: ParamType::Bool,
+                default: "false",
+                help: "skip the ping if there was traffic in the last interval",
+            },
+            ParamSpec {
+                name: "liveness",
+                ty: ParamType::Choice(LIVENESS),
+                default: "pong",
+                help: "what proves life: pong | any_bytes | ack_progress",
+            },
             ParamSpec { name: "ping_size", ty: ParamType::Size, default: "8B", help: "bytes per ping (and pong)" },
         ],
     },
@@ -299,7 +314,13 @@ impl StrategySpec {
                     _ => Liveness::Pong,
                 };
                 let size = self.params.get("ping_size").and_then(|v| units::parse_size(v).ok()).unwrap_or(8);
-                Box::new(AppPing::new(d("interval"), d("timeout"), self.params.get("idle_only").is_some_and(|v| v == "true"), liveness, size))
+                Box::new(AppPing::new(
+                    d("interval"),
+                    d("timeout"),
+                    self.params.get("idle_only").is_some_and(|v| v == "true"),
+                    liveness,
+                    size,
+                ))
             }
             _ => Box::new(NoStrategy),
         }
@@ -333,7 +354,11 @@ pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<t
     let (kind_name, kind_span) = string("kind")?.ok_or_else(|| ctx.error(None, key("kind"), "missing: every strategy needs a kind"))?;
     let Some(kind) = KINDS.iter().find(|k| k.kind == kind_name) else {
         let names: Vec<String> = KINDS.iter().map(|k| format!("\"{}\"", k.kind)).collect();
-        return Err(ctx.error(Some(kind_span), key("kind"), format!("\"{kind_name}\" is not a strategy kind; allowed: {}", names.join(", "))));
+        return Err(ctx.error(
+            Some(kind_span),
+            key("kind"),
+            format!("\"{kind_name}\" is not a strategy kind; allowed: {}", names.join(", ")),
+        ));
     };
     let sides = match table.get("sides") {
         None => vec![Side::Client, Side::Server],
@@ -399,7 +424,9 @@ fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
             Ok(s.clone())
         }
         (ParamType::Choice(options), toml::Value::String(s)) if options.contains(&s.as_str()) => Ok(s.clone()),
-        (ParamType::Choice(options), _) => Err(format!("allowed: {}", options.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", "))),
+        (ParamType::Choice(options), _) => {
+            Err(format!("allowed: {}", options.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ")))
+        }
         (ParamType::Duration, _) => Err(format!("must be a string; allowed: {}", units::DURATION_ALLOWED)),
         (ParamType::Count { min, max }, _) => Err(format!("must be an integer; allowed: {min}..={max}")),
         (ParamType::Bool, _) => Err("allowed: true, false".into()),

@@ -105,7 +105,12 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
             }
             TraceEvent::NatMappingCreated { mapping, recreated } => (
                 "nat".into(),
-                format!("mapping {} -> {} {}", mapping.inside, mapping.public, if *recreated { "re-created mid-stream" } else { "created" }),
+                format!(
+                    "mapping {} -> {} {}",
+                    mapping.inside,
+                    mapping.public,
+                    if *recreated { "re-created mid-stream" } else { "created" }
+                ),
             ),
             TraceEvent::NatMappingExpired { mapping, idle } => {
                 ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, format_duration(*idle)))
@@ -156,4 +161,3 @@ pub fn render(lines: &[Line]) -> String {
     }
     s
 }
-

@@ -179,7 +179,10 @@ mod tests {
 
     #[test]
     fn random_times() {
-        assert_eq!(RandomTime::parse("uniform(30h, 60h)"), Ok(RandomTime::Uniform(Duration::from_secs(30 * 3600), Duration::from_secs(60 * 3600))));
+        assert_eq!(
+            RandomTime::parse("uniform(30h, 60h)"),
+            Ok(RandomTime::Uniform(Duration::from_secs(30 * 3600), Duration::from_secs(60 * 3600)))
+        );
         assert_eq!(RandomTime::parse("exp(6h)"), Ok(RandomTime::Exp(Duration::from_secs(6 * 3600))));
         assert_eq!(RandomTime::parse("26h"), Ok(RandomTime::Fixed(Duration::from_secs(26 * 3600))));
         assert!(RandomTime::parse("uniform(5h)").is_err());

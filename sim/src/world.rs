@@ -263,6 +263,8 @@ pub struct Outcome {
     pub declarations: Vec<Declaration>,
     pub stats: [WireStats; 2],
     pub nat_expiries: u64,
+    /// When each of those mappings (of flows not yet closing) expired.
+    pub nat_expired_at: Vec<Instant>,
     /// Messages each side's application received.
     pub messages_received: [u64; 2],
     pub events_processed: u64,
@@ -287,6 +289,7 @@ pub struct World {
     io: AppIo,
     stats: [WireStats; 2],
     messages_received: [u64; 2],
+    nat_expired_at: Vec<Instant>,
     events_processed: u64,
     lookback: Duration,
     queue_condition: Duration,
@@ -349,6 +352,7 @@ impl World {
             io: AppIo::default(),
             stats: [WireStats::default(); 2],
             messages_received: [0; 2],
+            nat_expired_at: Vec::new(),
             events_processed: 0,
             lookback: cfg.condition_lookback,
             queue_condition: cfg.queue_condition,
@@ -411,6 +415,7 @@ impl World {
             declarations: self.declarations,
             stats: self.stats,
             nat_expiries: self.nat.as_ref().map_or(0, Nat::expiries),
+            nat_expired_at: self.nat_expired_at,
             messages_received: self.messages_received,
             events_processed: self.events_processed,
             trace: self.trace.into_records(),
@@ -722,8 +727,10 @@ impl World {
                     if mapping.closing {
                         // The flow was already closed: nothing is lost.
                     } else if breaks {
+                        self.nat_expired_at.push(now);
                         self.oracle.record_break(now, BreakCause::NatExpired);
                     } else {
+                        self.nat_expired_at.push(now);
                         self.oracle.open_transient(now, Condition::NatIdle);
                     }
                     self.trace.record(now, || TraceEvent::NatMappingExpired { mapping, idle });
