@@ -27,7 +27,7 @@ impl Checked {
     }
 }
 
-fn side_of<'a>(r: &'a StrategyReport, side: Option<Side>) -> &'a SideReport {
+fn side_of(r: &StrategyReport, side: Option<Side>) -> &SideReport {
     match side {
         Some(Side::Server) => &r.server,
         _ => &r.client,

@@ -181,12 +181,10 @@ impl Strategy for AppPing {
         match event {
             Observed::Pong { id } if id == self.seq => self.deadline = None,
             Observed::Received { .. } if self.liveness == Liveness::AnyBytes => self.deadline = None,
-            Observed::Acked { total } => {
-                if total > self.acked {
-                    self.acked = total;
-                    if self.liveness == Liveness::AckProgress && self.deadline.is_some() {
-                        self.deadline = Some(now + self.timeout);
-                    }
+            Observed::Acked { total } if total > self.acked => {
+                self.acked = total;
+                if self.liveness == Liveness::AckProgress && self.deadline.is_some() {
+                    self.deadline = Some(now + self.timeout);
                 }
             }
             Observed::Wrote { .. } | Observed::WorkloadMessage { .. } => self.last_activity = now,

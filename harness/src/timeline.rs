@@ -76,6 +76,7 @@ fn drop_reason(r: DropReason) -> &'static str {
 /// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
 pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     let mut out = Vec::new();
+    let mut declared: Vec<sim::Side> = Vec::new();
     for r in trace {
         let (place, event): (String, String) = match &r.event {
             TraceEvent::Sent { side, seg } => {
@@ -94,7 +95,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 if !all && wait.as_secs_f64() < 1.0 {
                     continue;
                 }
-                (place(*p), format!("{} waits {} in the queue", segment(seg), format_duration(*wait)))
+                (place(*p), format!("{} waits {:.1}s in the queue", segment(seg), wait.as_secs_f64()))
             }
             TraceEvent::Dropped { place: p, seg, reason } => (place(*p), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
             TraceEvent::Translated { before, after } => {
@@ -137,7 +138,10 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
             },
             TraceEvent::Declared { side, cause, verdict } => {
+                let echo = declared.contains(&side.peer()) && matches!(cause.as_str(), "ECONNRESET" | "EOF");
+                declared.push(*side);
                 let judged = match verdict {
+                    _ if echo => "the peer's own decision reaching us, not counted".to_string(),
                     Verdict::Detection { latency } => format!("broken {} ago", format_duration(round_ms(*latency))),
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
                 };

@@ -143,7 +143,7 @@ impl RandomTime {
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     for (unit, div) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-        if ms >= div && ms % div == 0 {
+        if ms >= div && ms.is_multiple_of(div) {
             return format!("{}{unit}", ms / div);
         }
     }

@@ -1,0 +1,234 @@
+//! The `kasim` binary as users and scripts see it: exit codes, error
+//! messages that name file, line, column, key and what is allowed, JSON on
+//! stdout only, identical bytes at any --jobs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("kasim runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Write a scenario into a fresh temp folder and return its path.
+fn scenario(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kasim-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+const VALID: &str = r#"name = "ok"
+horizon = "1h"
+
+[[fault]]
+kind = "vanish"
+target = "server"
+at = "10m"
+
+[[strategy]]
+name = "ka"
+kind = "tcp_keepalive"
+idle = "60s"
+interval = "10s"
+count = 3
+"#;
+
+/// Replace `from` in the valid scenario, run it, expect exit 2 and these fragments.
+fn bad(name: &str, from: &str, to: &str, expect: &[&str]) {
+    assert!(VALID.contains(from), "fixture has {from}");
+    let path = scenario(name, &VALID.replace(from, to));
+    let o = kasim(&["run", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+    assert!(o.stdout.is_empty(), "{name}: nothing on stdout");
+    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{name}: {err}");
+    assert!(err.contains(&format!("{}:", path.display())), "{name}: names the file: {err}");
+    for e in expect {
+        assert!(err.contains(e), "{name}: expected {e:?} in: {err}");
+    }
+}
+
+#[test]
+fn unknown_key() {
+    bad("unknown-key", "horizon = \"1h\"", "horizon = \"1h\"\nhorizn = \"2h\"", &[":3:1:", "unknown field `horizn`", "horizon"]);
+}
+
+#[test]
+fn wrong_type() {
+    bad("wrong-type", "count = 3", "count = \"three\"", &[":14:9:", "`strategy[0].count`", "must be an integer; allowed: 1..=127"]);
+}
+
+#[test]
+fn zero_rate() {
+    bad("zero-rate", "count = 3", "count = 3\n[client.link]\nup = \"0kbit/s\"", &[":16:6:", "`client.link.up`", "greater than zero"]);
+}
+
+#[test]
+fn fault_after_horizon() {
+    bad("late-fault", "at = \"10m\"", "at = \"2h\"", &[":7:6:", "`fault[0].at`", "is after the horizon (1h)"]);
+}
+
+#[test]
+fn strategy_parameter_out_of_range() {
+    bad("count-range", "count = 3", "count = 500", &[":14:9:", "`strategy[0].count`", "500 is out of range; allowed: 1..=127"]);
+}
+
+#[test]
+fn unknown_strategy_parameter() {
+    bad(
+        "unknown-param",
+        "count = 3",
+        "cnt = 3",
+        &["`strategy[0].cnt`", "tcp_keepalive has no parameter `cnt`; allowed: idle, interval, count, user_timeout"],
+    );
+}
+
+#[test]
+fn expectation_naming_an_unknown_strategy_or_metric() {
+    bad(
+        "expect-strategy",
+        "count = 3",
+        "count = 3\n[[expect]]\nstrategy = \"kaa\"\nside = \"client\"\nmetric = \"detection_p99\"\nle = \"5m\"",
+        &[":16:12:", "`expect[0].strategy`", "no strategy is named \"kaa\"; allowed: \"ka\""],
+    );
+    bad(
+        "expect-metric",
+        "count = 3",
+        "count = 3\n[[expect]]\nstrategy = \"ka\"\nside = \"client\"\nmetric = \"latency\"\nle = \"5m\"",
+        &["`expect[0].metric`", "\"latency\" is not a metric; allowed: detection_p50"],
+    );
+}
+
+#[test]
+fn bad_unit() {
+    bad(
+        "bad-unit",
+        "interval = \"10s\"",
+        "interval = \"10 parsecs\"",
+        &["`strategy[0].interval`", "allowed: a duration such as \"250ms\""],
+    );
+}
+
+#[test]
+fn unknown_strategy_flag_and_bad_flags_exit_2() {
+    let path = scenario("flag", VALID);
+    let o = kasim(&["run", path.to_str().unwrap(), "--strategy", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown strategy \"nope\"; allowed: \"ka\""), "{}", stderr(&o));
+    let o = kasim(&["run", "--format", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("possible values: table, json, markdown"));
+    let o = kasim(&["run", "/no/such/file.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/file.toml: no such file or folder"));
+}
+
+#[test]
+fn check_exits_1_with_a_replay_line_for_a_failing_seed() {
+    let body = format!("{VALID}\n[[expect]]\nstrategy = \"ka\"\nside = \"client\"\nmetric = \"detection_max\"\nle = \"30s\"\n");
+    let path = scenario("failing", &body);
+    let o = kasim(&["check", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("FAIL ok: ka client detection_max <= 30: observed "), "{err}");
+    // Dead 60 + 3 x 10 = 90 s after the last receipt (plus wheel slack); while the
+    // server lived, probes were answered every ~60 s, so the vanish came 0-60 s
+    // after the last receipt: latency in (30, 91] s, here over the 30 s bound.
+    let observed: f64 = err.split("observed ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
+    assert!(observed > 30.0 && observed <= 91.0, "{observed}");
+    assert!(err.contains(&format!("reproduce with: kasim replay {} --strategy ka --seed 0", path.display())), "{err}");
+    // And the line it prints does replay it.
+    let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ka", "--seed", "0"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("fault: vanish server at +00:10:00.000"), "{out}");
+    assert!(out.contains("declared dead: ETIMEDOUT (broken"), "{out}");
+}
+
+#[test]
+fn json_is_the_only_thing_on_stdout_and_identical_at_any_job_count() {
+    let catalogue = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let cat = catalogue.to_str().unwrap();
+    let one = kasim(&["run", cat, "--format", "json", "--seeds", "4", "--jobs", "1"]);
+    let two = kasim(&["run", cat, "--format", "json", "--seeds", "4", "--jobs", "2"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(one.stdout, two.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&one.stdout).expect("stdout is one JSON document");
+    let s = &v["scenarios"][0];
+    for field in ["name", "seeds", "strategies"] {
+        assert!(!s[field].is_null(), "{field}");
+    }
+    let st = &s["strategies"][0];
+    for field in [
+        "name",
+        "kind",
+        "runs",
+        "client",
+        "server",
+        "false_positives_per_1000_conn_hours",
+        "nat_expiries",
+        "keepalive_packets_per_hour",
+        "keepalive_bytes_per_hour",
+    ] {
+        assert!(st.get(field).is_some(), "{field}");
+    }
+    for field in ["detected", "undetected", "latency_s", "false_positives", "false_positives_by_cause"] {
+        assert!(st["client"].get(field).is_some(), "client.{field}");
+    }
+}
+
+#[test]
+fn out_dir_gets_the_three_reports() {
+    let path = scenario("out", VALID);
+    let out = path.parent().unwrap().join("report");
+    let o = kasim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in ["report.txt", "report.md", "report.json"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // No temp files left behind.
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&out).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".tmp-")).collect();
+    assert!(leftovers.is_empty());
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["scenarios"][0]["strategies"][0]["client"]["detected"], 1);
+}
+
+#[test]
+fn list_shows_scenarios_and_every_kind_with_defaults() {
+    let o = kasim(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("buildbot-dialup"));
+    for line in [
+        "tcp_keepalive",
+        "idle           = 2h",
+        "interval       = 75s",
+        "count          = 9",
+        "app_ping",
+        "timeout        = 3m",
+        "liveness       = pong",
+    ] {
+        assert!(out.contains(line), "{line} in {out}");
+    }
+}
+
+#[test]
+fn replay_json_has_the_contract_fields() {
+    let o = kasim(&["replay", "../scenarios/server-reboot.toml", "--strategy", "ping-1m-10s", "--seed", "3", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["faults"][0]["kind"], "reboot");
+    assert!(v["broken_at_s"].as_f64().unwrap() >= 3600.0);
+    let d = &v["declarations"][0];
+    assert_eq!(d["side"], "client");
+    assert_eq!(d["false_positive"], false);
+    assert_eq!(d["cause"], "ping timeout");
+    assert!(v["timeline"].as_array().unwrap().len() > 10);
+}
