@@ -40,6 +40,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Show the scenarios found and every strategy kind with its parameters.
     List(ListArgs),
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -132,6 +134,10 @@ pub fn main() -> ExitCode {
         Command::Check(a) => run(&a.run, Some(a.limit)),
         Command::Replay(a) => replay(&a),
         Command::List(a) => list(&a),
+        Command::Schema => {
+            println!("{}", schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -372,6 +378,11 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario JSON Schema, pretty-printed (as committed in scenario.schema.json).
+pub fn schema_text() -> String {
+    serde_json::to_string_pretty(&scenario::json_schema()).unwrap_or_default()
 }
 
 fn list(args: &ListArgs) -> Result<ExitCode, CliError> {

@@ -10,6 +10,7 @@
 
 use crate::strategy::{self, StrategySpec};
 use crate::units::{self, RandomTime, UnitError};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::link::LinkConfig;
 use sim::nat::{NatConfig, OnExpired};
@@ -215,13 +216,21 @@ pub struct Scenario {
 
 type S<T> = Spanned<T>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "kasim scenario", description = "A kasim scenario file (CONTRACT.md v1 plus additions).")]
 struct RawScenario {
+    /// Unique in a run.
+    #[schemars(with = "String")]
     name: S<String>,
+    /// What the scenario teaches.
     #[serde(default)]
     description: String,
+    /// Simulated time per run, e.g. "3d".
+    #[schemars(schema_with = "duration_schema")]
     horizon: S<String>,
+    /// Runs per strategy (default 1); seed i = base_seed + i.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000000))]
     seeds: Option<S<i64>>,
     #[serde(default)]
     base_seed: u64,
@@ -233,75 +242,200 @@ struct RawScenario {
     traffic: Vec<RawTraffic>,
     #[serde(default)]
     fault: Vec<RawFault>,
+    /// One or more strategies to compare.
     #[serde(default)]
+    #[schemars(schema_with = "crate::strategy::strategies_schema")]
     strategy: Vec<BTreeMap<String, S<toml::Value>>>,
     #[serde(default)]
     expect: Vec<RawExpect>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHost {
     link: Option<RawLink>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawLink {
+    /// Rate host -> network, e.g. "56kbit/s" (default 1Gbit/s).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_rate_schema")]
     up: Option<S<String>>,
+    /// Rate network -> host.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_rate_schema")]
     down: Option<S<String>>,
+    /// One-way propagation delay.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
     delay: Option<S<String>>,
+    /// FIFO limit per direction (default 4MiB).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_size_schema")]
     queue: Option<S<String>>,
+    /// Random loss probability per packet.
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 0.999999))]
     loss: Option<S<f64>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawNat {
+    /// Idle timeout of an established flow.
+    #[schemars(schema_with = "duration_schema")]
     idle_timeout: S<String>,
+    /// What the flow's next packet meets once the mapping is gone.
+    #[schemars(schema_with = "on_expired_schema")]
     on_expired: S<String>,
+    /// Idle timeout during the handshake and after FIN/RST (default 4m).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
     transitory_timeout: Option<S<String>>,
+    /// Whether packets from outside refresh the mapping (default true).
     refresh_on_inbound: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawTcp {
+    /// net.ipv4.tcp_retries2 (default 15).
+    #[schemars(with = "Option<u8>")]
     retries2: Option<S<i64>>,
+    /// net.ipv4.tcp_syn_retries (default 6).
+    #[schemars(with = "Option<u8>", range(min = 1, max = 127))]
     syn_retries: Option<S<i64>>,
+    /// "linux" (HZ 250 timer wheel, default) or "exact".
+    #[serde(default)]
+    #[schemars(schema_with = "timers_schema")]
     timers: Option<S<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawTraffic {
+    #[schemars(schema_with = "traffic_kind_schema")]
     kind: S<String>,
+    /// requests only: "client" or "server".
+    #[serde(default)]
+    #[schemars(schema_with = "opt_side_schema")]
     from: Option<S<String>>,
+    /// Gap between messages (fixed, "exp(MEAN)" or "uniform(A, B)").
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
     every: Option<S<String>>,
+    /// Once, at this time.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
     at: Option<S<String>>,
+    #[schemars(schema_with = "size_schema")]
     size: S<String>,
+    /// requests only: the reply's size.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_size_schema")]
     reply: Option<S<String>>,
+    /// Stop after this many messages.
+    #[schemars(with = "Option<u64>", range(min = 1))]
     count: Option<S<i64>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawFault {
+    #[schemars(schema_with = "fault_kind_schema")]
     kind: S<String>,
+    /// client | server (vanish, reboot, suspend); client.link | server.link (outage); nat (nat_reboot).
+    #[schemars(schema_with = "fault_target_schema")]
     target: S<String>,
+    #[schemars(schema_with = "time_schema")]
     at: S<String>,
+    /// reboot, suspend and outage only.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
     duration: Option<S<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawExpect {
+    /// A strategy name of this scenario.
+    #[schemars(with = "String")]
     strategy: S<String>,
+    /// For per-side metrics.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_side_schema")]
     side: Option<S<String>>,
+    #[schemars(schema_with = "metric_schema")]
     metric: S<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
     le: Option<S<toml::Value>>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
     ge: Option<S<toml::Value>>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
     eq: Option<S<toml::Value>>,
+}
+
+// ----- JSON Schema pieces (for editors; `kasim schema`) ---------------------------
+
+use schemars::{json_schema, Schema, SchemaGenerator};
+
+pub(crate) const DURATION_PATTERN: &str = r"^\s*[0-9][0-9a-zA-Z. ]*$";
+const TIME_PATTERN: &str = r"^\s*([0-9][0-9a-zA-Z. ]*|exp\(.+\)|uniform\(.+,.+\))\s*$";
+
+pub(crate) fn duration_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": DURATION_PATTERN, "examples": ["250ms", "75s", "20m", "2h", "3d"] })
+}
+fn opt_duration_schema(g: &mut SchemaGenerator) -> Schema {
+    duration_schema(g)
+}
+fn time_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": TIME_PATTERN, "examples": ["26h", "exp(6h)", "uniform(30h, 60h)"] })
+}
+fn opt_time_schema(g: &mut SchemaGenerator) -> Schema {
+    time_schema(g)
+}
+pub(crate) fn size_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": r"^\s*[0-9.]+\s*(B|KB|kB|MB|GB|KiB|MiB|GiB)\s*$", "examples": ["200B", "64KiB", "5MB"] })
+}
+fn opt_size_schema(g: &mut SchemaGenerator) -> Schema {
+    size_schema(g)
+}
+fn opt_rate_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": r"^\s*[0-9.]+\s*(bit/s|kbit/s|Mbit/s|Gbit/s|bps|kbps|Mbps|Gbps)\s*$", "examples": ["56kbit/s", "1Mbit/s"] })
+}
+fn on_expired_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["drop", "rst", "new_port", "loose"] })
+}
+fn timers_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["linux", "exact"] })
+}
+fn traffic_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["requests", "upload", "download"] })
+}
+fn opt_side_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["client", "server"] })
+}
+fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot"] })
+}
+fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["client", "server", "client.link", "server.link", "nat"] })
+}
+fn metric_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
+    json_schema!({ "enum": names })
+}
+fn bound_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": ["number", "string"], "description": "a number, or a duration (compared in seconds)" })
+}
+
+/// The JSON Schema of the scenario format.
+pub fn json_schema() -> Schema {
+    schemars::schema_for!(RawScenario)
 }
 
 // ----- loading --------------------------------------------------------------------

@@ -337,6 +337,35 @@ impl StrategySpec {
     }
 }
 
+/// JSON Schema of the `[[strategy]]` array: one variant per kind, with its
+/// parameters and their defaults.
+pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let variants: Vec<serde_json::Value> = KINDS
+        .iter()
+        .map(|k| {
+            let mut props = serde_json::Map::new();
+            props.insert("name".into(), serde_json::json!({ "type": "string" }));
+            props.insert("kind".into(), serde_json::json!({ "const": k.kind, "description": k.help }));
+            props.insert("sides".into(), serde_json::json!({ "type": "array", "items": { "enum": ["client", "server"] }, "minItems": 1 }));
+            for p in k.params {
+                let mut schema = match p.ty {
+                    ParamType::Duration => crate::scenario::duration_schema(g).to_value(),
+                    ParamType::Count { min, max } => serde_json::json!({ "type": "integer", "minimum": min, "maximum": max }),
+                    ParamType::Bool => serde_json::json!({ "type": "boolean" }),
+                    ParamType::Size => crate::scenario::size_schema(g).to_value(),
+                    ParamType::Choice(options) => serde_json::json!({ "enum": options }),
+                };
+                if let Some(obj) = schema.as_object_mut() {
+                    obj.insert("description".into(), format!("{} (default {})", p.help, p.default).into());
+                }
+                props.insert(p.name.into(), schema);
+            }
+            serde_json::json!({ "type": "object", "properties": props, "required": ["name", "kind"], "additionalProperties": false })
+        })
+        .collect();
+    schemars::json_schema!({ "type": "array", "items": { "oneOf": variants } })
+}
+
 pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<toml::Value>>) -> Result<StrategySpec, ScenarioError> {
     let key = |k: &str| format!("strategy[{i}].{k}");
     let string = |k: &str| -> Result<Option<(&str, std::ops::Range<usize>)>, ScenarioError> {
