@@ -24,6 +24,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedFault {
     pub kind: FaultKind,
+    /// The host, or the host whose link; `None` for the NAT.
+    pub side: Option<Side>,
     pub target: String,
     pub at: Duration,
     pub duration: Option<Duration>,
@@ -45,15 +47,15 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
             (_, Some(s)) => s.to_string(),
             (_, None) => "nat".to_string(),
         };
-        out.push(DerivedFault { kind: f.kind, target, at, duration });
+        out.push(DerivedFault { kind: f.kind, side: f.side, target, at, duration });
     }
     out
 }
 
-fn to_sim(f: &DerivedFault, side: Option<Side>) -> Fault {
+fn to_sim(f: &DerivedFault) -> Fault {
     let at = Instant::ZERO + f.at;
     let duration = f.duration.unwrap_or_default();
-    match (f.kind, side) {
+    match (f.kind, f.side) {
         (FaultKind::Vanish, Some(side)) => Fault::Vanish { side, at },
         (FaultKind::Reboot, Some(side)) => Fault::Reboot { side, at, duration },
         (FaultKind::Suspend, Some(side)) => Fault::Suspend { side, at, duration },
@@ -96,16 +98,6 @@ pub fn world_with(
     trace: bool,
 ) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
     let faults = derive_faults(scenario, seed);
-    let sides: Vec<Option<Side>> = scenario
-        .faults
-        .iter()
-        .zip(0..)
-        .filter_map(|(f, i)| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(2000 + i as u64);
-            (f.at.sample(&mut rng) < scenario.horizon).then_some(f.side)
-        })
-        .collect();
     let cfg = WorldConfig {
         seed,
         horizon: scenario.horizon,
@@ -113,7 +105,7 @@ pub fn world_with(
         server_link: scenario.server_link.clone(),
         nat: scenario.nat.clone(),
         tcp: scenario.tcp.clone(),
-        faults: faults.iter().zip(&sides).map(|(f, s)| to_sim(f, *s)).collect(),
+        faults: faults.iter().map(to_sim).collect(),
         trace,
         condition_lookback: lookback,
         ..WorldConfig::default()

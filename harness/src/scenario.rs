@@ -12,7 +12,6 @@ use crate::strategy::{self, StrategySpec};
 use crate::units::{self, RandomTime, UnitError};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sim::link::LinkConfig;
 use sim::nat::{NatConfig, OnExpired};
 use sim::tcp::TcpConfig;
 use sim::timer::TimerModel;
@@ -591,7 +590,6 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
         link.up.loss = p;
         link.down.loss = p;
     }
-    let _: &LinkConfig = &link.up;
     Ok(link)
 }
 

@@ -127,7 +127,7 @@ impl Oracle {
         let mut worst: Option<Condition> = None;
         for &(start, end, c) in &self.transients {
             if start <= at && end >= from {
-                worst = Some(worst.map_or(c, |w| w.min_priority(c)));
+                worst = Some(worst.map_or(c, |w| w.more_telling(c)));
             }
         }
         if let Some(c) = worst {
@@ -154,7 +154,7 @@ impl Oracle {
 impl Condition {
     /// Between two overlapping conditions, the one that explains more:
     /// a frozen host over a dead link over a forgetful NAT.
-    fn min_priority(self, other: Condition) -> Condition {
+    fn more_telling(self, other: Condition) -> Condition {
         let rank = |c: Condition| match c {
             Condition::Suspend => 0,
             Condition::Outage => 1,

@@ -92,6 +92,11 @@ pub enum SegmentKind {
     Reset,
 }
 
+impl SegmentKind {
+    /// How many kinds there are (for tables indexed by `kind as usize`).
+    pub const COUNT: usize = 8;
+}
+
 /// One TCP segment inside an IPv4 packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {

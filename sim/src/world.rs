@@ -157,17 +157,14 @@ impl WorldConfig {
     }
 }
 
-/// Packets and bytes a host sent, by segment kind.
+/// Packets and bytes a host sent, indexed by [`SegmentKind`] (`kind as usize`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireStats {
-    pub packets: [u64; 8],
-    pub bytes: [u64; 8],
+    pub packets: [u64; SegmentKind::COUNT],
+    pub bytes: [u64; SegmentKind::COUNT],
 }
 
 impl WireStats {
-    pub fn kind_index(kind: SegmentKind) -> usize {
-        kind as usize
-    }
     pub fn packets_of(&self, kind: SegmentKind) -> u64 {
         self.packets[kind as usize]
     }

@@ -504,7 +504,7 @@ impl TcpEndpoint {
         self.probes_out = 0;
         self.peer_window = u64::from(seg.window).max(u64::from(self.cfg.mss));
         if self.state == TcpState::SynReceived {
-            if seg.ack != self.iss + 1 && !(seg.ack > self.iss + 1 && seg.ack <= self.snd_max) {
+            if !(self.iss + 1..=self.snd_max).contains(&seg.ack) {
                 return;
             }
             self.on_syn_acked(now, self.iss + 1);
@@ -749,7 +749,8 @@ impl TcpEndpoint {
         }
     }
 
-    /// `TCP_TIMEOUT_MIN` (2 jiffies), the PTO's slack with several packets out.
+    /// `TCP_TIMEOUT_MIN` (2 jiffies), the PTO's slack with several packets out
+    /// (2 ms with exact timers, as at HZ = 1000).
     fn two_jiffies(&self) -> Duration {
         match self.cfg.timers {
             crate::timer::TimerModel::LinuxWheel { hz } => Duration::from_nanos(2_000_000_000 / u64::from(hz.max(1))),
