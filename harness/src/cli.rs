@@ -401,7 +401,7 @@ fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     for k in KINDS {
         println!("  {:<14} {}", k.kind, k.help);
         for p in k.params {
-            println!("      {:<14} = {:<8} {}", p.name, p.default, p.help);
+            println!("      {:<22} = {:<8} {}", p.name, p.default, p.help);
         }
     }
     Ok(ExitCode::SUCCESS)

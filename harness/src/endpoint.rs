@@ -23,6 +23,8 @@ pub enum Class {
     Download = 4,
     Ping = 5,
     Pong = 6,
+    /// A one-way keepalive frame (heartbeat, tick): read, never answered.
+    Beat = 7,
 }
 
 impl Class {
@@ -34,6 +36,7 @@ impl Class {
             4 => Some(Class::Download),
             5 => Some(Class::Ping),
             6 => Some(Class::Pong),
+            7 => Some(Class::Beat),
             _ => None,
         }
     }
@@ -45,6 +48,7 @@ impl Class {
             Class::Download => "download",
             Class::Ping => "ping",
             Class::Pong => "pong",
+            Class::Beat => "heartbeat",
         }
     }
 }
@@ -154,12 +158,15 @@ impl Application for Endpoint {
             AppEvent::Readable { bytes } => self.observe(now, Observed::Received { total: bytes }, io),
             AppEvent::Message { tag, size } => match Class::of(tag) {
                 Some(Class::Ping) => {
+                    self.observe(now, Observed::Ping { id: tag_id(tag) }, io);
                     let mut st = self.stats.borrow_mut();
                     st.pongs += 1;
                     st.pong_bytes += size;
                     drop(st);
                     io.write(size, self::tag(Class::Pong, tag_id(tag)));
+                    self.observe(now, Observed::Answered { size }, io);
                 }
+                Some(Class::Beat) => {}
                 Some(Class::Pong) => self.observe(now, Observed::Pong { id: tag_id(tag) }, io),
                 class => {
                     if class == Some(Class::Request) {

@@ -84,7 +84,7 @@ pub fn world(
     seed: u64,
     trace: bool,
 ) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
-    let factory = |side: Side| strategy.sides.contains(&side).then(|| strategy.build());
+    let factory = |side: Side| strategy.sides.contains(&side).then(|| strategy.build(side));
     world_with(scenario, &factory, strategy.detection_window(), seed, trace)
 }
 
@@ -162,11 +162,16 @@ pub fn counted_declaration(outcome: &Outcome, side: Side) -> Option<&Declaration
 }
 
 pub fn side_outcome(outcome: &Outcome, side: Side) -> SideOutcome {
+    let declaration = counted_declaration(outcome, side);
+    // A false alarm counts even if this side's own host fails later.
+    if let Some(Declaration { verdict: Verdict::FalsePositive { condition }, .. }) = declaration {
+        return SideOutcome::FalsePositive(*condition);
+    }
     let failed_here = matches!(outcome.broken, Some((_, BreakCause::Vanish(s) | BreakCause::Reboot(s))) if s == side);
     if failed_here {
         return SideOutcome::NotApplicable;
     }
-    match counted_declaration(outcome, side) {
+    match declaration {
         Some(d) => match d.verdict {
             Verdict::Detection { latency } => SideOutcome::Detected(latency),
             Verdict::FalsePositive { condition } => SideOutcome::FalsePositive(condition),

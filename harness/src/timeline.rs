@@ -46,6 +46,7 @@ fn segment(seg: &Segment) -> String {
 fn message(tag: u64, size: u64) -> String {
     match Class::of(tag) {
         Some(c @ (Class::Ping | Class::Pong)) => format!("{} #{} ({size} B)", c.name(), tag_id(tag)),
+        Some(Class::Beat) => format!("heartbeat ({size} B)"),
         Some(c) => format!("{} ({size} B)", c.name()),
         None => format!("message {tag:#x} ({size} B)"),
     }

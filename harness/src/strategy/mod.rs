@@ -37,6 +37,10 @@ pub enum Observed {
     Wrote { size: u64 },
     /// The workload received a whole message (not a ping or pong).
     WorkloadMessage { size: u64 },
+    /// A ping from the peer arrived (the application answers it right after).
+    Ping { id: u64 },
+    /// The application wrote a pong of `size` bytes answering the peer's ping.
+    Answered { size: u64 },
 }
 
 /// The strategy's handle during a callback.
@@ -54,6 +58,13 @@ impl Control<'_> {
         *self.ping_bytes += size;
         self.io.write(size, crate::endpoint::tag(crate::endpoint::Class::Ping, id));
     }
+    /// Write a one-way frame of `size` bytes (a heartbeat or tick the peer
+    /// reads but does not answer).
+    pub fn beat(&mut self, size: u64) {
+        *self.pings += 1;
+        *self.ping_bytes += size;
+        self.io.write(size, crate::endpoint::tag(crate::endpoint::Class::Beat, 0));
+    }
     pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) {
         self.io.set_keepalive(keepalive);
     }
@@ -69,6 +80,10 @@ impl Control<'_> {
     /// Bytes of our stream the peer has acknowledged.
     pub fn acked(&self) -> u64 {
         self.io.acked()
+    }
+    /// Bytes written but not yet acknowledged (an "active call" in flight).
+    pub fn unacked(&self) -> u64 {
+        self.io.written().saturating_sub(self.io.acked())
     }
 }
 
@@ -91,136 +106,30 @@ pub trait Strategy {
     }
 }
 
-// ----- built-in strategies ----------------------------------------------------------
+mod builtin;
+mod phi;
+mod presets;
 
-/// `none`: rely on TCP's retransmission timeout, only when data is sent.
-pub struct NoStrategy;
-
-impl Strategy for NoStrategy {
-    fn on_connected(&mut self, _now: Instant, _ctl: &mut Control) {}
-}
-
-/// `tcp_keepalive`: set SO_KEEPALIVE (+ TCP_USER_TIMEOUT); the kernel does the rest.
-pub struct TcpKeepalive {
-    pub keepalive: Keepalive,
-    pub user_timeout: Option<Duration>,
-}
-
-impl Strategy for TcpKeepalive {
-    fn on_connected(&mut self, _now: Instant, ctl: &mut Control) {
-        ctl.set_keepalive(Some(self.keepalive));
-        if self.user_timeout.is_some() {
-            ctl.set_user_timeout(self.user_timeout);
-        }
-    }
-}
-
-/// What proves the peer alive while a ping is outstanding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Liveness {
-    /// Only the pong.
-    Pong,
-    /// Any bytes read from the peer.
-    AnyBytes,
-    /// The pong, or progress of the peer's acknowledgements of our data: a
-    /// ping stuck behind an upload is not a dead peer while the upload moves.
-    AckProgress,
-}
-
-impl Liveness {
-    pub fn name(self) -> &'static str {
-        match self {
-            Liveness::Pong => "pong",
-            Liveness::AnyBytes => "any_bytes",
-            Liveness::AckProgress => "ack_progress",
-        }
-    }
-}
-
-/// `app_ping`: every `interval`, write a ping; if `timeout` passes without
-/// proof of life (see [`Liveness`]), declare the peer dead.
-#[derive(Clone, Debug)]
-pub struct AppPing {
-    pub interval: Duration,
-    pub timeout: Duration,
-    /// Skip the ping when the workload sent or received data in the last interval.
-    pub idle_only: bool,
-    pub liveness: Liveness,
-    pub ping_size: u64,
-    next_ping: Instant,
-    deadline: Option<Instant>,
-    last_activity: Instant,
-    acked: u64,
-    seq: u64,
-}
-
-impl AppPing {
-    pub fn new(interval: Duration, timeout: Duration, idle_only: bool, liveness: Liveness, ping_size: u64) -> Self {
-        AppPing {
-            interval,
-            timeout,
-            idle_only,
-            liveness,
-            ping_size,
-            next_ping: Instant::MAX,
-            deadline: None,
-            last_activity: Instant::ZERO,
-            acked: 0,
-            seq: 0,
-        }
-    }
-}
-
-impl Strategy for AppPing {
-    fn on_connected(&mut self, now: Instant, _ctl: &mut Control) {
-        self.next_ping = now + self.interval;
-        self.last_activity = now;
-    }
-
-    fn on_event(&mut self, now: Instant, event: Observed, ctl: &mut Control) {
-        match event {
-            Observed::Pong { id } if id == self.seq => self.deadline = None,
-            Observed::Received { .. } if self.liveness == Liveness::AnyBytes => self.deadline = None,
-            Observed::Acked { total } if total > self.acked => {
-                self.acked = total;
-                if self.liveness == Liveness::AckProgress && self.deadline.is_some() {
-                    self.deadline = Some(now + self.timeout);
-                }
-            }
-            Observed::Wrote { .. } | Observed::WorkloadMessage { .. } => self.last_activity = now,
-            _ => {}
-        }
-        let _ = ctl;
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.deadline.map_or(self.next_ping, |d| d.min(self.next_ping)))
-    }
-
-    fn on_timeout(&mut self, now: Instant, ctl: &mut Control) {
-        if self.deadline.is_some_and(|d| d <= now) {
-            ctl.declare_dead("ping timeout");
-            return;
-        }
-        if self.next_ping <= now {
-            self.next_ping += self.interval;
-            let busy = self.idle_only && now - self.last_activity < self.interval;
-            if !busy && self.deadline.is_none() {
-                self.seq += 1;
-                ctl.ping(self.seq, self.ping_size);
-                self.deadline = Some(now + self.timeout);
-            }
-        }
-    }
-}
+pub use builtin::{AppPing, Liveness, NoStrategy, TcpKeepalive};
+pub use phi::PhiAccrual;
+pub use presets::{Amqp, Erlang, Grpc, GrpcServer, Mqtt, MqttBroker, Ssh};
 
 // ----- specs: parameters, defaults, parsing --------------------------------------
 
 /// The type of a strategy parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamType {
     Duration,
-    Count { min: i64, max: i64 },
+    /// A duration where "0s" means off.
+    DurationOrOff,
+    Number {
+        min: f64,
+        max: f64,
+    },
+    Count {
+        min: i64,
+        max: i64,
+    },
     Bool,
     Size,
     Choice(&'static [&'static str]),
@@ -238,18 +147,23 @@ pub struct ParamSpec {
 pub struct KindSpec {
     pub kind: &'static str,
     pub help: &'static str,
+    /// Where it is attached when a scenario gives no `sides`.
+    pub default_sides: &'static [Side],
     pub params: &'static [ParamSpec],
 }
+
+const BOTH: &[Side] = &[Side::Client, Side::Server];
 
 const LIVENESS: &[&str] = &["pong", "any_bytes", "ack_progress"];
 
 /// Every strategy kind a scenario may name, with its parameters and defaults
 /// (the real systems' defaults).
 pub const KINDS: &[KindSpec] = &[
-    KindSpec { kind: "none", help: "only TCP's retransmission timeout, when data is sent", params: &[] },
+    KindSpec { kind: "none", help: "only TCP's retransmission timeout, when data is sent", default_sides: BOTH, params: &[] },
     KindSpec {
         kind: "tcp_keepalive",
         help: "SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT and optional TCP_USER_TIMEOUT (Linux defaults)",
+        default_sides: BOTH,
         params: &[
             ParamSpec { name: "idle", ty: ParamType::Duration, default: "2h", help: "idle time before the first probe (TCP_KEEPIDLE)" },
             ParamSpec { name: "interval", ty: ParamType::Duration, default: "75s", help: "between probes (TCP_KEEPINTVL)" },
@@ -259,12 +173,13 @@ pub const KINDS: &[KindSpec] = &[
                 default: "9",
                 help: "unanswered probes before giving up (TCP_KEEPCNT)",
             },
-            ParamSpec { name: "user_timeout", ty: ParamType::Duration, default: "0s", help: "TCP_USER_TIMEOUT; 0s = off" },
+            ParamSpec { name: "user_timeout", ty: ParamType::DurationOrOff, default: "0s", help: "TCP_USER_TIMEOUT; 0s = off" },
         ],
     },
     KindSpec {
         kind: "app_ping",
         help: "application ping/pong in the data stream",
+        default_sides: BOTH,
         params: &[
             ParamSpec { name: "interval", ty: ParamType::Duration, default: "10m", help: "between pings" },
             ParamSpec { name: "timeout", ty: ParamType::Duration, default: "3m", help: "wait for proof of life after a ping" },
@@ -283,6 +198,103 @@ pub const KINDS: &[KindSpec] = &[
             ParamSpec { name: "ping_size", ty: ParamType::Size, default: "8B", help: "bytes per ping (and pong)" },
         ],
     },
+    KindSpec {
+        kind: "phi_accrual",
+        help: "phi accrual failure detector over heartbeat responses (Akka defaults)",
+        default_sides: BOTH,
+        params: &[
+            ParamSpec { name: "interval", ty: ParamType::Duration, default: "1s", help: "between heartbeat requests" },
+            ParamSpec {
+                name: "threshold",
+                ty: ParamType::Number { min: 0.1, max: 100.0 },
+                default: "8.0",
+                help: "declare dead when phi exceeds it",
+            },
+            ParamSpec {
+                name: "window",
+                ty: ParamType::Count { min: 2, max: 100_000 },
+                default: "1000",
+                help: "inter-arrival samples kept",
+            },
+            ParamSpec { name: "min_std_dev", ty: ParamType::Duration, default: "100ms", help: "floor of the standard deviation" },
+            ParamSpec { name: "acceptable_pause", ty: ParamType::DurationOrOff, default: "3s", help: "added to the mean" },
+        ],
+    },
+    KindSpec {
+        kind: "grpc",
+        help: "gRPC HTTP/2 keepalive: client pings after `time` without reads; server enforces `min_time` (grpc-go)",
+        default_sides: BOTH,
+        params: &[
+            ParamSpec {
+                name: "time",
+                ty: ParamType::DurationOrOff,
+                default: "0s",
+                help: "client: ping after this long without reading (0s = off, the default; at least 10s)",
+            },
+            ParamSpec {
+                name: "timeout",
+                ty: ParamType::Duration,
+                default: "20s",
+                help: "client: close if nothing is read this long after a ping",
+            },
+            ParamSpec { name: "permit_without_calls", ty: ParamType::Bool, default: "false", help: "client: ping with no active call" },
+            ParamSpec {
+                name: "min_time",
+                ty: ParamType::Duration,
+                default: "5m",
+                help: "server: pings closer than this are strikes; >2 strikes -> GOAWAY",
+            },
+            ParamSpec {
+                name: "permit_without_stream",
+                ty: ParamType::Bool,
+                default: "false",
+                help: "server: allow pings with no active stream",
+            },
+        ],
+    },
+    KindSpec {
+        kind: "ssh",
+        help: "OpenSSH ServerAliveInterval / ServerAliveCountMax (client side)",
+        default_sides: &[Side::Client],
+        params: &[
+            ParamSpec {
+                name: "interval",
+                ty: ParamType::DurationOrOff,
+                default: "0s",
+                help: "ServerAliveInterval (0s = off, the default)",
+            },
+            ParamSpec { name: "count_max", ty: ParamType::Count { min: 0, max: 1000 }, default: "3", help: "ServerAliveCountMax" },
+        ],
+    },
+    KindSpec {
+        kind: "mqtt",
+        help: "MQTT keep alive: client PINGREQ after K idle, gives up K later; broker disconnects after 1.5 K",
+        default_sides: BOTH,
+        params: &[ParamSpec {
+            name: "keep_alive",
+            ty: ParamType::Duration,
+            default: "60s",
+            help: "Keep Alive K (the client libraries' default)",
+        }],
+    },
+    KindSpec {
+        kind: "amqp",
+        help: "AMQP 0-9-1 heartbeats (RabbitMQ): frames every H/2 when idle; dead after 2 checks without octets",
+        default_sides: BOTH,
+        params: &[ParamSpec { name: "heartbeat", ty: ParamType::Duration, default: "60s", help: "negotiated heartbeat timeout H" }],
+    },
+    KindSpec {
+        kind: "redis",
+        help: "Redis tcp-keepalive N: kernel keepalive idle N, interval N/3, count 3 (server side)",
+        default_sides: &[Side::Server],
+        params: &[ParamSpec { name: "tcp_keepalive", ty: ParamType::Duration, default: "300s", help: "tcp-keepalive" }],
+    },
+    KindSpec {
+        kind: "erlang",
+        help: "Erlang distribution net_ticktime T: a tick every T/4 when idle; down after 4 silent tick periods",
+        default_sides: BOTH,
+        params: &[ParamSpec { name: "net_ticktime", ty: ParamType::Duration, default: "60s", help: "net_ticktime" }],
+    },
 ];
 
 /// A strategy as a scenario declares it.
@@ -296,11 +308,43 @@ pub struct StrategySpec {
 }
 
 impl StrategySpec {
-    /// A fresh instance for one side of one run.
-    pub fn build(&self) -> Box<dyn Strategy> {
-        let d = |k: &str| self.params.get(k).and_then(|v| units::parse_duration(v).ok()).unwrap_or_default();
-        let n = |k: &str| self.params.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or_default();
+    fn duration(&self, key: &str) -> Duration {
+        self.params.get(key).and_then(|v| units::parse_duration(v).ok()).unwrap_or_default()
+    }
+    fn number(&self, key: &str) -> f64 {
+        self.params.get(key).and_then(|v| v.parse::<f64>().ok()).unwrap_or_default()
+    }
+    fn flag(&self, key: &str) -> bool {
+        self.params.get(key).is_some_and(|v| v == "true")
+    }
+
+    /// A fresh instance for `side` of one run.
+    pub fn build(&self, side: Side) -> Box<dyn Strategy> {
+        let d = |k: &str| self.duration(k);
+        let n = |k: &str| self.number(k) as u64;
         match self.kind {
+            "phi_accrual" => Box::new(PhiAccrual::new(
+                d("interval"),
+                self.number("threshold"),
+                n("window") as usize,
+                d("min_std_dev"),
+                d("acceptable_pause"),
+            )),
+            // gRPC's client keepalive is off unless `time` is set.
+            "grpc" if side == Side::Client && d("time").is_zero() => Box::new(NoStrategy),
+            "grpc" if side == Side::Client => Box::new(Grpc::new(d("time"), d("timeout"), self.flag("permit_without_calls"))),
+            "grpc" => Box::new(GrpcServer::new(d("min_time"), self.flag("permit_without_stream"))),
+            "ssh" => Box::new(Ssh::new(d("interval"), n("count_max") as u32)),
+            "mqtt" if side == Side::Client => Box::new(Mqtt::new(d("keep_alive"))),
+            "mqtt" => Box::new(MqttBroker::new(d("keep_alive"))),
+            "amqp" => Box::new(Amqp::new(d("heartbeat"))),
+            "erlang" => Box::new(Erlang::new(d("net_ticktime"))),
+            "redis" => {
+                let n = d("tcp_keepalive");
+                // anetKeepAlive: interval = N/3 (at least 1 s), count 3.
+                let interval = (n / 3).max(Duration::from_secs(1));
+                Box::new(TcpKeepalive { keepalive: Keepalive { idle: n, interval, count: 3 }, user_timeout: None })
+            }
             "tcp_keepalive" => Box::new(TcpKeepalive {
                 keepalive: Keepalive { idle: d("idle"), interval: d("interval"), count: n("count") as u32 },
                 user_timeout: Some(d("user_timeout")).filter(|t| !t.is_zero()),
@@ -327,10 +371,17 @@ impl StrategySpec {
     /// The longest a healthy detector may wait for proof of life: how far back
     /// a false positive looks for a transient condition to blame.
     pub fn detection_window(&self) -> Duration {
-        let d = |k: &str| self.params.get(k).and_then(|v| units::parse_duration(v).ok()).unwrap_or_default();
+        let d = |k: &str| self.duration(k);
         match self.kind {
             "app_ping" => d("interval") + d("timeout"),
-            "tcp_keepalive" => d("interval") * self.params.get("count").and_then(|c| c.parse().ok()).unwrap_or(9u32),
+            "tcp_keepalive" => d("interval") * self.number("count") as u32,
+            "phi_accrual" => (d("interval") + d("acceptable_pause")) * 2,
+            "grpc" => d("time") + d("timeout"),
+            "ssh" => d("interval") * (self.number("count_max") as u32 + 1),
+            "mqtt" => d("keep_alive") * 2,
+            "amqp" => d("heartbeat") * 3,
+            "redis" => d("tcp_keepalive") * 2,
+            "erlang" => d("net_ticktime") * 5 / 4,
             _ => Duration::from_secs(600),
         }
         .max(Duration::from_secs(60))
@@ -349,7 +400,8 @@ pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::
             props.insert("sides".into(), serde_json::json!({ "type": "array", "items": { "enum": ["client", "server"] }, "minItems": 1 }));
             for p in k.params {
                 let mut schema = match p.ty {
-                    ParamType::Duration => crate::scenario::duration_schema(g).to_value(),
+                    ParamType::Duration | ParamType::DurationOrOff => crate::scenario::duration_schema(g).to_value(),
+                    ParamType::Number { min, max } => serde_json::json!({ "type": "number", "minimum": min, "maximum": max }),
                     ParamType::Count { min, max } => serde_json::json!({ "type": "integer", "minimum": min, "maximum": max }),
                     ParamType::Bool => serde_json::json!({ "type": "boolean" }),
                     ParamType::Size => crate::scenario::size_schema(g).to_value(),
@@ -388,7 +440,7 @@ pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<t
         ));
     };
     let sides = match table.get("sides") {
-        None => vec![Side::Client, Side::Server],
+        None => kind.default_sides.to_vec(),
         Some(v) => {
             let bad = || ctx.error(Some(v.span()), key("sides"), "allowed: a list of \"client\" and/or \"server\"");
             let toml::Value::Array(items) = v.get_ref() else { return Err(bad()) };
@@ -435,11 +487,21 @@ fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
     match (p.ty, v) {
         (ParamType::Duration, toml::Value::String(s)) => {
             let d = units::parse_duration(s).map_err(|e| e.to_string())?;
-            if d.is_zero() && p.name != "user_timeout" {
+            if d.is_zero() {
                 return Err(format!("must be greater than zero; allowed: {}", units::DURATION_ALLOWED));
             }
             Ok(s.clone())
         }
+        (ParamType::DurationOrOff, toml::Value::String(s)) => {
+            units::parse_duration(s).map(|_| s.clone()).map_err(|e| format!("{e} (\"0s\" = off)"))
+        }
+        (ParamType::Number { min, max }, toml::Value::Float(x)) if (min..=max).contains(x) => Ok(x.to_string()),
+        (ParamType::Number { min, max }, toml::Value::Integer(i)) if (min..=max).contains(&(*i as f64)) => Ok(i.to_string()),
+        (ParamType::Number { min, max }, toml::Value::Float(_) | toml::Value::Integer(_)) => {
+            Err(format!("{v} is out of range; allowed: {min}..={max}"))
+        }
+        (ParamType::Number { min, max }, _) => Err(format!("must be a number; allowed: {min}..={max}")),
+        (ParamType::DurationOrOff, _) => Err(format!("must be a string; allowed: {} (\"0s\" = off)", units::DURATION_ALLOWED)),
         (ParamType::Count { min, max }, toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(n.to_string()),
         (ParamType::Count { min, max }, toml::Value::Integer(n)) => Err(format!("{n} is out of range; allowed: {min}..={max}")),
         (ParamType::Bool, toml::Value::Boolean(b)) => Ok(b.to_string()),

@@ -1,0 +1,127 @@
+//! The built-in policies: nothing, kernel keepalive, application ping.
+
+use super::{Control, Observed, Strategy};
+use sim::tcp::Keepalive;
+use sim::Instant;
+use std::time::Duration;
+
+/// `none`: rely on TCP's retransmission timeout, only when data is sent.
+pub struct NoStrategy;
+
+impl Strategy for NoStrategy {
+    fn on_connected(&mut self, _now: Instant, _ctl: &mut Control) {}
+}
+
+/// `tcp_keepalive`: set SO_KEEPALIVE (+ TCP_USER_TIMEOUT); the kernel does the rest.
+pub struct TcpKeepalive {
+    pub keepalive: Keepalive,
+    pub user_timeout: Option<Duration>,
+}
+
+impl Strategy for TcpKeepalive {
+    fn on_connected(&mut self, _now: Instant, ctl: &mut Control) {
+        ctl.set_keepalive(Some(self.keepalive));
+        if self.user_timeout.is_some() {
+            ctl.set_user_timeout(self.user_timeout);
+        }
+    }
+}
+
+/// What proves the peer alive while a ping is outstanding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Only the pong.
+    Pong,
+    /// Any bytes read from the peer.
+    AnyBytes,
+    /// The pong, or progress of the peer's acknowledgements of our data: a
+    /// ping stuck behind an upload is not a dead peer while the upload moves.
+    AckProgress,
+}
+
+impl Liveness {
+    pub fn name(self) -> &'static str {
+        match self {
+            Liveness::Pong => "pong",
+            Liveness::AnyBytes => "any_bytes",
+            Liveness::AckProgress => "ack_progress",
+        }
+    }
+}
+
+/// `app_ping`: every `interval`, write a ping; if `timeout` passes without
+/// proof of life (see [`Liveness`]), declare the peer dead.
+#[derive(Clone, Debug)]
+pub struct AppPing {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Skip the ping when the workload sent or received data in the last interval.
+    pub idle_only: bool,
+    pub liveness: Liveness,
+    pub ping_size: u64,
+    next_ping: Instant,
+    deadline: Option<Instant>,
+    last_activity: Instant,
+    acked: u64,
+    seq: u64,
+}
+
+impl AppPing {
+    pub fn new(interval: Duration, timeout: Duration, idle_only: bool, liveness: Liveness, ping_size: u64) -> Self {
+        AppPing {
+            interval,
+            timeout,
+            idle_only,
+            liveness,
+            ping_size,
+            next_ping: Instant::MAX,
+            deadline: None,
+            last_activity: Instant::ZERO,
+            acked: 0,
+            seq: 0,
+        }
+    }
+}
+
+impl Strategy for AppPing {
+    fn on_connected(&mut self, now: Instant, _ctl: &mut Control) {
+        self.next_ping = now + self.interval;
+        self.last_activity = now;
+    }
+
+    fn on_event(&mut self, now: Instant, event: Observed, ctl: &mut Control) {
+        match event {
+            Observed::Pong { id } if id == self.seq => self.deadline = None,
+            Observed::Received { .. } if self.liveness == Liveness::AnyBytes => self.deadline = None,
+            Observed::Acked { total } if total > self.acked => {
+                self.acked = total;
+                if self.liveness == Liveness::AckProgress && self.deadline.is_some() {
+                    self.deadline = Some(now + self.timeout);
+                }
+            }
+            Observed::Wrote { .. } | Observed::WorkloadMessage { .. } => self.last_activity = now,
+            _ => {}
+        }
+        let _ = ctl;
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.deadline.map_or(self.next_ping, |d| d.min(self.next_ping)))
+    }
+
+    fn on_timeout(&mut self, now: Instant, ctl: &mut Control) {
+        if self.deadline.is_some_and(|d| d <= now) {
+            ctl.declare_dead("ping timeout");
+            return;
+        }
+        if self.next_ping <= now {
+            self.next_ping += self.interval;
+            let busy = self.idle_only && now - self.last_activity < self.interval;
+            if !busy && self.deadline.is_none() {
+                self.seq += 1;
+                ctl.ping(self.seq, self.ping_size);
+                self.deadline = Some(now + self.timeout);
+            }
+        }
+    }
+}
