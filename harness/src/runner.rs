@@ -60,6 +60,7 @@ fn to_sim(f: &DerivedFault) -> Fault {
         (FaultKind::Reboot, Some(side)) => Fault::Reboot { side, at, duration },
         (FaultKind::Suspend, Some(side)) => Fault::Suspend { side, at, duration },
         (FaultKind::Outage, Some(link)) => Fault::Outage { link, at, duration },
+        (FaultKind::Crash, Some(side)) => Fault::Crash { side, at },
         _ => Fault::NatReboot { at },
     }
 }
@@ -167,7 +168,8 @@ pub fn side_outcome(outcome: &Outcome, side: Side) -> SideOutcome {
     if let Some(Declaration { verdict: Verdict::FalsePositive { condition }, .. }) = declaration {
         return SideOutcome::FalsePositive(*condition);
     }
-    let failed_here = matches!(outcome.broken, Some((_, BreakCause::Vanish(s) | BreakCause::Reboot(s))) if s == side);
+    let failed_here =
+        matches!(outcome.broken, Some((_, BreakCause::Vanish(s) | BreakCause::Reboot(s) | BreakCause::Crash(s))) if s == side);
     if failed_here {
         return SideOutcome::NotApplicable;
     }

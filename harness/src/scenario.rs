@@ -87,6 +87,8 @@ pub enum FaultKind {
     Suspend,
     Outage,
     NatReboot,
+    /// The application process dies; its kernel closes the socket (FIN).
+    Crash,
 }
 
 impl FaultKind {
@@ -97,6 +99,7 @@ impl FaultKind {
             FaultKind::Suspend => "suspend",
             FaultKind::Outage => "outage",
             FaultKind::NatReboot => "nat_reboot",
+            FaultKind::Crash => "crash",
         }
     }
 }
@@ -419,7 +422,7 @@ fn opt_side_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["client", "server"] })
 }
 fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot"] })
+    json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot", "crash"] })
 }
 fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["client", "server", "client.link", "server.link", "nat"] })
@@ -718,24 +721,26 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
 
 fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) -> Result<FaultSpec, ScenarioError> {
     let key = |k: &str| format!("fault[{i}].{k}");
-    let kind = match raw.kind.get_ref().as_str() {
-        "vanish" => FaultKind::Vanish,
-        "reboot" => FaultKind::Reboot,
-        "suspend" => FaultKind::Suspend,
-        "outage" => FaultKind::Outage,
-        "nat_reboot" => FaultKind::NatReboot,
-        other => {
-            return Err(ctx.error(
+    let kind =
+        match raw.kind.get_ref().as_str() {
+            "vanish" => FaultKind::Vanish,
+            "reboot" => FaultKind::Reboot,
+            "suspend" => FaultKind::Suspend,
+            "outage" => FaultKind::Outage,
+            "nat_reboot" => FaultKind::NatReboot,
+            "crash" => FaultKind::Crash,
+            other => return Err(ctx.error(
                 Some(raw.kind.span()),
                 key("kind"),
-                format!("\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\""),
-            ))
-        }
-    };
+                format!(
+                    "\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\", \"crash\""
+                ),
+            )),
+        };
     let target = raw.target.get_ref().as_str();
     let side = match (kind, target) {
-        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend, "client") => Some(Side::Client),
-        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend, "server") => Some(Side::Server),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client") => Some(Side::Client),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server") => Some(Side::Server),
         (FaultKind::Outage, "client.link") => Some(Side::Client),
         (FaultKind::Outage, "server.link") => Some(Side::Server),
         (FaultKind::NatReboot, "nat") => None,

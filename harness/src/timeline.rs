@@ -105,6 +105,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 }
                 ("nat".into(), format!("{} -> {}", before.src, after.src))
             }
+            TraceEvent::NatReset { seg } => ("nat".into(), format!("answers with {}", segment(seg))),
             TraceEvent::NatMappingCreated { mapping, recreated } => (
                 "nat".into(),
                 format!(

@@ -207,12 +207,14 @@ fn list_shows_scenarios_and_every_kind_with_defaults() {
     assert!(out.contains("buildbot-dialup"));
     for line in [
         "tcp_keepalive",
-        "idle           = 2h",
-        "interval       = 75s",
-        "count          = 9",
+        "idle                   = 2h",
+        "interval               = 75s",
+        "count                  = 9",
         "app_ping",
-        "timeout        = 3m",
-        "liveness       = pong",
+        "timeout                = 3m",
+        "liveness               = pong",
+        "threshold              = 8.0",
+        "net_ticktime           = 60s",
     ] {
         assert!(out.contains(line), "{line} in {out}");
     }

@@ -2,7 +2,8 @@
 //!
 //! The world knows what the endpoints cannot. A connection is *broken* from
 //! the first fault after which some endpoint's segment can never again be
-//! answered without a reset: a host's power-off (vanish) or reboot, the loss
+//! answered without a reset: a host's power-off (vanish) or reboot, its
+//! application's crash (the kernel closes with FIN), the loss
 //! of its NAT mapping under the `drop`, `rst` or `new_port` policies, or a NAT
 //! reboot under those policies. Transient conditions (a link outage, a
 //! suspended host, a `loose` NAT that has forgotten the flow until the inside
@@ -25,6 +26,8 @@ use std::time::Duration;
 pub enum BreakCause {
     Vanish(Side),
     Reboot(Side),
+    /// The application process died (its kernel closed the socket with FIN).
+    Crash(Side),
     NatExpired,
     NatReboot,
 }
@@ -34,6 +37,7 @@ impl fmt::Display for BreakCause {
         match self {
             BreakCause::Vanish(s) => write!(f, "{s} vanished"),
             BreakCause::Reboot(s) => write!(f, "{s} rebooted"),
+            BreakCause::Crash(s) => write!(f, "{s}'s application crashed"),
             BreakCause::NatExpired => f.write_str("NAT mapping expired"),
             BreakCause::NatReboot => f.write_str("NAT rebooted"),
         }

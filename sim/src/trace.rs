@@ -74,6 +74,10 @@ pub enum TraceEvent {
         before: Segment,
         after: Segment,
     },
+    /// The NAT answered an inside packet of a forgotten flow with this RST (policy `rst`).
+    NatReset {
+        seg: Segment,
+    },
     /// A segment reached a host.
     Delivered {
         side: Side,

@@ -517,7 +517,7 @@ impl World {
                     seg,
                     reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
                 });
-                self.trace.record(now, || TraceEvent::Sent { side: Side::Client, seg: rst });
+                self.trace.record(now, || TraceEvent::NatReset { seg: rst });
                 self.offer(from, DOWN, rst, Hop::Host(from));
             }
         }
@@ -791,6 +791,8 @@ impl World {
                 return;
             }
             Fault::Crash { side, .. } => {
+                // The application is gone: the connection can never serve it again.
+                self.oracle.record_break(now, BreakCause::Crash(side));
                 let host = &mut self.hosts[side.index()];
                 host.app_alive = false;
                 if let Some(tcp) = &mut host.tcp {
