@@ -86,6 +86,9 @@ pub struct ReplayArgs {
     /// Show every packet, pure ACKs and arrivals included.
     #[arg(long)]
     pub all: bool,
+    /// Write the run's packets as a pcap file (Wireshark, tshark).
+    #[arg(long)]
+    pub pcap: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -119,6 +122,8 @@ pub enum CliError {
     BadFlag { flag: &'static str, message: String },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the pcap {path}: {message}")]
+    Pcap { path: PathBuf, message: String },
 }
 
 pub fn main() -> ExitCode {
@@ -231,12 +236,21 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
 
 /// Write `contents` to `path` atomically: a temp file beside it, then rename.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+    write_atomic_with(path, |f| f.write_all(contents.as_bytes()))
+}
+
+/// Write a file atomically with `fill`: a temp file beside `path`, synced, then renamed.
+pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CliError> {
     let err = |source| CliError::Write { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()).map_err(err)?;
+    let written = fill(&mut f).and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -318,6 +332,25 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
     };
     let r = runner::run_one(&s, strategy, args.seed, true);
+    if let Some(path) = &args.pcap {
+        let mut count = 0;
+        let mut failure = None;
+        write_atomic_with(path, |f| match reports::pcap::write(std::io::BufWriter::new(f), &r.outcome.trace) {
+            Ok(n) => {
+                count = n;
+                Ok(())
+            }
+            Err(e) => {
+                failure = Some(e.to_string());
+                Err(std::io::Error::other("pcap"))
+            }
+        })
+        .map_err(|e| match failure.take() {
+            Some(message) => CliError::Pcap { path: path.clone(), message },
+            None => e,
+        })?;
+        eprintln!("wrote {count} packets to {}", path.display());
+    }
     let lines = timeline::lines(&r.outcome.trace, args.all);
     match args.format {
         ReplayFormat::Text => {

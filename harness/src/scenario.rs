@@ -721,22 +721,23 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
 
 fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) -> Result<FaultSpec, ScenarioError> {
     let key = |k: &str| format!("fault[{i}].{k}");
-    let kind =
-        match raw.kind.get_ref().as_str() {
-            "vanish" => FaultKind::Vanish,
-            "reboot" => FaultKind::Reboot,
-            "suspend" => FaultKind::Suspend,
-            "outage" => FaultKind::Outage,
-            "nat_reboot" => FaultKind::NatReboot,
-            "crash" => FaultKind::Crash,
-            other => return Err(ctx.error(
+    let kind = match raw.kind.get_ref().as_str() {
+        "vanish" => FaultKind::Vanish,
+        "reboot" => FaultKind::Reboot,
+        "suspend" => FaultKind::Suspend,
+        "outage" => FaultKind::Outage,
+        "nat_reboot" => FaultKind::NatReboot,
+        "crash" => FaultKind::Crash,
+        other => {
+            return Err(ctx.error(
                 Some(raw.kind.span()),
                 key("kind"),
                 format!(
                     "\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\", \"crash\""
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let target = raw.target.get_ref().as_str();
     let side = match (kind, target) {
         (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client") => Some(Side::Client),

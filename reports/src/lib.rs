@@ -2,6 +2,7 @@
 //! JSON contract) and how to show it; it knows nothing of how runs are made.
 
 pub mod model;
+pub mod pcap;
 pub mod render;
 
 pub use model::{Latency, Report, ScenarioReport, SideReport, StrategyReport};

@@ -1,0 +1,98 @@
+//! `kasim replay --pcap` read back by tshark: the packet count, the SYN, FIN
+//! and RST flags, the keepalive probes (Wireshark's own "TCP Keep-Alive"
+//! analysis) and every checksum must agree with the simulator's trace.
+//! tshark comes from Debian's packages (`.ci/run` installs it); without it the
+//! test says so loudly, and fails under CI.
+
+use sim::packet::{Flags, SegmentKind};
+use std::path::Path;
+use std::process::Command;
+
+const SCENARIO: &str = r#"
+name = "pcap"
+horizon = "2h"
+[client.link]
+delay = "5ms"
+[nat]
+idle_timeout = "10m"
+on_expired = "drop"
+[[traffic]]
+kind = "requests"
+from = "client"
+every = "7m"
+size = "3000B"
+reply = "200B"
+[[fault]]
+kind = "crash"
+target = "server"
+at = "30m"
+[[strategy]]
+name = "ka"
+kind = "tcp_keepalive"
+sides = ["client"]
+idle = "60s"
+interval = "10s"
+count = 3
+"#;
+
+fn tshark(args: &[&str]) -> Option<String> {
+    let out = Command::new("tshark").args(args).output().ok()?;
+    assert!(out.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+#[test]
+fn tshark_reads_the_pcap_and_agrees_with_the_trace() {
+    if Command::new("tshark").arg("--version").output().is_err() {
+        let msg = "SKIPPED: tshark is not installed (apt-get install tshark; .ci/run does)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}, and CI requires it");
+        eprintln!("{msg}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kasim-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("pcap.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let pcap = dir.join("run.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(["replay", scenario.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--pcap", pcap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The same run, from the library: what the trace says went on the wire.
+    let s = harness::scenario::parse(Path::new("pcap.toml"), SCENARIO).unwrap();
+    let r = harness::runner::run_one(&s, &s.strategies[0], 0, true);
+    let wire = reports::pcap::wire_packets(&r.outcome.trace);
+    let count = |f: &dyn Fn(&sim::packet::Segment) -> bool| wire.iter().filter(|(_, s)| f(s)).count();
+    let syn = count(&|s| s.flags.contains(Flags::SYN));
+    let fin = count(&|s| s.flags.contains(Flags::FIN));
+    let rst = count(&|s| s.flags.contains(Flags::RST));
+    let probes = count(&|s| s.kind == SegmentKind::KeepaliveProbe);
+    // The faults and features under test did happen.
+    assert!(syn == 4 && fin >= 2 && rst >= 2 && probes >= 10, "syn {syn} fin {fin} rst {rst} probes {probes}");
+
+    let p = pcap.to_str().unwrap();
+    let fields = tshark(&["-r", p, "-T", "fields", "-e", "tcp.flags.syn", "-e", "tcp.flags.fin", "-e", "tcp.flags.reset"]).unwrap();
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split('\t').collect()).collect();
+    let set = |i: usize| rows.iter().filter(|r| matches!(r[i], "1" | "True")).count();
+    assert_eq!(rows.len(), wire.len(), "packet count");
+    assert_eq!((set(0), set(1), set(2)), (syn, fin, rst), "SYN, FIN, RST");
+    let ka = tshark(&["-r", p, "-Y", "tcp.analysis.keep_alive"]).unwrap();
+    assert_eq!(ka.lines().count(), probes, "keepalive probes as Wireshark sees them");
+    let bad = tshark(&[
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-r",
+        p,
+        "-Y",
+        "tcp.checksum.status == 0 || ip.checksum.status == 0 || _ws.malformed",
+    ])
+    .unwrap();
+    assert_eq!(bad.lines().count(), 0, "bad checksums or malformed packets:\n{bad}");
+    // The NAT's public address shows on the server side.
+    let outside = tshark(&["-r", p, "-Y", "ip.src == 198.51.100.1"]).unwrap();
+    assert!(outside.lines().count() > 0);
+}
