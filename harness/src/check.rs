@@ -101,6 +101,55 @@ fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
     scored.into_iter().take(limit).map(|(_, s)| s).collect()
 }
 
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+/// JUnit XML: one test suite per scenario, one test case per expectation; a
+/// failure carries the observed value and the replay command for each seed.
+/// `path_of` gives the scenario file for a scenario name.
+pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> String) -> String {
+    let mut suites: Vec<(&str, Vec<&Checked>)> = Vec::new();
+    for c in results {
+        match suites.iter_mut().find(|(n, _)| *n == c.scenario) {
+            Some((_, v)) => v.push(c),
+            None => suites.push((&c.scenario, vec![c])),
+        }
+    }
+    let failures = results.iter().filter(|c| !c.passed).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kasim check\" tests=\"{}\" failures=\"{failures}\">\n",
+        results.len()
+    );
+    for (scenario, cases) in suites {
+        let f = cases.iter().filter(|c| !c.passed).count();
+        out.push_str(&format!("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\">\n", xml_escape(scenario), cases.len()));
+        for c in cases {
+            let e = &c.expect;
+            let side = e.side.map(|s| format!(" {s}")).unwrap_or_default();
+            let name = format!("{}{side} {} {} {}", e.strategy, e.metric.name(), e.op.symbol(), e.value);
+            out.push_str(&format!("    <testcase classname=\"{}\" name=\"{}\"", xml_escape(scenario), xml_escape(&name)));
+            if c.passed {
+                out.push_str("/>\n");
+                continue;
+            }
+            let observed = c.observed.map_or("no value (nothing detected)".to_string(), |v| v.to_string());
+            let mut body = String::new();
+            for seed in &c.seeds {
+                body.push_str(&format!("reproduce with: kasim replay {} --strategy {} --seed {seed}\n", path_of(scenario), e.strategy));
+            }
+            out.push_str(&format!(
+                ">\n      <failure message=\"observed {}\" type=\"expectation\">{}</failure>\n    </testcase>\n",
+                xml_escape(&observed),
+                xml_escape(&body)
+            ));
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
 /// Evaluate every expectation of a scenario against its report and runs.
 pub fn check(scenario: &Scenario, reports: &[StrategyReport], runs: &[Vec<RunRecord>], limit: usize) -> Vec<Checked> {
     scenario

@@ -71,6 +71,9 @@ pub struct CheckArgs {
     /// Seeds listed per failing expectation.
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
+    /// Also write the results as JUnit XML (one test case per expectation).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +92,9 @@ pub struct ReplayArgs {
     /// Write the run's packets as a pcap file (Wireshark, tshark).
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// Write this seed as a scenario with every random value fixed (a regression test).
+    #[arg(long)]
+    pub export_scenario: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,7 +142,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(a) => run(&a, None),
-        Command::Check(a) => run(&a.run, Some(a.limit)),
+        Command::Check(a) => run(&a.run, Some((a.limit, a.junit.clone()))),
         Command::Replay(a) => replay(&a),
         Command::List(a) => list(&a),
         Command::Schema => {
@@ -254,7 +260,7 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> s
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-fn run(args: &RunArgs, check_limit: Option<usize>) -> Result<ExitCode, CliError> {
+fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<ExitCode, CliError> {
     let out = execute(args)?;
     let text = match args.format {
         Format::Table => render::table(&out.report),
@@ -267,7 +273,7 @@ fn run(args: &RunArgs, check_limit: Option<usize>) -> Result<ExitCode, CliError>
         write_atomic(&dir.join("report.json"), &render::json(&out.report))?;
         eprintln!("wrote {}/report.{{txt,md,json}}", dir.display());
     }
-    let Some(limit) = check_limit else {
+    let Some((limit, junit)) = check else {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     };
@@ -287,6 +293,11 @@ fn run(args: &RunArgs, check_limit: Option<usize>) -> Result<ExitCode, CliError>
         }
     }
     eprintln!("{} expectations, {} passed, {} failed", results.len(), results.len() - failed.len(), failed.len());
+    if let Some(path) = junit {
+        let path_of = |name: &str| out.scenarios.iter().find(|s| s.name == name).map(|s| s.path.display().to_string()).unwrap_or_default();
+        write_atomic(&path, &check::junit(&results, &path_of))?;
+        eprintln!("wrote {}", path.display());
+    }
     if args.format == Format::Json {
         print!("{text}");
     }
@@ -350,6 +361,16 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             None => e,
         })?;
         eprintln!("wrote {count} packets to {}", path.display());
+    }
+    if let Some(path) = &args.export_scenario {
+        let source = std::fs::read_to_string(&args.path).map_err(|e| {
+            CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
+        })?;
+        let text = crate::export::export(&s, &source, strategy, &r).map_err(|e| {
+            CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
+        })?;
+        write_atomic(path, &text)?;
+        eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
     }
     let lines = timeline::lines(&r.outcome.trace, args.all);
     match args.format {

@@ -60,8 +60,8 @@ pub fn tag(class: Class, id: u64) -> u64 {
 fn traffic_tag(class: Class, index: usize, seq: u64) -> u64 {
     tag(class, ((index as u64) << 40) | (seq & ((1 << 40) - 1)))
 }
-/// The traffic index a request tag carries.
-fn traffic_index(tag: u64) -> usize {
+/// The traffic entry a workload message's tag carries.
+pub fn traffic_index(tag: u64) -> usize {
     ((tag >> 40) & 0xFFFF) as usize
 }
 /// The id part of a tag.

@@ -9,12 +9,13 @@
 //! * [`endpoint`]: the application on each host (workload + strategy);
 //! * [`runner`]: scenario × strategy × seed in parallel, and the metrics;
 //! * [`check`]: `[[expect]]` evaluation;
-//! * [`timeline`]: a readable account of one run;
+//! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
 //! * [`cli`]: the `kasim` command.
 
 pub mod check;
 pub mod cli;
 pub mod endpoint;
+pub mod export;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;

@@ -132,9 +132,15 @@ fn unknown_strategy_flag_and_bad_flags_exit_2() {
 fn check_exits_1_with_a_replay_line_for_a_failing_seed() {
     let body = format!("{VALID}\n[[expect]]\nstrategy = \"ka\"\nside = \"client\"\nmetric = \"detection_max\"\nle = \"30s\"\n");
     let path = scenario("failing", &body);
-    let o = kasim(&["check", path.to_str().unwrap()]);
+    let junit = path.parent().unwrap().join("junit.xml");
+    let o = kasim(&["check", path.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"<testsuites name="kasim check" tests="1" failures="1">"#), "{xml}");
+    assert!(xml.contains(r#"<testcase classname="ok" name="ka client detection_max &lt;= 30">"#), "{xml}");
+    assert!(xml.contains("<failure message=\"observed "), "{xml}");
+    assert!(xml.contains("--strategy ka --seed 0"), "{xml}");
     assert!(err.contains("FAIL ok: ka client detection_max <= 30: observed "), "{err}");
     // Dead 60 + 3 x 10 = 90 s after the last receipt (plus wheel slack); while the
     // server lived, probes were answered every ~60 s, so the vanish came 0-60 s
@@ -233,4 +239,29 @@ fn replay_json_has_the_contract_fields() {
     assert_eq!(d["false_positive"], false);
     assert_eq!(d["cause"], "ping timeout");
     assert!(v["timeline"].as_array().unwrap().len() > 10);
+}
+
+#[test]
+fn export_scenario_fixes_every_random_value_and_reproduces_the_outcome() {
+    let dir = std::env::temp_dir().join(format!("kasim-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A false positive (the ping stuck behind an upload) and a detection (a random vanish).
+    for (scenario, strategy, seed) in
+        [("../scenarios/buildbot-dialup.toml", "ping-10m-3m", "3"), ("../scenarios/server-power-off.toml", "keepalive-60-10-5", "7")]
+    {
+        let exported = dir.join(format!("{strategy}-{seed}.toml"));
+        let original =
+            kasim(&["replay", scenario, "--strategy", strategy, "--seed", seed, "--export-scenario", exported.to_str().unwrap()]);
+        assert_eq!(original.status.code(), Some(0), "{}", stderr(&original));
+        let text = std::fs::read_to_string(&exported).unwrap();
+        assert!(!text.contains("exp(") && !text.contains("uniform("), "nothing random left:\n{text}");
+        // The fixed file replays the same story, line for line after the header.
+        let again = kasim(&["replay", exported.to_str().unwrap(), "--strategy", strategy, "--seed", seed]);
+        let body = |o: &Output| String::from_utf8_lossy(&o.stdout).lines().skip(1).collect::<Vec<_>>().join("\n");
+        assert_eq!(body(&original), body(&again));
+        // And its pinned expectations hold.
+        let check = kasim(&["check", exported.to_str().unwrap()]);
+        assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+        assert!(stderr(&check).contains("passed, 0 failed"));
+    }
 }

@@ -1,0 +1,142 @@
+//! `kasim replay … --export-scenario FILE`: one seed of one strategy as a
+//! scenario with every random value made fixed, so a failure found by
+//! `kasim check` can be committed as a deterministic regression test.
+//!
+//! Starting from the original file's TOML (so links, NAT and TCP settings
+//! stay exactly as written), the export:
+//! * sets `seeds = 1` and `base_seed` = the seed (link loss, ISNs and NAT
+//!   ports keep drawing from the same streams);
+//! * replaces every fault by its drawn instant and duration;
+//! * replaces every traffic entry with a random schedule by one `at` entry per
+//!   message that seed wrote (in the host's own clock, which a suspension
+//!   stops), to the nanosecond;
+//! * keeps only the replayed strategy, and replaces the expectations by ones
+//!   that pin the seed's outcome (the detection latency, or the false positive,
+//!   or the miss), so the file fails if the behaviour ever changes.
+
+use crate::endpoint::Class;
+use crate::runner::{side_outcome, RunRecord, SideOutcome};
+use crate::scenario::{FaultKind, Scenario, Schedule};
+use crate::strategy::StrategySpec;
+use crate::units::RandomTime;
+use reports::model::round_ms;
+use sim::trace::TraceEvent;
+use sim::{Instant, Side};
+use std::time::Duration;
+use toml::{Table, Value};
+
+/// Exact rendering that `humantime` parses back to the same nanosecond.
+fn exact(d: Duration) -> Value {
+    if d.is_zero() {
+        return Value::String("0s".into());
+    }
+    Value::String(humantime::format_duration(d).to_string())
+}
+
+/// How far `side`'s clock is behind the world's at `at` (completed suspensions).
+fn clock_offset(run: &RunRecord, side: Side, at: Instant) -> Duration {
+    run.faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Suspend && f.side == Some(side))
+        .filter_map(|f| f.duration.filter(|d| Instant::ZERO + f.at + *d <= at))
+        .sum()
+}
+
+fn is_random(t: &RandomTime) -> bool {
+    !matches!(t, RandomTime::Fixed(_))
+}
+
+/// The exported scenario as TOML text. `run` must have been traced.
+pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &RunRecord) -> Result<String, toml::de::Error> {
+    let mut doc: Table = toml::from_str(source)?;
+    let name = format!("{}-seed{}-{}", scenario.name, run.seed, strategy.name);
+    doc.insert("name".into(), Value::String(name));
+    doc.insert(
+        "description".into(),
+        Value::String(format!(
+            "Seed {} of scenario \"{}\" ({}) with strategy \"{}\", every random value fixed by \
+             `kasim replay --export-scenario`. Its expectations pin that run's outcome.\n\n{}",
+            run.seed,
+            scenario.name,
+            scenario.path.display(),
+            strategy.name,
+            scenario.description
+        )),
+    );
+    doc.insert("seeds".into(), Value::Integer(1));
+    doc.insert("base_seed".into(), Value::Integer(run.seed as i64));
+
+    let faults: Vec<Value> = run
+        .faults
+        .iter()
+        .map(|f| {
+            let mut t = Table::new();
+            t.insert("kind".into(), Value::String(f.kind.name().into()));
+            t.insert("target".into(), Value::String(f.target.clone()));
+            t.insert("at".into(), exact(f.at));
+            if let Some(d) = f.duration {
+                t.insert("duration".into(), exact(d));
+            }
+            Value::Table(t)
+        })
+        .collect();
+    doc.insert("fault".into(), Value::Array(faults));
+
+    let raw_traffic: Vec<Value> = doc.get("traffic").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut traffic = Vec::new();
+    for (i, (t, raw)) in scenario.traffic.iter().zip(raw_traffic).enumerate() {
+        let random = match t.schedule {
+            Schedule::Every(g) | Schedule::At(g) => is_random(&g),
+        };
+        if !random {
+            traffic.push(raw);
+            continue;
+        }
+        for r in &run.outcome.trace {
+            let TraceEvent::AppWrite { side, tag, .. } = r.event else { continue };
+            let workload = matches!(Class::of(tag), Some(Class::Request | Class::Upload | Class::Download));
+            if !workload || side != t.from || crate::endpoint::traffic_index(tag) != i {
+                continue;
+            }
+            let mut entry = raw.as_table().cloned().unwrap_or_default();
+            entry.remove("every");
+            entry.remove("count");
+            let local = r.at.since_start() - clock_offset(run, side, r.at);
+            entry.insert("at".into(), exact(local));
+            traffic.push(Value::Table(entry));
+        }
+    }
+    doc.insert("traffic".into(), Value::Array(traffic));
+
+    let raw_strategy = doc
+        .get("strategy")
+        .and_then(Value::as_array)
+        .and_then(|all| all.iter().find(|s| s.get("name").and_then(Value::as_str) == Some(strategy.name.as_str())).cloned());
+    doc.insert("strategy".into(), Value::Array(raw_strategy.into_iter().collect()));
+
+    let mut expects = Vec::new();
+    for side in Side::BOTH {
+        let (metric, value) = match side_outcome(&run.outcome, side) {
+            SideOutcome::Detected(l) => ("detection_max", Value::Float(round_ms(l.as_secs_f64()))),
+            SideOutcome::Undetected => ("undetected", Value::Integer(1)),
+            SideOutcome::FalsePositive(_) => ("false_positives", Value::Integer(1)),
+            SideOutcome::Quiet => ("false_positives", Value::Integer(0)),
+            SideOutcome::NotApplicable => continue,
+        };
+        let mut e = Table::new();
+        e.insert("strategy".into(), Value::String(strategy.name.clone()));
+        e.insert("side".into(), Value::String(side.name().into()));
+        e.insert("metric".into(), Value::String(metric.into()));
+        e.insert("eq".into(), value);
+        expects.push(Value::Table(e));
+    }
+    doc.insert("expect".into(), Value::Array(expects));
+
+    let body = toml::to_string(&doc).unwrap_or_default();
+    Ok(format!(
+        "# Exported by `kasim replay {} --strategy {} --seed {} --export-scenario`.\n# Commit it as a regression test; `kasim check` holds the outcome below.\n\n{body}",
+        scenario.path.display(),
+        strategy.name,
+        run.seed
+    ))
+}
