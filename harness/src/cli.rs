@@ -59,7 +59,7 @@ pub struct RunArgs {
     pub jobs: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Also write report.txt, report.md and report.json into this folder (atomically).
+    /// Also write report.txt, report.md, report.json and index.html into this folder (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -271,7 +271,14 @@ fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<ExitCo
         write_atomic(&dir.join("report.txt"), &render::table(&out.report))?;
         write_atomic(&dir.join("report.md"), &render::markdown(&out.report))?;
         write_atomic(&dir.join("report.json"), &render::json(&out.report))?;
-        eprintln!("wrote {}/report.{{txt,md,json}}", dir.display());
+        let plots: Vec<_> = out
+            .scenarios
+            .iter()
+            .zip(&out.runs)
+            .map(|(s, runs)| crate::plots::scenario_plots(s, &selected(s, &args.strategies), runs))
+            .collect();
+        write_atomic(&dir.join("index.html"), &reports::html::page(&out.report, &plots))?;
+        eprintln!("wrote {}/report.{{txt,md,json}} and {}/index.html", dir.display(), dir.display());
     }
     let Some((limit, junit)) = check else {
         print!("{text}");

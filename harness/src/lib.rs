@@ -16,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod endpoint;
 pub mod export;
+pub mod plots;
 pub mod runner;
 pub mod scenario;
 pub mod strategy;

@@ -1,0 +1,87 @@
+//! The data behind the HTML report's plots: every detection latency per
+//! strategy, and one representative run per strategy re-run with a trace
+//! (the first seed in which someone declared the peer dead, else the first).
+
+use crate::runner::{self, side_outcome, RunRecord, SideOutcome};
+use crate::scenario::Scenario;
+use crate::strategy::StrategySpec;
+use reports::html::{Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
+use sim::oracle::Verdict;
+use sim::trace::{FaultEvent, TraceEvent};
+use sim::Side;
+
+/// Most NAT-expiry marks drawn per timeline (the rest would only overprint).
+const MAX_NAT_MARKS: usize = 40;
+
+fn row(side: Side) -> Row {
+    match side {
+        Side::Client => Row::Client,
+        Side::Server => Row::Server,
+    }
+}
+
+/// A traced re-run of `seed`, as timeline marks.
+pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunTimeline {
+    let r = runner::run_one(scenario, strategy, seed, true);
+    let mut marks = Vec::new();
+    let mut nat = 0;
+    let mut declared: Vec<Side> = Vec::new();
+    for rec in &r.outcome.trace {
+        let at_s = rec.at.as_secs_f64();
+        let mark = |row, kind, label: &str| Mark { at_s, row, kind, label: label.to_string() };
+        match &rec.event {
+            TraceEvent::Fault(f) => {
+                let m = match *f {
+                    FaultEvent::Vanish(s) => mark(row(s), MarkKind::Fault, "vanish"),
+                    FaultEvent::RebootStart(s) => mark(row(s), MarkKind::Fault, "reboot"),
+                    FaultEvent::SuspendStart(s) => mark(row(s), MarkKind::Fault, "suspend"),
+                    FaultEvent::Crash(s) => mark(row(s), MarkKind::Fault, "crash"),
+                    FaultEvent::OutageStart(_) => mark(Row::Network, MarkKind::Fault, "outage"),
+                    FaultEvent::NatReboot => mark(Row::Network, MarkKind::Fault, "NAT reboot"),
+                    _ => continue,
+                };
+                marks.push(m);
+            }
+            TraceEvent::NatMappingExpired { mapping, .. } if !mapping.closing && nat < MAX_NAT_MARKS => {
+                nat += 1;
+                marks.push(mark(Row::Network, MarkKind::NatExpiry, if nat == 1 { "NAT expiry" } else { "" }));
+            }
+            TraceEvent::Declared { side, cause, verdict } => {
+                let echo = declared.contains(&side.peer()) && matches!(cause.as_str(), "ECONNRESET" | "EOF");
+                declared.push(*side);
+                let kind = match verdict {
+                    _ if echo => MarkKind::PeerClosed,
+                    Verdict::Detection { .. } => MarkKind::Detection,
+                    Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
+                };
+                marks.push(mark(row(*side), kind, cause));
+            }
+            _ => {}
+        }
+    }
+    if let Some((at, cause)) = r.outcome.broken {
+        marks.push(Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") });
+    }
+    RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks }
+}
+
+/// Plot data for one scenario, from its runs (one list per strategy, in order).
+pub fn scenario_plots(scenario: &Scenario, strategies: &[&StrategySpec], runs: &[Vec<RunRecord>]) -> ScenarioPlots {
+    let strategies = strategies
+        .iter()
+        .zip(runs)
+        .map(|(st, runs)| {
+            let latencies_s = runs
+                .iter()
+                .flat_map(|r| Side::BOTH.map(|s| side_outcome(&r.outcome, s)))
+                .filter_map(|o| match o {
+                    SideOutcome::Detected(l) => Some(l.as_secs_f64()),
+                    _ => None,
+                })
+                .collect();
+            let seed = runs.iter().find(|r| !r.outcome.declarations.is_empty()).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
+            StrategyPlots { latencies_s, timeline: timeline(scenario, st, seed) }
+        })
+        .collect();
+    ScenarioPlots { strategies }
+}
