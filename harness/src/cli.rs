@@ -42,7 +42,21 @@ pub enum Command {
     List(ListArgs),
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Measure the real Linux kernel in network namespaces and compare the model (needs root).
+    Calibrate(CalibrateArgs),
 }
+
+#[derive(clap::Args, Debug)]
+pub struct CalibrateArgs {
+    /// Repetitions of each case against the kernel.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    pub format: ReplayFormat,
+}
+
+/// `kasim calibrate` could not run here (not root, tools missing): not a pass.
+pub const EXIT_SKIPPED: u8 = 77;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
@@ -145,6 +159,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => run(&a.run, Some((a.limit, a.junit.clone()))),
         Command::Replay(a) => replay(&a),
         Command::List(a) => list(&a),
+        Command::Calibrate(a) => calibrate(&a),
         Command::Schema => {
             println!("{}", schema_text());
             Ok(ExitCode::SUCCESS)
@@ -444,6 +459,42 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
 /// The scenario JSON Schema, pretty-printed (as committed in scenario.schema.json).
 pub fn schema_text() -> String {
     serde_json::to_string_pretty(&scenario::json_schema()).unwrap_or_default()
+}
+
+fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
+    use crate::calibrate;
+    if args.reps == 0 || args.reps > 20 {
+        return Err(CliError::BadFlag { flag: "reps", message: "allowed: 1..=20".into() });
+    }
+    if let Err(why) = calibrate::available() {
+        eprintln!("SKIPPED: kasim calibrate cannot build its testbed here: {why}");
+        return Ok(ExitCode::from(EXIT_SKIPPED));
+    }
+    // Our namespaces go away on Ctrl-C too.
+    let _ = ctrlc::set_handler(|| {
+        calibrate::remove_all();
+        std::process::exit(130);
+    });
+    eprintln!("calibrating {} cases x {} repetitions in parallel (about 20 s)...", calibrate::Case::ALL.len(), args.reps);
+    let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
+    calibrate::remove_all();
+    match args.format {
+        ReplayFormat::Text => print!("{}", calibrate::table(&rows)),
+        ReplayFormat::Json => {
+            let doc: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| match r {
+                    Ok(row) => serde_json::to_value(row).unwrap_or_default(),
+                    Err(e) => serde_json::json!({ "error": e }),
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": doc })).unwrap_or_default());
+        }
+    }
+    if rows.iter().any(|r| r.is_err()) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if rows.iter().all(|r| r.as_ref().is_ok_and(|r| r.ok)) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn list(args: &ListArgs) -> Result<ExitCode, CliError> {

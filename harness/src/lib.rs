@@ -10,8 +10,10 @@
 //! * [`runner`]: scenario × strategy × seed in parallel, and the metrics;
 //! * [`check`]: `[[expect]]` evaluation;
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
+//! * [`calibrate`]: the model against the real kernel, in network namespaces;
 //! * [`cli`]: the `kasim` command.
 
+pub mod calibrate;
 pub mod check;
 pub mod cli;
 pub mod endpoint;

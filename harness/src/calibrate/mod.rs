@@ -1,0 +1,381 @@
+//! `kasim calibrate`: hold the TCP model to the real Linux kernel.
+//!
+//! Every case runs twice: in the simulator (an inline scenario through the
+//! normal runner) and with real sockets in a testbed of network namespaces
+//! (client — NAT router — server, connected only to each other; nftables
+//! for NAT and for a host's silent power-off; per-namespace sysctls; tbf for a
+//! slow link). Both measure the same quantity (seconds from a reference
+//! instant to an outcome: ETIMEDOUT, ECONNRESET, data delivered). A case
+//! passes when the outcomes agree and the simulated time is within 2 % or
+//! 50 ms (whichever is larger) of the kernel's median over the repetitions.
+//!
+//! Cases and repetitions run in parallel, each in its own namespaces, so the
+//! whole calibration takes about as long as its slowest case (~20 s).
+
+mod netns;
+
+pub use netns::{available, remove_all, TestbedError};
+
+use crate::runner;
+use crate::scenario;
+use netns::{Testbed, SERVER_ADDR};
+use serde::Serialize;
+use sim::trace::TraceEvent;
+use sim::{Instant as SimInstant, Side};
+use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// What a run ended in, and how long after its reference instant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measured {
+    pub seconds: f64,
+    pub outcome: String,
+}
+
+/// The calibration cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    Keepalive213,
+    Keepalive213UserTimeout4,
+    UserTimeout4Data,
+    Retries2Is5Data,
+    Upload100KiBThenPing56k,
+    NatDrop,
+    NatNewPort,
+    NatLoose,
+    RebootRst,
+}
+
+impl Case {
+    pub const ALL: [Case; 9] = [
+        Case::Keepalive213,
+        Case::Keepalive213UserTimeout4,
+        Case::UserTimeout4Data,
+        Case::Retries2Is5Data,
+        Case::Upload100KiBThenPing56k,
+        Case::NatDrop,
+        Case::NatNewPort,
+        Case::NatLoose,
+        Case::RebootRst,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Keepalive213 => "keepalive 2/1/3 after a vanish",
+            Case::Keepalive213UserTimeout4 => "keepalive 2/1/3 + user timeout 4 s",
+            Case::UserTimeout4Data => "user timeout 4 s, data into a black hole",
+            Case::Retries2Is5Data => "tcp_retries2 = 5, data into a black hole",
+            Case::Upload100KiBThenPing56k => "100 KiB then a 4-byte ping at 56 kbit/s",
+            Case::NatDrop => "NAT expiry, drop (tcp_loose = 0), retries2 = 5",
+            Case::NatNewPort => "NAT expiry, new port (fully-random)",
+            Case::NatLoose => "NAT expiry, loose pickup (Linux default)",
+            Case::RebootRst => "server reboot answered with RST",
+        }
+    }
+
+    /// What the reference instant is (for the table).
+    pub fn from(self) -> &'static str {
+        match self {
+            Case::Keepalive213 | Case::Keepalive213UserTimeout4 => "connect",
+            _ => "write",
+        }
+    }
+
+    /// The simulated twin, as a scenario: the client writes at `write_at`.
+    fn scenario(self) -> String {
+        let vanish = "[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"500ms\"\n";
+        let ka = |ut: &str| {
+            format!("[[strategy]]\nname = \"s\"\nkind = \"tcp_keepalive\"\nsides = [\"client\"]\nidle = \"2s\"\ninterval = \"1s\"\ncount = 3\nuser_timeout = \"{ut}\"\n")
+        };
+        let none = "[[strategy]]\nname = \"s\"\nkind = \"none\"\n";
+        let write = |at: &str, size: &str| format!("[[traffic]]\nkind = \"upload\"\nat = \"{at}\"\nsize = \"{size}\"\n");
+        let nat = |on: &str| format!("[nat]\nidle_timeout = \"3s\"\non_expired = \"{on}\"\n");
+        let body = match self {
+            Case::Keepalive213 => format!("{vanish}{}", ka("0s")),
+            Case::Keepalive213UserTimeout4 => format!("{vanish}{}", ka("4s")),
+            Case::UserTimeout4Data => format!("{vanish}{}{}", write("1s", "100B"), ka("4s").replace("idle = \"2s\"", "idle = \"2h\"")),
+            Case::Retries2Is5Data => format!("[tcp]\nretries2 = 5\n{vanish}{}{none}", write("1s", "100B")),
+            Case::Upload100KiBThenPing56k => {
+                format!("[client.link]\nup = \"56kbit/s\"\n{}{}{none}", write("1s", "100KiB"), write("1s", "4B"))
+            }
+            Case::NatDrop => format!("[tcp]\nretries2 = 5\n{}{}{none}", nat("drop"), write("5s", "100B")),
+            Case::NatNewPort => format!("{}{}{none}", nat("new_port"), write("5s", "100B")),
+            Case::NatLoose => format!("{}{}{none}", nat("loose"), write("5s", "100B")),
+            Case::RebootRst => {
+                format!("[[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"1s\"\nduration = \"1s\"\n{}{none}", write("3s", "100B"))
+            }
+        };
+        format!("name = \"calibrate\"\nhorizon = \"1h\"\n{body}")
+    }
+
+    /// Run the simulated twin.
+    pub fn simulate(self) -> Measured {
+        let s = scenario::parse(Path::new("calibrate.toml"), &self.scenario()).expect("calibration scenarios are valid");
+        let r = runner::run_one(&s, &s.strategies[0], 0, true);
+        let trace = &r.outcome.trace;
+        let connected = trace
+            .iter()
+            .find(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::tcp::SocketEvent::Connected }))
+            .map_or(SimInstant::ZERO, |t| t.at);
+        let write_at = trace.iter().find(|t| matches!(t.event, TraceEvent::AppWrite { side: Side::Client, .. })).map(|t| t.at);
+        let reference = match self.from() {
+            "connect" => connected,
+            _ => write_at.unwrap_or(SimInstant::ZERO),
+        };
+        let secs = |at: SimInstant| (at - reference).as_secs_f64();
+        match self {
+            Case::Upload100KiBThenPing56k | Case::NatLoose => {
+                let wanted = if self == Case::NatLoose { 1 } else { 2 };
+                let at = trace
+                    .iter()
+                    .filter(|t| matches!(t.event, TraceEvent::AppMessage { side: Side::Server, .. }))
+                    .nth(wanted - 1)
+                    .map(|t| t.at);
+                match at {
+                    Some(at) => Measured { seconds: secs(at), outcome: "delivered".into() },
+                    None => Measured { seconds: f64::NAN, outcome: "not delivered".into() },
+                }
+            }
+            _ => match r.outcome.declarations.iter().find(|d| d.side == Side::Client) {
+                Some(d) => Measured { seconds: secs(d.at), outcome: d.cause.clone() },
+                None => Measured { seconds: f64::NAN, outcome: "nothing".into() },
+            },
+        }
+    }
+
+    /// Run it against the kernel in a fresh testbed tagged `tag`.
+    pub fn measure(self, tag: &str) -> Result<Measured, TestbedError> {
+        let tb = Testbed::new(tag)?;
+        match self {
+            Case::NatDrop => {
+                nat(&tb, false)?;
+                tb.router.sysctl("net.netfilter.nf_conntrack_tcp_loose", "0")?;
+            }
+            Case::NatNewPort => nat(&tb, true)?,
+            Case::NatLoose => nat(&tb, false)?,
+            Case::Upload100KiBThenPing56k => {
+                tb.client
+                    .exec("tc", &["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "56kbit", "burst", "1600", "limit", "300000"])?;
+            }
+            _ => {}
+        }
+        if matches!(self, Case::Retries2Is5Data | Case::NatDrop) {
+            tb.client.sysctl("net.ipv4.tcp_retries2", "5")?;
+        }
+        let listener = tb.server.enter(|| TcpListener::bind((SERVER_ADDR, 5000)))?;
+        let (keepalive, user_timeout) = match self {
+            Case::Keepalive213 => (true, None),
+            Case::Keepalive213UserTimeout4 => (true, Some(Duration::from_secs(4))),
+            Case::UserTimeout4Data => (false, Some(Duration::from_secs(4))),
+            _ => (false, None),
+        };
+        let mut client = tb.client.enter(|| connect(keepalive, user_timeout))?;
+        let connected = Instant::now();
+        let (mut accepted, _) = listener.accept()?;
+        accepted.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let outcome = match self {
+            Case::Keepalive213 | Case::Keepalive213UserTimeout4 => {
+                tb.server.vanish()?;
+                wait_error(&mut client, connected)
+            }
+            Case::UserTimeout4Data | Case::Retries2Is5Data => {
+                tb.server.vanish()?;
+                std::thread::sleep(Duration::from_millis(500));
+                let t0 = Instant::now();
+                client.write_all(&[0u8; 100])?;
+                wait_error(&mut client, t0)
+            }
+            Case::Upload100KiBThenPing56k => {
+                let t0 = Instant::now();
+                client.write_all(&vec![0u8; 100 * 1024])?;
+                client.write_all(&[1u8; 4])?;
+                read_exactly(&mut accepted, 100 * 1024 + 4, t0)
+            }
+            Case::NatDrop | Case::NatNewPort | Case::NatLoose => {
+                // Idle past the 3 s conntrack timeout, then write.
+                std::thread::sleep(Duration::from_secs(5));
+                let t0 = Instant::now();
+                client.write_all(&[0u8; 100])?;
+                if self == Case::NatLoose {
+                    read_exactly(&mut accepted, 100, t0)
+                } else {
+                    wait_error(&mut client, t0)
+                }
+            }
+            Case::RebootRst => {
+                // Power off, lose the connection state (the RST of the abort is
+                // dropped with everything else), come back without it.
+                tb.server.vanish()?;
+                let sock = Socket::from(accepted);
+                sock.set_linger(Some(Duration::ZERO))?;
+                drop(sock);
+                drop(listener);
+                std::thread::sleep(Duration::from_millis(500));
+                tb.server.reappear()?;
+                std::thread::sleep(Duration::from_millis(500));
+                let t0 = Instant::now();
+                client.write_all(&[0u8; 100])?;
+                wait_error(&mut client, t0)
+            }
+        };
+        Ok(outcome)
+    }
+}
+
+/// NAT on the router's server side; conntrack's INVALID packets are dropped.
+fn nat(tb: &Testbed, fully_random: bool) -> Result<(), TestbedError> {
+    let masq = if fully_random { "masquerade fully-random" } else { "masquerade" };
+    tb.router.nft(&format!(
+        "table ip kasim_nat {{\n chain post {{ type nat hook postrouting priority 100; oifname \"s0\" {masq}; }}\n}}\n\
+         table inet kasim_filter {{\n chain forward_filter {{ type filter hook forward priority 0; ct state invalid drop; }}\n}}\n"
+    ))?;
+    // Conntrack stamps each entry's expiry from the timeout in force when a packet
+    // passes, so it must be short before the handshake, not after.
+    tb.router.sysctl("net.netfilter.nf_conntrack_tcp_timeout_established", "3")
+}
+
+fn connect(keepalive: bool, user_timeout: Option<Duration>) -> std::io::Result<TcpStream> {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_tcp_nodelay(true)?;
+    if keepalive {
+        s.set_keepalive(true)?;
+        s.set_tcp_keepalive(&TcpKeepalive::new().with_time(Duration::from_secs(2)).with_interval(Duration::from_secs(1)).with_retries(3))?;
+    }
+    if let Some(ut) = user_timeout {
+        s.set_tcp_user_timeout(Some(ut))?;
+    }
+    let addr: SocketAddr = format!("{SERVER_ADDR}:5000").parse().expect("a valid address");
+    s.connect(&addr.into())?;
+    // A safety net: no case waits more than a minute.
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    Ok(s.into())
+}
+
+/// Read until the socket fails; the error's name and when, after `t0`.
+fn wait_error(stream: &mut TcpStream, t0: Instant) -> Measured {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "EOF".into() },
+            Ok(_) => continue,
+            Err(e) => {
+                let seconds = t0.elapsed().as_secs_f64();
+                let outcome = match e.raw_os_error() {
+                    Some(libc::ETIMEDOUT) => "ETIMEDOUT".to_string(),
+                    Some(libc::ECONNRESET) => "ECONNRESET".to_string(),
+                    _ if e.kind() == ErrorKind::WouldBlock => "no error within 60 s".to_string(),
+                    _ => e.to_string(),
+                };
+                return Measured { seconds, outcome };
+            }
+        }
+    }
+}
+
+/// Read `n` bytes; when the last arrived, after `t0`.
+fn read_exactly(stream: &mut TcpStream, n: usize, t0: Instant) -> Measured {
+    let mut buf = vec![0u8; n];
+    match stream.read_exact(&mut buf) {
+        Ok(()) => Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "delivered".into() },
+        Err(e) => Measured { seconds: t0.elapsed().as_secs_f64(), outcome: format!("not delivered ({e})") },
+    }
+}
+
+/// One line of the calibration table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub case: &'static str,
+    pub from: &'static str,
+    pub simulated_s: f64,
+    pub simulated_outcome: String,
+    pub measured_median_s: f64,
+    pub measured_min_s: f64,
+    pub measured_max_s: f64,
+    pub measured_outcome: String,
+    pub repetitions: usize,
+    pub error_s: f64,
+    pub tolerance_s: f64,
+    pub ok: bool,
+}
+
+/// Run every case `reps` times against the kernel (in parallel) and once in the simulator.
+pub fn run(cases: &[Case], reps: usize) -> Vec<Result<Row, String>> {
+    let jobs: Vec<(usize, usize)> = (0..cases.len()).flat_map(|c| (0..reps).map(move |r| (c, r))).collect();
+    let measured: Vec<(usize, Result<Measured, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|&(c, r)| {
+                let case = cases[c];
+                s.spawn(move || (c, case.measure(&format!("{c}{r}")).map_err(|e| e.to_string())))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or((usize::MAX, Err("a case panicked".into())))).collect()
+    });
+    cases
+        .iter()
+        .enumerate()
+        .map(|(c, case)| {
+            let mut runs = Vec::new();
+            for (i, m) in &measured {
+                if *i == c {
+                    runs.push(m.clone()?);
+                }
+            }
+            let sim = case.simulate();
+            let mut times: Vec<f64> = runs.iter().map(|m| m.seconds).collect();
+            times.sort_by(f64::total_cmp);
+            let median = times[times.len() / 2];
+            let outcomes: Vec<&str> = runs.iter().map(|m| m.outcome.as_str()).collect();
+            let agreed = outcomes.iter().all(|o| *o == outcomes[0]);
+            let measured_outcome = if agreed { outcomes[0].to_string() } else { outcomes.join(" / ") };
+            let tolerance = (0.02 * median).max(0.05);
+            let error = sim.seconds - median;
+            Ok(Row {
+                case: case.name(),
+                from: case.from(),
+                simulated_s: sim.seconds,
+                ok: agreed && measured_outcome == sim.outcome && error.abs() <= tolerance,
+                simulated_outcome: sim.outcome,
+                measured_median_s: median,
+                measured_min_s: times[0],
+                measured_max_s: times[times.len() - 1],
+                measured_outcome,
+                repetitions: runs.len(),
+                error_s: error,
+                tolerance_s: tolerance,
+            })
+        })
+        .collect()
+}
+
+/// The table a person reads.
+pub fn table(rows: &[Result<Row, String>]) -> String {
+    let mut out = format!(
+        "{:<44} {:>8} {:>22} {:>10} {:>12}  {}\n",
+        "case (seconds from connect/write)", "kasim", "Linux median (min-max)", "error", "outcome", "verdict"
+    );
+    for r in rows {
+        match r {
+            Ok(r) => out.push_str(&format!(
+                "{:<44} {:>8.3} {:>8.3} ({:.3}-{:.3}) {:>+10.3} {:>12}  {}\n",
+                r.case,
+                r.simulated_s,
+                r.measured_median_s,
+                r.measured_min_s,
+                r.measured_max_s,
+                r.error_s,
+                if r.simulated_outcome == r.measured_outcome {
+                    r.measured_outcome.clone()
+                } else {
+                    format!("{} vs {}", r.simulated_outcome, r.measured_outcome)
+                },
+                if r.ok { "ok" } else { "MISS" }
+            )),
+            Err(e) => out.push_str(&format!("testbed error: {e}\n")),
+        }
+    }
+    out
+}
