@@ -76,6 +76,18 @@ pub struct RunArgs {
     /// Also write report.txt, report.md, report.json and index.html into this folder (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// `event` (the simulator) or `live` (live_* strategies' tokio code on turmoil).
+    #[arg(long, value_enum, default_value_t = Engine::Event)]
+    pub engine: Engine,
+    /// turmoil's tick for --engine live, e.g. "1ms" (default) or "100ms".
+    #[arg(long, value_parser = crate::units::parse_duration_arg)]
+    pub tick: Option<std::time::Duration>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Event,
+    Live,
 }
 
 #[derive(clap::Args, Debug)]
@@ -144,6 +156,8 @@ pub enum CliError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot write the pcap {path}: {message}")]
     Pcap { path: PathBuf, message: String },
+    #[error("{0}")]
+    Live(String),
 }
 
 pub fn main() -> ExitCode {
@@ -206,8 +220,11 @@ fn selected<'a>(s: &'a Scenario, names: &[String]) -> Vec<&'a StrategySpec> {
 pub struct RunOutput {
     pub report: Report,
     pub scenarios: Vec<Scenario>,
-    /// Per scenario, per selected strategy, the runs.
+    /// Per scenario, per strategy that ran, the runs.
     pub runs: Vec<Vec<Vec<RunRecord>>>,
+    /// Per scenario, the names of the strategies that ran (in `runs`' order).
+    pub ran: Vec<Vec<String>>,
+    pub engine: Engine,
 }
 
 /// Run the matrix; the core of `run` and `check`, used by tests too.
@@ -242,17 +259,63 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
     };
     let mut report = Report::default();
     let mut runs = Vec::new();
+    let mut ran: Vec<Vec<String>> = Vec::new();
     for s in &scenarios {
         bar.set_message(s.name.clone());
-        let strategies = selected(s, &args.strategies);
+        let mut strategies = selected(s, &args.strategies);
         let tick = || bar.inc(1);
-        let r = pool.install(|| runner::run_scenario(s, &strategies, args.seeds, &tick));
+        let r = match args.engine {
+            Engine::Event => pool.install(|| runner::run_scenario(s, &strategies, args.seeds, &tick)),
+            Engine::Live => {
+                strategies.retain(|st| st.kind.starts_with("live_"));
+                pool.install(|| run_live(s, &strategies, args, &tick))?
+            }
+        };
         let seeds = args.seeds.unwrap_or(s.seeds);
         report.scenarios.push(runner::scenario_report(s, &strategies, &r, seeds));
+        ran.push(strategies.iter().map(|st| st.name.clone()).collect());
         runs.push(r);
     }
     bar.finish_and_clear();
-    Ok(RunOutput { report, scenarios, runs })
+    Ok(RunOutput { report, scenarios, runs, ran, engine: args.engine })
+}
+
+#[cfg(feature = "live")]
+fn run_live(s: &Scenario, strategies: &[&StrategySpec], args: &RunArgs, tick: &(dyn Fn() + Sync)) -> Result<Vec<Vec<RunRecord>>, CliError> {
+    use crate::live;
+    use rayon::prelude::*;
+    if strategies.is_empty() {
+        return Err(CliError::Live(live::LiveError::NoLiveStrategy { scenario: s.name.clone() }.to_string()));
+    }
+    let parts = live::unsupported(s);
+    if !parts.is_empty() {
+        return Err(CliError::Live(
+            live::LiveError::Unsupported { scenario: format!("{} ({})", s.name, s.path.display()), parts }.to_string(),
+        ));
+    }
+    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick) };
+    let seeds = runner::seeds(s, args.seeds);
+    strategies
+        .iter()
+        .map(|st| {
+            seeds
+                .par_iter()
+                .map(|&seed| {
+                    let d = |k: &str| st.params.get(k).and_then(|v| crate::units::parse_duration(v).ok()).unwrap_or_default();
+                    let strategy: std::rc::Rc<dyn live::LiveStrategy> =
+                        std::rc::Rc::new(live::TokioPing { interval: d("interval"), timeout: d("timeout") });
+                    let r = live::run(s, strategy, st.detection_window(), seed, cfg).map_err(|e| CliError::Live(e.to_string()));
+                    tick();
+                    r
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "live"))]
+fn run_live(_: &Scenario, _: &[&StrategySpec], _: &RunArgs, _: &(dyn Fn() + Sync)) -> Result<Vec<Vec<RunRecord>>, CliError> {
+    Err(CliError::Live("this kasim was built without live mode: cargo run --release --features harness/live -- run --engine live".into()))
 }
 
 /// Write `contents` to `path` atomically: a temp file beside it, then rename.
@@ -290,7 +353,11 @@ fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<ExitCo
             .scenarios
             .iter()
             .zip(&out.runs)
-            .map(|(s, runs)| crate::plots::scenario_plots(s, &selected(s, &args.strategies), runs))
+            .zip(&out.ran)
+            .map(|((s, runs), names)| {
+                let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| names.contains(&st.name)).collect();
+                crate::plots::scenario_plots(s, &strategies, runs, out.engine == Engine::Event)
+            })
             .collect();
         write_atomic(&dir.join("index.html"), &reports::html::page(&out.report, &plots))?;
         eprintln!("wrote {}/report.{{txt,md,json}} and {}/index.html", dir.display(), dir.display());

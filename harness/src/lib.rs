@@ -11,6 +11,7 @@
 //! * [`check`]: `[[expect]]` evaluation;
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
 //! * [`calibrate`]: the model against the real kernel, in network namespaces;
+//! * `live` (feature `live`): users' tokio code on turmoil, judged the same way;
 //! * [`cli`]: the `kasim` command.
 
 pub mod calibrate;
@@ -18,6 +19,8 @@ pub mod check;
 pub mod cli;
 pub mod endpoint;
 pub mod export;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod plots;
 pub mod runner;
 pub mod scenario;

@@ -66,7 +66,10 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
 }
 
 /// Plot data for one scenario, from its runs (one list per strategy, in order).
-pub fn scenario_plots(scenario: &Scenario, strategies: &[&StrategySpec], runs: &[Vec<RunRecord>]) -> ScenarioPlots {
+/// `traced` re-runs a representative seed in the event engine for the
+/// timeline; without it (live mode: no packet trace) the timeline shows only
+/// the faults, the break and the declarations of the first run.
+pub fn scenario_plots(scenario: &Scenario, strategies: &[&StrategySpec], runs: &[Vec<RunRecord>], traced: bool) -> ScenarioPlots {
     let strategies = strategies
         .iter()
         .zip(runs)
@@ -80,8 +83,34 @@ pub fn scenario_plots(scenario: &Scenario, strategies: &[&StrategySpec], runs: &
                 })
                 .collect();
             let seed = runs.iter().find(|r| !r.outcome.declarations.is_empty()).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
-            StrategyPlots { latencies_s, timeline: timeline(scenario, st, seed) }
+            let timeline =
+                if traced { timeline(scenario, st, seed) } else { untraced_timeline(scenario, runs.iter().find(|r| r.seed == seed)) };
+            StrategyPlots { latencies_s, timeline }
         })
         .collect();
     ScenarioPlots { strategies }
+}
+
+/// A timeline from a run's record alone (no trace): faults, the break, declarations.
+fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTimeline {
+    let mut t = RunTimeline { seed: run.map_or(0, |r| r.seed), horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new() };
+    let Some(r) = run else { return t };
+    for f in &r.faults {
+        let row = match f.side {
+            Some(s) if f.kind != crate::scenario::FaultKind::Outage => row(s),
+            _ => Row::Network,
+        };
+        t.marks.push(Mark { at_s: f.at.as_secs_f64(), row, kind: MarkKind::Fault, label: f.kind.name().into() });
+    }
+    if let Some((at, cause)) = r.outcome.broken {
+        t.marks.push(Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") });
+    }
+    for d in &r.outcome.declarations {
+        let kind = match d.verdict {
+            Verdict::Detection { .. } => MarkKind::Detection,
+            Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
+        };
+        t.marks.push(Mark { at_s: d.at.as_secs_f64(), row: row(d.side), kind, label: d.cause.clone() });
+    }
+    t
 }

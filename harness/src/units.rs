@@ -72,6 +72,11 @@ pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
     Ok((n * mult).round() as u64)
 }
 
+/// For command-line flags: a duration, with the allowed forms in the error.
+pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
 /// A time that may be drawn at random, per seed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RandomTime {

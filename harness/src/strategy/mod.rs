@@ -199,6 +199,15 @@ pub const KINDS: &[KindSpec] = &[
         ],
     },
     KindSpec {
+        kind: "live_ping",
+        help: "a tokio ping/pong task run on turmoil with --engine live; in the event engine, its sans-IO twin (app_ping, pong liveness)",
+        default_sides: &[Side::Client],
+        params: &[
+            ParamSpec { name: "interval", ty: ParamType::Duration, default: "10m", help: "between pings" },
+            ParamSpec { name: "timeout", ty: ParamType::Duration, default: "3m", help: "wait for the pong" },
+        ],
+    },
+    KindSpec {
         kind: "phi_accrual",
         help: "phi accrual failure detector over heartbeat responses (Akka defaults)",
         default_sides: BOTH,
@@ -323,6 +332,7 @@ impl StrategySpec {
         let d = |k: &str| self.duration(k);
         let n = |k: &str| self.number(k) as u64;
         match self.kind {
+            "live_ping" => Box::new(AppPing::new(d("interval"), d("timeout"), false, Liveness::Pong, 8)),
             "phi_accrual" => Box::new(PhiAccrual::new(
                 d("interval"),
                 self.number("threshold"),
@@ -373,7 +383,7 @@ impl StrategySpec {
     pub fn detection_window(&self) -> Duration {
         let d = |k: &str| self.duration(k);
         match self.kind {
-            "app_ping" => d("interval") + d("timeout"),
+            "app_ping" | "live_ping" => d("interval") + d("timeout"),
             "tcp_keepalive" => d("interval") * self.number("count") as u32,
             "phi_accrual" => (d("interval") + d("acceptable_pause")) * 2,
             "grpc" => d("time") + d("timeout"),
