@@ -87,7 +87,6 @@ struct Generator {
 }
 
 pub struct Endpoint {
-    side: Side,
     traffic: Vec<Traffic>,
     generators: Vec<Generator>,
     strategy: Option<Box<dyn Strategy>>,
@@ -109,11 +108,7 @@ impl Endpoint {
                 Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
             })
             .collect();
-        Endpoint { side, traffic: traffic.to_vec(), generators, strategy, dead: None, done: false, stats }
-    }
-
-    pub fn side(&self) -> Side {
-        self.side
+        Endpoint { traffic: traffic.to_vec(), generators, strategy, dead: None, done: false, stats }
     }
 
     fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {

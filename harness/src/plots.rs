@@ -47,7 +47,7 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
                 marks.push(mark(Row::Network, MarkKind::NatExpiry, if nat == 1 { "NAT expiry" } else { "" }));
             }
             TraceEvent::Declared { side, cause, verdict } => {
-                let echo = declared.contains(&side.peer()) && matches!(cause.as_str(), "ECONNRESET" | "EOF");
+                let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
                 declared.push(*side);
                 let kind = match verdict {
                     _ if echo => MarkKind::PeerClosed,

@@ -153,13 +153,18 @@ pub enum SideOutcome {
     NotApplicable,
 }
 
-/// The declaration that counts for `side`: its first, unless it merely echoes
-/// the peer's earlier decision (the peer aborted, we saw ECONNRESET/EOF).
+/// Is a declaration with this cause only the peer's own decision reaching us
+/// (the peer declared first and aborted; we saw ECONNRESET or EOF)? Such a
+/// declaration is neither a detection nor a false positive.
+pub fn echoes_peer(cause: &str, peer_declared_first: bool) -> bool {
+    peer_declared_first && matches!(cause, "ECONNRESET" | "EOF")
+}
+
+/// The declaration that counts for `side`: its first, unless it [echoes the peer](echoes_peer).
 pub fn counted_declaration(outcome: &Outcome, side: Side) -> Option<&Declaration> {
     let mine = outcome.declarations.iter().find(|d| d.side == side)?;
     let peer_first = outcome.declarations.iter().find(|d| d.side == side.peer()).is_some_and(|p| p.at <= mine.at);
-    let echo = matches!(mine.cause.as_str(), "ECONNRESET" | "EOF");
-    (!(peer_first && echo)).then_some(mine)
+    (!echoes_peer(&mine.cause, peer_first)).then_some(mine)
 }
 
 pub fn side_outcome(outcome: &Outcome, side: Side) -> SideOutcome {

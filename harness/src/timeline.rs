@@ -140,7 +140,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
             },
             TraceEvent::Declared { side, cause, verdict } => {
-                let echo = declared.contains(&side.peer()) && matches!(cause.as_str(), "ECONNRESET" | "EOF");
+                let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
                 declared.push(*side);
                 let judged = match verdict {
                     _ if echo => "the peer's own decision reaching us, not counted".to_string(),

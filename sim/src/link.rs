@@ -112,12 +112,11 @@ pub struct LinkDir {
     backlog_bytes: u64,
     outages: Vec<Outage>,
     rng: Stream,
-    delivered: u64,
 }
 
 impl LinkDir {
     pub fn new(cfg: LinkConfig, rng: Stream) -> Self {
-        LinkDir { cfg, busy_until: Instant::ZERO, backlog: VecDeque::new(), backlog_bytes: 0, outages: Vec::new(), rng, delivered: 0 }
+        LinkDir { cfg, busy_until: Instant::ZERO, backlog: VecDeque::new(), backlog_bytes: 0, outages: Vec::new(), rng }
     }
 
     pub fn config(&self) -> &LinkConfig {
@@ -135,11 +134,6 @@ impl LinkDir {
     /// How long a packet offered at `now` would wait before its first bit goes out.
     pub fn backlog_delay(&self, now: Instant) -> Duration {
         self.busy_until - now
-    }
-
-    /// Packets this direction has delivered so far.
-    pub fn delivered(&self) -> u64 {
-        self.delivered
     }
 
     /// Offer an IP packet of `ip_bytes` at `now`.
@@ -172,7 +166,6 @@ impl LinkDir {
         if self.outages.iter().any(|o| o.start > now && o.start < at) {
             return Offer::Dropped(LinkDrop::Outage);
         }
-        self.delivered += 1;
         Offer::Arrives { at, queued: start - now }
     }
 }

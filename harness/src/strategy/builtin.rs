@@ -89,7 +89,7 @@ impl Strategy for AppPing {
         self.last_activity = now;
     }
 
-    fn on_event(&mut self, now: Instant, event: Observed, ctl: &mut Control) {
+    fn on_event(&mut self, now: Instant, event: Observed, _ctl: &mut Control) {
         match event {
             Observed::Pong { id } if id == self.seq => self.deadline = None,
             Observed::Received { .. } if self.liveness == Liveness::AnyBytes => self.deadline = None,
@@ -102,7 +102,6 @@ impl Strategy for AppPing {
             Observed::Wrote { .. } | Observed::WorkloadMessage { .. } => self.last_activity = now,
             _ => {}
         }
-        let _ = ctl;
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
