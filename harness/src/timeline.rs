@@ -1,14 +1,17 @@
 //! A run's trace as a timeline a person can read without knowing kasim:
 //!
 //! ```text
-//! +00:20:00.000 nat     mapping 198.18.0.2:40000 -> 198.51.100.1:40000 expired (idle 20m)
-//! +00:30:00.012 client  ping #3 (8 B) written
-//! +00:30:00.012 nat     dropped data 8 B from 198.18.0.2:40000 (no mapping)
-//! +00:33:00.000 client  declared dead: ping timeout (broken 13m ago)
+//! +00:20:00.000 nat          mapping 198.18.0.2:40000 -> 198.51.100.1:40000 expired (idle 20m)
+//! +00:30:00.000 client       ping #3 (8 B) written
+//! +00:30:00.000 client       ping #3 (8 B) dropped at nat (no mapping)
+//! +00:33:00.000 client       declared dead: ping timeout (broken 13m00s ago)
 //! ```
 //!
-//! Pure ACKs and arrivals are left out of the text form (they are in the
-//! JSON form and the pcap): they triple the length and rarely explain anything.
+//! Segments are named by the messages they carry (found from each side's
+//! initial sequence number and the order of its writes), so a drop reads as
+//! "ping #3 dropped at nat", not as sequence numbers. Pure ACKs and arrivals
+//! are left out of the text form (`--all` keeps them; the JSON form and the
+//! pcap have everything): they triple the length and rarely explain anything.
 
 use crate::endpoint::{tag_id, Class};
 use crate::units::format_duration;
@@ -74,17 +77,69 @@ fn drop_reason(r: DropReason) -> &'static str {
     }
 }
 
+/// Which messages each side's segments carry.
+#[derive(Default)]
+struct Streams {
+    /// Initial sequence number of each side's stream (from its SYN).
+    isn: [Option<u64>; 2],
+    /// (start offset, end offset, label) of each side's writes, in order.
+    writes: [Vec<(u64, u64, String)>; 2],
+    written: [u64; 2],
+}
+
+impl Streams {
+    fn observe(&mut self, event: &TraceEvent) {
+        match event {
+            TraceEvent::Sent { side, seg } if seg.flags.contains(sim::packet::Flags::SYN) => {
+                self.isn[side.index()].get_or_insert(seg.seq);
+            }
+            TraceEvent::AppWrite { side, tag, size } => {
+                let i = side.index();
+                self.writes[i].push((self.written[i], self.written[i] + size, message(*tag, *size)));
+                self.written[i] += size;
+            }
+            _ => {}
+        }
+    }
+
+    /// The side whose stream `seg` belongs to, and the messages it carries.
+    fn carried(&self, seg: &Segment) -> Option<(sim::Side, String)> {
+        if seg.len == 0 || seg.kind == SegmentKind::Reset {
+            return None;
+        }
+        let side = if seg.src == sim::packet::addr::SERVER { sim::Side::Server } else { sim::Side::Client };
+        let start = seg.seq.checked_sub(self.isn[side.index()]? + 1)?;
+        let end = start + u64::from(seg.len);
+        let writes = &self.writes[side.index()];
+        let first = writes.partition_point(|w| w.1 <= start);
+        let hits: Vec<&(u64, u64, String)> = writes[first..].iter().take_while(|w| w.0 < end).collect();
+        let label = |w: &(u64, u64, String)| if w.0 < start || w.1 > end { format!("part of {}", w.2) } else { w.2.clone() };
+        let text = match hits.as_slice() {
+            [] => return None,
+            [one] => label(one),
+            [a, b] => format!("{} + {}", label(a), label(b)),
+            [a, rest @ ..] => format!("{} + {} more", label(a), rest.len()),
+        };
+        Some((side, text))
+    }
+}
+
 /// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
 pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     let mut out = Vec::new();
     let mut declared: Vec<sim::Side> = Vec::new();
+    let mut streams = Streams::default();
     for r in trace {
+        streams.observe(&r.event);
         let (place, event): (String, String) = match &r.event {
             TraceEvent::Sent { side, seg } => {
                 if !all && seg.kind == SegmentKind::Ack {
                     continue;
                 }
-                (side.to_string(), format!("sends {}", segment(seg)))
+                match streams.carried(seg) {
+                    Some((_, msgs)) => (side.to_string(), format!("sends {} ({msgs})", segment(seg))),
+                    None => (side.to_string(), format!("sends {}", segment(seg))),
+                }
             }
             TraceEvent::Delivered { side, seg } => {
                 if !all {
@@ -98,7 +153,13 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 }
                 (place(*p), format!("{} waits {:.1}s in the queue", segment(seg), wait.as_secs_f64()))
             }
-            TraceEvent::Dropped { place: p, seg, reason } => (place(*p), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
+            TraceEvent::Dropped { place: p, seg, reason } => match streams.carried(seg) {
+                Some((owner, msgs)) => {
+                    let again = if seg.kind == SegmentKind::Data { "" } else { " (sent again)" };
+                    (owner.to_string(), format!("{msgs}{again} dropped at {} ({})", place(*p), drop_reason(*reason)))
+                }
+                None => (place(*p), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
+            },
             TraceEvent::Translated { before, after } => {
                 if !all {
                     continue;
@@ -144,7 +205,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 declared.push(*side);
                 let judged = match verdict {
                     _ if echo => "the peer's own decision reaching us, not counted".to_string(),
-                    Verdict::Detection { latency } => format!("broken {} ago", format_duration(round_ms(*latency))),
+                    Verdict::Detection { latency } => format!("broken {} ago", reports::render::seconds(Some(latency.as_secs_f64()))),
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
                 };
                 (side.to_string(), format!("declared dead: {cause} ({judged})"))
@@ -153,10 +214,6 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
         out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, place, event });
     }
     out
-}
-
-fn round_ms(d: std::time::Duration) -> std::time::Duration {
-    std::time::Duration::from_millis(d.as_millis() as u64)
 }
 
 /// Render lines as text.

@@ -265,3 +265,24 @@ fn export_scenario_fixes_every_random_value_and_reproduces_the_outcome() {
         assert!(stderr(&check).contains("passed, 0 failed"));
     }
 }
+
+#[test]
+fn replay_timeline_reads_as_a_story() {
+    // A 30-minute ping behind a 20-minute drop NAT: the mapping goes at 20 m, the
+    // ping at 30 m dies at the NAT, and the 3-minute timeout fires at 33 m.
+    let path = scenario(
+        "story",
+        "name = \"story\"\nhorizon = \"1h\"\n[nat]\nidle_timeout = \"20m\"\non_expired = \"drop\"\n\
+         [[strategy]]\nname = \"ping\"\nkind = \"app_ping\"\nsides = [\"client\"]\ninterval = \"30m\"\ntimeout = \"3m\"\n",
+    );
+    let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ping", "--seed", "0"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for line in [
+        "+00:20:00.000 nat          mapping 198.18.0.2:40000 -> 198.51.100.1:40000 expired (idle 20m)",
+        "+00:30:00.000 client       ping #1 (8 B) written",
+        "+00:30:00.000 client       ping #1 (8 B) dropped at nat (no mapping)",
+        "+00:33:00.000 client       declared dead: ping timeout (broken 13m00s ago)",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}

@@ -8,8 +8,15 @@ use std::fmt::Write;
 pub fn seconds(x: Option<f64>) -> String {
     match x {
         None => "-".into(),
-        Some(s) if s >= 3600.0 => format!("{}h{:02}m", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64),
-        Some(s) if s >= 60.0 => format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0).round() as u64),
+        Some(s) if s >= 3600.0 => {
+            // Whole minutes (truncated, as before), split after rounding: never "59m60s".
+            let m = (s / 60.0) as u64;
+            format!("{}h{:02}m", m / 60, m % 60)
+        }
+        Some(s) if s >= 59.995 => {
+            let t = s.round() as u64;
+            format!("{}m{:02}s", t / 60, t % 60)
+        }
         Some(s) => format!("{s:.2}s"),
     }
 }
@@ -121,6 +128,9 @@ mod tests {
         assert_eq!(seconds(Some(7875.0)), "2h11m");
         assert_eq!(seconds(Some(780.0)), "13m00s");
         assert_eq!(seconds(Some(4.44)), "4.44s");
+        // Round the total, then split: 779.9999 s is 13 minutes, not "12m60s".
+        assert_eq!(seconds(Some(779.9999)), "13m00s");
+        assert_eq!(seconds(Some(59.999)), "1m00s");
         assert_eq!(seconds(None), "-");
     }
 }

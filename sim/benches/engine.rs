@@ -119,4 +119,7 @@ fn main() {
         measure(budget, |s| World::new(cfg(s), Box::new(KeepaliveOnly), Box::new(Idle)).unwrap()),
         heap,
     );
+    // The trace's cost: off it is one branch per event; on it records everything.
+    let traced = |s| World::new(WorldConfig { trace: true, ..cfg(s) }, Box::new(Requester { next: None }), Box::new(Replier)).unwrap();
+    report("(a) with the trace recording", measure(budget, traced), heap);
 }
