@@ -1,7 +1,7 @@
 //! `[[expect]]` evaluation: the observed value, pass or fail, and for a
 //! failure the seeds that show it, each with the command that replays it.
 
-use crate::runner::{outcomes_by_seed, RunRecord, SideOutcome};
+use crate::runner::{side_outcome, RunRecord, SideOutcome};
 use crate::scenario::{Expect, Metric, Op, Scenario};
 use reports::model::{SideReport, StrategyReport};
 use sim::Side;
@@ -64,38 +64,29 @@ fn holds(op: Op, observed: f64, bound: f64) -> bool {
 /// Seeds that push the metric the wrong way, worst first.
 fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
     let side = e.side.unwrap_or(Side::Client);
-    let outcomes = outcomes_by_seed(runs, side);
-    let mut scored: Vec<(f64, u64)> = outcomes
-        .iter()
-        .filter_map(|(&seed, o)| {
-            let score = match (e.metric, o) {
-                (
-                    Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean,
-                    SideOutcome::Detected(l),
-                ) => Some(l.as_secs_f64()),
-                (
-                    Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean,
-                    SideOutcome::Undetected,
-                ) => Some(f64::INFINITY),
-                (Metric::Undetected, SideOutcome::Undetected) => Some(1.0),
-                (Metric::Detected, SideOutcome::Detected(_)) => Some(1.0),
-                (Metric::FalsePositives | Metric::FalsePositiveRate, SideOutcome::FalsePositive(_)) => Some(1.0),
-                _ => None,
-            }?;
-            // For a `ge` bound the witnesses are the runs that lack the thing.
-            Some((if e.op == Op::Ge { -score } else { score }, seed))
-        })
-        .collect();
+    let detection = matches!(
+        e.metric,
+        Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean
+    );
+    // How much a run shows the metric; `None`: not at all.
+    let shows = |r: &RunRecord| -> Option<f64> {
+        if e.metric == Metric::NatExpiries {
+            let n = crate::runner::nat_expiries(r) as f64;
+            return (n > 0.0 || e.op == Op::Ge).then_some(n);
+        }
+        match (side_outcome(&r.outcome, side), e.metric) {
+            (SideOutcome::Detected(l), _) if detection => Some(l.as_secs_f64()),
+            (SideOutcome::Undetected, _) if detection => Some(f64::INFINITY),
+            (SideOutcome::Undetected, Metric::Undetected) | (SideOutcome::Detected(_), Metric::Detected) => Some(1.0),
+            (SideOutcome::FalsePositive(_), Metric::FalsePositives | Metric::FalsePositiveRate) => Some(1.0),
+            _ => None,
+        }
+    };
+    // For a `ge` bound the witnesses are the runs that show the least.
+    let sign = if e.op == Op::Ge { -1.0 } else { 1.0 };
+    let mut scored: Vec<(f64, u64)> = runs.iter().filter_map(|r| shows(r).map(|s| (sign * s, r.seed))).collect();
     if e.op == Op::Ge && scored.is_empty() {
-        scored = outcomes.keys().map(|&s| (0.0, s)).collect();
-    }
-    if e.metric == Metric::NatExpiries {
-        let sign = if e.op == Op::Ge { -1.0 } else { 1.0 };
-        scored = runs
-            .iter()
-            .map(|r| (sign * crate::runner::nat_expiries(r) as f64, r.seed))
-            .filter(|(s, _)| e.op == Op::Ge || *s > 0.0)
-            .collect();
+        scored = runs.iter().map(|r| (0.0, r.seed)).collect();
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     scored.into_iter().take(limit).map(|(_, s)| s).collect()

@@ -301,9 +301,8 @@ fn run_live(s: &Scenario, strategies: &[&StrategySpec], args: &RunArgs, tick: &(
             seeds
                 .par_iter()
                 .map(|&seed| {
-                    let d = |k: &str| st.params.get(k).and_then(|v| crate::units::parse_duration(v).ok()).unwrap_or_default();
-                    let strategy: std::rc::Rc<dyn live::LiveStrategy> =
-                        std::rc::Rc::new(live::TokioPing { interval: d("interval"), timeout: d("timeout") });
+                    let strategy =
+                        live::from_spec(st).ok_or_else(|| CliError::Live(format!("{}: {} has no live implementation", s.name, st.kind)))?;
                     let r = live::run(s, strategy, st.detection_window(), seed, cfg).map_err(|e| CliError::Live(e.to_string()));
                     tick();
                     r

@@ -259,6 +259,14 @@ pub fn run(
     Ok(RunRecord { seed, faults, outcome, endpoints: [EndpointStats::default(); 2], horizon: scenario.horizon })
 }
 
+/// The tokio implementation of a declared `live_*` strategy, if it is one.
+pub fn from_spec(spec: &crate::strategy::StrategySpec) -> Option<Rc<dyn LiveStrategy>> {
+    match spec.kind {
+        "live_ping" => Some(Rc::new(TokioPing { interval: spec.duration("interval"), timeout: spec.duration("timeout") })),
+        _ => None,
+    }
+}
+
 /// The built-in live strategy `live_ping`: a tokio ping/pong keepalive with the
 /// same policy as `app_ping` (pong liveness, no idle skipping), written the way
 /// an application would write it. Frames are 8 bytes: a sequence number.

@@ -20,6 +20,20 @@ fn row(side: Side) -> Row {
     }
 }
 
+fn broken_mark(at: sim::Instant, cause: sim::oracle::BreakCause) -> Mark {
+    Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") }
+}
+
+/// A declaration's mark; `echo` when it only carries the peer's decision.
+fn declaration_mark(at: sim::Instant, side: Side, cause: &str, verdict: Verdict, echo: bool) -> Mark {
+    let kind = match verdict {
+        _ if echo => MarkKind::PeerClosed,
+        Verdict::Detection { .. } => MarkKind::Detection,
+        Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
+    };
+    Mark { at_s: at.as_secs_f64(), row: row(side), kind, label: cause.to_string() }
+}
+
 /// A traced re-run of `seed`, as timeline marks.
 pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunTimeline {
     let r = runner::run_one(scenario, strategy, seed, true);
@@ -49,18 +63,13 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
             TraceEvent::Declared { side, cause, verdict } => {
                 let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
                 declared.push(*side);
-                let kind = match verdict {
-                    _ if echo => MarkKind::PeerClosed,
-                    Verdict::Detection { .. } => MarkKind::Detection,
-                    Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
-                };
-                marks.push(mark(row(*side), kind, cause));
+                marks.push(declaration_mark(rec.at, *side, cause, *verdict, echo));
             }
             _ => {}
         }
     }
     if let Some((at, cause)) = r.outcome.broken {
-        marks.push(Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") });
+        marks.push(broken_mark(at, cause));
     }
     RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks }
 }
@@ -103,14 +112,11 @@ fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTimelin
         t.marks.push(Mark { at_s: f.at.as_secs_f64(), row, kind: MarkKind::Fault, label: f.kind.name().into() });
     }
     if let Some((at, cause)) = r.outcome.broken {
-        t.marks.push(Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") });
+        t.marks.push(broken_mark(at, cause));
     }
     for d in &r.outcome.declarations {
-        let kind = match d.verdict {
-            Verdict::Detection { .. } => MarkKind::Detection,
-            Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
-        };
-        t.marks.push(Mark { at_s: d.at.as_secs_f64(), row: row(d.side), kind, label: d.cause.clone() });
+        let echo = crate::runner::counted_declaration(&r.outcome, d.side).is_none_or(|c| c.at != d.at);
+        t.marks.push(declaration_mark(d.at, d.side, &d.cause, d.verdict, echo));
     }
     t
 }

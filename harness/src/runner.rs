@@ -16,7 +16,6 @@ use sim::oracle::{BreakCause, Condition, Declaration, Verdict};
 use sim::packet::{SegmentKind, HEADER_BYTES};
 use sim::{Fault, Instant, Outcome, Side, World, WorldConfig};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -314,9 +313,4 @@ pub fn scenario_report(scenario: &Scenario, strategies: &[&StrategySpec], runs: 
         horizon_s: scenario.horizon.as_secs_f64(),
         strategies: strategies.iter().zip(runs).map(|(s, r)| aggregate(s, r)).collect(),
     }
-}
-
-/// Per-seed outcomes of one side, for picking a seed to replay.
-pub fn outcomes_by_seed(runs: &[RunRecord], side: Side) -> BTreeMap<u64, SideOutcome> {
-    runs.iter().map(|r| (r.seed, side_outcome(&r.outcome, side))).collect()
 }

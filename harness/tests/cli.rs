@@ -189,12 +189,12 @@ fn json_is_the_only_thing_on_stdout_and_identical_at_any_job_count() {
 }
 
 #[test]
-fn out_dir_gets_the_three_reports() {
+fn out_dir_gets_the_reports_and_no_temp_files() {
     let path = scenario("out", VALID);
     let out = path.parent().unwrap().join("report");
     let o = kasim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for f in ["report.txt", "report.md", "report.json"] {
+    for f in ["report.txt", "report.md", "report.json", "index.html"] {
         assert!(out.join(f).is_file(), "{f}");
     }
     // No temp files left behind.

@@ -5,6 +5,7 @@
 //! deliver the ping on different clocks, by at most that much).
 
 use harness::live::{self, LiveConfig, TokioPing};
+
 use harness::runner::{self, side_outcome, SideOutcome};
 use sim::Side;
 use std::path::Path;

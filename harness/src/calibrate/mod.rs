@@ -76,11 +76,17 @@ impl Case {
         }
     }
 
-    /// What the reference instant is (for the table).
+    /// Is the measured time counted from the connection (else from the write)?
+    pub fn from_connect(self) -> bool {
+        matches!(self, Case::Keepalive213 | Case::Keepalive213UserTimeout4)
+    }
+
+    /// The reference instant, for the table.
     pub fn from(self) -> &'static str {
-        match self {
-            Case::Keepalive213 | Case::Keepalive213UserTimeout4 => "connect",
-            _ => "write",
+        if self.from_connect() {
+            "connect"
+        } else {
+            "write"
         }
     }
 
@@ -121,10 +127,7 @@ impl Case {
             .find(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::tcp::SocketEvent::Connected }))
             .map_or(SimInstant::ZERO, |t| t.at);
         let write_at = trace.iter().find(|t| matches!(t.event, TraceEvent::AppWrite { side: Side::Client, .. })).map(|t| t.at);
-        let reference = match self.from() {
-            "connect" => connected,
-            _ => write_at.unwrap_or(SimInstant::ZERO),
-        };
+        let reference = if self.from_connect() { connected } else { write_at.unwrap_or(SimInstant::ZERO) };
         let secs = |at: SimInstant| (at - reference).as_secs_f64();
         match self {
             Case::Upload100KiBThenPing56k | Case::NatLoose => {

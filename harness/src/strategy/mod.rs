@@ -317,7 +317,8 @@ pub struct StrategySpec {
 }
 
 impl StrategySpec {
-    fn duration(&self, key: &str) -> Duration {
+    /// A duration parameter (defaults filled in at parse time).
+    pub fn duration(&self, key: &str) -> Duration {
         self.params.get(key).and_then(|v| units::parse_duration(v).ok()).unwrap_or_default()
     }
     fn number(&self, key: &str) -> f64 {

@@ -295,19 +295,7 @@ impl TcpEndpoint {
     /// Abortive close (`SO_LINGER` 0 or a process dying with unread data): RST now.
     pub fn abort(&mut self) {
         if matches!(self.state, TcpState::Established | TcpState::SynReceived) {
-            let rst = Segment {
-                src: self.local,
-                dst: self.remote,
-                seq: self.snd_nxt,
-                ack: self.rcv.rcv_nxt(),
-                flags: Flags::RST | Flags::ACK,
-                len: 0,
-                window: 0,
-                tsval: 0,
-                tsecr: 0,
-                kind: SegmentKind::Reset,
-            };
-            self.out.push_back(rst);
+            self.queue_reset(true);
         }
         self.enter_closed(None);
     }
@@ -540,7 +528,7 @@ impl TcpEndpoint {
             if let Some(point) = self.recovery_point {
                 if ack >= point {
                     self.recovery_point = None;
-                    self.cwnd = self.cwnd.max(self.ssthresh.min(self.cwnd.max(u64::from(self.cfg.mss) * 2)));
+                    self.cwnd = self.cwnd.max(2 * u64::from(self.cfg.mss));
                 } else if self.fast_recovery {
                     // NewReno partial ACK: the next hole is lost too.
                     self.queue_retransmit(self.snd_una, SegmentKind::Retransmit);
@@ -710,7 +698,7 @@ impl TcpEndpoint {
         };
         if dead {
             // tcp_send_active_reset, then tcp_write_err.
-            self.abort_with_rst();
+            self.queue_reset(false);
             self.fail(SocketError::TimedOut);
             return;
         }
@@ -804,19 +792,17 @@ impl TcpEndpoint {
         }
     }
 
-    fn abort_with_rst(&mut self) {
-        let rst = Segment {
-            src: self.local,
-            dst: self.remote,
-            seq: self.snd_nxt,
-            ack: 0,
-            flags: Flags::RST,
-            len: 0,
-            window: 0,
-            tsval: 0,
-            tsecr: 0,
-            kind: SegmentKind::Reset,
-        };
+    /// Queue a RST at `snd_nxt`: acknowledging what we received (an
+    /// application's abort) or bare (the keepalive give-up).
+    fn queue_reset(&mut self, with_ack: bool) {
+        let mut rst = self.bare(self.snd_nxt, SegmentKind::Reset);
+        rst.window = 0;
+        if with_ack {
+            rst.flags = Flags::RST | Flags::ACK;
+        } else {
+            rst.flags = Flags::RST;
+            rst.ack = 0;
+        }
         self.out.push_back(rst);
     }
 
