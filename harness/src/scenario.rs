@@ -308,6 +308,9 @@ struct RawTcp {
     /// net.ipv4.tcp_syn_retries (default 6).
     #[schemars(with = "Option<u8>", range(min = 1, max = 127))]
     syn_retries: Option<S<i64>>,
+    /// net.ipv4.tcp_synack_retries (default 5).
+    #[schemars(with = "Option<u8>")]
+    synack_retries: Option<S<i64>>,
     /// "linux" (HZ 250 timer wheel, default) or "exact".
     #[serde(default)]
     #[schemars(schema_with = "timers_schema")]
@@ -641,6 +644,12 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
             return Err(ctx.error(Some(r.span()), "tcp.syn_retries", format!("{} is out of range; allowed: 1..=127", r.get_ref())));
         }
         cfg.syn_retries = *r.get_ref() as u32;
+    }
+    if let Some(r) = &raw.synack_retries {
+        if !(0..=255).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.synack_retries", format!("{} is out of range; allowed: 0..=255", r.get_ref())));
+        }
+        cfg.synack_retries = *r.get_ref() as u32;
     }
     if let Some(t) = &raw.timers {
         cfg.timers = match t.get_ref().as_str() {

@@ -79,6 +79,16 @@ fn strategy_parameter_out_of_range() {
 }
 
 #[test]
+fn sysctl_out_of_range() {
+    bad(
+        "synack-range",
+        "count = 3",
+        "count = 3\n[tcp]\nsynack_retries = 300",
+        &[":16:18:", "`tcp.synack_retries`", "300 is out of range; allowed: 0..=255"],
+    );
+}
+
+#[test]
 fn unknown_strategy_parameter() {
     bad(
         "unknown-param",

@@ -6,6 +6,7 @@ use common::*;
 use proptest::prelude::*;
 use sim::app::AppEvent;
 use sim::link::LinkConfig;
+use sim::tcp::{SocketError, TimerKind};
 use sim::trace::{DropReason, TraceEvent};
 use sim::world::AccessLink;
 use sim::{ConfigError, Fault, Instant, Side, World, WorldConfig};
@@ -63,8 +64,30 @@ fn bad_configuration_is_an_error_naming_the_field() {
     assert_eq!(err.to_string(), "fault #0 (nat_reboot) needs a NAT, and the topology has none");
 }
 
+/// What the client sent into silence before it gave up: the transmissions
+/// after the last segment it received, and the time from the first of them to
+/// the give-up (the trace's last record).
+fn unanswered_tail(trace: &[sim::trace::TraceRecord]) -> (usize, Duration) {
+    let last_heard = trace.iter().rposition(|r| matches!(r.event, TraceEvent::Delivered { side: Side::Client, .. }));
+    let after = &trace[last_heard.map_or(0, |i| i + 1)..];
+    let sends: Vec<Instant> =
+        after.iter().filter(|r| matches!(r.event, TraceEvent::Sent { side: Side::Client, .. })).map(|r| r.at).collect();
+    let span = match (sends.first(), trace.last()) {
+        (Some(first), Some(end)) => end.at.saturating_since(*first),
+        _ => Duration::ZERO,
+    };
+    (sends.len(), span)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // A fixed seed: CI explores the same 300 cases every run (a red run must
+    // reproduce); change the seed to explore anew. Found failures are kept in
+    // determinism.proptest-regressions and replayed first.
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b61_7369_6d),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_message_arrives_once_and_in_order_without_a_breaking_fault(
@@ -74,6 +97,7 @@ proptest! {
         messages in 1u64..80,
     ) {
         let (cfg, client) = lossy(seed, loss, &outages, messages);
+        let clog = client.log();
         let server = Script::new();
         let slog = server.log();
         let out = run(cfg, client, server);
@@ -81,13 +105,76 @@ proptest! {
             AppEvent::Message { tag, .. } => Some(*tag),
             _ => None,
         }).collect();
-        prop_assert_eq!(tags, (0..messages).collect::<Vec<_>>());
         prop_assert!(out.declarations.is_empty());
-        // The faults fired: with loss, some packet was lost; with an outage, some
-        // packet met it (or nothing was in flight then, which the trace shows).
-        if loss > 0.02 && messages > 20 {
-            let lost = out.trace.iter().any(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::Link(_), .. }));
-            prop_assert!(lost);
+        let client_error = clog.borrow().iter().find_map(|(_, e)| match e {
+            AppEvent::Error(err) => Some(*err),
+            _ => None,
+        });
+        // An outage and loss can together outlast the retries. That is a
+        // breaking fault after all; it must be earned, and what did arrive
+        // arrived once, in order.
+        match client_error {
+            None => prop_assert_eq!(tags, (0..messages).collect::<Vec<_>>()),
+            Some(SocketError::TimedOut) => {
+                // Before the handshake completes (tcp_syn_retries = 6): seven
+                // SYNs unanswered — seed 514262, loss 6.9 %, outage 5–66 s.
+                // After it (tcp_retries2 = 15): at least 924.6 s of unanswered
+                // retransmissions — seed 287470 at 14.3 % loss loses every ACK
+                // of 16 retransmissions.
+                let connected = clog.borrow().iter().any(|(_, e)| *e == AppEvent::Connected);
+                let (unheard, span) = unanswered_tail(&out.trace);
+                if connected {
+                    prop_assert!(span >= Duration::from_millis(924_600), "gave up after {:?} of silence", span);
+                } else {
+                    prop_assert_eq!(unheard, 7);
+                }
+                prop_assert_eq!(&tags[..], &(0..tags.len() as u64).collect::<Vec<_>>()[..]);
+            }
+            Some(SocketError::Reset) => {
+                // The client's handshake ACK and data were all lost until the
+                // server forgot the half-open connection (tcp_synack_retries =
+                // 5: the request timer fires six times — five resends, then the
+                // drop; seed 801172, outage 5–68 s), so the next segment met the
+                // listener's RST. Nothing was delivered.
+                let server_timer = out.trace.iter().filter(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit }).count();
+                prop_assert_eq!(server_timer, 6);
+                prop_assert!(slog.borrow().is_empty());
+            }
+            Some(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
+        // Every outage started (each is at most 60 s in; no give-up comes before 127 s).
+        let started = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Fault(sim::trace::FaultEvent::OutageStart(Side::Server)))).count();
+        prop_assert_eq!(started, outages.len());
+        // The loss fired: every sent packet meets at least one loss draw, so
+        // with n sends no loss at all has probability (1 − loss)^n; where that
+        // is below 1e-9 a run without a single random loss would be a bug.
+        let sends = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Sent { .. })).count();
+        if (1.0 - loss).powi(sends as i32) < 1e-9 {
+            let lost = out.trace.iter().any(|r| matches!(r.event, TraceEvent::Dropped { reason: DropReason::Link(sim::link::LinkDrop::RandomLoss), .. }));
+            prop_assert!(lost, "{} sends at loss {} and none lost", sends, loss);
         }
     }
+}
+
+/// The case CI found: the handshake's SYN retries run out behind an outage,
+/// exactly on Linux's schedule (at HZ 250 each backoff lands on a 32 ms wheel
+/// bucket: 1.024, 3.040, 7.168, 15.360, 31.488, 65.536 s; give-up at the first
+/// expiry after 127 s = 1+2+4+8+16+32+64, which is 131.072 s).
+#[test]
+fn handshake_gives_up_after_syn_retries_behind_an_outage() {
+    let (cfg, client) = lossy(514_262, 0.068_978_315_822_600_87, &[(5, 61)], 1);
+    let clog = client.log();
+    let out = run(cfg, client, Script::new());
+    let syns: Vec<u64> = out
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::Sent { side: Side::Client, .. }))
+        .map(|r| r.at.since_start().as_millis() as u64)
+        .collect();
+    assert_eq!(syns, [0, 1024, 3040, 7168, 15_360, 31_488, 65_536]);
+    let log = clog.borrow();
+    let (at, err) = log.last().unwrap();
+    assert_eq!(*err, AppEvent::Error(SocketError::TimedOut));
+    assert_eq!(at.since_start().as_millis(), 131_072);
+    assert_eq!(unanswered_tail(&out.trace), (7, Duration::from_millis(131_072)));
 }

@@ -7,7 +7,7 @@ use sim::app::AppEvent;
 use sim::link::{LinkConfig, LinkDrop};
 use sim::nat::{NatConfig, OnExpired};
 use sim::oracle::BreakCause;
-use sim::packet::{SegmentKind, DEFAULT_FRAMING_BYTES, HEADER_BYTES};
+use sim::packet::{Flags, SegmentKind, DEFAULT_FRAMING_BYTES, HEADER_BYTES};
 use sim::tcp::{SocketError, TimerKind};
 use sim::trace::{DropReason, FaultEvent, Place, TraceEvent};
 use sim::world::AccessLink;
@@ -215,4 +215,91 @@ fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
     assert_eq!(tags, (0..60).collect::<Vec<_>>());
     assert_eq!(out.broken, None);
     assert!(out.declarations.is_empty());
+}
+
+#[test]
+fn a_repeated_syn_is_answered_with_the_syn_ack_again() {
+    // The server's SYN-ACK is lost (client link down 50–100 ms). The client's
+    // SYN retransmission (1.024 s: 1 s on a 32 ms wheel bucket) reaches the
+    // server after 60.592 ms (2 × (a 74 B SYN frame — 60 B of IP/TCP with
+    // options + 14 B framing — at 2 Mbit/s = 296 µs, + 30 ms)), at 1.084592 s.
+    // Linux (tcp_check_req → inet_rtx_syn_ack) answers it with the SYN-ACK
+    // again, which reaches the client at 1.145184 s — before the server's own
+    // SYN-ACK retransmission (1.088 s) could (1.148592 s). The old model
+    // answered with a bare ACK, which a client in SYN-SENT discards.
+    let link = LinkConfig { rate_bps: 2_000_000, delay: ms(30), ..LinkConfig::default() };
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(10),
+        client_link: AccessLink::symmetric(link.clone()),
+        server_link: AccessLink::symmetric(link),
+        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_millis(50), duration: ms(50) }],
+        ..WorldConfig::default()
+    };
+    let client = Script::new();
+    let clog = client.log();
+    let out = run(cfg, client, Script::new());
+    let synack_lost = out.trace.iter().any(|r| {
+        matches!(r.event, TraceEvent::Dropped { seg, reason: DropReason::Link(LinkDrop::Outage), .. } if seg.flags.contains(Flags::SYN | Flags::ACK))
+    });
+    assert!(synack_lost, "the outage took the first SYN-ACK");
+    let answer = out
+        .trace
+        .iter()
+        .find(|r| matches!(r.event, TraceEvent::Sent { side: Side::Server, .. }) && r.at == Instant::from_nanos(1_084_592_000))
+        .expect("the server answers the repeated SYN at once");
+    let TraceEvent::Sent { seg, .. } = answer.event else { unreachable!() };
+    assert_eq!(seg.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(clog.borrow().first(), Some(&(Instant::from_nanos(1_145_184_000), AppEvent::Connected)));
+}
+
+#[test]
+fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
+    // The SYN-ACK reaches the client at 0.121184 s (2 × 60.592 ms); the client
+    // link goes down at 0.122 s for 100 s, so the client is connected but its
+    // ACK and data never arrive. Linux's request timer (reqsk_timer_handler,
+    // tcp_synack_retries = 5) resends the SYN-ACK 1, 3, 7, 15, 31 s after the
+    // first and drops the request at 63 s. On the HZ-250 wheel, armed from the
+    // SYN's arrival at 0.060592 s: 1.0606 → 1.088 (32 ms buckets), 3.088 →
+    // 3.104 (32 ms), 7.104 → 7.168, 15.168 → 15.360, 31.360 → 31.488 (256 ms),
+    // 63.488 → 65.536 (2.048 s). The application was never told of it; the
+    // listener remains, and the client's first retransmission after the outage
+    // meets a RST.
+    let link = LinkConfig { rate_bps: 2_000_000, delay: ms(30), ..LinkConfig::default() };
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(300),
+        client_link: AccessLink::symmetric(link.clone()),
+        server_link: AccessLink::symmetric(link),
+        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_millis(122), duration: Duration::from_secs(100) }],
+        ..WorldConfig::default()
+    };
+    let client = Script::new().write_at(Instant::from_millis(50), 100, 1);
+    let clog = client.log();
+    let server = Script::new();
+    let slog = server.log();
+    let out = run(cfg, client, server);
+    let server_sends: Vec<(u64, Flags)> = out
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            TraceEvent::Sent { side: Side::Server, seg } => Some((r.at.since_start().as_micros() as u64, seg.flags)),
+            _ => None,
+        })
+        .collect();
+    let syn_ack = Flags::SYN | Flags::ACK;
+    assert_eq!(
+        server_sends[..6],
+        [(60_592, syn_ack), (1_088_000, syn_ack), (3_104_000, syn_ack), (7_168_000, syn_ack), (15_360_000, syn_ack), (31_488_000, syn_ack)]
+    );
+    let gave_up =
+        out.trace.iter().filter(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit }).last();
+    assert_eq!(gave_up.map(|r| r.at), Some(Instant::from_millis(65_536)), "the sixth expiry drops the request");
+    // Then silence until the client's data arrives after the outage, answered with RST.
+    let (rst_at, rst) = server_sends[6];
+    assert_eq!(rst, Flags::RST);
+    assert!(rst_at > 100_122_000, "after the outage, at {rst_at} µs");
+    assert_eq!(server_sends.len(), 7);
+    assert!(slog.borrow().is_empty(), "the server application never saw the connection: {:?}", slog.borrow());
+    let log = clog.borrow();
+    assert_eq!(log[0], (Instant::from_nanos(121_184_000), AppEvent::Connected));
+    assert_eq!(log.last().map(|e| e.1), Some(AppEvent::Error(SocketError::Reset)));
 }

@@ -463,6 +463,13 @@ impl TcpEndpoint {
             return;
         }
         if seg.flags.contains(Flags::SYN) {
+            if self.state == TcpState::SynReceived && !seg.flags.contains(Flags::ACK) && seg.seq == self.irs {
+                // The client's SYN again: our SYN-ACK was lost. Linux's
+                // tcp_check_req answers with the SYN-ACK (inet_rtx_syn_ack); a
+                // bare ACK would be discarded by a client in SYN-SENT.
+                self.out.push_back(self.syn_segment_kind(SegmentKind::Retransmit));
+                return;
+            }
             // A retransmitted SYN-ACK (our handshake ACK was lost) or a stray SYN:
             // answer with an ACK of what we have.
             self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
@@ -597,6 +604,10 @@ impl TcpEndpoint {
 
     fn on_retransmit_timer(&mut self, now: Instant) {
         if self.snd_una == self.snd_max {
+            return;
+        }
+        if self.state == TcpState::SynReceived && self.retransmits >= self.cfg.synack_retries {
+            self.forget_half_open();
             return;
         }
         if self.write_timed_out(now) {
@@ -773,6 +784,19 @@ impl TcpEndpoint {
         } else {
             self.cwnd += (mss * mss / self.cwnd).max(1);
         }
+    }
+
+    /// Linux `reqsk_timer_handler`: after `tcp_synack_retries` unanswered
+    /// SYN-ACKs (the timer fires at 1, 3, 7, 15, 31 s and drops the request at
+    /// 63 s) the half-open connection is dropped without a word to anyone;
+    /// the listener remains, so the client's next segment meets a RST.
+    fn forget_half_open(&mut self) {
+        let mut fresh = Self::new(self.cfg.clone(), self.local, self.local, self.iss as u32, false);
+        fresh.keepalive = self.keepalive;
+        fresh.user_timeout = self.user_timeout;
+        fresh.events = std::mem::take(&mut self.events);
+        fresh.out = std::mem::take(&mut self.out);
+        *self = fresh;
     }
 
     fn fail(&mut self, err: SocketError) {

@@ -48,6 +48,10 @@ pub struct TcpConfig {
     pub retries2: u32,
     /// `net.ipv4.tcp_syn_retries`: 6.
     pub syn_retries: u32,
+    /// `net.ipv4.tcp_synack_retries`: 5. A server whose SYN-ACK went
+    /// unanswered this many times forgets the half-open connection (the
+    /// request socket is dropped; the application never saw it).
+    pub synack_retries: u32,
     /// Initial congestion window in segments (`TCP_INIT_CWND` = 10).
     pub initial_cwnd: u32,
     /// Receive window advertised (the receiver's application reads at once).
@@ -67,6 +71,7 @@ impl Default for TcpConfig {
             rto_initial: Duration::from_secs(1),
             retries2: 15,
             syn_retries: 6,
+            synack_retries: 5,
             initial_cwnd: 10,
             receive_window: 6 << 20,
             tail_loss_probe: true,
@@ -91,6 +96,13 @@ impl TcpConfig {
         }
         if self.retries2 > 255 {
             return Err(ConfigError::OutOfRange { field: "tcp.retries2", value: self.retries2.to_string(), allowed: "0..=255" });
+        }
+        if self.synack_retries > 255 {
+            return Err(ConfigError::OutOfRange {
+                field: "tcp.synack_retries",
+                value: self.synack_retries.to_string(),
+                allowed: "0..=255",
+            });
         }
         if self.initial_cwnd == 0 {
             return Err(ConfigError::MustBePositive { field: "tcp.initial_cwnd" });
