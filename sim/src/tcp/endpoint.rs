@@ -9,6 +9,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+/// `net.ipv4.tcp_invalid_ratelimit`: 500 ms.
+const INVALID_RATELIMIT: Duration = Duration::from_millis(500);
+
 /// Where the connection is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpState {
@@ -148,6 +151,9 @@ pub struct TcpEndpoint {
     probes_out: u32,
     /// Linux `rcv_tstamp`/`lrcvtime`: the last acceptable segment received.
     last_received: Instant,
+    /// Linux `last_oow_ack_time`: when we last answered an out-of-window
+    /// segment without data.
+    last_oow_ack: Option<Instant>,
 
     keepalive: Option<Keepalive>,
     user_timeout: Option<Duration>,
@@ -205,6 +211,7 @@ impl TcpEndpoint {
             ts_recent: 0,
             probes_out: 0,
             last_received: Instant::ZERO,
+            last_oow_ack: None,
             keepalive: None,
             user_timeout: None,
             out: VecDeque::new(),
@@ -340,7 +347,7 @@ impl TcpEndpoint {
         } else if let Some(seg) = (self.state == TcpState::Established).then(|| self.next_data_segment(now)).flatten() {
             seg
         } else if self.ack_pending && self.state == TcpState::Established {
-            self.bare(self.snd_nxt, SegmentKind::Ack)
+            self.pure_ack(SegmentKind::Ack)
         } else {
             return None;
         };
@@ -435,7 +442,7 @@ impl TcpEndpoint {
         self.ts_recent = seg.tsval;
         self.on_syn_acked(now, seg.ack);
         self.ack_pending = true;
-        self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Handshake));
+        self.out.push_back(self.pure_ack(SegmentKind::Handshake));
     }
 
     fn on_syn_acked(&mut self, now: Instant, ack: u64) {
@@ -458,7 +465,7 @@ impl TcpEndpoint {
             if seg.seq == rcv_nxt {
                 self.fail(SocketError::Reset);
             } else if seg.seq > rcv_nxt && seg.seq < rcv_nxt + window {
-                self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
+                self.out.push_back(self.pure_ack(SegmentKind::Ack));
             }
             return;
         }
@@ -472,7 +479,7 @@ impl TcpEndpoint {
             }
             // A retransmitted SYN-ACK (our handshake ACK was lost) or a stray SYN:
             // answer with an ACK of what we have.
-            self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
+            self.out.push_back(self.pure_ack(SegmentKind::Ack));
             return;
         }
         let seg_len = seg.seq_len();
@@ -485,8 +492,17 @@ impl TcpEndpoint {
             // tcp_validate_incoming: send a duplicate ACK and drop. This is how a
             // keepalive probe (seq = snd_una - 1) is answered; it does not count
             // as receiving anything.
+            // A segment without data is answered at most once per
+            // tcp_invalid_ratelimit (tcp_oow_rate_limited): two confused
+            // peers must not ACK each other for ever.
+            if seg_len == 0 {
+                if self.last_oow_ack.is_some_and(|at| now - at < INVALID_RATELIMIT) {
+                    return;
+                }
+                self.last_oow_ack = Some(now);
+            }
             let probe = seg_len == 0 && seg.seq + 1 == rcv_nxt;
-            self.out.push_back(self.bare(self.snd_nxt, if probe { SegmentKind::KeepaliveAck } else { SegmentKind::Ack }));
+            self.out.push_back(self.pure_ack(if probe { SegmentKind::KeepaliveAck } else { SegmentKind::Ack }));
             return;
         }
         if !seg.flags.contains(Flags::ACK) {
@@ -578,7 +594,7 @@ impl TcpEndpoint {
                     self.ack_pending = true;
                 }
                 Arrival::OutOfOrder | Arrival::Duplicate => {
-                    self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
+                    self.out.push_back(self.pure_ack(SegmentKind::Ack));
                 }
             }
         }
@@ -593,7 +609,7 @@ impl TcpEndpoint {
                 self.ack_pending = true;
                 self.events.push_back(SocketEvent::Eof);
                 if self.fin_queued && self.snd_una == self.write_end + 1 {
-                    self.out.push_back(self.bare(self.snd_nxt, SegmentKind::Ack));
+                    self.out.push_back(self.pure_ack(SegmentKind::Ack));
                     self.enter_closed(None);
                 }
             }
@@ -816,10 +832,10 @@ impl TcpEndpoint {
         }
     }
 
-    /// Queue a RST at `snd_nxt`: acknowledging what we received (an
+    /// Queue a RST at the highest sequence sent: acknowledging what we received (an
     /// application's abort) or bare (the keepalive give-up).
     fn queue_reset(&mut self, with_ack: bool) {
-        let mut rst = self.bare(self.snd_nxt, SegmentKind::Reset);
+        let mut rst = self.pure_ack(SegmentKind::Reset);
         rst.window = 0;
         if with_ack {
             rst.flags = Flags::RST | Flags::ACK;
@@ -899,6 +915,17 @@ impl TcpEndpoint {
             syn.ack = 0;
         }
         syn
+    }
+
+    /// A segment without payload (ACK, RST) carries the highest sequence number
+    /// ever sent, as Linux's `tcp_acceptable_seq` does: Linux never moves
+    /// `snd_nxt` back, it retransmits from the queue's head. Our `snd_nxt` is
+    /// the go-back pointer after an RTO; `snd_max` is Linux's `snd_nxt`. An
+    /// ACK stamped with the go-back pointer can fall below what the peer has
+    /// received, which the peer answers with a duplicate ACK — and two such
+    /// peers answer each other for ever.
+    fn pure_ack(&self, kind: SegmentKind) -> Segment {
+        self.bare(self.snd_max, kind)
     }
 
     fn bare(&self, seq: u64, kind: SegmentKind) -> Segment {

@@ -1,0 +1,112 @@
+//! The TCP endpoint driven by hand, sans IO: two endpoints, segments passed
+//! (or lost) between them by the test, time advanced explicitly. These pin
+//! rules that only show when the two ends disagree about what was received.
+
+use sim::packet::{addr, Flags, Segment, SegmentKind};
+use sim::tcp::{TcpConfig, TcpEndpoint, TcpState};
+use sim::timer::TimerModel;
+use sim::Instant;
+
+const MSS: u64 = 1448;
+
+fn cfg() -> TcpConfig {
+    // Exact timers and no tail-loss probe: the first timer after the data is
+    // the RTO, at a time this file can state.
+    TcpConfig { timers: TimerModel::Exact, tail_loss_probe: false, ..TcpConfig::default() }
+}
+
+fn ms(v: u64) -> Instant {
+    Instant::from_millis(v)
+}
+
+fn drain(ep: &mut TcpEndpoint, now: Instant) -> Vec<Segment> {
+    std::iter::from_fn(|| ep.poll_transmit(now)).collect()
+}
+
+fn deliver(ep: &mut TcpEndpoint, now: Instant, segs: &[Segment]) {
+    for s in segs {
+        ep.handle_segment(now, s);
+    }
+}
+
+/// A connected pair, 10 ms apart one way; returns them at t = 20 ms.
+fn connected() -> (TcpEndpoint, TcpEndpoint) {
+    let mut c = TcpEndpoint::client(cfg(), addr::CLIENT, addr::SERVER, 1000);
+    let mut s = TcpEndpoint::server(cfg(), addr::SERVER, 5000);
+    c.connect(ms(0));
+    let syn = drain(&mut c, ms(0));
+    deliver(&mut s, ms(10), &syn);
+    let syn_ack = drain(&mut s, ms(10));
+    deliver(&mut c, ms(20), &syn_ack);
+    let ack = drain(&mut c, ms(20));
+    deliver(&mut s, ms(30), &ack);
+    assert_eq!((c.state(), s.state()), (TcpState::Established, TcpState::Established));
+    (c, s)
+}
+
+#[test]
+fn after_going_back_an_ack_carries_the_highest_sequence_sent() {
+    let (mut c, mut s) = connected();
+    // Both ends send three segments at once; all six arrive, every ACK is lost.
+    c.write(3 * MSS);
+    s.write(3 * MSS);
+    let from_client = drain(&mut c, ms(100));
+    let from_server = drain(&mut s, ms(100));
+    assert_eq!((from_client.len(), from_server.len()), (3, 3));
+    deliver(&mut s, ms(110), &from_client);
+    deliver(&mut c, ms(110), &from_server);
+    drain(&mut s, ms(110));
+    drain(&mut c, ms(110));
+    // Each RTO goes back to its first segment: snd_nxt = ISN + 1 + 1448,
+    // while the highest sequence sent is ISN + 1 + 3·1448.
+    for ep in [&mut c, &mut s] {
+        let at = ep.poll_timeout().expect("RTO armed");
+        ep.handle_timeout(at, |_| {});
+    }
+    let at = ms(2000);
+    let again = drain(&mut c, at);
+    assert_eq!(again.len(), 1, "cwnd = 1 MSS after an RTO");
+    assert_eq!((again[0].seq, again[0].kind), (1001, SegmentKind::Retransmit));
+    drain(&mut s, at);
+    // The client's retransmission is old news to the server, which answers
+    // with a duplicate ACK. Its sequence number is Linux's
+    // tcp_acceptable_seq: snd_nxt, which never goes back — our snd_max.
+    deliver(&mut s, at, &again);
+    let dup = drain(&mut s, at);
+    assert_eq!(dup.len(), 1);
+    assert_eq!((dup[0].seq, dup[0].len, dup[0].ack), (5001 + 3 * MSS, 0, 1001 + 3 * MSS));
+    // So the client, which has the server's bytes up to 5001 + 3·1448, accepts
+    // it and learns all its data arrived. Stamped with the go-back pointer
+    // (5001 + 1448) it would be out of window: answered with another
+    // duplicate ACK, its acknowledgement ignored — by both ends, for ever.
+    deliver(&mut c, at, &dup);
+    assert_eq!(c.acked_bytes(), 3 * MSS);
+}
+
+#[test]
+fn out_of_window_empty_segments_are_answered_at_most_every_500_ms() {
+    let (_, mut s) = connected();
+    // A pure ACK below the server's rcv_nxt (1001): out of window.
+    let stale = Segment {
+        src: addr::CLIENT,
+        dst: addr::SERVER,
+        seq: 990,
+        ack: 5001,
+        flags: Flags::ACK,
+        len: 0,
+        window: 65_535,
+        tsval: 1,
+        tsecr: 0,
+        kind: SegmentKind::Ack,
+    };
+    let mut answered = Vec::new();
+    // At 1000, 1100, …, 2900 ms: tcp_invalid_ratelimit (500 ms) lets through
+    // the ones at 1000, 1500, 2000 and 2500 ms.
+    for t in (1000..3000).step_by(100) {
+        s.handle_segment(ms(t), &stale);
+        if !drain(&mut s, ms(t)).is_empty() {
+            answered.push(t);
+        }
+    }
+    assert_eq!(answered, [1000, 1500, 2000, 2500]);
+}
