@@ -46,11 +46,18 @@ pub fn value(r: &StrategyReport, metric: Metric, side: Option<Side>) -> Option<f
         Metric::Detected => Some(s.detected as f64),
         Metric::Undetected => Some(s.undetected as f64),
         Metric::FalsePositives => Some(s.false_positives as f64),
+        Metric::FalsePositivesPerRun => per_run(s.false_positives, r.runs),
         Metric::FalsePositiveRate => Some(r.false_positives_per_1000_conn_hours),
         Metric::NatExpiries => Some(r.nat_expiries as f64),
+        Metric::NatExpiriesPerRun => per_run(r.nat_expiries, r.runs),
         Metric::KeepalivePacketsPerHour => Some(r.keepalive_packets_per_hour),
         Metric::KeepaliveBytesPerHour => Some(r.keepalive_bytes_per_hour),
     }
+}
+
+/// A count divided by the runs, so that the bound does not depend on `--seeds`.
+fn per_run(count: u64, runs: u64) -> Option<f64> {
+    (runs > 0).then(|| count as f64 / runs as f64)
 }
 
 fn holds(op: Op, observed: f64, bound: f64) -> bool {
@@ -70,7 +77,7 @@ fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
     );
     // How much a run shows the metric; `None`: not at all.
     let shows = |r: &RunRecord| -> Option<f64> {
-        if e.metric == Metric::NatExpiries {
+        if matches!(e.metric, Metric::NatExpiries | Metric::NatExpiriesPerRun) {
             let n = crate::runner::nat_expiries(r) as f64;
             return (n > 0.0 || e.op == Op::Ge).then_some(n);
         }
@@ -78,7 +85,7 @@ fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
             (SideOutcome::Detected(l), _) if detection => Some(l.as_secs_f64()),
             (SideOutcome::Undetected, _) if detection => Some(f64::INFINITY),
             (SideOutcome::Undetected, Metric::Undetected) | (SideOutcome::Detected(_), Metric::Detected) => Some(1.0),
-            (SideOutcome::FalsePositive(_), Metric::FalsePositives | Metric::FalsePositiveRate) => Some(1.0),
+            (SideOutcome::FalsePositive(_), Metric::FalsePositives | Metric::FalsePositivesPerRun | Metric::FalsePositiveRate) => Some(1.0),
             _ => None,
         }
     };

@@ -124,14 +124,16 @@ pub enum Metric {
     Detected,
     Undetected,
     FalsePositives,
+    FalsePositivesPerRun,
     FalsePositiveRate,
     NatExpiries,
+    NatExpiriesPerRun,
     KeepalivePacketsPerHour,
     KeepaliveBytesPerHour,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 12] = [
+    pub const ALL: [(&'static str, Metric); 14] = [
         ("detection_p50", Metric::DetectionP50),
         ("detection_p90", Metric::DetectionP90),
         ("detection_p99", Metric::DetectionP99),
@@ -140,8 +142,10 @@ impl Metric {
         ("detected", Metric::Detected),
         ("undetected", Metric::Undetected),
         ("false_positives", Metric::FalsePositives),
+        ("false_positives_per_run", Metric::FalsePositivesPerRun),
         ("false_positives_per_1000_conn_hours", Metric::FalsePositiveRate),
         ("nat_expiries", Metric::NatExpiries),
+        ("nat_expiries_per_run", Metric::NatExpiriesPerRun),
         ("keepalive_packets_per_hour", Metric::KeepalivePacketsPerHour),
         ("keepalive_bytes_per_hour", Metric::KeepaliveBytesPerHour),
     ];
@@ -162,6 +166,7 @@ impl Metric {
                 | Metric::Detected
                 | Metric::Undetected
                 | Metric::FalsePositives
+                | Metric::FalsePositivesPerRun
         )
     }
 }
