@@ -541,7 +541,7 @@ fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
         calibrate::remove_all();
         std::process::exit(130);
     });
-    eprintln!("calibrating {} cases x {} repetitions in parallel (about 20 s)...", calibrate::Case::ALL.len(), args.reps);
+    eprintln!("calibrating {} cases x {} repetitions in parallel (about 30 s)...", calibrate::Case::ALL.len(), args.reps);
     let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
     calibrate::remove_all();
     match args.format {
