@@ -120,8 +120,8 @@ proptest! {
                 // Before the handshake completes (tcp_syn_retries = 6): seven
                 // SYNs unanswered — seed 514262, loss 6.9 %, outage 5–66 s.
                 // After it (tcp_retries2 = 15): at least 924.6 s of unanswered
-                // retransmissions — seed 287470 at 14.3 % loss loses every ACK
-                // of 16 retransmissions.
+                // retransmissions — seed 287470 at 14.3 % loss: of 16
+                // retransmissions some were lost, and every reply to the rest.
                 let connected = clog.borrow().iter().any(|(_, e)| *e == AppEvent::Connected);
                 let (unheard, span) = unanswered_tail(&out.trace);
                 if connected {
