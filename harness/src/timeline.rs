@@ -185,6 +185,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 sim::tcp::SocketEvent::Connected => (side.to_string(), "connected".into()),
                 sim::tcp::SocketEvent::Eof => (side.to_string(), "socket: EOF (peer closed)".into()),
                 sim::tcp::SocketEvent::Error(e) => (side.to_string(), format!("socket error: {}", e.errno_name())),
+                sim::tcp::SocketEvent::HalfOpenDropped => {
+                    (side.to_string(), "half-open connection dropped (SYN-ACK never answered; tcp_synack_retries)".into())
+                }
                 _ => continue,
             },
             TraceEvent::AppWrite { side, tag, size } => (side.to_string(), format!("{} written", message(*tag, *size))),

@@ -601,6 +601,8 @@ impl World {
                 SocketEvent::Acked { up_to } => self.deliver(side, AppEvent::Acked { bytes: up_to }),
                 SocketEvent::Eof => self.deliver(side, AppEvent::Eof),
                 SocketEvent::Error(e) => self.deliver(side, AppEvent::Error(e)),
+                // Never accepted, so the application is not told.
+                SocketEvent::HalfOpenDropped => {}
             }
         }
         self.flush(side);

@@ -8,7 +8,7 @@ use sim::link::{LinkConfig, LinkDrop};
 use sim::nat::{NatConfig, OnExpired};
 use sim::oracle::BreakCause;
 use sim::packet::{Flags, SegmentKind, DEFAULT_FRAMING_BYTES, HEADER_BYTES};
-use sim::tcp::{SocketError, TimerKind};
+use sim::tcp::{SocketError, SocketEvent, TimerKind};
 use sim::trace::{DropReason, FaultEvent, Place, TraceEvent};
 use sim::world::AccessLink;
 use sim::{Fault, Instant, Side, WorldConfig};
@@ -293,6 +293,8 @@ fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
     let gave_up =
         out.trace.iter().filter(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit }).last();
     assert_eq!(gave_up.map(|r| r.at), Some(Instant::from_millis(65_536)), "the sixth expiry drops the request");
+    let dropped = out.trace.iter().find(|r| r.event == TraceEvent::Socket { side: Side::Server, event: SocketEvent::HalfOpenDropped });
+    assert_eq!(dropped.map(|r| r.at), Some(Instant::from_millis(65_536)));
     // Then silence until the client's data arrives after the outage, answered with RST.
     let (rst_at, rst) = server_sends[6];
     assert_eq!(rst, Flags::RST);

@@ -60,6 +60,10 @@ pub enum SocketEvent {
     Eof,
     /// The connection is dead.
     Error(SocketError),
+    /// A server dropped a half-open connection after `tcp_synack_retries`
+    /// unanswered SYN-ACKs. The application never accepted it and hears
+    /// nothing; this is for traces.
+    HalfOpenDropped,
 }
 
 /// The endpoint's timers, for traces.
@@ -811,6 +815,7 @@ impl TcpEndpoint {
         fresh.keepalive = self.keepalive;
         fresh.user_timeout = self.user_timeout;
         fresh.events = std::mem::take(&mut self.events);
+        fresh.events.push_back(SocketEvent::HalfOpenDropped);
         fresh.out = std::mem::take(&mut self.out);
         *self = fresh;
     }
