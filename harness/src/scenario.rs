@@ -490,9 +490,51 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx { file: path, src };
     let raw: RawScenario = toml::from_str(src).map_err(|e| {
         let message = e.message().trim().replace('\n', " ");
-        ctx.error(e.span(), "", message)
+        let key = e.span().map(|span| key_at(src, span.start)).unwrap_or_default();
+        ctx.error(e.span(), key, message)
     })?;
     build(&ctx, raw)
+}
+
+/// The key a byte offset of a scenario file belongs to, as the errors name
+/// keys (`strategy[1].interval`, `client.link.up`, `expect[0]`): the TOML
+/// parser's own errors (a missing field, an unknown one, a wrong type) carry
+/// a position but no key.
+fn key_at(src: &str, offset: usize) -> String {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| -> Option<(String, bool)> {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            Some((name.trim().to_string(), true))
+        } else {
+            l.strip_prefix('[').and_then(|r| r.split(']').next()).map(|name| (name.trim().to_string(), false))
+        }
+    };
+    // The table this line is in (or is): the nearest header at or above it,
+    // with its index when it is an array of tables.
+    let mut table = String::new();
+    let above: Vec<&str> = src[..line_start].lines().chain(std::iter::once(line)).collect();
+    if let Some(pos) = above.iter().rposition(|l| header(l).is_some()) {
+        if let Some((name, array)) = header(above[pos]) {
+            table = if array {
+                let index = above[..pos].iter().filter(|l| header(l).is_some_and(|(n, a)| a && n == name)).count();
+                format!("{name}[{index}]")
+            } else {
+                name
+            };
+        }
+    }
+    if header(line).is_some() {
+        return table;
+    }
+    let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key.to_string(),
+        (false, false) => format!("{table}.{key}"),
+    }
 }
 
 fn side_of(ctx: &Ctx, v: &S<String>, key: &str) -> Result<Side, ScenarioError> {

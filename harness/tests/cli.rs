@@ -59,6 +59,20 @@ fn unknown_key() {
 }
 
 #[test]
+fn parser_errors_name_the_key_too() {
+    // The TOML parser reports a position, not a key; kasim recovers the key
+    // from the table headers above it.
+    bad(
+        "missing-field",
+        "count = 3",
+        "count = 3\n[[expect]]\nmetric = \"detected\"\nge = 1",
+        &[":15:1:", "`expect[0]`", "missing field `strategy`"],
+    );
+    bad("unknown-in-table", "count = 3", "count = 3\ncont = 3", &["`strategy[0].cont`"]);
+    bad("nested-type", "count = 3", "count = 3\n[client.link]\nup = 5", &[":16:6:", "`client.link.up`", "expected a string"]);
+}
+
+#[test]
 fn wrong_type() {
     bad("wrong-type", "count = 3", "count = \"three\"", &[":14:9:", "`strategy[0].count`", "must be an integer; allowed: 1..=127"]);
 }
