@@ -474,6 +474,14 @@ impl Ctx<'_> {
     }
 }
 
+/// The longest run: a year of simulated time. A connection kept alive by a
+/// 1 s heartbeat is ~3 s of CPU per run at this length; beyond it a typo
+/// ("999999999d") would run for ever and overflow the nanosecond clock.
+const MAX_HORIZON: Duration = Duration::from_secs(365 * 86_400);
+
+/// The shortest repeating traffic gap (fixed, mean or upper end).
+const MIN_TRAFFIC_GAP: Duration = Duration::from_millis(1);
+
 /// Read and validate one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
@@ -553,6 +561,9 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
     let horizon = ctx.unit(&raw.horizon, "horizon", units::parse_duration)?;
     if horizon.is_zero() {
         return Err(ctx.error(Some(raw.horizon.span()), "horizon", "must be greater than zero"));
+    }
+    if horizon > MAX_HORIZON {
+        return Err(ctx.error(Some(raw.horizon.span()), "horizon", "is longer than a year; allowed: up to 365d"));
     }
     let seeds = match &raw.seeds {
         None => 1,
@@ -743,8 +754,13 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     let schedule = match (&raw.every, &raw.at) {
         (Some(e), None) => {
             let t = ctx.unit(e, &key("every"), RandomTime::parse)?;
-            if t.max().is_some_and(|d| d.is_zero()) {
-                return Err(ctx.error(Some(e.span()), key("every"), "the gap must be greater than zero"));
+            // The typical gap (the value, the mean, the upper end) must be at
+            // least a millisecond: "1ns" would queue 10^13 writes a day.
+            let typical = match t {
+                RandomTime::Fixed(d) | RandomTime::Exp(d) | RandomTime::Uniform(_, d) => d,
+            };
+            if typical < MIN_TRAFFIC_GAP {
+                return Err(ctx.error(Some(e.span()), key("every"), "the gap is under a millisecond; allowed: at least 1ms"));
             }
             Schedule::Every(t)
         }

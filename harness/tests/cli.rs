@@ -83,6 +83,11 @@ fn zero_rate() {
 }
 
 #[test]
+fn horizon_too_long() {
+    bad("long-horizon", "horizon = \"1h\"", "horizon = \"999999999d\"", &[":2:11:", "`horizon`", "allowed: up to 365d"]);
+}
+
+#[test]
 fn fault_after_horizon() {
     bad("late-fault", "at = \"10m\"", "at = \"2h\"", &[":7:6:", "`fault[0].at`", "is after the horizon (1h)"]);
 }
@@ -100,6 +105,18 @@ fn sysctl_out_of_range() {
         "count = 3\n[tcp]\nsynack_retries = 300",
         &[":16:18:", "`tcp.synack_retries`", "300 is out of range; allowed: 0..=255"],
     );
+}
+
+#[test]
+fn keepalive_times_the_kernel_cannot_take() {
+    // TCP_KEEPIDLE / TCP_KEEPINTVL are whole seconds, 1..=32767.
+    bad(
+        "ka-subsecond",
+        "interval = \"10s\"",
+        "interval = \"1500ms\"",
+        &[":13:12:", "`strategy[0].interval`", "whole seconds from 1s to 32767s"],
+    );
+    bad("ka-too-long", "idle = \"60s\"", "idle = \"10h\"", &["`strategy[0].idle`", "10h cannot be set"]);
 }
 
 #[test]

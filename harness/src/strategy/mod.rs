@@ -119,7 +119,11 @@ pub use presets::{Amqp, Erlang, Grpc, GrpcServer, Mqtt, MqttBroker, Ssh};
 /// The type of a strategy parameter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamType {
+    /// At least a millisecond (a shorter timer would only burn CPU).
     Duration,
+    /// A socket option the kernel takes in whole seconds, 1..=32767
+    /// (`TCP_KEEPIDLE`, `TCP_KEEPINTVL`; Linux rejects anything else).
+    KernelSeconds,
     /// A duration where "0s" means off.
     DurationOrOff,
     Number {
@@ -165,8 +169,13 @@ pub const KINDS: &[KindSpec] = &[
         help: "SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT and optional TCP_USER_TIMEOUT (Linux defaults)",
         default_sides: BOTH,
         params: &[
-            ParamSpec { name: "idle", ty: ParamType::Duration, default: "2h", help: "idle time before the first probe (TCP_KEEPIDLE)" },
-            ParamSpec { name: "interval", ty: ParamType::Duration, default: "75s", help: "between probes (TCP_KEEPINTVL)" },
+            ParamSpec {
+                name: "idle",
+                ty: ParamType::KernelSeconds,
+                default: "2h",
+                help: "idle time before the first probe (TCP_KEEPIDLE)",
+            },
+            ParamSpec { name: "interval", ty: ParamType::KernelSeconds, default: "75s", help: "between probes (TCP_KEEPINTVL)" },
             ParamSpec {
                 name: "count",
                 ty: ParamType::Count { min: 1, max: 127 },
@@ -411,7 +420,9 @@ pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::
             props.insert("sides".into(), serde_json::json!({ "type": "array", "items": { "enum": ["client", "server"] }, "minItems": 1 }));
             for p in k.params {
                 let mut schema = match p.ty {
-                    ParamType::Duration | ParamType::DurationOrOff => crate::scenario::duration_schema(g).to_value(),
+                    ParamType::Duration | ParamType::KernelSeconds | ParamType::DurationOrOff => {
+                        crate::scenario::duration_schema(g).to_value()
+                    }
                     ParamType::Number { min, max } => serde_json::json!({ "type": "number", "minimum": min, "maximum": max }),
                     ParamType::Count { min, max } => serde_json::json!({ "type": "integer", "minimum": min, "maximum": max }),
                     ParamType::Bool => serde_json::json!({ "type": "boolean" }),
@@ -498,8 +509,15 @@ fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
     match (p.ty, v) {
         (ParamType::Duration, toml::Value::String(s)) => {
             let d = units::parse_duration(s).map_err(|e| e.to_string())?;
-            if d.is_zero() {
-                return Err(format!("must be greater than zero; allowed: {}", units::DURATION_ALLOWED));
+            if d < Duration::from_millis(1) {
+                return Err(format!("{s} is under a millisecond; allowed: {}, at least 1ms", units::DURATION_ALLOWED));
+            }
+            Ok(s.clone())
+        }
+        (ParamType::KernelSeconds, toml::Value::String(s)) => {
+            let d = units::parse_duration(s).map_err(|e| e.to_string())?;
+            if d.subsec_nanos() != 0 || !(1..=32_767).contains(&d.as_secs()) {
+                return Err(format!("{s} cannot be set; allowed: whole seconds from 1s to 32767s (the kernel's range)"));
             }
             Ok(s.clone())
         }
@@ -527,7 +545,7 @@ fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
         (ParamType::Choice(options), _) => {
             Err(format!("allowed: {}", options.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ")))
         }
-        (ParamType::Duration, _) => Err(format!("must be a string; allowed: {}", units::DURATION_ALLOWED)),
+        (ParamType::Duration | ParamType::KernelSeconds, _) => Err(format!("must be a string; allowed: {}", units::DURATION_ALLOWED)),
         (ParamType::Count { min, max }, _) => Err(format!("must be an integer; allowed: {min}..={max}")),
         (ParamType::Bool, _) => Err("allowed: true, false".into()),
         (ParamType::Size, _) => Err(format!("must be a string; allowed: {}", units::SIZE_ALLOWED)),
