@@ -217,6 +217,18 @@ fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
     assert!(out.declarations.is_empty());
 }
 
+/// Both access links 2 Mbit/s with 30 ms of delay each way, and one fault.
+fn two_mbit_30ms(horizon: Duration, fault: Fault) -> WorldConfig {
+    let link = LinkConfig { rate_bps: 2_000_000, delay: ms(30), ..LinkConfig::default() };
+    WorldConfig {
+        horizon,
+        client_link: AccessLink::symmetric(link.clone()),
+        server_link: AccessLink::symmetric(link),
+        faults: vec![fault],
+        ..WorldConfig::default()
+    }
+}
+
 #[test]
 fn a_repeated_syn_is_answered_with_the_syn_ack_again() {
     // The server's SYN-ACK is lost (client link down 50–100 ms). The client's
@@ -227,14 +239,7 @@ fn a_repeated_syn_is_answered_with_the_syn_ack_again() {
     // again, which reaches the client at 1.145184 s — before the server's own
     // SYN-ACK retransmission (1.088 s) could (1.148592 s). The old model
     // answered with a bare ACK, which a client in SYN-SENT discards.
-    let link = LinkConfig { rate_bps: 2_000_000, delay: ms(30), ..LinkConfig::default() };
-    let cfg = WorldConfig {
-        horizon: Duration::from_secs(10),
-        client_link: AccessLink::symmetric(link.clone()),
-        server_link: AccessLink::symmetric(link),
-        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_millis(50), duration: ms(50) }],
-        ..WorldConfig::default()
-    };
+    let cfg = two_mbit_30ms(Duration::from_secs(10), Fault::Outage { link: Side::Client, at: Instant::from_millis(50), duration: ms(50) });
     let client = Script::new();
     let clog = client.log();
     let out = run(cfg, client, Script::new());
@@ -264,14 +269,10 @@ fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
     // 63.488 → 65.536 (2.048 s). The application was never told of it; the
     // listener remains, and the client's first retransmission after the outage
     // meets a RST.
-    let link = LinkConfig { rate_bps: 2_000_000, delay: ms(30), ..LinkConfig::default() };
-    let cfg = WorldConfig {
-        horizon: Duration::from_secs(300),
-        client_link: AccessLink::symmetric(link.clone()),
-        server_link: AccessLink::symmetric(link),
-        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_millis(122), duration: Duration::from_secs(100) }],
-        ..WorldConfig::default()
-    };
+    let cfg = two_mbit_30ms(
+        Duration::from_secs(300),
+        Fault::Outage { link: Side::Client, at: Instant::from_millis(122), duration: Duration::from_secs(100) },
+    );
     let client = Script::new().write_at(Instant::from_millis(50), 100, 1);
     let clog = client.log();
     let server = Script::new();
