@@ -86,7 +86,7 @@ proptest! {
     // determinism.proptest-regressions and replayed first.
     #![proptest_config(ProptestConfig {
         cases: 300,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b61_7369_6d),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x006b_6173_696d),
         ..ProptestConfig::default()
     })]
 
@@ -160,7 +160,7 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 1000,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b61_7369_6d),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x006b_6173_696d),
         ..ProptestConfig::default()
     })]
 

@@ -291,8 +291,7 @@ fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
         server_sends[..6],
         [(60_592, syn_ack), (1_088_000, syn_ack), (3_104_000, syn_ack), (7_168_000, syn_ack), (15_360_000, syn_ack), (31_488_000, syn_ack)]
     );
-    let gave_up =
-        out.trace.iter().filter(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit }).last();
+    let gave_up = out.trace.iter().rfind(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit });
     assert_eq!(gave_up.map(|r| r.at), Some(Instant::from_millis(65_536)), "the sixth expiry drops the request");
     let dropped = out.trace.iter().find(|r| r.event == TraceEvent::Socket { side: Side::Server, event: SocketEvent::HalfOpenDropped });
     assert_eq!(dropped.map(|r| r.at), Some(Instant::from_millis(65_536)));

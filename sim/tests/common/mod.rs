@@ -97,7 +97,7 @@ pub fn last_delivery(trace: &[TraceRecord], side: Side, before: Instant) -> Inst
         .iter()
         .filter(|r| r.at < before && matches!(&r.event, TraceEvent::Delivered { side: s, .. } if *s == side))
         .map(|r| r.at)
-        .last()
+        .next_back()
         .expect("a delivery")
 }
 
