@@ -537,7 +537,22 @@ fn key_at(src: &str, offset: usize) -> String {
     if header(line).is_some() {
         return table;
     }
-    let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+    // Only a `key = value` line names a key; a line of a multi-line string
+    // ("a = b" in prose) does not.
+    let bare = |l: &str| -> Option<String> {
+        let key = l.split_once('=')?.0.trim().trim_matches('"');
+        (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).then(|| key.to_string())
+    };
+    // Inside a multi-line string (an odd number of `"""` before the error),
+    // the key is the one that opened it: the last `key = """` above.
+    let opened = || {
+        let upto = &src[..offset];
+        let at = upto.rfind("\"\"\"").filter(|_| upto.matches("\"\"\"").count() % 2 == 1)?;
+        let line_start = upto[..at].rfind('\n').map_or(0, |i| i + 1);
+        bare(&upto[line_start..at])
+    };
+    let key = bare(line).or_else(opened).unwrap_or_default();
+    let key = key.as_str();
     match (table.is_empty(), key.is_empty()) {
         (_, true) => table,
         (true, false) => key.to_string(),

@@ -70,6 +70,13 @@ fn parser_errors_name_the_key_too() {
     );
     bad("unknown-in-table", "count = 3", "count = 3\ncont = 3", &["`strategy[0].cont`"]);
     bad("nested-type", "count = 3", "count = 3\n[client.link]\nup = 5", &[":16:6:", "`client.link.up`", "expected a string"]);
+    // Inside a multi-line string, even a line that reads like `key = value` belongs to the string's key.
+    bad(
+        "bad-escape",
+        "horizon = \"1h\"",
+        "description = \"\"\"\nthe rate = fast \\q\n\"\"\"\nhorizon = \"1h\"",
+        &[":3:18:", "`description`", "missing escaped value"],
+    );
 }
 
 #[test]
