@@ -551,7 +551,10 @@ fn key_at(src: &str, offset: usize) -> String {
         let line_start = upto[..at].rfind('\n').map_or(0, |i| i + 1);
         bare(&upto[line_start..at])
     };
-    let key = bare(line).or_else(opened).unwrap_or_default();
+    // Else the line is itself the problem (prose where a key should be): name
+    // its first word, which is what the parser took for a key.
+    let first_word = || line.split(|c: char| c.is_whitespace() || c == '=').next().filter(|w| !w.is_empty()).map(str::to_string);
+    let key = bare(line).or_else(opened).or_else(first_word).unwrap_or_default();
     let key = key.as_str();
     match (table.is_empty(), key.is_empty()) {
         (_, true) => table,
