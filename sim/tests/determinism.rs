@@ -13,19 +13,37 @@ use sim::world::AccessLink;
 use sim::{ConfigError, Fault, Instant, Side, World, WorldConfig};
 use std::time::Duration;
 
-fn lossy(seed: u64, loss: f64, outages: &[(u64, u64)], messages: u64) -> (WorldConfig, Script) {
-    let link = LinkConfig { rate_bps: 2_000_000, delay: Duration::from_millis(30), loss, ..LinkConfig::default() };
-    let cfg = WorldConfig {
+/// Three hours over symmetric links (30 ms each way) with random loss, link
+/// outages `(link, at s, for s)`, and optionally a loose NAT with a 1 h idle
+/// timer (it translates but never expires here).
+fn network(seed: u64, loss: f64, rate_bps: u64, outages: &[(Side, u64, u64)], nat: bool) -> WorldConfig {
+    let link = LinkConfig { rate_bps, delay: Duration::from_millis(30), loss, ..LinkConfig::default() };
+    WorldConfig {
         seed,
         horizon: Duration::from_secs(3 * 3600),
         client_link: AccessLink::symmetric(link.clone()),
         server_link: AccessLink::symmetric(link),
+        nat: nat.then(|| NatConfig::new(Duration::from_secs(3600), OnExpired::Loose)),
         faults: outages
             .iter()
-            .map(|&(at, dur)| Fault::Outage { link: Side::Server, at: Instant::from_secs(at), duration: Duration::from_secs(dur) })
+            .map(|&(link, at, dur)| Fault::Outage { link, at: Instant::from_secs(at), duration: Duration::from_secs(dur) })
             .collect(),
         ..WorldConfig::default()
-    };
+    }
+}
+
+/// Proptest with a fixed seed: CI explores the same cases every run (a red
+/// run must reproduce); change the seed to explore anew. Found failures are
+/// kept in determinism.proptest-regressions and replayed first.
+fn fixed_seed(cases: u32) -> ProptestConfig {
+    ProptestConfig { cases, rng_seed: proptest::test_runner::RngSeed::Fixed(0x006b_6173_696d), ..ProptestConfig::default() }
+}
+
+/// One-way: the client writes `messages` messages, 0.7 s apart, through
+/// outages of the server's link.
+fn lossy(seed: u64, loss: f64, outages: &[(u64, u64)], messages: u64) -> (WorldConfig, Script) {
+    let outages: Vec<_> = outages.iter().map(|&(at, dur)| (Side::Server, at, dur)).collect();
+    let cfg = network(seed, loss, 2_000_000, &outages, false);
     let mut client = Script::new();
     for i in 0..messages {
         client = client.write_at(Instant::from_millis(1000 + i * 700), 500 + (i * 977) % 6000, i);
@@ -81,14 +99,7 @@ fn unanswered_tail(trace: &[sim::trace::TraceRecord]) -> (usize, Duration) {
 }
 
 proptest! {
-    // A fixed seed: CI explores the same 300 cases every run (a red run must
-    // reproduce); change the seed to explore anew. Found failures are kept in
-    // determinism.proptest-regressions and replayed first.
-    #![proptest_config(ProptestConfig {
-        cases: 300,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x006b_6173_696d),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(fixed_seed(300))]
 
     #[test]
     fn every_message_arrives_once_and_in_order_without_a_breaking_fault(
@@ -158,14 +169,10 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 1000,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x006b_6173_696d),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(fixed_seed(1000))]
 
     /// Both ends write, through outages on either link, with or without a NAT
-    /// (loose, 1 h: it translates but never expires here), on a dial-up or a
+    /// (see `network`), on a dial-up or a
     /// 2 Mbit/s line. Before pure ACKs carried the highest sequence sent, a
     /// 100 000-case sweep found dozens that ended with both ends timing out in
     /// an ACK ping-pong (seed 534932: 2.3 % loss, 56 kbit/s, no outage at all).
@@ -215,23 +222,8 @@ fn two_way(
     nat: bool,
     rate_bps: u64,
 ) -> TwoWay {
-    let link = LinkConfig { rate_bps, delay: Duration::from_millis(30), loss, ..LinkConfig::default() };
-    let cfg = WorldConfig {
-        seed,
-        horizon: Duration::from_secs(3 * 3600),
-        client_link: AccessLink::symmetric(link.clone()),
-        server_link: AccessLink::symmetric(link),
-        nat: nat.then(|| NatConfig::new(Duration::from_secs(3600), OnExpired::Loose)),
-        faults: outages
-            .iter()
-            .map(|&(client, at, dur)| Fault::Outage {
-                link: if client { Side::Client } else { Side::Server },
-                at: Instant::from_secs(at),
-                duration: Duration::from_secs(dur),
-            })
-            .collect(),
-        ..WorldConfig::default()
-    };
+    let outages: Vec<_> = outages.iter().map(|&(client, at, dur)| (if client { Side::Client } else { Side::Server }, at, dur)).collect();
+    let cfg = network(seed, loss, rate_bps, &outages, nat);
     let mut client = Script::new();
     for i in 0..client_messages {
         client = client.write_at(Instant::from_millis(1000 + i * 700), 1 + (i * 977) % 6000, i);
