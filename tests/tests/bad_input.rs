@@ -7,6 +7,7 @@ use harness::{runner, scenario};
 use proptest::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 const HOSTILE: [&str; 24] = [
     "0",
@@ -35,12 +36,13 @@ const HOSTILE: [&str; 24] = [
     "\"server.link\"",
 ];
 
-fn catalogue() -> Vec<(PathBuf, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
-    files.sort();
-    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+/// The bundled scenarios and their text, read once for all cases.
+fn catalogue() -> &'static [(PathBuf, String)] {
+    static FILES: OnceLock<Vec<(PathBuf, String)>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        scenario::discover(&[dir]).unwrap().into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+    })
 }
 
 /// Replace the value of the `n`-th `key = value` line (or delete the line).

@@ -15,13 +15,7 @@ const SEEDS: u64 = 200;
 fn every_expectation_holds_at_200_seeds() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"))
-        .expect("scenarios/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
+    let paths = harness::scenario::discover(&[concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios").into()]).expect("scenarios/");
     for path in paths {
         let s = harness::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let strategies: Vec<&StrategySpec> = s.strategies.iter().collect();
