@@ -95,6 +95,22 @@ fn horizon_too_long() {
 }
 
 #[test]
+fn gaps_and_timers_under_a_millisecond() {
+    bad(
+        "every-1ns",
+        "count = 3",
+        "count = 3\n[[traffic]]\nkind = \"upload\"\nevery = \"exp(999us)\"\nsize = \"1KiB\"",
+        &[":17:9:", "`traffic[0].every`", "allowed: at least 1ms"],
+    );
+    bad(
+        "ping-1ns",
+        "count = 3",
+        "count = 3\n[[strategy]]\nname = \"p\"\nkind = \"app_ping\"\ninterval = \"1ns\"",
+        &["`strategy[1].interval`", "1ns is under a millisecond", "at least 1ms"],
+    );
+}
+
+#[test]
 fn fault_after_horizon() {
     bad("late-fault", "at = \"10m\"", "at = \"2h\"", &[":7:6:", "`fault[0].at`", "is after the horizon (1h)"]);
 }
@@ -202,6 +218,29 @@ fn check_exits_1_with_a_replay_line_for_a_failing_seed() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("fault: vanish server at +00:10:00.000"), "{out}");
     assert!(out.contains("declared dead: ETIMEDOUT (broken"), "{out}");
+}
+
+#[test]
+fn replay_shows_a_server_forgetting_a_half_open_connection() {
+    // The client's handshake ACK and data are lost (server link down from
+    // 2.5 ms for 14 s). With tcp_synack_retries = 2 the server resends its
+    // SYN-ACK 1 and 3 s after the first and drops the request at 7 s: 7.168 s
+    // on the HZ-250 wheel (the 4 s timer sits on 256 ms buckets). The client's
+    // retransmission at 26.624 s (its RTOs double; the one at 13.312 s
+    // still met the outage) gets the listener's RST: ECONNRESET at 26.626 s,
+    // the figure `kasim calibrate` holds to the kernel (26.616 s after the write).
+    let path = scenario(
+        "half-open",
+        "name = \"half-open\"\nhorizon = \"1m\"\n[tcp]\nsynack_retries = 2\n[client.link]\ndelay = \"1ms\"\n\
+         [[fault]]\nkind = \"outage\"\ntarget = \"server.link\"\nat = \"2.5ms\"\nduration = \"14s\"\n\
+         [[traffic]]\nkind = \"upload\"\nat = \"10ms\"\nsize = \"100B\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n",
+    );
+    let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "none", "--seed", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("+00:00:07.168 server       half-open connection dropped (SYN-ACK never answered"), "{out}");
+    assert!(out.contains("+00:00:26.625 server       sends RST"), "{out}");
+    assert!(out.contains("+00:00:26.626 client       socket error: ECONNRESET"), "{out}");
 }
 
 #[test]
