@@ -66,12 +66,15 @@ fn main() {
         })
     };
     let seeds = runner::seeds(&scenario, None);
-    let runs: Vec<_> = seeds.iter().map(|&seed| runner::run_with(&scenario, &factory, Duration::from_secs(90), seed, false)).collect();
+    let runs: Vec<_> = seeds
+        .iter()
+        .map(|&seed| harness::metrics::RunSummary::of(&runner::run_with(&scenario, &factory, Duration::from_secs(90), seed, false)))
+        .collect();
     let mut report = reports::Report::default();
     let strategies: Vec<_> = scenario.strategies.iter().collect();
     let mut section =
         runner::scenario_report(&scenario, &strategies, &runner::run_scenario(&scenario, &strategies, None, &|| {}), scenario.seeds);
-    section.strategies.push(runner::aggregate_named("two-strikes-30s", "custom", &runs));
+    section.strategies.push(harness::metrics::aggregate("two-strikes-30s", "custom", scenario.horizon, &runs));
     report.scenarios.push(section);
     print!("{}", reports::render::table(&report));
     let two = report.scenarios[0].strategies.last().expect("ours");

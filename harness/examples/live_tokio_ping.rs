@@ -73,12 +73,14 @@ fn main() {
     let runs: Vec<_> = runner::seeds(&scenario, None)
         .into_iter()
         .map(|seed| {
-            live::run(&scenario, mine.clone(), Duration::from_secs(70), seed, LiveConfig::default()).unwrap_or_else(|e| panic!("{e}"))
+            let r =
+                live::run(&scenario, mine.clone(), Duration::from_secs(70), seed, LiveConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+            harness::metrics::RunSummary::of(&r)
         })
         .collect();
     let app = scenario.strategies.iter().find(|s| s.kind == "app_ping").expect("the scenario's app_ping");
     let event = runner::run_scenario(&scenario, &[app], None, &|| {});
     let mut section = runner::scenario_report(&scenario, &[app], &event, scenario.seeds);
-    section.strategies.push(runner::aggregate_named("my-tokio-keepalive (live)", "live", &runs));
+    section.strategies.push(harness::metrics::aggregate("my-tokio-keepalive (live)", "live", scenario.horizon, &runs));
     print!("{}", reports::render::table(&reports::Report { scenarios: vec![section] }));
 }

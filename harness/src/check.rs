@@ -1,7 +1,7 @@
 //! `[[expect]]` evaluation: the observed value, pass or fail, and for a
 //! failure the seeds that show it, each with the command that replays it.
 
-use crate::runner::{side_outcome, RunRecord, SideOutcome};
+use crate::metrics::{RunSummary, SideOutcome};
 use crate::scenario::{Expect, Metric, Op, Scenario};
 use reports::model::{SideReport, StrategyReport};
 use sim::Side;
@@ -69,19 +69,19 @@ fn holds(op: Op, observed: f64, bound: f64) -> bool {
 }
 
 /// Seeds that push the metric the wrong way, worst first.
-fn witnesses(e: &Expect, runs: &[RunRecord], limit: usize) -> Vec<u64> {
+fn witnesses(e: &Expect, runs: &[RunSummary], limit: usize) -> Vec<u64> {
     let side = e.side.unwrap_or(Side::Client);
     let detection = matches!(
         e.metric,
         Metric::DetectionP50 | Metric::DetectionP90 | Metric::DetectionP99 | Metric::DetectionMax | Metric::DetectionMean
     );
     // How much a run shows the metric; `None`: not at all.
-    let shows = |r: &RunRecord| -> Option<f64> {
+    let shows = |r: &RunSummary| -> Option<f64> {
         if matches!(e.metric, Metric::NatExpiries | Metric::NatExpiriesPerRun) {
-            let n = crate::runner::nat_expiries(r) as f64;
+            let n = r.nat_expiries as f64;
             return (n > 0.0 || e.op == Op::Ge).then_some(n);
         }
-        match (side_outcome(&r.outcome, side), e.metric) {
+        match (r.side(side), e.metric) {
             (SideOutcome::Detected(l), _) if detection => Some(l.as_secs_f64()),
             (SideOutcome::Undetected, _) if detection => Some(f64::INFINITY),
             (SideOutcome::Undetected, Metric::Undetected) | (SideOutcome::Detected(_), Metric::Detected) => Some(1.0),
@@ -149,7 +149,7 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> String) -> String {
 }
 
 /// Evaluate every expectation of a scenario against its report and runs.
-pub fn check(scenario: &Scenario, reports: &[StrategyReport], runs: &[Vec<RunRecord>], limit: usize) -> Vec<Checked> {
+pub fn check(scenario: &Scenario, reports: &[StrategyReport], runs: &[Vec<RunSummary>], limit: usize) -> Vec<Checked> {
     scenario
         .expects
         .iter()

@@ -7,7 +7,8 @@
 //! * [`strategy`]: the public [`strategy::Strategy`] trait and the built-in
 //!   keepalive policies;
 //! * [`endpoint`]: the application on each host (workload + strategy);
-//! * [`runner`]: scenario × strategy × seed in parallel, and the metrics;
+//! * [`runner`]: scenario × strategy × seed in parallel; [`metrics`]: runs → figures;
+//! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
 //! * [`check`]: `[[expect]]` evaluation;
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
 //! * [`calibrate`]: the model against the real kernel, in network namespaces;
@@ -21,9 +22,12 @@ pub mod endpoint;
 pub mod export;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod metrics;
 pub mod plots;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod strategy;
 pub mod timeline;
+pub mod tune;
 pub mod units;

@@ -2,7 +2,8 @@
 //! strategy, and one representative run per strategy re-run with a trace
 //! (the first seed in which someone declared the peer dead, else the first).
 
-use crate::runner::{self, side_outcome, RunRecord, SideOutcome};
+use crate::metrics::{RunSummary, SideOutcome};
+use crate::runner::{self, RunRecord};
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
 use reports::html::{Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
@@ -75,33 +76,35 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
 }
 
 /// Plot data for one scenario, from its runs (one list per strategy, in order).
-/// `traced` re-runs a representative seed in the event engine for the
-/// timeline; without it (live mode: no packet trace) the timeline shows only
-/// the faults, the break and the declarations of the first run.
-pub fn scenario_plots(scenario: &Scenario, strategies: &[&StrategySpec], runs: &[Vec<RunRecord>], traced: bool) -> ScenarioPlots {
+/// `timeline_of` draws one representative seed of a strategy: the first seed
+/// in which someone declared the peer dead, else the first.
+pub fn scenario_plots(
+    scenario: &Scenario,
+    strategies: &[&StrategySpec],
+    runs: &[Vec<RunSummary>],
+    timeline_of: &dyn Fn(&StrategySpec, u64) -> RunTimeline,
+) -> ScenarioPlots {
     let strategies = strategies
         .iter()
         .zip(runs)
         .map(|(st, runs)| {
             let latencies_s = runs
                 .iter()
-                .flat_map(|r| Side::BOTH.map(|s| side_outcome(&r.outcome, s)))
+                .flat_map(|r| r.sides)
                 .filter_map(|o| match o {
                     SideOutcome::Detected(l) => Some(l.as_secs_f64()),
                     _ => None,
                 })
                 .collect();
-            let seed = runs.iter().find(|r| !r.outcome.declarations.is_empty()).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
-            let timeline =
-                if traced { timeline(scenario, st, seed) } else { untraced_timeline(scenario, runs.iter().find(|r| r.seed == seed)) };
-            StrategyPlots { latencies_s, timeline }
+            let seed = runs.iter().find(|r| r.declared).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
+            StrategyPlots { latencies_s, timeline: timeline_of(st, seed) }
         })
         .collect();
     ScenarioPlots { strategies }
 }
 
-/// A timeline from a run's record alone (no trace): faults, the break, declarations.
-fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTimeline {
+/// A timeline from a run's record alone (no trace; live mode): faults, the break, declarations.
+pub fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTimeline {
     let mut t = RunTimeline { seed: run.map_or(0, |r| r.seed), horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new() };
     let Some(r) = run else { return t };
     for f in &r.faults {

@@ -319,3 +319,68 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
     out.push_str("</body></html>\n");
     out
 }
+
+/// One point of a `kasim tune` grid, for its plot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TunePoint {
+    pub label: String,
+    /// Client p99 detection latency (none: nothing detected).
+    pub p99_s: Option<f64>,
+    pub packets_per_hour: f64,
+    pub feasible: bool,
+    pub pareto: bool,
+    pub recommended: bool,
+}
+
+/// Keepalive cost against p99 detection latency, one point per grid point:
+/// grey infeasible, blue feasible, ringed when on the Pareto frontier, the
+/// recommendation a large green star with its label.
+pub fn tune_svg(points: &[TunePoint]) -> DrawResult<String> {
+    let pts: Vec<&TunePoint> = points.iter().filter(|p| p.p99_s.is_some()).collect();
+    let xmax = pts.iter().map(|p| p.packets_per_hour).fold(0.0f64, f64::max).max(1.0) * 1.15;
+    let ymax = pts.iter().filter_map(|p| p.p99_s).fold(0.0f64, f64::max).max(1.0) * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, 380)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart =
+            ChartBuilder::on(&root).margin(12).x_label_area_size(36).y_label_area_size(56).build_cartesian_2d(0f64..xmax, 0f64..ymax)?;
+        chart.configure_mesh().x_desc("keepalive packets per hour").y_desc("client p99 detection latency (s)").draw()?;
+        let grey = RGBColor(170, 170, 170);
+        let blue = RGBColor(31, 119, 180);
+        let green = RGBColor(30, 140, 60);
+        for p in &pts {
+            let at = (p.packets_per_hour, p.p99_s.unwrap_or(0.0));
+            let c = if p.feasible { blue } else { grey };
+            chart.draw_series(std::iter::once(Circle::new(at, 4, c.filled())))?;
+            if p.pareto {
+                chart.draw_series(std::iter::once(Circle::new(at, 8, c.stroke_width(2))))?;
+            }
+            if p.recommended {
+                chart.draw_series(std::iter::once(TriangleMarker::new(at, 12, green.filled())))?;
+                let text = format!("recommended: {}", p.label);
+                chart.draw_series(std::iter::once(Text::new(text, at, ("sans-serif", 13).into_font().color(&green))))?;
+            }
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// The page `kasim tune --out DIR` writes: the explanation, the plot, the table (markdown as text).
+pub fn tune_page(title: &str, explanation: &str, points: &[TunePoint], table_markdown: &str) -> String {
+    let plot = match tune_svg(points) {
+        Ok(svg) => svg,
+        Err(e) => format!("<p>could not draw: {}</p>", esc(&e.to_string())),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\
+         <h1>{t}</h1><p class=\"recommended\"><b>Recommended</b>: {e}</p>\
+         <figure class=\"plot tune\"><figcaption>Keepalive cost against client p99 detection latency: grey infeasible, \
+         blue feasible, ringed on the Pareto frontier (latency, false positives, packets), triangle the recommendation</figcaption>{plot}</figure>\
+         <pre class=\"table\">{table}</pre></body></html>\n",
+        t = esc(title),
+        e = esc(explanation),
+        table = esc(table_markdown)
+    )
+}

@@ -80,6 +80,22 @@ impl TimerModel {
     }
 }
 
+impl TimerModel {
+    /// The granularity of the wheel level a timer of `delay` lands in: the
+    /// most it can fire late (besides rounding up to a whole jiffy). 330 s at
+    /// HZ 250 is level 4: 4096 jiffies = 16.384 s.
+    pub fn granularity(self, delay: Duration) -> Duration {
+        match self {
+            TimerModel::Exact => Duration::ZERO,
+            TimerModel::LinuxWheel { hz } => {
+                let jiffy = 1_000_000_000 / u64::from(hz.max(1));
+                let delta_j = nanos(delay).div_ceil(jiffy);
+                Duration::from_nanos((1u64 << (wheel_level(delta_j) * LVL_CLK_SHIFT)) * jiffy)
+            }
+        }
+    }
+}
+
 /// `LVL_START(n) = (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)`; the first
 /// level whose range holds `delta` jiffies.
 fn wheel_level(delta: u64) -> u32 {
@@ -128,6 +144,17 @@ mod tests {
         // 7200 s = 1 800 000 jiffies: level 5 (granularity 32768 jiffies).
         // (1800000 >> 15) + 1 = 55; 55 << 15 = 1 802 240 jiffies = 7208.96 s.
         assert_eq!(WHEEL.deadline(Instant::ZERO, Duration::from_secs(7200)), Instant::from_millis(7_208_960));
+    }
+
+    #[test]
+    fn granularity_is_the_levels_bucket_width() {
+        assert_eq!(WHEEL.granularity(ms(200)), ms(4));
+        assert_eq!(WHEEL.granularity(Duration::from_secs(330)), ms(16_384));
+        assert_eq!(WHEEL.granularity(Duration::from_secs(7200)), Duration::from_millis(131_072));
+        // The deadline never lands later than the granularity plus a jiffy.
+        let now = Instant::from_millis(1234);
+        let d = Duration::from_secs(330);
+        assert!(WHEEL.deadline(now, d) - (now + d) <= WHEEL.granularity(d) + ms(4));
     }
 
     #[test]

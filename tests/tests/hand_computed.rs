@@ -63,7 +63,7 @@ fn ping_10m_3m_behind_a_20m_nat_never_loses_the_mapping_nor_fires_on_a_healthy_p
     let s = load(PING_BEHIND_NAT);
     let strategies: Vec<_> = s.strategies.iter().collect();
     let runs = runner::run_scenario(&s, &strategies, None, &|| {});
-    let report = runner::aggregate(&s.strategies[0], &runs[0]);
+    let report = runner::aggregate(&s.strategies[0], s.horizon, &runs[0]);
     assert_eq!(report.nat_expiries, 0);
     assert_eq!(report.client.false_positives + report.server.false_positives, 0);
     // The pings did happen: one every 10 minutes from the connection (t ~ 0.1 s)

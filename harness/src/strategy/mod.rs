@@ -505,7 +505,7 @@ pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<t
 }
 
 /// Validate one parameter value; return it in canonical string form.
-fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
+pub(crate) fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
     match (p.ty, v) {
         (ParamType::Duration, toml::Value::String(s)) => {
             let d = units::parse_duration(s).map_err(|e| e.to_string())?;

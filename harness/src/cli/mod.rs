@@ -1,0 +1,285 @@
+//! The `kasim` command line (CONTRACT.md: run, check, replay, list; v2: merge, tune).
+//!
+//! Exit codes: 0 ok; 1 an expectation failed (`check`); 2 bad input (a
+//! scenario that does not parse or validate, an unknown strategy, a bad
+//! flag). Machine-readable output goes to stdout, everything else to stderr.
+
+use crate::scenario::{self, Scenario, ScenarioError};
+use crate::shard::ShardError;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod files;
+mod replay;
+mod run;
+mod tools;
+mod tune;
+
+pub use files::{write_atomic, write_atomic_with};
+pub use run::{emit, execute, Emit, RunOutput};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kasim",
+    version,
+    about = "Deterministic network fault-injection simulator for keepalive and dead-peer-detection policies"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every strategy of the scenarios over their seeds; print a comparison.
+    Run(RunArgs),
+    /// Like run, then evaluate every [[expect]]; exit 1 if any fails.
+    Check(CheckArgs),
+    /// Run one seed of one strategy and show what happened.
+    Replay(ReplayArgs),
+    /// Show the scenarios found and every strategy kind with its parameters.
+    List(ListArgs),
+    /// Combine the partial results of `run --shard K/N` into the unsharded run's output.
+    Merge(MergeArgs),
+    /// Search a grid of one strategy's parameters for the cheapest setting that meets constraints.
+    Tune(TuneArgs),
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
+    /// Measure the real Linux kernel in network namespaces and compare the model (needs root).
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CalibrateArgs {
+    /// Repetitions of each case against the kernel.
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    pub format: ReplayFormat,
+}
+
+/// `kasim calibrate` could not run here (not root, tools missing): not a pass.
+pub const EXIT_SKIPPED: u8 = 77;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Scenario files or folders (default: the bundled catalogue in scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Runs per strategy, overriding every scenario's `seeds`.
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Only these strategies (by name; repeatable).
+    #[arg(long = "strategy")]
+    pub strategies: Vec<String>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write report.txt, report.md, report.json and index.html into this folder (atomically).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `event` (the simulator) or `live` (live_* strategies' tokio code on turmoil).
+    #[arg(long, value_enum, default_value_t = Engine::Event)]
+    pub engine: Engine,
+    /// turmoil's tick for --engine live, e.g. "1ms" (default) or "100ms".
+    #[arg(long, value_parser = crate::units::parse_duration_arg)]
+    pub tick: Option<std::time::Duration>,
+    /// Make only part K of N of the runs (1-based; or "auto" from KASIM_SHARD or a
+    /// Kubernetes Indexed Job's JOB_COMPLETION_INDEX + KASIM_SHARD_COUNT); needs --format json.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The partial results of every shard (any order).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Evaluate every [[expect]] as `kasim check` does (exit 1 if any fails).
+    #[arg(long)]
+    pub check: bool,
+    /// Seeds listed per failing expectation.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Write the expectations' results as JUnit XML (implies --check).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TuneArgs {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// The strategy whose parameters to vary (its other parameters stay as written).
+    #[arg(long)]
+    pub strategy: String,
+    /// PARAM=FROM..TO/STEP or PARAM=A,B,C (repeatable; the grid is every combination).
+    #[arg(long = "vary", value_name = "PARAM=SPEC", required = true)]
+    pub vary: Vec<String>,
+    /// A constraint: METRIC<=X or METRIC>=X (metric names as in [[expect]]; "server." for the server side).
+    #[arg(long = "require", value_name = "METRIC<=X")]
+    pub require: Vec<String>,
+    /// The metric the recommendation minimises.
+    #[arg(long, default_value = "keepalive_packets_per_hour")]
+    pub minimize: String,
+    /// Runs per point, overriding the scenario's `seeds`.
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Successive halving: run every point on a few seeds, drop the points that can no
+    /// longer win, give the rest more (faster; see the README for what it can miss).
+    #[arg(long)]
+    pub halving: bool,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write tune.json, tune.md and index.html (the frontier plot) into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Event,
+    Live,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Seeds listed per failing expectation.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Also write the results as JUnit XML (one test case per expectation).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The scenario file.
+    pub path: PathBuf,
+    #[arg(long)]
+    pub strategy: String,
+    #[arg(long)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    pub format: ReplayFormat,
+    /// Show every packet, pure ACKs and arrivals included.
+    #[arg(long)]
+    pub all: bool,
+    /// Write the run's packets as a pcap file (Wireshark, tshark).
+    #[arg(long)]
+    pub pcap: Option<PathBuf>,
+    /// Write this seed as a scenario with every random value fixed (a regression test).
+    #[arg(long)]
+    pub export_scenario: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayFormat {
+    Text,
+    Json,
+}
+
+/// Why a command could not do its job (all exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("unknown strategy \"{name}\"; allowed: {allowed}")]
+    UnknownStrategy { name: String, allowed: String },
+    #[error("two scenarios are named \"{name}\": {a} and {b}; names must be unique in a run")]
+    DuplicateName { name: String, a: String, b: String },
+    #[error("--{flag}: {message}")]
+    BadFlag { flag: &'static str, message: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Shard(#[from] ShardError),
+    #[error("{0}")]
+    Tune(#[from] crate::tune::TuneError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the pcap {path}: {message}")]
+    Pcap { path: PathBuf, message: String },
+    #[error("{0}")]
+    Live(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Run(a) => run::run(&a, None),
+        Command::Check(a) => run::run(&a.run, Some((a.limit, a.junit.clone()))),
+        Command::Merge(a) => run::merge(&a),
+        Command::Tune(a) => tune::tune(&a),
+        Command::Replay(a) => replay::replay(&a),
+        Command::List(a) => tools::list(&a),
+        Command::Calibrate(a) => tools::calibrate(&a),
+        Command::Schema => {
+            println!("{}", schema_text());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The bundled catalogue: `scenarios/` here, or next to the workspace.
+pub fn default_paths() -> Vec<PathBuf> {
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return vec![local];
+    }
+    vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")]
+}
+
+/// Load and validate every scenario under `paths`.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
+    let paths = if paths.is_empty() { default_paths() } else { paths.to_vec() };
+    let files = scenario::discover(&paths)?;
+    let mut out: Vec<Scenario> = Vec::new();
+    for f in files {
+        let s = scenario::load(&f)?;
+        if let Some(other) = out.iter().find(|o| o.name == s.name) {
+            return Err(CliError::DuplicateName { name: s.name, a: other.path.display().to_string(), b: f.display().to_string() });
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The scenario JSON Schema, pretty-printed (as committed in scenario.schema.json).
+pub fn schema_text() -> String {
+    serde_json::to_string_pretty(&scenario::json_schema()).unwrap_or_default()
+}

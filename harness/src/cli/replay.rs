@@ -1,0 +1,141 @@
+//! `kasim replay`: one seed of one strategy, told as a story.
+
+use super::files::{write_atomic, write_atomic_with};
+use super::{CliError, ReplayArgs, ReplayFormat};
+use crate::runner;
+use crate::scenario::{self, ScenarioError};
+use crate::timeline;
+use crate::units::format_duration;
+use serde::Serialize;
+use sim::oracle::Verdict;
+use std::process::ExitCode;
+
+#[derive(Serialize)]
+struct ReplayFault {
+    kind: &'static str,
+    target: String,
+    at_s: f64,
+    duration_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ReplayDeclaration {
+    side: &'static str,
+    at_s: f64,
+    cause: String,
+    false_positive: bool,
+    /// Addition: detection latency (null for a false positive).
+    latency_s: Option<f64>,
+    /// Addition: the transient condition blamed for a false positive.
+    condition: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ReplayJson {
+    scenario: String,
+    strategy: String,
+    seed: u64,
+    faults: Vec<ReplayFault>,
+    broken_at_s: Option<f64>,
+    broken_cause: Option<String>,
+    declarations: Vec<ReplayDeclaration>,
+    timeline: Vec<timeline::Line>,
+}
+
+pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
+    let s = scenario::load(&args.path)?;
+    let Some(strategy) = s.strategies.iter().find(|st| st.name == args.strategy) else {
+        let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
+        return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
+    };
+    let r = runner::run_one(&s, strategy, args.seed, true);
+    if let Some(path) = &args.pcap {
+        let mut count = 0;
+        let mut failure = None;
+        write_atomic_with(path, |f| match reports::pcap::write(std::io::BufWriter::new(f), &r.outcome.trace) {
+            Ok(n) => {
+                count = n;
+                Ok(())
+            }
+            Err(e) => {
+                failure = Some(e.to_string());
+                Err(std::io::Error::other("pcap"))
+            }
+        })
+        .map_err(|e| match failure.take() {
+            Some(message) => CliError::Pcap { path: path.clone(), message },
+            None => e,
+        })?;
+        eprintln!("wrote {count} packets to {}", path.display());
+    }
+    if let Some(path) = &args.export_scenario {
+        let source = std::fs::read_to_string(&args.path).map_err(|e| {
+            CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
+        })?;
+        let text = crate::export::export(&s, &source, strategy, &r).map_err(|e| {
+            CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
+        })?;
+        write_atomic(path, &text)?;
+        eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
+    }
+    let lines = timeline::lines(&r.outcome.trace, args.all);
+    match args.format {
+        ReplayFormat::Text => {
+            println!("scenario {} ({}), strategy {} ({}), seed {}", s.name, s.path.display(), strategy.name, strategy.kind, args.seed);
+            if r.faults.is_empty() {
+                println!("faults: none");
+            }
+            for f in &r.faults {
+                let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
+                println!("fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
+            }
+            match r.outcome.broken {
+                Some((at, cause)) => println!("broken at {at}: {cause}"),
+                None => println!("the connection never broke"),
+            }
+            println!();
+            print!("{}", timeline::render(&lines));
+        }
+        ReplayFormat::Json => {
+            let doc = ReplayJson {
+                scenario: s.name.clone(),
+                strategy: strategy.name.clone(),
+                seed: args.seed,
+                faults: r
+                    .faults
+                    .iter()
+                    .map(|f| ReplayFault {
+                        kind: f.kind.name(),
+                        target: f.target.clone(),
+                        at_s: f.at.as_secs_f64(),
+                        duration_s: f.duration.map(|d| d.as_secs_f64()),
+                    })
+                    .collect(),
+                broken_at_s: r.outcome.broken.map(|b| b.0.as_secs_f64()),
+                broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
+                declarations: r
+                    .outcome
+                    .declarations
+                    .iter()
+                    .map(|d| ReplayDeclaration {
+                        side: d.side.name(),
+                        at_s: d.at.as_secs_f64(),
+                        cause: d.cause.clone(),
+                        false_positive: matches!(d.verdict, Verdict::FalsePositive { .. }),
+                        latency_s: match d.verdict {
+                            Verdict::Detection { latency } => Some(latency.as_secs_f64()),
+                            _ => None,
+                        },
+                        condition: match d.verdict {
+                            Verdict::FalsePositive { condition } => Some(condition.name()),
+                            _ => None,
+                        },
+                    })
+                    .collect(),
+                timeline: lines,
+            };
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

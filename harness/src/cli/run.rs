@@ -1,0 +1,308 @@
+//! `kasim run`, `kasim check` and `kasim merge`: the matrix, its report, its
+//! expectations. `merge` renders through the same [`emit`] as `run`, which is
+//! what makes a merged shard set byte-identical to the unsharded run.
+
+use super::files::write_atomic;
+use super::{load_all, CliError, Engine, Format, MergeArgs, RunArgs};
+use crate::check::{self, Checked};
+use crate::metrics::RunSummary;
+use crate::runner;
+use crate::scenario::Scenario;
+use crate::shard::{self, Partial, PartialScenario, PartialStrategy, Shard};
+use crate::strategy::StrategySpec;
+use reports::html::RunTimeline;
+use reports::model::Report;
+use reports::render;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn selected<'a>(s: &'a Scenario, names: &[String]) -> Vec<&'a StrategySpec> {
+    s.strategies.iter().filter(|st| names.is_empty() || names.contains(&st.name)).collect()
+}
+
+/// Everything a run produced, for rendering and checking.
+pub struct RunOutput {
+    pub report: Report,
+    pub scenarios: Vec<Scenario>,
+    /// Per scenario, per strategy that ran, the runs (in seed order).
+    pub runs: Vec<Vec<Vec<RunSummary>>>,
+    /// Per scenario, the names of the strategies that ran (in `runs`' order).
+    pub ran: Vec<Vec<String>>,
+    pub engine: Engine,
+    /// The shard this run made, if it made only one.
+    pub shard: Option<Shard>,
+}
+
+/// Run the matrix; the core of `run` and `check`, used by tests too.
+pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
+    let scenarios = load_all(&args.paths)?;
+    for name in &args.strategies {
+        if !scenarios.iter().any(|s| s.strategies.iter().any(|st| &st.name == name)) {
+            let mut all: Vec<String> = scenarios.iter().flat_map(|s| s.strategies.iter().map(|st| format!("\"{}\"", st.name))).collect();
+            all.sort();
+            all.dedup();
+            return Err(CliError::UnknownStrategy { name: name.clone(), allowed: all.join(", ") });
+        }
+    }
+    if args.seeds == Some(0) {
+        return Err(CliError::BadFlag { flag: "seeds", message: "must be at least 1".into() });
+    }
+    let shard = match &args.shard {
+        None => None,
+        Some(spec) => {
+            if args.engine != Engine::Event {
+                return Err(CliError::BadFlag { flag: "shard", message: "shards run the event engine only".into() });
+            }
+            Some(Shard::parse(spec, &|k| std::env::var(k).ok())?)
+        }
+    };
+    let jobs = args.jobs.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })?;
+    let total: u64 = scenarios.iter().map(|s| selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)).sum();
+    let total = shard.map_or(total, |k| total / k.count + u64::from(total % k.count >= k.index));
+    // Runs are numbered across the whole matrix, in this order; a shard makes its share.
+    let mut numbered: u64 = 0;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} runs [{elapsed_precise}] {wide_bar} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut report = Report::default();
+    let mut runs = Vec::new();
+    let mut ran: Vec<Vec<String>> = Vec::new();
+    for s in &scenarios {
+        bar.set_message(s.name.clone());
+        let mut strategies = selected(s, &args.strategies);
+        let tick = || bar.inc(1);
+        let r = match args.engine {
+            Engine::Event => {
+                let seeds = runner::seeds(s, args.seeds);
+                let mut jobs = Vec::new();
+                for st in 0..strategies.len() {
+                    for &seed in &seeds {
+                        if shard.is_none_or(|k| k.owns(numbered)) {
+                            jobs.push((st, seed));
+                        }
+                        numbered += 1;
+                    }
+                }
+                pool.install(|| runner::run_jobs(s, &strategies, &jobs, &tick))
+            }
+            Engine::Live => {
+                strategies.retain(|st| st.kind.starts_with("live_"));
+                pool.install(|| run_live(s, &strategies, args, &tick))?
+            }
+        };
+        let seeds = args.seeds.unwrap_or(s.seeds);
+        report.scenarios.push(runner::scenario_report(s, &strategies, &r, seeds));
+        ran.push(strategies.iter().map(|st| st.name.clone()).collect());
+        runs.push(r);
+    }
+    bar.finish_and_clear();
+    Ok(RunOutput { report, scenarios, runs, ran, engine: args.engine, shard })
+}
+
+#[cfg(feature = "live")]
+fn run_live(
+    s: &Scenario,
+    strategies: &[&StrategySpec],
+    args: &RunArgs,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Vec<RunSummary>>, CliError> {
+    use crate::live;
+    use rayon::prelude::*;
+    if strategies.is_empty() {
+        return Err(CliError::Live(live::LiveError::NoLiveStrategy { scenario: s.name.clone() }.to_string()));
+    }
+    let parts = live::unsupported(s);
+    if !parts.is_empty() {
+        return Err(CliError::Live(
+            live::LiveError::Unsupported { scenario: format!("{} ({})", s.name, s.path.display()), parts }.to_string(),
+        ));
+    }
+    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick) };
+    let seeds = runner::seeds(s, args.seeds);
+    strategies
+        .iter()
+        .map(|st| {
+            seeds
+                .par_iter()
+                .map(|&seed| {
+                    let strategy =
+                        live::from_spec(st).ok_or_else(|| CliError::Live(format!("{}: {} has no live implementation", s.name, st.kind)))?;
+                    let r = live::run(s, strategy, st.detection_window(), seed, cfg).map_err(|e| CliError::Live(e.to_string()));
+                    tick();
+                    r.map(|r| RunSummary::of(&r))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "live"))]
+fn run_live(_: &Scenario, _: &[&StrategySpec], _: &RunArgs, _: &(dyn Fn() + Sync)) -> Result<Vec<Vec<RunSummary>>, CliError> {
+    Err(CliError::Live("this kasim was built without live mode: cargo run --release --features harness/live -- run --engine live".into()))
+}
+
+/// The representative run's timeline for the HTML report: a traced re-run in
+/// the event engine; in live mode (no packet trace) the run's record alone.
+#[cfg(feature = "live")]
+fn live_timeline(s: &Scenario, st: &StrategySpec, seed: u64, args: &RunArgs) -> RunTimeline {
+    use crate::live;
+    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick) };
+    let record = live::from_spec(st).and_then(|strategy| live::run(s, strategy, st.detection_window(), seed, cfg).ok());
+    crate::plots::untraced_timeline(s, record.as_ref())
+}
+
+#[cfg(not(feature = "live"))]
+fn live_timeline(s: &Scenario, _: &StrategySpec, _: u64, _: &RunArgs) -> RunTimeline {
+    crate::plots::untraced_timeline(s, None)
+}
+
+/// `kasim run` and `kasim check` (`check`: the seeds to list per failure and a JUnit path).
+pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<ExitCode, CliError> {
+    if args.shard.is_some() {
+        let refuse = |message: &str| Err(CliError::BadFlag { flag: "shard", message: message.into() });
+        if check.is_some() {
+            return refuse("a shard holds part of the runs: check the merged set with `kasim merge --check`");
+        }
+        if args.format != Format::Json || args.out.is_some() {
+            return refuse("a shard writes a partial result for `kasim merge`: use --format json (and no --out)");
+        }
+    }
+    let out = execute(args)?;
+    if let Some(k) = out.shard {
+        print!("{}", partial_json(args, &out, k)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let timeline_of = |s: &Scenario, st: &StrategySpec, seed: u64| match out.engine {
+        Engine::Event => crate::plots::timeline(s, st, seed),
+        Engine::Live => live_timeline(s, st, seed, args),
+    };
+    let emit_args = Emit { format: args.format, out: args.out.clone(), check };
+    emit(&out.report, &out.scenarios, &out.runs, &out.ran, &emit_args, &timeline_of)
+}
+
+/// A shard's partial result: its runs and everything `merge` needs.
+fn partial_json(args: &RunArgs, out: &RunOutput, shard: Shard) -> Result<String, CliError> {
+    let mut scenarios = Vec::new();
+    for ((s, runs), ran) in out.scenarios.iter().zip(&out.runs).zip(&out.ran) {
+        let source = std::fs::read_to_string(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?;
+        scenarios.push(PartialScenario {
+            name: s.name.clone(),
+            path: s.path.display().to_string(),
+            fingerprint: shard::fingerprint(&source),
+            source,
+            seeds: args.seeds.unwrap_or(s.seeds),
+            strategies: ran.iter().zip(runs).map(|(name, runs)| PartialStrategy { name: name.clone(), runs: runs.clone() }).collect(),
+        });
+    }
+    let doc = Partial {
+        partial: true,
+        kasim_version: shard::VERSION.to_string(),
+        shard,
+        seeds_override: args.seeds,
+        strategy_filter: args.strategies.clone(),
+        scenarios,
+    };
+    let mut text = serde_json::to_string(&doc).map_err(|e| CliError::BadFlag { flag: "shard", message: e.to_string() })?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `kasim merge`: a whole set of partial results, rendered as `run` or `check` would.
+pub fn merge(args: &MergeArgs) -> Result<ExitCode, CliError> {
+    let mut parts = Vec::new();
+    for f in &args.files {
+        parts.push((f.clone(), shard::read(f)?));
+    }
+    let merged = shard::merge(&parts)?;
+    let mut report = Report::default();
+    for (i, s) in merged.scenarios.iter().enumerate() {
+        let strategies: Vec<&StrategySpec> =
+            merged.ran[i].iter().filter_map(|name| s.strategies.iter().find(|st| &st.name == name)).collect();
+        report.scenarios.push(runner::scenario_report(s, &strategies, &merged.runs[i], merged.seeds[i]));
+    }
+    let check = (args.check || args.junit.is_some()).then(|| (args.limit, args.junit.clone()));
+    let emit_args = Emit { format: args.format, out: None, check };
+    emit(&report, &merged.scenarios, &merged.runs, &merged.ran, &emit_args, &|s, st, seed| crate::plots::timeline(s, st, seed))
+}
+
+/// How to present a finished matrix.
+pub struct Emit {
+    pub format: Format,
+    /// Also write the report set (text, markdown, JSON, HTML) here.
+    pub out: Option<PathBuf>,
+    /// Evaluate `[[expect]]`: seeds listed per failure, JUnit path.
+    pub check: Option<(usize, Option<PathBuf>)>,
+}
+
+/// Print (and write) a report; with `check`, evaluate the expectations too.
+pub fn emit(
+    report: &Report,
+    scenarios: &[Scenario],
+    runs: &[Vec<Vec<RunSummary>>],
+    ran: &[Vec<String>],
+    args: &Emit,
+    timeline_of: &dyn Fn(&Scenario, &StrategySpec, u64) -> RunTimeline,
+) -> Result<ExitCode, CliError> {
+    let text = match args.format {
+        Format::Table => render::table(report),
+        Format::Markdown => render::markdown(report),
+        Format::Json => render::json(report),
+    };
+    if let Some(dir) = &args.out {
+        write_atomic(&dir.join("report.txt"), &render::table(report))?;
+        write_atomic(&dir.join("report.md"), &render::markdown(report))?;
+        write_atomic(&dir.join("report.json"), &render::json(report))?;
+        let plots: Vec<_> = scenarios
+            .iter()
+            .zip(runs)
+            .zip(ran)
+            .map(|((s, runs), names)| {
+                let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| names.contains(&st.name)).collect();
+                crate::plots::scenario_plots(s, &strategies, runs, &|st, seed| timeline_of(s, st, seed))
+            })
+            .collect();
+        write_atomic(&dir.join("index.html"), &reports::html::page(report, &plots))?;
+        eprintln!("wrote {}/report.{{txt,md,json}} and {}/index.html", dir.display(), dir.display());
+    }
+    let Some((limit, junit)) = &args.check else {
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if args.format != Format::Json {
+        print!("{text}");
+    }
+    let mut results: Vec<Checked> = Vec::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        results.extend(check::check(s, &report.scenarios[i].strategies, &runs[i], *limit));
+    }
+    let failed: Vec<&Checked> = results.iter().filter(|c| !c.passed).collect();
+    for c in &failed {
+        eprintln!("FAIL {}", c.describe());
+        let path = scenarios.iter().find(|s| s.name == c.scenario).map(|s| s.path.display().to_string()).unwrap_or_default();
+        for seed in &c.seeds {
+            eprintln!("  reproduce with: kasim replay {path} --strategy {} --seed {seed}", c.expect.strategy);
+        }
+    }
+    eprintln!("{} expectations, {} passed, {} failed", results.len(), results.len() - failed.len(), failed.len());
+    if let Some(path) = junit {
+        let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.display().to_string()).unwrap_or_default();
+        write_atomic(path, &check::junit(&results, &path_of))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if args.format == Format::Json {
+        print!("{text}");
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,64 @@
+//! `kasim calibrate` and `kasim list`.
+
+use super::{load_all, CalibrateArgs, CliError, ListArgs, ReplayFormat, EXIT_SKIPPED};
+use crate::strategy::KINDS;
+use crate::units::format_duration;
+use std::process::ExitCode;
+
+pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
+    use crate::calibrate;
+    if args.reps == 0 || args.reps > 20 {
+        return Err(CliError::BadFlag { flag: "reps", message: "allowed: 1..=20".into() });
+    }
+    if let Err(why) = calibrate::available() {
+        eprintln!("SKIPPED: kasim calibrate cannot build its testbed here: {why}");
+        return Ok(ExitCode::from(EXIT_SKIPPED));
+    }
+    // Our namespaces go away on Ctrl-C too.
+    let _ = ctrlc::set_handler(|| {
+        calibrate::remove_all();
+        std::process::exit(130);
+    });
+    eprintln!("calibrating {} cases x {} repetitions in parallel (about 30 s)...", calibrate::Case::ALL.len(), args.reps);
+    let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
+    calibrate::remove_all();
+    match args.format {
+        ReplayFormat::Text => print!("{}", calibrate::table(&rows)),
+        ReplayFormat::Json => {
+            let doc: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| match r {
+                    Ok(row) => serde_json::to_value(row).unwrap_or_default(),
+                    Err(e) => serde_json::json!({ "error": e }),
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": doc })).unwrap_or_default());
+        }
+    }
+    if rows.iter().any(|r| r.is_err()) {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if rows.iter().all(|r| r.as_ref().is_ok_and(|r| r.ok)) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
+    let scenarios = load_all(&args.paths)?;
+    println!("Scenarios:");
+    for s in &scenarios {
+        let names: Vec<&str> = s.strategies.iter().map(|st| st.name.as_str()).collect();
+        println!("  {:<28} {} (horizon {}, {} seeds)", s.name, s.path.display(), format_duration(s.horizon), s.seeds);
+        if let Some(first) = s.description.lines().next() {
+            println!("  {:<28} {}", "", first);
+        }
+        println!("  {:<28} strategies: {}", "", names.join(", "));
+    }
+    println!();
+    println!("Strategy kinds (parameter = default):");
+    for k in KINDS {
+        println!("  {:<14} {}", k.kind, k.help);
+        for p in k.params {
+            println!("      {:<22} = {:<8} {}", p.name, p.default, p.help);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

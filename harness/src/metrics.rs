@@ -1,0 +1,269 @@
+//! From runs to the contract's figures.
+//!
+//! A run's full [`Outcome`] (declarations, NAT expiry times, wire counters,
+//! perhaps a trace) is far more than the metrics need. Right after a run the
+//! runner boils it down to a [`RunSummary`]: how each side fared, a handful
+//! of counters, the healthy time. Everything downstream — the report, `[[expect]]`
+//! witnesses, the HTML plots, `kasim tune`, and the partial results that
+//! `kasim merge` combines across shards — works from summaries alone. Two
+//! reasons: memory stays flat per seed however long the run, and a summary
+//! serialises *exactly* (integers only), so a merged shard set aggregates to
+//! the same bytes as the unsharded run.
+
+use crate::runner::RunRecord;
+use reports::model::{round_ms, Latency, SideReport, StrategyReport};
+use serde::{Deserialize, Serialize};
+use sim::oracle::{BreakCause, Condition, Declaration, Verdict};
+use sim::packet::{SegmentKind, HEADER_BYTES};
+use sim::{Instant, Outcome, Side};
+use std::fmt;
+use std::time::Duration;
+
+/// How one side fared in one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideOutcome {
+    /// The connection broke and this side declared it, after `latency`.
+    Detected(Duration),
+    /// The connection broke and this side never noticed before the horizon.
+    Undetected,
+    /// This side declared a healthy connection dead.
+    FalsePositive(Condition),
+    /// Nothing to detect and no false alarm.
+    Quiet,
+    /// Not this side's to detect: its own host failed, or the peer's decision
+    /// closed the connection first.
+    NotApplicable,
+}
+
+/// Compact text form, used in partial results: `d:<latency ns>`, `u`,
+/// `fp:<condition>`, `q`, `na`.
+impl fmt::Display for SideOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SideOutcome::Detected(l) => write!(f, "d:{}", l.as_nanos()),
+            SideOutcome::Undetected => f.write_str("u"),
+            SideOutcome::FalsePositive(c) => write!(f, "fp:{}", c.name()),
+            SideOutcome::Quiet => f.write_str("q"),
+            SideOutcome::NotApplicable => f.write_str("na"),
+        }
+    }
+}
+
+impl std::str::FromStr for SideOutcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("\"{s}\" is not a side outcome (d:NANOS, u, fp:CONDITION, q, na)");
+        Ok(match s {
+            "u" => SideOutcome::Undetected,
+            "q" => SideOutcome::Quiet,
+            "na" => SideOutcome::NotApplicable,
+            _ => {
+                if let Some(ns) = s.strip_prefix("d:") {
+                    SideOutcome::Detected(Duration::from_nanos(ns.parse().map_err(|_| bad())?))
+                } else if let Some(c) = s.strip_prefix("fp:") {
+                    SideOutcome::FalsePositive(*Condition::ALL.iter().find(|x| x.name() == c).ok_or_else(bad)?)
+                } else {
+                    return Err(bad());
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for SideOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SideOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the metrics need from one run (about 100 bytes, whatever the run did).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub seed: u64,
+    /// How the client and the server fared (`[client, server]`).
+    pub sides: [SideOutcome; 2],
+    /// NAT mappings lost to idleness while the connection was held.
+    pub nat_expiries: u64,
+    /// Time from the start until the first declaration or break (or the
+    /// horizon), in nanoseconds: the healthy connection time of the run.
+    pub healthy_ns: u64,
+    /// Keepalive packets and bytes, both directions.
+    pub keepalive_packets: u64,
+    pub keepalive_bytes: u64,
+    /// Did anyone declare the peer dead (for picking a representative run)?
+    pub declared: bool,
+}
+
+impl RunSummary {
+    /// Boil a finished run down to what the metrics need.
+    pub fn of(r: &RunRecord) -> RunSummary {
+        let (keepalive_packets, keepalive_bytes) = keepalive_overhead(r);
+        RunSummary {
+            seed: r.seed,
+            sides: Side::BOTH.map(|s| side_outcome(&r.outcome, s)),
+            nat_expiries: nat_expiries(&r.outcome),
+            healthy_ns: healthy_until(r).since_start().as_nanos() as u64,
+            keepalive_packets,
+            keepalive_bytes,
+            declared: !r.outcome.declarations.is_empty(),
+        }
+    }
+
+    pub fn side(&self, side: Side) -> SideOutcome {
+        self.sides[side.index()]
+    }
+}
+
+/// Is a declaration with this cause only the peer's own decision reaching us
+/// (the peer declared first and aborted; we saw ECONNRESET or EOF)? Such a
+/// declaration is neither a detection nor a false positive.
+pub fn echoes_peer(cause: &str, peer_declared_first: bool) -> bool {
+    peer_declared_first && matches!(cause, "ECONNRESET" | "EOF")
+}
+
+/// The declaration that counts for `side`: its first, unless it [echoes the peer](echoes_peer).
+pub fn counted_declaration(outcome: &Outcome, side: Side) -> Option<&Declaration> {
+    let mine = outcome.declarations.iter().find(|d| d.side == side)?;
+    let peer_first = outcome.declarations.iter().find(|d| d.side == side.peer()).is_some_and(|p| p.at <= mine.at);
+    (!echoes_peer(&mine.cause, peer_first)).then_some(mine)
+}
+
+pub fn side_outcome(outcome: &Outcome, side: Side) -> SideOutcome {
+    let declaration = counted_declaration(outcome, side);
+    // A false alarm counts even if this side's own host fails later.
+    if let Some(Declaration { verdict: Verdict::FalsePositive { condition }, .. }) = declaration {
+        return SideOutcome::FalsePositive(*condition);
+    }
+    let failed_here =
+        matches!(outcome.broken, Some((_, BreakCause::Vanish(s) | BreakCause::Reboot(s) | BreakCause::Crash(s))) if s == side);
+    if failed_here {
+        return SideOutcome::NotApplicable;
+    }
+    match declaration {
+        Some(d) => match d.verdict {
+            Verdict::Detection { latency } => SideOutcome::Detected(latency),
+            Verdict::FalsePositive { condition } => SideOutcome::FalsePositive(condition),
+        },
+        None => {
+            let peer_declared = outcome.declarations.iter().any(|d| d.side == side.peer());
+            match outcome.broken {
+                Some((at, _)) if !outcome.declarations.iter().any(|d| d.side == side.peer() && d.at < at) => SideOutcome::Undetected,
+                Some(_) => SideOutcome::NotApplicable,
+                None if peer_declared => SideOutcome::NotApplicable,
+                None => SideOutcome::Quiet,
+            }
+        }
+    }
+}
+
+/// NAT mappings lost to idleness while the connection was still held (before
+/// either side declared it dead).
+pub fn nat_expiries(outcome: &Outcome) -> u64 {
+    let end = outcome.declarations.iter().map(|d| d.at).min().unwrap_or(Instant::MAX);
+    outcome.nat_expired_at.iter().filter(|t| **t <= end).count() as u64
+}
+
+/// Until when the connection was up and healthy in this run (for false-positive rates).
+fn healthy_until(r: &RunRecord) -> Instant {
+    r.outcome.declarations.iter().map(|d| d.at).chain(r.outcome.broken.map(|b| b.0)).min().unwrap_or(Instant::ZERO + r.horizon)
+}
+
+/// Keepalive packets and bytes (both directions): TCP keepalive probes and
+/// their ACKs, application pings and pongs (their ACKs are not counted).
+fn keepalive_overhead(r: &RunRecord) -> (u64, u64) {
+    let mut packets = 0;
+    let mut bytes = 0;
+    for side in 0..2 {
+        let s = &r.outcome.stats[side];
+        for kind in [SegmentKind::KeepaliveProbe, SegmentKind::KeepaliveAck] {
+            packets += s.packets_of(kind);
+            bytes += s.bytes_of(kind);
+        }
+        let e = &r.endpoints[side];
+        packets += e.pings + e.pongs;
+        bytes += e.ping_bytes + e.pong_bytes + (e.pings + e.pongs) * u64::from(HEADER_BYTES);
+    }
+    (packets, bytes)
+}
+
+/// Aggregate runs of a strategy, named `name` of kind `kind` in the report;
+/// each run lasted `horizon`. The runs must be in seed order: sums of floats
+/// depend on it, and reports must not.
+pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
+    let side_report = |side: Side| {
+        let mut r = SideReport::default();
+        for c in Condition::ALL {
+            r.false_positives_by_cause.insert(c.name().to_string(), 0);
+        }
+        let mut latencies = Vec::new();
+        for run in runs {
+            match run.side(side) {
+                SideOutcome::Detected(l) => {
+                    r.detected += 1;
+                    latencies.push(l.as_secs_f64());
+                }
+                SideOutcome::Undetected => r.undetected += 1,
+                SideOutcome::FalsePositive(c) => {
+                    r.false_positives += 1;
+                    *r.false_positives_by_cause.entry(c.name().to_string()).or_default() += 1;
+                }
+                SideOutcome::Quiet | SideOutcome::NotApplicable => {}
+            }
+        }
+        r.latency_s = Latency::from_samples(&latencies);
+        r
+    };
+    let client = side_report(Side::Client);
+    let server = side_report(Side::Server);
+    let hours: f64 = runs.iter().map(|r| Duration::from_nanos(r.healthy_ns).as_secs_f64() / 3600.0).sum();
+    let total_fp = client.false_positives + server.false_positives;
+    let run_hours: f64 = runs.iter().map(|_| horizon.as_secs_f64() / 3600.0).sum();
+    let (packets, bytes) = runs.iter().fold((0, 0), |a, r| (a.0 + r.keepalive_packets, a.1 + r.keepalive_bytes));
+    let per_hour = |x: u64| if run_hours > 0.0 { round_ms(x as f64 / run_hours) } else { 0.0 };
+    StrategyReport {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        runs: runs.len() as u64,
+        client,
+        server,
+        false_positives_per_1000_conn_hours: if hours > 0.0 { round_ms(total_fp as f64 * 1000.0 / hours) } else { 0.0 },
+        nat_expiries: runs.iter().map(|r| r.nat_expiries).sum(),
+        keepalive_packets_per_hour: per_hour(packets),
+        keepalive_bytes_per_hour: per_hour(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn side_outcomes_round_trip_through_their_text_form() {
+        let all = [
+            SideOutcome::Detected(Duration::from_nanos(7_875_123_456_789)),
+            SideOutcome::Undetected,
+            SideOutcome::FalsePositive(Condition::NatIdle),
+            SideOutcome::Quiet,
+            SideOutcome::NotApplicable,
+        ];
+        for o in all {
+            assert_eq!(o.to_string().parse::<SideOutcome>(), Ok(o));
+        }
+        assert_eq!(all[0].to_string(), "d:7875123456789");
+        assert!("fp:weather".parse::<SideOutcome>().is_err());
+        assert!("d:-1".parse::<SideOutcome>().is_err());
+    }
+
+    #[test]
+    fn a_summary_is_about_a_hundred_bytes() {
+        // Per-seed memory of a run: 2 outcomes (24 B each) and 6 words.
+        assert!(std::mem::size_of::<RunSummary>() <= 100, "{}", std::mem::size_of::<RunSummary>());
+    }
+}
