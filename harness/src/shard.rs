@@ -208,7 +208,9 @@ pub fn merge(parts: &[(PathBuf, Partial)]) -> Result<Merged, ShardError> {
         if p.strategy_filter != first.strategy_filter {
             return Err(differ("--strategy", format!("{:?}", first.strategy_filter), format!("{:?}", p.strategy_filter)));
         }
-        let files = |p: &Partial| p.scenarios.iter().map(|s| format!("{} ({})", s.name, s.fingerprint)).collect::<Vec<_>>().join(", ");
+        // Fingerprints are computed here, from the text each shard carries, not trusted.
+        let files =
+            |p: &Partial| p.scenarios.iter().map(|s| format!("{} ({})", s.name, fingerprint(&s.source))).collect::<Vec<_>>().join(", ");
         if files(p) != files(first) {
             return Err(differ("scenario files", format!("[{}]", files(first)), format!("[{}]", files(p))));
         }
