@@ -59,16 +59,16 @@ impl Strategy for TwoStrikes {
 fn main() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/server-power-off.toml");
     let scenario = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let factory = |side: Side| -> Option<Box<dyn Strategy>> {
+    let factory: runner::StrategyFactory = std::rc::Rc::new(|side: Side| -> Option<Box<dyn Strategy>> {
         (side == Side::Client).then(|| {
             Box::new(TwoStrikes { every: Duration::from_secs(30), next: Instant::MAX, outstanding: None, strikes: 0, seq: 0 })
                 as Box<dyn Strategy>
         })
-    };
+    });
     let seeds = runner::seeds(&scenario, None);
     let runs: Vec<_> = seeds
         .iter()
-        .map(|&seed| harness::metrics::RunSummary::of(&runner::run_with(&scenario, &factory, Duration::from_secs(90), seed, false)))
+        .map(|&seed| harness::metrics::RunSummary::of(&runner::run_with(&scenario, factory.clone(), Duration::from_secs(90), seed, false)))
         .collect();
     let mut report = reports::Report::default();
     let strategies: Vec<_> = scenario.strategies.iter().collect();

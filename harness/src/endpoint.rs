@@ -87,7 +87,7 @@ struct Generator {
 }
 
 pub struct Endpoint {
-    traffic: Vec<Traffic>,
+    traffic: std::rc::Rc<[Traffic]>,
     generators: Vec<Generator>,
     strategy: Option<Box<dyn Strategy>>,
     dead: Option<String>,
@@ -96,19 +96,28 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `seed` feeds the traffic's random gaps (one stream per traffic entry).
-    pub fn new(side: Side, traffic: &[Traffic], seed: u64, strategy: Option<Box<dyn Strategy>>, stats: Rc<RefCell<EndpointStats>>) -> Self {
+    /// The application of one end of connection `slot`. `seed` feeds the
+    /// traffic's random gaps: one stream per traffic entry and slot (slot 0's
+    /// are a one-connection world's), so adding a connection shifts no other's.
+    pub fn new(
+        side: Side,
+        traffic: Rc<[Traffic]>,
+        seed: u64,
+        slot: u32,
+        strategy: Option<Box<dyn Strategy>>,
+        stats: Rc<RefCell<EndpointStats>>,
+    ) -> Self {
         let generators = traffic
             .iter()
             .enumerate()
             .filter(|(_, t)| t.from == side)
             .map(|(index, t)| {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream(1000 + index as u64);
+                rng.set_stream((1000 + index as u64) | (u64::from(slot) << 32));
                 Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
             })
             .collect();
-        Endpoint { traffic: traffic.to_vec(), generators, strategy, dead: None, done: false, stats }
+        Endpoint { traffic, generators, strategy, dead: None, done: false, stats }
     }
 
     fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {

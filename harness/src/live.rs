@@ -104,6 +104,9 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
     if !scenario.traffic.is_empty() {
         parts.push("[[traffic]] (in live mode the user's code owns the stream)".into());
     }
+    if scenario.clients > 1 || scenario.connections > 1 {
+        parts.push("[client] count and connections (live mode runs one connection)".into());
+    }
     for f in &scenario.faults {
         if !matches!(f.kind, FaultKind::Vanish | FaultKind::Reboot | FaultKind::Outage)
             || (f.kind != FaultKind::Outage && f.side != Some(Side::Server))
@@ -242,12 +245,13 @@ pub fn run(
         if declarations.iter().any(|d| d.side == *side) || at > Instant::ZERO + scenario.horizon {
             continue;
         }
-        declarations.push(Declaration { side: *side, at, cause: cause.clone(), verdict: oracle.judge(at, lookback, false) });
+        declarations.push(Declaration { side: *side, at, cause: cause.clone(), verdict: oracle.judge(at, lookback, false), slot: 0 });
     }
     declarations.sort_by_key(|d| d.at);
     let outcome = Outcome {
         ended_at,
         broken: oracle.broken(),
+        slots: vec![sim::world::SlotOutcome { broken: oracle.broken(), nat_expired_at: Vec::new() }],
         declarations,
         stats: [WireStats::default(); 2],
         nat_expiries: 0,

@@ -90,7 +90,7 @@ pub fn scenario_plots(
         .map(|(st, runs)| {
             let latencies_s = runs
                 .iter()
-                .flat_map(|r| r.sides)
+                .flat_map(|r| r.slots.iter().flat_map(|s| s.sides))
                 .filter_map(|o| match o {
                     SideOutcome::Detected(l) => Some(l.as_secs_f64()),
                     _ => None,

@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
+use sim::world::{AppFactory, HostRef};
 use sim::{Fault, Instant, Outcome, Side, World, WorldConfig};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,30 +24,50 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedFault {
     pub kind: FaultKind,
-    /// The host, or the host whose link; `None` for the NAT.
+    /// The host's role, or that of the host whose link; `None` for the NAT.
     pub side: Option<Side>,
+    /// The host itself (which client of a fleet); `None` for the NAT.
+    pub host: Option<HostRef>,
+    /// As a scenario names it: "client", "server.link", "client:3.link", "nat".
     pub target: String,
     pub at: Duration,
     pub duration: Option<Duration>,
 }
 
 /// The fault times a seed gives (faults drawn past the horizon are dropped).
+///
+/// Each fault draws from its own stream; a fault on every client of a fleet
+/// draws from one stream per client (client 0's is the one-client stream),
+/// so adding a client or a fault never shifts another's times.
 pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
     let mut out = Vec::new();
     for (i, f) in scenario.faults.iter().enumerate() {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(2000 + i as u64);
-        let at = f.at.sample(&mut rng);
-        let duration = f.duration.map(|d| d.sample(&mut rng).max(Duration::from_millis(1)));
-        if at >= scenario.horizon {
-            continue;
-        }
-        let target = match (f.kind, f.side) {
-            (FaultKind::Outage, Some(s)) => format!("{s}.link"),
-            (_, Some(s)) => s.to_string(),
-            (_, None) => "nat".to_string(),
+        let hosts: Vec<Option<HostRef>> = match (f.side, f.client) {
+            (Some(Side::Client), Some(c)) => vec![Some(HostRef::Client(c))],
+            (Some(Side::Client), None) => (0..scenario.clients).map(|c| Some(HostRef::Client(c))).collect(),
+            (Some(Side::Server), _) => vec![Some(HostRef::Server)],
+            (None, _) => vec![None],
         };
-        out.push(DerivedFault { kind: f.kind, side: f.side, target, at, duration });
+        for host in hosts {
+            let index = match host {
+                Some(HostRef::Client(c)) => c,
+                _ => 0,
+            };
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream((2000 + i as u64) | (u64::from(index) << 32));
+            let at = f.at.sample(&mut rng);
+            let duration = f.duration.map(|d| d.sample(&mut rng).max(Duration::from_millis(1)));
+            if at >= scenario.horizon {
+                continue;
+            }
+            let name = match host {
+                Some(HostRef::Client(c)) if scenario.clients > 1 => format!("client:{c}"),
+                Some(h) => h.side().to_string(),
+                None => "nat".to_string(),
+            };
+            let target = if f.kind == FaultKind::Outage { format!("{name}.link") } else { name };
+            out.push(DerivedFault { kind: f.kind, side: f.side, host, target, at, duration });
+        }
     }
     out
 }
@@ -54,12 +75,12 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
 fn to_sim(f: &DerivedFault) -> Fault {
     let at = Instant::ZERO + f.at;
     let duration = f.duration.unwrap_or_default();
-    match (f.kind, f.side) {
-        (FaultKind::Vanish, Some(side)) => Fault::Vanish { side, at },
-        (FaultKind::Reboot, Some(side)) => Fault::Reboot { side, at, duration },
-        (FaultKind::Suspend, Some(side)) => Fault::Suspend { side, at, duration },
+    match (f.kind, f.host) {
+        (FaultKind::Vanish, Some(host)) => Fault::Vanish { host, at },
+        (FaultKind::Reboot, Some(host)) => Fault::Reboot { host, at, duration },
+        (FaultKind::Suspend, Some(host)) => Fault::Suspend { host, at, duration },
         (FaultKind::Outage, Some(link)) => Fault::Outage { link, at, duration },
-        (FaultKind::Crash, Some(side)) => Fault::Crash { side, at },
+        (FaultKind::Crash, Some(host)) => Fault::Crash { host, at },
         _ => Fault::NatReboot { at },
     }
 }
@@ -70,12 +91,13 @@ pub struct RunRecord {
     pub seed: u64,
     pub faults: Vec<DerivedFault>,
     pub outcome: Outcome,
+    /// Ping and pong counters of every client application, and of every server one.
     pub endpoints: [EndpointStats; 2],
     pub horizon: Duration,
 }
 
 /// Makes a fresh strategy for a side, or `None` to leave that side without one.
-pub type StrategyFactory<'a> = &'a dyn Fn(Side) -> Option<Box<dyn Strategy>>;
+pub type StrategyFactory = Rc<dyn Fn(Side) -> Option<Box<dyn Strategy>>>;
 
 /// Build the world for one run of a declared strategy.
 pub fn world(
@@ -84,12 +106,38 @@ pub fn world(
     seed: u64,
     trace: bool,
 ) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
-    let factory = |side: Side| strategy.sides.contains(&side).then(|| strategy.build(side));
-    world_with(scenario, &factory, strategy.detection_window(), seed, trace)
+    let spec = strategy.clone();
+    let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
+    world_with(scenario, factory, strategy.detection_window(), seed, trace)
 }
 
-/// Build the world for one run of any strategy: `factory` makes each side's
-/// instance; `lookback` is how far back a false positive looks for a cause.
+/// The application of every connection: the scenario's workload and a fresh
+/// strategy instance, its random streams derived from (seed, slot).
+struct SlotApps {
+    traffic: Rc<[crate::scenario::Traffic]>,
+    seed: u64,
+    factory: StrategyFactory,
+    stats: [Rc<RefCell<EndpointStats>>; 2],
+}
+
+impl SlotApps {
+    fn make(&self, side: Side, slot: u32) -> Box<dyn sim::Application> {
+        Box::new(Endpoint::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone()))
+    }
+}
+
+impl AppFactory for SlotApps {
+    fn client(&mut self, slot: u32) -> Box<dyn sim::Application> {
+        self.make(Side::Client, slot)
+    }
+    fn server(&mut self, slot: u32) -> Box<dyn sim::Application> {
+        self.make(Side::Server, slot)
+    }
+}
+
+/// Build the world for one run of any strategy: `factory` makes each
+/// connection's instance for a side; `lookback` is how far back a false
+/// positive looks for a cause.
 pub fn world_with(
     scenario: &Scenario,
     factory: StrategyFactory,
@@ -101,6 +149,8 @@ pub fn world_with(
     let cfg = WorldConfig {
         seed,
         horizon: scenario.horizon,
+        clients: scenario.clients,
+        connections_per_client: scenario.connections,
         client_link: scenario.client_link.clone(),
         server_link: scenario.server_link.clone(),
         nat: scenario.nat.clone(),
@@ -111,8 +161,8 @@ pub fn world_with(
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(EndpointStats::default())), Rc::new(RefCell::new(EndpointStats::default()))];
-    let app = |side: Side| Box::new(Endpoint::new(side, &scenario.traffic, seed, factory(side), stats[side.index()].clone()));
-    let world = World::new(cfg, app(Side::Client), app(Side::Server)).expect("a validated scenario builds a valid world");
+    let apps = SlotApps { traffic: scenario.traffic.clone().into(), seed, factory, stats: stats.clone() };
+    let world = World::with_apps(cfg, Box::new(apps)).expect("a validated scenario builds a valid world");
     (world, faults, stats)
 }
 

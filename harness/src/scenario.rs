@@ -109,6 +109,9 @@ pub struct FaultSpec {
     pub kind: FaultKind,
     /// The host (vanish, reboot, suspend), the host whose link (outage), or none (nat).
     pub side: Option<Side>,
+    /// For a client: which one (`client:3`), or `None` for every client, each
+    /// with its own draws (`client` with `[client] count` > 1).
+    pub client: Option<u32>,
     pub at: RandomTime,
     pub duration: Option<RandomTime>,
 }
@@ -209,6 +212,10 @@ pub struct Scenario {
     pub horizon: Duration,
     pub seeds: u64,
     pub base_seed: u64,
+    /// Client hosts (`[client] count`), each with its own access link and stack.
+    pub clients: u32,
+    /// Connections each client keeps to the server (`[client] connections`).
+    pub connections: u32,
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,
@@ -241,7 +248,7 @@ struct RawScenario {
     seeds: Option<S<i64>>,
     #[serde(default)]
     base_seed: u64,
-    client: Option<RawHost>,
+    client: Option<RawClient>,
     server: Option<RawHost>,
     nat: Option<RawNat>,
     tcp: Option<RawTcp>,
@@ -260,6 +267,18 @@ struct RawScenario {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawHost {
+    link: Option<RawLink>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    /// Client hosts (default 1), each with its own access link ([client.link]) and TCP stack, all behind the one NAT.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 100000))]
+    count: Option<S<i64>>,
+    /// Connections each client host keeps to the server: a pool (default 1).
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    connections: Option<S<i64>>,
     link: Option<RawLink>,
 }
 
@@ -355,7 +374,7 @@ struct RawTraffic {
 struct RawFault {
     #[schemars(schema_with = "fault_kind_schema")]
     kind: S<String>,
-    /// client | server (vanish, reboot, suspend); client.link | server.link (outage); nat (nat_reboot).
+    /// client | client:N | server (vanish, reboot, suspend, crash); client.link | client:N.link | server.link (outage); nat (nat_reboot). With [client] count > 1, "client" means every client, each with its own draws.
     #[schemars(schema_with = "fault_target_schema")]
     target: S<String>,
     #[schemars(schema_with = "time_schema")]
@@ -433,7 +452,7 @@ fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot", "crash"] })
 }
 fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["client", "server", "client.link", "server.link", "nat"] })
+    json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat)$", "examples": ["client", "client:3.link", "server", "server.link", "nat"] })
 }
 fn metric_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
@@ -588,12 +607,42 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         Some(s) if *s.get_ref() >= 1 && *s.get_ref() <= 1_000_000 => *s.get_ref() as u64,
         Some(s) => return Err(ctx.error(Some(s.span()), "seeds", format!("{} is out of range; allowed: 1..=1000000", s.get_ref()))),
     };
+    let count = |v: &Option<S<i64>>, key: &str, max: u32| match v {
+        None => Ok(1),
+        Some(n) if (1..=i64::from(max)).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
+        Some(n) => Err(ctx.error(Some(n.span()), key, format!("{} is out of range; allowed: 1..={max}", n.get_ref()))),
+    };
+    let (clients, connections) = match &raw.client {
+        None => (1, 1),
+        Some(c) => {
+            let pair = (
+                count(&c.count, "client.count", sim::world::MAX_CLIENTS)?,
+                count(&c.connections, "client.connections", sim::world::MAX_CONNECTIONS_PER_CLIENT)?,
+            );
+            if pair.0 * pair.1 > sim::world::MAX_SLOTS {
+                let span = c.connections.as_ref().or(c.count.as_ref()).map(|v| v.span());
+                return Err(ctx.error(
+                    span,
+                    "client.connections",
+                    format!(
+                        "{} clients x {} connections = {} connections; allowed: at most {} in all (the NAT's ports)",
+                        pair.0,
+                        pair.1,
+                        pair.0 * pair.1,
+                        sim::world::MAX_SLOTS
+                    ),
+                ));
+            }
+            pair
+        }
+    };
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
     let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
-    let faults = raw.fault.iter().enumerate().map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some())).collect::<Result<Vec<_>, _>>()?;
+    let faults =
+        raw.fault.iter().enumerate().map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some(), clients)).collect::<Result<Vec<_>, _>>()?;
     if raw.strategy.is_empty() {
         return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
     }
@@ -618,6 +667,8 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         horizon,
         seeds,
         base_seed: raw.base_seed,
+        clients,
+        connections,
         client_link,
         server_link,
         nat,
@@ -809,7 +860,7 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     Ok(Traffic { kind, from, schedule, size, reply, count })
 }
 
-fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) -> Result<FaultSpec, ScenarioError> {
+fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, clients: u32) -> Result<FaultSpec, ScenarioError> {
     let key = |k: &str| format!("fault[{i}].{k}");
     let kind = match raw.kind.get_ref().as_str() {
         "vanish" => FaultKind::Vanish,
@@ -829,17 +880,35 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) 
         }
     };
     let target = raw.target.get_ref().as_str();
-    let side = match (kind, target) {
-        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client") => Some(Side::Client),
-        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server") => Some(Side::Server),
-        (FaultKind::Outage, "client.link") => Some(Side::Client),
-        (FaultKind::Outage, "server.link") => Some(Side::Server),
-        (FaultKind::NatReboot, "nat") => None,
+    let (host, link) = match target.strip_suffix(".link") {
+        Some(h) => (h, true),
+        None => (target, false),
+    };
+    // "client:3": one client of the fleet (0-based).
+    let (host, client) = match host.split_once(':') {
+        Some(("client", n)) => match n.parse::<u32>() {
+            Ok(n) if n < clients => ("client", Some(n)),
+            _ => {
+                return Err(ctx.error(
+                    Some(raw.target.span()),
+                    key("target"),
+                    format!("\"{target}\" is not a client of the fleet; allowed: client:0 to client:{} ([client] count = {clients})", clients - 1),
+                ))
+            }
+        },
+        _ => (host, None),
+    };
+    let side = match (kind, host, link) {
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client", false) => Some(Side::Client),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server", false) if client.is_none() => Some(Side::Server),
+        (FaultKind::Outage, "client", true) => Some(Side::Client),
+        (FaultKind::Outage, "server", true) => Some(Side::Server),
+        (FaultKind::NatReboot, "nat", false) => None,
         _ => {
             let allowed = match kind {
-                FaultKind::Outage => "\"client.link\", \"server.link\"",
+                FaultKind::Outage => "\"client.link\", \"client:N.link\", \"server.link\"",
                 FaultKind::NatReboot => "\"nat\"",
-                _ => "\"client\", \"server\"",
+                _ => "\"client\", \"client:N\", \"server\"",
             };
             return Err(ctx.error(
                 Some(raw.target.span()),
@@ -874,7 +943,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool) 
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };
-    Ok(FaultSpec { kind, side, at, duration })
+    Ok(FaultSpec { kind, side, client, at, duration })
 }
 
 fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {

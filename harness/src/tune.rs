@@ -429,29 +429,34 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
         return false;
     }
     let side = c.metric.side.unwrap_or(Side::Client);
-    let count = |f: &dyn Fn(&RunSummary) -> bool| runs.iter().filter(|r| f(r)).count() as f64;
+    let count = |f: &dyn Fn(SideOutcome) -> bool| runs.iter().flat_map(|r| r.outcomes(side)).filter(|o| f(*o)).count() as f64;
+    let per_run = runs.first().map_or(1, |r| r.slots.len()) as f64;
     let (n, rest) = (n as f64, (n - runs.len()) as f64);
     let b = c.bound + 1e-9;
-    let run_hours = horizon.as_secs_f64() / 3600.0;
+    let conn_hours = horizon.as_secs_f64() / 3600.0 * per_run;
     let over = |l: Duration| l.as_secs_f64() > b;
-    let detections_over = count(&|r| matches!(r.side(side), SideOutcome::Detected(l) if over(l)));
+    let detections_over = count(&|o| matches!(o, SideOutcome::Detected(l) if over(l)));
     // Nearest-rank p-th percentile of m samples is sample ceil(p m / 100): it stays
-    // <= b only while at most m - ceil(p m / 100) samples exceed b, and m <= n.
-    let percentile = |p: u64| detections_over > (n as u64 - (p * n as u64).div_ceil(100)) as f64;
+    // <= b only while at most m - ceil(p m / 100) samples exceed b, and m is at
+    // most one per connection of the n runs.
+    let samples = (n * per_run) as u64;
+    let percentile = |p: u64| detections_over > (samples - (p * samples).div_ceil(100)) as f64;
+    let nat: f64 = runs.iter().map(|r| r.nat_expiries() as f64).sum();
+    let fps = |o: SideOutcome| matches!(o, SideOutcome::FalsePositive(_));
     match c.metric.metric {
-        Metric::NatExpiries => runs.iter().map(|r| r.nat_expiries).sum::<u64>() as f64 > b,
-        Metric::NatExpiriesPerRun => runs.iter().map(|r| r.nat_expiries).sum::<u64>() as f64 / n > b,
-        Metric::FalsePositives => count(&|r| matches!(r.side(side), SideOutcome::FalsePositive(_))) > b,
-        Metric::FalsePositivesPerRun => count(&|r| matches!(r.side(side), SideOutcome::FalsePositive(_))) / n > b,
-        Metric::Detected => count(&|r| matches!(r.side(side), SideOutcome::Detected(_))) > b,
-        Metric::Undetected => count(&|r| r.side(side) == SideOutcome::Undetected) > b,
+        Metric::NatExpiries => nat > b,
+        Metric::NatExpiriesPerRun => nat / n > b,
+        Metric::FalsePositives => count(&fps) > b,
+        Metric::FalsePositivesPerRun => count(&fps) / n > b,
+        Metric::Detected => count(&|o| matches!(o, SideOutcome::Detected(_))) > b,
+        Metric::Undetected => count(&|o| o == SideOutcome::Undetected) > b,
         Metric::FalsePositiveRate => {
-            let fp: f64 = runs.iter().map(|r| r.sides.iter().filter(|o| matches!(o, SideOutcome::FalsePositive(_))).count() as f64).sum();
-            let hours: f64 = runs.iter().map(|r| Duration::from_nanos(r.healthy_ns).as_secs_f64() / 3600.0).sum::<f64>() + rest * run_hours;
+            let fp: f64 = runs.iter().flat_map(|r| &r.slots).map(|s| s.sides.iter().filter(|o| fps(**o)).count() as f64).sum();
+            let hours: f64 = runs.iter().map(RunSummary::healthy_hours).sum::<f64>() + rest * conn_hours;
             hours > 0.0 && fp * 1000.0 / hours > b
         }
-        Metric::KeepalivePacketsPerHour => runs.iter().map(|r| r.keepalive_packets).sum::<u64>() as f64 / (n * run_hours) > b,
-        Metric::KeepaliveBytesPerHour => runs.iter().map(|r| r.keepalive_bytes).sum::<u64>() as f64 / (n * run_hours) > b,
+        Metric::KeepalivePacketsPerHour => runs.iter().map(|r| r.keepalive_packets).sum::<u64>() as f64 / (n * conn_hours) > b,
+        Metric::KeepaliveBytesPerHour => runs.iter().map(|r| r.keepalive_bytes).sum::<u64>() as f64 / (n * conn_hours) > b,
         Metric::DetectionMax => detections_over > 0.0,
         Metric::DetectionP50 => percentile(50),
         Metric::DetectionP90 => percentile(90),
@@ -521,6 +526,7 @@ mod tests {
             name: "s".into(),
             kind: "tcp_keepalive".into(),
             runs: 1,
+            connections: 1,
             client,
             server: SideReport::default(),
             false_positives_per_1000_conn_hours: fp,
@@ -603,15 +609,8 @@ mod tests {
     }
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
-        RunSummary {
-            seed: 0,
-            sides,
-            nat_expiries: nat,
-            healthy_ns: 3_600_000_000_000,
-            keepalive_packets: 10,
-            keepalive_bytes: 0,
-            declared: false,
-        }
+        let slot = crate::metrics::SlotSummary { sides, nat_expiries: nat, healthy_ns: 3_600_000_000_000 };
+        RunSummary { seed: 0, slots: vec![slot], keepalive_packets: 10, keepalive_bytes: 0, declared: false }
     }
 
     #[test]

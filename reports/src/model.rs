@@ -25,6 +25,10 @@ pub struct StrategyReport {
     pub name: String,
     pub kind: String,
     pub runs: u64,
+    /// v2: connections (slots) per run; absent when 1, so a one-connection
+    /// scenario's JSON is what it always was.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub connections: u64,
     pub client: SideReport,
     pub server: SideReport,
     pub false_positives_per_1000_conn_hours: f64,
@@ -40,6 +44,14 @@ pub struct SideReport {
     pub latency_s: Latency,
     pub false_positives: u64,
     pub false_positives_by_cause: BTreeMap<String, u64>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// Detection latency in seconds; every field null when nothing was detected.

@@ -132,6 +132,7 @@ mod tests {
             tsval: 1_500_000_000,
             tsecr: 0,
             kind: SegmentKind::Data,
+            sender: Segment::NO_SENDER,
         };
         let p = encode(&seg, 1);
         assert_eq!(p.len() as u32, seg.ip_bytes());

@@ -15,6 +15,8 @@ pub enum ConfigError {
     BadFaultTarget { index: usize, kind: &'static str, target: &'static str, allowed: &'static str },
     #[error("fault #{index} ({kind}) needs a duration greater than zero")]
     FaultNeedsDuration { index: usize, kind: &'static str },
+    #[error("fault #{index} ({kind}) targets client:{client}, but there are {clients} clients (0..={})", clients - 1)]
+    NoSuchClient { index: usize, kind: &'static str, client: u32, clients: u32 },
     #[error("fault #{index} ({kind}) needs a NAT, and the topology has none")]
     NoNat { index: usize, kind: &'static str },
 }

@@ -25,7 +25,7 @@
 //!
 //! let cfg = WorldConfig {
 //!     horizon: Duration::from_secs(3600),
-//!     faults: vec![Fault::Vanish { side: Side::Server, at: Instant::from_secs(60) }],
+//!     faults: vec![Fault::Vanish { host: Side::Server.into(), at: Instant::from_secs(60) }],
 //!     ..WorldConfig::default()
 //! };
 //! let outcome = World::new(cfg, Box::new(Idle), Box::new(Idle)).unwrap().run();

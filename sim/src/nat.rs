@@ -23,7 +23,8 @@ use crate::error::{positive, ConfigError};
 use crate::packet::{Flags, Segment};
 use crate::rng::Stream;
 use crate::time::Instant;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -91,6 +92,9 @@ pub struct Mapping {
     pub last_activity: Instant,
     pub established: bool,
     pub closing: bool,
+    /// Who opened the flow: the `sender` of the packet that created the
+    /// mapping (the world's connection id). Opaque to the NAT.
+    pub owner: u32,
 }
 
 impl Mapping {
@@ -123,31 +127,79 @@ pub enum NatVerdict {
 pub enum NatEvent {
     Created { mapping: Mapping, recreated: bool },
     Expired { mapping: Mapping, idle: Duration },
+    /// A mapping lost in a reboot (one per mapping, before [`NatEvent::Rebooted`]).
+    Lost { mapping: Mapping },
     Rebooted { lost: usize },
 }
 
+type FlowKey = (SocketAddrV4, SocketAddrV4);
+
+/// A NAT of many flows. Each packet costs two hash lookups and, when it moves
+/// a flow's deadline, one heap push: never a scan of the flows.
+///
+/// Deadlines sit in a min-heap of `(deadline, flow id)`. A packet that
+/// refreshes a flow pushes its new deadline and leaves the old entry behind;
+/// an entry is live only while it equals its flow's current deadline, and
+/// stale entries are discarded when they reach the top. So
+/// [`poll_timeout`](Nat::poll_timeout) is exact, and expiries of flows due at
+/// the same instant run in the order the flows were created.
 #[derive(Clone, Debug)]
 pub struct Nat {
     cfg: NatConfig,
-    mappings: Vec<Mapping>,
-    /// Public ports of flows whose mapping expired (for `loose` re-pickup).
-    forgotten: Vec<Mapping>,
+    /// Live flows by id (ids are never reused).
+    flows: HashMap<u64, Mapping>,
+    by_inside: HashMap<FlowKey, u64>,
+    by_public: HashMap<FlowKey, u64>,
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    next_id: u64,
+    /// Public ports in use by live flows.
+    ports: HashSet<u16>,
+    /// Where the search for a free port resumes.
+    port_cursor: u16,
+    /// The last mapping each forgotten flow had (for `loose` re-pickup and `new_port`).
+    forgotten: HashMap<FlowKey, Mapping>,
     events: VecDeque<NatEvent>,
     rng: Stream,
     expiries: u64,
 }
 
+/// The lowest port the NAT hands out when a flow's own is taken.
+const FIRST_PORT: u16 = 1024;
+
 impl Nat {
     pub fn new(cfg: NatConfig, rng: Stream) -> Self {
-        Nat { cfg, mappings: Vec::new(), forgotten: Vec::new(), events: VecDeque::new(), rng, expiries: 0 }
+        Nat {
+            cfg,
+            flows: HashMap::new(),
+            by_inside: HashMap::new(),
+            by_public: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            next_id: 0,
+            ports: HashSet::new(),
+            port_cursor: FIRST_PORT,
+            forgotten: HashMap::new(),
+            events: VecDeque::new(),
+            rng,
+            expiries: 0,
+        }
     }
 
     pub fn config(&self) -> &NatConfig {
         &self.cfg
     }
 
-    pub fn mappings(&self) -> &[Mapping] {
-        &self.mappings
+    /// How many flows have a mapping now.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// The mapping of the flow from `inside` to `remote`, if it has one.
+    pub fn mapping(&self, inside: SocketAddrV4, remote: SocketAddrV4) -> Option<&Mapping> {
+        self.by_inside.get(&(inside, remote)).and_then(|id| self.flows.get(id))
     }
 
     /// Mappings of live flows lost to idleness so far (a flow that had
@@ -161,40 +213,78 @@ impl Nat {
     }
 
     /// When the next mapping expires.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.mappings.iter().map(|m| m.deadline(&self.cfg)).min()
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.drop_stale();
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Discard heap entries that no longer are their flow's deadline.
+    fn drop_stale(&mut self) {
+        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
+            if self.flows.get(&id).is_some_and(|m| m.deadline(&self.cfg) == at) {
+                return;
+            }
+            self.deadlines.pop();
+        }
     }
 
     /// Expire every mapping idle for its timeout at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let cfg = &self.cfg;
-        let mut i = 0;
-        while i < self.mappings.len() {
-            let m = self.mappings[i];
-            if m.deadline(cfg) <= now {
-                self.mappings.swap_remove(i);
-                if !m.closing {
-                    self.expiries += 1;
-                }
-                self.events.push_back(NatEvent::Expired { mapping: m, idle: now - m.last_activity });
-                self.forgotten.push(m);
-            } else {
-                i += 1;
+        loop {
+            self.drop_stale();
+            let Some(&Reverse((at, id))) = self.deadlines.peek() else { return };
+            if at > now {
+                return;
             }
+            self.deadlines.pop();
+            let m = self.remove(id);
+            if !m.closing {
+                self.expiries += 1;
+            }
+            self.events.push_back(NatEvent::Expired { mapping: m, idle: now - m.last_activity });
+            self.forgotten.insert((m.inside, m.remote), m);
         }
     }
 
     /// Lose every mapping at once.
     pub fn reboot(&mut self) {
-        let lost = self.mappings.len();
-        self.forgotten.append(&mut self.mappings);
+        let mut ids: Vec<u64> = self.flows.keys().copied().collect();
+        ids.sort_unstable();
+        let lost = ids.len();
+        for id in ids {
+            let m = self.remove(id);
+            self.events.push_back(NatEvent::Lost { mapping: m });
+            self.forgotten.insert((m.inside, m.remote), m);
+        }
+        self.deadlines.clear();
         self.events.push_back(NatEvent::Rebooted { lost });
+    }
+
+    fn remove(&mut self, id: u64) -> Mapping {
+        let m = self.flows.remove(&id).expect("a live flow");
+        self.by_inside.remove(&(m.inside, m.remote));
+        self.by_public.remove(&(m.public, m.remote));
+        self.ports.remove(&m.public.port());
+        m
+    }
+
+    /// Apply `change` to flow `id`; push its deadline if that moved.
+    fn touch(&mut self, id: u64, change: impl FnOnce(&mut Mapping)) -> Mapping {
+        let cfg = &self.cfg;
+        let m = self.flows.get_mut(&id).expect("a live flow");
+        let before = m.deadline(cfg);
+        change(m);
+        let (after, m) = (m.deadline(cfg), *m);
+        if after != before {
+            self.deadlines.push(Reverse((after, id)));
+        }
+        m
     }
 
     /// A packet from the inside host toward `seg.dst`.
     pub fn outbound(&mut self, now: Instant, seg: &Segment) -> NatVerdict {
-        let idx = match self.mappings.iter().position(|m| m.inside == seg.src && m.remote == seg.dst) {
-            Some(i) => i,
+        let id = match self.by_inside.get(&(seg.src, seg.dst)) {
+            Some(&id) => id,
             None => {
                 let is_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
                 if !is_syn {
@@ -207,43 +297,52 @@ impl Nat {
                 self.create(now, seg, !is_syn)
             }
         };
-        let m = &mut self.mappings[idx];
-        m.last_activity = now;
-        if seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST) {
-            m.closing = true;
-        }
+        let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
+        let m = self.touch(id, |m| {
+            m.last_activity = now;
+            m.closing |= closing;
+        });
         NatVerdict::Forward(Segment { src: m.public, ..*seg })
     }
 
     /// A packet from outside toward the NAT's public address.
     pub fn inbound(&mut self, now: Instant, seg: &Segment) -> NatVerdict {
         let refresh = self.cfg.refresh_on_inbound;
-        let Some(m) = self.mappings.iter_mut().find(|m| m.public == seg.dst && m.remote == seg.src) else {
+        let Some(&id) = self.by_public.get(&(seg.dst, seg.src)) else {
             return NatVerdict::Drop(NatDrop::NoMappingInbound);
         };
-        if refresh {
-            m.last_activity = now;
-        }
-        if !seg.flags.contains(Flags::SYN) || seg.flags.contains(Flags::ACK) {
-            m.established = true;
-        }
-        if seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST) {
-            m.closing = true;
-        }
+        let established = !seg.flags.contains(Flags::SYN) || seg.flags.contains(Flags::ACK);
+        let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
+        let m = self.touch(id, |m| {
+            if refresh {
+                m.last_activity = now;
+            }
+            m.established |= established;
+            m.closing |= closing;
+        });
         NatVerdict::Forward(Segment { dst: m.inside, ..*seg })
     }
 
-    fn create(&mut self, now: Instant, seg: &Segment, mid_stream: bool) -> usize {
-        let previous = self.forgotten.iter().rposition(|m| m.inside == seg.src && m.remote == seg.dst).map(|i| self.forgotten.remove(i));
+    fn create(&mut self, now: Instant, seg: &Segment, mid_stream: bool) -> u64 {
+        let previous = self.forgotten.remove(&(seg.src, seg.dst));
+        let free = |ports: &HashSet<u16>, p: u16| p >= FIRST_PORT && !ports.contains(&p);
         let port = match (self.cfg.on_expired, previous) {
-            (OnExpired::Loose, Some(p)) => p.public.port(),
+            (OnExpired::Loose, Some(p)) if free(&self.ports, p.public.port()) => p.public.port(),
             (OnExpired::NewPort, prev) => loop {
-                let p = self.rng.range_u16(1024, u16::MAX);
-                if prev.is_none_or(|m| m.public.port() != p) {
+                let p = self.rng.range_u16(FIRST_PORT, u16::MAX);
+                if prev.is_none_or(|m| m.public.port() != p) && !self.ports.contains(&p) {
                     break p;
                 }
             },
-            _ => seg.src.port(),
+            // Keep the flow's own port when it is free (as Linux does), else the next free one.
+            _ if free(&self.ports, seg.src.port()) => seg.src.port(),
+            _ => loop {
+                let p = self.port_cursor;
+                self.port_cursor = if p == u16::MAX { FIRST_PORT } else { p + 1 };
+                if free(&self.ports, p) {
+                    break p;
+                }
+            },
         };
         let mapping = Mapping {
             inside: seg.src,
@@ -254,10 +353,17 @@ impl Nat {
             // picks up with the established timeout).
             established: mid_stream,
             closing: false,
+            owner: seg.sender,
         };
+        let id = self.next_id;
+        self.next_id += 1;
         self.events.push_back(NatEvent::Created { mapping, recreated: mid_stream });
-        self.mappings.push(mapping);
-        self.mappings.len() - 1
+        self.flows.insert(id, mapping);
+        self.by_inside.insert((mapping.inside, mapping.remote), id);
+        self.by_public.insert((mapping.public, mapping.remote), id);
+        self.ports.insert(port);
+        self.deadlines.push(Reverse((mapping.deadline(&self.cfg), id)));
+        id
     }
 }
 
@@ -284,6 +390,7 @@ mod tests {
             tsval: 0,
             tsecr: 0,
             kind: SegmentKind::Data,
+            sender: 0,
         }
     }
 
@@ -299,6 +406,7 @@ mod tests {
             tsval: 0,
             tsecr: 0,
             kind: SegmentKind::Data,
+            sender: Segment::NO_SENDER,
         }
     }
 
@@ -315,10 +423,10 @@ mod tests {
         open(&mut n);
         assert_eq!(n.poll_timeout(), Some(Instant::from_secs(1200)));
         n.handle_timeout(Instant::from_secs(1199));
-        assert_eq!(n.mappings().len(), 1);
+        assert_eq!(n.len(), 1);
         n.handle_timeout(Instant::from_secs(1200));
         assert_eq!(n.expiries(), 1);
-        assert!(n.mappings().is_empty());
+        assert!(n.is_empty());
     }
 
     #[test]
@@ -349,7 +457,54 @@ mod tests {
         let mut n = nat(OnExpired::Drop);
         open(&mut n);
         n.reboot();
-        assert!(n.mappings().is_empty());
+        assert!(n.is_empty());
         assert_eq!(n.outbound(Instant::from_secs(1), &seg(Flags::ACK)), NatVerdict::Drop(NatDrop::NoMappingOutbound));
+    }
+
+    #[test]
+    fn a_refresh_moves_the_deadline_and_poll_timeout_stays_exact() {
+        let mut n = nat(OnExpired::Drop);
+        let public = open(&mut n);
+        // Traffic at 100 s and 700 s pushes the expiry to 700 + 1200 s.
+        for t in [100, 700] {
+            assert!(matches!(n.outbound(Instant::from_secs(t), &seg(Flags::ACK)), NatVerdict::Forward(_)));
+        }
+        assert_eq!(n.poll_timeout(), Some(Instant::from_secs(1900)));
+        n.handle_timeout(Instant::from_secs(1899));
+        assert_eq!((n.len(), n.expiries()), (1, 0));
+        // An inbound packet (conntrack refreshes on both directions).
+        let back = Segment { flags: Flags::ACK, ..reply(public) };
+        assert!(matches!(n.inbound(Instant::from_secs(1800), &back), NatVerdict::Forward(_)));
+        assert_eq!(n.poll_timeout(), Some(Instant::from_secs(3000)));
+        n.handle_timeout(Instant::from_secs(3000));
+        assert_eq!((n.len(), n.expiries()), (0, 1));
+    }
+
+    #[test]
+    fn ten_thousand_flows_get_distinct_public_ports_and_expire_independently() {
+        let mut n = nat(OnExpired::Rst);
+        let mut ports = HashSet::new();
+        for i in 0..10_000u32 {
+            let src = SocketAddrV4::new(addr::client_ip(i / 10), addr::client_port(i % 10));
+            let syn = Segment { src, flags: Flags::SYN, sender: i, ..seg(Flags::SYN) };
+            // Flow i opens at i ms.
+            let NatVerdict::Forward(out) = n.outbound(Instant::from_millis(u64::from(i)), &syn) else { panic!("flow {i}") };
+            assert!(ports.insert(out.src.port()), "port {} reused by flow {i}", out.src.port());
+            assert!(n.mapping(src, addr::SERVER).is_some_and(|m| m.owner == i));
+        }
+        assert_eq!((n.len(), ports.len()), (10_000, 10_000));
+        // The first host's ten flows keep their own ports (40000..40009); the rest
+        // are handed out from 1024 up.
+        assert!((40_000..40_010).all(|p| ports.contains(&p)));
+        // Not yet established: the transitory timeout (240 s) applies, flow by flow.
+        n.handle_timeout(Instant::from_millis(240_000 + 4_999));
+        assert_eq!(n.len(), 5_000);
+        let mut owners = Vec::new();
+        while let Some(ev) = n.poll_event() {
+            if let NatEvent::Expired { mapping, .. } = ev {
+                owners.push(mapping.owner);
+            }
+        }
+        assert_eq!(owners, (0..5_000).collect::<Vec<u32>>(), "in creation order");
     }
 }

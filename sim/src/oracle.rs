@@ -85,14 +85,91 @@ pub struct Declaration {
     pub at: Instant,
     pub cause: String,
     pub verdict: Verdict,
+    /// The connection (slot) it is about: 0 in a one-connection world.
+    pub slot: u32,
 }
 
+/// A transient condition's span; `end` is `Instant::MAX` while open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Transient {
+    start: Instant,
+    end: Instant,
+    condition: Condition,
+}
+
+/// What can excuse a false positive: the transient conditions seen in one
+/// scope (a connection, a host, or the whole network) and its last random
+/// loss. A connection's declaration is judged on the evidence of every scope
+/// it lives in, so a fault on one client's link excuses only that client.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    transients: Vec<Transient>,
+    last_random_loss: Option<Instant>,
+}
+
+impl Evidence {
+    pub fn open_transient(&mut self, at: Instant, condition: Condition) {
+        self.transients.push(Transient { start: at, end: Instant::MAX, condition });
+    }
+
+    pub fn close_transient(&mut self, at: Instant, condition: Condition) {
+        if let Some(t) = self.transients.iter_mut().rev().find(|t| t.condition == condition && t.end == Instant::MAX) {
+            t.end = at;
+        }
+    }
+
+    pub fn record_random_loss(&mut self, at: Instant) {
+        self.last_random_loss = Some(at);
+    }
+
+    /// The transient condition to blame for a declaration at `at`, looking
+    /// back `lookback`, on this evidence and `more`; `queued` says whether a
+    /// long queue stands now.
+    pub fn condition(&self, more: &[&Evidence], at: Instant, lookback: Duration, queued: bool) -> Condition {
+        let from = at - lookback;
+        let mut worst: Option<Condition> = None;
+        for e in std::iter::once(self).chain(more.iter().copied()) {
+            for t in &e.transients {
+                if t.start <= at && t.end >= from {
+                    worst = Some(worst.map_or(t.condition, |w| w.more_telling(t.condition)));
+                }
+            }
+        }
+        if let Some(c) = worst {
+            return c;
+        }
+        if queued {
+            return Condition::Queue;
+        }
+        let lost = std::iter::once(self).chain(more.iter().copied()).filter_map(|e| e.last_random_loss).max();
+        if lost.is_some_and(|t| t >= from) {
+            return Condition::Loss;
+        }
+        Condition::Healthy
+    }
+}
+
+/// Judge a declaration made at `at` about a connection broken since `broken`
+/// (if it is), on `evidence` and `more`.
+pub fn judge(
+    broken: Option<(Instant, BreakCause)>,
+    evidence: &Evidence,
+    more: &[&Evidence],
+    at: Instant,
+    lookback: Duration,
+    queued: bool,
+) -> Verdict {
+    match broken {
+        Some((since, _)) if since <= at => Verdict::Detection { latency: at - since },
+        _ => Verdict::FalsePositive { condition: evidence.condition(more, at, lookback, queued) },
+    }
+}
+
+/// The oracle of one connection: when it broke, and the evidence about it.
 #[derive(Clone, Debug, Default)]
 pub struct Oracle {
     broken: Option<(Instant, BreakCause)>,
-    /// Transient conditions: (start, end, what); `end` is `Instant::MAX` while open.
-    transients: Vec<(Instant, Instant, Condition)>,
-    last_random_loss: Option<Instant>,
+    evidence: Evidence,
 }
 
 impl Oracle {
@@ -111,47 +188,26 @@ impl Oracle {
     }
 
     pub fn open_transient(&mut self, at: Instant, condition: Condition) {
-        self.transients.push((at, Instant::MAX, condition));
+        self.evidence.open_transient(at, condition);
     }
 
     pub fn close_transient(&mut self, at: Instant, condition: Condition) {
-        if let Some(t) = self.transients.iter_mut().rev().find(|t| t.2 == condition && t.1 == Instant::MAX) {
-            t.1 = at;
-        }
+        self.evidence.close_transient(at, condition);
     }
 
     pub fn record_random_loss(&mut self, at: Instant) {
-        self.last_random_loss = Some(at);
+        self.evidence.record_random_loss(at);
     }
 
     /// The transient condition to blame for a declaration at `at`, looking
     /// back `lookback`; `queued` says whether a long queue stands now.
     pub fn condition(&self, at: Instant, lookback: Duration, queued: bool) -> Condition {
-        let from = at - lookback;
-        let mut worst: Option<Condition> = None;
-        for &(start, end, c) in &self.transients {
-            if start <= at && end >= from {
-                worst = Some(worst.map_or(c, |w| w.more_telling(c)));
-            }
-        }
-        if let Some(c) = worst {
-            return c;
-        }
-        if queued {
-            return Condition::Queue;
-        }
-        if self.last_random_loss.is_some_and(|t| t >= from) {
-            return Condition::Loss;
-        }
-        Condition::Healthy
+        self.evidence.condition(&[], at, lookback, queued)
     }
 
     /// Judge a declaration made at `at`.
     pub fn judge(&self, at: Instant, lookback: Duration, queued: bool) -> Verdict {
-        match self.broken {
-            Some((since, _)) if since <= at => Verdict::Detection { latency: at - since },
-            _ => Verdict::FalsePositive { condition: self.condition(at, lookback, queued) },
-        }
+        judge(self.broken, &self.evidence, &[], at, lookback, queued)
     }
 }
 

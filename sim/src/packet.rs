@@ -114,9 +114,16 @@ pub struct Segment {
     pub tsval: u64,
     pub tsecr: u64,
     pub kind: SegmentKind,
+    /// The connection that sent it, for the world's bookkeeping (not on the
+    /// wire): [`Segment::NO_SENDER`] until the world stamps it, and on a RST
+    /// made by a NAT or by a stack without the connection.
+    pub sender: u32,
 }
 
 impl Segment {
+    /// The `sender` of a segment no connection sent.
+    pub const NO_SENDER: u32 = u32::MAX;
+
     /// Sequence space the segment occupies: payload plus one for SYN and FIN.
     pub fn seq_len(&self) -> u64 {
         u64::from(self.len) + u64::from(self.flags.contains(Flags::SYN)) + u64::from(self.flags.contains(Flags::FIN))
@@ -137,7 +144,19 @@ impl Segment {
         } else {
             (0, self.seq + self.seq_len(), Flags::RST | Flags::ACK)
         };
-        Some(Segment { src: self.dst, dst: self.src, seq, ack, flags, len: 0, window: 0, tsval: 0, tsecr: 0, kind: SegmentKind::Reset })
+        Some(Segment {
+            src: self.dst,
+            dst: self.src,
+            seq,
+            ack,
+            flags,
+            len: 0,
+            window: 0,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Reset,
+            sender: Segment::NO_SENDER,
+        })
     }
 }
 
@@ -147,13 +166,24 @@ impl fmt::Display for Segment {
     }
 }
 
-/// The fixed addresses of the topology. Chosen from the benchmarking and
+/// The addresses of the topology. Chosen from the benchmarking and
 /// documentation ranges so a pcap never looks like a real network.
 pub mod addr {
     use super::*;
+    /// The first client's first connection; client `i` is `198.18.0.2 + i`
+    /// (198.18.0.0/15, benchmarking), its connection `k` uses port `40000 + k`.
     pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40000);
     pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 443);
     pub const NAT_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+    /// Client `index`'s address.
+    pub fn client_ip(index: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(*CLIENT.ip()) + index)
+    }
+    /// The local port of a client host's connection `k`.
+    pub fn client_port(k: u32) -> u16 {
+        CLIENT.port() + k as u16
+    }
 }
 
 #[cfg(test)]
@@ -161,7 +191,19 @@ mod tests {
     use super::*;
 
     fn seg(flags: Flags, seq: u64, ack: u64, len: u32) -> Segment {
-        Segment { src: addr::CLIENT, dst: addr::SERVER, seq, ack, flags, len, window: 65535, tsval: 0, tsecr: 0, kind: SegmentKind::Data }
+        Segment {
+            src: addr::CLIENT,
+            dst: addr::SERVER,
+            seq,
+            ack,
+            flags,
+            len,
+            window: 65535,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Data,
+            sender: Segment::NO_SENDER,
+        }
     }
 
     #[test]

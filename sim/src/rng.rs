@@ -29,8 +29,14 @@ pub struct Stream(ChaCha8Rng);
 
 impl Stream {
     pub fn new(seed: u64, purpose: Purpose) -> Self {
+        Self::for_host(seed, purpose, 0)
+    }
+    /// The stream of `purpose` for host `host` (client index): host 0's is
+    /// [`Stream::new`]'s, so a one-client world draws what it always drew,
+    /// and adding a client never shifts another's numbers.
+    pub fn for_host(seed: u64, purpose: Purpose, host: u32) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(purpose as u64);
+        rng.set_stream(purpose as u64 | (u64::from(host) << 32));
         Stream(rng)
     }
     /// Uniform in [0, 1).

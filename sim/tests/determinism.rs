@@ -26,7 +26,7 @@ fn network(seed: u64, loss: f64, rate_bps: u64, outages: &[(Side, u64, u64)], na
         nat: nat.then(|| NatConfig::new(Duration::from_secs(3600), OnExpired::Loose)),
         faults: outages
             .iter()
-            .map(|&(link, at, dur)| Fault::Outage { link, at: Instant::from_secs(at), duration: Duration::from_secs(dur) })
+            .map(|&(link, at, dur)| Fault::Outage { link: link.into(), at: Instant::from_secs(at), duration: Duration::from_secs(dur) })
             .collect(),
         ..WorldConfig::default()
     }
@@ -72,7 +72,7 @@ fn bad_configuration_is_an_error_naming_the_field() {
 
     let cfg = WorldConfig {
         horizon: Duration::from_secs(60),
-        faults: vec![Fault::Vanish { side: Side::Server, at: Instant::from_secs(61) }],
+        faults: vec![Fault::Vanish { host: Side::Server.into(), at: Instant::from_secs(61) }],
         ..WorldConfig::default()
     };
     let err = World::new(cfg, Box::new(Script::new()), Box::new(Script::new())).err().unwrap();

@@ -98,6 +98,7 @@ fn out_of_window_empty_segments_are_answered_at_most_every_500_ms() {
         tsval: 1,
         tsecr: 0,
         kind: SegmentKind::Ack,
+        sender: Segment::NO_SENDER,
     };
     let mut answered = Vec::new();
     // At 1000, 1100, …, 2900 ms: tcp_invalid_ratelimit (500 ms) lets through

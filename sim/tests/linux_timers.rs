@@ -14,7 +14,7 @@ use std::time::Duration;
 fn vanish_server(at: Instant, horizon_s: u64) -> WorldConfig {
     WorldConfig {
         horizon: Duration::from_secs(horizon_s),
-        faults: vec![Fault::Vanish { side: Side::Server, at }],
+        faults: vec![Fault::Vanish { host: Side::Server.into(), at }],
         ..WorldConfig::default()
     }
 }

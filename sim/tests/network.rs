@@ -130,7 +130,7 @@ fn nat_loose_the_connection_survives_and_the_data_arrives() {
 fn reboot_is_answered_with_rst_on_the_next_segment() {
     let cfg = WorldConfig {
         horizon: Duration::from_secs(120),
-        faults: vec![Fault::Reboot { side: Side::Server, at: Instant::from_secs(10), duration: Duration::from_secs(30) }],
+        faults: vec![Fault::Reboot { host: Side::Server.into(), at: Instant::from_secs(10), duration: Duration::from_secs(30) }],
         client_link: AccessLink::symmetric(LinkConfig { delay: ms(10), ..LinkConfig::default() }),
         ..WorldConfig::default()
     };
@@ -152,7 +152,7 @@ fn reboot_is_answered_with_rst_on_the_next_segment() {
 fn suspend_freezes_timers_and_resumes_with_state() {
     let cfg = WorldConfig {
         horizon: Duration::from_secs(400),
-        faults: vec![Fault::Suspend { side: Side::Server, at: Instant::from_secs(10), duration: Duration::from_secs(100) }],
+        faults: vec![Fault::Suspend { host: Side::Server.into(), at: Instant::from_secs(10), duration: Duration::from_secs(100) }],
         ..WorldConfig::default()
     };
     // The server probes after 30 s idle; the client writes during the suspension.
@@ -189,7 +189,7 @@ fn suspend_freezes_timers_and_resumes_with_state() {
 fn outage_shorter_than_give_up_recovers_every_byte_once_in_order() {
     let cfg = WorldConfig {
         horizon: Duration::from_secs(600),
-        faults: vec![Fault::Outage { link: Side::Client, at: Instant::from_secs(60), duration: Duration::from_secs(30) }],
+        faults: vec![Fault::Outage { link: Side::Client.into(), at: Instant::from_secs(60), duration: Duration::from_secs(30) }],
         client_link: AccessLink::symmetric(LinkConfig { rate_bps: 1_000_000, delay: ms(25), ..LinkConfig::default() }),
         ..WorldConfig::default()
     };
@@ -239,7 +239,7 @@ fn a_repeated_syn_is_answered_with_the_syn_ack_again() {
     // again, which reaches the client at 1.145184 s — before the server's own
     // SYN-ACK retransmission (1.088 s) could (1.148592 s). The old model
     // answered with a bare ACK, which a client in SYN-SENT discards.
-    let cfg = two_mbit_30ms(Duration::from_secs(10), Fault::Outage { link: Side::Client, at: Instant::from_millis(50), duration: ms(50) });
+    let cfg = two_mbit_30ms(Duration::from_secs(10), Fault::Outage { link: Side::Client.into(), at: Instant::from_millis(50), duration: ms(50) });
     let client = Script::new();
     let clog = client.log();
     let out = run(cfg, client, Script::new());
@@ -271,7 +271,7 @@ fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
     // meets a RST.
     let cfg = two_mbit_30ms(
         Duration::from_secs(300),
-        Fault::Outage { link: Side::Client, at: Instant::from_millis(122), duration: Duration::from_secs(100) },
+        Fault::Outage { link: Side::Client.into(), at: Instant::from_millis(122), duration: Duration::from_secs(100) },
     );
     let client = Script::new().write_at(Instant::from_millis(50), 100, 1);
     let clog = client.log();

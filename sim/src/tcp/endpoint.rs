@@ -945,6 +945,7 @@ impl TcpEndpoint {
             tsval: 0,
             tsecr: 0,
             kind,
+            sender: Segment::NO_SENDER,
         }
     }
 }

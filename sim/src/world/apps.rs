@@ -1,0 +1,147 @@
+//! Each connection and its application: socket events in, commands out,
+//! timers, and the one wake-up per connection in the event queue.
+
+use super::{Ev, HostState, Message, World};
+use crate::app::{AppCommand, AppEvent};
+use crate::oracle::{judge, Declaration};
+use crate::tcp::{SocketEvent, TcpState};
+use crate::trace::TraceEvent;
+
+impl World {
+    /// Connection `c`'s wake-up: its TCP timers, then its application's.
+    pub(super) fn wake(&mut self, c: usize) {
+        let now = self.now;
+        let conn = &mut self.conns[c];
+        if conn.wake == Some(now) {
+            conn.wake = None;
+        }
+        let host = &self.hosts[conn.host];
+        if host.state != HostState::Up || conn.gone {
+            return;
+        }
+        let (local, side) = (host.local(now), host.side());
+        let trace = &mut self.trace;
+        conn.tcp.handle_timeout(local, |timer| trace.record(now, || TraceEvent::TimerFired { side, timer }));
+        if conn.app_alive && conn.app.poll_timeout().is_some_and(|t| t <= local) {
+            self.io.reset(conn.written, conn.tcp.acked_bytes());
+            conn.app.on_timeout(local, &mut self.io);
+            self.apply_commands(c);
+        }
+        self.pump(c);
+    }
+
+    /// Hand socket events to the application, apply what it asks, transmit,
+    /// and schedule the next wake-up. Loops until the socket is quiet.
+    pub(super) fn pump(&mut self, c: usize) {
+        let now = self.now;
+        let side = self.hosts[self.conns[c].host].side();
+        while let Some(event) = self.conns[c].tcp.poll_event() {
+            self.trace.record(now, || TraceEvent::Socket { side, event });
+            match event {
+                SocketEvent::Connected => self.deliver(c, AppEvent::Connected),
+                SocketEvent::Received { up_to } => {
+                    self.deliver(c, AppEvent::Readable { bytes: up_to });
+                    // Whole messages of the peer's stream now readable, in order.
+                    let Some(peer) = self.conns[c].peer else { continue };
+                    while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
+                        if end > up_to {
+                            break;
+                        }
+                        self.conns[peer].ledger.pop_front();
+                        self.messages_received[side.index()] += 1;
+                        self.trace.record(now, || TraceEvent::AppMessage { side, tag, size });
+                        self.deliver(c, AppEvent::Message { tag, size });
+                    }
+                }
+                SocketEvent::Acked { up_to } => self.deliver(c, AppEvent::Acked { bytes: up_to }),
+                SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
+                SocketEvent::Error(e) => self.deliver(c, AppEvent::Error(e)),
+                // Never accepted, so the application is not told; the endpoint
+                // goes back to the listener.
+                SocketEvent::HalfOpenDropped => {
+                    self.half_open_dropped(c);
+                    return;
+                }
+            }
+        }
+        self.flush(c);
+        self.reschedule(c);
+    }
+
+    /// Give one event to the connection's application and apply its commands.
+    fn deliver(&mut self, c: usize, ev: AppEvent) {
+        let conn = &mut self.conns[c];
+        if !conn.app_alive {
+            return;
+        }
+        self.io.reset(conn.written, conn.tcp.acked_bytes());
+        let local = self.hosts[conn.host].local(self.now);
+        conn.app.on_event(local, ev, &mut self.io);
+        self.apply_commands(c);
+    }
+
+    fn flush(&mut self, c: usize) {
+        let h = self.conns[c].host;
+        let local = self.hosts[h].local(self.now);
+        while let Some(mut seg) = self.conns[c].tcp.poll_transmit(local) {
+            seg.sender = c as u32;
+            self.transmit(h, seg);
+        }
+    }
+
+    pub(super) fn reschedule(&mut self, c: usize) {
+        let conn = &self.conns[c];
+        let host = &self.hosts[conn.host];
+        if host.state != HostState::Up || conn.gone {
+            return;
+        }
+        let tcp_t = conn.tcp.poll_timeout();
+        let app_t = if conn.app_alive { conn.app.poll_timeout() } else { None };
+        let next = match (tcp_t, app_t) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(next) = next.map(|t| host.global(t).max(self.now)) else { return };
+        if conn.wake.is_none_or(|w| next < w || w < self.now) {
+            self.conns[c].wake = Some(next);
+            self.schedule(next, Ev::Wake(c as u32));
+        }
+    }
+
+    fn apply_commands(&mut self, c: usize) {
+        let now = self.now;
+        let side = self.hosts[self.conns[c].host].side();
+        let mut commands = std::mem::take(&mut self.io);
+        for cmd in commands.take() {
+            let conn = &mut self.conns[c];
+            let local = self.hosts[conn.host].local(now);
+            match cmd {
+                AppCommand::Write { size, tag } => {
+                    if conn.gone || conn.tcp.state() == TcpState::Closed {
+                        continue;
+                    }
+                    conn.tcp.write(size);
+                    conn.written += size;
+                    conn.ledger.push_back(Message { end: conn.written, tag, size });
+                    self.trace.record(now, || TraceEvent::AppWrite { side, tag, size });
+                }
+                AppCommand::Close if !conn.gone => conn.tcp.close(),
+                AppCommand::Abort if !conn.gone => conn.tcp.abort(),
+                AppCommand::SetKeepalive(ka) if !conn.gone => conn.tcp.set_keepalive(local, ka),
+                AppCommand::SetUserTimeout(ut) if !conn.gone => conn.tcp.set_user_timeout(ut),
+                AppCommand::Close | AppCommand::Abort | AppCommand::SetKeepalive(_) | AppCommand::SetUserTimeout(_) => {}
+                AppCommand::DeclareDead { cause } => {
+                    let slot = conn.slot;
+                    let queued = self.long_queue(slot);
+                    let s = &self.slots[slot as usize];
+                    let host = &self.hosts[s.client].evidence;
+                    let verdict = judge(s.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued);
+                    let cause_for_trace = cause.clone();
+                    self.trace.record(now, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
+                    self.declarations.push(Declaration { side, at: now, cause, verdict, slot });
+                }
+            }
+        }
+        self.io = commands;
+    }
+}

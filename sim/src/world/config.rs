@@ -1,0 +1,241 @@
+//! What defines a run besides its applications: the topology (how many client
+//! hosts, how many connections each), the links, the NAT, the TCP sysctls and
+//! the faults, with the checks a world makes before it runs.
+
+use crate::app::Side;
+use crate::error::{positive, ConfigError};
+use crate::link::LinkConfig;
+use crate::nat::NatConfig;
+use crate::packet::SegmentKind;
+use crate::tcp::TcpConfig;
+use crate::time::Instant;
+use std::fmt;
+use std::time::Duration;
+
+/// Most client hosts in one world, and most connections per host: every
+/// connection needs its own port on the host and on the NAT's public address.
+pub const MAX_CLIENTS: u32 = 100_000;
+/// See [`MAX_CLIENTS`]; a pool of more than a few thousand connections is not a pool.
+pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 10_000;
+/// Most connections in one world (client hosts × connections): the NAT's
+/// public ports above 1024.
+pub const MAX_SLOTS: u32 = 60_000;
+
+/// Both directions of a host's access link.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccessLink {
+    /// Host → network.
+    pub up: LinkConfig,
+    /// Network → host.
+    pub down: LinkConfig,
+}
+
+impl AccessLink {
+    /// The same settings both ways.
+    pub fn symmetric(cfg: LinkConfig) -> Self {
+        AccessLink { up: cfg.clone(), down: cfg }
+    }
+}
+
+/// A host a fault can hit: one of the clients (0-based) or the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostRef {
+    Client(u32),
+    Server,
+}
+
+impl HostRef {
+    /// The role the host plays in every connection it holds.
+    pub fn side(self) -> Side {
+        match self {
+            HostRef::Client(_) => Side::Client,
+            HostRef::Server => Side::Server,
+        }
+    }
+}
+
+/// `Side::Client` is the first client: what a one-client (v1) world means by it.
+impl From<Side> for HostRef {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Client => HostRef::Client(0),
+            Side::Server => HostRef::Server,
+        }
+    }
+}
+
+impl fmt::Display for HostRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostRef::Client(i) => write!(f, "client:{i}"),
+            HostRef::Server => f.write_str("server"),
+        }
+    }
+}
+
+/// Something that goes wrong, at a given instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Power-off: silent forever, no FIN, no RST.
+    Vanish { host: HostRef, at: Instant },
+    /// Silent for `duration`, then up again without its connections: every
+    /// segment of them is answered with RST.
+    Reboot { host: HostRef, at: Instant, duration: Duration },
+    /// Frozen for `duration` (no packets, no timers), then resumes with its state.
+    Suspend { host: HostRef, at: Instant, duration: Duration },
+    /// The host's access link passes nothing, both ways, for `duration`.
+    Outage { link: HostRef, at: Instant, duration: Duration },
+    /// The NAT forgets every mapping.
+    NatReboot { at: Instant },
+    /// The application process dies; its kernel closes every socket (FIN).
+    Crash { host: HostRef, at: Instant },
+}
+
+impl Fault {
+    pub fn at(&self) -> Instant {
+        match *self {
+            Fault::Vanish { at, .. }
+            | Fault::Reboot { at, .. }
+            | Fault::Suspend { at, .. }
+            | Fault::Outage { at, .. }
+            | Fault::NatReboot { at }
+            | Fault::Crash { at, .. } => at,
+        }
+    }
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Fault::Vanish { .. } => "vanish",
+            Fault::Reboot { .. } => "reboot",
+            Fault::Suspend { .. } => "suspend",
+            Fault::Outage { .. } => "outage",
+            Fault::NatReboot { .. } => "nat_reboot",
+            Fault::Crash { .. } => "crash",
+        }
+    }
+    pub(crate) fn duration(&self) -> Option<Duration> {
+        match *self {
+            Fault::Reboot { duration, .. } | Fault::Suspend { duration, .. } | Fault::Outage { duration, .. } => Some(duration),
+            _ => None,
+        }
+    }
+    /// The host (or the host whose link) it hits; `None` for the NAT.
+    pub fn target(&self) -> Option<HostRef> {
+        match *self {
+            Fault::Vanish { host, .. } | Fault::Reboot { host, .. } | Fault::Suspend { host, .. } | Fault::Crash { host, .. } => Some(host),
+            Fault::Outage { link, .. } => Some(link),
+            Fault::NatReboot { .. } => None,
+        }
+    }
+}
+
+/// Everything that defines a run besides the applications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldConfig {
+    pub seed: u64,
+    /// Simulated time the run covers.
+    pub horizon: Duration,
+    /// Client hosts, each with its own access link (`client_link`) and stack.
+    pub clients: u32,
+    /// Connections each client host opens to the server at time 0 (a pool).
+    pub connections_per_client: u32,
+    /// Every client's access link.
+    pub client_link: AccessLink,
+    pub server_link: AccessLink,
+    pub nat: Option<NatConfig>,
+    /// Sysctls of every host.
+    pub tcp: TcpConfig,
+    pub faults: Vec<Fault>,
+    /// Record a [`Trace`](crate::trace::Trace).
+    pub trace: bool,
+    /// How far back a false positive looks for a transient condition to blame.
+    pub condition_lookback: Duration,
+    /// A queue this long (link backlog, or unacknowledged bytes at the uplink's
+    /// rate) counts as the `queue` condition.
+    pub queue_condition: Duration,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            seed: 0,
+            horizon: Duration::from_secs(24 * 3600),
+            clients: 1,
+            connections_per_client: 1,
+            client_link: AccessLink::default(),
+            server_link: AccessLink::default(),
+            nat: None,
+            tcp: TcpConfig::default(),
+            faults: Vec::new(),
+            trace: false,
+            condition_lookback: Duration::from_secs(600),
+            queue_condition: Duration::from_secs(1),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Connections in the world: one slot per client connection.
+    pub fn slots(&self) -> u32 {
+        self.clients.saturating_mul(self.connections_per_client)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("horizon", self.horizon)?;
+        let range = |field, value: u32, max: u32, allowed| {
+            if value == 0 || value > max {
+                Err(ConfigError::OutOfRange { field, value: value.to_string(), allowed })
+            } else {
+                Ok(())
+            }
+        };
+        range("client.count", self.clients, MAX_CLIENTS, "1..=100000")?;
+        range("client.connections", self.connections_per_client, MAX_CONNECTIONS_PER_CLIENT, "1..=10000")?;
+        range("client.count x client.connections", self.slots(), MAX_SLOTS, "at most 60000 connections in all")?;
+        self.client_link.up.validate("client.link.up")?;
+        self.client_link.down.validate("client.link.down")?;
+        self.server_link.up.validate("server.link.up")?;
+        self.server_link.down.validate("server.link.down")?;
+        if let Some(nat) = &self.nat {
+            nat.validate()?;
+        }
+        self.tcp.validate()?;
+        let horizon = Instant::ZERO + self.horizon;
+        for (index, f) in self.faults.iter().enumerate() {
+            let kind = f.kind_name();
+            if f.at() >= horizon {
+                return Err(ConfigError::FaultAfterHorizon { index, kind, at: f.at().since_start(), horizon: self.horizon });
+            }
+            if f.duration().is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::FaultNeedsDuration { index, kind });
+            }
+            if matches!(f, Fault::NatReboot { .. }) && self.nat.is_none() {
+                return Err(ConfigError::NoNat { index, kind });
+            }
+            if let Some(HostRef::Client(i)) = f.target() {
+                if i >= self.clients {
+                    return Err(ConfigError::NoSuchClient { index, kind, client: i, clients: self.clients });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Packets and bytes sent, indexed by [`SegmentKind`] (`kind as usize`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WireStats {
+    pub packets: [u64; SegmentKind::COUNT],
+    pub bytes: [u64; SegmentKind::COUNT],
+}
+
+impl WireStats {
+    pub fn packets_of(&self, kind: SegmentKind) -> u64 {
+        self.packets[kind as usize]
+    }
+    pub fn bytes_of(&self, kind: SegmentKind) -> u64 {
+        self.bytes[kind as usize]
+    }
+    pub fn total_packets(&self) -> u64 {
+        self.packets.iter().sum()
+    }
+}

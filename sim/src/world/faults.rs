@@ -1,0 +1,147 @@
+//! Faults as they start and end: what each does to the hosts, their
+//! connections, and the oracle's view of every connection it touches.
+
+use super::{Fault, HostRef, HostState, World};
+use crate::app::Idle;
+use crate::oracle::{BreakCause, Condition};
+use crate::trace::{FaultEvent, TraceEvent};
+use std::ops::Range;
+
+impl World {
+    fn host_index(&self, host: HostRef) -> usize {
+        match host {
+            HostRef::Client(i) => i as usize,
+            HostRef::Server => self.server(),
+        }
+    }
+
+    /// The slots whose connections run through `host`: a client's own, or
+    /// every slot for the server.
+    fn slots_of(&self, host: HostRef) -> Range<usize> {
+        match host {
+            HostRef::Client(i) => {
+                let per = self.connections_per_client as usize;
+                i as usize * per..(i as usize + 1) * per
+            }
+            HostRef::Server => 0..self.slots.len(),
+        }
+    }
+
+    fn break_slots(&mut self, host: HostRef, cause: BreakCause) {
+        let now = self.now;
+        for s in self.slots_of(host) {
+            self.slots[s].broken.get_or_insert((now, cause));
+        }
+    }
+
+    pub(super) fn fault_start(&mut self, i: usize) {
+        let now = self.now;
+        let fault = self.faults[i];
+        let ev = match fault {
+            Fault::Vanish { host, .. } => {
+                let h = self.host_index(host);
+                self.hosts[h].state = HostState::Gone;
+                self.break_slots(host, BreakCause::Vanish(host.side()));
+                FaultEvent::Vanish(host.side())
+            }
+            Fault::Reboot { host, .. } => {
+                let h = self.host_index(host);
+                let hst = &mut self.hosts[h];
+                hst.state = HostState::Down;
+                hst.stack.clear();
+                hst.listener = None;
+                hst.app_alive = false;
+                for &c in &hst.conns {
+                    let conn = &mut self.conns[c];
+                    conn.gone = true;
+                    conn.app_alive = false;
+                    conn.app = Box::new(Idle);
+                }
+                self.break_slots(host, BreakCause::Reboot(host.side()));
+                FaultEvent::RebootStart(host.side())
+            }
+            Fault::Suspend { host, .. } => {
+                let h = self.host_index(host);
+                self.hosts[h].state = HostState::Suspended;
+                self.evidence_of(h).open_transient(now, Condition::Suspend);
+                FaultEvent::SuspendStart(host.side())
+            }
+            Fault::Outage { link, .. } => {
+                let h = self.host_index(link);
+                self.evidence_of(h).open_transient(now, Condition::Outage);
+                FaultEvent::OutageStart(link.side())
+            }
+            Fault::NatReboot { .. } => {
+                if let Some(nat) = &mut self.nat {
+                    nat.reboot();
+                }
+                self.trace.record(now, || TraceEvent::Fault(FaultEvent::NatReboot));
+                self.after_nat();
+                return;
+            }
+            Fault::Crash { host, .. } => {
+                // The application is gone: its connections can never serve it
+                // again, and its listening socket is closed with it.
+                self.break_slots(host, BreakCause::Crash(host.side()));
+                let h = self.host_index(host);
+                let hst = &mut self.hosts[h];
+                hst.app_alive = false;
+                hst.listener = None;
+                let conns = hst.conns.clone();
+                for &c in &conns {
+                    let conn = &mut self.conns[c];
+                    conn.app_alive = false;
+                    if !conn.gone {
+                        conn.tcp.close();
+                    }
+                }
+                self.trace.record(now, || TraceEvent::Fault(FaultEvent::Crash(host.side())));
+                for c in conns {
+                    if !self.conns[c].gone {
+                        self.pump(c);
+                    }
+                }
+                return;
+            }
+        };
+        self.trace.record(now, || TraceEvent::Fault(ev));
+    }
+
+    pub(super) fn fault_end(&mut self, i: usize) {
+        let now = self.now;
+        let ev = match self.faults[i] {
+            Fault::Reboot { host, .. } => {
+                let h = self.host_index(host);
+                if self.hosts[h].state == HostState::Down {
+                    self.hosts[h].state = HostState::Up;
+                }
+                FaultEvent::RebootDone(host.side())
+            }
+            Fault::Suspend { host, duration, .. } => {
+                let h = self.host_index(host);
+                let resumed = self.hosts[h].state == HostState::Suspended;
+                if resumed {
+                    self.hosts[h].state = HostState::Up;
+                    self.hosts[h].offset += duration;
+                }
+                self.evidence_of(h).close_transient(now, Condition::Suspend);
+                self.trace.record(now, || TraceEvent::Fault(FaultEvent::SuspendEnd(host.side())));
+                for k in 0..self.hosts[h].conns.len() {
+                    let c = self.hosts[h].conns[k];
+                    if resumed {
+                        self.conns[c].wake = None;
+                    }
+                    self.reschedule(c);
+                }
+                return;
+            }
+            Fault::Outage { link, .. } => {
+                let h = self.host_index(link);
+                self.evidence_of(h).close_transient(now, Condition::Outage);
+                FaultEvent::OutageEnd(link.side())
+            }
+            _ => return,
+        };
+        self.trace.record(now, || TraceEvent::Fault(ev));
+    }
+}

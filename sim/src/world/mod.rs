@@ -1,0 +1,692 @@
+//! The world: client hosts, a server, their access links, an optional NAT,
+//! faults, and the discrete-event loop that runs them.
+//!
+//! ```text
+//! client 0 ── its link ──┐
+//! client 1 ── its link ──┼── [NAT] ── server link ── server
+//!   …                    │
+//! client n ── its link ──┘
+//! ```
+//!
+//! Every client host opens `connections_per_client` connections to the
+//! server at time 0; each is a *slot*, judged on its own by the oracle. A
+//! host's stack finds a segment's connection by its 4-tuple in a hash map;
+//! the server's listener makes a new connection for each SYN. Each
+//! connection has its own application (made by an [`AppFactory`]) and its own
+//! wake-up in the event queue, for the earlier of its TCP timers and its
+//! application's deadline: an event costs a heap operation and a few hash
+//! lookups whatever the number of connections.
+//!
+//! Events sit in a min-heap ordered by `(time, sequence)`: ties run in the
+//! order they were scheduled, so a run is a pure function of its
+//! configuration, its seed and its applications. Idle time costs nothing: a
+//! connection with no timer due and no packet in flight schedules nothing.
+//!
+//! Each host owns a clock offset: while suspended its clock stops (as
+//! `CLOCK_MONOTONIC` and jiffies do), so its TCP timers and its applications'
+//! deadlines resume where they were instead of all firing at once.
+//!
+//! Randomness is drawn per host ([`Stream::for_host`]): client 0 and the
+//! server draw exactly what a one-connection world always drew, and adding a
+//! client never shifts another's numbers.
+
+mod apps;
+mod config;
+mod faults;
+mod nat_glue;
+
+pub use config::{AccessLink, Fault, HostRef, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT, MAX_SLOTS};
+
+use crate::app::{Application, Idle, Side};
+use crate::error::ConfigError;
+use crate::link::{LinkDir, LinkDrop, Offer, Outage};
+use crate::nat::{Nat, NatVerdict};
+use crate::oracle::{BreakCause, Declaration, Evidence};
+use crate::packet::{addr, Segment};
+use crate::rng::{Purpose, Stream};
+use crate::tcp::{TcpEndpoint, TcpState};
+use crate::time::Instant;
+use crate::trace::{DropReason, Place, Trace, TraceEvent, TraceRecord};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+/// Makes the application of each connection.
+pub trait AppFactory {
+    /// The application of the client connection of `slot`, opened at time 0.
+    fn client(&mut self, slot: u32) -> Box<dyn Application>;
+    /// The server's application for a connection it accepted, of `slot`.
+    fn server(&mut self, slot: u32) -> Box<dyn Application>;
+}
+
+/// A one-connection world's two applications, handed out once.
+struct Pair {
+    client: Option<Box<dyn Application>>,
+    server: Option<Box<dyn Application>>,
+}
+
+impl AppFactory for Pair {
+    fn client(&mut self, _slot: u32) -> Box<dyn Application> {
+        self.client.take().unwrap_or_else(|| Box::new(Idle))
+    }
+    fn server(&mut self, _slot: u32) -> Box<dyn Application> {
+        self.server.take().unwrap_or_else(|| Box::new(Idle))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostState {
+    Up,
+    Suspended,
+    /// Rebooting: silent until it comes back without its connections.
+    Down,
+    /// Powered off for good.
+    Gone,
+}
+
+/// A message boundary in a connection's outgoing stream.
+#[derive(Clone, Copy, Debug)]
+struct Message {
+    /// Stream offset just after its last byte.
+    end: u64,
+    tag: u64,
+    size: u64,
+}
+
+/// A server's listening socket. It keeps one endpoint ready (with its initial
+/// sequence number drawn), as a one-connection world's server always had.
+struct Listener {
+    port: u16,
+    spare: Option<TcpEndpoint>,
+    /// The application of a half-open connection that was dropped before its
+    /// application heard of it, kept for that slot's next attempt.
+    spare_app: Option<(u32, Box<dyn Application>)>,
+}
+
+struct Host {
+    role: HostRef,
+    addr: Ipv4Addr,
+    state: HostState,
+    /// Total time spent suspended: local clock = global − offset.
+    offset: Duration,
+    /// Connections by (local, remote) address.
+    stack: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    /// Every connection this host ever had.
+    conns: Vec<usize>,
+    listener: Option<Listener>,
+    /// The application process runs (not crashed, not rebooted).
+    app_alive: bool,
+    isn: Stream,
+    /// `[up, down]`.
+    link: [LinkDir; 2],
+    /// Transients and losses on this host or its link (the server's go to the world's shared evidence).
+    evidence: Evidence,
+}
+
+impl Host {
+    fn local(&self, now: Instant) -> Instant {
+        now - self.offset
+    }
+    fn global(&self, local: Instant) -> Instant {
+        local + self.offset
+    }
+    fn side(&self) -> Side {
+        self.role.side()
+    }
+}
+
+struct Conn {
+    host: usize,
+    slot: u32,
+    /// Its key in the host's stack.
+    key: (SocketAddrV4, SocketAddrV4),
+    tcp: TcpEndpoint,
+    app: Box<dyn Application>,
+    app_alive: bool,
+    /// No longer in its host's stack (lost in a reboot, or a dropped half-open).
+    gone: bool,
+    /// The earliest wake-up already in the event queue.
+    wake: Option<Instant>,
+    ledger: VecDeque<Message>,
+    written: u64,
+    /// The connection at the other end, once the server accepted.
+    peer: Option<usize>,
+}
+
+/// One client connection and what the oracle knows of it.
+struct Slot {
+    client: usize,
+    broken: Option<(Instant, BreakCause)>,
+    /// NAT idleness of this flow (`loose`).
+    evidence: Evidence,
+    nat_expired_at: Vec<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Hop {
+    /// Leaving a host's access link toward the middle (NAT or plain wire).
+    Middle { from: u32 },
+    /// Arriving at a host.
+    Host(u32),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    Arrive { hop: Hop, seg: Segment },
+    Wake(u32),
+    NatWake,
+    FaultStart(u32),
+    FaultEnd(u32),
+}
+
+/// An event and when it runs; ordered by (time, sequence).
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// What happened to one connection (slot) in a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlotOutcome {
+    /// When and why it broke (ground truth), if it did.
+    pub broken: Option<(Instant, BreakCause)>,
+    /// When its NAT mapping expired while the flow was live.
+    pub nat_expired_at: Vec<Instant>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// When the run stopped (the horizon, or earlier when nothing was left to happen).
+    pub ended_at: Instant,
+    /// The first connection's break: the only one in a one-connection world.
+    pub broken: Option<(Instant, BreakCause)>,
+    /// Every death declaration, each naming its slot, in time order.
+    pub declarations: Vec<Declaration>,
+    /// Per connection (slot): its break and its NAT expiries.
+    pub slots: Vec<SlotOutcome>,
+    /// What every client host, and the server, sent: `[client, server]`.
+    pub stats: [WireStats; 2],
+    pub nat_expiries: u64,
+    /// When each mapping (of a flow not yet closing) expired, every slot's, in time order.
+    pub nat_expired_at: Vec<Instant>,
+    /// Messages the clients' and the server's applications received.
+    pub messages_received: [u64; 2],
+    pub events_processed: u64,
+    pub trace: Vec<TraceRecord>,
+}
+
+/// A simulated network of many TCP connections. See the module docs.
+pub struct World {
+    now: Instant,
+    horizon: Instant,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    next_seq: u64,
+    /// Clients `0..clients`, then the server.
+    hosts: Vec<Host>,
+    by_addr: HashMap<Ipv4Addr, usize>,
+    conns: Vec<Conn>,
+    slots: Vec<Slot>,
+    connections_per_client: u32,
+    apps: Box<dyn AppFactory>,
+    tcp_cfg: crate::tcp::TcpConfig,
+    nat: Option<Nat>,
+    nat_wake: Option<Instant>,
+    faults: Vec<Fault>,
+    /// Transients and losses that concern every connection (server, its link, the NAT).
+    shared: Evidence,
+    trace: Trace,
+    declarations: Vec<Declaration>,
+    io: crate::app::AppIo,
+    stats: [WireStats; 2],
+    messages_received: [u64; 2],
+    nat_expired_at: Vec<Instant>,
+    events_processed: u64,
+    lookback: Duration,
+    queue_condition: Duration,
+    started: bool,
+}
+
+const UP: usize = 0;
+const DOWN: usize = 1;
+
+impl World {
+    /// A one-connection world: `client` runs on the client's connection,
+    /// `server` on the server's; the client connects at time 0.
+    pub fn new(cfg: WorldConfig, client: Box<dyn Application>, server: Box<dyn Application>) -> Result<World, ConfigError> {
+        World::with_apps(cfg, Box::new(Pair { client: Some(client), server: Some(server) }))
+    }
+
+    /// A world of `cfg.clients × cfg.connections_per_client` connections,
+    /// their applications made by `apps`; every client connects at time 0.
+    pub fn with_apps(cfg: WorldConfig, apps: Box<dyn AppFactory>) -> Result<World, ConfigError> {
+        cfg.validate()?;
+        let seed = cfg.seed;
+        let nat = cfg.nat.clone().map(|n| Nat::new(n, Stream::new(seed, Purpose::NatPorts)));
+        let host = |role: HostRef, addr: Ipv4Addr, isn: Stream, link: [LinkDir; 2]| Host {
+            role,
+            addr,
+            state: HostState::Up,
+            offset: Duration::ZERO,
+            stack: HashMap::new(),
+            conns: Vec::new(),
+            listener: None,
+            app_alive: true,
+            isn,
+            link,
+            evidence: Evidence::default(),
+        };
+        let mut hosts = Vec::with_capacity(cfg.clients as usize + 1);
+        for i in 0..cfg.clients {
+            let link = [
+                LinkDir::new(cfg.client_link.up.clone(), Stream::for_host(seed, Purpose::ClientUpLoss, i)),
+                LinkDir::new(cfg.client_link.down.clone(), Stream::for_host(seed, Purpose::ClientDownLoss, i)),
+            ];
+            hosts.push(host(HostRef::Client(i), addr::client_ip(i), Stream::for_host(seed, Purpose::ClientIsn, i), link));
+        }
+        let link = [
+            LinkDir::new(cfg.server_link.up.clone(), Stream::new(seed, Purpose::ServerUpLoss)),
+            LinkDir::new(cfg.server_link.down.clone(), Stream::new(seed, Purpose::ServerDownLoss)),
+        ];
+        let mut server = host(HostRef::Server, *addr::SERVER.ip(), Stream::new(seed, Purpose::ServerIsn), link);
+        let spare = TcpEndpoint::server(cfg.tcp.clone(), addr::SERVER, server.isn.u32());
+        server.listener = Some(Listener { port: addr::SERVER.port(), spare: Some(spare), spare_app: None });
+        hosts.push(server);
+        let server = hosts.len() - 1;
+        for f in &cfg.faults {
+            if let Fault::Outage { link, at, duration } = *f {
+                let h = match link {
+                    HostRef::Client(i) => i as usize,
+                    HostRef::Server => server,
+                };
+                for dir in &mut hosts[h].link {
+                    dir.add_outage(Outage::new(at, duration));
+                }
+            }
+        }
+        let by_addr = hosts.iter().enumerate().map(|(i, h)| (h.addr, i)).collect();
+        let slots = (0..cfg.slots())
+            .map(|s| Slot {
+                client: (s / cfg.connections_per_client) as usize,
+                broken: None,
+                evidence: Evidence::default(),
+                nat_expired_at: Vec::new(),
+            })
+            .collect();
+        Ok(World {
+            now: Instant::ZERO,
+            horizon: Instant::ZERO + cfg.horizon,
+            queue: BinaryHeap::new(),
+            next_seq: 0,
+            hosts,
+            by_addr,
+            conns: Vec::new(),
+            slots,
+            connections_per_client: cfg.connections_per_client,
+            apps,
+            tcp_cfg: cfg.tcp,
+            nat,
+            nat_wake: None,
+            faults: cfg.faults,
+            shared: Evidence::default(),
+            trace: Trace::new(cfg.trace),
+            declarations: Vec::new(),
+            io: crate::app::AppIo::default(),
+            stats: [WireStats::default(); 2],
+            messages_received: [0; 2],
+            nat_expired_at: Vec::new(),
+            events_processed: 0,
+            lookback: cfg.condition_lookback,
+            queue_condition: cfg.queue_condition,
+            started: false,
+        })
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    pub fn declarations(&self) -> &[Declaration] {
+        &self.declarations
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+    pub fn nat(&self) -> Option<&Nat> {
+        self.nat.as_ref()
+    }
+    /// Connections the world has made so far (client and server ends).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Run to the horizon and return what happened.
+    pub fn run(mut self) -> Outcome {
+        self.run_until(self.horizon);
+        self.finish()
+    }
+
+    /// Process every event up to and including `until` (capped at the horizon).
+    pub fn run_until(&mut self, until: Instant) {
+        let until = until.min(self.horizon);
+        if !self.started {
+            self.start();
+        }
+        while let Some(Reverse(top)) = self.queue.peek() {
+            if top.at > until {
+                break;
+            }
+            let Reverse(Scheduled { at, ev, .. }) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.events_processed += 1;
+            self.dispatch(ev);
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// What the run produced so far.
+    pub fn finish(self) -> Outcome {
+        let slots: Vec<SlotOutcome> =
+            self.slots.into_iter().map(|s| SlotOutcome { broken: s.broken, nat_expired_at: s.nat_expired_at }).collect();
+        Outcome {
+            ended_at: self.now,
+            broken: slots.first().and_then(|s| s.broken),
+            declarations: self.declarations,
+            slots,
+            stats: self.stats,
+            nat_expiries: self.nat.as_ref().map_or(0, Nat::expiries),
+            nat_expired_at: self.nat_expired_at,
+            messages_received: self.messages_received,
+            events_processed: self.events_processed,
+            trace: self.trace.into_records(),
+        }
+    }
+
+    fn server(&self) -> usize {
+        self.hosts.len() - 1
+    }
+
+    fn start(&mut self) {
+        self.started = true;
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
+            let (at, end) = (f.at(), f.duration().map(|d| f.at() + d));
+            self.schedule(at, Ev::FaultStart(i as u32));
+            if let Some(end) = end {
+                self.schedule(end, Ev::FaultEnd(i as u32));
+            }
+        }
+        let server = SocketAddrV4::new(self.hosts[self.server()].addr, addr::SERVER.port());
+        for slot in 0..self.slots.len() as u32 {
+            let h = self.slots[slot as usize].client;
+            let local = SocketAddrV4::new(self.hosts[h].addr, addr::client_port(slot % self.connections_per_client));
+            let iss = self.hosts[h].isn.u32();
+            let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
+            tcp.connect(self.now);
+            let app = self.apps.client(slot);
+            let c = self.add_conn(h, slot, (local, server), tcp, app, None);
+            self.pump(c);
+        }
+    }
+
+    /// Add a connection to host `host`'s stack under `key` (local, remote).
+    fn add_conn(
+        &mut self,
+        host: usize,
+        slot: u32,
+        key: (SocketAddrV4, SocketAddrV4),
+        tcp: TcpEndpoint,
+        app: Box<dyn Application>,
+        peer: Option<usize>,
+    ) -> usize {
+        let c = self.conns.len();
+        let app_alive = self.hosts[host].app_alive;
+        self.conns.push(Conn {
+            host,
+            slot,
+            key,
+            tcp,
+            app,
+            app_alive,
+            gone: false,
+            wake: None,
+            ledger: VecDeque::new(),
+            written: 0,
+            peer,
+        });
+        self.hosts[host].stack.insert(key, c);
+        self.hosts[host].conns.push(c);
+        c
+    }
+
+    fn schedule(&mut self, at: Instant, ev: Ev) {
+        self.next_seq += 1;
+        self.queue.push(Reverse(Scheduled { at, seq: self.next_seq, ev }));
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrive { hop: Hop::Middle { from }, seg } => self.at_middle(from as usize, seg),
+            Ev::Arrive { hop: Hop::Host(h), seg } => self.at_host(h as usize, seg),
+            Ev::Wake(c) => self.wake(c as usize),
+            Ev::NatWake => {
+                self.nat_wake = None;
+                let now = self.now;
+                if let Some(nat) = &mut self.nat {
+                    nat.handle_timeout(now);
+                }
+                self.after_nat();
+            }
+            Ev::FaultStart(i) => self.fault_start(i as usize),
+            Ev::FaultEnd(i) => self.fault_end(i as usize),
+        }
+    }
+
+    // ----- packets -------------------------------------------------------------
+
+    /// Put `seg` on host `h`'s link in direction `dir`; schedule its arrival.
+    fn offer(&mut self, h: usize, dir: usize, seg: Segment, hop: Hop) {
+        let now = self.now;
+        let side = self.hosts[h].side();
+        let place = if dir == UP { Place::Uplink(side) } else { Place::Downlink(side) };
+        match self.hosts[h].link[dir].offer(now, seg.ip_bytes()) {
+            Offer::Arrives { at, queued } => {
+                if !queued.is_zero() {
+                    self.trace.record(now, || TraceEvent::Queued { place, seg, wait: queued });
+                }
+                self.schedule(at, Ev::Arrive { hop, seg });
+            }
+            Offer::Dropped(reason) => {
+                if reason == LinkDrop::RandomLoss {
+                    self.evidence_of(h).record_random_loss(now);
+                }
+                self.trace.record(now, || TraceEvent::Dropped { place, seg, reason: DropReason::Link(reason) });
+            }
+        }
+    }
+
+    /// The evidence a fault on host `h` (or its link) goes to.
+    fn evidence_of(&mut self, h: usize) -> &mut Evidence {
+        if h == self.server() {
+            &mut self.shared
+        } else {
+            &mut self.hosts[h].evidence
+        }
+    }
+
+    fn transmit(&mut self, h: usize, seg: Segment) {
+        let side = self.hosts[h].side();
+        let st = &mut self.stats[side.index()];
+        st.packets[seg.kind as usize] += 1;
+        st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
+        self.trace.record(self.now, || TraceEvent::Sent { side, seg });
+        self.offer(h, UP, seg, Hop::Middle { from: h as u32 });
+    }
+
+    /// Where a segment addressed to `dst` goes after the middle: the host with that address.
+    fn host_of(&self, dst: Ipv4Addr) -> Option<usize> {
+        self.by_addr.get(&dst).copied()
+    }
+
+    fn at_middle(&mut self, from: usize, seg: Segment) {
+        let now = self.now;
+        let server = self.server();
+        let outbound = from != server;
+        let Some(nat) = &mut self.nat else {
+            if let Some(to) = self.host_of(*seg.dst.ip()) {
+                self.offer(to, DOWN, seg, Hop::Host(to as u32));
+            }
+            return;
+        };
+        let verdict = if outbound { nat.outbound(now, &seg) } else { nat.inbound(now, &seg) };
+        self.after_nat();
+        match verdict {
+            NatVerdict::Forward(after) => {
+                if after != seg {
+                    self.trace.record(now, || TraceEvent::Translated { before: seg, after });
+                }
+                let to = if outbound { Some(server) } else { self.host_of(*after.dst.ip()) };
+                if let Some(to) = to {
+                    self.offer(to, DOWN, after, Hop::Host(to as u32));
+                }
+            }
+            NatVerdict::Drop(reason) => {
+                self.trace.record(now, || TraceEvent::Dropped { place: Place::Nat, seg, reason: DropReason::Nat(reason) });
+            }
+            NatVerdict::Reset(rst) => {
+                self.trace.record(now, || TraceEvent::Dropped {
+                    place: Place::Nat,
+                    seg,
+                    reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
+                });
+                self.trace.record(now, || TraceEvent::NatReset { seg: rst });
+                self.offer(from, DOWN, rst, Hop::Host(from as u32));
+            }
+        }
+    }
+
+    fn at_host(&mut self, h: usize, seg: Segment) {
+        let now = self.now;
+        let host = &self.hosts[h];
+        let side = host.side();
+        let reason = match host.state {
+            HostState::Up => None,
+            HostState::Suspended => Some(DropReason::HostSuspended),
+            HostState::Down | HostState::Gone => Some(DropReason::HostDown),
+        };
+        if let Some(reason) = reason {
+            self.trace.record(now, || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
+            return;
+        }
+        self.trace.record(now, || TraceEvent::Delivered { side, seg });
+        let local = host.local(now);
+        match host.stack.get(&(seg.dst, seg.src)).copied() {
+            Some(c) if self.conns[c].tcp.state() != TcpState::Closed => {
+                self.conns[c].tcp.handle_segment(local, &seg);
+                self.pump(c);
+            }
+            None if host.listener.as_ref().is_some_and(|l| l.port == seg.dst.port()) => self.at_listener(h, seg),
+            _ => {
+                // No such connection here: the stack answers with RST.
+                if let Some(rst) = seg.reset_reply() {
+                    self.transmit(h, rst);
+                }
+            }
+        }
+    }
+
+    /// A segment for the listening port with no connection: a SYN makes one
+    /// (Linux's listener; no backlog limit yet), a RST is ignored, anything
+    /// else is answered with RST.
+    fn at_listener(&mut self, h: usize, seg: Segment) {
+        use crate::packet::Flags;
+        if seg.flags.contains(Flags::RST) {
+            return;
+        }
+        let syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
+        let peer = Some(seg.sender as usize).filter(|&p| p < self.conns.len());
+        let (true, Some(peer)) = (syn, peer) else {
+            if let Some(rst) = seg.reset_reply() {
+                self.transmit(h, rst);
+            }
+            return;
+        };
+        let slot = self.conns[peer].slot;
+        let local = self.hosts[h].local(self.now);
+        let listener = self.hosts[h].listener.as_mut().expect("checked by the caller");
+        let spare = listener.spare.take();
+        let kept = match listener.spare_app.take() {
+            Some((s, app)) if s == slot => Some(app),
+            other => {
+                listener.spare_app = other;
+                None
+            }
+        };
+        let tcp = match spare {
+            Some(t) => t,
+            None => {
+                let iss = self.hosts[h].isn.u32();
+                TcpEndpoint::server(self.tcp_cfg.clone(), seg.dst, iss)
+            }
+        };
+        let app = kept.unwrap_or_else(|| self.apps.server(slot));
+        // Behind a NAT, the remote is the NAT's public address.
+        let c = self.add_conn(h, slot, (seg.dst, seg.src), tcp, app, Some(peer));
+        self.conns[peer].peer = Some(c);
+        self.conns[c].tcp.handle_segment(local, &seg);
+        self.pump(c);
+    }
+
+    /// A server dropped a half-open connection (`tcp_synack_retries`): its
+    /// endpoint is back in LISTEN and becomes the listener's spare again,
+    /// with the application that never heard of it.
+    fn half_open_dropped(&mut self, c: usize) {
+        let h = self.conns[c].host;
+        let key = self.conns[c].key;
+        self.hosts[h].stack.remove(&key);
+        self.conns[c].gone = true;
+        let slot = self.conns[c].slot;
+        let Some(listener) = self.hosts[h].listener.as_mut() else { return };
+        if listener.spare.is_none() {
+            let placeholder = TcpEndpoint::server(self.tcp_cfg.clone(), key.0, 0);
+            listener.spare = Some(std::mem::replace(&mut self.conns[c].tcp, placeholder));
+            listener.spare_app = Some((slot, std::mem::replace(&mut self.conns[c].app, Box::new(Idle))));
+        }
+    }
+
+    /// Does a long queue stand on the slot's path right now: on a link it
+    /// uses, or in one of its two ends' send buffers?
+    fn long_queue(&self, slot: u32) -> bool {
+        let limit = self.queue_condition;
+        let client = self.slots[slot as usize].client;
+        let server = self.server();
+        let links = [client, server].iter().flat_map(|&h| &self.hosts[h].link).any(|l| l.backlog_delay(self.now) >= limit);
+        // Client connections were made first, in slot order: slot s is connection s.
+        let client_conn = slot as usize;
+        let ends = [Some(client_conn), self.conns.get(client_conn).and_then(|c| c.peer)];
+        let buffers = ends.into_iter().flatten().filter(|&c| !self.conns[c].gone).any(|c| {
+            let conn = &self.conns[c];
+            let rate = self.hosts[conn.host].link[UP].config().rate_bps;
+            Duration::from_secs_f64(conn.tcp.unacked_bytes() as f64 * 8.0 / rate as f64) >= limit
+        });
+        links || buffers
+    }
+}
