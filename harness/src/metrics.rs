@@ -314,5 +314,4 @@ mod tests {
         assert!("fp:weather".parse::<SideOutcome>().is_err());
         assert!("d:-1".parse::<SideOutcome>().is_err());
     }
-
 }

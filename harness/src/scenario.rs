@@ -892,7 +892,10 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, 
                 return Err(ctx.error(
                     Some(raw.target.span()),
                     key("target"),
-                    format!("\"{target}\" is not a client of the fleet; allowed: client:0 to client:{} ([client] count = {clients})", clients - 1),
+                    format!(
+                        "\"{target}\" is not a client of the fleet; allowed: client:0 to client:{} ([client] count = {clients})",
+                        clients - 1
+                    ),
                 ))
             }
         },
@@ -900,7 +903,9 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, 
     };
     let side = match (kind, host, link) {
         (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client", false) => Some(Side::Client),
-        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server", false) if client.is_none() => Some(Side::Server),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server", false) if client.is_none() => {
+            Some(Side::Server)
+        }
         (FaultKind::Outage, "client", true) => Some(Side::Client),
         (FaultKind::Outage, "server", true) => Some(Side::Server),
         (FaultKind::NatReboot, "nat", false) => None,

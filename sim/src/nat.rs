@@ -125,11 +125,21 @@ pub enum NatVerdict {
 /// Things the NAT did that a trace and the oracle care about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NatEvent {
-    Created { mapping: Mapping, recreated: bool },
-    Expired { mapping: Mapping, idle: Duration },
+    Created {
+        mapping: Mapping,
+        recreated: bool,
+    },
+    Expired {
+        mapping: Mapping,
+        idle: Duration,
+    },
     /// A mapping lost in a reboot (one per mapping, before [`NatEvent::Rebooted`]).
-    Lost { mapping: Mapping },
-    Rebooted { lost: usize },
+    Lost {
+        mapping: Mapping,
+    },
+    Rebooted {
+        lost: usize,
+    },
 }
 
 type FlowKey = (SocketAddrV4, SocketAddrV4);

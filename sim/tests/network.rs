@@ -239,7 +239,8 @@ fn a_repeated_syn_is_answered_with_the_syn_ack_again() {
     // again, which reaches the client at 1.145184 s — before the server's own
     // SYN-ACK retransmission (1.088 s) could (1.148592 s). The old model
     // answered with a bare ACK, which a client in SYN-SENT discards.
-    let cfg = two_mbit_30ms(Duration::from_secs(10), Fault::Outage { link: Side::Client.into(), at: Instant::from_millis(50), duration: ms(50) });
+    let cfg =
+        two_mbit_30ms(Duration::from_secs(10), Fault::Outage { link: Side::Client.into(), at: Instant::from_millis(50), duration: ms(50) });
     let client = Script::new();
     let clog = client.log();
     let out = run(cfg, client, Script::new());

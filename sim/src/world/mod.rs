@@ -459,19 +459,7 @@ impl World {
     ) -> usize {
         let c = self.conns.len();
         let app_alive = self.hosts[host].app_alive;
-        self.conns.push(Conn {
-            host,
-            slot,
-            key,
-            tcp,
-            app,
-            app_alive,
-            gone: false,
-            wake: None,
-            ledger: VecDeque::new(),
-            written: 0,
-            peer,
-        });
+        self.conns.push(Conn { host, slot, key, tcp, app, app_alive, gone: false, wake: None, ledger: VecDeque::new(), written: 0, peer });
         self.hosts[host].stack.insert(key, c);
         self.hosts[host].conns.push(c);
         c

@@ -1,0 +1,175 @@
+//! Fleets and pools: many connections in one world, each judged on its own.
+//! The numbers are worked out by hand from the kernel's timer wheel (HZ 250,
+//! `sim::timer`) and the NAT's timers; every client has its own 1 Gbit/s,
+//! zero-delay link, so a handshake completes within microseconds of t = 0.
+
+use harness::metrics::RunSummary;
+use harness::runner;
+use harness::scenario::parse;
+use sim::oracle::BreakCause;
+use sim::trace::TraceEvent;
+use std::collections::HashSet;
+use std::path::Path;
+
+fn fleet(idle: &str, extra: &str) -> harness::scenario::Scenario {
+    let src = format!(
+        r#"
+name = "fleet"
+horizon = "1h"
+[client]
+count = 1000
+{extra}
+[nat]
+idle_timeout = "350s"
+on_expired = "rst"
+[[strategy]]
+name = "ka"
+kind = "tcp_keepalive"
+sides = ["client"]
+idle = "{idle}"
+interval = "10s"
+count = 3
+"#
+    );
+    parse(Path::new("fleet.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Keepalive 400 s behind a 350 s RST NAT: every one of 1000 mappings is lost.
+///
+/// Each client's keepalive timer is armed at connection (jiffy 0) for 400 s =
+/// 100 000 jiffies: timer-wheel level 4 (buckets of 4096 jiffies), so it fires
+/// at ((100000 >> 12) + 1) << 12 = 102 400 jiffies = 409.6 s. The NAT forgot
+/// the idle flow 350 s after the handshake's last packet (microseconds after
+/// 0), so the probe meets the NAT's RST: ECONNRESET at 409.6 s, a detection
+/// 59.6 s after the break, for every client. One probe per connection-hour.
+#[test]
+fn keepalive_400s_loses_every_mapping_and_each_first_probe_meets_the_rst() {
+    let s = fleet("400s", "");
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    assert_eq!(r.outcome.slots.len(), 1000);
+    for (i, slot) in r.outcome.slots.iter().enumerate() {
+        let (at, cause) = slot.broken.unwrap_or_else(|| panic!("slot {i} never broke"));
+        assert_eq!(cause, BreakCause::NatExpired, "slot {i}");
+        let after = at.since_start().as_secs_f64() - 350.0;
+        assert!((0.0..0.001).contains(&after), "slot {i} broke at {at}");
+        assert_eq!(slot.nat_expired_at, vec![at]);
+    }
+    assert_eq!(r.outcome.declarations.len(), 1000);
+    let slots: HashSet<u32> = r.outcome.declarations.iter().map(|d| d.slot).collect();
+    assert_eq!(slots.len(), 1000, "one declaration per connection");
+    for d in &r.outcome.declarations {
+        assert_eq!((d.side, d.cause.as_str()), (sim::Side::Client, "ECONNRESET"));
+        let at = d.at.since_start().as_secs_f64();
+        assert!((409.6..409.601).contains(&at), "slot {} declared at {at}", d.slot);
+    }
+    // The NAT sent each client its RST (policy rst).
+    let resets = r.outcome.trace.iter().filter(|t| matches!(t.event, TraceEvent::NatReset { .. })).count();
+    assert_eq!(resets, 1000);
+
+    let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
+    assert_eq!((report.connections, report.client.detected, report.client.undetected, report.nat_expiries), (1000, 1000, 0, 1000));
+    assert_eq!((report.client.latency_s.p50, report.client.latency_s.max), (Some(59.6), Some(59.6)));
+    assert_eq!(report.client.false_positives + report.server.false_positives, 0);
+    assert_eq!(report.keepalive_packets_per_hour, 1.0);
+}
+
+/// Keepalive 300 s behind the same NAT: no mapping is ever lost.
+///
+/// 300 s = 75 000 jiffies, level 4: the first probe fires at (18 + 1) × 4096
+/// jiffies = 311.296 s, before the NAT's 350 s. The ACK comes back at once;
+/// the timer re-armed for the 10 s interval finds 10.24 s of idleness and
+/// waits the remaining 289.76 s, which lands on bucket 38 × 4096 = 622.592 s:
+/// a probe every 311.296 s, 11 in the hour (the 12th would be at 3735.6 s),
+/// each answered: 22 keepalive packets per connection-hour.
+#[test]
+fn keepalive_300s_keeps_a_thousand_mappings_with_distinct_public_ports() {
+    let s = fleet("300s", "");
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    assert!(r.outcome.slots.iter().all(|s| s.broken.is_none() && s.nat_expired_at.is_empty()));
+    assert!(r.outcome.declarations.is_empty());
+    let ports: HashSet<u16> = r
+        .outcome
+        .trace
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::NatMappingCreated { mapping, .. } => Some(mapping.public.port()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ports.len(), 1000, "every client's flow has its own public port");
+    let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
+    assert_eq!((report.nat_expiries, report.client.detected + report.client.undetected), (0, 0));
+    assert_eq!(report.keepalive_packets_per_hour, 22.0);
+}
+
+/// A pool: 4 hosts x 25 connections. Every connection is its own slot; a
+/// vanish of client 2 at 600 s breaks exactly its 25, and the server's
+/// keepalive detects each of them 45.12 s later.
+///
+/// The server arms 60 s (15 000 jiffies, level 3, buckets of 512) at t = 0:
+/// 30 × 512 = 15 360 jiffies = 61.44 s; each answered probe re-arms the timer
+/// onto the next 61.44 s multiple (as in the fleet test above), so probes go
+/// at 552.96 s and 614.4 s. The latter is unanswered; the 10 s interval
+/// (2500 jiffies, level 2, buckets of 64) brings probes at 624.64 and 634.88 s
+/// and the give-up (3 probes out) at 645.12 s: 45.12 s after the vanish.
+#[test]
+fn a_fault_on_one_client_of_a_pool_breaks_only_its_connections() {
+    let src = r#"
+name = "pool"
+horizon = "30m"
+[client]
+count = 4
+connections = 25
+[[fault]]
+kind = "vanish"
+target = "client:2"
+at = "10m"
+[[strategy]]
+name = "ka"
+kind = "tcp_keepalive"
+sides = ["server"]
+idle = "60s"
+interval = "10s"
+count = 3
+"#;
+    let s = parse(Path::new("pool.toml"), src).unwrap();
+    let r = runner::run_one(&s, &s.strategies[0], 0, false);
+    let broken: Vec<usize> = r.outcome.slots.iter().enumerate().filter(|(_, s)| s.broken.is_some()).map(|(i, _)| i).collect();
+    assert_eq!(broken, (50..75).collect::<Vec<_>>());
+    let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
+    assert_eq!((report.connections, report.server.detected, report.server.false_positives), (100, 25, 0));
+    assert_eq!((report.server.latency_s.p50, report.server.latency_s.max), (Some(45.12), Some(45.12)));
+}
+
+#[test]
+fn every_client_draws_its_own_fault_times_and_adding_one_shifts_none() {
+    let with = |count: u32| {
+        let src = format!(
+            "name = \"f\"\nhorizon = \"1d\"\n[client]\ncount = {count}\n[[fault]]\nkind = \"outage\"\ntarget = \"client.link\"\nat = \"uniform(1h, 20h)\"\nduration = \"exp(5m)\"\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n"
+        );
+        runner::derive_faults(&parse(Path::new("f.toml"), &src).unwrap(), 7)
+    };
+    let three = with(3);
+    let four = with(4);
+    assert_eq!(three.len(), 3);
+    assert_eq!(&four[..3], &three[..], "clients 0..2 keep their draws");
+    assert_eq!(three.iter().map(|f| f.target.as_str()).collect::<Vec<_>>(), ["client:0.link", "client:1.link", "client:2.link"]);
+    let times: HashSet<u128> = four.iter().map(|f| f.at.as_nanos()).collect();
+    assert_eq!(times.len(), 4, "each client its own time");
+    // A one-client scenario names its targets as v1 did.
+    assert_eq!(with(1)[0].target, "client.link");
+}
+
+#[test]
+fn a_fleet_gives_the_same_bytes_at_any_job_count() {
+    let s = fleet("300s", "connections = 2");
+    let strategies: Vec<_> = s.strategies.iter().collect();
+    let render = |jobs| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
+        let runs = pool.install(|| runner::run_scenario(&s, &strategies, Some(3), &|| {}));
+        reports::render::json(&reports::Report { scenarios: vec![runner::scenario_report(&s, &strategies, &runs, 3)] })
+    };
+    let one = render(1);
+    assert!(one.contains("\"connections\": 2000"), "{one}");
+    assert_eq!(one, render(2));
+}
