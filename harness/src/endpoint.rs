@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::{AppEvent, AppIo, Application, Instant, Side};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// What a message is, encoded in the top byte of its tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,12 +88,18 @@ struct Generator {
 }
 
 pub struct Endpoint {
+    side: Side,
     traffic: std::rc::Rc<[Traffic]>,
     generators: Vec<Generator>,
     strategy: Option<Box<dyn Strategy>>,
     dead: Option<String>,
     done: bool,
     stats: Rc<RefCell<EndpointStats>>,
+    /// Close the connection on purpose after this much idleness (see [`Endpoint::with_idle_timeout`]).
+    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
+    /// Client: its requests still waiting for their replies.
+    outstanding: u64,
 }
 
 impl Endpoint {
@@ -117,7 +124,45 @@ impl Endpoint {
                 Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
             })
             .collect();
-        Endpoint { traffic, generators, strategy, dead: None, done: false, stats }
+        Endpoint {
+            side,
+            traffic,
+            generators,
+            strategy,
+            dead: None,
+            done: false,
+            stats,
+            idle_timeout: None,
+            idle_deadline: None,
+            outstanding: 0,
+        }
+    }
+
+    /// An application idle timeout. On the server, the connection is closed
+    /// (FIN, on purpose) `timeout` after its application last read or wrote
+    /// data (nginx `keepalive_timeout`, node `keepAliveTimeout`); the timer
+    /// starts at accept. On the client it is the pool's max-idle: the
+    /// connection is closed once it has had no request outstanding for
+    /// `timeout`. Application timers are exact (no timer wheel).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// A server's application wrote data in this callback: that is activity.
+    fn wrote_since(&mut self, now: Instant, before: u64, io: &AppIo) {
+        if self.side == Side::Server && io.written() > before {
+            self.touch(now);
+        }
+    }
+
+    /// Restart the idle timer at `now` (when it runs and nothing holds it).
+    fn touch(&mut self, now: Instant) {
+        if let Some(t) = self.idle_timeout {
+            if self.outstanding == 0 {
+                self.idle_deadline = Some(now + t);
+            }
+        }
     }
 
     fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {
@@ -149,8 +194,10 @@ impl Application for Endpoint {
         if self.done {
             return;
         }
+        let written = io.written();
         match event {
             AppEvent::Connected => {
+                self.touch(now);
                 for g in &mut self.generators {
                     g.next = Some(match g.traffic.schedule {
                         Schedule::Every(gap) => now + gap.sample(&mut g.rng),
@@ -159,7 +206,12 @@ impl Application for Endpoint {
                 }
                 self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
             }
-            AppEvent::Readable { bytes } => self.observe(now, Observed::Received { total: bytes }, io),
+            AppEvent::Readable { bytes } => {
+                if self.side == Side::Server {
+                    self.touch(now);
+                }
+                self.observe(now, Observed::Received { total: bytes }, io)
+            }
             AppEvent::Message { tag, size } => match Class::of(tag) {
                 Some(Class::Ping) => {
                     self.observe(now, Observed::Ping { id: tag_id(tag) }, io);
@@ -172,6 +224,11 @@ impl Application for Endpoint {
                 }
                 Some(Class::Beat) => {}
                 Some(Class::Pong) => self.observe(now, Observed::Pong { id: tag_id(tag) }, io),
+                Some(Class::Reply) if self.side == Side::Client => {
+                    self.outstanding = self.outstanding.saturating_sub(1);
+                    self.touch(now);
+                    self.observe(now, Observed::WorkloadMessage { size }, io);
+                }
                 class => {
                     if class == Some(Class::Request) {
                         let index = traffic_index(tag);
@@ -191,6 +248,7 @@ impl Application for Endpoint {
                 self.dead.get_or_insert_with(|| e.errno_name().to_string());
             }
         }
+        self.wrote_since(now, written, io);
         self.settle(io);
     }
 
@@ -200,16 +258,20 @@ impl Application for Endpoint {
         }
         let workload = self.generators.iter().filter_map(|g| g.next).min();
         let strategy = self.strategy.as_ref().and_then(|s| s.poll_timeout());
-        match (workload, strategy) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [workload, strategy, self.idle_deadline].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
         if self.done {
             return;
         }
+        if self.idle_deadline.is_some_and(|t| t <= now) {
+            // Idle too long: close on purpose (an orderly end), and go quiet.
+            io.close_on_purpose();
+            self.done = true;
+            return;
+        }
+        let written = io.written();
         let mut wrote = Vec::new();
         for g in &mut self.generators {
             while let Some(at) = g.next.filter(|t| *t <= now) {
@@ -219,21 +281,27 @@ impl Application for Endpoint {
                     TrafficKind::Download => Class::Download,
                 };
                 io.write(g.traffic.size, traffic_tag(class, g.index, g.sent));
-                wrote.push(g.traffic.size);
+                wrote.push((class, g.traffic.size));
                 g.sent += 1;
                 let more = g.traffic.count.is_none_or(|c| g.sent < c);
                 g.next = match g.traffic.schedule {
-                    Schedule::Every(gap) if more => Some(at + gap.sample(&mut g.rng).max(std::time::Duration::from_millis(1))),
+                    Schedule::Every(gap) if more => Some(at + gap.sample(&mut g.rng).max(Duration::from_millis(1))),
                     _ => None,
                 };
             }
         }
-        for size in wrote {
+        for (class, size) in wrote {
+            if class == Class::Request && self.side == Side::Client && self.idle_timeout.is_some() {
+                // A request holds the pooled connection until its reply.
+                self.outstanding += 1;
+                self.idle_deadline = None;
+            }
             self.observe(now, Observed::Wrote { size }, io);
         }
         if self.strategy.as_ref().and_then(|s| s.poll_timeout()).is_some_and(|t| t <= now) {
             self.with_strategy(io, |s, ctl| s.on_timeout(now, ctl));
         }
+        self.wrote_since(now, written, io);
         self.settle(io);
     }
 }

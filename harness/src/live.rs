@@ -251,7 +251,7 @@ pub fn run(
     let outcome = Outcome {
         ended_at,
         broken: oracle.broken(),
-        slots: vec![sim::world::SlotOutcome { broken: oracle.broken(), nat_expired_at: Vec::new() }],
+        slots: vec![sim::world::SlotOutcome { broken: oracle.broken(), ended_at: None, nat_expired_at: Vec::new() }],
         declarations,
         stats: [WireStats::default(); 2],
         nat_expiries: 0,

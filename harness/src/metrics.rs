@@ -15,6 +15,7 @@ use reports::model::{round_ms, Latency, SideReport, StrategyReport};
 use serde::{Deserialize, Serialize};
 use sim::oracle::{BreakCause, Condition, Declaration, Verdict};
 use sim::packet::{SegmentKind, HEADER_BYTES};
+use sim::world::SlotOutcome;
 use sim::{Instant, Outcome, Side};
 use std::fmt;
 use std::time::Duration;
@@ -127,7 +128,7 @@ impl RunSummary {
             .map(|(slot, declarations)| SlotSummary {
                 sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken, side)),
                 nat_expiries: slot_nat_expiries(declarations, &slot.nat_expired_at),
-                healthy_ns: healthy_until(declarations, slot.broken, r.horizon).since_start().as_nanos() as u64,
+                healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
             })
             .collect();
         RunSummary { seed: r.seed, slots, keepalive_packets, keepalive_bytes, declared: !r.outcome.declarations.is_empty() }
@@ -194,6 +195,8 @@ pub fn slot_side_outcome(declarations: &[&Declaration], broken: Option<(Instant,
         Some(d) => match d.verdict {
             Verdict::Detection { latency } => SideOutcome::Detected(latency),
             Verdict::FalsePositive { condition } => SideOutcome::FalsePositive(condition),
+            // The connection had been closed on purpose: nothing to detect.
+            Verdict::OrderlyEnd => SideOutcome::NotApplicable,
         },
         None => {
             let peer_declared = declarations.iter().any(|d| d.side == side.peer());
@@ -219,9 +222,10 @@ fn slot_nat_expiries(declarations: &[&Declaration], expired_at: &[Instant]) -> u
     expired_at.iter().filter(|t| **t <= end).count() as u64
 }
 
-/// Until when a connection was up and healthy (for false-positive rates).
-fn healthy_until(declarations: &[&Declaration], broken: Option<(Instant, BreakCause)>, horizon: Duration) -> Instant {
-    declarations.iter().map(|d| d.at).chain(broken.map(|b| b.0)).min().unwrap_or(Instant::ZERO + horizon)
+/// Until when a connection was up and healthy (for false-positive rates):
+/// its first declaration, its break, its orderly end, or the horizon.
+fn healthy_until(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Duration) -> Instant {
+    declarations.iter().map(|d| d.at).chain(slot.broken.map(|b| b.0)).chain(slot.ended_at).min().unwrap_or(Instant::ZERO + horizon)
 }
 
 /// Keepalive packets and bytes (both directions): TCP keepalive probes and

@@ -29,6 +29,7 @@ fn broken_mark(at: sim::Instant, cause: sim::oracle::BreakCause) -> Mark {
 fn declaration_mark(at: sim::Instant, side: Side, cause: &str, verdict: Verdict, echo: bool) -> Mark {
     let kind = match verdict {
         _ if echo => MarkKind::PeerClosed,
+        Verdict::OrderlyEnd => MarkKind::PeerClosed,
         Verdict::Detection { .. } => MarkKind::Detection,
         Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
     };

@@ -118,11 +118,14 @@ struct SlotApps {
     seed: u64,
     factory: StrategyFactory,
     stats: [Rc<RefCell<EndpointStats>>; 2],
+    /// `[client.app]` and `[server.app]` idle timeouts.
+    idle_timeouts: [Option<Duration>; 2],
 }
 
 impl SlotApps {
     fn make(&self, side: Side, slot: u32) -> Box<dyn sim::Application> {
-        Box::new(Endpoint::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone()))
+        let app = Endpoint::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone());
+        Box::new(app.with_idle_timeout(self.idle_timeouts[side.index()]))
     }
 }
 
@@ -161,7 +164,13 @@ pub fn world_with(
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(EndpointStats::default())), Rc::new(RefCell::new(EndpointStats::default()))];
-    let apps = SlotApps { traffic: scenario.traffic.clone().into(), seed, factory, stats: stats.clone() };
+    let apps = SlotApps {
+        traffic: scenario.traffic.clone().into(),
+        seed,
+        factory,
+        stats: stats.clone(),
+        idle_timeouts: [scenario.client_idle_timeout, scenario.server_idle_timeout],
+    };
     let world = World::with_apps(cfg, Box::new(apps)).expect("a validated scenario builds a valid world");
     (world, faults, stats)
 }

@@ -216,6 +216,10 @@ pub struct Scenario {
     pub clients: u32,
     /// Connections each client keeps to the server (`[client] connections`).
     pub connections: u32,
+    /// `[client.app] idle_timeout`: the pool closes a connection idle this long.
+    pub client_idle_timeout: Option<Duration>,
+    /// `[server.app] idle_timeout`: the server closes a connection idle this long.
+    pub server_idle_timeout: Option<Duration>,
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,
@@ -268,6 +272,18 @@ struct RawScenario {
 #[serde(deny_unknown_fields)]
 struct RawHost {
     link: Option<RawLink>,
+    app: Option<RawApp>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    /// Server: close (FIN) a connection this long after the application last read or wrote
+    /// data (nginx keepalive_timeout 75s, node keepAliveTimeout 5s). Client: close a pooled
+    /// connection with no request outstanding for this long (pool max-idle). "0s" = never.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    idle_timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -280,6 +296,7 @@ struct RawClient {
     #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
     connections: Option<S<i64>>,
     link: Option<RawLink>,
+    app: Option<RawApp>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -636,6 +653,16 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
             pair
         }
     };
+    let idle = |app: Option<&RawApp>, key: &str| -> Result<Option<Duration>, ScenarioError> {
+        let Some(v) = app.and_then(|a| a.idle_timeout.as_ref()) else { return Ok(None) };
+        let d = ctx.unit(v, key, units::parse_duration)?;
+        if !d.is_zero() && d < Duration::from_millis(1) {
+            return Err(ctx.error(Some(v.span()), key, "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\""));
+        }
+        Ok(Some(d).filter(|d| !d.is_zero()))
+    };
+    let client_idle_timeout = idle(raw.client.as_ref().and_then(|c| c.app.as_ref()), "client.app.idle_timeout")?;
+    let server_idle_timeout = idle(raw.server.as_ref().and_then(|c| c.app.as_ref()), "server.app.idle_timeout")?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
     let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
@@ -669,6 +696,8 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         base_seed: raw.base_seed,
         clients,
         connections,
+        client_idle_timeout,
+        server_idle_timeout,
         client_link,
         server_link,
         nat,

@@ -203,6 +203,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 FaultEvent::NatReboot => ("nat".into(), "FAULT: rebooting".into()),
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
             },
+            TraceEvent::ClosedOnPurpose { side } => (side.to_string(), "closed the connection on purpose (idle timeout): FIN".into()),
             TraceEvent::Declared { side, cause, verdict } => {
                 let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
                 declared.push(*side);
@@ -210,6 +211,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                     _ if echo => "the peer's own decision reaching us, not counted".to_string(),
                     Verdict::Detection { latency } => format!("broken {} ago", reports::render::seconds(Some(latency.as_secs_f64()))),
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
+                    Verdict::OrderlyEnd => "after the connection was closed on purpose: an orderly end, not counted".to_string(),
                 };
                 (side.to_string(), format!("declared dead: {cause} ({judged})"))
             }

@@ -373,3 +373,38 @@ fn replay_timeline_reads_as_a_story() {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
 }
+
+#[test]
+fn fleets_and_pools_out_of_range() {
+    let fleet =
+        |name: &str, client: &str, expect: &[&str]| bad(name, "horizon = \"1h\"", &format!("horizon = \"1h\"\n[client]\n{client}"), expect);
+    fleet("count-0", "count = 0", &[":4:9:", "`client.count`", "0 is out of range; allowed: 1..=100000"]);
+    fleet("connections-over", "connections = 20000", &[":4:15:", "`client.connections`", "allowed: 1..=10000"]);
+    fleet(
+        "too-many-in-all",
+        "count = 100\nconnections = 1000",
+        &[":5:15:", "`client.connections`", "100 clients x 1000 connections = 100000 connections; allowed: at most 60000"],
+    );
+    bad("server-count", "horizon = \"1h\"", "horizon = \"1h\"\n[server]\ncount = 2", &["`server.count`", "unknown field `count`"]);
+    // A fault on a client the fleet does not have.
+    bad(
+        "client-past-fleet",
+        "target = \"server\"",
+        "target = \"client:2\"",
+        &[":6:10:", "`fault[0].target`", "\"client:2\" is not a client of the fleet; allowed: client:0 to client:0"],
+    );
+    let two = VALID
+        .replace("horizon = \"1h\"", "horizon = \"1h\"\n[client]\ncount = 2")
+        .replace("target = \"server\"", "target = \"client:7.link\"");
+    let path = scenario("client-link-past-fleet", &two);
+    let o = kasim(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("\"client:7.link\" is not a client of the fleet; allowed: client:0 to client:1"), "{}", stderr(&o));
+    // The right target for each kind.
+    bad(
+        "link-for-vanish",
+        "target = \"server\"",
+        "target = \"client:0.link\"",
+        &["a vanish cannot target \"client:0.link\"; allowed: \"client\", \"client:N\", \"server\""],
+    );
+}

@@ -6,13 +6,104 @@
 //! 3 days, and the cost of a bare `BinaryHeap` push+pop of a same-sized
 //! entry, so the engine's per-event cost reads as a ratio to it.
 //! Targets (issue #2): (a) ≥ 5000 connection-days/s on one core; ≤ 5× heap.
+//!
+//! Fleets (issue "many hosts and connections"): (c) one world of 10 000
+//! connections (1000 clients × 10, one NAT, requests every exp(10 min),
+//! keepalive 75 s) against (d) single-connection worlds of the same
+//! per-connection workload: the fleet must reach ≥ 70 % of (d)'s
+//! connection-days per second, ≤ 3× a heap push+pop per event, and hold
+//! ≤ 4 KiB per idle connection (measured with a counting allocator).
 
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sim::app::{AppEvent, AppIo, Application, Idle};
+use sim::nat::{NatConfig, OnExpired};
 use sim::tcp::Keepalive;
+use sim::world::AppFactory;
 use sim::{Instant, World, WorldConfig};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BinaryHeap;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
+
+/// Counts the bytes currently allocated, to measure memory per connection.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+}
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// A client that writes a 200 B request after exponentially distributed gaps
+/// (mean 10 min) and keeps SO_KEEPALIVE at 75 s.
+struct Poisson {
+    rng: ChaCha8Rng,
+    next: Option<Instant>,
+}
+impl Poisson {
+    fn new(seed: u64, slot: u32) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::from(slot));
+        Poisson { rng, next: None }
+    }
+    fn gap(&mut self) -> Duration {
+        Duration::from_secs_f64(-600.0 * (1.0 - self.rng.random::<f64>()).ln()).max(Duration::from_millis(1))
+    }
+}
+impl Application for Poisson {
+    fn on_event(&mut self, now: Instant, ev: AppEvent, io: &mut AppIo) {
+        if ev == AppEvent::Connected {
+            io.set_keepalive(Some(Keepalive { idle: Duration::from_secs(75), interval: Duration::from_secs(75), count: 9 }));
+            self.next = Some(now + self.gap());
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.next
+    }
+    fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
+        if let Some(t) = self.next.filter(|t| *t <= now) {
+            io.write(200, 1);
+            self.next = Some(t + self.gap());
+        }
+    }
+}
+
+struct Fleet {
+    seed: u64,
+    idle: bool,
+}
+impl AppFactory for Fleet {
+    fn client(&mut self, slot: u32) -> Box<dyn Application> {
+        if self.idle {
+            Box::new(KeepaliveOnly)
+        } else {
+            Box::new(Poisson::new(self.seed, slot))
+        }
+    }
+    fn server(&mut self, _slot: u32) -> Box<dyn Application> {
+        Box::new(Replier)
+    }
+}
+
+fn nat_cfg(seed: u64, clients: u32, connections: u32, hours: u64) -> WorldConfig {
+    WorldConfig {
+        seed,
+        horizon: Duration::from_secs(hours * 3600),
+        clients,
+        connections_per_client: connections,
+        nat: Some(NatConfig::new(Duration::from_secs(350), OnExpired::Rst)),
+        ..WorldConfig::default()
+    }
+}
 
 const DAYS: u64 = 3;
 
@@ -109,6 +200,28 @@ fn main() {
     let budget = if std::env::args().any(|a| a == "--bench") { Duration::from_secs(3) } else { Duration::from_millis(200) };
     let heap = heap_op_ns();
     println!("bare BinaryHeap push+pop: {heap:.1} ns");
+    // `cargo bench -p sim --bench engine -- fleet`: only the fleet figures (for profiling).
+    let only_fleet = std::env::args().any(|a| a == "fleet");
+    if !only_fleet {
+        single_connection(budget, heap);
+    }
+    // Fleets: the same per-connection workload alone and 10 000 to a world.
+    let hours = 6;
+    let single = measure_fleet(budget, hours, 1, 1);
+    let fleet = measure_fleet(budget, hours, 1000, 10);
+    report_fleet("(d) 1 connection, exp(10m) + ka 75s + NAT", single, heap, None);
+    report_fleet("(c) 10 000 connections in one world", fleet, heap, Some(single));
+    // Memory: a world of 10 000 idle keepalive connections after its handshakes.
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut w = World::with_apps(nat_cfg(0, 1000, 10, 1), Box::new(Fleet { seed: 0, idle: true })).unwrap();
+    w.run_until(Instant::from_secs(1));
+    let per_conn = (LIVE.load(Ordering::Relaxed) - before) as f64 / 10_000.0;
+    println!("memory per idle connection (both ends, NAT flow, link, queue): {per_conn:.0} B ({} endpoints)", w.connections());
+    black_box(w);
+}
+
+/// (a), (b) and (a) traced: one connection per world.
+fn single_connection(budget: Duration, heap: f64) {
     report(
         "(a) request every 10 min, 3 days",
         measure(budget, |s| World::new(cfg(s), Box::new(Requester { next: None }), Box::new(Replier)).unwrap()),
@@ -122,4 +235,26 @@ fn main() {
     // The trace's cost: off it is one branch per event; on it records everything.
     let traced = |s| World::new(WorldConfig { trace: true, ..cfg(s) }, Box::new(Requester { next: None }), Box::new(Replier)).unwrap();
     report("(a) with the trace recording", measure(budget, traced), heap);
+}
+
+/// Run fleets of `clients × connections` for `hours` until `budget` is spent.
+fn measure_fleet(budget: Duration, hours: u64, clients: u32, connections: u32) -> (f64, u64, f64) {
+    let start = std::time::Instant::now();
+    let (mut conn_days, mut events, mut runs) = (0.0, 0u64, 0u64);
+    while start.elapsed() < budget || runs == 0 {
+        let w = World::with_apps(nat_cfg(runs, clients, connections, hours), Box::new(Fleet { seed: runs, idle: false })).unwrap();
+        let out = w.run();
+        events += out.events_processed;
+        conn_days += f64::from(clients * connections) * hours as f64 / 24.0;
+        runs += 1;
+        black_box(&out);
+    }
+    (conn_days, events, start.elapsed().as_secs_f64())
+}
+
+fn report_fleet(name: &str, (conn_days, events, secs): (f64, u64, f64), heap_ns: f64, against: Option<(f64, u64, f64)>) {
+    let ns_per_event = secs * 1e9 / events as f64;
+    let rate = conn_days / secs;
+    let ratio = against.map(|(d, _, s)| format!(" = {:.0} % of (d)", 100.0 * rate / (d / s))).unwrap_or_default();
+    println!("{name:<40} {rate:>9.0} conn-days/s{ratio} {ns_per_event:>7.1} ns/event = {:>4.1}x heap op", ns_per_event / heap_ns);
 }

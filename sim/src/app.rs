@@ -70,12 +70,20 @@ pub enum AppEvent {
 /// A command an application issues; applied by the world after the callback.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AppCommand {
-    Write { size: u64, tag: u64 },
+    Write {
+        size: u64,
+        tag: u64,
+    },
     Close,
+    /// An orderly close on purpose (an idle timeout): FIN, and the end of
+    /// the connection is neither a detection nor a false positive.
+    CloseOnPurpose,
     Abort,
     SetKeepalive(Option<Keepalive>),
     SetUserTimeout(Option<Duration>),
-    DeclareDead { cause: String },
+    DeclareDead {
+        cause: String,
+    },
 }
 
 /// The application's handle on its socket during a callback.
@@ -104,6 +112,15 @@ impl AppIo {
     }
     pub fn close(&mut self) {
         self.commands.push(AppCommand::Close);
+    }
+    /// Close the connection on purpose (an application's or a pool's idle
+    /// timeout): a FIN, like [`close`](Self::close), and the connection's end
+    /// is orderly: whatever either side declares afterwards (EOF, a RST
+    /// meeting data written into the close) is judged
+    /// [`Verdict::OrderlyEnd`](crate::oracle::Verdict::OrderlyEnd), and faults
+    /// after it break nothing of this connection.
+    pub fn close_on_purpose(&mut self) {
+        self.commands.push(AppCommand::CloseOnPurpose);
     }
     pub fn abort(&mut self) {
         self.commands.push(AppCommand::Abort);

@@ -23,8 +23,9 @@ use crate::error::{positive, ConfigError};
 use crate::packet::{Flags, Segment};
 use crate::rng::Stream;
 use crate::time::Instant;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -95,6 +96,9 @@ pub struct Mapping {
     /// Who opened the flow: the `sender` of the packet that created the
     /// mapping (the world's connection id). Opaque to the NAT.
     pub owner: u32,
+    /// The deadline this flow's entry in the NAT's heap carries (at or before
+    /// its real deadline).
+    queued: Instant,
 }
 
 impl Mapping {
@@ -144,15 +148,17 @@ pub enum NatEvent {
 
 type FlowKey = (SocketAddrV4, SocketAddrV4);
 
-/// A NAT of many flows. Each packet costs two hash lookups and, when it moves
-/// a flow's deadline, one heap push: never a scan of the flows.
+/// A NAT of many flows. Each packet costs two hash lookups and no heap
+/// operation: never a scan of the flows.
 ///
-/// Deadlines sit in a min-heap of `(deadline, flow id)`. A packet that
-/// refreshes a flow pushes its new deadline and leaves the old entry behind;
-/// an entry is live only while it equals its flow's current deadline, and
-/// stale entries are discarded when they reach the top. So
-/// [`poll_timeout`](Nat::poll_timeout) is exact, and expiries of flows due at
-/// the same instant run in the order the flows were created.
+/// Deadlines sit in a min-heap with one entry per flow, lazily: a packet that
+/// moves a flow's deadline later only updates the flow; when the flow's entry
+/// comes to the top with a stale time it is pushed again at the real
+/// deadline (about once per idle timeout for a busy flow). A deadline that
+/// moves *earlier* (a FIN switches to the shorter transitory timer) is pushed
+/// at once. [`poll_timeout`](Nat::poll_timeout) refreshes the top first, so
+/// it is exact, and flows due at the same instant expire in the order they
+/// were created.
 #[derive(Clone, Debug)]
 pub struct Nat {
     cfg: NatConfig,
@@ -180,14 +186,14 @@ impl Nat {
     pub fn new(cfg: NatConfig, rng: Stream) -> Self {
         Nat {
             cfg,
-            flows: HashMap::new(),
-            by_inside: HashMap::new(),
-            by_public: HashMap::new(),
+            flows: HashMap::default(),
+            by_inside: HashMap::default(),
+            by_public: HashMap::default(),
             deadlines: BinaryHeap::new(),
             next_id: 0,
-            ports: HashSet::new(),
+            ports: HashSet::default(),
             port_cursor: FIRST_PORT,
-            forgotten: HashMap::new(),
+            forgotten: HashMap::default(),
             events: VecDeque::new(),
             rng,
             expiries: 0,
@@ -228,13 +234,25 @@ impl Nat {
         self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Discard heap entries that no longer are their flow's deadline.
+    /// Bring the heap's top up to date: discard entries of flows that are gone
+    /// or were re-queued, and move a flow whose deadline moved later to it.
     fn drop_stale(&mut self) {
         while let Some(&Reverse((at, id))) = self.deadlines.peek() {
-            if self.flows.get(&id).is_some_and(|m| m.deadline(&self.cfg) == at) {
+            let Some(m) = self.flows.get_mut(&id) else {
+                self.deadlines.pop();
+                continue;
+            };
+            if m.queued != at {
+                self.deadlines.pop();
+                continue;
+            }
+            let real = m.deadline(&self.cfg);
+            if real == at {
                 return;
             }
+            m.queued = real;
             self.deadlines.pop();
+            self.deadlines.push(Reverse((real, id)));
         }
     }
 
@@ -278,17 +296,17 @@ impl Nat {
         m
     }
 
-    /// Apply `change` to flow `id`; push its deadline if that moved.
+    /// Apply `change` to flow `id`; queue its deadline again only if it moved earlier.
     fn touch(&mut self, id: u64, change: impl FnOnce(&mut Mapping)) -> Mapping {
         let cfg = &self.cfg;
         let m = self.flows.get_mut(&id).expect("a live flow");
-        let before = m.deadline(cfg);
         change(m);
-        let (after, m) = (m.deadline(cfg), *m);
-        if after != before {
-            self.deadlines.push(Reverse((after, id)));
+        let deadline = m.deadline(cfg);
+        if deadline < m.queued {
+            m.queued = deadline;
+            self.deadlines.push(Reverse((deadline, id)));
         }
-        m
+        *m
     }
 
     /// A packet from the inside host toward `seg.dst`.
@@ -364,7 +382,9 @@ impl Nat {
             established: mid_stream,
             closing: false,
             owner: seg.sender,
+            queued: Instant::ZERO,
         };
+        let mapping = Mapping { queued: mapping.deadline(&self.cfg), ..mapping };
         let id = self.next_id;
         self.next_id += 1;
         self.events.push_back(NatEvent::Created { mapping, recreated: mid_stream });
@@ -372,7 +392,7 @@ impl Nat {
         self.by_inside.insert((mapping.inside, mapping.remote), id);
         self.by_public.insert((mapping.public, mapping.remote), id);
         self.ports.insert(port);
-        self.deadlines.push(Reverse((mapping.deadline(&self.cfg), id)));
+        self.deadlines.push(Reverse((mapping.queued, id)));
         id
     }
 }
@@ -493,7 +513,7 @@ mod tests {
     #[test]
     fn ten_thousand_flows_get_distinct_public_ports_and_expire_independently() {
         let mut n = nat(OnExpired::Rst);
-        let mut ports = HashSet::new();
+        let mut ports = HashSet::default();
         for i in 0..10_000u32 {
             let src = SocketAddrV4::new(addr::client_ip(i / 10), addr::client_port(i % 10));
             let syn = Segment { src, flags: Flags::SYN, sender: i, ..seg(Flags::SYN) };

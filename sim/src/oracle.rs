@@ -74,8 +74,15 @@ impl Condition {
 /// The oracle's judgement of one declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Detection { latency: Duration },
-    FalsePositive { condition: Condition },
+    Detection {
+        latency: Duration,
+    },
+    FalsePositive {
+        condition: Condition,
+    },
+    /// Made after the connection was closed on purpose (an idle timeout):
+    /// the end was orderly, so the declaration is neither.
+    OrderlyEnd,
 }
 
 /// A death declaration and its judgement.

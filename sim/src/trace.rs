@@ -118,6 +118,10 @@ pub enum TraceEvent {
         cause: String,
         verdict: Verdict,
     },
+    /// An application closed its connection on purpose (an idle timeout).
+    ClosedOnPurpose {
+        side: Side,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

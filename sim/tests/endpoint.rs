@@ -111,3 +111,33 @@ fn out_of_window_empty_segments_are_answered_at_most_every_500_ms() {
     }
     assert_eq!(answered, [1000, 1500, 2000, 2500]);
 }
+
+/// Linux `tcp_rcv_state_process` in FIN_WAIT1/2: once the application has
+/// closed the socket, new data is answered with RST (TCPAbortOnData) and the
+/// socket is gone; the RST carries the data's acknowledgement number as its
+/// sequence (`tcp_v4_send_reset` for a segment with ACK).
+#[test]
+fn data_reaching_a_socket_its_application_closed_is_answered_with_rst() {
+    let (mut c, mut s) = connected();
+    s.close();
+    let fin = drain(&mut s, ms(40));
+    assert_eq!(fin.len(), 1);
+    assert!(fin[0].flags.contains(Flags::FIN));
+    // The client writes before the FIN arrives: its 200 bytes cross it.
+    c.write(200);
+    let data = drain(&mut c, ms(41));
+    assert_eq!((data.len(), data[0].len), (1, 200));
+    deliver(&mut s, ms(51), &data);
+    let answer = drain(&mut s, ms(51));
+    assert_eq!(answer.len(), 1);
+    assert_eq!((answer[0].flags, answer[0].seq, answer[0].kind), (Flags::RST, data[0].ack, SegmentKind::Reset));
+    assert_eq!(s.state(), TcpState::Closed);
+    // A pure ACK (no new data) to a closed-by-the-application socket is not a reason to reset.
+    let (mut c, mut s) = connected();
+    s.close();
+    let fin = drain(&mut s, ms(40));
+    deliver(&mut c, ms(50), &fin);
+    let ack = drain(&mut c, ms(50));
+    deliver(&mut s, ms(60), &ack);
+    assert!(drain(&mut s, ms(60)).iter().all(|seg| !seg.flags.contains(Flags::RST)));
+}

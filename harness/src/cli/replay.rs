@@ -28,6 +28,9 @@ struct ReplayDeclaration {
     latency_s: Option<f64>,
     /// Addition: the transient condition blamed for a false positive.
     condition: Option<&'static str>,
+    /// v2 addition: made after the connection was closed on purpose (present only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    orderly_end: bool,
 }
 
 #[derive(Serialize)]
@@ -130,6 +133,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                             Verdict::FalsePositive { condition } => Some(condition.name()),
                             _ => None,
                         },
+                        orderly_end: d.verdict == Verdict::OrderlyEnd,
                     })
                     .collect(),
                 timeline: lines,

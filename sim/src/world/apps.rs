@@ -3,7 +3,7 @@
 
 use super::{Ev, HostState, Message, World};
 use crate::app::{AppCommand, AppEvent};
-use crate::oracle::{judge, Declaration};
+use crate::oracle::{judge, Declaration, Verdict};
 use crate::tcp::{SocketEvent, TcpState};
 use crate::trace::TraceEvent;
 
@@ -126,16 +126,32 @@ impl World {
                     self.trace.record(now, || TraceEvent::AppWrite { side, tag, size });
                 }
                 AppCommand::Close if !conn.gone => conn.tcp.close(),
+                AppCommand::CloseOnPurpose if !conn.gone => {
+                    conn.tcp.close();
+                    let slot = &mut self.slots[conn.slot as usize];
+                    if slot.broken.is_none() {
+                        slot.ended_at.get_or_insert(now);
+                    }
+                    self.trace.record(now, || TraceEvent::ClosedOnPurpose { side });
+                }
                 AppCommand::Abort if !conn.gone => conn.tcp.abort(),
                 AppCommand::SetKeepalive(ka) if !conn.gone => conn.tcp.set_keepalive(local, ka),
                 AppCommand::SetUserTimeout(ut) if !conn.gone => conn.tcp.set_user_timeout(ut),
-                AppCommand::Close | AppCommand::Abort | AppCommand::SetKeepalive(_) | AppCommand::SetUserTimeout(_) => {}
+                AppCommand::Close
+                | AppCommand::CloseOnPurpose
+                | AppCommand::Abort
+                | AppCommand::SetKeepalive(_)
+                | AppCommand::SetUserTimeout(_) => {}
                 AppCommand::DeclareDead { cause } => {
                     let slot = conn.slot;
                     let queued = self.long_queue(slot);
                     let s = &self.slots[slot as usize];
                     let host = &self.hosts[s.client].evidence;
-                    let verdict = judge(s.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued);
+                    let verdict = if s.ended_before(now) {
+                        Verdict::OrderlyEnd
+                    } else {
+                        judge(s.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued)
+                    };
                     let cause_for_trace = cause.clone();
                     self.trace.record(now, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
                     self.declarations.push(Declaration { side, at: now, cause, verdict, slot });

@@ -30,7 +30,7 @@ impl World {
     fn break_slots(&mut self, host: HostRef, cause: BreakCause) {
         let now = self.now;
         for s in self.slots_of(host) {
-            self.slots[s].broken.get_or_insert((now, cause));
+            self.slots[s].record_break(now, cause);
         }
     }
 

@@ -47,8 +47,9 @@ use crate::rng::{Purpose, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
 use crate::trace::{DropReason, Place, Trace, TraceEvent, TraceRecord};
+use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -158,9 +159,26 @@ struct Conn {
 struct Slot {
     client: usize,
     broken: Option<(Instant, BreakCause)>,
+    /// When an application closed its connection on purpose.
+    ended_at: Option<Instant>,
     /// NAT idleness of this flow (`loose`).
     evidence: Evidence,
     nat_expired_at: Vec<Instant>,
+}
+
+impl Slot {
+    /// A breaking fault; only the first counts, and none after an orderly end
+    /// (the connection was no longer there to break).
+    fn record_break(&mut self, at: Instant, cause: BreakCause) {
+        if self.ended_at.is_none() {
+            self.broken.get_or_insert((at, cause));
+        }
+    }
+
+    /// Had the connection ended on purpose by `now`?
+    fn ended_before(&self, now: Instant) -> bool {
+        self.ended_at.is_some_and(|t| t <= now)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -171,9 +189,11 @@ enum Hop {
     Host(u32),
 }
 
+/// An event. Kept small (the queue entry is 32 bytes): a packet in flight
+/// waits in the world's segment table and the event holds its index.
 #[derive(Clone, Copy, Debug)]
 enum Ev {
-    Arrive { hop: Hop, seg: Segment },
+    Arrive { hop: Hop, seg: u32 },
     Wake(u32),
     NatWake,
     FaultStart(u32),
@@ -204,11 +224,40 @@ impl Ord for Scheduled {
     }
 }
 
+/// Segments in flight, in slots reused as they arrive.
+#[derive(Default)]
+struct SegmentTable {
+    slots: Vec<Segment>,
+    free: Vec<u32>,
+}
+
+impl SegmentTable {
+    fn put(&mut self, seg: Segment) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = seg;
+                i
+            }
+            None => {
+                self.slots.push(seg);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+    fn take(&mut self, i: u32) -> Segment {
+        self.free.push(i);
+        self.slots[i as usize]
+    }
+}
+
 /// What happened to one connection (slot) in a run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SlotOutcome {
     /// When and why it broke (ground truth), if it did.
     pub broken: Option<(Instant, BreakCause)>,
+    /// When an application closed it on purpose (an idle timeout), if one did
+    /// before it broke: an orderly end.
+    pub ended_at: Option<Instant>,
     /// When its NAT mapping expired while the flow was live.
     pub nat_expired_at: Vec<Instant>,
 }
@@ -241,6 +290,8 @@ pub struct World {
     horizon: Instant,
     queue: BinaryHeap<Reverse<Scheduled>>,
     next_seq: u64,
+    /// Segments on the wire, by the index their `Arrive` event holds.
+    in_flight: SegmentTable,
     /// Clients `0..clients`, then the server.
     hosts: Vec<Host>,
     by_addr: HashMap<Ipv4Addr, usize>,
@@ -287,7 +338,7 @@ impl World {
             addr,
             state: HostState::Up,
             offset: Duration::ZERO,
-            stack: HashMap::new(),
+            stack: HashMap::default(),
             conns: Vec::new(),
             listener: None,
             app_alive: true,
@@ -328,6 +379,7 @@ impl World {
             .map(|s| Slot {
                 client: (s / cfg.connections_per_client) as usize,
                 broken: None,
+                ended_at: None,
                 evidence: Evidence::default(),
                 nat_expired_at: Vec::new(),
             })
@@ -337,6 +389,7 @@ impl World {
             horizon: Instant::ZERO + cfg.horizon,
             queue: BinaryHeap::new(),
             next_seq: 0,
+            in_flight: SegmentTable::default(),
             hosts,
             by_addr,
             conns: Vec::new(),
@@ -404,8 +457,11 @@ impl World {
 
     /// What the run produced so far.
     pub fn finish(self) -> Outcome {
-        let slots: Vec<SlotOutcome> =
-            self.slots.into_iter().map(|s| SlotOutcome { broken: s.broken, nat_expired_at: s.nat_expired_at }).collect();
+        let slots: Vec<SlotOutcome> = self
+            .slots
+            .into_iter()
+            .map(|s| SlotOutcome { broken: s.broken, ended_at: s.ended_at, nat_expired_at: s.nat_expired_at })
+            .collect();
         Outcome {
             ended_at: self.now,
             broken: slots.first().and_then(|s| s.broken),
@@ -472,8 +528,13 @@ impl World {
 
     fn dispatch(&mut self, ev: Ev) {
         match ev {
-            Ev::Arrive { hop: Hop::Middle { from }, seg } => self.at_middle(from as usize, seg),
-            Ev::Arrive { hop: Hop::Host(h), seg } => self.at_host(h as usize, seg),
+            Ev::Arrive { hop, seg } => {
+                let seg = self.in_flight.take(seg);
+                match hop {
+                    Hop::Middle { from } => self.at_middle(from as usize, seg),
+                    Hop::Host(h) => self.at_host(h as usize, seg),
+                }
+            }
             Ev::Wake(c) => self.wake(c as usize),
             Ev::NatWake => {
                 self.nat_wake = None;
@@ -500,6 +561,7 @@ impl World {
                 if !queued.is_zero() {
                     self.trace.record(now, || TraceEvent::Queued { place, seg, wait: queued });
                 }
+                let seg = self.in_flight.put(seg);
                 self.schedule(at, Ev::Arrive { hop, seg });
             }
             Offer::Dropped(reason) => {

@@ -41,7 +41,7 @@ impl World {
                             let slot = &mut self.slots[s];
                             slot.nat_expired_at.push(now);
                             if breaks {
-                                slot.broken.get_or_insert((now, BreakCause::NatExpired));
+                                slot.record_break(now, BreakCause::NatExpired);
                             } else {
                                 slot.evidence.open_transient(now, Condition::NatIdle);
                             }
@@ -53,7 +53,7 @@ impl World {
                     if let Some(s) = self.slot_of(&mapping) {
                         let slot = &mut self.slots[s];
                         if breaks {
-                            slot.broken.get_or_insert((now, BreakCause::NatReboot));
+                            slot.record_break(now, BreakCause::NatReboot);
                         } else {
                             slot.evidence.open_transient(now, Condition::NatIdle);
                         }
