@@ -205,12 +205,23 @@ fn main() {
     if !only_fleet {
         single_connection(budget, heap);
     }
+    // `... -- single`: only (a) and (b), to set beside an older build's.
+    if std::env::args().any(|a| a == "single") {
+        return;
+    }
     // Fleets: the same per-connection workload alone and 10 000 to a world.
     let hours = 6;
     let single = measure_fleet(budget, hours, 1, 1);
     let fleet = measure_fleet(budget, hours, 1000, 10);
     report_fleet("(d) 1 connection, exp(10m) + ka 75s + NAT", single, heap, None);
     report_fleet("(c) 10 000 connections in one world", fleet, heap, Some(single));
+    // `... -- sizes`: how the per-event cost grows with the world (cache, not algorithm).
+    if std::env::args().any(|a| a == "sizes") {
+        for (clients, per) in [(10, 10), (100, 10), (300, 10), (1000, 10)] {
+            let m = measure_fleet(budget, hours, clients, per);
+            report_fleet(&format!("    {} connections in one world", clients * per), m, heap, Some(single));
+        }
+    }
     // Memory: a world of 10 000 idle keepalive connections after its handshakes.
     let before = LIVE.load(Ordering::Relaxed);
     let mut w = World::with_apps(nat_cfg(0, 1000, 10, 1), Box::new(Fleet { seed: 0, idle: true })).unwrap();
