@@ -43,6 +43,7 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
     let mut out = Vec::new();
     for (i, f) in scenario.faults.iter().enumerate() {
         let hosts: Vec<Option<HostRef>> = match (f.side, f.client) {
+            _ if f.proxy => vec![Some(HostRef::Proxy)],
             (Some(Side::Client), Some(c)) => vec![Some(HostRef::Client(c))],
             (Some(Side::Client), None) => (0..scenario.clients).map(|c| Some(HostRef::Client(c))).collect(),
             (Some(Side::Server), _) => vec![Some(HostRef::Server)],
@@ -62,6 +63,7 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
             }
             let name = match host {
                 Some(HostRef::Client(c)) if scenario.clients > 1 => format!("client:{c}"),
+                Some(HostRef::Proxy) => "proxy".to_string(),
                 Some(h) => h.side().to_string(),
                 None => "nat".to_string(),
             };
@@ -157,6 +159,7 @@ pub fn world_with(
         client_link: scenario.client_link.clone(),
         server_link: scenario.server_link.clone(),
         nat: scenario.nat.clone(),
+        proxy: scenario.proxy,
         tcp: scenario.tcp.clone(),
         faults: faults.iter().map(to_sim).collect(),
         trace,

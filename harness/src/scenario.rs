@@ -112,6 +112,9 @@ pub struct FaultSpec {
     /// For a client: which one (`client:3`), or `None` for every client, each
     /// with its own draws (`client` with `[client] count` > 1).
     pub client: Option<u32>,
+    /// The fault hits the proxy (`target = "proxy"`); `side` is then the server's
+    /// (the role the proxy plays toward the clients).
+    pub proxy: bool,
     pub at: RandomTime,
     pub duration: Option<RandomTime>,
 }
@@ -220,6 +223,8 @@ pub struct Scenario {
     pub client_idle_timeout: Option<Duration>,
     /// `[server.app] idle_timeout`: the server closes a connection idle this long.
     pub server_idle_timeout: Option<Duration>,
+    /// `[proxy]`: a TCP-terminating proxy between the NAT and the server.
+    pub proxy: Option<sim::world::ProxyConfig>,
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,
@@ -255,6 +260,7 @@ struct RawScenario {
     client: Option<RawClient>,
     server: Option<RawHost>,
     nat: Option<RawNat>,
+    proxy: Option<RawProxy>,
     tcp: Option<RawTcp>,
     #[serde(default)]
     traffic: Vec<RawTraffic>,
@@ -338,6 +344,20 @@ struct RawNat {
     transitory_timeout: Option<S<String>>,
     /// Whether packets from outside refresh the mapping (default true).
     refresh_on_inbound: Option<bool>,
+}
+
+/// A TCP-terminating proxy (a load balancer) between the NAT and the server's link.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawProxy {
+    /// A client connection with no data either way for this long is closed (AWS ALB: 60s); "0s" = never (default).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    idle_timeout: Option<S<String>>,
+    /// How: "fin" (default), "rst", or "silent" (forget both legs; the next segment meets a RST).
+    #[serde(default)]
+    #[schemars(schema_with = "on_idle_schema")]
+    on_idle: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -456,6 +476,9 @@ fn opt_rate_schema(_: &mut SchemaGenerator) -> Schema {
 fn on_expired_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["drop", "rst", "new_port", "loose"] })
 }
+fn on_idle_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["fin", "rst", "silent"] })
+}
 fn timers_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["linux", "exact"] })
 }
@@ -469,7 +492,7 @@ fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot", "crash"] })
 }
 fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat)$", "examples": ["client", "client:3.link", "server", "server.link", "nat"] })
+    json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat|proxy)$", "examples": ["client", "client:3.link", "server", "server.link", "nat", "proxy"] })
 }
 fn metric_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
@@ -666,10 +689,15 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
     let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
+    let proxy = raw.proxy.map(|p| proxy(ctx, p)).transpose()?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
-    let faults =
-        raw.fault.iter().enumerate().map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some(), clients)).collect::<Result<Vec<_>, _>>()?;
+    let faults = raw
+        .fault
+        .iter()
+        .enumerate()
+        .map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some(), proxy.is_some(), clients))
+        .collect::<Result<Vec<_>, _>>()?;
     if raw.strategy.is_empty() {
         return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
     }
@@ -698,6 +726,7 @@ fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
         connections,
         client_idle_timeout,
         server_idle_timeout,
+        proxy,
         client_link,
         server_link,
         nat,
@@ -753,6 +782,25 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
         link.down.loss = p;
     }
     Ok(link)
+}
+
+fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioError> {
+    use sim::world::OnIdle;
+    let idle_timeout = match &raw.idle_timeout {
+        None => None,
+        Some(v) => Some(ctx.unit(v, "proxy.idle_timeout", units::parse_duration)?).filter(|d| !d.is_zero()),
+    };
+    let on_idle = match &raw.on_idle {
+        None => OnIdle::Fin,
+        Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
+            ctx.error(
+                Some(v.span()),
+                "proxy.on_idle",
+                format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
+            )
+        })?,
+    };
+    Ok(sim::world::ProxyConfig { idle_timeout, on_idle })
 }
 
 fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
@@ -889,7 +937,15 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     Ok(Traffic { kind, from, schedule, size, reply, count })
 }
 
-fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, clients: u32) -> Result<FaultSpec, ScenarioError> {
+fn fault(
+    ctx: &Ctx,
+    i: usize,
+    raw: &RawFault,
+    horizon: Duration,
+    has_nat: bool,
+    has_proxy: bool,
+    clients: u32,
+) -> Result<FaultSpec, ScenarioError> {
     let key = |k: &str| format!("fault[{i}].{k}");
     let kind = match raw.kind.get_ref().as_str() {
         "vanish" => FaultKind::Vanish,
@@ -938,11 +994,20 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, 
         (FaultKind::Outage, "client", true) => Some(Side::Client),
         (FaultKind::Outage, "server", true) => Some(Side::Server),
         (FaultKind::NatReboot, "nat", false) => None,
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Crash, "proxy", false) if has_proxy => Some(Side::Server),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Crash, "proxy", false) => {
+            return Err(ctx.error(
+                Some(raw.target.span()),
+                key("target"),
+                "there is no proxy; add a [proxy] section, or allowed: \"client\", \"client:N\", \"server\"",
+            ))
+        }
         _ => {
             let allowed = match kind {
                 FaultKind::Outage => "\"client.link\", \"client:N.link\", \"server.link\"",
                 FaultKind::NatReboot => "\"nat\"",
-                _ => "\"client\", \"client:N\", \"server\"",
+                FaultKind::Suspend => "\"client\", \"client:N\", \"server\"",
+                _ => "\"client\", \"client:N\", \"server\", \"proxy\"",
             };
             return Err(ctx.error(
                 Some(raw.target.span()),
@@ -977,7 +1042,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, horizon: Duration, has_nat: bool, 
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };
-    Ok(FaultSpec { kind, side, client, at, duration })
+    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", at, duration })
 }
 
 fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {

@@ -18,7 +18,7 @@ use crate::units::format_duration;
 use serde::Serialize;
 use sim::oracle::Verdict;
 use sim::packet::{Segment, SegmentKind};
-use sim::trace::{DropReason, FaultEvent, Place, TraceEvent, TraceRecord};
+use sim::trace::{DropReason, FaultEvent, Place, ProxyEvent, TraceEvent, TraceRecord};
 use sim::Instant;
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
@@ -126,6 +126,15 @@ impl Streams {
 
 /// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
 pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
+    // With a proxy, the address clients dial is the proxy's: name it.
+    let proxied = trace.iter().any(|r| matches!(r.event, TraceEvent::Proxy(_)));
+    let who = |side: sim::Side, addr: std::net::SocketAddrV4| {
+        if proxied && addr.ip() == sim::packet::addr::SERVER.ip() {
+            "proxy".to_string()
+        } else {
+            side.to_string()
+        }
+    };
     let mut out = Vec::new();
     let mut declared: Vec<sim::Side> = Vec::new();
     let mut streams = Streams::default();
@@ -137,15 +146,15 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                     continue;
                 }
                 match streams.carried(seg) {
-                    Some((_, msgs)) => (side.to_string(), format!("sends {} ({msgs})", segment(seg))),
-                    None => (side.to_string(), format!("sends {}", segment(seg))),
+                    Some((_, msgs)) => (who(*side, seg.src), format!("sends {} ({msgs})", segment(seg))),
+                    None => (who(*side, seg.src), format!("sends {}", segment(seg))),
                 }
             }
             TraceEvent::Delivered { side, seg } => {
                 if !all {
                     continue;
                 }
-                (side.to_string(), format!("receives {}", segment(seg)))
+                (who(*side, seg.dst), format!("receives {}", segment(seg)))
             }
             TraceEvent::Queued { place: p, seg, wait } => {
                 if !all && wait.as_secs_f64() < 1.0 {
@@ -203,6 +212,20 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 FaultEvent::NatReboot => ("nat".into(), "FAULT: rebooting".into()),
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
             },
+            TraceEvent::Proxy(p) => (
+                "proxy".into(),
+                match *p {
+                    ProxyEvent::BackendOpened { slot } => format!("connection {slot} accepted; opens its own to the server"),
+                    ProxyEvent::LegEnded { slot, front, eof } => format!(
+                        "connection {slot}: the {} leg ended ({}); resets the other",
+                        if front { "client's" } else { "server's" },
+                        if eof { "FIN" } else { "error" }
+                    ),
+                    ProxyEvent::IdleClose { slot, on_idle } => {
+                        format!("connection {slot} idle for the proxy's timeout: closes both legs ({})", on_idle.name())
+                    }
+                },
+            ),
             TraceEvent::ClosedOnPurpose { side } => (side.to_string(), "closed the connection on purpose (idle timeout): FIN".into()),
             TraceEvent::Declared { side, cause, verdict } => {
                 let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));

@@ -408,3 +408,26 @@ fn fleets_and_pools_out_of_range() {
         &["a vanish cannot target \"client:0.link\"; allowed: \"client\", \"client:N\", \"server\""],
     );
 }
+
+#[test]
+fn proxy_out_of_range() {
+    bad(
+        "proxy-on-idle",
+        "horizon = \"1h\"",
+        "horizon = \"1h\"\n[proxy]\nidle_timeout = \"60s\"\non_idle = \"drop\"",
+        &[":5:11:", "`proxy.on_idle`", "\"drop\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\""],
+    );
+    bad("proxy-unknown-key", "horizon = \"1h\"", "horizon = \"1h\"\n[proxy]\nidle = \"60s\"", &["`proxy.idle`", "unknown field `idle`"]);
+    bad(
+        "proxy-target-without-proxy",
+        "target = \"server\"",
+        "target = \"proxy\"",
+        &["`fault[0].target`", "there is no proxy; add a [proxy] section"],
+    );
+    bad(
+        "proxy-outage",
+        "kind = \"vanish\"\ntarget = \"server\"",
+        "kind = \"suspend\"\ntarget = \"proxy\"\nduration = \"1m\"",
+        &["`fault[0].target`", "a suspend cannot target \"proxy\""],
+    );
+}

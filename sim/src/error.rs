@@ -17,6 +17,8 @@ pub enum ConfigError {
     FaultNeedsDuration { index: usize, kind: &'static str },
     #[error("fault #{index} ({kind}) targets client:{client}, but there are {clients} clients (0..={})", clients - 1)]
     NoSuchClient { index: usize, kind: &'static str, client: u32, clients: u32 },
+    #[error("fault #{index} ({kind}) targets the proxy, and the topology has none")]
+    NoProxy { index: usize, kind: &'static str },
     #[error("fault #{index} ({kind}) needs a NAT, and the topology has none")]
     NoNat { index: usize, kind: &'static str },
 }

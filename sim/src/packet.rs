@@ -175,6 +175,10 @@ pub mod addr {
     pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40000);
     pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 443);
     pub const NAT_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+    /// The server behind a proxy (the proxy takes [`SERVER`], the address clients dial).
+    pub const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 20), 443);
+    /// The first local port of a proxy's connections to the backend.
+    pub const PROXY_FIRST_PORT: u16 = 1024;
 
     /// Client `index`'s address.
     pub fn client_ip(index: u32) -> Ipv4Addr {

@@ -21,6 +21,9 @@ pub enum Purpose {
     NatPorts = 5,
     ClientIsn = 6,
     ServerIsn = 7,
+    ProxyUpLoss = 8,
+    ProxyDownLoss = 9,
+    ProxyIsn = 10,
 }
 
 /// A deterministic random stream.

@@ -122,6 +122,19 @@ pub enum TraceEvent {
     ClosedOnPurpose {
         side: Side,
     },
+    /// What a TCP-terminating proxy did with a client's connection.
+    Proxy(ProxyEvent),
+}
+
+/// A proxy's decisions (its packets are traced like any host's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyEvent {
+    /// A client's connection is established at the proxy; it opens its own to the server.
+    BackendOpened { slot: u32 },
+    /// One leg ended (`front`: the client's; else the server's), so the proxy resets the other.
+    LegEnded { slot: u32, front: bool, eof: bool },
+    /// The client connection was idle for the proxy's timeout; closed as `on_idle` says.
+    IdleClose { slot: u32, on_idle: crate::world::OnIdle },
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -19,9 +19,13 @@ impl World {
         if host.state != HostState::Up || conn.gone {
             return;
         }
-        let (local, side) = (host.local(now), host.side());
+        let (local, side) = (host.local(now), conn.role.side());
         let trace = &mut self.trace;
         conn.tcp.handle_timeout(local, |timer| trace.record(now, || TraceEvent::TimerFired { side, timer }));
+        if conn.idle_at.is_some_and(|t| t <= local) {
+            self.idle_close(c);
+        }
+        let conn = &mut self.conns[c];
         if conn.app_alive && conn.app.poll_timeout().is_some_and(|t| t <= local) {
             self.io.reset(conn.written, conn.tcp.acked_bytes());
             conn.app.on_timeout(local, &mut self.io);
@@ -34,8 +38,13 @@ impl World {
     /// and schedule the next wake-up. Loops until the socket is quiet.
     pub(super) fn pump(&mut self, c: usize) {
         let now = self.now;
-        let side = self.hosts[self.conns[c].host].side();
+        let (side, proxy) = (self.conns[c].role.side(), self.conns[c].role.is_proxy());
+        let mut relayed = false;
         while let Some(event) = self.conns[c].tcp.poll_event() {
+            if proxy && event != SocketEvent::HalfOpenDropped {
+                relayed |= self.relay_event(c, event);
+                continue;
+            }
             self.trace.record(now, || TraceEvent::Socket { side, event });
             match event {
                 SocketEvent::Connected => self.deliver(c, AppEvent::Connected),
@@ -66,6 +75,9 @@ impl World {
         }
         self.flush(c);
         self.reschedule(c);
+        if let Some(other) = self.conns[c].relay.filter(|_| relayed) {
+            self.after_relay(other);
+        }
     }
 
     /// Give one event to the connection's application and apply its commands.
@@ -81,6 +93,9 @@ impl World {
     }
 
     fn flush(&mut self, c: usize) {
+        if self.conns[c].gone {
+            return;
+        }
         let h = self.conns[c].host;
         let local = self.hosts[h].local(self.now);
         while let Some(mut seg) = self.conns[c].tcp.poll_transmit(local) {
@@ -101,6 +116,10 @@ impl World {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let next = match (next, conn.idle_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let Some(next) = next.map(|t| host.global(t).max(self.now)) else { return };
         if conn.wake.is_none_or(|w| next < w || w < self.now) {
             self.conns[c].wake = Some(next);
@@ -110,7 +129,7 @@ impl World {
 
     fn apply_commands(&mut self, c: usize) {
         let now = self.now;
-        let side = self.hosts[self.conns[c].host].side();
+        let side = self.conns[c].role.side();
         let mut commands = std::mem::take(&mut self.io);
         for cmd in commands.take() {
             let conn = &mut self.conns[c];

@@ -42,14 +42,17 @@ impl AccessLink {
 pub enum HostRef {
     Client(u32),
     Server,
+    /// The TCP-terminating proxy, when the world has one.
+    Proxy,
 }
 
 impl HostRef {
-    /// The role the host plays in every connection it holds.
+    /// The role the host plays in the connections it holds (a proxy is the
+    /// server of its clients' connections).
     pub fn side(self) -> Side {
         match self {
             HostRef::Client(_) => Side::Client,
-            HostRef::Server => Side::Server,
+            HostRef::Server | HostRef::Proxy => Side::Server,
         }
     }
 }
@@ -69,6 +72,7 @@ impl fmt::Display for HostRef {
         match self {
             HostRef::Client(i) => write!(f, "client:{i}"),
             HostRef::Server => f.write_str("server"),
+            HostRef::Proxy => f.write_str("proxy"),
         }
     }
 }
@@ -128,6 +132,44 @@ impl Fault {
     }
 }
 
+/// What a proxy does with a client connection idle for its `idle_timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnIdle {
+    /// Close both legs with FIN.
+    Fin,
+    /// Reset both legs.
+    Rst,
+    /// Forget both legs without a packet; the next segment from either end meets a RST.
+    Silent,
+}
+
+impl OnIdle {
+    pub const ALL: [OnIdle; 3] = [OnIdle::Fin, OnIdle::Rst, OnIdle::Silent];
+    pub fn name(self) -> &'static str {
+        match self {
+            OnIdle::Fin => "fin",
+            OnIdle::Rst => "rst",
+            OnIdle::Silent => "silent",
+        }
+    }
+}
+
+/// A TCP-terminating proxy (a load balancer) between the NAT and the server.
+///
+/// It is a host with its own Linux stack (the world's `tcp` sysctls): each
+/// client connection ends at the proxy, which opens its own connection to the
+/// server once the client's is established and copies bytes both ways. TCP
+/// keepalive probes are answered by the stack they reach, so they never cross
+/// it. When one leg ends (FIN, RST, retransmission give-up) the proxy resets
+/// the other. It runs no keepalive of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// A client connection with no data either way for this long is closed
+    /// (AWS ALB: 60 s); `None` = never.
+    pub idle_timeout: Option<Duration>,
+    pub on_idle: OnIdle,
+}
+
 /// Everything that defines a run besides the applications.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorldConfig {
@@ -142,6 +184,8 @@ pub struct WorldConfig {
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,
+    /// A TCP-terminating proxy between the NAT and the server's link.
+    pub proxy: Option<ProxyConfig>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
     pub faults: Vec<Fault>,
@@ -164,6 +208,7 @@ impl Default for WorldConfig {
             client_link: AccessLink::default(),
             server_link: AccessLink::default(),
             nat: None,
+            proxy: None,
             tcp: TcpConfig::default(),
             faults: Vec::new(),
             trace: false,
@@ -199,6 +244,11 @@ impl WorldConfig {
             nat.validate()?;
         }
         self.tcp.validate()?;
+        if let Some(p) = &self.proxy {
+            if p.idle_timeout.is_some_and(|t| t.is_zero()) {
+                return Err(ConfigError::MustBePositive { field: "proxy.idle_timeout" });
+            }
+        }
         let horizon = Instant::ZERO + self.horizon;
         for (index, f) in self.faults.iter().enumerate() {
             let kind = f.kind_name();
@@ -211,10 +261,15 @@ impl WorldConfig {
             if matches!(f, Fault::NatReboot { .. }) && self.nat.is_none() {
                 return Err(ConfigError::NoNat { index, kind });
             }
-            if let Some(HostRef::Client(i)) = f.target() {
-                if i >= self.clients {
+            match f.target() {
+                Some(HostRef::Client(i)) if i >= self.clients => {
                     return Err(ConfigError::NoSuchClient { index, kind, client: i, clients: self.clients });
                 }
+                Some(HostRef::Proxy) if self.proxy.is_none() => return Err(ConfigError::NoProxy { index, kind }),
+                Some(HostRef::Proxy) if matches!(f, Fault::Suspend { .. } | Fault::Outage { .. }) => {
+                    return Err(ConfigError::BadFaultTarget { index, kind, target: "proxy", allowed: "client, server" })
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ impl World {
         match host {
             HostRef::Client(i) => i as usize,
             HostRef::Server => self.server(),
+            HostRef::Proxy => self.proxy.map_or(self.server(), |p| p.1),
         }
     }
 
@@ -23,7 +24,7 @@ impl World {
                 let per = self.connections_per_client as usize;
                 i as usize * per..(i as usize + 1) * per
             }
-            HostRef::Server => 0..self.slots.len(),
+            HostRef::Server | HostRef::Proxy => 0..self.slots.len(),
         }
     }
 

@@ -34,8 +34,11 @@ mod apps;
 mod config;
 mod faults;
 mod nat_glue;
+mod proxy;
 
-pub use config::{AccessLink, Fault, HostRef, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT, MAX_SLOTS};
+pub use config::{
+    AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT, MAX_SLOTS,
+};
 
 use crate::app::{Application, Idle, Side};
 use crate::error::ConfigError;
@@ -137,9 +140,34 @@ impl Host {
     }
 }
 
+/// What a connection is to its host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Client,
+    Server,
+    /// A proxy's leg toward a client (the proxy accepted it).
+    ProxyFront,
+    /// A proxy's leg toward the server (the proxy opened it).
+    ProxyBack,
+}
+
+impl Role {
+    /// The role toward the connection's peer (a proxy's front is its clients' server).
+    fn side(self) -> Side {
+        match self {
+            Role::Client | Role::ProxyBack => Side::Client,
+            Role::Server | Role::ProxyFront => Side::Server,
+        }
+    }
+    fn is_proxy(self) -> bool {
+        matches!(self, Role::ProxyFront | Role::ProxyBack)
+    }
+}
+
 struct Conn {
     host: usize,
     slot: u32,
+    role: Role,
     /// Its key in the host's stack.
     key: (SocketAddrV4, SocketAddrV4),
     tcp: TcpEndpoint,
@@ -153,6 +181,10 @@ struct Conn {
     written: u64,
     /// The connection at the other end, once the server accepted.
     peer: Option<usize>,
+    /// A proxy's leg: the other leg of the same client connection.
+    relay: Option<usize>,
+    /// A proxy's front leg: when its idle timeout closes it.
+    idle_at: Option<Instant>,
 }
 
 /// One client connection and what the oracle knows of it.
@@ -297,11 +329,17 @@ pub struct World {
     by_addr: HashMap<Ipv4Addr, usize>,
     conns: Vec<Conn>,
     slots: Vec<Slot>,
+    /// Client hosts: `hosts[..clients]`; the server is `hosts[clients]`, the proxy after it.
+    clients: usize,
     connections_per_client: u32,
     apps: Box<dyn AppFactory>,
     tcp_cfg: crate::tcp::TcpConfig,
     nat: Option<Nat>,
     nat_wake: Option<Instant>,
+    /// The proxy's settings and host index, if there is one.
+    proxy: Option<(ProxyConfig, usize)>,
+    /// Connections the proxy opened to the server so far (for their ports).
+    backend_conns: u32,
     faults: Vec<Fault>,
     /// Transients and losses that concern every connection (server, its link, the NAT).
     shared: Evidence,
@@ -358,16 +396,29 @@ impl World {
             LinkDir::new(cfg.server_link.up.clone(), Stream::new(seed, Purpose::ServerUpLoss)),
             LinkDir::new(cfg.server_link.down.clone(), Stream::new(seed, Purpose::ServerDownLoss)),
         ];
-        let mut server = host(HostRef::Server, *addr::SERVER.ip(), Stream::new(seed, Purpose::ServerIsn), link);
-        let spare = TcpEndpoint::server(cfg.tcp.clone(), addr::SERVER, server.isn.u32());
-        server.listener = Some(Listener { port: addr::SERVER.port(), spare: Some(spare), spare_app: None });
+        // Behind a proxy the server moves to the backend address; the proxy takes the one clients dial.
+        let server_addr = if cfg.proxy.is_some() { addr::BACKEND } else { addr::SERVER };
+        let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
+        let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
+        server.listener = Some(Listener { port: server_addr.port(), spare: Some(spare), spare_app: None });
         hosts.push(server);
         let server = hosts.len() - 1;
+        let proxy = cfg.proxy.map(|p| {
+            let link = [
+                LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyUpLoss)),
+                LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
+            ];
+            let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), Stream::new(seed, Purpose::ProxyIsn), link);
+            h.listener = Some(Listener { port: addr::SERVER.port(), spare: None, spare_app: None });
+            hosts.push(h);
+            (p, hosts.len() - 1)
+        });
         for f in &cfg.faults {
             if let Fault::Outage { link, at, duration } = *f {
                 let h = match link {
                     HostRef::Client(i) => i as usize,
                     HostRef::Server => server,
+                    HostRef::Proxy => proxy.map_or(server, |p| p.1),
                 };
                 for dir in &mut hosts[h].link {
                     dir.add_outage(Outage::new(at, duration));
@@ -394,11 +445,14 @@ impl World {
             by_addr,
             conns: Vec::new(),
             slots,
+            clients: cfg.clients as usize,
             connections_per_client: cfg.connections_per_client,
             apps,
             tcp_cfg: cfg.tcp,
             nat,
             nat_wake: None,
+            proxy,
+            backend_conns: 0,
             faults: cfg.faults,
             shared: Evidence::default(),
             trace: Trace::new(cfg.trace),
@@ -476,8 +530,18 @@ impl World {
         }
     }
 
+    /// The server's host index (after the clients).
     fn server(&self) -> usize {
-        self.hosts.len() - 1
+        self.clients
+    }
+
+    fn client_count(&self) -> usize {
+        self.clients
+    }
+
+    /// What clients connect to: the proxy when there is one, else the server.
+    fn front(&self) -> usize {
+        self.proxy.map_or(self.server(), |p| p.1)
     }
 
     fn start(&mut self) {
@@ -490,7 +554,7 @@ impl World {
                 self.schedule(end, Ev::FaultEnd(i as u32));
             }
         }
-        let server = SocketAddrV4::new(self.hosts[self.server()].addr, addr::SERVER.port());
+        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
         for slot in 0..self.slots.len() as u32 {
             let h = self.slots[slot as usize].client;
             let local = SocketAddrV4::new(self.hosts[h].addr, addr::client_port(slot % self.connections_per_client));
@@ -515,7 +579,28 @@ impl World {
     ) -> usize {
         let c = self.conns.len();
         let app_alive = self.hosts[host].app_alive;
-        self.conns.push(Conn { host, slot, key, tcp, app, app_alive, gone: false, wake: None, ledger: VecDeque::new(), written: 0, peer });
+        let role = match (self.hosts[host].role, peer) {
+            (HostRef::Client(_), _) => Role::Client,
+            (HostRef::Server, _) => Role::Server,
+            (HostRef::Proxy, Some(_)) => Role::ProxyFront,
+            (HostRef::Proxy, None) => Role::ProxyBack,
+        };
+        self.conns.push(Conn {
+            host,
+            slot,
+            role,
+            key,
+            tcp,
+            app,
+            app_alive,
+            gone: false,
+            wake: None,
+            ledger: VecDeque::new(),
+            written: 0,
+            peer,
+            relay: None,
+            idle_at: None,
+        });
         self.hosts[host].stack.insert(key, c);
         self.hosts[host].conns.push(c);
         c
@@ -573,9 +658,10 @@ impl World {
         }
     }
 
-    /// The evidence a fault on host `h` (or its link) goes to.
+    /// The evidence a fault on host `h` (or its link) goes to: a client's
+    /// own, or (server, proxy) the evidence every connection shares.
     fn evidence_of(&mut self, h: usize) -> &mut Evidence {
-        if h == self.server() {
+        if h >= self.server() {
             &mut self.shared
         } else {
             &mut self.hosts[h].evidence
@@ -583,7 +669,7 @@ impl World {
     }
 
     fn transmit(&mut self, h: usize, seg: Segment) {
-        let side = self.hosts[h].side();
+        let side = self.conns.get(seg.sender as usize).map_or(self.hosts[h].side(), |c| c.role.side());
         let st = &mut self.stats[side.index()];
         st.packets[seg.kind as usize] += 1;
         st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
@@ -596,27 +682,32 @@ impl World {
         self.by_addr.get(&dst).copied()
     }
 
+    /// A packet leaves a host's link into the middle: packets from a client go
+    /// out through the NAT, packets to the NAT's public address come in
+    /// through it, and everything else (proxy and server, or no NAT) goes
+    /// straight to the host with the destination address.
     fn at_middle(&mut self, from: usize, seg: Segment) {
         let now = self.now;
-        let server = self.server();
-        let outbound = from != server;
+        let from_client = from < self.client_count();
         let Some(nat) = &mut self.nat else {
-            if let Some(to) = self.host_of(*seg.dst.ip()) {
-                self.offer(to, DOWN, seg, Hop::Host(to as u32));
-            }
+            self.route(seg);
             return;
         };
-        let verdict = if outbound { nat.outbound(now, &seg) } else { nat.inbound(now, &seg) };
+        let verdict = if from_client {
+            nat.outbound(now, &seg)
+        } else if *seg.dst.ip() == nat.config().public_ip {
+            nat.inbound(now, &seg)
+        } else {
+            self.route(seg);
+            return;
+        };
         self.after_nat();
         match verdict {
             NatVerdict::Forward(after) => {
                 if after != seg {
                     self.trace.record(now, || TraceEvent::Translated { before: seg, after });
                 }
-                let to = if outbound { Some(server) } else { self.host_of(*after.dst.ip()) };
-                if let Some(to) = to {
-                    self.offer(to, DOWN, after, Hop::Host(to as u32));
-                }
+                self.route(after);
             }
             NatVerdict::Drop(reason) => {
                 self.trace.record(now, || TraceEvent::Dropped { place: Place::Nat, seg, reason: DropReason::Nat(reason) });
@@ -630,6 +721,13 @@ impl World {
                 self.trace.record(now, || TraceEvent::NatReset { seg: rst });
                 self.offer(from, DOWN, rst, Hop::Host(from as u32));
             }
+        }
+    }
+
+    /// Onto the link of the host with the segment's destination address.
+    fn route(&mut self, seg: Segment) {
+        if let Some(to) = self.host_of(*seg.dst.ip()) {
+            self.offer(to, DOWN, seg, Hop::Host(to as u32));
         }
     }
 
@@ -697,7 +795,12 @@ impl World {
                 TcpEndpoint::server(self.tcp_cfg.clone(), seg.dst, iss)
             }
         };
-        let app = kept.unwrap_or_else(|| self.apps.server(slot));
+        let app: Box<dyn Application> = match kept {
+            Some(app) => app,
+            // The proxy's legs have no application: the world relays them.
+            None if self.hosts[h].role == HostRef::Proxy => Box::new(Idle),
+            None => self.apps.server(slot),
+        };
         // Behind a NAT, the remote is the NAT's public address.
         let c = self.add_conn(h, slot, (seg.dst, seg.src), tcp, app, Some(peer));
         self.conns[peer].peer = Some(c);

@@ -1,0 +1,142 @@
+//! The TCP-terminating proxy's relay: what a load balancer does with each
+//! client connection that reaches it. Its stack is a host's like any other;
+//! this is its "application", kept in the world because it works on two
+//! connections at once.
+
+use super::{Message, OnIdle, Role, World};
+use crate::app::Idle;
+use crate::packet::addr;
+use crate::tcp::{SocketEvent, TcpEndpoint, TcpState};
+use crate::trace::{ProxyEvent, TraceEvent};
+use std::net::SocketAddrV4;
+
+impl World {
+    /// A socket event of one of the proxy's legs; `true` when it copied data
+    /// onto the other leg (which then has something to send).
+    pub(super) fn relay_event(&mut self, c: usize, event: SocketEvent) -> bool {
+        if !self.conns[c].app_alive {
+            return false;
+        }
+        let mut copied = false;
+        match event {
+            SocketEvent::Connected if self.conns[c].role == Role::ProxyFront => {
+                self.open_backend(c);
+                self.touch_idle(c);
+            }
+            SocketEvent::Received { up_to } => {
+                let Some(peer) = self.conns[c].peer else { return false };
+                let other = self.conns[c].relay;
+                while let Some(&m) = self.conns[peer].ledger.front() {
+                    if m.end > up_to {
+                        break;
+                    }
+                    self.conns[peer].ledger.pop_front();
+                    if let Some(o) = other {
+                        copied |= self.relay_write(o, m);
+                    }
+                }
+                let front = if self.conns[c].role == Role::ProxyFront { Some(c) } else { other };
+                if let Some(f) = front {
+                    self.touch_idle(f);
+                }
+            }
+            SocketEvent::Eof | SocketEvent::Error(_) => self.leg_ended(c, event == SocketEvent::Eof),
+            _ => {}
+        }
+        copied
+    }
+
+    /// Copy a message onto the other leg's stream.
+    fn relay_write(&mut self, o: usize, m: Message) -> bool {
+        let conn = &mut self.conns[o];
+        if conn.gone || conn.tcp.state() == TcpState::Closed {
+            return false;
+        }
+        conn.tcp.write(m.size);
+        conn.written += m.size;
+        conn.ledger.push_back(Message { end: conn.written, tag: m.tag, size: m.size });
+        true
+    }
+
+    /// The proxy's own connection to the server, for client connection `front`.
+    fn open_backend(&mut self, front: usize) {
+        let Some((_, p)) = self.proxy else { return };
+        let slot = self.conns[front].slot;
+        let local = SocketAddrV4::new(self.hosts[p].addr, addr::PROXY_FIRST_PORT + self.backend_conns as u16);
+        self.backend_conns += 1;
+        let remote = SocketAddrV4::new(self.hosts[self.server()].addr, addr::BACKEND.port());
+        let iss = self.hosts[p].isn.u32();
+        let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
+        tcp.connect(self.hosts[p].local(self.now));
+        let back = self.add_conn(p, slot, (local, remote), tcp, Box::new(Idle), None);
+        self.conns[back].relay = Some(front);
+        self.conns[front].relay = Some(back);
+        let now = self.now;
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::BackendOpened { slot }));
+        self.pump(back);
+    }
+
+    /// One leg ended: close it (a FIN is answered with ours) and reset the other.
+    fn leg_ended(&mut self, c: usize, eof: bool) {
+        let now = self.now;
+        let (slot, front) = (self.conns[c].slot, self.conns[c].role == Role::ProxyFront);
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::LegEnded { slot, front, eof }));
+        if eof {
+            self.conns[c].tcp.close();
+        }
+        for leg in [Some(c), self.conns[c].relay].into_iter().flatten() {
+            self.conns[leg].idle_at = None;
+        }
+        if let Some(o) = self.conns[c].relay {
+            if !self.conns[o].gone {
+                self.conns[o].tcp.abort();
+                self.after_relay(o);
+            }
+        }
+    }
+
+    /// The client connection's idle timer restarts with data either way.
+    fn touch_idle(&mut self, front: usize) {
+        if let Some(timeout) = self.proxy.and_then(|(cfg, _)| cfg.idle_timeout) {
+            let local = self.hosts[self.conns[front].host].local(self.now);
+            self.conns[front].idle_at = Some(local + timeout);
+        }
+    }
+
+    /// The front leg `f` has been idle for the proxy's timeout: an orderly end.
+    pub(super) fn idle_close(&mut self, f: usize) {
+        let Some((cfg, _)) = self.proxy else { return };
+        let now = self.now;
+        let slot = self.conns[f].slot;
+        self.conns[f].idle_at = None;
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
+        let s = &mut self.slots[slot as usize];
+        if s.broken.is_none() {
+            s.ended_at.get_or_insert(now);
+        }
+        let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
+        for &leg in &legs {
+            match cfg.on_idle {
+                OnIdle::Fin => self.conns[leg].tcp.close(),
+                OnIdle::Rst => self.conns[leg].tcp.abort(),
+                OnIdle::Silent => {
+                    let (h, key) = (self.conns[leg].host, self.conns[leg].key);
+                    self.hosts[h].stack.remove(&key);
+                    self.conns[leg].gone = true;
+                }
+            }
+        }
+        for leg in legs {
+            if leg != f {
+                self.after_relay(leg);
+            }
+        }
+    }
+
+    /// Send what a leg has to send and schedule it, outside its own pump.
+    pub(super) fn after_relay(&mut self, c: usize) {
+        if !self.conns[c].gone {
+            self.pump(c);
+        }
+    }
+}
