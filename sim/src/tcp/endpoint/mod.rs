@@ -1,0 +1,413 @@
+//! One end of a TCP connection: its state, its calling contract, and the
+//! application's calls. Segments in ([`receive`]), timers ([`timers`]) and
+//! segments out ([`send`]) are in their own files.
+
+mod receive;
+mod send;
+mod timers;
+
+use super::reassembly::{Arrival, Reassembly};
+use super::rtt::RttEstimator;
+use super::{Keepalive, TcpConfig};
+use crate::packet::{Flags, Segment, SegmentKind};
+use crate::time::Instant;
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// `net.ipv4.tcp_invalid_ratelimit`: 500 ms.
+const INVALID_RATELIMIT: Duration = Duration::from_millis(500);
+
+/// Where the connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    /// Server side, waiting for the SYN.
+    Listen,
+    SynSent,
+    SynReceived,
+    /// Data may flow; FINs may have been exchanged in either direction.
+    Established,
+    /// Gone: closed normally, reset, timed out or aborted.
+    Closed,
+}
+
+/// Errors the application sees, named after the errno a socket reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketError {
+    /// `ETIMEDOUT`: retransmissions, keepalive or the user timeout gave up.
+    TimedOut,
+    /// `ECONNRESET`: a RST was accepted.
+    Reset,
+    /// `ECONNREFUSED`: the SYN was answered with RST.
+    Refused,
+}
+
+impl SocketError {
+    pub fn errno_name(self) -> &'static str {
+        match self {
+            SocketError::TimedOut => "ETIMEDOUT",
+            SocketError::Reset => "ECONNRESET",
+            SocketError::Refused => "ECONNREFUSED",
+        }
+    }
+}
+
+/// What the endpoint tells its application. Offsets count bytes of the
+/// stream from its first byte (0), in the direction the event concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The handshake completed.
+    Connected,
+    /// In-order bytes of the peer's stream are now readable up to this offset.
+    Received { up_to: u64 },
+    /// The peer acknowledged our stream up to this offset.
+    Acked { up_to: u64 },
+    /// The peer's FIN arrived in order: no more bytes will come.
+    Eof,
+    /// The connection is dead.
+    Error(SocketError),
+    /// A server dropped a half-open connection after `tcp_synack_retries`
+    /// unanswered SYN-ACKs. The application never accepted it and hears
+    /// nothing; this is for traces.
+    HalfOpenDropped,
+}
+
+/// The endpoint's timers, for traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    Retransmit,
+    LossProbe,
+    Keepalive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RtxTimer {
+    at: Instant,
+    probe: bool,
+}
+
+/// A TCP endpoint with Linux timer semantics.
+///
+/// # Calling contract
+///
+/// The endpoint never reads a clock and never sends anything itself. Its
+/// owner:
+///
+/// 1. feeds inputs with the current time: [`handle_segment`](Self::handle_segment)
+///    for every arriving segment addressed to this connection,
+///    [`handle_timeout`](Self::handle_timeout) when `now` has reached
+///    [`poll_timeout`](Self::poll_timeout), and application calls
+///    ([`write`](Self::write), [`close`](Self::close), [`abort`](Self::abort),
+///    socket options);
+/// 2. after each input, drains [`poll_event`](Self::poll_event) (for the
+///    application, which may react with more calls) and then
+///    [`poll_transmit`](Self::poll_transmit) until it returns `None`, putting
+///    each segment on the wire at `now`;
+/// 3. asks [`poll_timeout`](Self::poll_timeout) for the next deadline.
+///
+/// Time passed in must never go backwards. `handle_timeout` may be called
+/// early or more than once: only timers whose deadline has passed run.
+#[derive(Clone, Debug)]
+pub struct TcpEndpoint {
+    cfg: TcpConfig,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    state: TcpState,
+    is_client: bool,
+
+    // Send side. `iss` is the SYN; data starts at `iss + 1`.
+    iss: u64,
+    snd_una: u64,
+    snd_nxt: u64,
+    /// Highest sequence number ever sent (+1): below it, sending is retransmitting.
+    snd_max: u64,
+    /// Sequence number after the last byte the application wrote.
+    write_end: u64,
+    fin_queued: bool,
+    peer_window: u64,
+
+    // Receive side.
+    irs: u64,
+    rcv: Reassembly,
+    fin_received: bool,
+    /// Where the peer's FIN sits, if it arrived ahead of a hole.
+    pending_fin: Option<u64>,
+
+    rtt: RttEstimator,
+    /// One timed segment at a time: (end sequence, sent at).
+    rtt_probe: Option<(u64, Instant)>,
+    cwnd: u64,
+    ssthresh: u64,
+    dupacks: u32,
+    /// In loss recovery until `snd_una` reaches this point.
+    recovery_point: Option<u64>,
+    /// Whether that recovery is fast retransmit (NewReno: retransmit each
+    /// hole on partial ACKs) rather than an RTO (go back and resend in order).
+    fast_recovery: bool,
+
+    rtx: Option<RtxTimer>,
+    keepalive_at: Option<Instant>,
+    backoff: u32,
+    retransmits: u32,
+    /// Linux `retrans_stamp`: when the first RTO retransmission was sent.
+    retrans_stamp: Option<Instant>,
+    probe_outstanding: bool,
+    /// Eifel/F-RTO undo state after an RTO: (when the retransmission left,
+    /// cwnd and ssthresh before it). An ACK echoing an older timestamp proves
+    /// the original arrived: the RTO was spurious and is undone.
+    undo: Option<(Instant, u64, u64)>,
+    /// TS.Recent: the peer's timestamp to echo.
+    ts_recent: u64,
+    probes_out: u32,
+    /// Linux `rcv_tstamp`/`lrcvtime`: the last acceptable segment received.
+    last_received: Instant,
+    /// Linux `last_oow_ack_time`: when we last answered an out-of-window
+    /// segment without data.
+    last_oow_ack: Option<Instant>,
+
+    keepalive: Option<Keepalive>,
+    user_timeout: Option<Duration>,
+
+    out: VecDeque<Segment>,
+    ack_pending: bool,
+    events: VecDeque<SocketEvent>,
+}
+
+impl TcpEndpoint {
+    /// An endpoint that will connect to `remote` when [`connect`](Self::connect) is called.
+    pub fn client(cfg: TcpConfig, local: SocketAddrV4, remote: SocketAddrV4, iss: u32) -> Self {
+        Self::new(cfg, local, remote, iss, true)
+    }
+
+    /// A listening endpoint that accepts one connection.
+    pub fn server(cfg: TcpConfig, local: SocketAddrV4, iss: u32) -> Self {
+        Self::new(cfg, local, local, iss, false)
+    }
+
+    fn new(cfg: TcpConfig, local: SocketAddrV4, remote: SocketAddrV4, iss: u32, is_client: bool) -> Self {
+        let iss = u64::from(iss);
+        let rtt = RttEstimator::new(cfg.rto_min, cfg.rto_max, cfg.rto_initial);
+        let cwnd = u64::from(cfg.initial_cwnd) * u64::from(cfg.mss);
+        TcpEndpoint {
+            local,
+            remote,
+            state: if is_client { TcpState::SynSent } else { TcpState::Listen },
+            is_client,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            write_end: iss + 1,
+            fin_queued: false,
+            peer_window: u64::from(cfg.receive_window),
+            irs: 0,
+            rcv: Reassembly::new(0),
+            fin_received: false,
+            pending_fin: None,
+            rtt,
+            rtt_probe: None,
+            cwnd,
+            ssthresh: u64::MAX,
+            dupacks: 0,
+            recovery_point: None,
+            fast_recovery: false,
+            rtx: None,
+            keepalive_at: None,
+            backoff: 0,
+            retransmits: 0,
+            retrans_stamp: None,
+            probe_outstanding: false,
+            undo: None,
+            ts_recent: 0,
+            probes_out: 0,
+            last_received: Instant::ZERO,
+            last_oow_ack: None,
+            keepalive: None,
+            user_timeout: None,
+            out: VecDeque::new(),
+            ack_pending: false,
+            events: VecDeque::new(),
+            cfg,
+        }
+    }
+
+    // ----- observers -------------------------------------------------------
+
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+    /// The retransmission timeout now in force (with backoff). Linux keeps
+    /// `icsk_rto` in jiffies and doubles that, so the base is rounded up to a
+    /// jiffy before backing off (51 → 102 jiffies, not 400.002 ms → 101).
+    pub fn rto(&self) -> Duration {
+        let base = self.cfg.timers.round_up(self.rtt.rto());
+        base.saturating_mul(1 << self.backoff.min(31)).min(self.cfg.rto_max)
+    }
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtt.srtt()
+    }
+    /// Bytes written by the application but not yet acknowledged.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.write_end.saturating_sub(self.snd_una.max(self.iss + 1))
+    }
+    /// Total bytes of our stream the peer has acknowledged.
+    pub fn acked_bytes(&self) -> u64 {
+        self.snd_una.saturating_sub(self.iss + 1).min(self.write_end - self.iss - 1)
+    }
+    /// Keepalive probes sent since the last acknowledgement.
+    pub fn keepalive_probes_out(&self) -> u32 {
+        self.probes_out
+    }
+    /// RTO retransmissions since the last acknowledgement of new data.
+    pub fn retransmits(&self) -> u32 {
+        self.retransmits
+    }
+    pub fn keepalive(&self) -> Option<Keepalive> {
+        self.keepalive
+    }
+    pub fn user_timeout(&self) -> Option<Duration> {
+        self.user_timeout
+    }
+    /// Does this segment belong to this connection (same 4-tuple)? A
+    /// listening endpoint takes any peer; it learns the address from the SYN
+    /// (behind a NAT, the NAT's public address).
+    pub fn matches(&self, seg: &Segment) -> bool {
+        seg.dst == self.local && (self.state == TcpState::Listen || seg.src == self.remote)
+    }
+
+    // ----- application calls -----------------------------------------------
+
+    /// Start the handshake (client only).
+    pub fn connect(&mut self, now: Instant) {
+        if self.state != TcpState::SynSent || self.snd_max != self.iss {
+            return;
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_nxt;
+        self.rtt_probe = Some((self.snd_nxt, now));
+        self.out.push_back(self.syn_segment());
+        self.arm_rto(now);
+    }
+
+    /// Queue `len` more bytes of the stream. Ignored once closing or closed.
+    pub fn write(&mut self, len: u64) {
+        if self.state != TcpState::Closed && !self.fin_queued {
+            self.write_end += len;
+        }
+    }
+
+    /// Graceful close: a FIN follows the queued data.
+    pub fn close(&mut self) {
+        if self.state != TcpState::Closed {
+            self.fin_queued = true;
+        }
+    }
+
+    /// Abortive close (`SO_LINGER` 0 or a process dying with unread data): RST now.
+    pub fn abort(&mut self) {
+        if matches!(self.state, TcpState::Established | TcpState::SynReceived) {
+            self.queue_reset(true);
+        }
+        self.enter_closed(None);
+    }
+
+    /// `SO_KEEPALIVE` (+ idle/interval/count); `None` turns it off. Arms the
+    /// timer for `idle` from now on an established connection, as Linux does.
+    pub fn set_keepalive(&mut self, now: Instant, keepalive: Option<Keepalive>) {
+        self.keepalive = keepalive;
+        self.keepalive_at = None;
+        self.probes_out = 0;
+        if self.state == TcpState::Established {
+            self.arm_keepalive(now);
+        }
+    }
+
+    /// `TCP_USER_TIMEOUT`; `None` (0) restores `tcp_retries2` / keepalive count.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.user_timeout = timeout.filter(|d| !d.is_zero());
+    }
+
+    // ----- outputs ----------------------------------------------------------
+
+    pub fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.rtx.map(|t| t.at), self.keepalive_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next segment to put on the wire at `now`, if any.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
+        let mut seg = if let Some(mut seg) = self.out.pop_front() {
+            if seg.flags.contains(Flags::ACK) && seg.kind != SegmentKind::Reset {
+                seg.ack = self.rcv.rcv_nxt();
+            }
+            seg
+        } else if let Some(seg) = (self.state == TcpState::Established).then(|| self.next_data_segment(now)).flatten() {
+            seg
+        } else if self.ack_pending && self.state == TcpState::Established {
+            self.pure_ack(SegmentKind::Ack)
+        } else {
+            return None;
+        };
+        if seg.kind != SegmentKind::Reset && seg.kind != SegmentKind::KeepaliveProbe {
+            // Any segment may carry bytes written after the range it was first
+            // planned for: whatever leaves is what the peer may acknowledge.
+            self.snd_max = self.snd_max.max(seg.seq + seg.seq_len());
+        }
+        if seg.kind != SegmentKind::Reset {
+            seg.tsval = now.as_nanos();
+            seg.tsecr = self.ts_recent;
+            if seg.flags.contains(Flags::ACK) {
+                self.ack_pending = false;
+            }
+        }
+        Some(seg)
+    }
+
+    // ----- inputs -------------------------------------------------------------
+
+    /// Run every timer whose deadline is at or before `now`; `fired` hears of each.
+    pub fn handle_timeout(&mut self, now: Instant, mut fired: impl FnMut(TimerKind)) {
+        if let Some(t) = self.rtx {
+            if t.at <= now {
+                self.rtx = None;
+                if t.probe {
+                    fired(TimerKind::LossProbe);
+                    self.on_loss_probe_timer(now);
+                } else {
+                    fired(TimerKind::Retransmit);
+                    self.on_retransmit_timer(now);
+                }
+            }
+        }
+        if let Some(at) = self.keepalive_at {
+            if at <= now && self.state != TcpState::Closed {
+                self.keepalive_at = None;
+                fired(TimerKind::Keepalive);
+                self.on_keepalive_timer(now);
+            }
+        }
+    }
+
+    /// Process a segment addressed to this connection.
+    pub fn handle_segment(&mut self, now: Instant, seg: &Segment) {
+        match self.state {
+            TcpState::Closed => {}
+            TcpState::Listen => self.on_segment_listen(now, seg),
+            TcpState::SynSent => self.on_segment_syn_sent(now, seg),
+            TcpState::SynReceived | TcpState::Established => self.on_segment_synchronized(now, seg),
+        }
+    }
+}

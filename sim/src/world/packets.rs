@@ -1,0 +1,213 @@
+//! The packet path: links, the middle (NAT or plain wire), hosts' stacks and
+//! listeners, and what a long queue on a connection's path means to the oracle.
+
+use super::*;
+
+impl World {
+    /// Put `seg` on host `h`'s link in direction `dir`; schedule its arrival.
+    pub(super) fn offer(&mut self, h: usize, dir: usize, seg: Segment, hop: Hop) {
+        let now = self.now;
+        let side = self.hosts[h].side();
+        let place = if dir == UP { Place::Uplink(side) } else { Place::Downlink(side) };
+        match self.hosts[h].link[dir].offer(now, seg.ip_bytes()) {
+            Offer::Arrives { at, queued } => {
+                if !queued.is_zero() {
+                    self.trace.record(now, || TraceEvent::Queued { place, seg, wait: queued });
+                }
+                let seg = self.in_flight.put(seg);
+                self.schedule(at, Ev::Arrive { hop, seg });
+            }
+            Offer::Dropped(reason) => {
+                if reason == LinkDrop::RandomLoss {
+                    self.evidence_of(h).record_random_loss(now);
+                }
+                self.trace.record(now, || TraceEvent::Dropped { place, seg, reason: DropReason::Link(reason) });
+            }
+        }
+    }
+
+    /// The evidence a fault on host `h` (or its link) goes to: a client's
+    /// own, or (server, proxy) the evidence every connection shares.
+    pub(super) fn evidence_of(&mut self, h: usize) -> &mut Evidence {
+        if h >= self.server() {
+            &mut self.shared
+        } else {
+            &mut self.hosts[h].evidence
+        }
+    }
+
+    pub(super) fn transmit(&mut self, h: usize, seg: Segment) {
+        let side = self.conns.get(seg.sender as usize).map_or(self.hosts[h].side(), |c| c.role.side());
+        let st = &mut self.stats[side.index()];
+        st.packets[seg.kind as usize] += 1;
+        st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
+        self.trace.record(self.now, || TraceEvent::Sent { side, seg });
+        self.offer(h, UP, seg, Hop::Middle { from: h as u32 });
+    }
+
+    /// Where a segment addressed to `dst` goes after the middle: the host with that address.
+    pub(super) fn host_of(&self, dst: Ipv4Addr) -> Option<usize> {
+        self.by_addr.get(&dst).copied()
+    }
+
+    /// A packet leaves a host's link into the middle: packets from a client go
+    /// out through the NAT, packets to the NAT's public address come in
+    /// through it, and everything else (proxy and server, or no NAT) goes
+    /// straight to the host with the destination address.
+    pub(super) fn at_middle(&mut self, from: usize, seg: Segment) {
+        let now = self.now;
+        let from_client = from < self.client_count();
+        let Some(nat) = &mut self.nat else {
+            self.route(seg);
+            return;
+        };
+        let verdict = if from_client {
+            nat.outbound(now, &seg)
+        } else if *seg.dst.ip() == nat.config().public_ip {
+            nat.inbound(now, &seg)
+        } else {
+            self.route(seg);
+            return;
+        };
+        self.after_nat();
+        match verdict {
+            NatVerdict::Forward(after) => {
+                if after != seg {
+                    self.trace.record(now, || TraceEvent::Translated { before: seg, after });
+                }
+                self.route(after);
+            }
+            NatVerdict::Drop(reason) => {
+                self.trace.record(now, || TraceEvent::Dropped { place: Place::Nat, seg, reason: DropReason::Nat(reason) });
+            }
+            NatVerdict::Reset(rst) => {
+                self.trace.record(now, || TraceEvent::Dropped {
+                    place: Place::Nat,
+                    seg,
+                    reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
+                });
+                self.trace.record(now, || TraceEvent::NatReset { seg: rst });
+                self.offer(from, DOWN, rst, Hop::Host(from as u32));
+            }
+        }
+    }
+
+    /// Onto the link of the host with the segment's destination address.
+    pub(super) fn route(&mut self, seg: Segment) {
+        if let Some(to) = self.host_of(*seg.dst.ip()) {
+            self.offer(to, DOWN, seg, Hop::Host(to as u32));
+        }
+    }
+
+    pub(super) fn at_host(&mut self, h: usize, seg: Segment) {
+        let now = self.now;
+        let host = &self.hosts[h];
+        let side = host.side();
+        let reason = match host.state {
+            HostState::Up => None,
+            HostState::Suspended => Some(DropReason::HostSuspended),
+            HostState::Down | HostState::Gone => Some(DropReason::HostDown),
+        };
+        if let Some(reason) = reason {
+            self.trace.record(now, || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
+            return;
+        }
+        self.trace.record(now, || TraceEvent::Delivered { side, seg });
+        let local = host.local(now);
+        match host.stack.get(&(seg.dst, seg.src)).copied() {
+            Some(c) if self.conns[c].tcp.state() != TcpState::Closed => {
+                self.conns[c].tcp.handle_segment(local, &seg);
+                self.pump(c);
+            }
+            None if host.listener.as_ref().is_some_and(|l| l.port == seg.dst.port()) => self.at_listener(h, seg),
+            _ => {
+                // No such connection here: the stack answers with RST.
+                if let Some(rst) = seg.reset_reply() {
+                    self.transmit(h, rst);
+                }
+            }
+        }
+    }
+
+    /// A segment for the listening port with no connection: a SYN makes one
+    /// (Linux's listener; no backlog limit yet), a RST is ignored, anything
+    /// else is answered with RST.
+    pub(super) fn at_listener(&mut self, h: usize, seg: Segment) {
+        use crate::packet::Flags;
+        if seg.flags.contains(Flags::RST) {
+            return;
+        }
+        let syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
+        let peer = Some(seg.sender as usize).filter(|&p| p < self.conns.len());
+        let (true, Some(peer)) = (syn, peer) else {
+            if let Some(rst) = seg.reset_reply() {
+                self.transmit(h, rst);
+            }
+            return;
+        };
+        let slot = self.conns[peer].slot;
+        let local = self.hosts[h].local(self.now);
+        let listener = self.hosts[h].listener.as_mut().expect("checked by the caller");
+        let spare = listener.spare.take();
+        let kept = match listener.spare_app.take() {
+            Some((s, app)) if s == slot => Some(app),
+            other => {
+                listener.spare_app = other;
+                None
+            }
+        };
+        let tcp = match spare {
+            Some(t) => t,
+            None => {
+                let iss = self.hosts[h].isn.u32();
+                TcpEndpoint::server(self.tcp_cfg.clone(), seg.dst, iss)
+            }
+        };
+        let app: Box<dyn Application> = match kept {
+            Some(app) => app,
+            // The proxy's legs have no application: the world relays them.
+            None if self.hosts[h].role == HostRef::Proxy => Box::new(Idle),
+            None => self.apps.server(slot),
+        };
+        // Behind a NAT, the remote is the NAT's public address.
+        let c = self.add_conn(h, slot, (seg.dst, seg.src), tcp, app, Some(peer));
+        self.conns[peer].peer = Some(c);
+        self.conns[c].tcp.handle_segment(local, &seg);
+        self.pump(c);
+    }
+
+    /// A server dropped a half-open connection (`tcp_synack_retries`): its
+    /// endpoint is back in LISTEN and becomes the listener's spare again,
+    /// with the application that never heard of it.
+    pub(super) fn half_open_dropped(&mut self, c: usize) {
+        let h = self.conns[c].host;
+        let key = self.conns[c].key;
+        self.hosts[h].stack.remove(&key);
+        self.conns[c].gone = true;
+        let slot = self.conns[c].slot;
+        let Some(listener) = self.hosts[h].listener.as_mut() else { return };
+        if listener.spare.is_none() {
+            let placeholder = TcpEndpoint::server(self.tcp_cfg.clone(), key.0, 0);
+            listener.spare = Some(std::mem::replace(&mut self.conns[c].tcp, placeholder));
+            listener.spare_app = Some((slot, std::mem::replace(&mut self.conns[c].app, Box::new(Idle))));
+        }
+    }
+
+    /// Does a long queue stand on the slot's path right now: on a link it
+    /// uses, or in one of its two ends' send buffers?
+    pub(super) fn long_queue(&self, slot: u32) -> bool {
+        let limit = self.queue_condition;
+        let client = self.slots[slot as usize].client;
+        let server = self.server();
+        let links = [client, server].iter().flat_map(|&h| &self.hosts[h].link).any(|l| l.backlog_delay(self.now) >= limit);
+        // Client connections were made first, in slot order: slot s is connection s.
+        let client_conn = slot as usize;
+        let ends = [Some(client_conn), self.conns.get(client_conn).and_then(|c| c.peer)];
+        let buffers = ends.into_iter().flatten().filter(|&c| !self.conns[c].gone).any(|c| {
+            let conn = &self.conns[c];
+            let rate = self.hosts[conn.host].link[UP].config().rate_bps;
+            Duration::from_secs_f64(conn.tcp.unacked_bytes() as f64 * 8.0 / rate as f64) >= limit
+        });
+        links || buffers
+    }
+}
