@@ -14,7 +14,7 @@
 //!   that pin the seed's outcome (the detection latency, or the false positive,
 //!   or the miss), so the file fails if the behaviour ever changes.
 
-use crate::endpoint::Class;
+use crate::driver::Class;
 use crate::runner::{side_outcome, RunRecord, SideOutcome};
 use crate::scenario::{FaultKind, Scenario, Schedule};
 use crate::strategy::StrategySpec;
@@ -95,7 +95,7 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
         for r in &run.outcome.trace {
             let TraceEvent::AppWrite { side, tag, .. } = r.event else { continue };
             let workload = matches!(Class::of(tag), Some(Class::Request | Class::Upload | Class::Download));
-            if !workload || side != t.from || crate::endpoint::traffic_index(tag) != i {
+            if !workload || side != t.from || crate::driver::traffic_index(tag) != i {
                 continue;
             }
             let mut entry = raw.as_table().cloned().unwrap_or_default();

@@ -6,7 +6,8 @@
 //!   that name file, line, column, key and what is allowed;
 //! * [`strategy`]: the public [`strategy::Strategy`] trait and the built-in
 //!   keepalive policies;
-//! * [`endpoint`]: the application on each host (workload + strategy);
+//! * [`driver`]: the application driver on each end of every connection (workload + strategy);
+//! * [`wire`]: message classes and tags; [`source`]: where a bad value came from;
 //! * [`runner`]: scenario × strategy × seed in parallel; [`metrics`]: runs → figures;
 //! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
 //! * [`check`]: `[[expect]]` evaluation;
@@ -18,7 +19,7 @@
 pub mod calibrate;
 pub mod check;
 pub mod cli;
-pub mod endpoint;
+pub mod driver;
 pub mod export;
 #[cfg(feature = "live")]
 pub mod live;
@@ -27,7 +28,9 @@ pub mod plots;
 pub mod runner;
 pub mod scenario;
 pub mod shard;
+pub mod source;
 pub mod strategy;
 pub mod timeline;
 pub mod tune;
 pub mod units;
+pub mod wire;

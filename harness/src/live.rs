@@ -23,7 +23,7 @@
 //! no RTO or keepalive timers), suspend, NAT reboot, crash, and workload
 //! traffic (in live mode the user's code owns the stream).
 
-use crate::endpoint::EndpointStats;
+use crate::driver::DriverStats;
 use crate::runner::{derive_faults, RunRecord};
 use crate::scenario::{FaultKind, Scenario};
 use sim::link::LinkConfig;
@@ -260,7 +260,7 @@ pub fn run(
         events_processed: 0,
         trace: Vec::new(),
     };
-    Ok(RunRecord { seed, faults, outcome, endpoints: [EndpointStats::default(); 2], horizon: scenario.horizon })
+    Ok(RunRecord { seed, faults, outcome, endpoints: [DriverStats::default(); 2], horizon: scenario.horizon })
 }
 
 /// The tokio implementation of a declared `live_*` strategy, if it is one.

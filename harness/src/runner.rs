@@ -5,7 +5,7 @@
 //! one stream per fault and per traffic entry. Runs are spread over a rayon
 //! pool and collected in order, so results are identical at any `--jobs`.
 
-use crate::endpoint::{Endpoint, EndpointStats};
+use crate::driver::{AppDriver, DriverStats};
 use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
 use crate::scenario::{FaultKind, Scenario};
@@ -94,7 +94,7 @@ pub struct RunRecord {
     pub faults: Vec<DerivedFault>,
     pub outcome: Outcome,
     /// Ping and pong counters of every client application, and of every server one.
-    pub endpoints: [EndpointStats; 2],
+    pub endpoints: [DriverStats; 2],
     pub horizon: Duration,
 }
 
@@ -107,7 +107,7 @@ pub fn world(
     strategy: &StrategySpec,
     seed: u64,
     trace: bool,
-) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
+) -> (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2]) {
     let spec = strategy.clone();
     let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
     world_with(scenario, factory, strategy.detection_window(), seed, trace)
@@ -119,14 +119,14 @@ struct SlotApps {
     traffic: Rc<[crate::scenario::Traffic]>,
     seed: u64,
     factory: StrategyFactory,
-    stats: [Rc<RefCell<EndpointStats>>; 2],
+    stats: [Rc<RefCell<DriverStats>>; 2],
     /// `[client.app]` and `[server.app]` idle timeouts.
     idle_timeouts: [Option<Duration>; 2],
 }
 
 impl SlotApps {
     fn make(&self, side: Side, slot: u32) -> Box<dyn sim::Application> {
-        let app = Endpoint::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone());
+        let app = AppDriver::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone());
         Box::new(app.with_idle_timeout(self.idle_timeouts[side.index()]))
     }
 }
@@ -149,7 +149,7 @@ pub fn world_with(
     lookback: Duration,
     seed: u64,
     trace: bool,
-) -> (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]) {
+) -> (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2]) {
     let faults = derive_faults(scenario, seed);
     let cfg = WorldConfig {
         seed,
@@ -166,7 +166,7 @@ pub fn world_with(
         condition_lookback: lookback,
         ..WorldConfig::default()
     };
-    let stats = [Rc::new(RefCell::new(EndpointStats::default())), Rc::new(RefCell::new(EndpointStats::default()))];
+    let stats = [Rc::new(RefCell::new(DriverStats::default())), Rc::new(RefCell::new(DriverStats::default()))];
     let apps = SlotApps {
         traffic: scenario.traffic.clone().into(),
         seed,
@@ -188,11 +188,7 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
 }
 
-fn finish(
-    scenario: &Scenario,
-    seed: u64,
-    (world, faults, stats): (World, Vec<DerivedFault>, [Rc<RefCell<EndpointStats>>; 2]),
-) -> RunRecord {
+fn finish(scenario: &Scenario, seed: u64, (world, faults, stats): (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2])) -> RunRecord {
     let outcome = world.run();
     let endpoints = [*stats[0].borrow(), *stats[1].borrow()];
     RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon }

@@ -13,7 +13,7 @@
 //! are left out of the text form (`--all` keeps them; the JSON form and the
 //! pcap have everything): they triple the length and rarely explain anything.
 
-use crate::endpoint::{tag_id, Class};
+use crate::driver::{tag_id, Class};
 use crate::units::format_duration;
 use serde::Serialize;
 use sim::oracle::Verdict;

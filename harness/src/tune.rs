@@ -32,7 +32,7 @@ use crate::check;
 use crate::metrics::{self, RunSummary, SideOutcome};
 use crate::runner;
 use crate::scenario::{Metric, Op, Scenario};
-use crate::strategy::{self, ParamSpec, ParamType, StrategySpec, KINDS};
+use crate::strategy::{ParamSpec, ParamType, StrategySpec, KINDS};
 use crate::units;
 use rayon::prelude::*;
 use reports::model::StrategyReport;
@@ -173,7 +173,7 @@ pub fn parse_vary(kind: &str, spec: &str) -> Result<Axis, TuneError> {
     let mut canonical = Vec::new();
     for v in &raw {
         let value = toml_value(p.ty, v).map_err(|m| err(format!("{name} = {v}: {m}")))?;
-        canonical.push(strategy::check_param(p, &value).map_err(|m| err(format!("{name} = {v}: {m}")))?);
+        canonical.push(crate::scenario::check_param(p, &value).map_err(|m| err(format!("{name} = {v}: {m}")))?);
     }
     Ok(Axis { param: p.name, ty: p.ty, values: canonical })
 }

@@ -1,21 +1,18 @@
 //! The model against the real kernel: `kasim calibrate` builds namespaces,
 //! runs every case three times with real sockets and once in the simulator,
 //! and every case must agree in outcome and be within 2 % or 50 ms of the
-//! kernel's median. Without root (no namespaces) the command exits 77 and this
-//! test says SKIPPED loudly; under CI that is a failure, since CI runs as root.
+//! kernel's median. It needs root, iproute2 and nftables, so it is ignored by
+//! a plain `cargo test`; `.ci/run` installs what it needs and runs it with
+//! `--include-ignored`, where a testbed that cannot be built is a failure.
 
 use std::process::Command;
 
 #[test]
+#[ignore = "needs root, iproute2 and nftables: cargo test -- --include-ignored (as .ci/run does)"]
 fn every_case_is_within_2_percent_or_50_ms_of_the_kernel() {
     let out = Command::new(env!("CARGO_BIN_EXE_kasim")).args(["calibrate", "--reps", "3", "--format", "json"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(77) {
-        let msg = format!("SKIPPED (not passed): {}", stderr.trim());
-        assert!(std::env::var_os("CI").is_none(), "{msg}; CI runs as root and must calibrate");
-        eprintln!("\n*** {msg} ***\n");
-        return;
-    }
+    assert_ne!(out.status.code(), Some(77), "kasim calibrate could not build its testbed: {}", stderr.trim());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let cases = doc["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 10, "{doc}");

@@ -252,26 +252,30 @@ fn json_is_the_only_thing_on_stdout_and_identical_at_any_job_count() {
     assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
     assert_eq!(one.stdout, two.stdout);
     let v: serde_json::Value = serde_json::from_slice(&one.stdout).expect("stdout is one JSON document");
+    // The catalogue in file order; the first is aws-nat-gateway, its first strategy linux-default.
     let s = &v["scenarios"][0];
-    for field in ["name", "seeds", "strategies"] {
-        assert!(!s[field].is_null(), "{field}");
-    }
+    assert_eq!((s["name"].as_str(), s["seeds"].as_u64()), (Some("aws-nat-gateway"), Some(4)));
     let st = &s["strategies"][0];
-    for field in [
-        "name",
-        "kind",
-        "runs",
-        "client",
-        "server",
-        "false_positives_per_1000_conn_hours",
-        "nat_expiries",
-        "keepalive_packets_per_hour",
-        "keepalive_bytes_per_hour",
-    ] {
-        assert!(st.get(field).is_some(), "{field}");
+    assert_eq!((st["name"].as_str(), st["kind"].as_str(), st["runs"].as_u64()), (Some("linux-default"), Some("tcp_keepalive"), Some(4)));
+    for field in ["false_positives_per_1000_conn_hours", "keepalive_packets_per_hour", "keepalive_bytes_per_hour"] {
+        assert!(st[field].as_f64().is_some_and(|x| x >= 0.0), "{field}: {}", st[field]);
     }
-    for field in ["detected", "undetected", "latency_s", "false_positives", "false_positives_by_cause"] {
-        assert!(st["client"].get(field).is_some(), "client.{field}");
+    assert!(st["nat_expiries"].as_u64().is_some());
+    // One connection per run: no "connections" field (v1 bytes), and at most one detection per side per run.
+    assert!(st.get("connections").is_none());
+    for side in ["client", "server"] {
+        let sd = &st[side];
+        let (detected, undetected) = (sd["detected"].as_u64().unwrap(), sd["undetected"].as_u64().unwrap());
+        assert!(detected + undetected <= 4, "{side}: {detected} + {undetected} of 4 runs");
+        let latency = sd["latency_s"].as_object().unwrap();
+        let keys: Vec<&str> = latency.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["max", "mean", "p50", "p90", "p99"]);
+        // Null exactly when nothing was detected.
+        assert!(latency.values().all(|x| x.is_null() == (detected == 0)), "{side}: {latency:?}");
+        let causes: Vec<&str> = sd["false_positives_by_cause"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(causes, ["healthy", "loss", "nat_idle", "outage", "queue", "suspend"]);
+        let by_cause: u64 = sd["false_positives_by_cause"].as_object().unwrap().values().map(|x| x.as_u64().unwrap()).sum();
+        assert_eq!(sd["false_positives"].as_u64(), Some(by_cause), "{side}: the causes add up");
     }
 }
 

@@ -30,12 +30,49 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
         for f in &figures {
             assert!(f.contains("<svg") && f.contains("</svg>"), "{scenario}: an SVG in {}", &f[..40]);
         }
+        // What the plots show, against the report written beside them: one CDF
+        // line per strategy that detected anything, one trade-off point per
+        // strategy with a p99, labelled with its name.
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+        let sc = report["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == *scenario).unwrap();
+        let detecting: Vec<&str> = sc["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|st| st["client"]["detected"].as_u64().unwrap() + st["server"]["detected"].as_u64().unwrap() > 0)
+            .map(|st| st["name"].as_str().unwrap())
+            .collect();
+        assert!(!detecting.is_empty(), "{scenario}: a vanish or reboot is detected by someone");
         let cdf = figures.iter().find(|f| f.starts_with("cdf")).unwrap();
-        assert!(cdf.contains("<polyline"), "{scenario}: CDF lines");
+        // A CDF line is a 2-px polyline stepping up once per detection: from
+        // (0, 0), two points per sample, out to the right edge: 2k + 2 points.
+        let lines: Vec<usize> = cdf
+            .split("<polyline")
+            .skip(1)
+            .filter(|p| p.contains("stroke-width=\"2\""))
+            .map(|p| p.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count())
+            .filter(|&n| n > 2)
+            .collect();
+        let steps: Vec<usize> = sc["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| (st["client"]["detected"].as_u64().unwrap() + st["server"]["detected"].as_u64().unwrap()) as usize)
+            .filter(|&k| k > 0)
+            .map(|k| 2 * k + 2)
+            .collect();
+        assert_eq!(lines, steps, "{scenario}: one CDF line per detecting strategy, a step per detection");
         let tradeoff = figures.iter().find(|f| f.starts_with("tradeoff")).unwrap();
-        assert!(tradeoff.contains("<circle"), "{scenario}: trade-off points");
+        assert_eq!(tradeoff.matches("<circle").count(), detecting.len(), "{scenario}: a trade-off point per detecting strategy");
+        for name in &detecting {
+            assert!(tradeoff.contains(&format!(">\n{name}\n<")), "{scenario}: point labelled {name}");
+        }
+        // Each timeline shows its run's fault and the break it caused.
+        // (plotters writes a label's text on a line of its own)
+        let fault = if *scenario == "server-reboot" { ">\nreboot\n<" } else { ">\nvanish\n<" };
         for t in figures.iter().filter(|f| f.starts_with("timeline")) {
-            assert!(t.contains("<circle"), "{scenario}: timeline marks");
+            assert!(t.contains(fault), "{scenario}: the fault is drawn");
+            assert!(t.contains(">\nbroken: "), "{scenario}: the break is drawn");
         }
     }
     // Self-contained: no scripts, stylesheets, images or fonts from anywhere.

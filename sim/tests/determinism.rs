@@ -83,6 +83,27 @@ fn bad_configuration_is_an_error_naming_the_field() {
     assert_eq!(err.to_string(), "fault #0 (nat_reboot) needs a NAT, and the topology has none");
 }
 
+/// The client's SYNs, as sent.
+fn sent_syns(trace: &[sim::trace::TraceRecord]) -> Vec<sim::packet::Segment> {
+    trace
+        .iter()
+        .filter_map(|r| match r.event {
+            TraceEvent::Sent { side: Side::Client, seg } if seg.flags.contains(sim::packet::Flags::SYN) => Some(seg),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Was this segment (or its translation by the NAT) dropped on a link by an
+/// outage or by random loss? The same segment: sequence number, flags and timestamp.
+fn dropped_by_a_fault(trace: &[sim::trace::TraceRecord], sent: &sim::packet::Segment) -> bool {
+    use sim::link::LinkDrop;
+    trace.iter().any(|r| {
+        matches!(r.event, TraceEvent::Dropped { seg, reason: DropReason::Link(LinkDrop::Outage | LinkDrop::RandomLoss), .. }
+            if (seg.seq, seg.flags, seg.tsval) == (sent.seq, sent.flags, sent.tsval))
+    })
+}
+
 /// What the client sent into silence before it gave up: the transmissions
 /// after the last segment it received, and the time from the first of them to
 /// the give-up (the trace's last record).
@@ -139,6 +160,12 @@ proptest! {
                     prop_assert!(span >= Duration::from_millis(924_600), "gave up after {:?} of silence", span);
                 } else {
                     prop_assert_eq!(unheard, 7);
+                    // Each SYN that did not reach the server was dropped by a fault.
+                    let delivered = |syn: &sim::packet::Segment| out.trace.iter().any(|r| matches!(r.event,
+                        TraceEvent::Delivered { side: Side::Server, seg } if (seg.seq, seg.tsval) == (syn.seq, syn.tsval)));
+                    for syn in sent_syns(&out.trace).iter().filter(|s| !delivered(s)) {
+                        prop_assert!(dropped_by_a_fault(&out.trace, syn), "SYN {} neither arrived nor was dropped", syn);
+                    }
                 }
                 prop_assert_eq!(&tags[..], &(0..tags.len() as u64).collect::<Vec<_>>()[..]);
             }
@@ -203,6 +230,12 @@ proptest! {
             let server_timer = out.trace.iter().filter(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit }).count();
             let syn_arrived = out.trace.iter().any(|r| matches!(r.event, TraceEvent::Delivered { side: Side::Server, .. }));
             prop_assert!(server_timer == 6 || !syn_arrived, "server never connected, its timer fired {} times", server_timer);
+            if !syn_arrived {
+                // Then every SYN the client sent was lost to a fault: an outage or random loss.
+                for syn in sent_syns(&out.trace) {
+                    prop_assert!(dropped_by_a_fault(&out.trace, &syn), "SYN {} neither arrived nor was dropped", syn);
+                }
+            }
         }
     }
 }

@@ -13,15 +13,14 @@
 //!
 //! To add a strategy, implement [`Strategy`] (see
 //! `harness/examples/custom_strategy.rs`); to make it selectable from scenario
-//! files, add a kind to [`KINDS`] and a constructor to [`StrategySpec::build`].
+//! files, add a kind to [`KINDS`] and a constructor to [`StrategySpec::build`]
+//! (`scenario::strategies` reads and checks the parameters).
 
-use crate::scenario::{Ctx, ScenarioError};
 use crate::units;
 use sim::tcp::Keepalive;
 use sim::{AppIo, Instant, Side};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use toml::Spanned;
 
 /// What a strategy observes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,14 +55,14 @@ impl Control<'_> {
     pub fn ping(&mut self, id: u64, size: u64) {
         *self.pings += 1;
         *self.ping_bytes += size;
-        self.io.write(size, crate::endpoint::tag(crate::endpoint::Class::Ping, id));
+        self.io.write(size, crate::wire::tag(crate::wire::Class::Ping, id));
     }
     /// Write a one-way frame of `size` bytes (a heartbeat or tick the peer
     /// reads but does not answer).
     pub fn beat(&mut self, size: u64) {
         *self.pings += 1;
         *self.ping_bytes += size;
-        self.io.write(size, crate::endpoint::tag(crate::endpoint::Class::Beat, 0));
+        self.io.write(size, crate::wire::tag(crate::wire::Class::Beat, 0));
     }
     pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) {
         self.io.set_keepalive(keepalive);
@@ -405,149 +404,5 @@ impl StrategySpec {
             _ => Duration::from_secs(600),
         }
         .max(Duration::from_secs(60))
-    }
-}
-
-/// JSON Schema of the `[[strategy]]` array: one variant per kind, with its
-/// parameters and their defaults.
-pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let variants: Vec<serde_json::Value> = KINDS
-        .iter()
-        .map(|k| {
-            let mut props = serde_json::Map::new();
-            props.insert("name".into(), serde_json::json!({ "type": "string" }));
-            props.insert("kind".into(), serde_json::json!({ "const": k.kind, "description": k.help }));
-            props.insert("sides".into(), serde_json::json!({ "type": "array", "items": { "enum": ["client", "server"] }, "minItems": 1 }));
-            for p in k.params {
-                let mut schema = match p.ty {
-                    ParamType::Duration | ParamType::KernelSeconds | ParamType::DurationOrOff => {
-                        crate::scenario::duration_schema(g).to_value()
-                    }
-                    ParamType::Number { min, max } => serde_json::json!({ "type": "number", "minimum": min, "maximum": max }),
-                    ParamType::Count { min, max } => serde_json::json!({ "type": "integer", "minimum": min, "maximum": max }),
-                    ParamType::Bool => serde_json::json!({ "type": "boolean" }),
-                    ParamType::Size => crate::scenario::size_schema(g).to_value(),
-                    ParamType::Choice(options) => serde_json::json!({ "enum": options }),
-                };
-                if let Some(obj) = schema.as_object_mut() {
-                    obj.insert("description".into(), format!("{} (default {})", p.help, p.default).into());
-                }
-                props.insert(p.name.into(), schema);
-            }
-            serde_json::json!({ "type": "object", "properties": props, "required": ["name", "kind"], "additionalProperties": false })
-        })
-        .collect();
-    schemars::json_schema!({ "type": "array", "items": { "oneOf": variants } })
-}
-
-pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<toml::Value>>) -> Result<StrategySpec, ScenarioError> {
-    let key = |k: &str| format!("strategy[{i}].{k}");
-    let string = |k: &str| -> Result<Option<(&str, std::ops::Range<usize>)>, ScenarioError> {
-        match table.get(k) {
-            None => Ok(None),
-            Some(v) => match v.get_ref() {
-                toml::Value::String(s) => Ok(Some((s.as_str(), v.span()))),
-                _ => Err(ctx.error(Some(v.span()), key(k), "must be a string")),
-            },
-        }
-    };
-    let (name, _) = string("name")?.ok_or_else(|| ctx.error(None, key("name"), "missing: every strategy needs a name"))?;
-    let (kind_name, kind_span) = string("kind")?.ok_or_else(|| ctx.error(None, key("kind"), "missing: every strategy needs a kind"))?;
-    let Some(kind) = KINDS.iter().find(|k| k.kind == kind_name) else {
-        let names: Vec<String> = KINDS.iter().map(|k| format!("\"{}\"", k.kind)).collect();
-        return Err(ctx.error(
-            Some(kind_span),
-            key("kind"),
-            format!("\"{kind_name}\" is not a strategy kind; allowed: {}", names.join(", ")),
-        ));
-    };
-    let sides = match table.get("sides") {
-        None => kind.default_sides.to_vec(),
-        Some(v) => {
-            let bad = || ctx.error(Some(v.span()), key("sides"), "allowed: a list of \"client\" and/or \"server\"");
-            let toml::Value::Array(items) = v.get_ref() else { return Err(bad()) };
-            let mut sides = Vec::new();
-            for item in items {
-                match item.as_str() {
-                    Some("client") if !sides.contains(&Side::Client) => sides.push(Side::Client),
-                    Some("server") if !sides.contains(&Side::Server) => sides.push(Side::Server),
-                    _ => return Err(bad()),
-                }
-            }
-            if sides.is_empty() {
-                return Err(bad());
-            }
-            sides.sort();
-            sides
-        }
-    };
-    let mut params: BTreeMap<&'static str, String> = kind.params.iter().map(|p| (p.name, p.default.to_string())).collect();
-    for (k, v) in table {
-        if matches!(k.as_str(), "name" | "kind" | "sides") {
-            continue;
-        }
-        let Some(p) = kind.params.iter().find(|p| p.name == k) else {
-            let allowed: Vec<&str> = kind.params.iter().map(|p| p.name).collect();
-            let allowed = if allowed.is_empty() { "none (this kind takes no parameters)".to_string() } else { allowed.join(", ") };
-            return Err(ctx.error(Some(v.span()), key(k), format!("{kind_name} has no parameter `{k}`; allowed: {allowed}")));
-        };
-        let value = check_param(p, v.get_ref()).map_err(|m| ctx.error(Some(v.span()), key(k), m))?;
-        params.insert(p.name, value);
-    }
-    if kind.kind == "app_ping" {
-        let interval = units::parse_duration(&params["interval"]).unwrap_or_default();
-        let timeout = units::parse_duration(&params["timeout"]).unwrap_or_default();
-        if interval.is_zero() || timeout.is_zero() {
-            return Err(ctx.error(Some(kind_span), key("interval"), "app_ping needs an interval and a timeout greater than zero"));
-        }
-    }
-    Ok(StrategySpec { name: name.to_string(), kind: kind.kind, sides, params })
-}
-
-/// Validate one parameter value; return it in canonical string form.
-pub(crate) fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, String> {
-    match (p.ty, v) {
-        (ParamType::Duration, toml::Value::String(s)) => {
-            let d = units::parse_duration(s).map_err(|e| e.to_string())?;
-            if d < Duration::from_millis(1) {
-                return Err(format!("{s} is under a millisecond; allowed: {}, at least 1ms", units::DURATION_ALLOWED));
-            }
-            Ok(s.clone())
-        }
-        (ParamType::KernelSeconds, toml::Value::String(s)) => {
-            let d = units::parse_duration(s).map_err(|e| e.to_string())?;
-            if d.subsec_nanos() != 0 || !(1..=32_767).contains(&d.as_secs()) {
-                return Err(format!("{s} cannot be set; allowed: whole seconds from 1s to 32767s (the kernel's range)"));
-            }
-            Ok(s.clone())
-        }
-        (ParamType::DurationOrOff, toml::Value::String(s)) => {
-            units::parse_duration(s).map(|_| s.clone()).map_err(|e| format!("{e} (\"0s\" = off)"))
-        }
-        (ParamType::Number { min, max }, toml::Value::Float(x)) if (min..=max).contains(x) => Ok(x.to_string()),
-        (ParamType::Number { min, max }, toml::Value::Integer(i)) if (min..=max).contains(&(*i as f64)) => Ok(i.to_string()),
-        (ParamType::Number { min, max }, toml::Value::Float(_) | toml::Value::Integer(_)) => {
-            Err(format!("{v} is out of range; allowed: {min}..={max}"))
-        }
-        (ParamType::Number { min, max }, _) => Err(format!("must be a number; allowed: {min}..={max}")),
-        (ParamType::DurationOrOff, _) => Err(format!("must be a string; allowed: {} (\"0s\" = off)", units::DURATION_ALLOWED)),
-        (ParamType::Count { min, max }, toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(n.to_string()),
-        (ParamType::Count { min, max }, toml::Value::Integer(n)) => Err(format!("{n} is out of range; allowed: {min}..={max}")),
-        (ParamType::Bool, toml::Value::Boolean(b)) => Ok(b.to_string()),
-        (ParamType::Size, toml::Value::String(s)) => {
-            let n = units::parse_size(s).map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("must be at least 1 byte".into());
-            }
-            Ok(s.clone())
-        }
-        (ParamType::Choice(options), toml::Value::String(s)) if options.contains(&s.as_str()) => Ok(s.clone()),
-        (ParamType::Choice(options), _) => {
-            Err(format!("allowed: {}", options.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(", ")))
-        }
-        (ParamType::Duration | ParamType::KernelSeconds, _) => Err(format!("must be a string; allowed: {}", units::DURATION_ALLOWED)),
-        (ParamType::Count { min, max }, _) => Err(format!("must be an integer; allowed: {min}..={max}")),
-        (ParamType::Bool, _) => Err("allowed: true, false".into()),
-        (ParamType::Size, _) => Err(format!("must be a string; allowed: {}", units::SIZE_ALLOWED)),
     }
 }

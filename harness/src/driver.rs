@@ -1,4 +1,5 @@
-//! The application on each host: a workload plus (optionally) a strategy.
+//! The application driver on each end of every connection: the scenario's
+//! workload plus (optionally) a strategy.
 //!
 //! It writes the scenario's traffic, answers requests and pings, hands the
 //! strategy what it observes, and turns a strategy's verdict or a socket
@@ -7,6 +8,8 @@
 
 use crate::scenario::{Schedule, Traffic, TrafficKind};
 use crate::strategy::{Control, Observed, Strategy};
+use crate::wire::traffic_tag;
+pub use crate::wire::{tag, tag_id, traffic_index, Class};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim::{AppEvent, AppIo, Application, Instant, Side};
@@ -14,65 +17,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// What a message is, encoded in the top byte of its tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Class {
-    Request = 1,
-    Reply = 2,
-    Upload = 3,
-    Download = 4,
-    Ping = 5,
-    Pong = 6,
-    /// A one-way keepalive frame (heartbeat, tick): read, never answered.
-    Beat = 7,
-}
-
-impl Class {
-    pub fn of(tag: u64) -> Option<Class> {
-        match tag >> 56 {
-            1 => Some(Class::Request),
-            2 => Some(Class::Reply),
-            3 => Some(Class::Upload),
-            4 => Some(Class::Download),
-            5 => Some(Class::Ping),
-            6 => Some(Class::Pong),
-            7 => Some(Class::Beat),
-            _ => None,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Request => "request",
-            Class::Reply => "reply",
-            Class::Upload => "upload",
-            Class::Download => "download",
-            Class::Ping => "ping",
-            Class::Pong => "pong",
-            Class::Beat => "heartbeat",
-        }
-    }
-}
-
-/// Class in the top byte, traffic index in the next, a sequence number below.
-pub fn tag(class: Class, id: u64) -> u64 {
-    ((class as u64) << 56) | (id & ((1 << 56) - 1))
-}
-fn traffic_tag(class: Class, index: usize, seq: u64) -> u64 {
-    tag(class, ((index as u64) << 40) | (seq & ((1 << 40) - 1)))
-}
-/// The traffic entry a workload message's tag carries.
-pub fn traffic_index(tag: u64) -> usize {
-    ((tag >> 40) & 0xFFFF) as usize
-}
-/// The id part of a tag.
-pub fn tag_id(tag: u64) -> u64 {
-    tag & ((1 << 56) - 1)
-}
-
 /// Counters the runner reads after the run.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct EndpointStats {
+pub struct DriverStats {
     pub pings: u64,
     pub ping_bytes: u64,
     pub pongs: u64,
@@ -87,22 +34,22 @@ struct Generator {
     sent: u64,
 }
 
-pub struct Endpoint {
+pub struct AppDriver {
     side: Side,
     traffic: std::rc::Rc<[Traffic]>,
     generators: Vec<Generator>,
     strategy: Option<Box<dyn Strategy>>,
     dead: Option<String>,
     done: bool,
-    stats: Rc<RefCell<EndpointStats>>,
-    /// Close the connection on purpose after this much idleness (see [`Endpoint::with_idle_timeout`]).
+    stats: Rc<RefCell<DriverStats>>,
+    /// Close the connection on purpose after this much idleness (see [`AppDriver::with_idle_timeout`]).
     idle_timeout: Option<Duration>,
     idle_deadline: Option<Instant>,
     /// Client: its requests still waiting for their replies.
     outstanding: u64,
 }
 
-impl Endpoint {
+impl AppDriver {
     /// The application of one end of connection `slot`. `seed` feeds the
     /// traffic's random gaps: one stream per traffic entry and slot (slot 0's
     /// are a one-connection world's), so adding a connection shifts no other's.
@@ -112,7 +59,7 @@ impl Endpoint {
         seed: u64,
         slot: u32,
         strategy: Option<Box<dyn Strategy>>,
-        stats: Rc<RefCell<EndpointStats>>,
+        stats: Rc<RefCell<DriverStats>>,
     ) -> Self {
         let generators = traffic
             .iter()
@@ -124,7 +71,7 @@ impl Endpoint {
                 Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
             })
             .collect();
-        Endpoint {
+        AppDriver {
             side,
             traffic,
             generators,
@@ -168,7 +115,7 @@ impl Endpoint {
     fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {
         let Some(strategy) = self.strategy.as_deref_mut() else { return };
         let mut st = self.stats.borrow_mut();
-        let EndpointStats { pings, ping_bytes, .. } = &mut *st;
+        let DriverStats { pings, ping_bytes, .. } = &mut *st;
         let mut ctl = Control { io, pings, ping_bytes, dead: &mut self.dead };
         f(strategy, &mut ctl);
     }
@@ -189,7 +136,7 @@ impl Endpoint {
     }
 }
 
-impl Application for Endpoint {
+impl Application for AppDriver {
     fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo) {
         if self.done {
             return;

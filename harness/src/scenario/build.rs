@@ -1,0 +1,493 @@
+//! Validation: raw values to a [`Scenario`], with units converted, ranges
+//! and cross-references checked, and every error naming its span and key.
+
+use super::load::{MAX_HORIZON, MIN_TRAFFIC_GAP};
+use super::raw::*;
+use super::*;
+use crate::source::{Ctx, ScenarioError};
+use crate::strategy::StrategySpec;
+use crate::units::{self, RandomTime};
+use sim::nat::{NatConfig, OnExpired};
+use sim::tcp::TcpConfig;
+use sim::timer::TimerModel;
+use sim::world::AccessLink;
+use sim::Side;
+use std::time::Duration;
+
+pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    let name = raw.name.get_ref().trim().to_string();
+    if name.is_empty() {
+        return Err(ctx.error(Some(raw.name.span()), "name", "must not be empty"));
+    }
+    let horizon = ctx.unit(&raw.horizon, "horizon", units::parse_duration)?;
+    if horizon.is_zero() {
+        return Err(ctx.error(Some(raw.horizon.span()), "horizon", "must be greater than zero"));
+    }
+    if horizon > MAX_HORIZON {
+        return Err(ctx.error(Some(raw.horizon.span()), "horizon", "is longer than a year; allowed: up to 365d"));
+    }
+    let seeds = match &raw.seeds {
+        None => 1,
+        Some(s) if *s.get_ref() >= 1 && *s.get_ref() <= 1_000_000 => *s.get_ref() as u64,
+        Some(s) => return Err(ctx.error(Some(s.span()), "seeds", format!("{} is out of range; allowed: 1..=1000000", s.get_ref()))),
+    };
+    let count = |v: &Option<S<i64>>, key: &str, max: u32| match v {
+        None => Ok(1),
+        Some(n) if (1..=i64::from(max)).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
+        Some(n) => Err(ctx.error(Some(n.span()), key, format!("{} is out of range; allowed: 1..={max}", n.get_ref()))),
+    };
+    let (clients, connections) = match &raw.client {
+        None => (1, 1),
+        Some(c) => {
+            let pair = (
+                count(&c.count, "client.count", sim::world::MAX_CLIENTS)?,
+                count(&c.connections, "client.connections", sim::world::MAX_CONNECTIONS_PER_CLIENT)?,
+            );
+            if pair.0 * pair.1 > sim::world::MAX_SLOTS {
+                let span = c.connections.as_ref().or(c.count.as_ref()).map(|v| v.span());
+                return Err(ctx.error(
+                    span,
+                    "client.connections",
+                    format!(
+                        "{} clients x {} connections = {} connections; allowed: at most {} in all (the NAT's ports)",
+                        pair.0,
+                        pair.1,
+                        pair.0 * pair.1,
+                        sim::world::MAX_SLOTS
+                    ),
+                ));
+            }
+            pair
+        }
+    };
+    let idle = |app: Option<&RawApp>, key: &str| -> Result<Option<Duration>, ScenarioError> {
+        let Some(v) = app.and_then(|a| a.idle_timeout.as_ref()) else { return Ok(None) };
+        let d = ctx.unit(v, key, units::parse_duration)?;
+        if !d.is_zero() && d < Duration::from_millis(1) {
+            return Err(ctx.error(Some(v.span()), key, "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\""));
+        }
+        Ok(Some(d).filter(|d| !d.is_zero()))
+    };
+    let client_idle_timeout = idle(raw.client.as_ref().and_then(|c| c.app.as_ref()), "client.app.idle_timeout")?;
+    let server_idle_timeout = idle(raw.server.as_ref().and_then(|c| c.app.as_ref()), "server.app.idle_timeout")?;
+    let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
+    let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
+    let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
+    let proxy = raw.proxy.map(|p| proxy(ctx, p)).transpose()?;
+    let tcp = tcp(ctx, raw.tcp)?;
+    let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
+    let faults = raw
+        .fault
+        .iter()
+        .enumerate()
+        .map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some(), proxy.is_some(), clients))
+        .collect::<Result<Vec<_>, _>>()?;
+    if raw.strategy.is_empty() {
+        return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
+    }
+    let mut strategies: Vec<StrategySpec> = Vec::new();
+    for (i, table) in raw.strategy.iter().enumerate() {
+        let spec = super::strategies::parse_spec(ctx, i, table)?;
+        if strategies.iter().any(|s| s.name == spec.name) {
+            let span = table.get("name").map(|v| v.span());
+            return Err(ctx.error(
+                span,
+                format!("strategy[{i}].name"),
+                format!("\"{}\" is used twice; strategy names must be unique", spec.name),
+            ));
+        }
+        strategies.push(spec);
+    }
+    let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Scenario {
+        path: ctx.file.to_path_buf(),
+        name,
+        description: raw.description.trim().to_string(),
+        horizon,
+        seeds,
+        base_seed: raw.base_seed,
+        clients,
+        connections,
+        client_idle_timeout,
+        server_idle_timeout,
+        proxy,
+        client_link,
+        server_link,
+        nat,
+        tcp,
+        traffic,
+        faults,
+        strategies,
+        expects,
+    })
+}
+
+fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLink, ScenarioError> {
+    let mut link = AccessLink::default();
+    let Some(raw) = raw else { return Ok(link) };
+    let rate = |v: &Option<S<String>>, key: &str| -> Result<Option<u64>, ScenarioError> {
+        let Some(v) = v else { return Ok(None) };
+        let r = ctx.unit(v, key, units::parse_rate)?;
+        if r == 0 {
+            return Err(ctx.error(Some(v.span()), key, "a link rate must be greater than zero"));
+        }
+        Ok(Some(r))
+    };
+    if let Some(r) = rate(&raw.up, &format!("{prefix}.up"))? {
+        link.up.rate_bps = r;
+    }
+    if let Some(r) = rate(&raw.down, &format!("{prefix}.down"))? {
+        link.down.rate_bps = r;
+    }
+    if let Some(d) = &raw.delay {
+        let d = ctx.unit(d, &format!("{prefix}.delay"), units::parse_duration)?;
+        link.up.delay = d;
+        link.down.delay = d;
+    }
+    if let Some(q) = &raw.queue {
+        let key = format!("{prefix}.queue");
+        let bytes = ctx.unit(q, &key, units::parse_size)?;
+        if bytes < 1600 {
+            return Err(ctx.error(Some(q.span()), key, "must hold at least one full packet; allowed: \"1600B\" or more"));
+        }
+        link.up.queue_bytes = bytes;
+        link.down.queue_bytes = bytes;
+    }
+    if let Some(l) = &raw.loss {
+        let p = *l.get_ref();
+        if !(0.0..1.0).contains(&p) {
+            return Err(ctx.error(
+                Some(l.span()),
+                format!("{prefix}.loss"),
+                format!("{p} is out of range; allowed: a probability in [0, 1)"),
+            ));
+        }
+        link.up.loss = p;
+        link.down.loss = p;
+    }
+    Ok(link)
+}
+
+fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioError> {
+    use sim::world::OnIdle;
+    let idle_timeout = match &raw.idle_timeout {
+        None => None,
+        Some(v) => Some(ctx.unit(v, "proxy.idle_timeout", units::parse_duration)?).filter(|d| !d.is_zero()),
+    };
+    let on_idle = match &raw.on_idle {
+        None => OnIdle::Fin,
+        Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
+            ctx.error(
+                Some(v.span()),
+                "proxy.on_idle",
+                format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
+            )
+        })?,
+    };
+    Ok(sim::world::ProxyConfig { idle_timeout, on_idle })
+}
+
+fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
+    let idle = ctx.unit(&raw.idle_timeout, "nat.idle_timeout", units::parse_duration)?;
+    if idle.is_zero() {
+        return Err(ctx.error(Some(raw.idle_timeout.span()), "nat.idle_timeout", "must be greater than zero"));
+    }
+    let on = match raw.on_expired.get_ref().as_str() {
+        "drop" => OnExpired::Drop,
+        "rst" => OnExpired::Rst,
+        "new_port" => OnExpired::NewPort,
+        "loose" => OnExpired::Loose,
+        other => {
+            return Err(ctx.error(
+                Some(raw.on_expired.span()),
+                "nat.on_expired",
+                format!("\"{other}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\""),
+            ))
+        }
+    };
+    let mut cfg = NatConfig::new(idle, on);
+    if let Some(t) = &raw.transitory_timeout {
+        cfg.transitory_timeout = ctx.unit(t, "nat.transitory_timeout", units::parse_duration)?;
+        if cfg.transitory_timeout.is_zero() {
+            return Err(ctx.error(Some(t.span()), "nat.transitory_timeout", "must be greater than zero"));
+        }
+    }
+    if let Some(r) = raw.refresh_on_inbound {
+        cfg.refresh_on_inbound = r;
+    }
+    Ok(cfg)
+}
+
+fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
+    let mut cfg = TcpConfig::default();
+    let Some(raw) = raw else { return Ok(cfg) };
+    if let Some(r) = &raw.retries2 {
+        if !(0..=255).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.retries2", format!("{} is out of range; allowed: 0..=255", r.get_ref())));
+        }
+        cfg.retries2 = *r.get_ref() as u32;
+    }
+    if let Some(r) = &raw.syn_retries {
+        if !(1..=127).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.syn_retries", format!("{} is out of range; allowed: 1..=127", r.get_ref())));
+        }
+        cfg.syn_retries = *r.get_ref() as u32;
+    }
+    if let Some(r) = &raw.synack_retries {
+        if !(0..=255).contains(r.get_ref()) {
+            return Err(ctx.error(Some(r.span()), "tcp.synack_retries", format!("{} is out of range; allowed: 0..=255", r.get_ref())));
+        }
+        cfg.synack_retries = *r.get_ref() as u32;
+    }
+    if let Some(t) = &raw.timers {
+        cfg.timers = match t.get_ref().as_str() {
+            "linux" => TimerModel::default(),
+            "exact" => TimerModel::Exact,
+            other => {
+                return Err(ctx.error(
+                    Some(t.span()),
+                    "tcp.timers",
+                    format!("\"{other}\" is not a timer model; allowed: \"linux\", \"exact\""),
+                ))
+            }
+        };
+    }
+    Ok(cfg)
+}
+
+fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<Traffic, ScenarioError> {
+    let key = |k: &str| format!("traffic[{i}].{k}");
+    let kind = match raw.kind.get_ref().as_str() {
+        "requests" => TrafficKind::Requests,
+        "upload" => TrafficKind::Upload,
+        "download" => TrafficKind::Download,
+        other => {
+            return Err(ctx.error(
+                Some(raw.kind.span()),
+                key("kind"),
+                format!("\"{other}\" is not a traffic kind; allowed: \"requests\", \"upload\", \"download\""),
+            ))
+        }
+    };
+    let from = match (&raw.from, kind) {
+        (Some(f), TrafficKind::Requests) => side_of(ctx, f, &key("from"))?,
+        (Some(f), _) => {
+            return Err(ctx.error(
+                Some(f.span()),
+                key("from"),
+                "only `requests` takes `from`; uploads go client -> server, downloads server -> client",
+            ))
+        }
+        (None, TrafficKind::Download) => Side::Server,
+        (None, _) => Side::Client,
+    };
+    let schedule = match (&raw.every, &raw.at) {
+        (Some(e), None) => {
+            let t = ctx.unit(e, &key("every"), RandomTime::parse)?;
+            // The typical gap (the value, the mean, the upper end) must be at
+            // least a millisecond: "1ns" would queue 10^13 writes a day.
+            let typical = match t {
+                RandomTime::Fixed(d) | RandomTime::Exp(d) | RandomTime::Uniform(_, d) => d,
+            };
+            if typical < MIN_TRAFFIC_GAP {
+                return Err(ctx.error(Some(e.span()), key("every"), "the gap is under a millisecond; allowed: at least 1ms"));
+            }
+            Schedule::Every(t)
+        }
+        (None, Some(a)) => {
+            let t = ctx.unit(a, &key("at"), RandomTime::parse)?;
+            if t.min() >= horizon {
+                return Err(ctx.error(Some(a.span()), key("at"), format!("is after the horizon ({})", units::format_duration(horizon))));
+            }
+            Schedule::At(t)
+        }
+        (Some(e), Some(_)) => return Err(ctx.error(Some(e.span()), key("every"), "give `every` or `at`, not both")),
+        (None, None) => return Err(ctx.error(Some(raw.kind.span()), key("every"), "missing: give `every` (repeating) or `at` (once)")),
+    };
+    let size = ctx.unit(&raw.size, &key("size"), units::parse_size)?;
+    if size == 0 {
+        return Err(ctx.error(Some(raw.size.span()), key("size"), "must be at least 1 byte"));
+    }
+    let reply = match &raw.reply {
+        Some(r) if kind == TrafficKind::Requests => ctx.unit(r, &key("reply"), units::parse_size)?,
+        Some(r) => return Err(ctx.error(Some(r.span()), key("reply"), "only `requests` have a reply")),
+        None => 0,
+    };
+    let count = match &raw.count {
+        Some(c) if *c.get_ref() >= 1 => Some(*c.get_ref() as u64),
+        Some(c) => return Err(ctx.error(Some(c.span()), key("count"), "must be at least 1")),
+        None => None,
+    };
+    Ok(Traffic { kind, from, schedule, size, reply, count })
+}
+
+fn fault(
+    ctx: &Ctx,
+    i: usize,
+    raw: &RawFault,
+    horizon: Duration,
+    has_nat: bool,
+    has_proxy: bool,
+    clients: u32,
+) -> Result<FaultSpec, ScenarioError> {
+    let key = |k: &str| format!("fault[{i}].{k}");
+    let kind = match raw.kind.get_ref().as_str() {
+        "vanish" => FaultKind::Vanish,
+        "reboot" => FaultKind::Reboot,
+        "suspend" => FaultKind::Suspend,
+        "outage" => FaultKind::Outage,
+        "nat_reboot" => FaultKind::NatReboot,
+        "crash" => FaultKind::Crash,
+        other => {
+            return Err(ctx.error(
+                Some(raw.kind.span()),
+                key("kind"),
+                format!(
+                    "\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\", \"crash\""
+                ),
+            ))
+        }
+    };
+    let target = raw.target.get_ref().as_str();
+    let (host, link) = match target.strip_suffix(".link") {
+        Some(h) => (h, true),
+        None => (target, false),
+    };
+    // "client:3": one client of the fleet (0-based).
+    let (host, client) = match host.split_once(':') {
+        Some(("client", n)) => match n.parse::<u32>() {
+            Ok(n) if n < clients => ("client", Some(n)),
+            _ => {
+                return Err(ctx.error(
+                    Some(raw.target.span()),
+                    key("target"),
+                    format!(
+                        "\"{target}\" is not a client of the fleet; allowed: client:0 to client:{} ([client] count = {clients})",
+                        clients - 1
+                    ),
+                ))
+            }
+        },
+        _ => (host, None),
+    };
+    let side = match (kind, host, link) {
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "client", false) => Some(Side::Client),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Suspend | FaultKind::Crash, "server", false) if client.is_none() => {
+            Some(Side::Server)
+        }
+        (FaultKind::Outage, "client", true) => Some(Side::Client),
+        (FaultKind::Outage, "server", true) => Some(Side::Server),
+        (FaultKind::NatReboot, "nat", false) => None,
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Crash, "proxy", false) if has_proxy => Some(Side::Server),
+        (FaultKind::Vanish | FaultKind::Reboot | FaultKind::Crash, "proxy", false) => {
+            return Err(ctx.error(
+                Some(raw.target.span()),
+                key("target"),
+                "there is no proxy; add a [proxy] section, or allowed: \"client\", \"client:N\", \"server\"",
+            ))
+        }
+        _ => {
+            let allowed = match kind {
+                FaultKind::Outage => "\"client.link\", \"client:N.link\", \"server.link\"",
+                FaultKind::NatReboot => "\"nat\"",
+                FaultKind::Suspend => "\"client\", \"client:N\", \"server\"",
+                _ => "\"client\", \"client:N\", \"server\", \"proxy\"",
+            };
+            return Err(ctx.error(
+                Some(raw.target.span()),
+                key("target"),
+                format!("a {} cannot target \"{target}\"; allowed: {allowed}", kind.name()),
+            ));
+        }
+    };
+    if kind == FaultKind::NatReboot && !has_nat {
+        return Err(ctx.error(Some(raw.kind.span()), key("kind"), "nat_reboot needs a [nat] section"));
+    }
+    let at = ctx.unit(&raw.at, &key("at"), RandomTime::parse)?;
+    if at.min() >= horizon {
+        return Err(ctx.error(
+            Some(raw.at.span()),
+            key("at"),
+            format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
+        ));
+    }
+    let needs_duration = matches!(kind, FaultKind::Reboot | FaultKind::Suspend | FaultKind::Outage);
+    let duration = match (&raw.duration, needs_duration) {
+        (Some(d), true) => {
+            let t = ctx.unit(d, &key("duration"), RandomTime::parse)?;
+            if t.max().is_some_and(|d| d.is_zero()) {
+                return Err(ctx.error(Some(d.span()), key("duration"), "must be greater than zero"));
+            }
+            Some(t)
+        }
+        (None, true) => {
+            return Err(ctx.error(Some(raw.kind.span()), key("duration"), format!("missing: a {} needs a duration", kind.name())))
+        }
+        (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
+        (None, false) => None,
+    };
+    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", at, duration })
+}
+
+fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {
+    let key = |k: &str| format!("expect[{i}].{k}");
+    let strategy = raw.strategy.get_ref().clone();
+    if !strategies.iter().any(|s| s.name == strategy) {
+        let names: Vec<String> = strategies.iter().map(|s| format!("\"{}\"", s.name)).collect();
+        return Err(ctx.error(
+            Some(raw.strategy.span()),
+            key("strategy"),
+            format!("no strategy is named \"{strategy}\"; allowed: {}", names.join(", ")),
+        ));
+    }
+    let metric = Metric::ALL.iter().find(|(n, _)| *n == raw.metric.get_ref()).map(|(_, m)| *m).ok_or_else(|| {
+        let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
+        ctx.error(
+            Some(raw.metric.span()),
+            key("metric"),
+            format!("\"{}\" is not a metric; allowed: {}", raw.metric.get_ref(), names.join(", ")),
+        )
+    })?;
+    let side = raw.side.as_ref().map(|s| side_of(ctx, s, &key("side"))).transpose()?;
+    if metric.per_side() && side.is_none() {
+        return Err(ctx.error(
+            Some(raw.metric.span()),
+            key("side"),
+            format!("missing: {} is per side; allowed: \"client\", \"server\"", metric.name()),
+        ));
+    }
+    if !metric.per_side() && side.is_some() {
+        let s = raw.side.as_ref().map(|s| s.span());
+        return Err(ctx.error(s, key("side"), format!("{} is not per side; remove `side`", metric.name())));
+    }
+    let bounds: Vec<(Op, &S<toml::Value>)> =
+        [(Op::Le, &raw.le), (Op::Ge, &raw.ge), (Op::Eq, &raw.eq)].into_iter().filter_map(|(op, v)| v.as_ref().map(|v| (op, v))).collect();
+    let [(op, v)] = bounds[..] else {
+        return Err(ctx.error(Some(raw.metric.span()), key("le"), "give exactly one of `le`, `ge`, `eq`"));
+    };
+    let value = match v.get_ref() {
+        toml::Value::Integer(n) => *n as f64,
+        toml::Value::Float(f) => *f,
+        toml::Value::String(s) => {
+            units::parse_duration(s).map_err(|e| ctx.error(Some(v.span()), key(op_key(op)), format!("{e} (or a number)")))?.as_secs_f64()
+        }
+        _ => return Err(ctx.error(Some(v.span()), key(op_key(op)), "must be a number or a duration string")),
+    };
+    Ok(Expect { strategy, side, metric, op, value, line: ctx.position(raw.strategy.span()).0 })
+}
+
+fn op_key(op: Op) -> &'static str {
+    match op {
+        Op::Le => "le",
+        Op::Ge => "ge",
+        Op::Eq => "eq",
+    }
+}
+
+fn side_of(ctx: &Ctx, v: &S<String>, key: &str) -> Result<Side, ScenarioError> {
+    match v.get_ref().as_str() {
+        "client" => Ok(Side::Client),
+        "server" => Ok(Side::Server),
+        other => Err(ctx.error(Some(v.span()), key, format!("\"{other}\" is not a side; allowed: \"client\", \"server\""))),
+    }
+}

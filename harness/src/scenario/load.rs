@@ -1,0 +1,122 @@
+//! Reading scenario files: parse, recover the key of a parser error, find the
+//! files under a folder.
+
+use super::build::build;
+use super::raw::RawScenario;
+use super::Scenario;
+use crate::source::{Ctx, ScenarioError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The longest run: a year of simulated time. A connection kept alive by a
+/// 1 s heartbeat is ~3 s of CPU per run at this length; beyond it a typo
+/// ("999999999d") would run for ever and overflow the nanosecond clock.
+pub(super) const MAX_HORIZON: Duration = Duration::from_secs(365 * 86_400);
+
+/// The shortest repeating traffic gap (fixed, mean or upper end).
+pub(super) const MIN_TRAFFIC_GAP: Duration = Duration::from_millis(1);
+
+/// Read and validate one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        key: String::new(),
+        message: format!("cannot read the file: {e}"),
+    })?;
+    parse(path, &src)
+}
+
+/// Validate a scenario given as text (`path` is used in messages).
+pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { file: path, src };
+    let raw: RawScenario = toml::from_str(src).map_err(|e| {
+        let message = e.message().trim().replace('\n', " ");
+        let key = e.span().map(|span| key_at(src, span.start)).unwrap_or_default();
+        ctx.error(e.span(), key, message)
+    })?;
+    build(&ctx, raw)
+}
+
+/// The key a byte offset of a scenario file belongs to, as the errors name
+/// keys (`strategy[1].interval`, `client.link.up`, `expect[0]`): the TOML
+/// parser's own errors (a missing field, an unknown one, a wrong type) carry
+/// a position but no key.
+fn key_at(src: &str, offset: usize) -> String {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = src[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| -> Option<(String, bool)> {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            Some((name.trim().to_string(), true))
+        } else {
+            l.strip_prefix('[').and_then(|r| r.split(']').next()).map(|name| (name.trim().to_string(), false))
+        }
+    };
+    // The table this line is in (or is): the nearest header at or above it,
+    // with its index when it is an array of tables.
+    let mut table = String::new();
+    let above: Vec<&str> = src[..line_start].lines().chain(std::iter::once(line)).collect();
+    if let Some(pos) = above.iter().rposition(|l| header(l).is_some()) {
+        if let Some((name, array)) = header(above[pos]) {
+            table = if array {
+                let index = above[..pos].iter().filter(|l| header(l).is_some_and(|(n, a)| a && n == name)).count();
+                format!("{name}[{index}]")
+            } else {
+                name
+            };
+        }
+    }
+    if header(line).is_some() {
+        return table;
+    }
+    // Only a `key = value` line names a key; a line of a multi-line string
+    // ("a = b" in prose) does not.
+    let bare = |l: &str| -> Option<String> {
+        let key = l.split_once('=')?.0.trim().trim_matches('"');
+        (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).then(|| key.to_string())
+    };
+    // Inside a multi-line string (an odd number of `"""` before the error),
+    // the key is the one that opened it: the last `key = """` above.
+    let opened = || {
+        let upto = &src[..offset];
+        let at = upto.rfind("\"\"\"").filter(|_| upto.matches("\"\"\"").count() % 2 == 1)?;
+        let line_start = upto[..at].rfind('\n').map_or(0, |i| i + 1);
+        bare(&upto[line_start..at])
+    };
+    // Else the line is itself the problem (prose where a key should be): name
+    // its first word, which is what the parser took for a key.
+    let first_word = || line.split(|c: char| c.is_whitespace() || c == '=').next().filter(|w| !w.is_empty()).map(str::to_string);
+    let key = bare(line).or_else(opened).or_else(first_word).unwrap_or_default();
+    let key = key.as_str();
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key.to_string(),
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+/// Scenario files under `paths` (files as given, folders' `*.toml` sorted by name).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|e| ScenarioError {
+                file: p.clone(),
+                position: None,
+                key: String::new(),
+                message: format!("cannot read the folder: {e}"),
+            })?;
+            let mut files: Vec<PathBuf> =
+                rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+            files.sort();
+            out.extend(files);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(ScenarioError { file: p.clone(), position: None, key: String::new(), message: "no such file or folder".into() });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,217 @@
+//! The file as serde reads it: every value keeps its source span
+//! (`toml::Spanned`) so validation can say where it was. Unknown keys and
+//! wrong types fail here, with toml's own position.
+
+use super::schema::*;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub(super) type S<T> = Spanned<T>;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "kasim scenario", description = "A kasim scenario file (CONTRACT.md v1 plus additions).")]
+pub(super) struct RawScenario {
+    /// Unique in a run.
+    #[schemars(with = "String")]
+    pub(super) name: S<String>,
+    /// What the scenario teaches.
+    #[serde(default)]
+    pub(super) description: String,
+    /// Simulated time per run, e.g. "3d".
+    #[schemars(schema_with = "duration_schema")]
+    pub(super) horizon: S<String>,
+    /// Runs per strategy (default 1); seed i = base_seed + i.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000000))]
+    pub(super) seeds: Option<S<i64>>,
+    #[serde(default)]
+    pub(super) base_seed: u64,
+    pub(super) client: Option<RawClient>,
+    pub(super) server: Option<RawHost>,
+    pub(super) nat: Option<RawNat>,
+    pub(super) proxy: Option<RawProxy>,
+    pub(super) tcp: Option<RawTcp>,
+    #[serde(default)]
+    pub(super) traffic: Vec<RawTraffic>,
+    #[serde(default)]
+    pub(super) fault: Vec<RawFault>,
+    /// One or more strategies to compare.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::scenario::strategies::strategies_schema")]
+    pub(super) strategy: Vec<BTreeMap<String, S<toml::Value>>>,
+    #[serde(default)]
+    pub(super) expect: Vec<RawExpect>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHost {
+    pub(super) link: Option<RawLink>,
+    pub(super) app: Option<RawApp>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApp {
+    /// Server: close (FIN) a connection this long after the application last read or wrote
+    /// data (nginx keepalive_timeout 75s, node keepAliveTimeout 5s). Client: close a pooled
+    /// connection with no request outstanding for this long (pool max-idle). "0s" = never.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) idle_timeout: Option<S<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    /// Client hosts (default 1), each with its own access link ([client.link]) and TCP stack, all behind the one NAT.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 100000))]
+    pub(super) count: Option<S<i64>>,
+    /// Connections each client host keeps to the server: a pool (default 1).
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    pub(super) connections: Option<S<i64>>,
+    pub(super) link: Option<RawLink>,
+    pub(super) app: Option<RawApp>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLink {
+    /// Rate host -> network, e.g. "56kbit/s" (default 1Gbit/s).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_rate_schema")]
+    pub(super) up: Option<S<String>>,
+    /// Rate network -> host.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_rate_schema")]
+    pub(super) down: Option<S<String>>,
+    /// One-way propagation delay.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) delay: Option<S<String>>,
+    /// FIFO limit per direction (default 4MiB).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_size_schema")]
+    pub(super) queue: Option<S<String>>,
+    /// Random loss probability per packet.
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 0.999999))]
+    pub(super) loss: Option<S<f64>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNat {
+    /// Idle timeout of an established flow.
+    #[schemars(schema_with = "duration_schema")]
+    pub(super) idle_timeout: S<String>,
+    /// What the flow's next packet meets once the mapping is gone.
+    #[schemars(schema_with = "on_expired_schema")]
+    pub(super) on_expired: S<String>,
+    /// Idle timeout during the handshake and after FIN/RST (default 4m).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) transitory_timeout: Option<S<String>>,
+    /// Whether packets from outside refresh the mapping (default true).
+    pub(super) refresh_on_inbound: Option<bool>,
+}
+
+/// A TCP-terminating proxy (a load balancer) between the NAT and the server's link.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProxy {
+    /// A client connection with no data either way for this long is closed (AWS ALB: 60s); "0s" = never (default).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) idle_timeout: Option<S<String>>,
+    /// How: "fin" (default), "rst", or "silent" (forget both legs; the next segment meets a RST).
+    #[serde(default)]
+    #[schemars(schema_with = "on_idle_schema")]
+    pub(super) on_idle: Option<S<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTcp {
+    /// net.ipv4.tcp_retries2 (default 15).
+    #[schemars(with = "Option<u8>")]
+    pub(super) retries2: Option<S<i64>>,
+    /// net.ipv4.tcp_syn_retries (default 6).
+    #[schemars(with = "Option<u8>", range(min = 1, max = 127))]
+    pub(super) syn_retries: Option<S<i64>>,
+    /// net.ipv4.tcp_synack_retries (default 5).
+    #[schemars(with = "Option<u8>")]
+    pub(super) synack_retries: Option<S<i64>>,
+    /// "linux" (HZ 250 timer wheel, default) or "exact".
+    #[serde(default)]
+    #[schemars(schema_with = "timers_schema")]
+    pub(super) timers: Option<S<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTraffic {
+    #[schemars(schema_with = "traffic_kind_schema")]
+    pub(super) kind: S<String>,
+    /// requests only: "client" or "server".
+    #[serde(default)]
+    #[schemars(schema_with = "opt_side_schema")]
+    pub(super) from: Option<S<String>>,
+    /// Gap between messages (fixed, "exp(MEAN)" or "uniform(A, B)").
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
+    pub(super) every: Option<S<String>>,
+    /// Once, at this time.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
+    pub(super) at: Option<S<String>>,
+    #[schemars(schema_with = "size_schema")]
+    pub(super) size: S<String>,
+    /// requests only: the reply's size.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_size_schema")]
+    pub(super) reply: Option<S<String>>,
+    /// Stop after this many messages.
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub(super) count: Option<S<i64>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFault {
+    #[schemars(schema_with = "fault_kind_schema")]
+    pub(super) kind: S<String>,
+    /// client | client:N | server (vanish, reboot, suspend, crash); client.link | client:N.link | server.link (outage); nat (nat_reboot). With [client] count > 1, "client" means every client, each with its own draws.
+    #[schemars(schema_with = "fault_target_schema")]
+    pub(super) target: S<String>,
+    #[schemars(schema_with = "time_schema")]
+    pub(super) at: S<String>,
+    /// reboot, suspend and outage only.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
+    pub(super) duration: Option<S<String>>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpect {
+    /// A strategy name of this scenario.
+    #[schemars(with = "String")]
+    pub(super) strategy: S<String>,
+    /// For per-side metrics.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_side_schema")]
+    pub(super) side: Option<S<String>>,
+    #[schemars(schema_with = "metric_schema")]
+    pub(super) metric: S<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
+    pub(super) le: Option<S<toml::Value>>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
+    pub(super) ge: Option<S<toml::Value>>,
+    #[serde(default)]
+    #[schemars(schema_with = "bound_schema")]
+    pub(super) eq: Option<S<toml::Value>>,
+}
