@@ -10,7 +10,6 @@ use crate::scenario::{Schedule, Traffic, TrafficKind};
 use crate::strategy::{Control, Observed, Strategy};
 use crate::wire::traffic_tag;
 pub use crate::wire::{tag, tag_id, traffic_index, Class};
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sim::{AppEvent, AppIo, Application, Instant, Side};
 use std::cell::RefCell;
@@ -66,8 +65,7 @@ impl AppDriver {
             .enumerate()
             .filter(|(_, t)| t.from == side)
             .map(|(index, t)| {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                rng.set_stream((1000 + index as u64) | (u64::from(slot) << 32));
+                let rng = sim::rng::chacha(seed, sim::rng::streams::traffic(index, slot));
                 Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
             })
             .collect();

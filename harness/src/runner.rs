@@ -10,8 +10,6 @@ use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
 use crate::scenario::{FaultKind, Scenario};
 use crate::strategy::{Strategy, StrategySpec};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
 use sim::world::{AppFactory, HostRef};
@@ -54,8 +52,7 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
                 Some(HostRef::Client(c)) => c,
                 _ => 0,
             };
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream((2000 + i as u64) | (u64::from(index) << 32));
+            let mut rng = sim::rng::chacha(seed, sim::rng::streams::fault(i, index));
             let at = f.at.sample(&mut rng);
             let duration = f.duration.map(|d| d.sample(&mut rng).max(Duration::from_millis(1)));
             if at >= scenario.horizon {

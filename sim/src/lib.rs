@@ -1,9 +1,11 @@
 //! # sim — a deterministic packet-level network with Linux-faithful TCP timers
 //!
-//! The engine under kasim. A [`World`] holds one TCP connection between a
-//! client and a server, their access links, an optional NAT, and a list of
-//! faults; it runs in simulated time from a seed and reports every death
-//! declaration its applications made, judged against ground truth.
+//! The engine under kasim. A [`World`] holds client hosts (a fleet), each
+//! with its access link and its own TCP stack keeping one or more connections
+//! (a pool) to a server, an optional NAT they all share, an optional
+//! TCP-terminating proxy, and a list of faults; it runs in simulated time
+//! from a seed and reports every death declaration its applications made,
+//! each judged against the ground truth of its own connection.
 //!
 //! Design rules, each for a reason:
 //! * **Discrete events, integer time** ([`time`]): idle hours cost nothing and
@@ -11,6 +13,10 @@
 //! * **Sans-IO state machines** ([`tcp::TcpEndpoint`], [`nat::Nat`],
 //!   [`app::Application`]): fed `now`, asked for their next deadline; nothing
 //!   reads a clock, so each piece is testable on its own.
+//! * **No per-event scan of the connections** ([`world`]): stacks find a
+//!   segment's connection by hash, the NAT its flow by hash and its next
+//!   expiry from a heap, and each connection has its own wake-up in the event
+//!   queue: an event costs O(log n) in the number of connections.
 //! * **Linux where it matters** ([`tcp`], [`timer`]): the numbers kasim
 //!   reports are detection latencies, so timers follow the kernel, down to its
 //!   timer wheel's rounding.

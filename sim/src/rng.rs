@@ -26,6 +26,29 @@ pub enum Purpose {
     ProxyIsn = 10,
 }
 
+/// The registry of every ChaCha stream number a run draws from, so that no
+/// two purposes ever share one. The world's own are [`Purpose`] (1 to 10,
+/// times the client host in the high 32 bits); the harness's are below.
+pub mod streams {
+    /// A scenario's `[[traffic]]` entry `index` on connection `slot`: the gaps
+    /// between its messages (slot 0's is a one-connection world's).
+    pub fn traffic(index: usize, slot: u32) -> u64 {
+        (1000 + index as u64) | (u64::from(slot) << 32)
+    }
+    /// A scenario's `[[fault]]` `index` on client `host` (0 for the server,
+    /// the NAT and the proxy): its time and duration.
+    pub fn fault(index: usize, host: u32) -> u64 {
+        (2000 + index as u64) | (u64::from(host) << 32)
+    }
+}
+
+/// A ChaCha8 generator for `seed` on stream `stream` (see [`streams`]).
+pub fn chacha(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
 /// A deterministic random stream.
 #[derive(Clone, Debug)]
 pub struct Stream(ChaCha8Rng);
@@ -38,9 +61,7 @@ impl Stream {
     /// [`Stream::new`]'s, so a one-client world draws what it always drew,
     /// and adding a client never shifts another's numbers.
     pub fn for_host(seed: u64, purpose: Purpose, host: u32) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(purpose as u64 | (u64::from(host) << 32));
-        Stream(rng)
+        Stream(chacha(seed, purpose as u64 | (u64::from(host) << 32)))
     }
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {

@@ -86,6 +86,16 @@ struct RtxTimer {
     probe: bool,
 }
 
+/// What an RTO changed, to restore if it proves spurious.
+#[derive(Clone, Copy, Debug)]
+struct Undo {
+    /// When the retransmission left.
+    retransmitted_at: Instant,
+    /// The congestion window and slow-start threshold before it.
+    cwnd: u64,
+    ssthresh: u64,
+}
+
 /// A TCP endpoint with Linux timer semantics.
 ///
 /// # Calling contract
@@ -152,10 +162,9 @@ pub struct TcpEndpoint {
     /// Linux `retrans_stamp`: when the first RTO retransmission was sent.
     retrans_stamp: Option<Instant>,
     probe_outstanding: bool,
-    /// Eifel/F-RTO undo state after an RTO: (when the retransmission left,
-    /// cwnd and ssthresh before it). An ACK echoing an older timestamp proves
-    /// the original arrived: the RTO was spurious and is undone.
-    undo: Option<(Instant, u64, u64)>,
+    /// Eifel/F-RTO undo state after an RTO. An ACK echoing an older
+    /// timestamp proves the original arrived: the RTO was spurious and is undone.
+    undo: Option<Undo>,
     /// TS.Recent: the peer's timestamp to echo.
     ts_recent: u64,
     probes_out: u32,

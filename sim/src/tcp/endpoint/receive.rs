@@ -148,7 +148,7 @@ impl TcpEndpoint {
         let ack = seg.ack;
         if ack > self.snd_una && ack <= self.snd_max {
             let acked = ack - self.snd_una;
-            if let Some((retransmitted_at, cwnd, ssthresh)) = self.undo.take() {
+            if let Some(Undo { retransmitted_at, cwnd, ssthresh }) = self.undo.take() {
                 if seg.tsecr != 0 && seg.tsecr < retransmitted_at.as_nanos() {
                     // Spurious RTO (RFC 3522): the original was acknowledged.
                     // Restore the window and stop going back.

@@ -26,7 +26,7 @@ impl TcpEndpoint {
         let mss = u64::from(self.cfg.mss);
         let flight = self.snd_nxt.saturating_sub(self.snd_una);
         if self.retransmits == 0 {
-            self.undo = Some((now, self.cwnd, self.ssthresh));
+            self.undo = Some(Undo { retransmitted_at: now, cwnd: self.cwnd, ssthresh: self.ssthresh });
         }
         self.ssthresh = (flight / 2).max(2 * mss);
         self.cwnd = mss;
