@@ -435,3 +435,14 @@ fn proxy_out_of_range() {
         &["`fault[0].target`", "a suspend cannot target \"proxy\""],
     );
 }
+
+#[test]
+fn a_fleet_cannot_be_exported_yet_and_says_so() {
+    let fleet = VALID.replace("horizon = \"1h\"", "horizon = \"1h\"\n[client]\ncount = 3");
+    let path = scenario("export-fleet", &fleet);
+    let out = path.with_extension("exported.toml");
+    let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--export-scenario", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("has 3 connections ([client] count x connections); export works for one-connection scenarios"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

@@ -47,6 +47,18 @@ struct ReplayJson {
 
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let s = scenario::load(&args.path)?;
+    if args.export_scenario.is_some() && s.clients * s.connections > 1 {
+        // Each connection's messages would need a schedule of their own; the
+        // exported file's [[traffic]] entries would run on every connection.
+        return Err(CliError::BadFlag {
+            flag: "export-scenario",
+            message: format!(
+                "{} has {} connections ([client] count x connections); export works for one-connection scenarios",
+                args.path.display(),
+                s.clients * s.connections
+            ),
+        });
+    }
     let Some(strategy) = s.strategies.iter().find(|st| st.name == args.strategy) else {
         let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
