@@ -190,6 +190,19 @@ fn unknown_strategy_flag_and_bad_flags_exit_2() {
     let o = kasim(&["run", "/no/such/file.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/no/such/file.toml: no such file or folder"));
+    // --seeds beyond a scenario file's own cap, and --jobs 0 (which rayon took as "all cores").
+    for (flags, message) in [
+        (["--seeds", "2000000"], "--seeds: 2000000 is out of range; allowed: 1..=1000000"),
+        (["--seeds", "0"], "--seeds: 0 is out of range; allowed: 1..=1000000"),
+        (["--jobs", "0"], "--jobs: 0 is out of range; allowed: 1 or more"),
+    ] {
+        let mut args = vec!["run", path.to_str().unwrap()];
+        args.extend(flags);
+        let o = kasim(&args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}");
+        assert!(stderr(&o).contains(message), "{flags:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
 }
 
 #[test]
@@ -443,6 +456,50 @@ fn a_fleet_cannot_be_exported_yet_and_says_so() {
     let out = path.with_extension("exported.toml");
     let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--export-scenario", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("has 3 connections ([client] count x connections); export works for one-connection scenarios"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has 3 connections ([client] count x connections); export works for one-connection scenarios"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
+}
+
+/// Run `kasim ARGS | READER` in bash; return kasim's exit status and stderr.
+fn piped(args: &str, reader: &str) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("kasim-pipe-{}-{}", std::process::id(), reader.len() + args.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let err = dir.join("stderr");
+    let script = format!("{} {args} 2> {} | {reader} > /dev/null; echo ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_kasim"), err.display());
+    let o = Command::new("bash").args(["-c", &script]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let status = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    (status, std::fs::read_to_string(err).unwrap_or_default())
+}
+
+/// A reader that stops early (`| head`) ends kasim quietly: exit 0, nothing on
+/// stderr (it used to panic: "failed printing to stdout", exit 101). Each
+/// output is larger than the pipe's 64 KiB buffer (the replay 1.5 MB, the JSON
+/// about 80 KB), so the write does fail.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    for (args, reader) in [
+        ("replay ../scenarios/buildbot-dialup.toml --strategy ping-10m-3m --seed 3", "head -1"),
+        ("replay ../scenarios/buildbot-dialup.toml --strategy ping-10m-3m --seed 3 --format json", "head -c 10"),
+        ("run ../scenarios --format json --seeds 2", "head -1"),
+    ] {
+        let (status, err) = piped(args, reader);
+        assert_eq!((status, err.as_str()), (0, ""), "kasim {args} | {reader}");
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_line_and_exit_2() {
+    let o = Command::new("bash")
+        .args(["-c", &format!("{} schema > /dev/full", env!("CARGO_BIN_EXE_kasim"))])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: cannot write to stdout: No space left on device"), "{err}");
 }

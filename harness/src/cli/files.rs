@@ -1,4 +1,5 @@
-//! Writing reports: atomically, so an interrupted run never leaves half a file.
+//! Output: reports written atomically (an interrupted run never leaves half a
+//! file), and stdout written so that a closed pipe is not an error.
 
 use super::CliError;
 use std::io::Write;
@@ -22,4 +23,16 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> s
         return Err(err(e));
     }
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Print `text` on stdout, for people and scripts. A reader that stops
+/// reading (`kasim run --format json | head -1`) ends the command quietly
+/// ([`CliError::ClosedPipe`], exit 0, no message); any other failure (a full
+/// disk behind `> file`) is one line on stderr and exit 2.
+pub fn print_out(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => CliError::ClosedPipe,
+        _ => CliError::Stdout(e),
+    })
 }

@@ -16,7 +16,7 @@ mod run;
 mod tools;
 mod tune;
 
-pub use files::{write_atomic, write_atomic_with};
+pub use files::{print_out, write_atomic, write_atomic_with};
 pub use run::{emit, execute, Emit, RunOutput};
 
 #[derive(Parser, Debug)]
@@ -211,6 +211,11 @@ pub enum CliError {
     DuplicateName { name: String, a: String, b: String },
     #[error("--{flag}: {message}")]
     BadFlag { flag: &'static str, message: String },
+    /// The reader of stdout went away (`| head`): not an error, the command just ends.
+    #[error("stdout was closed")]
+    ClosedPipe,
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
@@ -241,18 +246,31 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::replay(&a),
         Command::List(a) => tools::list(&a),
         Command::Calibrate(a) => tools::calibrate(&a),
-        Command::Schema => {
-            println!("{}", schema_text());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Schema => print_out(&format!("{}\n", schema_text())).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
+        Err(CliError::ClosedPipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }
+}
+
+/// `--seeds` and `--jobs` as every command takes them: seeds 1..=1000000 (a
+/// scenario file's own limit), jobs at least 1 (absent: every core).
+pub fn check_counts(seeds: Option<u64>, jobs: Option<usize>) -> Result<(), CliError> {
+    if seeds.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
+        return Err(CliError::BadFlag { flag: "seeds", message: format!("{} is out of range; allowed: 1..=1000000", seeds.unwrap_or(0)) });
+    }
+    if jobs == Some(0) {
+        return Err(CliError::BadFlag {
+            flag: "jobs",
+            message: "0 is out of range; allowed: 1 or more (leave it out for every core)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The bundled catalogue: `scenarios/` here, or next to the workspace.

@@ -1,6 +1,6 @@
 //! `kasim replay`: one seed of one strategy, told as a story.
 
-use super::files::{write_atomic, write_atomic_with};
+use super::files::{print_out, write_atomic, write_atomic_with};
 use super::{CliError, ReplayArgs, ReplayFormat};
 use crate::runner;
 use crate::scenario::{self, ScenarioError};
@@ -96,20 +96,31 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let lines = timeline::lines(&r.outcome.trace, args.all);
     match args.format {
         ReplayFormat::Text => {
-            println!("scenario {} ({}), strategy {} ({}), seed {}", s.name, s.path.display(), strategy.name, strategy.kind, args.seed);
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "scenario {} ({}), strategy {} ({}), seed {}",
+                s.name,
+                s.path.display(),
+                strategy.name,
+                strategy.kind,
+                args.seed
+            );
             if r.faults.is_empty() {
-                println!("faults: none");
+                out.push_str("faults: none\n");
             }
             for f in &r.faults {
                 let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
-                println!("fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
+                let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
             }
-            match r.outcome.broken {
-                Some((at, cause)) => println!("broken at {at}: {cause}"),
-                None => println!("the connection never broke"),
-            }
-            println!();
-            print!("{}", timeline::render(&lines));
+            let _ = match r.outcome.broken {
+                Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
+                None => writeln!(out, "the connection never broke"),
+            };
+            out.push('\n');
+            out.push_str(&timeline::render(&lines));
+            print_out(&out)?;
         }
         ReplayFormat::Json => {
             let doc = ReplayJson {
@@ -150,7 +161,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     .collect(),
                 timeline: lines,
             };
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            print_out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,7 @@
 //! expectations. `merge` renders through the same [`emit`] as `run`, which is
 //! what makes a merged shard set byte-identical to the unsharded run.
 
-use super::files::write_atomic;
+use super::files::{print_out, write_atomic};
 use super::{load_all, CliError, Engine, Format, MergeArgs, RunArgs};
 use crate::check::{self, Checked};
 use crate::metrics::RunSummary;
@@ -45,9 +45,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
             return Err(CliError::UnknownStrategy { name: name.clone(), allowed: all.join(", ") });
         }
     }
-    if args.seeds == Some(0) {
-        return Err(CliError::BadFlag { flag: "seeds", message: "must be at least 1".into() });
-    }
+    super::check_counts(args.seeds, args.jobs)?;
     let shard = match &args.shard {
         None => None,
         Some(spec) => {
@@ -181,7 +179,7 @@ pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<Ex
     }
     let out = execute(args)?;
     if let Some(k) = out.shard {
-        print!("{}", partial_json(args, &out, k)?);
+        print_out(&partial_json(args, &out, k)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let timeline_of = |s: &Scenario, st: &StrategySpec, seed: u64| match out.engine {
@@ -277,11 +275,11 @@ pub fn emit(
         eprintln!("wrote {}/report.{{txt,md,json}} and {}/index.html", dir.display(), dir.display());
     }
     let Some((limit, junit)) = &args.check else {
-        print!("{text}");
+        print_out(&text)?;
         return Ok(ExitCode::SUCCESS);
     };
     if args.format != Format::Json {
-        print!("{text}");
+        print_out(&text)?;
     }
     let mut results: Vec<Checked> = Vec::new();
     for (i, s) in scenarios.iter().enumerate() {
@@ -302,7 +300,7 @@ pub fn emit(
         eprintln!("wrote {}", path.display());
     }
     if args.format == Format::Json {
-        print!("{text}");
+        print_out(&text)?;
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,5 +1,6 @@
 //! `kasim calibrate` and `kasim list`.
 
+use super::files::print_out;
 use super::{load_all, CalibrateArgs, CliError, ListArgs, ReplayFormat, EXIT_SKIPPED};
 use crate::strategy::KINDS;
 use crate::units::format_duration;
@@ -23,7 +24,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
     calibrate::remove_all();
     match args.format {
-        ReplayFormat::Text => print!("{}", calibrate::table(&rows)),
+        ReplayFormat::Text => print_out(&calibrate::table(&rows))?,
         ReplayFormat::Json => {
             let doc: Vec<serde_json::Value> = rows
                 .iter()
@@ -32,7 +33,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
                     Err(e) => serde_json::json!({ "error": e }),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "cases": doc })).unwrap_or_default());
+            print_out(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({ "cases": doc })).unwrap_or_default()))?;
         }
     }
     if rows.iter().any(|r| r.is_err()) {
@@ -43,22 +44,23 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
 
 pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     let scenarios = load_all(&args.paths)?;
-    println!("Scenarios:");
+    use std::fmt::Write as _;
+    let mut out = String::from("Scenarios:\n");
     for s in &scenarios {
         let names: Vec<&str> = s.strategies.iter().map(|st| st.name.as_str()).collect();
-        println!("  {:<28} {} (horizon {}, {} seeds)", s.name, s.path.display(), format_duration(s.horizon), s.seeds);
+        let _ = writeln!(out, "  {:<28} {} (horizon {}, {} seeds)", s.name, s.path.display(), format_duration(s.horizon), s.seeds);
         if let Some(first) = s.description.lines().next() {
-            println!("  {:<28} {}", "", first);
+            let _ = writeln!(out, "  {:<28} {}", "", first);
         }
-        println!("  {:<28} strategies: {}", "", names.join(", "));
+        let _ = writeln!(out, "  {:<28} strategies: {}", "", names.join(", "));
     }
-    println!();
-    println!("Strategy kinds (parameter = default):");
+    out.push_str("\nStrategy kinds (parameter = default):\n");
     for k in KINDS {
-        println!("  {:<14} {}", k.kind, k.help);
+        let _ = writeln!(out, "  {:<14} {}", k.kind, k.help);
         for p in k.params {
-            println!("      {:<22} = {:<8} {}", p.name, p.default, p.help);
+            let _ = writeln!(out, "      {:<22} = {:<8} {}", p.name, p.default, p.help);
         }
     }
+    print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! `kasim tune`: the grid, its table, JSON (CONTRACT.md v2) and markdown,
 //! and with `--out` an HTML page whose plot shows the frontier.
 
-use super::files::write_atomic;
+use super::files::{print_out, write_atomic};
 use super::{CliError, Format, TuneArgs};
 use crate::runner;
 use crate::scenario::{self, Metric};
@@ -21,9 +21,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
         let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
     };
-    if args.seeds == Some(0) {
-        return Err(CliError::BadFlag { flag: "seeds", message: "must be at least 1".into() });
-    }
+    super::check_counts(args.seeds, args.jobs)?;
     let plan = Plan::new(strategy, &args.vary, &args.require, &args.minimize, runner::seeds(&s, args.seeds), args.halving)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
@@ -61,7 +59,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
         write_atomic(&dir.join("index.html"), &reports::html::tune_page(&title, &explanation, &points, &table))?;
         eprintln!("wrote {0}/tune.json, {0}/tune.md and {0}/index.html", dir.display());
     }
-    print!("{text}");
+    print_out(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
