@@ -503,3 +503,35 @@ fn a_full_disk_is_one_line_and_exit_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: cannot write to stdout: No space left on device"), "{err}");
 }
+
+/// Ctrl-C (SIGINT) and `kill` (SIGTERM) stop a long run within a second,
+/// write nothing, and exit 130 / 143 (it used to run on and write its reports).
+#[test]
+fn signals_stop_a_run_within_a_second_and_write_nothing() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let out = std::env::temp_dir().join(format!("kasim-signal-{}-{signal}", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+            .args(["run", "../scenarios", "--seeds", "100000", "--out", out.to_str().unwrap()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(child.try_wait().unwrap().is_none(), "the run is still going when the signal comes");
+        let sent = std::time::Instant::now();
+        // SAFETY: signalling our own child process.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(sent.elapsed() < std::time::Duration::from_secs(1), "still running 1 s after signal {signal}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(code), "signal {signal}");
+        let o = child.wait_with_output().unwrap();
+        assert!(o.stdout.is_empty());
+        assert!(!out.exists(), "nothing written for signal {signal}");
+    }
+}

@@ -16,13 +16,17 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> s
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
     let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    let written = fill(&mut f).and_then(|_| f.sync_all());
-    if let Err(e) = written {
+    super::signals::writing(&tmp);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        fill(&mut f).and_then(|_| f.sync_all())?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(err(e));
     }
-    std::fs::rename(&tmp, path).map_err(err)
+    super::signals::written(&tmp);
+    result.map_err(err)
 }
 
 /// Print `text` on stdout, for people and scripts. A reader that stops

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod files;
 mod replay;
 mod run;
+mod signals;
 mod tools;
 mod tune;
 
@@ -231,6 +232,7 @@ pub enum CliError {
 }
 
 pub fn main() -> ExitCode {
+    signals::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -15,11 +15,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
         eprintln!("SKIPPED: kasim calibrate cannot build its testbed here: {why}");
         return Ok(ExitCode::from(EXIT_SKIPPED));
     }
-    // Our namespaces go away on Ctrl-C too.
-    let _ = ctrlc::set_handler(|| {
-        calibrate::remove_all();
-        std::process::exit(130);
-    });
+    // Our namespaces go away on Ctrl-C and kill too.
+    super::signals::on_signal(calibrate::remove_all);
     eprintln!("calibrating {} cases x {} repetitions in parallel (about 30 s)...", calibrate::Case::ALL.len(), args.reps);
     let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
     calibrate::remove_all();
