@@ -8,7 +8,7 @@
 use crate::driver::{AppDriver, DriverStats};
 use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
-use crate::scenario::{FaultKind, Scenario};
+use crate::scenario::{FaultKind, FaultWhen, Scenario, MAX_OCCURRENCES};
 use crate::strategy::{Strategy, StrategySpec};
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
@@ -53,11 +53,6 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
                 _ => 0,
             };
             let mut rng = sim::rng::chacha(seed, sim::rng::streams::fault(i, index));
-            let at = f.at.sample(&mut rng);
-            let duration = f.duration.map(|d| d.sample(&mut rng).max(Duration::from_millis(1)));
-            if at >= scenario.horizon {
-                continue;
-            }
             let name = match host {
                 Some(HostRef::Client(c)) if scenario.clients > 1 => format!("client:{c}"),
                 Some(HostRef::Proxy) => "proxy".to_string(),
@@ -65,7 +60,31 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
                 None => "nat".to_string(),
             };
             let target = if f.kind == FaultKind::Outage { format!("{name}.link") } else { name };
-            out.push(DerivedFault { kind: f.kind, side: f.side, host, target, at, duration });
+            let mut occur = |at: Duration, rng: &mut rand_chacha::ChaCha8Rng| {
+                let duration = f.duration.map(|d| d.sample(rng).max(Duration::from_millis(1)));
+                out.push(DerivedFault { kind: f.kind, side: f.side, host, target: target.clone(), at, duration });
+                duration
+            };
+            match f.when {
+                FaultWhen::At(at) => {
+                    // Drawn past the horizon: no fault this seed.
+                    let at = at.sample(&mut rng);
+                    if at < scenario.horizon {
+                        occur(at, &mut rng);
+                    }
+                }
+                FaultWhen::Every(gap) => {
+                    // Each gap from the end of the previous occurrence, each with its own duration.
+                    let mut t = Duration::ZERO;
+                    for _ in 0..MAX_OCCURRENCES {
+                        t += gap.sample(&mut rng).max(Duration::from_millis(1));
+                        if t >= scenario.horizon {
+                            break;
+                        }
+                        t += occur(t, &mut rng).unwrap_or_default();
+                    }
+                }
+            }
         }
     }
     out

@@ -535,3 +535,21 @@ fn signals_stop_a_run_within_a_second_and_write_nothing() {
         assert!(!out.exists(), "nothing written for signal {signal}");
     }
 }
+
+#[test]
+fn repeating_faults_out_of_range() {
+    bad(
+        "every-and-at",
+        "at = \"10m\"",
+        "at = \"10m\"\nevery = \"1h\"",
+        &["`fault[0].every`", "give `at` (once) or `every` (repeating), not both"],
+    );
+    bad("neither", "at = \"10m\"", "", &["`fault[0].at`", "missing: `at` (once) or `every` (repeating)"]);
+    bad("every-vanish", "at = \"10m\"", "every = \"1h\"", &["`fault[0].every`", "a vanish cannot repeat"]);
+    bad(
+        "every-tiny",
+        "kind = \"vanish\"\ntarget = \"server\"\nat = \"10m\"",
+        "kind = \"outage\"\ntarget = \"server.link\"\nevery = \"10ms\"\nduration = \"1s\"",
+        &["`fault[0].every`", "would repeat more than 100000 times over the horizon (1h); allowed: a gap of at least 36ms"],
+    );
+}

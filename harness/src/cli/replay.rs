@@ -45,6 +45,13 @@ struct ReplayJson {
     timeline: Vec<timeline::Line>,
 }
 
+/// Every fault occurrence in the order it happens (the scenario's order among equals).
+fn in_time_order(faults: &[runner::DerivedFault]) -> Vec<runner::DerivedFault> {
+    let mut v = faults.to_vec();
+    v.sort_by_key(|f| f.at);
+    v
+}
+
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let s = scenario::load(&args.path)?;
     if args.export_scenario.is_some() && s.clients * s.connections > 1 {
@@ -110,7 +117,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             if r.faults.is_empty() {
                 out.push_str("faults: none\n");
             }
-            for f in &r.faults {
+            for f in &in_time_order(&r.faults) {
                 let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
                 let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
             }
@@ -127,8 +134,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 scenario: s.name.clone(),
                 strategy: strategy.name.clone(),
                 seed: args.seed,
-                faults: r
-                    .faults
+                faults: in_time_order(&r.faults)
                     .iter()
                     .map(|f| ReplayFault {
                         kind: f.kind.name(),

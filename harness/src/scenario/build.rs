@@ -403,14 +403,51 @@ fn fault(
     if kind == FaultKind::NatReboot && !has_nat {
         return Err(ctx.error(Some(raw.kind.span()), key("kind"), "nat_reboot needs a [nat] section"));
     }
-    let at = ctx.unit(&raw.at, &key("at"), RandomTime::parse)?;
-    if at.min() >= horizon {
-        return Err(ctx.error(
-            Some(raw.at.span()),
-            key("at"),
-            format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
-        ));
-    }
+    let when = match (&raw.at, &raw.every) {
+        (Some(a), Some(e)) => {
+            let _ = a;
+            return Err(ctx.error(Some(e.span()), key("every"), "give `at` (once) or `every` (repeating), not both"));
+        }
+        (None, None) => return Err(ctx.error(Some(raw.kind.span()), key("at"), "missing: `at` (once) or `every` (repeating)")),
+        (Some(a), None) => {
+            let at = ctx.unit(a, &key("at"), RandomTime::parse)?;
+            if at.min() >= horizon {
+                return Err(ctx.error(
+                    Some(a.span()),
+                    key("at"),
+                    format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
+                ));
+            }
+            FaultWhen::At(at)
+        }
+        (None, Some(e)) => {
+            if kind == FaultKind::Vanish {
+                return Err(ctx.error(
+                    Some(e.span()),
+                    key("every"),
+                    "a vanish cannot repeat (the host is gone for good); allowed: `every` on outage, suspend, reboot, crash, nat_reboot",
+                ));
+            }
+            let every = ctx.unit(e, &key("every"), RandomTime::parse)?;
+            // The typical gap: the fixed value, the mean, or the middle of the range.
+            let typical = match every {
+                RandomTime::Fixed(d) | RandomTime::Exp(d) => d,
+                RandomTime::Uniform(a, b) => (a + b) / 2,
+            };
+            if typical.is_zero() || horizon.as_nanos() / typical.as_nanos().max(1) > u128::from(MAX_OCCURRENCES) {
+                return Err(ctx.error(
+                    Some(e.span()),
+                    key("every"),
+                    format!(
+                        "would repeat more than {MAX_OCCURRENCES} times over the horizon ({}); allowed: a gap of at least {}",
+                        units::format_duration(horizon),
+                        units::format_duration(horizon / MAX_OCCURRENCES as u32)
+                    ),
+                ));
+            }
+            FaultWhen::Every(every)
+        }
+    };
     let needs_duration = matches!(kind, FaultKind::Reboot | FaultKind::Suspend | FaultKind::Outage);
     let duration = match (&raw.duration, needs_duration) {
         (Some(d), true) => {
@@ -426,7 +463,7 @@ fn fault(
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };
-    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", at, duration })
+    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", when, duration })
 }
 
 fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {

@@ -93,9 +93,24 @@ pub struct FaultSpec {
     /// The fault hits the proxy (`target = "proxy"`); `side` is then the server's
     /// (the role the proxy plays toward the clients).
     pub proxy: bool,
-    pub at: RandomTime,
+    /// When it happens: once at a (maybe random) time, or again and again.
+    pub when: FaultWhen,
     pub duration: Option<RandomTime>,
 }
+
+/// When a fault happens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultWhen {
+    /// Once (`at`).
+    At(RandomTime),
+    /// Repeatedly (`every`): each gap drawn anew, the first from time 0, the
+    /// next from the end of the previous occurrence.
+    Every(RandomTime),
+}
+
+/// Most occurrences a repeating fault may have in one run (a gap that small
+/// is a typo, and each occurrence is an event of the run).
+pub const MAX_OCCURRENCES: u64 = 100_000;
 
 /// A metric an expectation can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

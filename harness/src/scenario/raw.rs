@@ -185,9 +185,16 @@ pub(super) struct RawFault {
     /// client | client:N | server (vanish, reboot, suspend, crash); client.link | client:N.link | server.link (outage); nat (nat_reboot). With [client] count > 1, "client" means every client, each with its own draws.
     #[schemars(schema_with = "fault_target_schema")]
     pub(super) target: S<String>,
-    #[schemars(schema_with = "time_schema")]
-    pub(super) at: S<String>,
-    /// reboot, suspend and outage only.
+    /// Once, at this time (fixed, "exp(MEAN)" or "uniform(A, B)"). Give `at` or `every`.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
+    pub(super) at: Option<S<String>>,
+    /// Again and again: the gap before each occurrence (the first from time 0, the next from the
+    /// end of the previous one), drawn anew each time. Not for vanish.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_time_schema")]
+    pub(super) every: Option<S<String>>,
+    /// reboot, suspend and outage only (drawn anew for each occurrence).
     #[serde(default)]
     #[schemars(schema_with = "opt_time_schema")]
     pub(super) duration: Option<S<String>>,

@@ -1,0 +1,60 @@
+//! `every`: a fault that repeats over the run, each gap drawn anew from the end
+//! of the previous occurrence, each occurrence with its own duration.
+
+use harness::runner;
+use harness::scenario::parse;
+use sim::trace::{FaultEvent, TraceEvent};
+use sim::Side;
+use std::path::Path;
+use std::time::Duration;
+
+fn scenario(fault: &str) -> harness::scenario::Scenario {
+    let src = format!("name = \"r\"\nhorizon = \"5h\"\n[[fault]]\n{fault}\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n");
+    parse(Path::new("r.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every hour for 10 minutes, over 5 hours: 1:00, then 1 h after the first
+/// ended (2:10), 3:20, 4:30; the next would start at 5:40, past the horizon.
+#[test]
+fn fixed_gaps_count_from_the_end_of_the_previous_occurrence() {
+    let s = scenario("kind = \"outage\"\ntarget = \"client.link\"\nevery = \"1h\"\nduration = \"10m\"");
+    let f = runner::derive_faults(&s, 0);
+    let starts: Vec<u64> = f.iter().map(|f| f.at.as_secs()).collect();
+    assert_eq!(starts, [3600, 7800, 12_000, 16_200]);
+    assert!(f.iter().all(|f| f.duration == Some(Duration::from_secs(600)) && f.target == "client.link"));
+    // Each occurrence fires: the link goes down and up at those times.
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    let downs: Vec<u64> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| t.event == TraceEvent::Fault(FaultEvent::OutageStart(Side::Client)))
+        .map(|t| t.at.since_start().as_secs())
+        .collect();
+    assert_eq!(downs, [3600, 7800, 12_000, 16_200]);
+}
+
+/// Random gaps and durations: every occurrence draws both anew, none overlaps
+/// the previous, and the mean gap is the one asked for.
+#[test]
+fn random_gaps_and_durations_are_drawn_for_each_occurrence() {
+    let s = scenario("kind = \"suspend\"\ntarget = \"client\"\nevery = \"exp(10m)\"\nduration = \"uniform(10s, 50s)\"");
+    let mut gaps = Vec::new();
+    for seed in 0..200 {
+        let f = runner::derive_faults(&s, seed);
+        let mut end = Duration::ZERO;
+        for o in &f {
+            assert!(o.at >= end, "seed {seed}: overlaps the previous occurrence");
+            let d = o.duration.unwrap();
+            assert!(d >= Duration::from_secs(10) && d <= Duration::from_secs(50));
+            gaps.push((o.at - end).as_secs_f64());
+            end = o.at + d;
+        }
+    }
+    // exp(10 min): mean 600 s; over ~5000 gaps the sample mean is within 4 %.
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    assert!(gaps.len() > 4000 && (mean - 600.0).abs() < 24.0, "{} gaps, mean {mean}", gaps.len());
+    // Durations differ between occurrences (not one draw reused).
+    let f = runner::derive_faults(&s, 1);
+    assert!(f.windows(2).any(|w| w[0].duration != w[1].duration));
+}
