@@ -18,7 +18,8 @@ pub struct UnitError {
     pub allowed: &'static str,
 }
 
-pub const DURATION_ALLOWED: &str = "a duration such as \"250ms\", \"75s\", \"20m\", \"2h\", \"3d\"";
+pub const DURATION_ALLOWED: &str =
+    "a duration such as \"250ms\", \"75s\", \"1.5m\", \"20m\", \"2h 11m\", \"3d\" (units ns, us, ms, s, m = minutes, h, d, w; or sec, min, hours, days, weeks)";
 pub const SIZE_ALLOWED: &str = "a size such as \"200B\", \"64KiB\", \"5MB\" (B, KB, MB, GB, KiB, MiB, GiB)";
 pub const RATE_ALLOWED: &str = "a rate such as \"56kbit/s\", \"1Mbit/s\" (bit/s, kbit/s, Mbit/s, Gbit/s)";
 pub const TIME_ALLOWED: &str = "a duration (\"26h\"), \"exp(MEAN)\" or \"uniform(A, B)\"";
@@ -27,10 +28,29 @@ fn err(problem: String, allowed: &'static str) -> UnitError {
     UnitError { problem, allowed }
 }
 
+/// The unit names a duration may use (humantime's, less months and years).
+const DURATION_UNITS: &[&str] = &[
+    "ns", "nsec", "us", "usec", "ms", "msec", "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute", "minutes", "h", "hr",
+    "hrs", "hour", "hours", "d", "day", "days", "w", "week", "weeks",
+];
+
 pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let t = s.trim();
     if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(err(format!("\"{s}\" is not a duration"), DURATION_ALLOWED));
+    }
+    // Each unit: "M" is months to humantime and minutes to many readers;
+    // months and years have no fixed length. Refuse them by name.
+    for unit in t.split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace()).filter(|u| !u.is_empty()) {
+        if unit == "M" {
+            return Err(err(format!("\"{s}\" is ambiguous: M means months to the parser and minutes to many readers"), DURATION_ALLOWED));
+        }
+        if !DURATION_UNITS.contains(&unit) {
+            return Err(err(
+                format!("\"{s}\": unknown unit \"{unit}\" (months and years have no fixed length: write days)"),
+                DURATION_ALLOWED,
+            ));
+        }
     }
     humantime::parse_duration(t).map_err(|e| err(format!("\"{s}\" is not a duration ({e})"), DURATION_ALLOWED))
 }
@@ -170,6 +190,16 @@ mod tests {
         assert_eq!(parse_duration("2h 11m"), Ok(Duration::from_secs(7860)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-5s").is_err());
+        // Documented forms: decimals and long unit names.
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30 sec"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2 hours"), Ok(Duration::from_secs(7200)));
+        // "M" is months to humantime (5M = 13 150 080 s) and minutes to many readers: refused.
+        let e = parse_duration("5M").unwrap_err();
+        assert!(e.problem.contains("\"5M\" is ambiguous"), "{e}");
+        for bad in ["1y", "2months", "3 years", "4mo"] {
+            assert!(parse_duration(bad).unwrap_err().problem.contains("unknown unit"), "{bad}");
+        }
     }
 
     #[test]

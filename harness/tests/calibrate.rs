@@ -29,3 +29,28 @@ fn every_case_is_within_2_percent_or_50_ms_of_the_kernel() {
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&left.stdout).lines().any(|l| l.starts_with("kasim-cal-")), "namespaces left behind");
 }
+
+/// A SIGKILLed calibration leaves its namespaces behind; the next one reaps
+/// those whose process is gone, and only those.
+#[test]
+#[ignore = "needs root and iproute2: cargo test -- --include-ignored (as .ci/run does)"]
+fn namespaces_of_a_killed_run_are_reaped_and_a_live_ones_are_not() {
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let stale = format!("kasim-cal-{dead}-reap");
+    let live = format!("kasim-cal-{}-keep", std::process::id());
+    for n in [&stale, &live] {
+        let _ = Command::new("ip").args(["netns", "del", n]).output();
+        assert!(Command::new("ip").args(["netns", "add", n]).status().unwrap().success(), "ip netns add {n}");
+    }
+    let reaped = harness::calibrate::reap_stale();
+    let list = String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).to_string();
+    let _ = Command::new("ip").args(["netns", "del", &live]).output();
+    assert!(reaped.contains(&stale), "{reaped:?}");
+    assert!(!list.contains(&stale), "{list}");
+    assert!(list.contains(&live), "a live process's namespace stays: {list}");
+}

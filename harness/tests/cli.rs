@@ -553,3 +553,135 @@ fn repeating_faults_out_of_range() {
         &["`fault[0].every`", "would repeat more than 100000 times over the horizon (1h); allowed: a gap of at least 36ms"],
     );
 }
+
+/// Values no real system or run could take, each refused with file, line, key
+/// and what is allowed (they used to be accepted, with silly results).
+#[test]
+fn accepted_nonsense_is_refused() {
+    // TCP_USER_TIMEOUT of 1 ns silently meant "off".
+    bad(
+        "ut-1ns",
+        "count = 3",
+        "count = 3\nuser_timeout = \"1ns\"",
+        &["`strategy[0].user_timeout`", "1ns is under a millisecond; allowed: \"0s\" (off) or at least 1ms"],
+    );
+    // A NaN bound failed at run time.
+    bad(
+        "ge-nan",
+        "count = 3",
+        "count = 3\n[[expect]]\nstrategy = \"ka\"\nmetric = \"nat_expiries\"\nge = nan",
+        &[":18:6:", "`expect[0].ge`", "NaN is not a bound; allowed: a finite number or a duration"],
+    );
+    // 400 days of delay opened no connection and reported "healthy false positives".
+    bad(
+        "delay-400d",
+        "horizon = \"1h\"",
+        "horizon = \"1h\"\n[client.link]\ndelay = \"400d\"",
+        &[":4:9:", "`client.link.delay`", "400d is longer than any link; allowed: up to 1m"],
+    );
+    // Seeds past 2^64 - 1 wrapped to 0.
+    bad(
+        "base-seed-wrap",
+        "horizon = \"1h\"",
+        "horizon = \"1h\"\nseeds = 2\nbase_seed = 18446744073709551615",
+        &[":4:13:", "`base_seed`", "18446744073709551615 + 2 seeds passes the largest seed"],
+    );
+    // ANSI escapes in a name reached the terminal.
+    bad(
+        "ansi-name",
+        "name = \"ok\"",
+        "name = \"ok\\u001b[31mred\"",
+        &[":1:8:", "`name`", "has control characters; allowed: printable text"],
+    );
+    // ServerAliveCountMax = 0 declared healthy connections dead.
+    bad(
+        "ssh-count-0",
+        "count = 3",
+        "count = 3\n[[strategy]]\nname = \"s\"\nkind = \"ssh\"\ninterval = \"10s\"\ncount_max = 0",
+        &["`strategy[1].count_max`", "0 is out of range; allowed: 1..=1000"],
+    );
+    // "5M" was five months to the parser.
+    bad(
+        "horizon-5M",
+        "horizon = \"1h\"",
+        "horizon = \"5M\"",
+        &[":2:11:", "`horizon`", "\"5M\" is ambiguous: M means months to the parser and minutes to many readers"],
+    );
+    bad("horizon-years", "horizon = \"1h\"", "horizon = \"1y\"", &["`horizon`", "unknown unit \"y\""]);
+    // --seeds past the largest seed.
+    let path = scenario("seeds-wrap", &VALID.replace("horizon = \"1h\"", "horizon = \"1h\"\nbase_seed = 18446744073709551614"));
+    let o = kasim(&["run", path.to_str().unwrap(), "--seeds", "5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--seeds: 5 seeds from ok's base_seed 18446744073709551614 pass the largest seed"), "{}", stderr(&o));
+}
+
+/// Output paths that are not plain files: a device or FIFO is written in
+/// place (renaming over it would replace /dev/null with a regular file), a
+/// symbolic link keeps being a link and its target is replaced.
+#[test]
+fn special_output_paths_are_written_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let path =
+        scenario("special", &VALID.replace("count = 3", "count = 3\n[[expect]]\nstrategy = \"ka\"\nmetric = \"nat_expiries\"\neq = 0"));
+    let dir = path.parent().unwrap().to_path_buf();
+    // A FIFO, read by a thread.
+    let fifo = dir.join("junit.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid path; creates a FIFO in our temp folder.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = kasim(&["check", path.to_str().unwrap(), "--junit", fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(reader.join().unwrap().contains("<testsuites name=\"kasim check\" tests=\"1\" failures=\"0\">"));
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+    // A character device.
+    let o = kasim(&["check", path.to_str().unwrap(), "--junit", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata("/dev/null").unwrap().file_type().is_char_device(), "/dev/null is still a device");
+    // A symbolic link to a file in another folder.
+    let real = dir.join("real").join("run.pcap");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    let link = dir.join("link.pcap");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--pcap", link.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert!(std::fs::metadata(&real).unwrap().len() > 24, "its target got the pcap");
+}
+
+/// `--out` replaces a report folder as a whole (one atomic exchange), and
+/// refuses a file or a folder holding anything else.
+#[test]
+fn out_replaces_a_report_set_as_a_whole_and_refuses_other_folders() {
+    let path = scenario("outset", VALID);
+    let dir = path.parent().unwrap().join("set");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |out: &std::path::Path| kasim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(run(&dir).status.code(), Some(0));
+    let inode = |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let first = inode(&dir);
+    assert_eq!(run(&dir).status.code(), Some(0));
+    assert_ne!(inode(&dir), first, "a new folder took the old one's place");
+    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    let siblings: Vec<String> =
+        std::fs::read_dir(dir.parent().unwrap()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    assert!(!siblings.iter().any(|n| n.contains(".tmp-")), "no temp folder left: {siblings:?}");
+    // A folder with something else in it is not ours to replace.
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let o = run(&dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("it holds notes.txt, which is not one of this report's files"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+    // A file is not a folder.
+    let file = path.parent().unwrap().join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let o = run(&file);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("it is a file; allowed: a folder"), "{}", stderr(&o));
+}

@@ -14,7 +14,7 @@
 
 mod netns;
 
-pub use netns::{available, remove_all, TestbedError};
+pub use netns::{available, reap_stale, remove_all, TestbedError};
 
 use crate::runner;
 use crate::scenario;

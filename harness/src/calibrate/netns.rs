@@ -7,6 +7,7 @@
 //! inside them (never in the root namespace).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
@@ -134,6 +135,25 @@ pub fn remove_all() {
     for n in names {
         let _ = run("ip", &["netns", "del", &n], None);
     }
+}
+
+/// Delete the namespaces of earlier `kasim calibrate` processes that are gone
+/// (a SIGKILL leaves them behind: `kasim-cal-<pid>-<tag>` whose pid no longer
+/// runs); returns their names. A live process's namespaces are left alone.
+pub fn reap_stale() -> Vec<String> {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else { return Vec::new() };
+    let mut reaped = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(pid) = name.strip_prefix("kasim-cal-").and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let gone = pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists();
+        if gone && run("ip", &["netns", "del", name], None).is_ok() {
+            reaped.push(name.to_string());
+        }
+    }
+    reaped
 }
 
 /// Can this process make namespaces? (Root, and `ip` present.)

@@ -275,6 +275,20 @@ pub fn check_counts(seeds: Option<u64>, jobs: Option<usize>) -> Result<(), CliEr
     Ok(())
 }
 
+/// `--seeds` must not carry a scenario's seeds past the largest one.
+pub fn check_seed_range(scenarios: &[Scenario], seeds: Option<u64>) -> Result<(), CliError> {
+    for s in scenarios {
+        let n = seeds.unwrap_or(s.seeds);
+        if s.base_seed.checked_add(n.saturating_sub(1)).is_none() {
+            return Err(CliError::BadFlag {
+                flag: "seeds",
+                message: format!("{n} seeds from {}'s base_seed {} pass the largest seed (2^64 - 1)", s.name, s.base_seed),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The bundled catalogue: `scenarios/` here, or next to the workspace.
 pub fn default_paths() -> Vec<PathBuf> {
     let local = PathBuf::from("scenarios");

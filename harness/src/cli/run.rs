@@ -2,7 +2,7 @@
 //! expectations. `merge` renders through the same [`emit`] as `run`, which is
 //! what makes a merged shard set byte-identical to the unsharded run.
 
-use super::files::{print_out, write_atomic};
+use super::files::{print_out, write_atomic, write_set};
 use super::{load_all, CliError, Engine, Format, MergeArgs, RunArgs};
 use crate::check::{self, Checked};
 use crate::metrics::RunSummary;
@@ -46,6 +46,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
         }
     }
     super::check_counts(args.seeds, args.jobs)?;
+    super::check_seed_range(&scenarios, args.seeds)?;
     let shard = match &args.shard {
         None => None,
         Some(spec) => {
@@ -259,9 +260,6 @@ pub fn emit(
         Format::Json => render::json(report),
     };
     if let Some(dir) = &args.out {
-        write_atomic(&dir.join("report.txt"), &render::table(report))?;
-        write_atomic(&dir.join("report.md"), &render::markdown(report))?;
-        write_atomic(&dir.join("report.json"), &render::json(report))?;
         let plots: Vec<_> = scenarios
             .iter()
             .zip(runs)
@@ -271,7 +269,15 @@ pub fn emit(
                 crate::plots::scenario_plots(s, &strategies, runs, &|st, seed| timeline_of(s, st, seed))
             })
             .collect();
-        write_atomic(&dir.join("index.html"), &reports::html::page(report, &plots))?;
+        write_set(
+            dir,
+            &[
+                ("report.txt", render::table(report)),
+                ("report.md", render::markdown(report)),
+                ("report.json", render::json(report)),
+                ("index.html", reports::html::page(report, &plots)),
+            ],
+        )?;
         eprintln!("wrote {}/report.{{txt,md,json}} and {}/index.html", dir.display(), dir.display());
     }
     let Some((limit, junit)) = &args.check else {

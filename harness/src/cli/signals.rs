@@ -34,7 +34,7 @@ pub fn install() {
         let signal = SIGNAL.load(Ordering::SeqCst);
         if signal != 0 {
             for path in TEMPS.lock().map(|t| t.clone()).unwrap_or_default() {
-                let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
             }
             for cleanup in CLEANUPS.lock().map(|c| c.clone()).unwrap_or_default() {
                 cleanup();
@@ -45,7 +45,7 @@ pub fn install() {
     });
 }
 
-/// A temp file being written: removed if a signal ends the command first.
+/// A temp file (or folder) being written: removed if a signal ends the command first.
 pub fn writing(path: &Path) {
     if let Ok(mut t) = TEMPS.lock() {
         t.push(path.to_path_buf());

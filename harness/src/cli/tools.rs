@@ -15,8 +15,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
         eprintln!("SKIPPED: kasim calibrate cannot build its testbed here: {why}");
         return Ok(ExitCode::from(EXIT_SKIPPED));
     }
-    // Our namespaces go away on Ctrl-C and kill too.
+    // Our namespaces go away on Ctrl-C and kill too; those a killed run left are reaped now.
     super::signals::on_signal(calibrate::remove_all);
+    let reaped = calibrate::reap_stale();
+    if !reaped.is_empty() {
+        eprintln!("removed {} network namespaces left by an earlier run that was killed: {}", reaped.len(), reaped.join(", "));
+    }
     eprintln!("calibrating {} cases x {} repetitions in parallel (about 30 s)...", calibrate::Case::ALL.len(), args.reps);
     let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
     calibrate::remove_all();

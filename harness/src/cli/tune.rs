@@ -1,7 +1,7 @@
 //! `kasim tune`: the grid, its table, JSON (CONTRACT.md v2) and markdown,
 //! and with `--out` an HTML page whose plot shows the frontier.
 
-use super::files::{print_out, write_atomic};
+use super::files::{print_out, write_set};
 use super::{CliError, Format, TuneArgs};
 use crate::runner;
 use crate::scenario::{self, Metric};
@@ -22,6 +22,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
     };
     super::check_counts(args.seeds, args.jobs)?;
+    super::check_seed_range(std::slice::from_ref(&s), args.seeds)?;
     let plan = Plan::new(strategy, &args.vary, &args.require, &args.minimize, runner::seeds(&s, args.seeds), args.halving)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
@@ -39,8 +40,6 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
         Format::Markdown => markdown(&s.name, &plan, &tuned, &explanation),
     };
     if let Some(dir) = &args.out {
-        write_atomic(&dir.join("tune.json"), &json_text(&doc))?;
-        write_atomic(&dir.join("tune.md"), &markdown(&s.name, &plan, &tuned, &explanation))?;
         let points: Vec<TunePoint> = tuned
             .points
             .iter()
@@ -56,7 +55,8 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
             .collect();
         let title = format!("kasim tune: {} / {}", s.name, plan.strategy.name);
         let table = markdown(&s.name, &plan, &tuned, &explanation);
-        write_atomic(&dir.join("index.html"), &reports::html::tune_page(&title, &explanation, &points, &table))?;
+        let page = reports::html::tune_page(&title, &explanation, &points, &table);
+        write_set(dir, &[("tune.json", json_text(&doc)), ("tune.md", table), ("index.html", page)])?;
         eprintln!("wrote {0}/tune.json, {0}/tune.md and {0}/index.html", dir.display());
     }
     print_out(&text)?;

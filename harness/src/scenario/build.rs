@@ -1,7 +1,7 @@
 //! Validation: raw values to a [`Scenario`], with units converted, ranges
 //! and cross-references checked, and every error naming its span and key.
 
-use super::load::{MAX_HORIZON, MIN_TRAFFIC_GAP};
+use super::load::{MAX_HORIZON, MAX_LINK_DELAY, MIN_TRAFFIC_GAP};
 use super::raw::*;
 use super::*;
 use crate::source::{Ctx, ScenarioError};
@@ -19,12 +19,25 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
     if name.is_empty() {
         return Err(ctx.error(Some(raw.name.span()), "name", "must not be empty"));
     }
+    // It reaches terminals, file names and reports: no control characters (ANSI escapes).
+    if name.chars().any(char::is_control) {
+        return Err(ctx.error(Some(raw.name.span()), "name", "has control characters; allowed: printable text"));
+    }
     let horizon = ctx.unit(&raw.horizon, "horizon", units::parse_duration)?;
     if horizon.is_zero() {
         return Err(ctx.error(Some(raw.horizon.span()), "horizon", "must be greater than zero"));
     }
     if horizon > MAX_HORIZON {
         return Err(ctx.error(Some(raw.horizon.span()), "horizon", "is longer than a year; allowed: up to 365d"));
+    }
+    let base_seed = raw.base_seed.as_ref().map_or(0, |b| *b.get_ref());
+    let seeds_given = raw.seeds.as_ref().map_or(1, |s| *s.get_ref());
+    if base_seed.checked_add(seeds_given.max(1) as u64 - 1).is_none() {
+        return Err(ctx.error(
+            raw.base_seed.as_ref().map(|b| b.span()),
+            "base_seed",
+            format!("{base_seed} + {seeds_given} seeds passes the largest seed; allowed: base_seed + seeds - 1 <= 18446744073709551615"),
+        ));
     }
     let seeds = match &raw.seeds {
         None => 1,
@@ -105,7 +118,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         description: raw.description.trim().to_string(),
         horizon,
         seeds,
-        base_seed: raw.base_seed,
+        base_seed,
         clients,
         connections,
         client_idle_timeout,
@@ -139,8 +152,15 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
     if let Some(r) = rate(&raw.down, &format!("{prefix}.down"))? {
         link.down.rate_bps = r;
     }
-    if let Some(d) = &raw.delay {
-        let d = ctx.unit(d, &format!("{prefix}.delay"), units::parse_duration)?;
+    if let Some(v) = &raw.delay {
+        let d = ctx.unit(v, &format!("{prefix}.delay"), units::parse_duration)?;
+        if d > MAX_LINK_DELAY {
+            return Err(ctx.error(
+                Some(v.span()),
+                format!("{prefix}.delay"),
+                format!("{} is longer than any link; allowed: up to 1m (a geostationary hop is 0.25s)", units::format_duration(d)),
+            ));
+        }
         link.up.delay = d;
         link.down.delay = d;
     }
@@ -504,7 +524,10 @@ fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> 
     };
     let value = match v.get_ref() {
         toml::Value::Integer(n) => *n as f64,
-        toml::Value::Float(f) => *f,
+        toml::Value::Float(f) if f.is_finite() => *f,
+        toml::Value::Float(f) => {
+            return Err(ctx.error(Some(v.span()), key(op_key(op)), format!("{f} is not a bound; allowed: a finite number or a duration")))
+        }
         toml::Value::String(s) => {
             units::parse_duration(s).map_err(|e| ctx.error(Some(v.span()), key(op_key(op)), format!("{e} (or a number)")))?.as_secs_f64()
         }

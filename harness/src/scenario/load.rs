@@ -13,6 +13,10 @@ use std::time::Duration;
 /// ("999999999d") would run for ever and overflow the nanosecond clock.
 pub(super) const MAX_HORIZON: Duration = Duration::from_secs(365 * 86_400);
 
+/// The longest one-way link delay (a geostationary satellite hop is 0.25 s):
+/// beyond it no connection opens within a run, and nothing it reports means much.
+pub(super) const MAX_LINK_DELAY: Duration = Duration::from_secs(60);
+
 /// The shortest repeating traffic gap (fixed, mean or upper end).
 pub(super) const MIN_TRAFFIC_GAP: Duration = Duration::from_millis(1);
 

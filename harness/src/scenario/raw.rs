@@ -27,7 +27,8 @@ pub(super) struct RawScenario {
     #[schemars(with = "Option<u32>", range(min = 1, max = 1000000))]
     pub(super) seeds: Option<S<i64>>,
     #[serde(default)]
-    pub(super) base_seed: u64,
+    #[schemars(with = "Option<u64>")]
+    pub(super) base_seed: Option<S<u64>>,
     pub(super) client: Option<RawClient>,
     pub(super) server: Option<RawHost>,
     pub(super) nat: Option<RawNat>,

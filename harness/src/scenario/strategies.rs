@@ -124,7 +124,11 @@ pub(crate) fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, Stri
             Ok(s.clone())
         }
         (ParamType::DurationOrOff, toml::Value::String(s)) => {
-            units::parse_duration(s).map(|_| s.clone()).map_err(|e| format!("{e} (\"0s\" = off)"))
+            let d = units::parse_duration(s).map_err(|e| format!("{e} (\"0s\" = off)"))?;
+            if !d.is_zero() && d < Duration::from_millis(1) {
+                return Err(format!("{s} is under a millisecond; allowed: \"0s\" (off) or at least 1ms"));
+            }
+            Ok(s.clone())
         }
         (ParamType::Number { min, max }, toml::Value::Float(x)) if (min..=max).contains(x) => Ok(x.to_string()),
         (ParamType::Number { min, max }, toml::Value::Integer(i)) if (min..=max).contains(&(*i as f64)) => Ok(i.to_string()),

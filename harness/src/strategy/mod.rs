@@ -280,7 +280,12 @@ pub const KINDS: &[KindSpec] = &[
                 default: "0s",
                 help: "ServerAliveInterval (0s = off, the default)",
             },
-            ParamSpec { name: "count_max", ty: ParamType::Count { min: 0, max: 1000 }, default: "3", help: "ServerAliveCountMax" },
+            ParamSpec {
+                name: "count_max",
+                ty: ParamType::Count { min: 1, max: 1000 },
+                default: "3",
+                help: "ServerAliveCountMax (0 would drop the connection at the first unanswered keepalive)",
+            },
         ],
     },
     KindSpec {
