@@ -215,6 +215,36 @@ pub fn aggregate(strategy: &StrategySpec, horizon: Duration, runs: &[RunSummary]
     metrics::aggregate(&strategy.name, strategy.kind, horizon, runs)
 }
 
+/// A rough count of the events one run of `scenario` makes (for warning a
+/// user before a run that would take minutes): per connection, the messages
+/// of every traffic entry (a gap's typical value over the horizon, or its
+/// count) times the segments each takes, each sent, received and acknowledged.
+/// Keepalives and pings are left out: they are rarely what makes a run long.
+pub fn estimated_events(scenario: &Scenario) -> f64 {
+    let horizon = scenario.horizon.as_secs_f64();
+    let per_connection: f64 = scenario
+        .traffic
+        .iter()
+        .map(|t| {
+            let messages = match t.schedule {
+                crate::scenario::Schedule::At(_) => 1.0,
+                crate::scenario::Schedule::Every(gap) => {
+                    let typical = match gap {
+                        crate::units::RandomTime::Fixed(d) | crate::units::RandomTime::Exp(d) => d,
+                        crate::units::RandomTime::Uniform(a, b) => (a + b) / 2,
+                    };
+                    horizon / typical.as_secs_f64().max(1e-3)
+                }
+            };
+            let messages = t.count.map_or(messages, |c| messages.min(c as f64));
+            // Each segment is a send, an arrival and an ACK's send and arrival.
+            let segments = ((t.size + t.reply) as f64 / f64::from(sim::packet::DEFAULT_MSS)).ceil().max(1.0);
+            messages * segments * 4.0
+        })
+        .sum();
+    per_connection * f64::from(scenario.clients * scenario.connections)
+}
+
 /// The seeds a scenario runs.
 pub fn seeds(scenario: &Scenario, override_seeds: Option<u64>) -> Vec<u64> {
     (0..override_seeds.unwrap_or(scenario.seeds)).map(|i| scenario.base_seed.wrapping_add(i)).collect()

@@ -685,3 +685,25 @@ fn out_replaces_a_report_set_as_a_whole_and_refuses_other_folders() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("it is a file; allowed: a folder"), "{}", stderr(&o));
 }
+
+/// A scenario that asks for a billion events says so before it starts.
+#[test]
+fn a_run_that_will_take_minutes_says_so_first() {
+    // A request every 1 ms for a day: 86.4 million messages, each a segment
+    // out and one back (4 events each way): about 3.5e8 events a run, 4 runs.
+    let big = VALID.replace("horizon = \"1h\"", "horizon = \"1d\"\nseeds = 4\n[[traffic]]\nkind = \"requests\"\nfrom = \"client\"\nevery = \"1ms\"\nsize = \"100B\"\nreply = \"100B\"");
+    let path = scenario("big", &big);
+    // Start it, read the note, stop it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(["run", path.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("note: ok asks for about 1.4e9 events (4 runs): expect minutes"), "{err}");
+}

@@ -62,13 +62,24 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
         .build()
         .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })?;
     let total: u64 = scenarios.iter().map(|s| selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)).sum();
+    // Say so before a run that will take minutes (about 10^7 events a second here).
+    for s in &scenarios {
+        let events = runner::estimated_events(s) * (selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)) as f64;
+        if events > 1e9 {
+            eprintln!(
+                "note: {} asks for about {events:.1e} events ({} runs): expect minutes (roughly 10^7 events a second per core)",
+                s.name,
+                selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)
+            );
+        }
+    }
     let total = shard.map_or(total, |k| total / k.count + u64::from(total % k.count >= k.index));
     // Runs are numbered across the whole matrix, in this order; a shard makes its share.
     let mut numbered: u64 = 0;
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} runs [{elapsed_precise}] {wide_bar} {msg}")
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} runs [{elapsed_precise}, about {eta} left] {wide_bar} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
