@@ -694,7 +694,7 @@ fn a_run_that_will_take_minutes_says_so_first() {
     let big = VALID.replace("horizon = \"1h\"", "horizon = \"1d\"\nseeds = 4\n[[traffic]]\nkind = \"requests\"\nfrom = \"client\"\nevery = \"1ms\"\nsize = \"100B\"\nreply = \"100B\"");
     let path = scenario("big", &big);
     // Start it, read the note, stop it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kasim"))
         .args(["run", path.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
