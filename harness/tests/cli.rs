@@ -707,3 +707,21 @@ fn a_run_that_will_take_minutes_says_so_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("note: ok asks for about 1.4e9 events (4 runs): expect minutes"), "{err}");
 }
+
+/// A fault time that may fall past the horizon loads, with a warning that says
+/// how often the fault will not happen: uniform(30m, 90m) in a 1 h run misses
+/// (90 − 60) / (90 − 30) = 50 % of seeds.
+#[test]
+fn a_fault_time_past_the_horizon_is_a_warning() {
+    let path = scenario("past", &VALID.replace("at = \"10m\"", "at = \"uniform(30m, 90m)\""));
+    let o = kasim(&["run", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "warning: {}:7:6: `fault[0].at`: uniform(30m, 90m) reaches past the horizon (1h): in about 50 % of seeds this fault does not happen",
+            path.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+}

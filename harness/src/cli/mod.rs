@@ -305,6 +305,9 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
     let mut out: Vec<Scenario> = Vec::new();
     for f in files {
         let s = scenario::load(&f)?;
+        for w in &s.warnings {
+            eprintln!("warning: {w}");
+        }
         if let Some(other) = out.iter().find(|o| o.name == s.name) {
             return Err(CliError::DuplicateName { name: s.name, a: other.path.display().to_string(), b: f.display().to_string() });
         }

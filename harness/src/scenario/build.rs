@@ -89,11 +89,15 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
     let proxy = raw.proxy.map(|p| proxy(ctx, p)).transpose()?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
+    let mut warnings = Vec::new();
     let faults = raw
         .fault
         .iter()
         .enumerate()
-        .map(|(i, f)| fault(ctx, i, f, horizon, nat.is_some(), proxy.is_some(), clients))
+        .map(|(i, f)| {
+            let around = Around { horizon, has_nat: nat.is_some(), has_proxy: proxy.is_some(), clients };
+            fault(ctx, i, f, &around, &mut warnings)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if raw.strategy.is_empty() {
         return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
@@ -132,6 +136,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         faults,
         strategies,
         expects,
+        warnings,
     })
 }
 
@@ -341,15 +346,16 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     Ok(Traffic { kind, from, schedule, size, reply, count })
 }
 
-fn fault(
-    ctx: &Ctx,
-    i: usize,
-    raw: &RawFault,
+/// What a fault is checked against: the rest of the scenario.
+struct Around {
     horizon: Duration,
     has_nat: bool,
     has_proxy: bool,
     clients: u32,
-) -> Result<FaultSpec, ScenarioError> {
+}
+
+fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Vec<String>) -> Result<FaultSpec, ScenarioError> {
+    let Around { horizon, has_nat, has_proxy, clients } = *around;
     let key = |k: &str| format!("fault[{i}].{k}");
     let kind = match raw.kind.get_ref().as_str() {
         "vanish" => FaultKind::Vanish,
@@ -437,6 +443,20 @@ fn fault(
                     key("at"),
                     format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
                 ));
+            }
+            if let RandomTime::Uniform(lo, hi) = at {
+                if hi > horizon {
+                    let share = (hi - horizon).as_secs_f64() / (hi - lo).as_secs_f64().max(1e-9);
+                    let (line, col) = ctx.position(a.span());
+                    warnings.push(format!(
+                        "{}:{line}:{col}: `{}`: {} reaches past the horizon ({}): in about {:.0} % of seeds this fault does not happen",
+                        ctx.file.display(),
+                        key("at"),
+                        a.get_ref(),
+                        units::format_duration(horizon),
+                        share * 100.0
+                    ));
+                }
             }
             FaultWhen::At(at)
         }

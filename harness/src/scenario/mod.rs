@@ -226,4 +226,7 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     pub strategies: Vec<StrategySpec>,
     pub expects: Vec<Expect>,
+    /// What loads but may not mean what was meant (e.g. a fault time drawn
+    /// past the horizon in some seeds), each naming file, line and key.
+    pub warnings: Vec<String>,
 }
