@@ -725,3 +725,29 @@ fn a_fault_time_past_the_horizon_is_a_warning() {
         stderr(&o)
     );
 }
+
+/// The bundled catalogue is embedded in the binary: every scenario of
+/// `scenarios/` is there, the same once parsed, and `replay` finds one by name
+/// from any folder (an installed kasim has no `scenarios/` beside it).
+#[test]
+fn the_catalogue_is_embedded_and_found_by_name_anywhere() {
+    let embedded = harness::cli::bundled_catalogue().unwrap();
+    let files = harness::scenario::discover(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")]).unwrap();
+    assert_eq!(embedded.len(), files.len());
+    for (e, f) in embedded.iter().zip(&files) {
+        let mut from_file = harness::scenario::load(f).unwrap();
+        from_file.path = e.path.clone();
+        assert_eq!(e, &from_file, "{}", f.display());
+    }
+    let elsewhere = std::env::temp_dir();
+    let o = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(["replay", "buildbot-dialup", "--strategy", "ping-10m-3m", "--seed", "3"])
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("scenario buildbot-dialup (<bundled>/buildbot-dialup.toml), strategy ping-10m-3m"), "{}", &text[..200]);
+    let o = kasim(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("kasim {}", env!("CARGO_PKG_VERSION")));
+}

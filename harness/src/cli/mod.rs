@@ -289,18 +289,66 @@ pub fn check_seed_range(scenarios: &[Scenario], seeds: Option<u64>) -> Result<()
     Ok(())
 }
 
-/// The bundled catalogue: `scenarios/` here, or next to the workspace.
-pub fn default_paths() -> Vec<PathBuf> {
+/// The bundled catalogue, embedded at build time (`build.rs`).
+mod catalogue {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+}
+
+/// The bundled catalogue: `scenarios/` here, or next to the workspace; `None`
+/// when neither exists (an installed binary away from its sources), and the
+/// embedded copy is used.
+pub fn default_paths() -> Option<Vec<PathBuf>> {
     let local = PathBuf::from("scenarios");
     if local.is_dir() {
-        return vec![local];
+        return Some(vec![local]);
     }
-    vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")]
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios");
+    source.is_dir().then(|| vec![source])
+}
+
+/// The embedded copy of a bundled scenario, by file name or scenario name
+/// (`buildbot-dialup.toml`, `scenarios/buildbot-dialup.toml`, `buildbot-dialup`).
+pub fn bundled(path: &Path) -> Option<Scenario> {
+    let name = path.file_name()?.to_str()?;
+    let (file, text) = catalogue::CATALOGUE.iter().find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name))?;
+    scenario::parse(&Path::new("<bundled>").join(file), text).ok()
+}
+
+/// Every bundled scenario, from the copy embedded in the binary (paths read `<bundled>/NAME.toml`).
+pub fn bundled_catalogue() -> Result<Vec<Scenario>, ScenarioError> {
+    catalogue::CATALOGUE.iter().map(|(file, text)| scenario::parse(&Path::new("<bundled>").join(file), text)).collect()
+}
+
+/// The text of a scenario file, or of the bundled one of that name.
+pub fn source_text(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path).or_else(|e| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        catalogue::CATALOGUE
+            .iter()
+            .find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name))
+            .map(|(_, text)| text.to_string())
+            .ok_or(e)
+    })
+}
+
+/// Load a scenario file, or (when there is no such file) the bundled one of that name.
+pub fn load_one(path: &Path) -> Result<Scenario, CliError> {
+    match scenario::load(path) {
+        Err(e) if !path.exists() => bundled(path).ok_or(CliError::Scenario(e)),
+        other => Ok(other?),
+    }
 }
 
 /// Load and validate every scenario under `paths`.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
-    let paths = if paths.is_empty() { default_paths() } else { paths.to_vec() };
+    let paths = if paths.is_empty() {
+        match default_paths() {
+            Some(p) => p,
+            None => return Ok(bundled_catalogue()?),
+        }
+    } else {
+        paths.to_vec()
+    };
     let files = scenario::discover(&paths)?;
     let mut out: Vec<Scenario> = Vec::new();
     for f in files {

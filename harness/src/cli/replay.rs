@@ -3,7 +3,7 @@
 use super::files::{print_out, write_atomic, write_atomic_with};
 use super::{CliError, ReplayArgs, ReplayFormat};
 use crate::runner;
-use crate::scenario::{self, ScenarioError};
+use crate::scenario::ScenarioError;
 use crate::timeline;
 use crate::units::format_duration;
 use serde::Serialize;
@@ -53,7 +53,7 @@ fn in_time_order(faults: &[runner::DerivedFault]) -> Vec<runner::DerivedFault> {
 }
 
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
-    let s = scenario::load(&args.path)?;
+    let s = super::load_one(&args.path)?;
     if args.export_scenario.is_some() && s.clients * s.connections > 1 {
         // Each connection's messages would need a schedule of their own; the
         // exported file's [[traffic]] entries would run on every connection.
@@ -91,7 +91,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         eprintln!("wrote {count} packets to {}", path.display());
     }
     if let Some(path) = &args.export_scenario {
-        let source = std::fs::read_to_string(&args.path).map_err(|e| {
+        let source = super::source_text(&args.path).map_err(|e| {
             CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
         })?;
         let text = crate::export::export(&s, &source, strategy, &r).map_err(|e| {

@@ -206,7 +206,7 @@ pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<Ex
 fn partial_json(args: &RunArgs, out: &RunOutput, shard: Shard) -> Result<String, CliError> {
     let mut scenarios = Vec::new();
     for ((s, runs), ran) in out.scenarios.iter().zip(&out.runs).zip(&out.ran) {
-        let source = std::fs::read_to_string(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?;
+        let source = super::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?;
         scenarios.push(PartialScenario {
             name: s.name.clone(),
             path: s.path.display().to_string(),

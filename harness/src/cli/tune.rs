@@ -4,7 +4,7 @@
 use super::files::{print_out, write_set};
 use super::{CliError, Format, TuneArgs};
 use crate::runner;
-use crate::scenario::{self, Metric};
+use crate::scenario::Metric;
 use crate::strategy::ParamType;
 use crate::tune::{self, Plan, Tuned};
 use crate::units;
@@ -16,7 +16,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
-    let s = scenario::load(&args.path)?;
+    let s = super::load_one(&args.path)?;
     let Some(strategy) = s.strategies.iter().find(|st| st.name == args.strategy) else {
         let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
