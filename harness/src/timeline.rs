@@ -245,10 +245,92 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
 }
 
 /// Render lines as text.
+/// A line with its numbers blotted out: lines that differ only in times,
+/// sizes or sequence numbers tell the same thing.
+fn shape(l: &Line) -> String {
+    let mut out = l.place.clone();
+    out.push(' ');
+    let mut in_number = false;
+    for c in l.event.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The timeline as text. A block of one to three lines told three or more
+/// times in a row (the same places and words, numbers aside: a RST answering
+/// each retransmission and its wait in the queue) is told once, with its count
+/// and the time it last began.
 pub fn render(lines: &[Line]) -> String {
+    let shapes: Vec<String> = lines.iter().map(shape).collect();
     let mut s = String::new();
-    for l in lines {
-        s.push_str(&format!("{} {:<12} {}\n", l.at, l.place, l.event));
+    let mut i = 0;
+    while i < lines.len() {
+        let mut best = (1, 1); // (period, repetitions)
+        for period in 1..=3 {
+            let reps = (1..)
+                .take_while(|k| {
+                    let start = i + k * period;
+                    start + period <= lines.len() && shapes[start..start + period] == shapes[i..i + period]
+                })
+                .count()
+                + 1;
+            if reps >= 3 && reps * period > best.0 * best.1 {
+                best = (period, reps);
+            }
+        }
+        let (period, reps) = best;
+        for (j, l) in lines[i..i + period].iter().enumerate() {
+            if reps >= 3 && j == 0 {
+                let last = &lines[i + (reps - 1) * period];
+                let what = if period == 1 { "this line".to_string() } else { format!("these {period} lines") };
+                s.push_str(&format!("{} {:<12} {}   [{what} ×{reps}, the last from {}]\n", l.at, l.place, l.event, last.at));
+            } else {
+                s.push_str(&format!("{} {:<12} {}\n", l.at, l.place, l.event));
+            }
+        }
+        i += if reps >= 3 { period * reps } else { 1 };
     }
     s
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    fn line(at_ms: u64, place: &str, event: &str) -> Line {
+        let at = Instant::from_millis(at_ms);
+        Line { at_s: at.as_secs_f64(), at, place: place.into(), event: event.into() }
+    }
+
+    #[test]
+    fn repeated_blocks_are_told_once_with_their_count() {
+        let mut lines = vec![line(0, "client", "connected")];
+        // A RST and its wait in the queue, four times, numbers differing.
+        for k in 0..4u64 {
+            lines.push(line(1000 + k, "client", "sends RST 1.2.3.4:5 -> 6.7.8.9:10"));
+            lines.push(line(1000 + k, "client.link", &format!("RST waits {}.{}s in the queue", 450 - k, k)));
+        }
+        lines.push(line(2000, "client", "declared dead"));
+        // Two alike are told as they are.
+        lines.push(line(3000, "server", "sends RST"));
+        lines.push(line(3001, "server", "sends RST"));
+        let text = render(&lines);
+        let got: Vec<&str> = text.lines().collect();
+        assert_eq!(got.len(), 6, "{text}");
+        assert_eq!(
+            got[1],
+            "+00:00:01.000 client       sends RST 1.2.3.4:5 -> 6.7.8.9:10   [these 2 lines ×4, the last from +00:00:01.003]"
+        );
+        assert_eq!(got[2], "+00:00:01.000 client.link  RST waits 450.0s in the queue");
+        assert!(got[3].ends_with("declared dead") && got[4].ends_with("sends RST") && got[5].ends_with("sends RST"));
+    }
 }

@@ -359,9 +359,12 @@ fn export_scenario_fixes_every_random_value_and_reproduces_the_outcome() {
         assert_eq!(original.status.code(), Some(0), "{}", stderr(&original));
         let text = std::fs::read_to_string(&exported).unwrap();
         assert!(!text.contains("exp(") && !text.contains("uniform("), "nothing random left:\n{text}");
-        // The fixed file replays the same story, line for line after the header.
+        // The fixed file replays the same story, line for line but for the header and the
+        // "reproduce with" line (they name the file).
         let again = kasim(&["replay", exported.to_str().unwrap(), "--strategy", strategy, "--seed", seed]);
-        let body = |o: &Output| String::from_utf8_lossy(&o.stdout).lines().skip(1).collect::<Vec<_>>().join("\n");
+        let body = |o: &Output| {
+            String::from_utf8_lossy(&o.stdout).lines().skip(1).filter(|l| !l.starts_with("reproduce with:")).collect::<Vec<_>>().join("\n")
+        };
         assert_eq!(body(&original), body(&again));
         // And its pinned expectations hold.
         let check = kasim(&["check", exported.to_str().unwrap()]);

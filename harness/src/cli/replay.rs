@@ -125,6 +125,24 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
                 None => writeln!(out, "the connection never broke"),
             };
+            // The story in a few lines before the timeline: NAT expiries, every declaration and its verdict.
+            if !r.outcome.nat_expired_at.is_empty() {
+                let at: Vec<String> = r.outcome.nat_expired_at.iter().take(5).map(|t| t.to_string()).collect();
+                let more = r.outcome.nat_expired_at.len().saturating_sub(5);
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                let _ = writeln!(out, "NAT mappings expired: {} ({}{more})", r.outcome.nat_expired_at.len(), at.join(", "));
+            }
+            for d in &r.outcome.declarations {
+                let verdict = match d.verdict {
+                    Verdict::Detection { latency } => {
+                        format!("detection, {} after the break", reports::render::seconds(Some(latency.as_secs_f64())))
+                    }
+                    Verdict::FalsePositive { condition } => format!("FALSE POSITIVE ({})", condition.name()),
+                    Verdict::OrderlyEnd => "after an orderly close, not counted".into(),
+                };
+                let _ = writeln!(out, "declared dead at {} by the {}: {} ({verdict})", d.at, d.side, d.cause);
+            }
+            let _ = writeln!(out, "reproduce with: kasim replay {} --strategy {} --seed {}", s.path.display(), strategy.name, args.seed);
             out.push('\n');
             out.push_str(&timeline::render(&lines));
             print_out(&out)?;
