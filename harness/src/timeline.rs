@@ -26,6 +26,9 @@ pub struct Line {
     pub at_s: f64,
     #[serde(skip)]
     pub at: Instant,
+    /// What the line is about, for `replay --only`.
+    #[serde(skip)]
+    pub topic: Topic,
     /// client, server, nat, or a link ("client.link").
     pub place: String,
     pub event: String,
@@ -122,6 +125,51 @@ impl Streams {
         };
         Some((side, text))
     }
+}
+
+/// What a timeline line is about (`kasim replay --only faults,declarations`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Topic {
+    /// Faults starting and ending.
+    Faults,
+    /// NAT mappings made, lost and translated, and the NAT's resets.
+    Nat,
+    /// Death declarations, closes on purpose, and the proxy's decisions.
+    Declarations,
+    /// Segments sent, queued, dropped and delivered.
+    #[default]
+    Packets,
+    /// Socket events (connected, EOF, errors).
+    Sockets,
+    /// Application messages written and received.
+    App,
+}
+
+impl Topic {
+    fn of(event: &TraceEvent) -> Topic {
+        match event {
+            TraceEvent::Fault(_) => Topic::Faults,
+            TraceEvent::NatMappingCreated { .. }
+            | TraceEvent::NatMappingExpired { .. }
+            | TraceEvent::NatRebooted { .. }
+            | TraceEvent::NatReset { .. }
+            | TraceEvent::Translated { .. } => Topic::Nat,
+            TraceEvent::Declared { .. } | TraceEvent::ClosedOnPurpose { .. } | TraceEvent::Proxy(_) => Topic::Declarations,
+            TraceEvent::Socket { .. } | TraceEvent::TimerFired { .. } => Topic::Sockets,
+            TraceEvent::AppWrite { .. } | TraceEvent::AppMessage { .. } => Topic::App,
+            TraceEvent::Sent { .. } | TraceEvent::Delivered { .. } | TraceEvent::Queued { .. } | TraceEvent::Dropped { .. } => {
+                Topic::Packets
+            }
+        }
+    }
+}
+
+/// Keep the lines in `[since, until]` whose topic is in `only` (all when empty).
+pub fn filter(lines: Vec<Line>, since: Option<Instant>, until: Option<Instant>, only: &[Topic]) -> Vec<Line> {
+    lines
+        .into_iter()
+        .filter(|l| since.is_none_or(|t| l.at >= t) && until.is_none_or(|t| l.at <= t) && (only.is_empty() || only.contains(&l.topic)))
+        .collect()
 }
 
 /// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
@@ -239,7 +287,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 (side.to_string(), format!("declared dead: {cause} ({judged})"))
             }
         };
-        out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, place, event });
+        out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, topic: Topic::of(&r.event), place, event });
     }
     out
 }
@@ -308,7 +356,7 @@ mod render_tests {
 
     fn line(at_ms: u64, place: &str, event: &str) -> Line {
         let at = Instant::from_millis(at_ms);
-        Line { at_s: at.as_secs_f64(), at, place: place.into(), event: event.into() }
+        Line { at_s: at.as_secs_f64(), at, topic: Topic::Packets, place: place.into(), event: event.into() }
     }
 
     #[test]

@@ -754,3 +754,31 @@ fn the_catalogue_is_embedded_and_found_by_name_anywhere() {
     let o = kasim(&["--version"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("kasim {}", env!("CARGO_PKG_VERSION")));
 }
+
+/// `replay --only` and `--since/--until` keep the timeline to what matters.
+#[test]
+fn replay_filters_by_topic_and_time() {
+    let args = ["replay", "../scenarios/buildbot-dialup.toml", "--strategy", "ping-10m-3m", "--seed", "3"];
+    let text = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(extra);
+        let o = kasim(&a);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let timeline = |t: &str| t.split("\n\n").nth(1).unwrap_or("").lines().map(String::from).collect::<Vec<_>>();
+    let only = timeline(&text(&["--only", "faults,declarations"]));
+    assert_eq!(
+        only,
+        [
+            "+23:03:00.221 client       declared dead: ping timeout (FALSE POSITIVE: the connection was fine (queue))",
+            "+23:10:44.083 server       declared dead: ECONNRESET (the peer's own decision reaching us, not counted)",
+            "+55:31:22.325 server       FAULT: powered off (vanished)",
+        ]
+    );
+    let window = timeline(&text(&["--since", "23h", "--until", "23h5m", "--only", "app,declarations"]));
+    assert_eq!(window, ["+23:00:00.221 client       ping #133 (8 B) written", only[0].as_str()]);
+    let o = kasim(&[&args[..], &["--only", "gossip"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("possible values: faults, nat, declarations, packets, sockets, app"), "{}", stderr(&o));
+}

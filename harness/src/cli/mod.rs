@@ -181,6 +181,15 @@ pub struct ReplayArgs {
     /// Write this seed as a scenario with every random value fixed (a regression test).
     #[arg(long)]
     pub export_scenario: Option<PathBuf>,
+    /// Only the timeline from this simulated time on (e.g. "22h").
+    #[arg(long, value_parser = crate::units::parse_duration_arg)]
+    pub since: Option<std::time::Duration>,
+    /// Only the timeline up to this simulated time.
+    #[arg(long, value_parser = crate::units::parse_duration_arg)]
+    pub until: Option<std::time::Duration>,
+    /// Only these kinds of timeline lines (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<crate::timeline::Topic>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -100,7 +100,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         write_atomic(path, &text)?;
         eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
     }
-    let lines = timeline::lines(&r.outcome.trace, args.all);
+    let at = |d: Option<std::time::Duration>| d.map(|d| sim::Instant::ZERO + d);
+    let lines = timeline::filter(timeline::lines(&r.outcome.trace, args.all), at(args.since), at(args.until), &args.only);
     match args.format {
         ReplayFormat::Text => {
             use std::fmt::Write as _;
