@@ -536,10 +536,6 @@ impl World {
         self.clients
     }
 
-    fn client_count(&self) -> usize {
-        self.clients
-    }
-
     /// What clients connect to: the proxy when there is one, else the server.
     fn front(&self) -> usize {
         self.proxy.map_or(self.server(), |p| p.1)

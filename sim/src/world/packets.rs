@@ -56,7 +56,7 @@ impl World {
     /// straight to the host with the destination address.
     pub(super) fn at_middle(&mut self, from: usize, seg: Segment) {
         let now = self.now;
-        let from_client = from < self.client_count();
+        let from_client = from < self.clients;
         let Some(nat) = &mut self.nat else {
             self.route(seg);
             return;
