@@ -78,7 +78,7 @@ pub struct RunArgs {
     pub jobs: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Also write report.txt, report.md, report.json and index.html into this folder (atomically).
+    /// Also write report.txt, report.md, report.json and index.html into this folder (replaced as a whole).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// `event` (the simulator) or `live` (live_* strategies' tokio code on turmoil).
@@ -269,9 +269,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `--seeds` and `--jobs` as every command takes them: seeds 1..=1000000 (a
+/// The worker pool for `--jobs`, once `--seeds` and `--jobs` are checked as every command takes them: seeds 1..=1000000 (a
 /// scenario file's own limit), jobs at least 1 (absent: every core).
-pub fn check_counts(seeds: Option<u64>, jobs: Option<usize>) -> Result<(), CliError> {
+pub fn worker_pool(seeds: Option<u64>, jobs: Option<usize>) -> Result<rayon::ThreadPool, CliError> {
     if seeds.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
         return Err(CliError::BadFlag { flag: "seeds", message: format!("{} is out of range; allowed: 1..=1000000", seeds.unwrap_or(0)) });
     }
@@ -281,7 +281,10 @@ pub fn check_counts(seeds: Option<u64>, jobs: Option<usize>) -> Result<(), CliEr
             message: "0 is out of range; allowed: 1 or more (leave it out for every core)".into(),
         });
     }
-    Ok(())
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })
 }
 
 /// `--seeds` must not carry a scenario's seeds past the largest one.

@@ -45,7 +45,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
             return Err(CliError::UnknownStrategy { name: name.clone(), allowed: all.join(", ") });
         }
     }
-    super::check_counts(args.seeds, args.jobs)?;
+    let pool = super::worker_pool(args.seeds, args.jobs)?;
     super::check_seed_range(&scenarios, args.seeds)?;
     let shard = match &args.shard {
         None => None,
@@ -56,20 +56,16 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
             Some(Shard::parse(spec, &|k| std::env::var(k).ok())?)
         }
     };
-    let jobs = args.jobs.unwrap_or(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })?;
-    let total: u64 = scenarios.iter().map(|s| selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)).sum();
+    let runs_of = |s: &Scenario| selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds);
+    let total: u64 = scenarios.iter().map(runs_of).sum();
     // Say so before a run that will take minutes (about 10^7 events a second here).
     for s in &scenarios {
-        let events = runner::estimated_events(s) * (selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)) as f64;
+        let events = runner::estimated_events(s) * runs_of(s) as f64;
         if events > 1e9 {
             eprintln!(
                 "note: {} asks for about {events:.1e} events ({} runs): expect minutes (roughly 10^7 events a second per core)",
                 s.name,
-                selected(s, &args.strategies).len() as u64 * args.seeds.unwrap_or(s.seeds)
+                runs_of(s)
             );
         }
     }

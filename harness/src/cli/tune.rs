@@ -21,13 +21,9 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
         let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
     };
-    super::check_counts(args.seeds, args.jobs)?;
+    let pool = super::worker_pool(args.seeds, args.jobs)?;
     super::check_seed_range(std::slice::from_ref(&s), args.seeds)?;
     let plan = Plan::new(strategy, &args.vary, &args.require, &args.minimize, runner::seeds(&s, args.seeds), args.halving)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })?;
     let total = (plan.grid().len() * plan.seeds.len()) as u64;
     let bar = if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
     let tuned = pool.install(|| tune::tune(&s, &plan, &|| bar.inc(1)));
