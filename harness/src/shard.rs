@@ -10,7 +10,7 @@
 //! A shard writes a [`Partial`]: the [`RunSummary`] of each of its runs
 //! (integers only, so nothing is lost in JSON), the scenario files' text (so
 //! `merge` needs no access to them, and can refuse shards of different files
-//! by comparing [fingerprints](fingerprint)), the flags that shape a run, its
+//! by comparing [fingerprints](fingerprint), each checked against its text), the flags that shape a run, its
 //! K and N, and the kasim version. `merge` checks that the set is whole —
 //! every K from 1 to N exactly once, the same files, flags and version — puts
 //! the runs back in seed order, and renders through the same code as `run`,
@@ -183,6 +183,13 @@ pub fn read(file: &Path) -> Result<Partial, ShardError> {
     if !p.partial {
         return Err(ShardError::NotPartial { file: file.to_path_buf(), message: "\"partial\" is false".into() });
     }
+    // The text a shard ran must be the text it recorded the fingerprint of.
+    if let Some(sc) = p.scenarios.iter().find(|sc| fingerprint(&sc.source) != sc.fingerprint) {
+        return Err(ShardError::NotPartial {
+            file: file.to_path_buf(),
+            message: format!("its copy of scenario {} does not match the fingerprint it records (edited by hand?)", sc.name),
+        });
+    }
     Ok(p)
 }
 
@@ -208,9 +215,8 @@ pub fn merge(parts: &[(PathBuf, Partial)]) -> Result<Merged, ShardError> {
         if p.strategy_filter != first.strategy_filter {
             return Err(differ("--strategy", format!("{:?}", first.strategy_filter), format!("{:?}", p.strategy_filter)));
         }
-        // Fingerprints are computed here, from the text each shard carries, not trusted.
-        let files =
-            |p: &Partial| p.scenarios.iter().map(|s| format!("{} ({})", s.name, fingerprint(&s.source))).collect::<Vec<_>>().join(", ");
+        // Fingerprints were checked against the text each shard carries when it was read.
+        let files = |p: &Partial| p.scenarios.iter().map(|s| format!("{} ({})", s.name, s.fingerprint)).collect::<Vec<_>>().join(", ");
         if files(p) != files(first) {
             return Err(differ("scenario files", format!("[{}]", files(first)), format!("[{}]", files(p))));
         }

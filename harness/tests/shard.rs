@@ -171,10 +171,20 @@ fn incomplete_or_mixed_sets_are_refused() {
     std::fs::write(&edited, text.replace(&format!("\"kasim_version\":\"{}\"", env!("CARGO_PKG_VERSION")), "\"kasim_version\":\"0.0.1\""))
         .unwrap();
     refused(&[files[0].clone(), files[1].clone(), edited], "kasim version");
-    // A different scenario file (the same name, edited between shards).
+    // A different scenario file (the same name, edited between shards, its fingerprint recomputed).
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let first = &mut doc["scenarios"][0];
+    let source = first["source"].as_str().unwrap().replace("name = \"cellular-carrier-nat\"", "name = \"cellular-carrier-nat\" ");
+    first["fingerprint"] = serde_json::Value::String(harness::shard::fingerprint(&source));
+    first["source"] = serde_json::Value::String(source);
     let changed = d.join("changed-file.json");
-    std::fs::write(&changed, text.replace("name = \\\"cellular-carrier-nat\\\"", "name = \\\"cellular-carrier-nat\\\" ")).unwrap();
+    std::fs::write(&changed, doc.to_string()).unwrap();
     refused(&[files[0].clone(), files[1].clone(), changed], "scenario files");
+    // The same edit without the fingerprint: the shard's copy no longer matches what it recorded.
+    doc["scenarios"][0]["fingerprint"] = serde_json::Value::String("0000000000000000".into());
+    let edited_by_hand = d.join("edited-by-hand.json");
+    std::fs::write(&edited_by_hand, doc.to_string()).unwrap();
+    refused(&[files[0].clone(), files[1].clone(), edited_by_hand], "does not match the fingerprint it records");
     // Not a partial result at all.
     let report = d.join("report.json");
     std::fs::write(&report, unsharded("4", "json")).unwrap();
