@@ -52,6 +52,29 @@ pub fn value(r: &StrategyReport, metric: Metric, side: Option<Side>) -> Option<f
         Metric::NatExpiriesPerRun => per_run(r.nat_expiries, r.runs),
         Metric::KeepalivePacketsPerHour => Some(r.keepalive_packets_per_hour),
         Metric::KeepaliveBytesPerHour => Some(r.keepalive_bytes_per_hour),
+        _ => session_value(r, metric),
+    }
+}
+
+/// A session metric's value; `None` when the report has no session figures
+/// or the percentile has no sample.
+fn session_value(r: &StrategyReport, metric: Metric) -> Option<f64> {
+    let s = r.session.as_ref()?;
+    let restore = s.time_to_restore_s.unwrap_or_default();
+    match metric {
+        Metric::Requests => Some(s.requests.sent as f64),
+        Metric::RequestsOk => Some(s.requests.ok as f64),
+        Metric::RequestsFailed => Some(s.requests.failed as f64),
+        Metric::RequestsHung => Some(s.requests.hung as f64),
+        Metric::FailedRequestsPer1000 => Some(s.failed_requests_per_1000),
+        Metric::RequestP50 => s.requests.latency_s.p50,
+        Metric::RequestP99 => s.requests.latency_s.p99,
+        Metric::TimeToRestoreP50 => restore.p50,
+        Metric::TimeToRestoreP99 => restore.p99,
+        Metric::TimeToRestoreMax => restore.max,
+        Metric::Availability => Some(s.availability),
+        Metric::ReconnectsPer1000ConnHours => Some(s.reconnects_per_1000_conn_hours),
+        _ => None,
     }
 }
 

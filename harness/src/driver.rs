@@ -6,7 +6,8 @@
 //! error into one death declaration, after which it aborts the connection and
 //! goes quiet (no more timers), like a real client that gives up.
 
-use crate::scenario::{Schedule, Traffic, TrafficKind};
+use crate::scenario::{ReconnectMode, Schedule, Traffic, TrafficKind};
+use crate::session::{Reconnector, RequestBook};
 use crate::strategy::{Control, Observed, Strategy};
 use crate::wire::traffic_tag;
 pub use crate::wire::{tag, tag_id, traffic_index, Class};
@@ -46,6 +47,43 @@ pub struct AppDriver {
     idle_deadline: Option<Instant>,
     /// Client: its requests still waiting for their replies.
     outstanding: u64,
+    /// The client's session across connections (a scenario that measures sessions).
+    session: Option<ClientSession>,
+}
+
+/// What a client application keeps across its slot's connections.
+pub struct ClientSession {
+    pub slot: u32,
+    pub reconnect: Reconnector,
+    pub book: Rc<RefCell<RequestBook>>,
+    /// A fresh strategy for each new connection.
+    pub make_strategy: Rc<dyn Fn() -> Option<Box<dyn Strategy>>>,
+    /// Which connection of the slot is current (0 = the first).
+    conn: u32,
+    phase: Phase,
+    /// Requests issued while there was no open connection, in order: (traffic entry, id, size).
+    waiting: Vec<(usize, u64, u64)>,
+    started: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// A SYN is out.
+    Connecting,
+    Open,
+    /// No connection: the last one ended or an attempt failed.
+    Closed,
+}
+
+impl ClientSession {
+    pub fn new(
+        slot: u32,
+        reconnect: Reconnector,
+        book: Rc<RefCell<RequestBook>>,
+        make_strategy: Rc<dyn Fn() -> Option<Box<dyn Strategy>>>,
+    ) -> Self {
+        ClientSession { slot, reconnect, book, make_strategy, conn: 0, phase: Phase::Connecting, waiting: Vec::new(), started: false }
+    }
 }
 
 impl AppDriver {
@@ -80,7 +118,17 @@ impl AppDriver {
             idle_timeout: None,
             idle_deadline: None,
             outstanding: 0,
+            session: None,
         }
+    }
+
+    /// A client that keeps a session: it reconnects as `session.reconnect`
+    /// says, and its requests' outcomes go to `session.book`. The first
+    /// attempt is already under way (the world connects every slot at 0).
+    pub fn with_session(mut self, now: Instant, mut session: ClientSession) -> Self {
+        session.reconnect.attempt_started(now);
+        self.session = Some(session);
+        self
     }
 
     /// An application idle timeout. On the server, the connection is closed
@@ -122,20 +170,155 @@ impl AppDriver {
         self.with_strategy(io, |s, ctl| s.on_event(now, ev, ctl));
     }
 
-    /// A verdict was reached: declare once, abort, go quiet.
-    fn settle(&mut self, io: &mut AppIo) {
+    /// A verdict was reached: declare once, abort, go quiet (until a
+    /// session opens the next connection).
+    fn settle(&mut self, now: Instant, io: &mut AppIo) {
         if let Some(cause) = self.dead.take() {
             if !self.done {
                 io.declare_dead(cause);
                 io.abort();
                 self.done = true;
+                self.connection_over(now, io, false);
             }
+        }
+    }
+
+    /// Session: the connection that was open has ended at `now` (`on_purpose`:
+    /// this client's own idle close). Its unanswered requests fail; an eager
+    /// session reconnects at once, a lazy one when a request is waiting. A
+    /// pool does not reopen what it closed for idleness until it needs it.
+    fn connection_over(&mut self, now: Instant, io: &mut AppIo, on_purpose: bool) {
+        let Some(s) = self.session.as_mut() else { return };
+        if s.phase != Phase::Open {
+            return;
+        }
+        s.book.borrow_mut().connection_ended(s.slot, s.conn, now);
+        s.phase = Phase::Closed;
+        s.reconnect.ended();
+        self.strategy = None;
+        self.idle_deadline = None;
+        self.outstanding = 0;
+        let eager = s.reconnect.mode() == ReconnectMode::Eager && !on_purpose;
+        if eager || !s.waiting.is_empty() {
+            self.try_connect(now, io);
+        }
+    }
+
+    /// Session: start an attempt now if the policy allows.
+    fn try_connect(&mut self, now: Instant, io: &mut AppIo) {
+        let Some(s) = self.session.as_mut() else { return };
+        if s.phase != Phase::Closed || !s.reconnect.may_attempt(now) {
+            return;
+        }
+        io.connect();
+        s.conn += 1;
+        s.phase = Phase::Connecting;
+        s.reconnect.attempt_started(now);
+    }
+
+    /// Session: the attempt failed at `now` (refused, reset, timed out).
+    fn attempt_failed(&mut self, now: Instant) {
+        let Some(s) = self.session.as_mut() else { return };
+        s.phase = Phase::Closed;
+        s.reconnect.attempt_failed(now);
+    }
+
+    /// Session: the attempt succeeded. A reconnect gets a fresh strategy and
+    /// writes the requests that waited; the workload keeps its schedule.
+    fn session_connected(&mut self, now: Instant, io: &mut AppIo) {
+        let Some(s) = self.session.as_mut() else { return };
+        s.phase = Phase::Open;
+        s.reconnect.connected();
+        if s.started {
+            self.strategy = (s.make_strategy)();
+            self.done = false;
+        }
+        let waiting = std::mem::take(&mut s.waiting);
+        let (slot, conn, book) = (s.slot, s.conn, s.book.clone());
+        for (index, id, size) in waiting {
+            io.write(size, traffic_tag(Class::Request, index, id));
+            book.borrow_mut().written((slot, index as u32, id), conn);
+            if self.idle_timeout.is_some() {
+                self.outstanding += 1;
+            }
+            self.observe(now, Observed::Wrote { size }, io);
+        }
+        if self.outstanding > 0 {
+            self.idle_deadline = None;
+        }
+    }
+
+    /// Session: a request of traffic entry `index` was issued at `now`.
+    /// Returns whether to write it on the open connection.
+    fn issue(&mut self, now: Instant, index: usize, id: u64, size: u64) -> bool {
+        let Some(s) = self.session.as_mut() else { return true };
+        let t = &self.traffic[index];
+        let tracked = t.kind == TrafficKind::Requests && t.reply > 0;
+        let key = (s.slot, index as u32, id);
+        match s.phase {
+            Phase::Open => {
+                if tracked {
+                    s.book.borrow_mut().issue(key, now, t.timeout, Some(s.conn));
+                }
+                true
+            }
+            _ if t.kind != TrafficKind::Requests => false,
+            _ if s.reconnect.mode() == ReconnectMode::Off => {
+                if tracked {
+                    s.book.borrow_mut().fail_now();
+                }
+                false
+            }
+            _ => {
+                if tracked {
+                    s.book.borrow_mut().issue(key, now, t.timeout, None);
+                }
+                s.waiting.push((index, id, size));
+                false
+            }
+        }
+    }
+
+    fn phase(&self) -> Option<Phase> {
+        self.session.as_ref().map(|s| s.phase)
+    }
+
+    /// Start the workload's schedule (at the first connection).
+    fn start_generators(&mut self, now: Instant) {
+        if let Some(s) = self.session.as_mut() {
+            if std::mem::replace(&mut s.started, true) {
+                return;
+            }
+        }
+        for g in &mut self.generators {
+            g.next = Some(match g.traffic.schedule {
+                Schedule::Every(gap) => now + gap.sample(&mut g.rng),
+                Schedule::At(at) => Instant::ZERO + at.sample(&mut g.rng),
+            });
         }
     }
 }
 
 impl Application for AppDriver {
     fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo) {
+        match (self.phase(), event) {
+            (Some(Phase::Connecting), AppEvent::Connected) => {
+                self.touch(now);
+                self.start_generators(now);
+                self.session_connected(now, io);
+                self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
+                self.settle(now, io);
+                return;
+            }
+            // An attempt that never connected: a failure, not a detection.
+            (Some(Phase::Connecting), AppEvent::Error(_) | AppEvent::Eof) => {
+                io.abort();
+                self.attempt_failed(now);
+                return;
+            }
+            (Some(Phase::Closed), _) => return,
+            _ => {}
+        }
         if self.done {
             return;
         }
@@ -143,12 +326,7 @@ impl Application for AppDriver {
         match event {
             AppEvent::Connected => {
                 self.touch(now);
-                for g in &mut self.generators {
-                    g.next = Some(match g.traffic.schedule {
-                        Schedule::Every(gap) => now + gap.sample(&mut g.rng),
-                        Schedule::At(at) => Instant::ZERO + at.sample(&mut g.rng),
-                    });
-                }
+                self.start_generators(now);
                 self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
             }
             AppEvent::Readable { bytes } => {
@@ -170,6 +348,9 @@ impl Application for AppDriver {
                 Some(Class::Beat) => {}
                 Some(Class::Pong) => self.observe(now, Observed::Pong { id: tag_id(tag) }, io),
                 Some(Class::Reply) if self.side == Side::Client => {
+                    if let Some(s) = &self.session {
+                        s.book.borrow_mut().answered((s.slot, traffic_index(tag) as u32, tag_id(tag)), now);
+                    }
                     self.outstanding = self.outstanding.saturating_sub(1);
                     self.touch(now);
                     self.observe(now, Observed::WorkloadMessage { size }, io);
@@ -194,30 +375,55 @@ impl Application for AppDriver {
             }
         }
         self.wrote_since(now, written, io);
-        self.settle(io);
+        self.settle(now, io);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
+        let workload = self.generators.iter().filter_map(|g| g.next).min();
+        if let Some(s) = &self.session {
+            let (strategy, idle, attempt, retry) = match s.phase {
+                Phase::Open if !self.done => (self.strategy.as_ref().and_then(|s| s.poll_timeout()), self.idle_deadline, None, None),
+                Phase::Open => (None, None, None, None),
+                Phase::Connecting => (None, None, s.reconnect.attempt_deadline(), None),
+                Phase::Closed => {
+                    let wants = s.reconnect.mode() == ReconnectMode::Eager || !s.waiting.is_empty();
+                    (None, None, None, s.reconnect.not_before().filter(|_| wants && s.reconnect.mode() != ReconnectMode::Off))
+                }
+            };
+            return [workload, strategy, idle, attempt, retry].into_iter().flatten().min();
+        }
         if self.done {
             return None;
         }
-        let workload = self.generators.iter().filter_map(|g| g.next).min();
         let strategy = self.strategy.as_ref().and_then(|s| s.poll_timeout());
         [workload, strategy, self.idle_deadline].into_iter().flatten().min()
     }
 
     fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
-        if self.done {
+        let phase = self.phase();
+        if self.done && phase.is_none() {
             return;
         }
-        if self.idle_deadline.is_some_and(|t| t <= now) {
+        if phase == Some(Phase::Connecting) && self.session.as_ref().and_then(|s| s.reconnect.attempt_deadline()).is_some_and(|t| t <= now)
+        {
+            // connect_timeout: abandon the attempt.
+            io.abort();
+            self.attempt_failed(now);
+        }
+        let open = phase.is_none() || (phase == Some(Phase::Open) && !self.done);
+        if open && self.idle_deadline.is_some_and(|t| t <= now) {
             // Idle too long: close on purpose (an orderly end), and go quiet.
             io.close_on_purpose();
             self.done = true;
-            return;
+            self.connection_over(now, io, true);
+            if self.session.is_none() {
+                return;
+            }
         }
+        let open = phase.is_none() || (self.phase() == Some(Phase::Open) && !self.done);
         let written = io.written();
         let mut wrote = Vec::new();
+        let mut issued = Vec::new();
         for g in &mut self.generators {
             while let Some(at) = g.next.filter(|t| *t <= now) {
                 let class = match g.traffic.kind {
@@ -225,14 +431,19 @@ impl Application for AppDriver {
                     TrafficKind::Upload => Class::Upload,
                     TrafficKind::Download => Class::Download,
                 };
-                io.write(g.traffic.size, traffic_tag(class, g.index, g.sent));
-                wrote.push((class, g.traffic.size));
+                issued.push((class, g.index, g.sent, g.traffic.size));
                 g.sent += 1;
                 let more = g.traffic.count.is_none_or(|c| g.sent < c);
                 g.next = match g.traffic.schedule {
                     Schedule::Every(gap) if more => Some(at + gap.sample(&mut g.rng).max(Duration::from_millis(1))),
                     _ => None,
                 };
+            }
+        }
+        for (class, index, id, size) in issued {
+            if self.issue(now, index, id, size) && open {
+                io.write(size, traffic_tag(class, index, id));
+                wrote.push((class, size));
             }
         }
         for (class, size) in wrote {
@@ -243,10 +454,17 @@ impl Application for AppDriver {
             }
             self.observe(now, Observed::Wrote { size }, io);
         }
-        if self.strategy.as_ref().and_then(|s| s.poll_timeout()).is_some_and(|t| t <= now) {
+        if open && self.strategy.as_ref().and_then(|s| s.poll_timeout()).is_some_and(|t| t <= now) {
             self.with_strategy(io, |s, ctl| s.on_timeout(now, ctl));
         }
-        self.wrote_since(now, written, io);
-        self.settle(io);
+        if open {
+            self.wrote_since(now, written, io);
+            self.settle(now, io);
+        }
+        // Eager sessions retry when the backoff allows; lazy ones only for a waiting request.
+        let wants = self.session.as_ref().is_some_and(|s| s.reconnect.mode() == ReconnectMode::Eager || !s.waiting.is_empty());
+        if wants {
+            self.try_connect(now, io);
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! * [`strategy`]: the public [`strategy::Strategy`] trait and the built-in
 //!   keepalive policies;
 //! * [`driver`]: the application driver on each end of every connection (workload + strategy);
+//! * [`session`]: reconnects and request outcomes across a slot's connections;
 //! * [`wire`]: message classes and tags; [`source`]: where a bad value came from;
 //! * [`runner`]: scenario × strategy × seed in parallel; [`metrics`]: runs → figures;
 //! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod plots;
 pub mod runner;
 pub mod scenario;
+pub mod session;
 pub mod shard;
 pub mod source;
 pub mod strategy;

@@ -245,13 +245,25 @@ pub fn run(
         if declarations.iter().any(|d| d.side == *side) || at > Instant::ZERO + scenario.horizon {
             continue;
         }
-        declarations.push(Declaration { side: *side, at, cause: cause.clone(), verdict: oracle.judge(at, lookback, false), slot: 0 });
+        declarations.push(Declaration {
+            side: *side,
+            at,
+            cause: cause.clone(),
+            verdict: oracle.judge(at, lookback, false),
+            slot: 0,
+            conn: 0,
+        });
     }
     declarations.sort_by_key(|d| d.at);
     let outcome = Outcome {
         ended_at,
         broken: oracle.broken(),
-        slots: vec![sim::world::SlotOutcome { broken: oracle.broken(), ended_at: None, nat_expired_at: Vec::new() }],
+        slots: vec![sim::world::SlotOutcome {
+            broken: oracle.broken(),
+            ended_at: None,
+            nat_expired_at: Vec::new(),
+            connections: Vec::new(),
+        }],
         declarations,
         stats: [WireStats::default(); 2],
         nat_expiries: 0,
@@ -260,7 +272,7 @@ pub fn run(
         events_processed: 0,
         trace: Vec::new(),
     };
-    Ok(RunRecord { seed, faults, outcome, endpoints: [DriverStats::default(); 2], horizon: scenario.horizon })
+    Ok(RunRecord { seed, faults, outcome, endpoints: [DriverStats::default(); 2], horizon: scenario.horizon, requests: None })
 }
 
 /// The tokio implementation of a declared `live_*` strategy, if it is one.

@@ -11,11 +11,12 @@
 //! the same bytes as the unsharded run.
 
 use crate::runner::RunRecord;
-use reports::model::{round_ms, Latency, SideReport, StrategyReport};
+use crate::session::RequestCounts;
+use reports::model::{round_ms, Latency, RequestsReport, SessionReport, SideReport, StrategyReport};
 use serde::{Deserialize, Serialize};
 use sim::oracle::{BreakCause, Condition, Declaration, Verdict};
 use sim::packet::{SegmentKind, HEADER_BYTES};
-use sim::world::SlotOutcome;
+use sim::world::{ConnOutcome, SlotOutcome};
 use sim::{Instant, Outcome, Side};
 use std::fmt;
 use std::time::Duration;
@@ -92,8 +93,29 @@ pub struct SlotSummary {
     /// Its NAT mappings lost to idleness while the connection was held.
     pub nat_expiries: u64,
     /// Time from the start until its first declaration or break (or the
-    /// horizon), in nanoseconds: its healthy connection time.
+    /// horizon), in nanoseconds: its healthy connection time (with
+    /// reconnects, every connection's, each from its establishment).
     pub healthy_ns: u64,
+    /// Sessions: how the client and the server fared on each connection
+    /// established after the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later: Vec<[SideOutcome; 2]>,
+}
+
+/// What a run's sessions came to (a scenario that measures them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub requests: RequestCounts,
+    /// Each unavailable period that ended before the horizon, nanoseconds.
+    pub restore_ns: Vec<u64>,
+    /// Unavailable periods still open at the horizon.
+    pub unrestored: u64,
+    /// Unavailable slot-time, every slot, nanoseconds.
+    pub unavailable_ns: u64,
+    /// Time with a working connection, every slot, nanoseconds.
+    pub working_ns: u64,
+    /// Connections established after a slot's first.
+    pub reconnects: u64,
 }
 
 /// What the metrics need from one run: a few counters per connection, and at
@@ -108,6 +130,8 @@ pub struct RunSummary {
     pub keepalive_bytes: u64,
     /// Did anyone declare the peer dead (for picking a representative run)?
     pub declared: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSummary>,
 }
 
 impl RunSummary {
@@ -120,23 +144,35 @@ impl RunSummary {
                 v.push(d);
             }
         }
+        let horizon = Instant::ZERO + r.horizon;
         let slots = r
             .outcome
             .slots
             .iter()
             .zip(&by_slot)
-            .map(|(slot, declarations)| SlotSummary {
-                sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken, side)),
-                nat_expiries: slot_nat_expiries(declarations, &slot.nat_expired_at),
-                healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
+            .map(|(slot, declarations)| match &r.requests {
+                None => SlotSummary {
+                    sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken, side)),
+                    nat_expiries: slot_nat_expiries(declarations, &slot.nat_expired_at),
+                    healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
+                    later: Vec::new(),
+                },
+                Some(_) => session_slot(declarations, slot, horizon),
             })
             .collect();
-        RunSummary { seed: r.seed, slots, keepalive_packets, keepalive_bytes, declared: !r.outcome.declarations.is_empty() }
+        let session = r.requests.as_ref().map(|requests| {
+            let mut s = SessionSummary { requests: requests.clone(), ..SessionSummary::default() };
+            for slot in &r.outcome.slots {
+                availability(&slot.connections, horizon, &mut s);
+            }
+            s
+        });
+        RunSummary { seed: r.seed, slots, keepalive_packets, keepalive_bytes, declared: !r.outcome.declarations.is_empty(), session }
     }
 
-    /// How each connection's `side` fared.
+    /// How each connection's `side` fared (with reconnects, every established connection's).
     pub fn outcomes(&self, side: Side) -> impl Iterator<Item = SideOutcome> + '_ {
-        self.slots.iter().map(move |s| s.sides[side.index()])
+        self.slots.iter().flat_map(move |s| std::iter::once(&s.sides).chain(&s.later).map(move |o| o[side.index()]))
     }
 
     /// NAT mappings lost to idleness while held, every connection.
@@ -147,6 +183,63 @@ impl RunSummary {
     /// Healthy connection time, every connection, in hours.
     pub fn healthy_hours(&self) -> f64 {
         self.slots.iter().map(|s| Duration::from_nanos(s.healthy_ns).as_secs_f64() / 3600.0).sum()
+    }
+}
+
+/// A session slot: each established connection judged on its own (an
+/// attempt that never connected has nothing to detect), its healthy time
+/// counted from its establishment (the first from time 0, as in v1).
+fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Instant) -> SlotSummary {
+    let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable; 2], nat_expiries: 0, healthy_ns: 0, later: Vec::new() };
+    for (g, c) in slot.connections.iter().enumerate() {
+        let Some(established) = c.established_at else { continue };
+        let mine: Vec<&Declaration> = declarations.iter().copied().filter(|d| d.conn as usize == g).collect();
+        let sides = Side::BOTH.map(|side| slot_side_outcome(&mine, c.broken, side));
+        if g == 0 {
+            summary.sides = sides;
+        } else {
+            summary.later.push(sides);
+        }
+        summary.nat_expiries += slot_nat_expiries(&mine, &c.nat_expired_at);
+        let start = if g == 0 { Instant::ZERO } else { established };
+        let end = mine.iter().map(|d| d.at).chain(c.broken.map(|b| b.0)).chain(c.ended_at).chain(c.closed_at).fold(horizon, Instant::min);
+        summary.healthy_ns += end.saturating_since(start).as_nanos() as u64;
+    }
+    summary
+}
+
+/// A slot's unavailable periods and working time (CONTRACT "Sessions"): a
+/// period starts at a connection's ground-truth break or at an end that is
+/// not orderly (declared dead, reset, given up, an attempt that failed),
+/// whichever comes first, and lasts until the slot next has an established
+/// connection that is not broken, or the horizon. Orderly closes start none.
+fn availability(connections: &[ConnOutcome], horizon: Instant, s: &mut SessionSummary) {
+    let mut open: Option<Instant> = None;
+    for (g, c) in connections.iter().enumerate() {
+        if let (Some(start), Some(est)) = (open, c.established_at) {
+            if c.broken.is_none_or(|(at, _)| at > est) && est >= start {
+                s.restore_ns.push((est - start).as_nanos() as u64);
+                s.unavailable_ns += (est - start).as_nanos() as u64;
+                open = None;
+            }
+        }
+        if let Some(est) = c.established_at {
+            if g > 0 {
+                s.reconnects += 1;
+            }
+            let end = c.broken.map(|b| b.0).into_iter().chain(c.closed_at).fold(horizon, Instant::min);
+            s.working_ns += end.saturating_since(est).as_nanos() as u64;
+        }
+        let orderly = c.ended_at.is_some();
+        let failed_end = c.closed_at.filter(|_| !orderly);
+        let start = c.broken.map(|b| b.0).into_iter().chain(failed_end).min();
+        if open.is_none() {
+            open = start.filter(|t| *t < horizon);
+        }
+    }
+    if let Some(start) = open {
+        s.unrestored += 1;
+        s.unavailable_ns += horizon.saturating_since(start).as_nanos() as u64;
     }
 }
 
@@ -295,7 +388,47 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
         nat_expiries: slots.map(|s| s.nat_expiries).sum(),
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
+        session: session_report(horizon, runs),
     }
+}
+
+/// The session figures of runs that measured them (`None` otherwise).
+fn session_report(horizon: Duration, runs: &[RunSummary]) -> Option<SessionReport> {
+    if runs.is_empty() || runs.iter().any(|r| r.session.is_none()) {
+        return None;
+    }
+    let sessions = runs.iter().filter_map(|r| r.session.as_ref());
+    let mut requests = RequestCounts::default();
+    let mut restores = Vec::new();
+    let (mut unavailable, mut working, mut reconnects, mut unrestored) = (0u128, 0u128, 0, 0);
+    for s in sessions {
+        requests.add(&s.requests);
+        restores.extend(s.restore_ns.iter().map(|ns| *ns as f64 / 1e9));
+        unavailable += u128::from(s.unavailable_ns);
+        working += u128::from(s.working_ns);
+        reconnects += s.reconnects;
+        unrestored += s.unrestored;
+    }
+    let slot_ns: u128 = runs.iter().map(|r| r.slots.len() as u128).sum::<u128>() * horizon.as_nanos();
+    let availability = if slot_ns > 0 { 1.0 - unavailable as f64 / slot_ns as f64 } else { 1.0 };
+    let working_hours = working as f64 / 3.6e12;
+    let sent = requests.sent();
+    Some(SessionReport {
+        requests: RequestsReport {
+            sent,
+            ok: requests.ok,
+            failed: requests.failed,
+            hung: requests.hung,
+            latency_s: Latency::from_counts(&requests.latency_ms, requests.latency_sum_us),
+        },
+        time_to_restore_s: (!restores.is_empty()).then(|| Latency::from_samples(&restores)),
+        // Six decimals: enough for the nines a reader expects (99.9999 %).
+        availability: (availability * 1e6).round() / 1e6,
+        reconnects,
+        unrestored,
+        failed_requests_per_1000: if sent > 0 { round_ms(requests.failed as f64 * 1000.0 / sent as f64) } else { 0.0 },
+        reconnects_per_1000_conn_hours: if working_hours > 0.0 { round_ms(reconnects as f64 * 1000.0 / working_hours) } else { 0.0 },
+    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 //! one stream per fault and per traffic entry. Runs are spread over a rayon
 //! pool and collected in order, so results are identical at any `--jobs`.
 
-use crate::driver::{AppDriver, DriverStats};
+use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
-use crate::scenario::{FaultKind, FaultWhen, Scenario, MAX_OCCURRENCES};
+use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
+use crate::session::{Reconnector, RequestBook, RequestCounts};
 use crate::strategy::{Strategy, StrategySpec};
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
@@ -112,18 +113,15 @@ pub struct RunRecord {
     /// Ping and pong counters of every client application, and of every server one.
     pub endpoints: [DriverStats; 2],
     pub horizon: Duration,
+    /// Request outcomes, when the scenario measures sessions.
+    pub requests: Option<RequestCounts>,
 }
 
 /// Makes a fresh strategy for a side, or `None` to leave that side without one.
 pub type StrategyFactory = Rc<dyn Fn(Side) -> Option<Box<dyn Strategy>>>;
 
 /// Build the world for one run of a declared strategy.
-pub fn world(
-    scenario: &Scenario,
-    strategy: &StrategySpec,
-    seed: u64,
-    trace: bool,
-) -> (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2]) {
+pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> (World, Vec<DerivedFault>, Probes) {
     let spec = strategy.clone();
     let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
     world_with(scenario, factory, strategy.detection_window(), seed, trace)
@@ -138,12 +136,24 @@ struct SlotApps {
     stats: [Rc<RefCell<DriverStats>>; 2],
     /// `[client.app]` and `[server.app]` idle timeouts.
     idle_timeouts: [Option<Duration>; 2],
+    /// Sessions: the reconnect policy and the run's request outcomes.
+    sessions: Option<(Reconnect, Rc<RefCell<RequestBook>>)>,
 }
 
 impl SlotApps {
     fn make(&self, side: Side, slot: u32) -> Box<dyn sim::Application> {
         let app = AppDriver::new(side, self.traffic.clone(), self.seed, slot, (self.factory)(side), self.stats[side.index()].clone());
-        Box::new(app.with_idle_timeout(self.idle_timeouts[side.index()]))
+        let app = app.with_idle_timeout(self.idle_timeouts[side.index()]);
+        match (&self.sessions, side) {
+            (Some((policy, book)), Side::Client) => {
+                let rng = sim::rng::chacha(self.seed, sim::rng::streams::session(slot));
+                let factory = self.factory.clone();
+                let make = Rc::new(move || factory(Side::Client));
+                let session = ClientSession::new(slot, Reconnector::new(*policy, rng), book.clone(), make);
+                Box::new(app.with_session(Instant::ZERO, session))
+            }
+            _ => Box::new(app),
+        }
     }
 }
 
@@ -153,6 +163,12 @@ impl AppFactory for SlotApps {
     }
     fn server(&mut self, slot: u32) -> Box<dyn sim::Application> {
         self.make(Side::Server, slot)
+    }
+    /// A rebooted client's process starts again and connects (unless its
+    /// session never reconnects).
+    fn restarted(&mut self, slot: u32) -> Option<Box<dyn sim::Application>> {
+        let (policy, _) = self.sessions.as_ref()?;
+        (policy.mode != ReconnectMode::Off).then(|| self.make(Side::Client, slot))
     }
 }
 
@@ -165,7 +181,7 @@ pub fn world_with(
     lookback: Duration,
     seed: u64,
     trace: bool,
-) -> (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2]) {
+) -> (World, Vec<DerivedFault>, Probes) {
     let faults = derive_faults(scenario, seed);
     let cfg = WorldConfig {
         seed,
@@ -183,15 +199,25 @@ pub fn world_with(
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(DriverStats::default())), Rc::new(RefCell::new(DriverStats::default()))];
+    let book = scenario.sessions().then(|| Rc::new(RefCell::new(RequestBook::default())));
     let apps = SlotApps {
         traffic: scenario.traffic.clone().into(),
         seed,
         factory,
         stats: stats.clone(),
         idle_timeouts: [scenario.client_idle_timeout, scenario.server_idle_timeout],
+        sessions: book.clone().map(|b| (scenario.reconnect_policy(), b)),
     };
     let world = World::with_apps(cfg, Box::new(apps)).expect("a validated scenario builds a valid world");
-    (world, faults, stats)
+    (world, faults, Probes { stats, book })
+}
+
+/// What a run's applications count while it runs, read when it ends.
+pub struct Probes {
+    /// Ping and pong counters, `[client, server]`.
+    pub stats: [Rc<RefCell<DriverStats>>; 2],
+    /// The request outcomes, when the scenario measures sessions.
+    pub book: Option<Rc<RefCell<RequestBook>>>,
 }
 
 /// Run one seed of one declared strategy.
@@ -204,10 +230,11 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
 }
 
-fn finish(scenario: &Scenario, seed: u64, (world, faults, stats): (World, Vec<DerivedFault>, [Rc<RefCell<DriverStats>>; 2])) -> RunRecord {
+fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, Vec<DerivedFault>, Probes)) -> RunRecord {
     let outcome = world.run();
-    let endpoints = [*stats[0].borrow(), *stats[1].borrow()];
-    RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon }
+    let endpoints = [*probes.stats[0].borrow(), *probes.stats[1].borrow()];
+    let requests = probes.book.map(|b| std::mem::take(&mut *b.borrow_mut()).finish(outcome.ended_at));
+    RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests }
 }
 
 /// Aggregate the runs of one declared strategy into the contract's figures.

@@ -273,6 +273,21 @@ impl Plan {
         Ok(Plan { strategy: strategy.clone(), axes, constraints, minimize, seeds, halving })
     }
 
+    /// A session metric needs a scenario that measures sessions.
+    pub fn check_sessions(&self, sessions: bool) -> Result<(), TuneError> {
+        const WHY: &str = "is a session metric; the scenario needs a [client.reconnect] table or a request `timeout`";
+        if sessions {
+            return Ok(());
+        }
+        if let Some(c) = self.constraints.iter().find(|c| c.metric.metric.is_session()) {
+            return Err(TuneError::Require { spec: c.text.clone(), message: format!("{} {WHY}", c.metric) });
+        }
+        if self.minimize.metric.is_session() {
+            return Err(TuneError::Minimize { spec: self.minimize.to_string(), message: format!("{} {WHY}", self.minimize) });
+        }
+        Ok(())
+    }
+
     /// Every combination, the first axis slowest.
     pub fn grid(&self) -> Vec<Vec<String>> {
         let mut grid = vec![Vec::new()];
@@ -462,6 +477,10 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
         Metric::DetectionP90 => percentile(90),
         Metric::DetectionP99 => percentile(99),
         Metric::DetectionMean => false,
+        // Counts only grow with more seeds; the session rates and percentiles can still move either way.
+        Metric::RequestsFailed => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.failed as f64).sum::<f64>() > b,
+        Metric::RequestsHung => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.hung as f64).sum::<f64>() > b,
+        _ => false,
     }
 }
 
@@ -523,6 +542,7 @@ mod tests {
         let mut client = SideReport::default();
         client.latency_s.p99 = p99;
         StrategyReport {
+            session: None,
             name: "s".into(),
             kind: "tcp_keepalive".into(),
             runs: 1,

@@ -84,6 +84,8 @@ pub enum AppCommand {
     DeclareDead {
         cause: String,
     },
+    /// Open a new connection for this slot (a reconnect); see [`AppIo::connect`].
+    Connect,
 }
 
 /// The application's handle on its socket during a callback.
@@ -136,6 +138,15 @@ impl AppIo {
     /// connection (typically `abort`).
     pub fn declare_dead(&mut self, cause: impl Into<String>) {
         self.commands.push(AppCommand::DeclareDead { cause: cause.into() });
+    }
+    /// Open a new connection in place of this one, which must have closed
+    /// (an error, EOF after our abort, a give-up): the client's reconnect.
+    /// After this callback the application belongs to the new connection,
+    /// from a new ephemeral port, and hears [`AppEvent::Connected`] or an
+    /// [`AppEvent::Error`] from it. Ignored while the connection is open, on a
+    /// server, or while the host is down.
+    pub fn connect(&mut self) {
+        self.commands.push(AppCommand::Connect);
     }
     /// Bytes written to the stream so far (including this callback's writes).
     pub fn written(&self) -> u64 {

@@ -94,6 +94,8 @@ pub struct Declaration {
     pub verdict: Verdict,
     /// The connection (slot) it is about: 0 in a one-connection world.
     pub slot: u32,
+    /// Which of the slot's connections (0 = its first; more after reconnects).
+    pub conn: u32,
 }
 
 /// A transient condition's span; `end` is `Instant::MAX` while open.

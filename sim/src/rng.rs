@@ -40,6 +40,10 @@ pub mod streams {
     pub fn fault(index: usize, host: u32) -> u64 {
         (2000 + index as u64) | (u64::from(host) << 32)
     }
+    /// Connection `slot`'s session: the jitter of its reconnect backoff.
+    pub fn session(slot: u32) -> u64 {
+        3000 | (u64::from(slot) << 32)
+    }
 }
 
 /// A ChaCha8 generator for `seed` on stream `stream` (see [`streams`]).

@@ -24,6 +24,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
     let pool = super::worker_pool(args.seeds, args.jobs)?;
     super::check_seed_range(std::slice::from_ref(&s), args.seeds)?;
     let plan = Plan::new(strategy, &args.vary, &args.require, &args.minimize, runner::seeds(&s, args.seeds), args.halving)?;
+    plan.check_sessions(s.sessions())?;
     let total = (plan.grid().len() * plan.seeds.len()) as u64;
     let bar = if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
     let tuned = pool.install(|| tune::tune(&s, &plan, &|| bar.inc(1)));
@@ -96,6 +97,9 @@ fn params(plan: &Plan, values: &[String]) -> Value {
 fn metrics(r: &reports::StrategyReport) -> Value {
     let mut m = Map::new();
     for (name, metric) in Metric::ALL {
+        if metric.is_session() && r.session.is_none() {
+            continue;
+        }
         let value = |side| crate::check::value(r, metric, Some(side)).map_or(Value::Null, number);
         m.insert(name.to_string(), value(sim::Side::Client));
         if metric.per_side() {

@@ -83,6 +83,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
     };
     let client_idle_timeout = idle(raw.client.as_ref().and_then(|c| c.app.as_ref()), "client.app.idle_timeout")?;
     let server_idle_timeout = idle(raw.server.as_ref().and_then(|c| c.app.as_ref()), "server.app.idle_timeout")?;
+    let reconnect = raw.client.as_ref().and_then(|c| c.reconnect.as_ref()).map(|r| reconnect(ctx, r)).transpose()?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
     let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
@@ -128,6 +129,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         client_idle_timeout,
         server_idle_timeout,
         proxy,
+        reconnect,
         client_link,
         server_link,
         nat,
@@ -343,7 +345,94 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
         Some(c) => return Err(ctx.error(Some(c.span()), key("count"), "must be at least 1")),
         None => None,
     };
-    Ok(Traffic { kind, from, schedule, size, reply, count })
+    let timeout = match &raw.timeout {
+        Some(t) if kind == TrafficKind::Requests && from == Side::Client => {
+            let d = ctx.unit(t, &key("timeout"), units::parse_duration)?;
+            if !d.is_zero() && d < Duration::from_millis(1) {
+                return Err(ctx.error(
+                    Some(t.span()),
+                    key("timeout"),
+                    "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\"",
+                ));
+            }
+            if !d.is_zero() && reply == 0 {
+                return Err(ctx.error(
+                    Some(t.span()),
+                    key("timeout"),
+                    "a request without a `reply` is never answered; give `reply` a size",
+                ));
+            }
+            Some(d).filter(|d| !d.is_zero())
+        }
+        Some(t) => {
+            return Err(ctx.error(
+                Some(t.span()),
+                key("timeout"),
+                "only `requests` from the client have a timeout (their outcome is the client's)",
+            ))
+        }
+        None => None,
+    };
+    Ok(Traffic { kind, from, schedule, size, reply, count, timeout })
+}
+
+/// `[client.reconnect]`.
+fn reconnect(ctx: &Ctx, raw: &RawReconnect) -> Result<Reconnect, ScenarioError> {
+    let mut r = Reconnect::default();
+    if let Some(m) = &raw.mode {
+        r.mode = match m.get_ref().as_str() {
+            "off" => ReconnectMode::Off,
+            "eager" => ReconnectMode::Eager,
+            "lazy" => ReconnectMode::Lazy,
+            other => {
+                return Err(ctx.error(
+                    Some(m.span()),
+                    "client.reconnect.mode",
+                    format!("\"{other}\" is not a reconnect mode; allowed: \"off\", \"eager\", \"lazy\""),
+                ))
+            }
+        };
+    }
+    let pause = |v: &Option<S<String>>, key: &str, default: Duration| -> Result<Duration, ScenarioError> {
+        let Some(v) = v else { return Ok(default) };
+        let d = ctx.unit(v, key, units::parse_duration)?;
+        if d < Duration::from_millis(1) || d > Duration::from_secs(24 * 3600) {
+            return Err(ctx.error(Some(v.span()), key, "allowed: from \"1ms\" to \"1d\""));
+        }
+        Ok(d)
+    };
+    r.initial_backoff = pause(&raw.initial_backoff, "client.reconnect.initial_backoff", r.initial_backoff)?;
+    r.max_backoff = pause(&raw.max_backoff, "client.reconnect.max_backoff", r.max_backoff)?;
+    if r.max_backoff < r.initial_backoff {
+        let span = raw.max_backoff.as_ref().or(raw.initial_backoff.as_ref()).map(|v| v.span());
+        return Err(ctx.error(span, "client.reconnect.max_backoff", "is shorter than initial_backoff; allowed: at least initial_backoff"));
+    }
+    if let Some(m) = &raw.multiplier {
+        let v = *m.get_ref();
+        if !(1.0..=100.0).contains(&v) {
+            return Err(ctx.error(Some(m.span()), "client.reconnect.multiplier", format!("{v} is out of range; allowed: 1.0 to 100.0")));
+        }
+        r.multiplier = v;
+    }
+    if let Some(j) = &raw.jitter {
+        let v = *j.get_ref();
+        if !(0.0..=1.0).contains(&v) {
+            return Err(ctx.error(Some(j.span()), "client.reconnect.jitter", format!("{v} is out of range; allowed: 0.0 to 1.0")));
+        }
+        r.jitter = v;
+    }
+    if let Some(t) = &raw.connect_timeout {
+        let d = ctx.unit(t, "client.reconnect.connect_timeout", units::parse_duration)?;
+        if !d.is_zero() && d < Duration::from_millis(1) {
+            return Err(ctx.error(
+                Some(t.span()),
+                "client.reconnect.connect_timeout",
+                "is under a millisecond; allowed: \"0s\" (the kernel's) or at least \"1ms\"",
+            ));
+        }
+        r.connect_timeout = Some(d).filter(|d| !d.is_zero());
+    }
+    Ok(r)
 }
 
 /// What a fault is checked against: the rest of the scenario.

@@ -56,6 +56,73 @@ pub struct Traffic {
     pub reply: u64,
     /// Stop after this many messages.
     pub count: Option<u64>,
+    /// Requests from the client: one still unanswered this long after it
+    /// was issued is *hung* (`timeout`; `None` = never).
+    pub timeout: Option<Duration>,
+}
+
+/// When a client replaces a connection that ended (`[client.reconnect] mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReconnectMode {
+    /// Never: a connection that ended is not replaced (v1).
+    Off,
+    /// As soon as the old one ended.
+    Eager,
+    /// With the next request.
+    Lazy,
+}
+
+impl ReconnectMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReconnectMode::Off => "off",
+            ReconnectMode::Eager => "eager",
+            ReconnectMode::Lazy => "lazy",
+        }
+    }
+}
+
+/// `[client.reconnect]`: how a client replaces a connection that ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reconnect {
+    pub mode: ReconnectMode,
+    /// After `k` failed attempts in a row the next starts
+    /// `min(initial_backoff * multiplier^(k-1), max_backoff)` after the last
+    /// failure, scaled by a draw from `uniform(1 - jitter, 1 + jitter)`.
+    pub initial_backoff: Duration,
+    pub multiplier: f64,
+    pub max_backoff: Duration,
+    pub jitter: f64,
+    /// An attempt not established by then is abandoned; `None` = the
+    /// kernel's SYN retries decide (127 s with `syn_retries = 6`).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect {
+            mode: ReconnectMode::Off,
+            initial_backoff: Duration::from_secs(1),
+            multiplier: 2.0,
+            max_backoff: Duration::from_secs(120),
+            jitter: 0.0,
+            connect_timeout: None,
+        }
+    }
+}
+
+impl Reconnect {
+    /// The pause before the next attempt after `failures` failed attempts in
+    /// a row (at least 1), before jitter.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let exp = i32::try_from(failures.saturating_sub(1)).unwrap_or(i32::MAX);
+        let secs = self.initial_backoff.as_secs_f64() * self.multiplier.powi(exp);
+        if secs.is_finite() && secs < self.max_backoff.as_secs_f64() {
+            Duration::from_secs_f64(secs)
+        } else {
+            self.max_backoff
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,10 +196,22 @@ pub enum Metric {
     NatExpiriesPerRun,
     KeepalivePacketsPerHour,
     KeepaliveBytesPerHour,
+    Requests,
+    RequestsOk,
+    RequestsFailed,
+    RequestsHung,
+    FailedRequestsPer1000,
+    RequestP50,
+    RequestP99,
+    TimeToRestoreP50,
+    TimeToRestoreP99,
+    TimeToRestoreMax,
+    Availability,
+    ReconnectsPer1000ConnHours,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 14] = [
+    pub const ALL: [(&'static str, Metric); 26] = [
         ("detection_p50", Metric::DetectionP50),
         ("detection_p90", Metric::DetectionP90),
         ("detection_p99", Metric::DetectionP99),
@@ -147,7 +226,25 @@ impl Metric {
         ("nat_expiries_per_run", Metric::NatExpiriesPerRun),
         ("keepalive_packets_per_hour", Metric::KeepalivePacketsPerHour),
         ("keepalive_bytes_per_hour", Metric::KeepaliveBytesPerHour),
+        ("requests", Metric::Requests),
+        ("requests_ok", Metric::RequestsOk),
+        ("requests_failed", Metric::RequestsFailed),
+        ("requests_hung", Metric::RequestsHung),
+        ("failed_requests_per_1000", Metric::FailedRequestsPer1000),
+        ("request_p50", Metric::RequestP50),
+        ("request_p99", Metric::RequestP99),
+        ("time_to_restore_p50", Metric::TimeToRestoreP50),
+        ("time_to_restore_p99", Metric::TimeToRestoreP99),
+        ("time_to_restore_max", Metric::TimeToRestoreMax),
+        ("availability", Metric::Availability),
+        ("reconnects_per_1000_conn_hours", Metric::ReconnectsPer1000ConnHours),
     ];
+
+    /// A session metric (v2): requests, restore times, availability, reconnects.
+    pub fn is_session(self) -> bool {
+        let first = Metric::ALL.iter().position(|(_, m)| *m == Metric::Requests).unwrap_or(usize::MAX);
+        Metric::ALL.iter().position(|(_, m)| *m == self).is_some_and(|i| i >= first)
+    }
 
     pub fn name(self) -> &'static str {
         Metric::ALL.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
@@ -218,6 +315,8 @@ pub struct Scenario {
     pub server_idle_timeout: Option<Duration>,
     /// `[proxy]`: a TCP-terminating proxy between the NAT and the server.
     pub proxy: Option<sim::world::ProxyConfig>,
+    /// `[client.reconnect]`, if the file has the table.
+    pub reconnect: Option<Reconnect>,
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,
@@ -229,4 +328,20 @@ pub struct Scenario {
     /// What loads but may not mean what was meant (e.g. a fault time drawn
     /// past the horizon in some seeds), each naming file, line and key.
     pub warnings: Vec<String>,
+}
+
+impl Scenario {
+    /// Does this scenario measure sessions (request outcomes, time to
+    /// restore, availability)? Those figures appear in its reports when it
+    /// has a `[client.reconnect]` table, a request `timeout`, or an
+    /// expectation on one of them; a v1 file has none, so its report keeps
+    /// its bytes.
+    pub fn sessions(&self) -> bool {
+        self.reconnect.is_some() || self.traffic.iter().any(|t| t.timeout.is_some()) || self.expects.iter().any(|e| e.metric.is_session())
+    }
+
+    /// The reconnect policy in force (`off` without the table).
+    pub fn reconnect_policy(&self) -> Reconnect {
+        self.reconnect.unwrap_or_default()
+    }
 }

@@ -75,6 +75,35 @@ pub(super) struct RawClient {
     pub(super) connections: Option<S<i64>>,
     pub(super) link: Option<RawLink>,
     pub(super) app: Option<RawApp>,
+    pub(super) reconnect: Option<RawReconnect>,
+}
+
+/// How a client replaces a connection that ended (a declaration, RST, EOF, a give-up).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReconnect {
+    /// "off" (default: never, as v1), "eager" (at once), "lazy" (with the next request).
+    #[serde(default)]
+    #[schemars(schema_with = "reconnect_mode_schema")]
+    pub(super) mode: Option<S<String>>,
+    /// The pause after the first failed attempt (default 1s).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) initial_backoff: Option<S<String>>,
+    /// Each further failure in a row multiplies the pause (default 2.0, at least 1).
+    #[schemars(with = "Option<f64>", range(min = 1.0, max = 100.0))]
+    pub(super) multiplier: Option<S<f64>>,
+    /// The longest pause (default 2m).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) max_backoff: Option<S<String>>,
+    /// Each pause is scaled by uniform(1 - jitter, 1 + jitter) (default 0, at most 1).
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 1.0))]
+    pub(super) jitter: Option<S<f64>>,
+    /// An attempt not established by then fails; "0s" (default) = the kernel's SYN retries (127 s).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) connect_timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -176,6 +205,10 @@ pub(super) struct RawTraffic {
     /// Stop after this many messages.
     #[schemars(with = "Option<u64>", range(min = 1))]
     pub(super) count: Option<S<i64>>,
+    /// requests from the client only: one unanswered this long after it was issued is hung ("0s" = never).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) timeout: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]

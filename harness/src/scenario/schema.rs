@@ -33,6 +33,9 @@ pub(crate) fn on_expired_schema(_: &mut SchemaGenerator) -> Schema {
 pub(crate) fn on_idle_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["fin", "rst", "silent"] })
 }
+pub(crate) fn reconnect_mode_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["off", "eager", "lazy"] })
+}
 pub(crate) fn timers_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["linux", "exact"] })
 }

@@ -1,7 +1,7 @@
 //! Each connection and its application: socket events in, commands out,
 //! timers, and the one wake-up per connection in the event queue.
 
-use super::{Ev, HostState, Message, World};
+use super::{ConnOutcome, Ev, HostState, Message, Role, World};
 use crate::app::{AppCommand, AppEvent};
 use crate::oracle::{judge, Declaration, Verdict};
 use crate::tcp::{SocketEvent, TcpState};
@@ -47,7 +47,12 @@ impl World {
             }
             self.trace.record(now, || TraceEvent::Socket { side, event });
             match event {
-                SocketEvent::Connected => self.deliver(c, AppEvent::Connected),
+                SocketEvent::Connected => {
+                    if self.conns[c].role == Role::Client {
+                        self.gen_of(c).established_at.get_or_insert(now);
+                    }
+                    self.deliver(c, AppEvent::Connected)
+                }
                 SocketEvent::Received { up_to } => {
                     self.deliver(c, AppEvent::Readable { bytes: up_to });
                     // Whole messages of the peer's stream now readable, in order.
@@ -74,10 +79,19 @@ impl World {
             }
         }
         self.flush(c);
+        if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].tcp.state() == TcpState::Closed) {
+            self.gen_of(c).closed_at.get_or_insert(now);
+        }
         self.reschedule(c);
         if let Some(other) = self.conns[c].relay.filter(|_| relayed) {
             self.after_relay(other);
         }
+    }
+
+    /// The outcome record of connection `c`: its slot's generation.
+    pub(super) fn gen_of(&mut self, c: usize) -> &mut ConnOutcome {
+        let (slot, gen) = (self.conns[c].slot, self.conns[c].gen);
+        &mut self.slots[slot as usize].gens[gen as usize]
     }
 
     /// Give one event to the connection's application and apply its commands.
@@ -131,6 +145,7 @@ impl World {
         let now = self.now;
         let side = self.conns[c].role.side();
         let mut commands = std::mem::take(&mut self.io);
+        let mut reconnect = false;
         for cmd in commands.take() {
             let conn = &mut self.conns[c];
             let local = self.hosts[conn.host].local(now);
@@ -147,36 +162,41 @@ impl World {
                 AppCommand::Close if !conn.gone => conn.tcp.close(),
                 AppCommand::CloseOnPurpose if !conn.gone => {
                     conn.tcp.close();
-                    let slot = &mut self.slots[conn.slot as usize];
-                    if slot.broken.is_none() {
-                        slot.ended_at.get_or_insert(now);
+                    let g = self.gen_of(c);
+                    if g.broken.is_none() {
+                        g.ended_at.get_or_insert(now);
                     }
                     self.trace.record(now, || TraceEvent::ClosedOnPurpose { side });
                 }
                 AppCommand::Abort if !conn.gone => conn.tcp.abort(),
                 AppCommand::SetKeepalive(ka) if !conn.gone => conn.tcp.set_keepalive(local, ka),
                 AppCommand::SetUserTimeout(ut) if !conn.gone => conn.tcp.set_user_timeout(ut),
+                AppCommand::Connect => reconnect = true,
                 AppCommand::Close
                 | AppCommand::CloseOnPurpose
                 | AppCommand::Abort
                 | AppCommand::SetKeepalive(_)
                 | AppCommand::SetUserTimeout(_) => {}
                 AppCommand::DeclareDead { cause } => {
-                    let slot = conn.slot;
+                    let (slot, gen) = (conn.slot, conn.gen);
                     let queued = self.long_queue(slot);
                     let s = &self.slots[slot as usize];
                     let host = &self.hosts[s.client].evidence;
-                    let verdict = if s.ended_before(now) {
+                    let g = &s.gens[gen as usize];
+                    let verdict = if g.ended_before(now) {
                         Verdict::OrderlyEnd
                     } else {
-                        judge(s.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued)
+                        judge(g.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued)
                     };
                     let cause_for_trace = cause.clone();
                     self.trace.record(now, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
-                    self.declarations.push(Declaration { side, at: now, cause, verdict, slot });
+                    self.declarations.push(Declaration { side, at: now, cause, verdict, slot, conn: gen });
                 }
             }
         }
         self.io = commands;
+        if reconnect {
+            self.reconnect(c);
+        }
     }
 }

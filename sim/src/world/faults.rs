@@ -1,9 +1,10 @@
 //! Faults as they start and end: what each does to the hosts, their
 //! connections, and the oracle's view of every connection it touches.
 
-use super::{Fault, HostRef, HostState, World};
+use super::{Fault, HostRef, HostState, Listener, Role, World};
 use crate::app::Idle;
 use crate::oracle::{BreakCause, Condition};
+use crate::packet::addr;
 use crate::trace::{FaultEvent, TraceEvent};
 use std::ops::Range;
 
@@ -57,6 +58,10 @@ impl World {
                     conn.gone = true;
                     conn.app_alive = false;
                     conn.app = Box::new(Idle);
+                    if conn.role == Role::Client {
+                        let g = &mut self.slots[conn.slot as usize].gens[conn.gen as usize];
+                        g.closed_at.get_or_insert(now);
+                    }
                 }
                 self.break_slots(host, BreakCause::Reboot(host.side()));
                 FaultEvent::RebootStart(host.side())
@@ -113,10 +118,29 @@ impl World {
         let ev = match self.faults[i] {
             Fault::Reboot { host, .. } => {
                 let h = self.host_index(host);
-                if self.hosts[h].state == HostState::Down {
-                    self.hosts[h].state = HostState::Up;
+                if self.hosts[h].state != HostState::Down {
+                    return;
                 }
-                FaultEvent::RebootDone(host.side())
+                // Back up: the application starts again. A server (or the
+                // proxy) listens again; a client's new process may reconnect.
+                let hst = &mut self.hosts[h];
+                hst.state = HostState::Up;
+                hst.app_alive = true;
+                if !matches!(host, HostRef::Client(_)) {
+                    let port = if host == HostRef::Proxy { addr::SERVER.port() } else { addr::BACKEND.port() };
+                    hst.listener = Some(Listener { port, spare: None, spare_app: None });
+                }
+                self.trace.record(now, || TraceEvent::Fault(FaultEvent::RebootDone(host.side())));
+                if !matches!(host, HostRef::Client(_)) {
+                    return;
+                }
+                for slot in self.slots_of(host) {
+                    if let Some(app) = self.apps.restarted(slot as u32) {
+                        let port = self.next_port(h);
+                        self.open_client_conn(slot as u32, port, app);
+                    }
+                }
+                return;
             }
             Fault::Suspend { host, duration, .. } => {
                 let h = self.host_index(host);

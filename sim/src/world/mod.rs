@@ -63,6 +63,13 @@ pub trait AppFactory {
     fn client(&mut self, slot: u32) -> Box<dyn Application>;
     /// The server's application for a connection it accepted, of `slot`.
     fn server(&mut self, slot: u32) -> Box<dyn Application>;
+    /// A client host is back from a reboot: the application of `slot` in its
+    /// new process, which connects at once; `None` (the default, and v1's
+    /// behaviour) leaves the slot without a connection for the rest of the run.
+    fn restarted(&mut self, slot: u32) -> Option<Box<dyn Application>> {
+        let _ = slot;
+        None
+    }
 }
 
 /// A one-connection world's two applications, handed out once.
@@ -120,6 +127,8 @@ struct Host {
     /// Every connection this host ever had.
     conns: Vec<usize>,
     listener: Option<Listener>,
+    /// The next reconnect's port, counted past the pool's first ports.
+    next_port: u32,
     /// The application process runs (not crashed, not rebooted).
     app_alive: bool,
     isn: Stream,
@@ -168,6 +177,8 @@ impl Role {
 struct Conn {
     host: usize,
     slot: u32,
+    /// Which of its slot's connections this is (0 = the first).
+    gen: u32,
     role: Role,
     /// Its key in the host's stack.
     key: (SocketAddrV4, SocketAddrV4),
@@ -188,18 +199,37 @@ struct Conn {
     idle_at: Option<Instant>,
 }
 
-/// One client connection and what the oracle knows of it.
+/// One client connection slot and what the oracle knows of it. A slot holds
+/// one connection at a time; with reconnects it has had several
+/// (generations), each judged on its own.
 struct Slot {
     client: usize,
-    broken: Option<(Instant, BreakCause)>,
-    /// When an application closed its connection on purpose.
-    ended_at: Option<Instant>,
-    /// NAT idleness of this flow (`loose`).
+    /// Its client-side connection now: the latest attempt.
+    conn: Option<usize>,
+    /// Every connection it has had, the current one last.
+    gens: Vec<ConnOutcome>,
+    /// NAT idleness of its flows (`loose`).
     evidence: Evidence,
-    nat_expired_at: Vec<Instant>,
 }
 
 impl Slot {
+    fn current(&mut self) -> Option<&mut ConnOutcome> {
+        self.gens.last_mut()
+    }
+
+    /// A breaking fault hits the current connection.
+    fn record_break(&mut self, at: Instant, cause: BreakCause) {
+        if let Some(g) = self.current() {
+            g.record_break(at, cause);
+        }
+    }
+}
+
+impl ConnOutcome {
+    fn opened(at: Instant) -> ConnOutcome {
+        ConnOutcome { opened_at: at, ..ConnOutcome::default() }
+    }
+
     /// A breaking fault; only the first counts, and none after an orderly end
     /// (the connection was no longer there to break).
     fn record_break(&mut self, at: Instant, cause: BreakCause) {
@@ -283,16 +313,36 @@ impl SegmentTable {
     }
 }
 
-/// What happened to one connection (slot) in a run.
+/// What happened to one connection of a slot.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SlotOutcome {
+pub struct ConnOutcome {
+    /// When the client started it (sent its first SYN).
+    pub opened_at: Instant,
+    /// When the client's end became ESTABLISHED, if it did.
+    pub established_at: Option<Instant>,
+    /// When the client's socket closed, for whatever reason (declared dead
+    /// and aborted, reset, given up, closed, lost in a reboot).
+    pub closed_at: Option<Instant>,
     /// When and why it broke (ground truth), if it did.
     pub broken: Option<(Instant, BreakCause)>,
-    /// When an application closed it on purpose (an idle timeout), if one did
-    /// before it broke: an orderly end.
+    /// When an application or the proxy closed it on purpose (an idle
+    /// timeout), if one did before it broke: an orderly end.
     pub ended_at: Option<Instant>,
     /// When its NAT mapping expired while the flow was live.
     pub nat_expired_at: Vec<Instant>,
+}
+
+/// What happened to one connection slot in a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlotOutcome {
+    /// The first connection's break (ground truth), if it broke.
+    pub broken: Option<(Instant, BreakCause)>,
+    /// When the first connection was closed on purpose, if it was before it broke.
+    pub ended_at: Option<Instant>,
+    /// When the first connection's NAT mapping expired while the flow was live.
+    pub nat_expired_at: Vec<Instant>,
+    /// Every connection the slot had, in order (one unless it reconnected).
+    pub connections: Vec<ConnOutcome>,
 }
 
 /// What a run produced.
@@ -380,6 +430,7 @@ impl World {
             stack: HashMap::default(),
             conns: Vec::new(),
             listener: None,
+            next_port: cfg.connections_per_client,
             app_alive: true,
             isn,
             link,
@@ -430,10 +481,9 @@ impl World {
         let slots = (0..cfg.slots())
             .map(|s| Slot {
                 client: (s / cfg.connections_per_client) as usize,
-                broken: None,
-                ended_at: None,
+                conn: None,
+                gens: Vec::new(),
                 evidence: Evidence::default(),
-                nat_expired_at: Vec::new(),
             })
             .collect();
         Ok(World {
@@ -515,7 +565,10 @@ impl World {
         let slots: Vec<SlotOutcome> = self
             .slots
             .into_iter()
-            .map(|s| SlotOutcome { broken: s.broken, ended_at: s.ended_at, nat_expired_at: s.nat_expired_at })
+            .map(|s| {
+                let first = s.gens.first().cloned().unwrap_or_default();
+                SlotOutcome { broken: first.broken, ended_at: first.ended_at, nat_expired_at: first.nat_expired_at, connections: s.gens }
+            })
             .collect();
         Outcome {
             ended_at: self.now,
@@ -551,17 +604,66 @@ impl World {
                 self.schedule(end, Ev::FaultEnd(i as u32));
             }
         }
-        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
         for slot in 0..self.slots.len() as u32 {
-            let h = self.slots[slot as usize].client;
-            let local = SocketAddrV4::new(self.hosts[h].addr, addr::client_port(slot % self.connections_per_client));
-            let iss = self.hosts[h].isn.u32();
-            let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
-            tcp.connect(self.now);
+            let port = addr::client_port(slot % self.connections_per_client);
             let app = self.apps.client(slot);
-            let c = self.add_conn(h, slot, (local, server), tcp, app, None);
-            self.pump(c);
+            self.open_client_conn(slot, port, app);
         }
+    }
+
+    /// Start a new client connection for `slot` from local `port`, with the
+    /// slot's application `app`: a SYN now, a new generation of the slot.
+    pub(super) fn open_client_conn(&mut self, slot: u32, port: u16, app: Box<dyn Application>) -> usize {
+        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
+        let h = self.slots[slot as usize].client;
+        let local = SocketAddrV4::new(self.hosts[h].addr, port);
+        let iss = self.hosts[h].isn.u32();
+        let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
+        tcp.connect(self.hosts[h].local(self.now));
+        let now = self.now;
+        self.slots[slot as usize].gens.push(ConnOutcome::opened(now));
+        let c = self.add_conn(h, slot, (local, server), tcp, app, None);
+        self.slots[slot as usize].conn = Some(c);
+        self.pump(c);
+        c
+    }
+
+    /// A fresh ephemeral port on client host `h` for a reconnect: the next
+    /// after the pool's first ports, within Linux's range 32768–60999,
+    /// skipping any still held by a connection that is not closed.
+    pub(super) fn next_port(&mut self, h: usize) -> u16 {
+        const FIRST: u32 = 32768;
+        const SPAN: u32 = 61000 - FIRST;
+        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
+        let base = u32::from(addr::client_port(0)) - FIRST;
+        for _ in 0..SPAN {
+            let k = self.hosts[h].next_port;
+            self.hosts[h].next_port = k.wrapping_add(1);
+            let port = (FIRST + (base + k) % SPAN) as u16;
+            let key = (SocketAddrV4::new(self.hosts[h].addr, port), server);
+            match self.hosts[h].stack.get(&key) {
+                Some(&c) if self.conns[c].tcp.state() != TcpState::Closed && !self.conns[c].gone => continue,
+                _ => return port,
+            }
+        }
+        // Every port busy (more than 28 000 live connections on one host): reuse the next.
+        (FIRST + (base + self.hosts[h].next_port) % SPAN) as u16
+    }
+
+    /// The application of `slot` asked for a new connection (a reconnect):
+    /// it moves to the new connection if the slot's current one is closed.
+    fn reconnect(&mut self, c: usize) {
+        let slot = self.conns[c].slot;
+        let h = self.conns[c].host;
+        let current = self.slots[slot as usize].conn == Some(c);
+        let closed = self.conns[c].gone || self.conns[c].tcp.state() == TcpState::Closed;
+        if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
+            return;
+        }
+        let app = std::mem::replace(&mut self.conns[c].app, Box::new(Idle));
+        self.conns[c].app_alive = false;
+        let port = self.next_port(h);
+        self.open_client_conn(slot, port, app);
     }
 
     /// Add a connection to host `host`'s stack under `key` (local, remote).
@@ -576,6 +678,7 @@ impl World {
     ) -> usize {
         let c = self.conns.len();
         let app_alive = self.hosts[host].app_alive;
+        let gen = peer.map_or((self.slots[slot as usize].gens.len() as u32).saturating_sub(1), |p| self.conns[p].gen);
         let role = match (self.hosts[host].role, peer) {
             (HostRef::Client(_), _) => Role::Client,
             (HostRef::Server, _) => Role::Server,
@@ -585,6 +688,7 @@ impl World {
         self.conns.push(Conn {
             host,
             slot,
+            gen,
             role,
             key,
             tcp,

@@ -8,15 +8,18 @@ use crate::packet::Segment;
 use crate::trace::TraceEvent;
 
 impl World {
-    /// The slot whose connection a mapping belongs to: its owner's, or (for a
-    /// flow a stack's RST opened) the connection with that 4-tuple.
-    fn slot_of(&self, m: &Mapping) -> Option<usize> {
+    /// The slot and connection generation a mapping belongs to: its
+    /// owner's, or (for a flow a stack's RST opened) the connection with that
+    /// 4-tuple; in a one-connection world, the only one.
+    fn slot_of(&self, m: &Mapping) -> Option<(usize, usize)> {
+        let of = |c: usize| (self.conns[c].slot as usize, self.conns[c].gen as usize);
         if m.owner != Segment::NO_SENDER {
-            return self.conns.get(m.owner as usize).map(|c| c.slot as usize);
+            return ((m.owner as usize) < self.conns.len()).then(|| of(m.owner as usize));
         }
+        let only = (self.slots.len() == 1 && !self.slots[0].gens.is_empty()).then(|| (0, self.slots[0].gens.len() - 1));
         let h = self.host_of(*m.inside.ip())?;
         let c = self.hosts[h].stack.get(&(m.inside, m.remote)).copied();
-        c.map(|c| self.conns[c].slot as usize).or((self.slots.len() == 1).then_some(0))
+        c.map(of).or(only)
     }
 
     pub(super) fn after_nat(&mut self) {
@@ -27,7 +30,7 @@ impl World {
             match ev {
                 NatEvent::Created { mapping, recreated } => {
                     if recreated && !breaks {
-                        if let Some(s) = self.slot_of(&mapping) {
+                        if let Some((s, _)) = self.slot_of(&mapping) {
                             self.slots[s].evidence.close_transient(now, Condition::NatIdle);
                         }
                     }
@@ -37,11 +40,11 @@ impl World {
                     // A flow that was already closed loses nothing.
                     if !mapping.closing {
                         self.nat_expired_at.push(now);
-                        if let Some(s) = self.slot_of(&mapping) {
+                        if let Some((s, g)) = self.slot_of(&mapping) {
                             let slot = &mut self.slots[s];
-                            slot.nat_expired_at.push(now);
+                            slot.gens[g].nat_expired_at.push(now);
                             if breaks {
-                                slot.record_break(now, BreakCause::NatExpired);
+                                slot.gens[g].record_break(now, BreakCause::NatExpired);
                             } else {
                                 slot.evidence.open_transient(now, Condition::NatIdle);
                             }
@@ -50,10 +53,10 @@ impl World {
                     self.trace.record(now, || TraceEvent::NatMappingExpired { mapping, idle });
                 }
                 NatEvent::Lost { mapping } => {
-                    if let Some(s) = self.slot_of(&mapping) {
+                    if let Some((s, g)) = self.slot_of(&mapping) {
                         let slot = &mut self.slots[s];
                         if breaks {
-                            slot.record_break(now, BreakCause::NatReboot);
+                            slot.gens[g].record_break(now, BreakCause::NatReboot);
                         } else {
                             slot.evidence.open_transient(now, Condition::NatIdle);
                         }

@@ -200,9 +200,8 @@ impl World {
         let client = self.slots[slot as usize].client;
         let server = self.server();
         let links = [client, server].iter().flat_map(|&h| &self.hosts[h].link).any(|l| l.backlog_delay(self.now) >= limit);
-        // Client connections were made first, in slot order: slot s is connection s.
-        let client_conn = slot as usize;
-        let ends = [Some(client_conn), self.conns.get(client_conn).and_then(|c| c.peer)];
+        let client_conn = self.slots[slot as usize].conn;
+        let ends = [client_conn, client_conn.and_then(|c| self.conns[c].peer)];
         let buffers = ends.into_iter().flatten().filter(|&c| !self.conns[c].gone).any(|c| {
             let conn = &self.conns[c];
             let rate = self.hosts[conn.host].link[UP].config().rate_bps;

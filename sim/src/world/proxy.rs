@@ -110,9 +110,9 @@ impl World {
         let slot = self.conns[f].slot;
         self.conns[f].idle_at = None;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
-        let s = &mut self.slots[slot as usize];
-        if s.broken.is_none() {
-            s.ended_at.get_or_insert(now);
+        let g = self.gen_of(f);
+        if g.broken.is_none() {
+            g.ended_at.get_or_insert(now);
         }
         let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
         for &leg in &legs {
