@@ -10,7 +10,7 @@ use crate::scenario::{ReconnectMode, Schedule, Traffic, TrafficKind};
 use crate::session::{Reconnector, RequestBook};
 use crate::strategy::{Control, Observed, Strategy};
 use crate::wire::traffic_tag;
-pub use crate::wire::{tag, tag_id, traffic_index, Class};
+pub use crate::wire::{tag, tag_id, traffic_index, traffic_seq, Class};
 use rand_chacha::ChaCha8Rng;
 use sim::{AppEvent, AppIo, Application, Instant, Side};
 use std::cell::RefCell;
@@ -349,7 +349,7 @@ impl Application for AppDriver {
                 Some(Class::Pong) => self.observe(now, Observed::Pong { id: tag_id(tag) }, io),
                 Some(Class::Reply) if self.side == Side::Client => {
                     if let Some(s) = &self.session {
-                        s.book.borrow_mut().answered((s.slot, traffic_index(tag) as u32, tag_id(tag)), now);
+                        s.book.borrow_mut().answered((s.slot, traffic_index(tag) as u32, traffic_seq(tag)), now);
                     }
                     self.outstanding = self.outstanding.saturating_sub(1);
                     self.touch(now);

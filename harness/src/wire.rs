@@ -50,6 +50,11 @@ pub(crate) fn traffic_tag(class: Class, index: usize, seq: u64) -> u64 {
     tag(class, ((index as u64) << 40) | (seq & ((1 << 40) - 1)))
 }
 /// The traffic entry a workload message's tag carries.
+/// The sequence number of a traffic message within its entry.
+pub fn traffic_seq(tag: u64) -> u64 {
+    tag & ((1 << 40) - 1)
+}
+
 pub fn traffic_index(tag: u64) -> usize {
     ((tag >> 40) & 0xFFFF) as usize
 }
