@@ -71,23 +71,74 @@ fn rows(s: &StrategyReport) -> [String; 9] {
     ]
 }
 
-/// One aligned table per scenario.
+/// Availability as a reader expects it: "99.95 %", with enough decimals to
+/// show the nines ("99.9953 %"), "100 %" only when nothing was unavailable.
+pub fn availability(a: f64) -> String {
+    if a >= 1.0 {
+        return "100 %".into();
+    }
+    let p = a * 100.0;
+    let decimals = if p < 99.9 {
+        2
+    } else if p < 99.99 {
+        3
+    } else {
+        4
+    };
+    let shown = format!("{p:.decimals$}");
+    // Never round a loss up to "100.0000".
+    let shown = if shown.starts_with("100") { format!("{:.decimals$}", 100.0 - 10f64.powi(-(decimals as i32))) } else { shown };
+    format!("{shown} %")
+}
+
+const SESSION_HEADERS: [&str; 9] =
+    ["strategy", "requests", "failed/1000", "hung", "request p99", "restore p50", "restore p99", "availability", "reconnects/1000h"];
+
+/// The session figures of a strategy that has them.
+fn session_rows(s: &StrategyReport) -> Option<[String; 9]> {
+    let x = s.session.as_ref()?;
+    let restore = x.time_to_restore_s.unwrap_or_default();
+    Some([
+        s.name.clone(),
+        x.requests.sent.to_string(),
+        format!("{:.1}", x.failed_requests_per_1000),
+        x.requests.hung.to_string(),
+        seconds(x.requests.latency_s.p99),
+        seconds(restore.p50),
+        seconds(restore.p99),
+        availability(x.availability),
+        format!("{:.1}", x.reconnects_per_1000_conn_hours),
+    ])
+}
+
+/// Rows under headers, each column as wide as its widest cell.
+fn aligned(out: &mut String, headers: &[&str; 9], all: &[[String; 9]]) {
+    let widths: Vec<usize> = (0..9).map(|i| all.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: &[String]| {
+        let mut l = String::from(" ");
+        for (i, c) in cells.iter().enumerate() {
+            let _ = write!(l, " {:<w$} ", c, w = widths[i]);
+        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&headers.map(String::from)));
+    for r in all {
+        let _ = writeln!(out, "{}", line(r));
+    }
+}
+
+/// One aligned table per scenario (and a second with the session figures
+/// for a scenario that measures them).
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
     for sc in &report.scenarios {
         let _ = writeln!(out, "{} ({} seeds)", sc.name, sc.seeds);
         let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
-        let widths: Vec<usize> = (0..9).map(|i| all.iter().map(|r| r[i].len()).chain([HEADERS[i].len()]).max().unwrap_or(0)).collect();
-        let line = |cells: &[String]| {
-            let mut l = String::from(" ");
-            for (i, c) in cells.iter().enumerate() {
-                let _ = write!(l, " {:<w$} ", c, w = widths[i]);
-            }
-            l.trim_end().to_string()
-        };
-        let _ = writeln!(out, "{}", line(&HEADERS.map(String::from)));
-        for r in &all {
-            let _ = writeln!(out, "{}", line(r));
+        aligned(&mut out, &HEADERS, &all);
+        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(session_rows).collect();
+        if !sessions.is_empty() {
+            out.push('\n');
+            aligned(&mut out, &SESSION_HEADERS, &sessions);
         }
         out.push('\n');
     }
@@ -106,6 +157,14 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "|{}", " --- |".repeat(HEADERS.len()));
         for s in &sc.strategies {
             let _ = writeln!(out, "| {} |", rows(s).join(" | "));
+        }
+        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(session_rows).collect();
+        if !sessions.is_empty() {
+            let _ = writeln!(out, "\n| {} |", SESSION_HEADERS.join(" | "));
+            let _ = writeln!(out, "|{}", " --- |".repeat(SESSION_HEADERS.len()));
+            for r in &sessions {
+                let _ = writeln!(out, "| {} |", r.join(" | "));
+            }
         }
         out.push('\n');
     }
@@ -132,5 +191,15 @@ mod tests {
         assert_eq!(seconds(Some(779.9999)), "13m00s");
         assert_eq!(seconds(Some(59.999)), "1m00s");
         assert_eq!(seconds(None), "-");
+    }
+
+    #[test]
+    fn availability_shows_its_nines() {
+        assert_eq!(availability(1.0), "100 %");
+        assert_eq!(availability(0.291674), "29.17 %");
+        assert_eq!(availability(0.9995), "99.950 %");
+        assert_eq!(availability(0.999953), "99.9953 %");
+        // 0.9999999 is not 100 %: one unavailable second in four months.
+        assert_eq!(availability(0.9999999), "99.9999 %");
     }
 }
