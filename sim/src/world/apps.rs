@@ -159,16 +159,23 @@ impl World {
                     conn.ledger.push_back(Message { end: conn.written, tag, size });
                     self.trace.record(now, || TraceEvent::AppWrite { side, tag, size });
                 }
-                AppCommand::Close if !conn.gone => conn.tcp.close(),
+                AppCommand::Close if !conn.gone => {
+                    conn.tcp.close();
+                    conn.app_closed = true;
+                }
                 AppCommand::CloseOnPurpose if !conn.gone => {
                     conn.tcp.close();
+                    conn.app_closed = true;
                     let g = self.gen_of(c);
                     if g.broken.is_none() {
                         g.ended_at.get_or_insert(now);
                     }
                     self.trace.record(now, || TraceEvent::ClosedOnPurpose { side });
                 }
-                AppCommand::Abort if !conn.gone => conn.tcp.abort(),
+                AppCommand::Abort if !conn.gone => {
+                    conn.tcp.abort();
+                    conn.app_closed = true;
+                }
                 AppCommand::SetKeepalive(ka) if !conn.gone => conn.tcp.set_keepalive(local, ka),
                 AppCommand::SetUserTimeout(ut) if !conn.gone => conn.tcp.set_user_timeout(ut),
                 AppCommand::Connect => reconnect = true,

@@ -185,6 +185,8 @@ struct Conn {
     tcp: TcpEndpoint,
     app: Box<dyn Application>,
     app_alive: bool,
+    /// Its application closed or aborted it (it may still be finishing its FIN handshake).
+    app_closed: bool,
     /// No longer in its host's stack (lost in a reboot, or a dropped half-open).
     gone: bool,
     /// The earliest wake-up already in the event queue.
@@ -651,12 +653,14 @@ impl World {
     }
 
     /// The application of `slot` asked for a new connection (a reconnect):
-    /// it moves to the new connection if the slot's current one is closed.
+    /// it moves to the new connection if the slot's current one is closed,
+    /// or closed by the application (an idle close still finishing its FIN
+    /// handshake carries on without it).
     fn reconnect(&mut self, c: usize) {
         let slot = self.conns[c].slot;
         let h = self.conns[c].host;
         let current = self.slots[slot as usize].conn == Some(c);
-        let closed = self.conns[c].gone || self.conns[c].tcp.state() == TcpState::Closed;
+        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].tcp.state() == TcpState::Closed;
         if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
             return;
         }
@@ -694,6 +698,7 @@ impl World {
             tcp,
             app,
             app_alive,
+            app_closed: false,
             gone: false,
             wake: None,
             ledger: VecDeque::new(),
