@@ -32,25 +32,31 @@
 
 mod apps;
 mod config;
+mod connect;
 mod faults;
 mod nat_glue;
+mod outcome;
 mod packets;
 mod proxy;
+mod queue;
 
 pub use config::{
     AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT, MAX_SLOTS,
 };
+use outcome::Slot;
+pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
+use queue::{Ev, Hop, Scheduled, SegmentTable};
 
 use crate::app::{Application, Idle, Side};
 use crate::error::ConfigError;
 use crate::link::{LinkDir, LinkDrop, Offer, Outage};
 use crate::nat::{Nat, NatVerdict};
-use crate::oracle::{BreakCause, Declaration, Evidence};
+use crate::oracle::{Declaration, Evidence};
 use crate::packet::{addr, Segment};
 use crate::rng::{Purpose, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
-use crate::trace::{DropReason, Place, Trace, TraceEvent, TraceRecord};
+use crate::trace::{DropReason, Place, Trace, TraceEvent};
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -199,174 +205,6 @@ struct Conn {
     relay: Option<usize>,
     /// A proxy's front leg: when its idle timeout closes it.
     idle_at: Option<Instant>,
-}
-
-/// One client connection slot and what the oracle knows of it. A slot holds
-/// one connection at a time; with reconnects it has had several
-/// (generations), each judged on its own.
-struct Slot {
-    client: usize,
-    /// Its client-side connection now: the latest attempt.
-    conn: Option<usize>,
-    /// Every connection it has had, the current one last.
-    gens: Vec<ConnOutcome>,
-    /// NAT idleness of its flows (`loose`).
-    evidence: Evidence,
-}
-
-impl Slot {
-    fn current(&mut self) -> Option<&mut ConnOutcome> {
-        self.gens.last_mut()
-    }
-
-    /// A breaking fault hits the current connection.
-    fn record_break(&mut self, at: Instant, cause: BreakCause) {
-        if let Some(g) = self.current() {
-            g.record_break(at, cause);
-        }
-    }
-}
-
-impl ConnOutcome {
-    fn opened(at: Instant) -> ConnOutcome {
-        ConnOutcome { opened_at: at, ..ConnOutcome::default() }
-    }
-
-    /// A breaking fault; only the first counts, and none after an orderly end
-    /// (the connection was no longer there to break).
-    fn record_break(&mut self, at: Instant, cause: BreakCause) {
-        if self.ended_at.is_none() {
-            self.broken.get_or_insert((at, cause));
-        }
-    }
-
-    /// Had the connection ended on purpose by `now`?
-    fn ended_before(&self, now: Instant) -> bool {
-        self.ended_at.is_some_and(|t| t <= now)
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Hop {
-    /// Leaving a host's access link toward the middle (NAT or plain wire).
-    Middle { from: u32 },
-    /// Arriving at a host.
-    Host(u32),
-}
-
-/// An event. Kept small (the queue entry is 32 bytes): a packet in flight
-/// waits in the world's segment table and the event holds its index.
-#[derive(Clone, Copy, Debug)]
-enum Ev {
-    Arrive { hop: Hop, seg: u32 },
-    Wake(u32),
-    NatWake,
-    FaultStart(u32),
-    FaultEnd(u32),
-}
-
-/// An event and when it runs; ordered by (time, sequence).
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-/// Segments in flight, in slots reused as they arrive.
-#[derive(Default)]
-struct SegmentTable {
-    slots: Vec<Segment>,
-    free: Vec<u32>,
-}
-
-impl SegmentTable {
-    fn put(&mut self, seg: Segment) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = seg;
-                i
-            }
-            None => {
-                self.slots.push(seg);
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-    fn take(&mut self, i: u32) -> Segment {
-        self.free.push(i);
-        self.slots[i as usize]
-    }
-}
-
-/// What happened to one connection of a slot.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ConnOutcome {
-    /// When the client started it (sent its first SYN).
-    pub opened_at: Instant,
-    /// When the client's end became ESTABLISHED, if it did.
-    pub established_at: Option<Instant>,
-    /// When the client's socket closed, for whatever reason (declared dead
-    /// and aborted, reset, given up, closed, lost in a reboot).
-    pub closed_at: Option<Instant>,
-    /// When and why it broke (ground truth), if it did.
-    pub broken: Option<(Instant, BreakCause)>,
-    /// When an application or the proxy closed it on purpose (an idle
-    /// timeout), if one did before it broke: an orderly end.
-    pub ended_at: Option<Instant>,
-    /// When its NAT mapping expired while the flow was live.
-    pub nat_expired_at: Vec<Instant>,
-}
-
-/// What happened to one connection slot in a run.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SlotOutcome {
-    /// The first connection's break (ground truth), if it broke.
-    pub broken: Option<(Instant, BreakCause)>,
-    /// When the first connection was closed on purpose, if it was before it broke.
-    pub ended_at: Option<Instant>,
-    /// When the first connection's NAT mapping expired while the flow was live.
-    pub nat_expired_at: Vec<Instant>,
-    /// Every connection the slot had, in order (one unless it reconnected).
-    pub connections: Vec<ConnOutcome>,
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct Outcome {
-    /// When the run stopped (the horizon, or earlier when nothing was left to happen).
-    pub ended_at: Instant,
-    /// The first connection's break: the only one in a one-connection world.
-    pub broken: Option<(Instant, BreakCause)>,
-    /// Every death declaration, each naming its slot, in time order.
-    pub declarations: Vec<Declaration>,
-    /// Per connection (slot): its break and its NAT expiries.
-    pub slots: Vec<SlotOutcome>,
-    /// What every client host, and the server, sent: `[client, server]`.
-    pub stats: [WireStats; 2],
-    pub nat_expiries: u64,
-    /// When each mapping (of a flow not yet closing) expired, every slot's, in time order.
-    pub nat_expired_at: Vec<Instant>,
-    /// Messages the clients' and the server's applications received.
-    pub messages_received: [u64; 2],
-    pub events_processed: u64,
-    pub trace: Vec<TraceRecord>,
 }
 
 /// A simulated network of many TCP connections. See the module docs.
@@ -611,63 +449,6 @@ impl World {
             let app = self.apps.client(slot);
             self.open_client_conn(slot, port, app);
         }
-    }
-
-    /// Start a new client connection for `slot` from local `port`, with the
-    /// slot's application `app`: a SYN now, a new generation of the slot.
-    pub(super) fn open_client_conn(&mut self, slot: u32, port: u16, app: Box<dyn Application>) -> usize {
-        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
-        let h = self.slots[slot as usize].client;
-        let local = SocketAddrV4::new(self.hosts[h].addr, port);
-        let iss = self.hosts[h].isn.u32();
-        let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
-        tcp.connect(self.hosts[h].local(self.now));
-        let now = self.now;
-        self.slots[slot as usize].gens.push(ConnOutcome::opened(now));
-        let c = self.add_conn(h, slot, (local, server), tcp, app, None);
-        self.slots[slot as usize].conn = Some(c);
-        self.pump(c);
-        c
-    }
-
-    /// A fresh ephemeral port on client host `h` for a reconnect: the next
-    /// after the pool's first ports, within Linux's range 32768–60999,
-    /// skipping any still held by a connection that is not closed.
-    pub(super) fn next_port(&mut self, h: usize) -> u16 {
-        const FIRST: u32 = 32768;
-        const SPAN: u32 = 61000 - FIRST;
-        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
-        let base = u32::from(addr::client_port(0)) - FIRST;
-        for _ in 0..SPAN {
-            let k = self.hosts[h].next_port;
-            self.hosts[h].next_port = k.wrapping_add(1);
-            let port = (FIRST + (base + k) % SPAN) as u16;
-            let key = (SocketAddrV4::new(self.hosts[h].addr, port), server);
-            match self.hosts[h].stack.get(&key) {
-                Some(&c) if self.conns[c].tcp.state() != TcpState::Closed && !self.conns[c].gone => continue,
-                _ => return port,
-            }
-        }
-        // Every port busy (more than 28 000 live connections on one host): reuse the next.
-        (FIRST + (base + self.hosts[h].next_port) % SPAN) as u16
-    }
-
-    /// The application of `slot` asked for a new connection (a reconnect):
-    /// it moves to the new connection if the slot's current one is closed,
-    /// or closed by the application (an idle close still finishing its FIN
-    /// handshake carries on without it).
-    fn reconnect(&mut self, c: usize) {
-        let slot = self.conns[c].slot;
-        let h = self.conns[c].host;
-        let current = self.slots[slot as usize].conn == Some(c);
-        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].tcp.state() == TcpState::Closed;
-        if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
-            return;
-        }
-        let app = std::mem::replace(&mut self.conns[c].app, Box::new(Idle));
-        self.conns[c].app_alive = false;
-        let port = self.next_port(h);
-        self.open_client_conn(slot, port, app);
     }
 
     /// Add a connection to host `host`'s stack under `key` (local, remote).

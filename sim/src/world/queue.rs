@@ -1,0 +1,76 @@
+//! The event queue's entries: what can happen next, ordered by
+//! `(time, sequence)` so that ties run in the order they were scheduled and a
+//! run is a pure function of its inputs; and the table that holds packets in
+//! flight, so a queue entry stays 32 bytes however big a segment is.
+
+use crate::packet::Segment;
+use crate::time::Instant;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Hop {
+    /// Leaving a host's access link toward the middle (NAT or plain wire).
+    Middle { from: u32 },
+    /// Arriving at a host.
+    Host(u32),
+}
+
+/// An event. Kept small (the queue entry is 32 bytes): a packet in flight
+/// waits in the world's segment table and the event holds its index.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Ev {
+    Arrive { hop: Hop, seg: u32 },
+    Wake(u32),
+    NatWake,
+    FaultStart(u32),
+    FaultEnd(u32),
+}
+
+/// An event and when it runs; ordered by (time, sequence).
+pub(super) struct Scheduled {
+    pub(super) at: Instant,
+    pub(super) seq: u64,
+    pub(super) ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// Segments in flight, in slots reused as they arrive.
+#[derive(Default)]
+pub(super) struct SegmentTable {
+    slots: Vec<Segment>,
+    free: Vec<u32>,
+}
+
+impl SegmentTable {
+    pub(super) fn put(&mut self, seg: Segment) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = seg;
+                i
+            }
+            None => {
+                self.slots.push(seg);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+    pub(super) fn take(&mut self, i: u32) -> Segment {
+        self.free.push(i);
+        self.slots[i as usize]
+    }
+}
