@@ -76,6 +76,16 @@ enum Phase {
 }
 
 impl ClientSession {
+    /// Between connections: does it want the next one (eager: always, when
+    /// the backoff allows; lazy: for a waiting request; off: never)?
+    fn wants_connection(&self) -> bool {
+        match self.reconnect.mode() {
+            ReconnectMode::Off => false,
+            ReconnectMode::Eager => true,
+            ReconnectMode::Lazy => !self.waiting.is_empty(),
+        }
+    }
+
     pub fn new(
         slot: u32,
         reconnect: Reconnector,
@@ -283,6 +293,11 @@ impl AppDriver {
         self.session.as_ref().map(|s| s.phase)
     }
 
+    /// May the workload and the strategy use the connection now?
+    fn writable(&self) -> bool {
+        !self.done && self.phase().is_none_or(|p| p == Phase::Open)
+    }
+
     /// Start the workload's schedule (at the first connection).
     fn start_generators(&mut self, now: Instant) {
         if let Some(s) = self.session.as_mut() {
@@ -385,10 +400,7 @@ impl Application for AppDriver {
                 Phase::Open if !self.done => (self.strategy.as_ref().and_then(|s| s.poll_timeout()), self.idle_deadline, None, None),
                 Phase::Open => (None, None, None, None),
                 Phase::Connecting => (None, None, s.reconnect.attempt_deadline(), None),
-                Phase::Closed => {
-                    let wants = s.reconnect.mode() == ReconnectMode::Eager || !s.waiting.is_empty();
-                    (None, None, None, s.reconnect.not_before().filter(|_| wants && s.reconnect.mode() != ReconnectMode::Off))
-                }
+                Phase::Closed => (None, None, None, s.reconnect.not_before().filter(|_| s.wants_connection())),
             };
             return [workload, strategy, idle, attempt, retry].into_iter().flatten().min();
         }
@@ -410,8 +422,7 @@ impl Application for AppDriver {
             io.abort();
             self.attempt_failed(now);
         }
-        let open = phase.is_none() || (phase == Some(Phase::Open) && !self.done);
-        if open && self.idle_deadline.is_some_and(|t| t <= now) {
+        if self.writable() && self.idle_deadline.is_some_and(|t| t <= now) {
             // Idle too long: close on purpose (an orderly end), and go quiet.
             io.close_on_purpose();
             self.done = true;
@@ -420,7 +431,7 @@ impl Application for AppDriver {
                 return;
             }
         }
-        let open = phase.is_none() || (self.phase() == Some(Phase::Open) && !self.done);
+        let open = self.writable();
         let written = io.written();
         let mut wrote = Vec::new();
         let mut issued = Vec::new();
@@ -461,9 +472,7 @@ impl Application for AppDriver {
             self.wrote_since(now, written, io);
             self.settle(now, io);
         }
-        // Eager sessions retry when the backoff allows; lazy ones only for a waiting request.
-        let wants = self.session.as_ref().is_some_and(|s| s.reconnect.mode() == ReconnectMode::Eager || !s.waiting.is_empty());
-        if wants {
+        if self.session.as_ref().is_some_and(ClientSession::wants_connection) {
             self.try_connect(now, io);
         }
     }

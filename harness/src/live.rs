@@ -259,10 +259,7 @@ pub fn run(
         ended_at,
         broken: oracle.broken(),
         slots: vec![sim::world::SlotOutcome {
-            broken: oracle.broken(),
-            ended_at: None,
-            nat_expired_at: Vec::new(),
-            connections: Vec::new(),
+            connections: vec![sim::world::ConnOutcome { broken: oracle.broken(), ..Default::default() }],
         }],
         declarations,
         stats: [WireStats::default(); 2],

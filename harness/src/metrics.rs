@@ -152,8 +152,8 @@ impl RunSummary {
             .zip(&by_slot)
             .map(|(slot, declarations)| match &r.requests {
                 None => SlotSummary {
-                    sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken, side)),
-                    nat_expiries: slot_nat_expiries(declarations, &slot.nat_expired_at),
+                    sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken(), side)),
+                    nat_expiries: slot_nat_expiries(declarations, slot.nat_expired_at()),
                     healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
                     later: Vec::new(),
                 },
@@ -306,7 +306,7 @@ pub fn slot_side_outcome(declarations: &[&Declaration], broken: Option<(Instant,
 /// NAT mappings lost to idleness while the first connection was still held
 /// (before either side declared it dead).
 pub fn nat_expiries(outcome: &Outcome) -> u64 {
-    let expired = outcome.slots.first().map_or(&[][..], |s| &s.nat_expired_at[..]);
+    let expired = outcome.slots.first().map_or(&[][..], SlotOutcome::nat_expired_at);
     slot_nat_expiries(&first_slot(outcome), expired)
 }
 
@@ -318,7 +318,7 @@ fn slot_nat_expiries(declarations: &[&Declaration], expired_at: &[Instant]) -> u
 /// Until when a connection was up and healthy (for false-positive rates):
 /// its first declaration, its break, its orderly end, or the horizon.
 fn healthy_until(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Duration) -> Instant {
-    declarations.iter().map(|d| d.at).chain(slot.broken.map(|b| b.0)).chain(slot.ended_at).min().unwrap_or(Instant::ZERO + horizon)
+    declarations.iter().map(|d| d.at).chain(slot.broken().map(|b| b.0)).chain(slot.ended_at()).min().unwrap_or(Instant::ZERO + horizon)
 }
 
 /// Keepalive packets and bytes (both directions): TCP keepalive probes and

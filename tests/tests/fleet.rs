@@ -48,11 +48,11 @@ fn keepalive_400s_loses_every_mapping_and_each_first_probe_meets_the_rst() {
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
     assert_eq!(r.outcome.slots.len(), 1000);
     for (i, slot) in r.outcome.slots.iter().enumerate() {
-        let (at, cause) = slot.broken.unwrap_or_else(|| panic!("slot {i} never broke"));
+        let (at, cause) = slot.broken().unwrap_or_else(|| panic!("slot {i} never broke"));
         assert_eq!(cause, BreakCause::NatExpired, "slot {i}");
         let after = at.since_start().as_secs_f64() - 350.0;
         assert!((0.0..0.001).contains(&after), "slot {i} broke at {at}");
-        assert_eq!(slot.nat_expired_at, vec![at]);
+        assert_eq!(slot.nat_expired_at(), [at]);
     }
     assert_eq!(r.outcome.declarations.len(), 1000);
     let slots: HashSet<u32> = r.outcome.declarations.iter().map(|d| d.slot).collect();
@@ -85,7 +85,7 @@ fn keepalive_400s_loses_every_mapping_and_each_first_probe_meets_the_rst() {
 fn keepalive_300s_keeps_a_thousand_mappings_with_distinct_public_ports() {
     let s = fleet("300s", "");
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
-    assert!(r.outcome.slots.iter().all(|s| s.broken.is_none() && s.nat_expired_at.is_empty()));
+    assert!(r.outcome.slots.iter().all(|s| s.broken().is_none() && s.nat_expired_at().is_empty()));
     assert!(r.outcome.declarations.is_empty());
     let ports: HashSet<u16> = r
         .outcome
@@ -134,7 +134,7 @@ count = 3
 "#;
     let s = parse(Path::new("pool.toml"), src).unwrap();
     let r = runner::run_one(&s, &s.strategies[0], 0, false);
-    let broken: Vec<usize> = r.outcome.slots.iter().enumerate().filter(|(_, s)| s.broken.is_some()).map(|(i, _)| i).collect();
+    let broken: Vec<usize> = r.outcome.slots.iter().enumerate().filter(|(_, s)| s.broken().is_some()).map(|(i, _)| i).collect();
     assert_eq!(broken, (50..75).collect::<Vec<_>>());
     let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
     assert_eq!((report.connections, report.server.detected, report.server.false_positives), (100, 25, 0));

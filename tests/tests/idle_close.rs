@@ -61,7 +61,7 @@ fn an_idle_server_closes_5s_after_accept_and_the_client_sees_an_orderly_end() {
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
     // Accepted at 60 ms, nothing read or written: FIN at 5.060 s.
     assert_eq!(sent(&r, Side::Server, Flags::FIN), vec![5060]);
-    assert_eq!(r.outcome.slots[0].ended_at.map(ms), Some(5060));
+    assert_eq!(r.outcome.slots[0].ended_at().map(ms), Some(5060));
     // The client reads EOF at 5.080 s: an orderly end, not a false positive.
     let d = &r.outcome.declarations[0];
     assert_eq!((d.side, d.cause.as_str(), ms(d.at), d.verdict), (Side::Client, "EOF", 5080, Verdict::OrderlyEnd));
@@ -103,7 +103,7 @@ fn a_pool_max_idle_below_the_servers_closes_first() {
     let s = scenario(&format!("[server.app]\nidle_timeout = \"5s\"\n[client.app]\nidle_timeout = \"4s\"\n{}", requests_at(&["3s"])));
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
     assert_eq!(sent(&r, Side::Client, Flags::FIN), vec![7_040]);
-    assert_eq!(r.outcome.slots[0].ended_at.map(ms), Some(7_040));
+    assert_eq!(r.outcome.slots[0].ended_at().map(ms), Some(7_040));
     // The server reads EOF at 7.060 s, before its own timer (8.020 s): orderly.
     let d = &r.outcome.declarations[0];
     assert_eq!((d.side, d.cause.as_str(), ms(d.at), d.verdict), (Side::Server, "EOF", 7_060, Verdict::OrderlyEnd));
@@ -120,7 +120,7 @@ fn a_pool_max_idle_below_the_servers_closes_first() {
 fn a_fault_after_an_orderly_end_breaks_nothing() {
     let s = scenario("[server.app]\nidle_timeout = \"5s\"\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"30s\"");
     let r = runner::run_one(&s, &s.strategies[0], 0, false);
-    assert_eq!(r.outcome.slots[0].broken, None);
+    assert_eq!(r.outcome.slots[0].broken(), None);
     let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
     assert_eq!((report.client.detected, report.client.undetected, report.server.undetected), (0, 0, 0));
 }

@@ -122,13 +122,13 @@ fn the_proxys_idle_timeout_ignores_keepalive_probes_and_closes_both_legs() {
         })
         .collect();
     assert_eq!(fins[..2], [(90_030, std::net::SocketAddrV4::new(*addr::SERVER.ip(), addr::PROXY_FIRST_PORT)), (90_030, addr::SERVER)]);
-    assert_eq!(r.outcome.slots[0].ended_at.map(ms), Some(90_030));
+    assert_eq!(r.outcome.slots[0].ended_at().map(ms), Some(90_030));
     assert!(r.outcome.declarations.iter().all(|d| d.verdict == Verdict::OrderlyEnd || d.cause == "ECONNRESET"));
     let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
     assert_eq!(report.client.false_positives + report.server.false_positives, 0);
     // With app pings every 20 s the connection is never idle for 60 s.
     let ping = runner::run_one(&s, &s.strategies[1], 0, true);
-    assert_eq!(ping.outcome.slots[0].ended_at, None);
+    assert_eq!(ping.outcome.slots[0].ended_at(), None);
 }
 
 /// on_idle = "silent": the proxy forgets both legs without a packet; the
@@ -172,7 +172,7 @@ fn behind_a_proxy_only_an_application_ping_notices_a_dead_server() {
 fn the_proxy_vanishing_breaks_every_client_connection() {
     let s = scenario("[client]\ncount = 3\n[proxy]\n[[fault]]\nkind = \"vanish\"\ntarget = \"proxy\"\nat = \"2m\"");
     let r = runner::run_one(&s, &s.strategies[0], 0, false);
-    assert!(r.outcome.slots.iter().all(|s| s.broken.is_some_and(|(at, _)| at == Instant::from_secs(120))));
+    assert!(r.outcome.slots.iter().all(|s| s.broken().is_some_and(|(at, _)| at == Instant::from_secs(120))));
     let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
     // Keepalive 20 s + 3 probes 5 s apart: each client detects it.
     assert_eq!(report.client.detected, 3);

@@ -10,6 +10,9 @@ use reports::model::SessionReport;
 use std::path::Path;
 use std::time::Duration;
 
+/// Both access links 1 ms one way.
+const LINKS_1MS: &str = "[client.link]\ndelay = \"1ms\"\n[server.link]\ndelay = \"1ms\"\n";
+
 fn scenario(body: &str) -> Scenario {
     let src = format!("name = \"sessions\"\n{body}");
     parse(Path::new("sessions.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
@@ -30,11 +33,7 @@ fn nat_gateway(mode: &str) -> Scenario {
     scenario(&format!(
         r#"
 horizon = "2h"
-[client.link]
-delay = "1ms"
-[server.link]
-delay = "1ms"
-[client.reconnect]
+{LINKS_1MS}[client.reconnect]
 mode = "{mode}"
 [nat]
 idle_timeout = "350s"
@@ -115,11 +114,7 @@ fn vanished_server(connect_timeout: &str) -> Scenario {
     scenario(&format!(
         r#"
 horizon = "20m"
-[client.link]
-delay = "1ms"
-[server.link]
-delay = "1ms"
-[client.reconnect]
+{LINKS_1MS}[client.reconnect]
 mode = "eager"
 initial_backoff = "1s"
 multiplier = 2.0

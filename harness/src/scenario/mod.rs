@@ -242,8 +242,21 @@ impl Metric {
 
     /// A session metric (v2): requests, restore times, availability, reconnects.
     pub fn is_session(self) -> bool {
-        let first = Metric::ALL.iter().position(|(_, m)| *m == Metric::Requests).unwrap_or(usize::MAX);
-        Metric::ALL.iter().position(|(_, m)| *m == self).is_some_and(|i| i >= first)
+        matches!(
+            self,
+            Metric::Requests
+                | Metric::RequestsOk
+                | Metric::RequestsFailed
+                | Metric::RequestsHung
+                | Metric::FailedRequestsPer1000
+                | Metric::RequestP50
+                | Metric::RequestP99
+                | Metric::TimeToRestoreP50
+                | Metric::TimeToRestoreP99
+                | Metric::TimeToRestoreMax
+                | Metric::Availability
+                | Metric::ReconnectsPer1000ConnHours
+        )
     }
 
     pub fn name(self) -> &'static str {

@@ -402,17 +402,10 @@ impl World {
 
     /// What the run produced so far.
     pub fn finish(self) -> Outcome {
-        let slots: Vec<SlotOutcome> = self
-            .slots
-            .into_iter()
-            .map(|s| {
-                let first = s.gens.first().cloned().unwrap_or_default();
-                SlotOutcome { broken: first.broken, ended_at: first.ended_at, nat_expired_at: first.nat_expired_at, connections: s.gens }
-            })
-            .collect();
+        let slots: Vec<SlotOutcome> = self.slots.into_iter().map(|s| SlotOutcome { connections: s.gens }).collect();
         Outcome {
             ended_at: self.now,
-            broken: slots.first().and_then(|s| s.broken),
+            broken: slots.first().and_then(SlotOutcome::broken),
             declarations: self.declarations,
             slots,
             stats: self.stats,

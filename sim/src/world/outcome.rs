@@ -30,14 +30,27 @@ pub struct ConnOutcome {
 /// What happened to one connection slot in a run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SlotOutcome {
-    /// The first connection's break (ground truth), if it broke.
-    pub broken: Option<(Instant, BreakCause)>,
-    /// When the first connection was closed on purpose, if it was before it broke.
-    pub ended_at: Option<Instant>,
-    /// When the first connection's NAT mapping expired while the flow was live.
-    pub nat_expired_at: Vec<Instant>,
     /// Every connection the slot had, in order (one unless it reconnected).
     pub connections: Vec<ConnOutcome>,
+}
+
+impl SlotOutcome {
+    /// Its first connection (the only one without reconnects).
+    pub fn first(&self) -> Option<&ConnOutcome> {
+        self.connections.first()
+    }
+    /// The first connection's break (ground truth), if it broke.
+    pub fn broken(&self) -> Option<(Instant, BreakCause)> {
+        self.first().and_then(|c| c.broken)
+    }
+    /// When the first connection was closed on purpose, if it was before it broke.
+    pub fn ended_at(&self) -> Option<Instant> {
+        self.first().and_then(|c| c.ended_at)
+    }
+    /// When the first connection's NAT mapping expired while the flow was live.
+    pub fn nat_expired_at(&self) -> &[Instant] {
+        self.first().map_or(&[], |c| &c.nat_expired_at)
+    }
 }
 
 /// What a run produced.
