@@ -209,11 +209,6 @@ impl Reconnector {
     pub fn may_attempt(&self, now: Instant) -> bool {
         self.policy.mode != ReconnectMode::Off && self.not_before.is_none_or(|t| t <= now)
     }
-
-    /// Failed attempts in a row so far.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
 }
 
 #[cfg(test)]
@@ -248,7 +243,7 @@ mod tests {
         // 1 s × 2^(k-1): 1, 2, 4, 8, 16, then the 30 s cap.
         assert_eq!(pauses, [1, 2, 4, 8, 16, 30, 30]);
         r.connected();
-        assert_eq!(r.failures(), 0);
+        assert_eq!(r.failures, 0);
     }
 
     #[test]
