@@ -234,6 +234,45 @@ count = 2
     assert!((r.availability - (1.0 - 60.06 / 600.0)).abs() < 1e-6, "{}", r.availability);
 }
 
+#[test]
+fn a_server_rebooting_for_60_s_under_a_10_s_ping_restores_when_the_next_attempt_finds_it() {
+    let s = scenario(&format!(
+        r#"
+horizon = "10m"
+{LINKS_1MS}[client.reconnect]
+mode = "eager"
+initial_backoff = "1s"
+multiplier = 2.0
+max_backoff = "8s"
+connect_timeout = "2s"
+[[fault]]
+kind = "reboot"
+target = "server"
+at = "95s"
+duration = "60s"
+[[strategy]]
+name = "ping"
+kind = "app_ping"
+interval = "10s"
+timeout = "5s"
+"#
+    ));
+    let (r, records) = report(&s, "ping");
+    // Connected at 4 ms; pings every 10 s from there: the one at 100.004 s
+    // goes into the reboot (95–155 s), so the client declares at 105.004 s
+    // and reconnects at once. Attempts last 2 s, pauses 1, 2, 4, 8, 8… s:
+    // attempts start at 105.004, 108.004, 112.004, 118.004, 128.004,
+    // 138.004, 148.004 (all while the server is down) and 158.004, which
+    // finds it back: established one round trip later, 158.008 s.
+    // Restore = 158.008 − 95 = 63.008 s.
+    let starts: Vec<u64> = records[0].outcome.slots[0].connections[1..].iter().map(|c| c.opened_at.as_nanos() / 1_000_000).collect();
+    assert_eq!(starts, [105_004, 108_004, 112_004, 118_004, 128_004, 138_004, 148_004, 158_004]);
+    assert_eq!(r.time_to_restore_s.and_then(|t| t.max), Some(63.008));
+    assert_eq!((r.reconnects, r.unrestored), (1, 0));
+    // 63.008 s of 600 s unavailable.
+    assert_eq!(r.availability, 0.894987);
+}
+
 /// The node keepAliveTimeout race: the server closes a connection 5 s after
 /// its last write; the client's request leaves just before the server's FIN
 /// arrives. Links are 10 ms each way: 20 ms end to end.
@@ -335,7 +374,8 @@ count = 1
 fn reconnect_settings_out_of_range_name_the_key_and_what_is_allowed() {
     let bad = [
         ("[client.reconnect]\nmode = \"sometimes\"", "client.reconnect.mode", "\"off\", \"eager\", \"lazy\""),
-        ("[client.reconnect]\njitter = 1.5", "client.reconnect.jitter", "0.0 to 1.0"),
+        ("[client.reconnect]\njitter = 1.0", "client.reconnect.jitter", "at least 0.0 and under 1.0"),
+        ("[client.reconnect]\ninitial_backoff = \"-1s\"", "client.reconnect.initial_backoff", "not a duration"),
         ("[client.reconnect]\nmultiplier = 0.5", "client.reconnect.multiplier", "1.0 to 100.0"),
         ("[client.reconnect]\ninitial_backoff = \"10s\"\nmax_backoff = \"1s\"", "client.reconnect.max_backoff", "at least initial_backoff"),
         ("[[traffic]]\nkind = \"requests\"\nevery = \"1s\"\nsize = \"1B\"\ntimeout = \"1s\"", "traffic[0].timeout", "give `reply` a size"),

@@ -416,8 +416,13 @@ fn reconnect(ctx: &Ctx, raw: &RawReconnect) -> Result<Reconnect, ScenarioError> 
     }
     if let Some(j) = &raw.jitter {
         let v = *j.get_ref();
-        if !(0.0..=1.0).contains(&v) {
-            return Err(ctx.error(Some(j.span()), "client.reconnect.jitter", format!("{v} is out of range; allowed: 0.0 to 1.0")));
+        // 1.0 would allow a pause of zero: every client of a herd at once again.
+        if !(0.0..1.0).contains(&v) {
+            return Err(ctx.error(
+                Some(j.span()),
+                "client.reconnect.jitter",
+                format!("{v} is out of range; allowed: at least 0.0 and under 1.0"),
+            ));
         }
         r.jitter = v;
     }

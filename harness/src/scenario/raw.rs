@@ -97,8 +97,8 @@ pub(super) struct RawReconnect {
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) max_backoff: Option<S<String>>,
-    /// Each pause is scaled by uniform(1 - jitter, 1 + jitter) (default 0, at most 1).
-    #[schemars(with = "Option<f64>", range(min = 0.0, max = 1.0))]
+    /// Each pause is scaled by uniform(1 - jitter, 1 + jitter) (default 0, under 1).
+    #[schemars(with = "Option<f64>", range(min = 0.0, max = 0.999999))]
     pub(super) jitter: Option<S<f64>>,
     /// An attempt not established by then fails; "0s" (default) = the kernel's SYN retries (127 s).
     #[serde(default)]
