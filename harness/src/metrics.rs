@@ -208,38 +208,56 @@ fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Inst
     summary
 }
 
-/// A slot's unavailable periods and working time (CONTRACT "Sessions"): a
-/// period starts at a connection's ground-truth break or at an end that is
-/// not orderly (declared dead, reset, given up, an attempt that failed),
-/// whichever comes first, and lasts until the slot next has an established
-/// connection that is not broken, or the horizon. Orderly closes start none.
-fn availability(connections: &[ConnOutcome], horizon: Instant, s: &mut SessionSummary) {
+/// A span without a working connection; `end` is `None` for one still open
+/// at the horizon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub start: Instant,
+    pub end: Option<Instant>,
+}
+
+/// A slot's unavailable periods (CONTRACT "Sessions"): a period starts at a
+/// connection's ground-truth break or at an end that is not orderly
+/// (declared dead, reset, given up, an attempt that failed), whichever comes
+/// first, and lasts until the slot next has an established connection that
+/// is not broken, or the horizon. Orderly closes start none.
+pub fn unavailable_periods(connections: &[ConnOutcome], horizon: Instant) -> Vec<Period> {
+    let mut periods = Vec::new();
     let mut open: Option<Instant> = None;
-    for (g, c) in connections.iter().enumerate() {
+    for c in connections {
         if let (Some(start), Some(est)) = (open, c.established_at) {
             if c.broken.is_none_or(|(at, _)| at > est) && est >= start {
-                s.restore_ns.push((est - start).as_nanos() as u64);
-                s.unavailable_ns += (est - start).as_nanos() as u64;
+                periods.push(Period { start, end: Some(est) });
                 open = None;
             }
         }
-        if let Some(est) = c.established_at {
-            if g > 0 {
-                s.reconnects += 1;
-            }
-            let end = c.broken.map(|b| b.0).into_iter().chain(c.closed_at).fold(horizon, Instant::min);
-            s.working_ns += end.saturating_since(est).as_nanos() as u64;
-        }
-        let orderly = c.ended_at.is_some();
-        let failed_end = c.closed_at.filter(|_| !orderly);
+        let failed_end = c.closed_at.filter(|_| c.ended_at.is_none());
         let start = c.broken.map(|b| b.0).into_iter().chain(failed_end).min();
         if open.is_none() {
             open = start.filter(|t| *t < horizon);
         }
     }
-    if let Some(start) = open {
-        s.unrestored += 1;
-        s.unavailable_ns += horizon.saturating_since(start).as_nanos() as u64;
+    periods.extend(open.map(|start| Period { start, end: None }));
+    periods
+}
+
+/// Add a slot's unavailable periods, working time and reconnects to `s`.
+fn availability(connections: &[ConnOutcome], horizon: Instant, s: &mut SessionSummary) {
+    for p in unavailable_periods(connections, horizon) {
+        let end = p.end.unwrap_or(horizon);
+        s.unavailable_ns += (end - p.start).as_nanos() as u64;
+        match p.end {
+            Some(_) => s.restore_ns.push((end - p.start).as_nanos() as u64),
+            None => s.unrestored += 1,
+        }
+    }
+    for (g, c) in connections.iter().enumerate() {
+        let Some(est) = c.established_at else { continue };
+        if g > 0 {
+            s.reconnects += 1;
+        }
+        let end = c.broken.map(|b| b.0).into_iter().chain(c.closed_at).fold(horizon, Instant::min);
+        s.working_ns += end.saturating_since(est).as_nanos() as u64;
     }
 }
 

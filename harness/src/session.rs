@@ -41,6 +41,10 @@ struct Pending {
 /// Request outcomes of one run: counts and the latencies of the ok ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCounts {
+    /// Requests issued (every one, counted or not).
+    pub issued: u64,
+    /// Still unanswered at the horizon and not yet hung: not counted.
+    pub uncounted: u64,
     pub ok: u64,
     pub failed: u64,
     pub hung: u64,
@@ -57,6 +61,8 @@ impl RequestCounts {
     }
 
     pub fn add(&mut self, other: &RequestCounts) {
+        self.issued += other.issued;
+        self.uncounted += other.uncounted;
         self.ok += other.ok;
         self.failed += other.failed;
         self.hung += other.hung;
@@ -86,6 +92,7 @@ impl RequestBook {
     /// A request was issued at `now`: written on connection `conn`, or
     /// waiting for one (`None`).
     pub fn issue(&mut self, id: RequestId, now: Instant, timeout: Option<Duration>, conn: Option<u32>) {
+        self.counts.issued += 1;
         self.pending.insert(id, Pending { issued: now, timeout, conn });
     }
 
@@ -98,6 +105,7 @@ impl RequestBook {
 
     /// A request failed at once (no connection, reconnect `off`).
     pub fn fail_now(&mut self) {
+        self.counts.issued += 1;
         self.counts.failed += 1;
     }
 
@@ -136,6 +144,8 @@ impl RequestBook {
         for p in self.pending.values() {
             if p.timeout.is_some_and(|t| horizon.saturating_since(p.issued) > t) {
                 self.counts.hung += 1;
+            } else {
+                self.counts.uncounted += 1;
             }
         }
         self.pending.clear();
@@ -284,6 +294,7 @@ mod tests {
         b.fail_now();
         let c = b.finish(t(100)); // slot 1's request is 80 s old: hung
         assert_eq!((c.ok, c.failed, c.hung, c.sent()), (1, 2, 3, 6));
+        assert_eq!((c.issued, c.uncounted), (7, 1));
         assert_eq!(c.latency_ms, BTreeMap::from([(2000, 1)]));
         assert_eq!(c.latency_sum_us, 2_000_000);
     }
