@@ -394,21 +394,25 @@ impl Application for AppDriver {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let workload = self.generators.iter().filter_map(|g| g.next).min();
-        if let Some(s) = &self.session {
-            let (strategy, idle, attempt, retry) = match s.phase {
-                Phase::Open if !self.done => (self.strategy.as_ref().and_then(|s| s.poll_timeout()), self.idle_deadline, None, None),
-                Phase::Open => (None, None, None, None),
-                Phase::Connecting => (None, None, s.reconnect.attempt_deadline(), None),
-                Phase::Closed => (None, None, None, s.reconnect.not_before().filter(|_| s.wants_connection())),
-            };
-            return [workload, strategy, idle, attempt, retry].into_iter().flatten().min();
+        /// The earlier of two optional deadlines.
+        fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         }
-        if self.done {
+        let workload = self.generators.iter().filter_map(|g| g.next).min();
+        let connection = match self.phase() {
+            None | Some(Phase::Open) if !self.done => earliest(self.strategy.as_ref().and_then(|s| s.poll_timeout()), self.idle_deadline),
+            None | Some(Phase::Open) => None,
+            Some(Phase::Connecting) => self.session.as_ref().and_then(|s| s.reconnect.attempt_deadline()),
+            Some(Phase::Closed) => self.session.as_ref().and_then(|s| s.reconnect.not_before().filter(|_| s.wants_connection())),
+        };
+        // v1 (no session): a connection given up schedules nothing more.
+        if self.done && self.session.is_none() {
             return None;
         }
-        let strategy = self.strategy.as_ref().and_then(|s| s.poll_timeout());
-        [workload, strategy, self.idle_deadline].into_iter().flatten().min()
+        earliest(workload, connection)
     }
 
     fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
