@@ -48,10 +48,11 @@ pub enum Case {
     NatLoose,
     RebootRst,
     HalfOpenForgotten,
+    ConnectSilentSynRetries2,
 }
 
 impl Case {
-    pub const ALL: [Case; 10] = [
+    pub const ALL: [Case; 11] = [
         Case::Keepalive213,
         Case::Keepalive213UserTimeout4,
         Case::UserTimeout4Data,
@@ -62,6 +63,7 @@ impl Case {
         Case::NatLoose,
         Case::RebootRst,
         Case::HalfOpenForgotten,
+        Case::ConnectSilentSynRetries2,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,12 +78,13 @@ impl Case {
             Case::NatLoose => "NAT expiry, loose pickup (Linux default)",
             Case::RebootRst => "server reboot answered with RST",
             Case::HalfOpenForgotten => "half-open forgotten (synack_retries = 2), RST",
+            Case::ConnectSilentSynRetries2 => "connect to a silent host, syn_retries = 2",
         }
     }
 
     /// Is the measured time counted from the connection (else from the write)?
     pub fn from_connect(self) -> bool {
-        matches!(self, Case::Keepalive213 | Case::Keepalive213UserTimeout4)
+        matches!(self, Case::Keepalive213 | Case::Keepalive213UserTimeout4 | Case::ConnectSilentSynRetries2)
     }
 
     /// The reference instant, for the table.
@@ -120,6 +123,11 @@ impl Case {
             // link passes nothing (the client's handshake ACK, its data) until
             // 14 s after the write at 10 ms. The kernel testbed drops the
             // client's non-SYN packets at the router for the same time.
+            // The server is gone before the first SYN: SYNs at 0, 1 and 3 s,
+            // the give-up at 7 s (1 + 2 + 4), each on the timer wheel.
+            Case::ConnectSilentSynRetries2 => {
+                "[tcp]\nsyn_retries = 2\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n[[strategy]]\nname = \"s\"\nkind = \"none\"\n".to_string()
+            }
             Case::HalfOpenForgotten => format!(
                 "[tcp]\nsynack_retries = 2\n[client.link]\ndelay = \"1ms\"\n\
                  [[fault]]\nkind = \"outage\"\ntarget = \"server.link\"\nat = \"2.5ms\"\nduration = \"14.0075s\"\n{}{none}",
@@ -180,6 +188,9 @@ impl Case {
         if matches!(self, Case::Retries2Is5Data | Case::NatDrop) {
             tb.client.sysctl("net.ipv4.tcp_retries2", "5")?;
         }
+        if self == Case::ConnectSilentSynRetries2 {
+            return connect_silent(&tb);
+        }
         let listener = tb.server.enter(|| TcpListener::bind((SERVER_ADDR, 5000)))?;
         if self == Case::HalfOpenForgotten {
             return half_open_forgotten(&tb, listener);
@@ -238,8 +249,9 @@ impl Case {
                 client.write_all(&[0u8; 100])?;
                 wait_error(&mut client, t0)
             }
-            // Never accepted: measured by `half_open_forgotten` above, before `accept`.
-            Case::HalfOpenForgotten => unreachable!("half-open case returns before accept"),
+            // Never accepted: measured by `half_open_forgotten` and
+            // `connect_silent` above, before `accept`.
+            Case::HalfOpenForgotten | Case::ConnectSilentSynRetries2 => unreachable!("these cases return before accept"),
         };
         Ok(outcome)
     }
@@ -267,6 +279,23 @@ fn half_open_forgotten(tb: &Testbed, listener: TcpListener) -> Result<Measured, 
     let outcome = wait_error(&mut client, t0);
     drop(listener);
     Ok(outcome)
+}
+
+/// A connect into a host that dropped off the network, with
+/// `tcp_syn_retries = 2`: the kernel sends SYNs at 0, 1 and 3 s and gives up
+/// with ETIMEDOUT at 7 s (plus timer-wheel slack).
+fn connect_silent(tb: &Testbed) -> Result<Measured, TestbedError> {
+    tb.client.sysctl("net.ipv4.tcp_syn_retries", "2")?;
+    tb.server.vanish()?;
+    let t0 = Instant::now();
+    let result = tb.client.enter(|| Ok(connect(false, None)))?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let outcome = match result {
+        Ok(_) => "connected".to_string(),
+        Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => "ETIMEDOUT".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Ok(Measured { seconds, outcome })
 }
 
 /// NAT on the router's server side; conntrack's INVALID packets are dropped.

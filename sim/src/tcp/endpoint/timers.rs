@@ -54,11 +54,17 @@ impl TcpEndpoint {
         self.rtx = Some(RtxTimer { at: self.cfg.timers.deadline(now, delay), probe: false });
     }
 
-    /// Linux `tcp_write_timeout` / `retransmits_timed_out`.
+    /// Linux `tcp_write_timeout` / `retransmits_timed_out`. During the
+    /// handshake the kernel counts: a connect gives up at the timer after its
+    /// `tcp_syn_retries`-th retransmission (1 + 2 + 4 s with 2; 127 s with 6),
+    /// and only then looks at the time (`TCP_USER_TIMEOUT`).
     pub(super) fn write_timed_out(&self, now: Instant) -> bool {
         let Some(stamp) = self.retrans_stamp else { return false };
         if self.retransmits == 0 {
             return false;
+        }
+        if matches!(self.state, TcpState::SynSent | TcpState::SynReceived) && self.retransmits >= self.cfg.syn_retries {
+            return true;
         }
         let timeout = self.user_timeout.unwrap_or_else(|| {
             if self.state == TcpState::Established {
