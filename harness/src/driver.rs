@@ -275,7 +275,7 @@ impl AppDriver {
             _ if t.kind != TrafficKind::Requests => false,
             _ if s.reconnect.mode() == ReconnectMode::Off => {
                 if tracked {
-                    s.book.borrow_mut().fail_now();
+                    s.book.borrow_mut().fail_now(key, now);
                 }
                 false
             }

@@ -269,7 +269,15 @@ pub fn run(
         events_processed: 0,
         trace: Vec::new(),
     };
-    Ok(RunRecord { seed, faults, outcome, endpoints: [DriverStats::default(); 2], horizon: scenario.horizon, requests: None })
+    Ok(RunRecord {
+        seed,
+        faults,
+        outcome,
+        endpoints: [DriverStats::default(); 2],
+        horizon: scenario.horizon,
+        requests: None,
+        request_log: Vec::new(),
+    })
 }
 
 /// The tokio implementation of a declared `live_*` strategy, if it is one.

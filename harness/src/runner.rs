@@ -9,7 +9,7 @@ use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
 use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
-use crate::session::{Reconnector, RequestBook, RequestCounts};
+use crate::session::{Reconnector, RequestBook, RequestCounts, RequestOutcome};
 use crate::strategy::{Strategy, StrategySpec};
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
@@ -115,6 +115,8 @@ pub struct RunRecord {
     pub horizon: Duration,
     /// Request outcomes, when the scenario measures sessions.
     pub requests: Option<RequestCounts>,
+    /// Each request's outcome, when the run was traced (`kasim replay`).
+    pub request_log: Vec<RequestOutcome>,
 }
 
 /// Makes a fresh strategy for a side, or `None` to leave that side without one.
@@ -199,7 +201,7 @@ pub fn world_with(
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(DriverStats::default())), Rc::new(RefCell::new(DriverStats::default()))];
-    let book = scenario.sessions().then(|| Rc::new(RefCell::new(RequestBook::default())));
+    let book = scenario.sessions().then(|| Rc::new(RefCell::new(if trace { RequestBook::logging() } else { RequestBook::default() })));
     let apps = SlotApps {
         traffic: scenario.traffic.clone().into(),
         seed,
@@ -233,8 +235,14 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
 fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, Vec<DerivedFault>, Probes)) -> RunRecord {
     let outcome = world.run();
     let endpoints = [*probes.stats[0].borrow(), *probes.stats[1].borrow()];
-    let requests = probes.book.map(|b| std::mem::take(&mut *b.borrow_mut()).finish(outcome.ended_at));
-    RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests }
+    let (requests, request_log) = match probes.book {
+        Some(b) => {
+            let (counts, log) = std::mem::take(&mut *b.borrow_mut()).finish(outcome.ended_at);
+            (Some(counts), log)
+        }
+        None => (None, Vec::new()),
+    };
+    RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests, request_log }
 }
 
 /// Aggregate the runs of one declared strategy into the contract's figures.

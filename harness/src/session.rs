@@ -80,15 +80,49 @@ impl RequestCounts {
     }
 }
 
+/// How one request ended, for `kasim replay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestEnd {
+    Ok { latency: Duration },
+    Hung,
+    Failed,
+}
+
+/// One request's outcome and when it was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestOutcome {
+    pub at: Instant,
+    pub id: RequestId,
+    pub issued: Instant,
+    pub end: RequestEnd,
+}
+
 /// Every client request of a run still waiting for its outcome, and the
-/// outcomes so far.
+/// outcomes so far (each one logged too, when replaying).
 #[derive(Debug, Default)]
 pub struct RequestBook {
     pending: BTreeMap<RequestId, Pending>,
     counts: RequestCounts,
+    log: Option<Vec<RequestOutcome>>,
 }
 
 impl RequestBook {
+    /// A book that also logs each outcome (for `kasim replay`).
+    pub fn logging() -> Self {
+        RequestBook { log: Some(Vec::new()), ..RequestBook::default() }
+    }
+
+    fn record(&mut self, at: Instant, id: RequestId, issued: Instant, end: RequestEnd) {
+        match end {
+            RequestEnd::Ok { latency } => self.counts.ok_after(latency),
+            RequestEnd::Hung => self.counts.hung += 1,
+            RequestEnd::Failed => self.counts.failed += 1,
+        }
+        if let Some(log) = &mut self.log {
+            log.push(RequestOutcome { at, id, issued, end });
+        }
+    }
+
     /// A request was issued at `now`: written on connection `conn`, or
     /// waiting for one (`None`).
     pub fn issue(&mut self, id: RequestId, now: Instant, timeout: Option<Duration>, conn: Option<u32>) {
@@ -104,19 +138,20 @@ impl RequestBook {
     }
 
     /// A request failed at once (no connection, reconnect `off`).
-    pub fn fail_now(&mut self) {
+    pub fn fail_now(&mut self, id: RequestId, now: Instant) {
         self.counts.issued += 1;
-        self.counts.failed += 1;
+        self.record(now, id, now, RequestEnd::Failed);
     }
 
     /// Its whole reply arrived at `now`.
     pub fn answered(&mut self, id: RequestId, now: Instant) {
         let Some(p) = self.pending.remove(&id) else { return };
         let latency = now.saturating_since(p.issued);
-        match p.timeout {
-            Some(t) if latency > t => self.counts.hung += 1,
-            _ => self.counts.ok_after(latency),
-        }
+        let end = match p.timeout {
+            Some(t) if latency > t => RequestEnd::Hung,
+            _ => RequestEnd::Ok { latency },
+        };
+        self.record(now, id, p.issued, end);
     }
 
     /// Connection `conn` of `slot` ended at `now`: its unanswered requests
@@ -130,26 +165,22 @@ impl RequestBook {
             .collect();
         for id in ids {
             let p = self.pending.remove(&id).expect("listed");
-            if p.timeout.is_some_and(|t| now.saturating_since(p.issued) > t) {
-                self.counts.hung += 1;
-            } else {
-                self.counts.failed += 1;
-            }
+            let hung = p.timeout.is_some_and(|t| now.saturating_since(p.issued) > t);
+            self.record(now, id, p.issued, if hung { RequestEnd::Hung } else { RequestEnd::Failed });
         }
     }
 
     /// The run reached `horizon`: what is still pending is hung if its
     /// timeout has passed, else not counted.
-    pub fn finish(mut self, horizon: Instant) -> RequestCounts {
-        for p in self.pending.values() {
+    pub fn finish(mut self, horizon: Instant) -> (RequestCounts, Vec<RequestOutcome>) {
+        for (id, p) in std::mem::take(&mut self.pending) {
             if p.timeout.is_some_and(|t| horizon.saturating_since(p.issued) > t) {
-                self.counts.hung += 1;
+                self.record(horizon, id, p.issued, RequestEnd::Hung);
             } else {
                 self.counts.uncounted += 1;
             }
         }
-        self.pending.clear();
-        self.counts
+        (self.counts, self.log.unwrap_or_default())
     }
 }
 
@@ -291,11 +322,25 @@ mod tests {
         b.issue((0, 0, 3), t(30), timeout, Some(1));
         b.connection_ended(0, 1, t(40)); // 10 s > 5 s before the end: hung
         b.issue((0, 0, 4), t(98), timeout, None); // young at the horizon: not counted
-        b.fail_now();
-        let c = b.finish(t(100)); // slot 1's request is 80 s old: hung
+        b.fail_now((0, 0, 5), t(99));
+        let (c, log) = b.finish(t(100));
+        assert!(log.is_empty(), "not logging"); // slot 1's request is 80 s old: hung
         assert_eq!((c.ok, c.failed, c.hung, c.sent()), (1, 2, 3, 6));
         assert_eq!((c.issued, c.uncounted), (7, 1));
         assert_eq!(c.latency_ms, BTreeMap::from([(2000, 1)]));
         assert_eq!(c.latency_sum_us, 2_000_000);
+    }
+
+    #[test]
+    fn a_logging_book_says_when_each_outcome_was_decided() {
+        let t = |s| Instant::ZERO + Duration::from_secs(s);
+        let mut b = RequestBook::logging();
+        b.issue((0, 0, 0), t(1), Some(Duration::from_secs(5)), Some(0));
+        b.issue((0, 0, 1), t(2), None, Some(0));
+        b.answered((0, 0, 1), t(3));
+        b.connection_ended(0, 0, t(10)); // the first: 9 s > 5 s, hung when the connection ended
+        let (_, log) = b.finish(t(20));
+        let ends: Vec<(Instant, RequestEnd)> = log.iter().map(|o| (o.at, o.end)).collect();
+        assert_eq!(ends, [(t(3), RequestEnd::Ok { latency: Duration::from_secs(1) }), (t(10), RequestEnd::Hung)]);
     }
 }

@@ -143,6 +143,8 @@ pub enum Topic {
     Sockets,
     /// Application messages written and received.
     App,
+    /// Each request's outcome (sessions): ok, hung or failed.
+    Requests,
 }
 
 impl Topic {
@@ -165,6 +167,30 @@ impl Topic {
 }
 
 /// Keep the lines in `[since, until]` whose topic is in `only` (all when empty).
+/// Each request's outcome as a line, merged into `lines` by time (after
+/// what happened at the same instant, which decided it).
+pub fn with_requests(mut lines: Vec<Line>, log: &[crate::session::RequestOutcome]) -> Vec<Line> {
+    use crate::session::RequestEnd;
+    for o in log {
+        let (slot, _, seq) = o.id;
+        let what = match o.end {
+            RequestEnd::Ok { latency } => format!("ok after {:.3} s", latency.as_secs_f64()),
+            RequestEnd::Hung => format!("HUNG: no reply {:.3} s after it was issued", (o.at - o.issued).as_secs_f64()),
+            RequestEnd::Failed if o.at == o.issued => "FAILED: no connection (reconnect off)".to_string(),
+            RequestEnd::Failed => "FAILED: its connection ended before the reply".to_string(),
+        };
+        lines.push(Line {
+            at_s: o.at.as_secs_f64(),
+            at: o.at,
+            topic: Topic::Requests,
+            place: "client".into(),
+            event: format!("request #{seq} of connection {slot} (issued {}): {what}", o.issued),
+        });
+    }
+    lines.sort_by_key(|l| l.at);
+    lines
+}
+
 pub fn filter(lines: Vec<Line>, since: Option<Instant>, until: Option<Instant>, only: &[Topic]) -> Vec<Line> {
     lines
         .into_iter()

@@ -67,3 +67,61 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// `replay` of a session run: the request tally, each connection's attempts
+/// and unavailable periods in the summary, each request's outcome in the
+/// timeline (`--only requests`). The figures are the ones
+/// tests/tests/sessions.rs works out by hand for this reboot.
+#[test]
+fn replay_tells_each_requests_outcome_and_each_unavailable_period() {
+    let dir = tempdir();
+    let file = dir.join("reboot.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "reboot"
+horizon = "10m"
+[client.link]
+delay = "5ms"
+[server.link]
+delay = "5ms"
+[client.reconnect]
+mode = "eager"
+[[traffic]]
+kind = "requests"
+every = "10s"
+size = "100B"
+reply = "1KiB"
+timeout = "2s"
+[[fault]]
+kind = "reboot"
+target = "server"
+at = "100s"
+duration = "60s"
+[[strategy]]
+name = "ka"
+kind = "tcp_keepalive"
+idle = "5s"
+interval = "2s"
+count = 2
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(["replay", file.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--only", "requests"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("requests: 59 sent: 52 ok, 1 failed, 6 hung"), "{text}");
+    assert!(text.contains("connection 0: 2 attempts, 2 established; unavailable +00:01:40.000 to +00:02:40.060 (1m00s)"), "{text}");
+    // The six requests issued into the reboot (100.02 … 150.02 s) are hung
+    // when the RST ends their connection (160.04 s), shown as one collapsed line…
+    assert!(
+        text.contains("+00:02:40.040 client       request #9 of connection 0 (issued +00:01:40.020): HUNG: no reply 60.020 s after it was issued   [this line ×6"),
+        "{text}"
+    );
+    // …and the one at 160.02 s failed with it.
+    assert!(text.contains("request #15 of connection 0 (issued +00:02:40.020): FAILED: its connection ended before the reply"), "{text}");
+    assert!(text.contains("request #16 of connection 0 (issued +00:02:50.020): ok after 0.020 s"), "{text}");
+}

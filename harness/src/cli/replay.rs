@@ -101,7 +101,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
     }
     let at = |d: Option<std::time::Duration>| d.map(|d| sim::Instant::ZERO + d);
-    let lines = timeline::filter(timeline::lines(&r.outcome.trace, args.all), at(args.since), at(args.until), &args.only);
+    let lines = timeline::with_requests(timeline::lines(&r.outcome.trace, args.all), &r.request_log);
+    let lines = timeline::filter(lines, at(args.since), at(args.until), &args.only);
     match args.format {
         ReplayFormat::Text => {
             use std::fmt::Write as _;
@@ -142,6 +143,20 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     Verdict::OrderlyEnd => "after an orderly close, not counted".into(),
                 };
                 let _ = writeln!(out, "declared dead at {} by the {}: {} ({verdict})", d.at, d.side, d.cause);
+            }
+            if let Some(c) = r.requests.as_ref().filter(|c| c.issued > 0) {
+                let _ = writeln!(
+                    out,
+                    "requests: {} sent: {} ok, {} failed, {} hung ({} still young at the horizon, not counted)",
+                    c.sent(),
+                    c.ok,
+                    c.failed,
+                    c.hung,
+                    c.uncounted
+                );
+            }
+            if r.requests.is_some() {
+                session_summary(&mut out, &r, s.horizon);
             }
             let _ = writeln!(out, "reproduce with: kasim replay {} --strategy {} --seed {}", s.path.display(), strategy.name, args.seed);
             out.push('\n');
@@ -190,4 +205,25 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Per connection slot (the first five): its attempts and unavailable periods.
+fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std::time::Duration) {
+    use std::fmt::Write as _;
+    let end = sim::Instant::ZERO + horizon;
+    for (i, slot) in r.outcome.slots.iter().enumerate().take(5) {
+        let established = slot.connections.iter().filter(|c| c.established_at.is_some()).count();
+        let periods: Vec<String> = crate::metrics::unavailable_periods(&slot.connections, end)
+            .iter()
+            .map(|p| match p.end {
+                Some(e) => format!("{} to {} ({})", p.start, e, reports::render::seconds(Some((e - p.start).as_secs_f64()))),
+                None => format!("{} to the horizon (unrestored)", p.start),
+            })
+            .collect();
+        let periods = if periods.is_empty() { "never unavailable".to_string() } else { format!("unavailable {}", periods.join(", ")) };
+        let _ = writeln!(out, "connection {i}: {} attempts, {established} established; {periods}", slot.connections.len());
+    }
+    if r.outcome.slots.len() > 5 {
+        let _ = writeln!(out, "(and {} more connections)", r.outcome.slots.len() - 5);
+    }
 }
