@@ -1,5 +1,5 @@
 //! The data behind the HTML report's plots: every detection latency per
-//! strategy, and one representative run per strategy re-run with a trace
+//! strategy, every restore time (sessions), and one representative run per strategy re-run with a trace
 //! (the first seed in which someone declared the peer dead, else the first).
 
 use crate::metrics::{RunSummary, SideOutcome};
@@ -89,16 +89,18 @@ pub fn scenario_plots(
         .iter()
         .zip(runs)
         .map(|(st, runs)| {
+            // Every connection's, reconnects included (the CDF sorts them).
             let latencies_s = runs
                 .iter()
-                .flat_map(|r| r.slots.iter().flat_map(|s| s.sides))
+                .flat_map(|r| Side::BOTH.into_iter().flat_map(move |side| r.outcomes(side)))
                 .filter_map(|o| match o {
                     SideOutcome::Detected(l) => Some(l.as_secs_f64()),
                     _ => None,
                 })
                 .collect();
+            let restore_s = runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| &s.restore_ns).map(|ns| *ns as f64 / 1e9).collect();
             let seed = runs.iter().find(|r| r.declared).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
-            StrategyPlots { latencies_s, timeline: timeline_of(st, seed) }
+            StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed) }
         })
         .collect();
     ScenarioPlots { strategies }

@@ -125,3 +125,59 @@ count = 2
     assert!(text.contains("request #15 of connection 0 (issued +00:02:40.020): FAILED: its connection ended before the reply"), "{text}");
     assert!(text.contains("request #16 of connection 0 (issued +00:02:50.020): ok after 0.020 s"), "{text}");
 }
+
+/// The HTML report of a session scenario carries the session table and the
+/// restore-time CDF; a scenario without sessions has neither.
+#[test]
+fn the_html_report_shows_restore_times_and_availability() {
+    let dir = tempdir().join("html");
+    let file = dir.with_extension("toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "nat-gateway"
+horizon = "2h"
+[client.link]
+delay = "1ms"
+[server.link]
+delay = "1ms"
+[client.reconnect]
+mode = "lazy"
+[nat]
+idle_timeout = "350s"
+on_expired = "rst"
+[[traffic]]
+kind = "requests"
+every = "400s"
+count = 10
+size = "1KiB"
+reply = "16KiB"
+timeout = "5s"
+[[strategy]]
+name = "os-defaults"
+kind = "tcp_keepalive"
+"#,
+    )
+    .unwrap();
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kasim"))
+            .args(["run", file.to_str().unwrap(), "--out", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(dir.join("index.html")).unwrap()
+    };
+    let html = run();
+    // 5 of 10 requests fail (tests/tests/sessions.rs): 500 per 1000; availability 29.17 %.
+    assert!(html.contains("<table class=\"sessions\">"), "{html}");
+    assert!(html.contains("<td>os-defaults</td><td>10</td><td class=\"bad\">500.0</td>"), "{html}");
+    assert!(html.contains("<td>29.17 %</td>"), "{html}");
+    assert!(html.contains("Time to restore, cumulative"));
+    assert!(html.contains("time to restore (s)"), "the CDF's axis");
+    // The same file without sessions: no session table, no restore plot.
+    let plain =
+        std::fs::read_to_string(&file).unwrap().replace("[client.reconnect]\nmode = \"lazy\"\n", "").replace("timeout = \"5s\"\n", "");
+    std::fs::write(&file, plain).unwrap();
+    let html = run();
+    assert!(!html.contains("class=\"sessions\"") && !html.contains("Time to restore"));
+}

@@ -81,6 +81,8 @@ pub struct RunTimeline {
 pub struct StrategyPlots {
     /// Every detection latency (both sides), seconds.
     pub latencies_s: Vec<f64>,
+    /// Sessions: the length of every restored unavailable period, seconds.
+    pub restore_s: Vec<f64>,
     pub timeline: RunTimeline,
 }
 
@@ -114,19 +116,31 @@ type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// CDF of detection latency, one line per strategy with detections.
 pub fn cdf_svg(names: &[&str], plots: &[StrategyPlots]) -> DrawResult<String> {
+    let series: Vec<&[f64]> = plots.iter().map(|p| p.latencies_s.as_slice()).collect();
+    samples_cdf_svg(names, &series, ("detection latency (s)", "fraction of detections"))
+}
+
+/// CDF of time to restore (sessions), one line per strategy with restored periods.
+pub fn restore_cdf_svg(names: &[&str], plots: &[StrategyPlots]) -> DrawResult<String> {
+    let series: Vec<&[f64]> = plots.iter().map(|p| p.restore_s.as_slice()).collect();
+    samples_cdf_svg(names, &series, ("time to restore (s)", "fraction of unavailable periods"))
+}
+
+/// An empirical CDF per series (empty series are left out), axes `(x, y)`.
+fn samples_cdf_svg(names: &[&str], series: &[&[f64]], (x_desc, y_desc): (&str, &str)) -> DrawResult<String> {
     let mut svg = String::new();
-    let xmax = plots.iter().flat_map(|p| p.latencies_s.iter().copied()).fold(0.0f64, f64::max).max(1.0) * 1.05;
+    let xmax = series.iter().flat_map(|p| p.iter().copied()).fold(0.0f64, f64::max).max(1.0) * 1.05;
     {
         let root = SVGBackend::with_string(&mut svg, (W, 340)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart =
             ChartBuilder::on(&root).margin(12).x_label_area_size(36).y_label_area_size(48).build_cartesian_2d(0f64..xmax, 0f64..1.0f64)?;
-        chart.configure_mesh().x_desc("detection latency (s)").y_desc("fraction of detections").draw()?;
-        for (i, (name, p)) in names.iter().zip(plots).enumerate() {
-            if p.latencies_s.is_empty() {
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw()?;
+        for (i, (name, p)) in names.iter().zip(series).enumerate() {
+            if p.is_empty() {
                 continue;
             }
-            let mut xs = p.latencies_s.clone();
+            let mut xs = p.to_vec();
             xs.sort_by(f64::total_cmp);
             let n = xs.len() as f64;
             let mut pts = vec![(0.0, 0.0)];
@@ -176,7 +190,11 @@ pub fn tradeoff_svg(strategies: &[StrategyReport]) -> DrawResult<String> {
         chart.configure_mesh().x_desc("false positives per 1000 connection-hours").y_desc("p99 detection latency (s)").draw()?;
         for (i, x, y) in pts {
             let c = color(i);
-            let name = strategies[i].name.clone();
+            // Sessions: what the choice costs the users, beside the name.
+            let name = match &strategies[i].session {
+                Some(s) => format!("{} ({} available)", strategies[i].name, crate::render::availability(s.availability)),
+                None => strategies[i].name.clone(),
+            };
             chart.draw_series(std::iter::once(Circle::new((x, y), 6, c.filled())))?;
             chart.draw_series(std::iter::once(Text::new(name, (x, y), ("sans-serif", 13).into_font().color(&BLACK))))?;
         }
@@ -257,6 +275,37 @@ fn table(sc: &ScenarioReport) -> String {
     t
 }
 
+/// The session figures: what the users felt.
+fn session_table(sc: &ScenarioReport) -> String {
+    let mut t = String::from(
+        "<table class=\"sessions\"><thead><tr><th>strategy</th><th>requests</th><th>failed / 1000</th><th>hung</th>\
+         <th>request p99</th><th>restore p50</th><th>restore p99</th><th>unrestored</th><th>availability</th>\
+         <th>reconnects / 1000 h</th></tr></thead><tbody>",
+    );
+    for s in &sc.strategies {
+        let Some(x) = &s.session else { continue };
+        let restore = x.time_to_restore_s.unwrap_or_default();
+        let _ = write!(
+            t,
+            "<tr data-strategy=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+            esc(&s.name),
+            esc(&s.name),
+            x.requests.sent,
+            if x.requests.failed > 0 { "bad" } else { "" },
+            x.failed_requests_per_1000,
+            x.requests.hung,
+            seconds(x.requests.latency_s.p99),
+            seconds(restore.p50),
+            seconds(restore.p99),
+            x.unrestored,
+            crate::render::availability(x.availability),
+            x.reconnects_per_1000_conn_hours
+        );
+    }
+    t.push_str("</tbody></table>");
+    t
+}
+
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}\
 h1{margin-bottom:0}nav a{margin-right:1em}section{border-top:2px solid #ddd;margin-top:2em;padding-top:1em}\
 p.description{white-space:pre-wrap;color:#444}table{border-collapse:collapse;font-size:14px;margin:1em 0}\
@@ -291,6 +340,9 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
             seconds(Some(sc.horizon_s))
         );
         out.push_str(&table(sc));
+        if sc.strategies.iter().any(|s| s.session.is_some()) {
+            out.push_str(&session_table(sc));
+        }
         let names: Vec<&str> = sc.strategies.iter().map(|s| s.name.as_str()).collect();
         let figure = |class: &str, caption: &str, svg: DrawResult<String>| match svg {
             Ok(svg) => format!("<figure class=\"plot {class}\"><figcaption>{caption}</figcaption>{svg}</figure>"),
@@ -309,6 +361,13 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
             "Trade-off: p99 detection latency against false positives per 1000 connection-hours (strategies that detected something)",
             tradeoff_svg(&sc.strategies),
         ));
+        if p.strategies.iter().any(|s| !s.restore_s.is_empty()) {
+            out.push_str(&figure(
+                "restore",
+                "Time to restore, cumulative (unavailable periods that ended before the horizon)",
+                restore_cdf_svg(&names, &p.strategies),
+            ));
+        }
         let _ = write!(out, "<div class=\"timelines\"><h3>One run per strategy</h3><p class=\"legend\">{legend}</p>");
         for (name, sp) in names.iter().zip(&p.strategies) {
             let caption = format!("{} (seed {})", esc(name), sp.timeline.seed);
