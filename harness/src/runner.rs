@@ -99,7 +99,7 @@ fn to_sim(f: &DerivedFault) -> Fault {
         (FaultKind::Reboot, Some(host)) => Fault::Reboot { host, at, duration },
         (FaultKind::Suspend, Some(host)) => Fault::Suspend { host, at, duration },
         (FaultKind::Outage, Some(link)) => Fault::Outage { link, at, duration },
-        (FaultKind::Crash, Some(host)) => Fault::Crash { host, at },
+        (FaultKind::Crash, Some(host)) => Fault::Crash { host, at, restart_after: f.duration },
         _ => Fault::NatReboot { at },
     }
 }
@@ -194,6 +194,7 @@ pub fn world_with(
         server_link: scenario.server_link.clone(),
         nat: scenario.nat.clone(),
         proxy: scenario.proxy,
+        accept: scenario.accept,
         tcp: scenario.tcp.clone(),
         faults: faults.iter().map(to_sim).collect(),
         trace,

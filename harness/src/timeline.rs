@@ -77,6 +77,7 @@ fn drop_reason(r: DropReason) -> &'static str {
         DropReason::Nat(NatDrop::NoMappingOutbound) => "no mapping",
         DropReason::HostDown => "host is down",
         DropReason::HostSuspended => "host is suspended",
+        DropReason::ListenOverflow => "listen queue full",
     }
 }
 
@@ -157,6 +158,7 @@ impl Topic {
             | TraceEvent::NatReset { .. }
             | TraceEvent::Translated { .. } => Topic::Nat,
             TraceEvent::Declared { .. } | TraceEvent::ClosedOnPurpose { .. } | TraceEvent::Proxy(_) => Topic::Declarations,
+            TraceEvent::Accepted { .. } => Topic::Sockets,
             TraceEvent::Socket { .. } | TraceEvent::TimerFired { .. } => Topic::Sockets,
             TraceEvent::AppWrite { .. } | TraceEvent::AppMessage { .. } => Topic::App,
             TraceEvent::Sent { .. } | TraceEvent::Delivered { .. } | TraceEvent::Queued { .. } | TraceEvent::Dropped { .. } => {
@@ -285,6 +287,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 FaultEvent::OutageEnd(s) => (format!("{s}.link"), "link up".into()),
                 FaultEvent::NatReboot => ("nat".into(), "FAULT: rebooting".into()),
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
+                FaultEvent::Restarted(s) => (s.to_string(), "process restarted (listening again if a server)".into()),
             },
             TraceEvent::Proxy(p) => (
                 "proxy".into(),
@@ -301,6 +304,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 },
             ),
             TraceEvent::ClosedOnPurpose { side } => (side.to_string(), "closed the connection on purpose (idle timeout): FIN".into()),
+            TraceEvent::Accepted { waited } => {
+                ("server".to_string(), format!("accepted a connection ({:.3} s in the listen queue)", waited.as_secs_f64()))
+            }
             TraceEvent::Declared { side, cause, verdict } => {
                 let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
                 declared.push(*side);

@@ -35,6 +35,9 @@ pub enum DropReason {
     HostDown,
     /// The host is suspended.
     HostSuspended,
+    /// The listen queue is full (Linux `ListenOverflows`): a SYN, or the ACK
+    /// that would complete a handshake, is dropped.
+    ListenOverflow,
 }
 
 /// A fault as it starts or ends.
@@ -49,6 +52,8 @@ pub enum FaultEvent {
     OutageEnd(Side),
     NatReboot,
     Crash(Side),
+    /// A crashed process started again (its supervisor's restart).
+    Restarted(Side),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -124,6 +129,11 @@ pub enum TraceEvent {
     },
     /// What a TCP-terminating proxy did with a client's connection.
     Proxy(ProxyEvent),
+    /// The server's application accepted a connection that waited `waited`
+    /// in its listen queue since the handshake completed.
+    Accepted {
+        waited: std::time::Duration,
+    },
 }
 
 /// A proxy's decisions (its packets are traced like any host's).

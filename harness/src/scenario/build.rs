@@ -82,6 +82,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         Ok(Some(d).filter(|d| !d.is_zero()))
     };
     let client_idle_timeout = idle(raw.client.as_ref().and_then(|c| c.app.as_ref()), "client.app.idle_timeout")?;
+    let accept = accept_queue(ctx, raw.client.as_ref().and_then(|c| c.app.as_ref()), raw.server.as_ref().and_then(|s| s.app.as_ref()))?;
     let server_idle_timeout = idle(raw.server.as_ref().and_then(|c| c.app.as_ref()), "server.app.idle_timeout")?;
     let reconnect = raw.client.as_ref().and_then(|c| c.reconnect.as_ref()).map(|r| reconnect(ctx, r)).transpose()?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
@@ -129,6 +130,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         client_idle_timeout,
         server_idle_timeout,
         proxy,
+        accept,
         reconnect,
         client_link,
         server_link,
@@ -376,6 +378,36 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
     Ok(Traffic { kind, from, schedule, size, reply, count, timeout })
 }
 
+/// `[server.app] backlog` and `accept_time` (a client has no listen queue).
+fn accept_queue(ctx: &Ctx, client: Option<&RawApp>, server: Option<&RawApp>) -> Result<Option<sim::world::AcceptQueue>, ScenarioError> {
+    if let Some(c) = client {
+        let span = c.backlog.as_ref().map(|v| v.span()).or(c.accept_time.as_ref().map(|v| v.span()));
+        if let Some(span) = span {
+            let key = if c.backlog.is_some() { "client.app.backlog" } else { "client.app.accept_time" };
+            return Err(ctx.error(Some(span), key, "only the server listens; allowed under [server.app]"));
+        }
+    }
+    let Some(s) = server.filter(|s| s.backlog.is_some() || s.accept_time.is_some()) else { return Ok(None) };
+    let backlog = match &s.backlog {
+        Some(b) if (0..=65535).contains(b.get_ref()) => *b.get_ref() as u32,
+        Some(b) => {
+            return Err(ctx.error(Some(b.span()), "server.app.backlog", format!("{} is out of range; allowed: 0 to 65535", b.get_ref())))
+        }
+        None => 4096,
+    };
+    let accept_time = match &s.accept_time {
+        Some(t) => {
+            let d = ctx.unit(t, "server.app.accept_time", units::parse_duration)?;
+            if d > Duration::from_secs(60) {
+                return Err(ctx.error(Some(t.span()), "server.app.accept_time", "allowed: \"0s\" to \"1m\""));
+            }
+            d
+        }
+        None => Duration::ZERO,
+    };
+    Ok(Some(sim::world::AcceptQueue { backlog, accept_time }))
+}
+
 /// `[client.reconnect]`.
 fn reconnect(ctx: &Ctx, raw: &RawReconnect) -> Result<Reconnect, ScenarioError> {
     let mut r = Reconnect::default();
@@ -583,7 +615,9 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
         }
     };
     let needs_duration = matches!(kind, FaultKind::Reboot | FaultKind::Suspend | FaultKind::Outage);
-    let duration = match (&raw.duration, needs_duration) {
+    // A crash may restart: its duration is the supervisor's restart delay.
+    let may_have_duration = needs_duration || kind == FaultKind::Crash;
+    let duration = match (&raw.duration, may_have_duration) {
         (Some(d), true) => {
             let t = ctx.unit(d, &key("duration"), RandomTime::parse)?;
             if t.max().is_some_and(|d| d.is_zero()) {
@@ -591,9 +625,10 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
             }
             Some(t)
         }
-        (None, true) => {
+        (None, true) if needs_duration => {
             return Err(ctx.error(Some(raw.kind.span()), key("duration"), format!("missing: a {} needs a duration", kind.name())))
         }
+        (None, true) => None,
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };

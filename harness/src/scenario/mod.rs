@@ -330,6 +330,8 @@ pub struct Scenario {
     pub proxy: Option<sim::world::ProxyConfig>,
     /// `[client.reconnect]`, if the file has the table.
     pub reconnect: Option<Reconnect>,
+    /// `[server.app] backlog` / `accept_time`: the server's listen queue.
+    pub accept: Option<sim::world::AcceptQueue>,
     pub client_link: AccessLink,
     pub server_link: AccessLink,
     pub nat: Option<NatConfig>,

@@ -62,6 +62,15 @@ pub(super) struct RawApp {
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) idle_timeout: Option<S<String>>,
+    /// Server only: the listen queue (Linux somaxconn, 4096). More than this many connections
+    /// waiting to be accepted and new SYNs (and completing ACKs) are dropped.
+    #[schemars(with = "Option<u32>", range(min = 0, max = 65535))]
+    pub(super) backlog: Option<S<i64>>,
+    /// Server only: how long the application spends on each connection it accepts before the
+    /// next (a TLS handshake, its set-up); "0s" (default) = at once.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) accept_time: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -228,7 +237,8 @@ pub(super) struct RawFault {
     #[serde(default)]
     #[schemars(schema_with = "opt_time_schema")]
     pub(super) every: Option<S<String>>,
-    /// reboot, suspend and outage only (drawn anew for each occurrence).
+    /// reboot, suspend and outage; for crash, the delay before the process restarts (none: it
+    /// stays dead). Drawn anew for each occurrence.
     #[serde(default)]
     #[schemars(schema_with = "opt_time_schema")]
     pub(super) duration: Option<S<String>>,

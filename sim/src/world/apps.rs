@@ -46,6 +46,19 @@ impl World {
                 continue;
             }
             self.trace.record(now, || TraceEvent::Socket { side, event });
+            if self.conns[c].awaiting_accept {
+                // Not accepted yet: the kernel holds it; the application hears later.
+                match event {
+                    SocketEvent::Connected => self.queue_for_accept(c),
+                    SocketEvent::Received { up_to } => self.conns[c].held_up_to = up_to,
+                    SocketEvent::HalfOpenDropped => {
+                        self.half_open_dropped(c);
+                        return;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             match event {
                 SocketEvent::Connected => {
                     if self.conns[c].role == Role::Client {
@@ -53,20 +66,7 @@ impl World {
                     }
                     self.deliver(c, AppEvent::Connected)
                 }
-                SocketEvent::Received { up_to } => {
-                    self.deliver(c, AppEvent::Readable { bytes: up_to });
-                    // Whole messages of the peer's stream now readable, in order.
-                    let Some(peer) = self.conns[c].peer else { continue };
-                    while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
-                        if end > up_to {
-                            break;
-                        }
-                        self.conns[peer].ledger.pop_front();
-                        self.messages_received[side.index()] += 1;
-                        self.trace.record(now, || TraceEvent::AppMessage { side, tag, size });
-                        self.deliver(c, AppEvent::Message { tag, size });
-                    }
-                }
+                SocketEvent::Received { up_to } => self.receive(c, up_to),
                 SocketEvent::Acked { up_to } => self.deliver(c, AppEvent::Acked { bytes: up_to }),
                 SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
                 SocketEvent::Error(e) => self.deliver(c, AppEvent::Error(e)),
@@ -88,6 +88,24 @@ impl World {
         }
     }
 
+    /// `up_to` bytes of the peer's stream are readable on `c`: tell the
+    /// application, and hand it every whole message they complete, in order.
+    pub(super) fn receive(&mut self, c: usize, up_to: u64) {
+        let now = self.now;
+        let side = self.conns[c].role.side();
+        self.deliver(c, AppEvent::Readable { bytes: up_to });
+        let Some(peer) = self.conns[c].peer else { return };
+        while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
+            if end > up_to {
+                break;
+            }
+            self.conns[peer].ledger.pop_front();
+            self.messages_received[side.index()] += 1;
+            self.trace.record(now, || TraceEvent::AppMessage { side, tag, size });
+            self.deliver(c, AppEvent::Message { tag, size });
+        }
+    }
+
     /// The outcome record of connection `c`: its slot's generation.
     pub(super) fn gen_of(&mut self, c: usize) -> &mut ConnOutcome {
         let (slot, gen) = (self.conns[c].slot, self.conns[c].gen);
@@ -95,7 +113,7 @@ impl World {
     }
 
     /// Give one event to the connection's application and apply its commands.
-    fn deliver(&mut self, c: usize, ev: AppEvent) {
+    pub(super) fn deliver(&mut self, c: usize, ev: AppEvent) {
         let conn = &mut self.conns[c];
         if !conn.app_alive {
             return;

@@ -92,7 +92,9 @@ pub enum Fault {
     /// The NAT forgets every mapping.
     NatReboot { at: Instant },
     /// The application process dies; its kernel closes every socket (FIN).
-    Crash { host: HostRef, at: Instant },
+    /// With `restart_after`, a supervisor starts it again that much later
+    /// (a server listens again); without, it stays dead.
+    Crash { host: HostRef, at: Instant, restart_after: Option<Duration> },
 }
 
 impl Fault {
@@ -119,6 +121,7 @@ impl Fault {
     pub(crate) fn duration(&self) -> Option<Duration> {
         match *self {
             Fault::Reboot { duration, .. } | Fault::Suspend { duration, .. } | Fault::Outage { duration, .. } => Some(duration),
+            Fault::Crash { restart_after, .. } => restart_after,
             _ => None,
         }
     }
@@ -130,6 +133,19 @@ impl Fault {
             Fault::NatReboot { .. } => None,
         }
     }
+}
+
+/// The server application's listen queue (`[server.app] backlog`,
+/// `accept_time`): connections the kernel completed wait there until the
+/// application accepts them, one every `accept_time` (a TLS handshake, its
+/// set-up). As in Linux the queue is full when it holds more than `backlog`
+/// (`sk_acceptq_is_full`); then a new SYN is dropped, and so is the ACK that
+/// would complete a handshake (`listen_overflow`): the client retries (SYN
+/// retransmission, or its data) and the server resends its SYN-ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcceptQueue {
+    pub backlog: u32,
+    pub accept_time: Duration,
 }
 
 /// What a proxy does with a client connection idle for its `idle_timeout`.
@@ -186,6 +202,8 @@ pub struct WorldConfig {
     pub nat: Option<NatConfig>,
     /// A TCP-terminating proxy between the NAT and the server's link.
     pub proxy: Option<ProxyConfig>,
+    /// The server application's listen queue; `None`: it accepts at once, without limit.
+    pub accept: Option<AcceptQueue>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
     pub faults: Vec<Fault>,
@@ -209,6 +227,7 @@ impl Default for WorldConfig {
             server_link: AccessLink::default(),
             nat: None,
             proxy: None,
+            accept: None,
             tcp: TcpConfig::default(),
             faults: Vec::new(),
             trace: false,

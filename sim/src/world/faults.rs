@@ -113,6 +113,29 @@ impl World {
         self.trace.record(now, || TraceEvent::Fault(ev));
     }
 
+    /// `host`'s application starts (again): a server (or the proxy) listens
+    /// again; a client's new process may reconnect.
+    fn start_application(&mut self, host: HostRef, ev: FaultEvent) {
+        let now = self.now;
+        let h = self.host_index(host);
+        let hst = &mut self.hosts[h];
+        hst.app_alive = true;
+        if !matches!(host, HostRef::Client(_)) {
+            let port = if host == HostRef::Proxy { addr::SERVER.port() } else { addr::BACKEND.port() };
+            hst.listener = Some(Listener::new(port, None));
+        }
+        self.trace.record(now, || TraceEvent::Fault(ev));
+        if !matches!(host, HostRef::Client(_)) {
+            return;
+        }
+        for slot in self.slots_of(host) {
+            if let Some(app) = self.apps.restarted(slot as u32) {
+                let port = self.next_port(h);
+                self.open_client_conn(slot as u32, port, app);
+            }
+        }
+    }
+
     pub(super) fn fault_end(&mut self, i: usize) {
         let now = self.now;
         let ev = match self.faults[i] {
@@ -121,24 +144,14 @@ impl World {
                 if self.hosts[h].state != HostState::Down {
                     return;
                 }
-                // Back up: the application starts again. A server (or the
-                // proxy) listens again; a client's new process may reconnect.
-                let hst = &mut self.hosts[h];
-                hst.state = HostState::Up;
-                hst.app_alive = true;
-                if !matches!(host, HostRef::Client(_)) {
-                    let port = if host == HostRef::Proxy { addr::SERVER.port() } else { addr::BACKEND.port() };
-                    hst.listener = Some(Listener { port, spare: None, spare_app: None });
-                }
-                self.trace.record(now, || TraceEvent::Fault(FaultEvent::RebootDone(host.side())));
-                if !matches!(host, HostRef::Client(_)) {
-                    return;
-                }
-                for slot in self.slots_of(host) {
-                    if let Some(app) = self.apps.restarted(slot as u32) {
-                        let port = self.next_port(h);
-                        self.open_client_conn(slot as u32, port, app);
-                    }
+                self.hosts[h].state = HostState::Up;
+                self.start_application(host, FaultEvent::RebootDone(host.side()));
+                return;
+            }
+            Fault::Crash { host, restart_after: Some(_), .. } => {
+                // A supervisor starts the process again, unless the host went down meanwhile.
+                if self.hosts[self.host_index(host)].state == HostState::Up {
+                    self.start_application(host, FaultEvent::Restarted(host.side()));
                 }
                 return;
             }

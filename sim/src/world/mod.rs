@@ -30,6 +30,7 @@
 //! server draw exactly what a one-connection world always drew, and adding a
 //! client never shifts another's numbers.
 
+mod accept;
 mod apps;
 mod config;
 mod connect;
@@ -41,7 +42,8 @@ mod proxy;
 mod queue;
 
 pub use config::{
-    AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT, MAX_SLOTS,
+    AcceptQueue, AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT,
+    MAX_SLOTS,
 };
 use outcome::Slot;
 pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
@@ -120,6 +122,19 @@ struct Listener {
     /// The application of a half-open connection that was dropped before its
     /// application heard of it, kept for that slot's next attempt.
     spare_app: Option<(u32, Box<dyn Application>)>,
+    /// With a listen queue: established connections the application has not
+    /// accepted yet, oldest first.
+    pending: VecDeque<(usize, Instant)>,
+    /// The application is busy accepting until then.
+    busy_until: Instant,
+    /// An accept is in the event queue.
+    accept_scheduled: bool,
+}
+
+impl Listener {
+    fn new(port: u16, spare: Option<TcpEndpoint>) -> Listener {
+        Listener { port, spare, spare_app: None, pending: VecDeque::new(), busy_until: Instant::ZERO, accept_scheduled: false }
+    }
 }
 
 struct Host {
@@ -205,6 +220,10 @@ struct Conn {
     relay: Option<usize>,
     /// A proxy's front leg: when its idle timeout closes it.
     idle_at: Option<Instant>,
+    /// A server connection its application has not accepted yet (a listen
+    /// queue): its events wait, and so does what it received, up to here.
+    awaiting_accept: bool,
+    held_up_to: u64,
 }
 
 /// A simulated network of many TCP connections. See the module docs.
@@ -229,6 +248,8 @@ pub struct World {
     nat_wake: Option<Instant>,
     /// The proxy's settings and host index, if there is one.
     proxy: Option<(ProxyConfig, usize)>,
+    /// The server application's listen queue, if it has one.
+    accept: Option<AcceptQueue>,
     /// Connections the proxy opened to the server so far (for their ports).
     backend_conns: u32,
     faults: Vec<Fault>,
@@ -292,7 +313,7 @@ impl World {
         let server_addr = if cfg.proxy.is_some() { addr::BACKEND } else { addr::SERVER };
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
-        server.listener = Some(Listener { port: server_addr.port(), spare: Some(spare), spare_app: None });
+        server.listener = Some(Listener::new(server_addr.port(), Some(spare)));
         hosts.push(server);
         let server = hosts.len() - 1;
         let proxy = cfg.proxy.map(|p| {
@@ -301,7 +322,7 @@ impl World {
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
             ];
             let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), Stream::new(seed, Purpose::ProxyIsn), link);
-            h.listener = Some(Listener { port: addr::SERVER.port(), spare: None, spare_app: None });
+            h.listener = Some(Listener::new(addr::SERVER.port(), None));
             hosts.push(h);
             (p, hosts.len() - 1)
         });
@@ -343,6 +364,7 @@ impl World {
             nat,
             nat_wake: None,
             proxy,
+            accept: cfg.accept,
             backend_conns: 0,
             faults: cfg.faults,
             shared: Evidence::default(),
@@ -480,6 +502,8 @@ impl World {
             peer,
             relay: None,
             idle_at: None,
+            awaiting_accept: false,
+            held_up_to: 0,
         });
         self.hosts[host].stack.insert(key, c);
         self.hosts[host].conns.push(c);
@@ -511,6 +535,7 @@ impl World {
             }
             Ev::FaultStart(i) => self.fault_start(i as usize),
             Ev::FaultEnd(i) => self.fault_end(i as usize),
+            Ev::Accept(h) => self.accept_next(h as usize),
         }
     }
 }

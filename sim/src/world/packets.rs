@@ -115,6 +115,10 @@ impl World {
         self.trace.record(now, || TraceEvent::Delivered { side, seg });
         let local = host.local(now);
         match host.stack.get(&(seg.dst, seg.src)).copied() {
+            // The ACK that would complete a handshake, with the listen queue full.
+            Some(c) if self.conns[c].tcp.state() == TcpState::SynReceived && self.conns[c].awaiting_accept && self.listen_overflow(h) => {
+                self.overflow_drop(h, seg)
+            }
             Some(c) if self.conns[c].tcp.state() != TcpState::Closed => {
                 self.conns[c].tcp.handle_segment(local, &seg);
                 self.pump(c);
@@ -130,8 +134,8 @@ impl World {
     }
 
     /// A segment for the listening port with no connection: a SYN makes one
-    /// (Linux's listener; no backlog limit yet), a RST is ignored, anything
-    /// else is answered with RST.
+    /// (Linux's listener; dropped while a listen queue is full), a RST is
+    /// ignored, anything else is answered with RST.
     pub(super) fn at_listener(&mut self, h: usize, seg: Segment) {
         use crate::packet::Flags;
         if seg.flags.contains(Flags::RST) {
@@ -145,6 +149,11 @@ impl World {
             }
             return;
         };
+        if self.listen_overflow(h) {
+            self.overflow_drop(h, seg);
+            return;
+        }
+        let queued = self.queues_accepts(h);
         let slot = self.conns[peer].slot;
         let local = self.hosts[h].local(self.now);
         let listener = self.hosts[h].listener.as_mut().expect("checked by the caller");
@@ -164,6 +173,8 @@ impl World {
             }
         };
         let app: Box<dyn Application> = match kept {
+            // A listen queue: the application comes when it accepts.
+            _ if queued => Box::new(Idle),
             Some(app) => app,
             // The proxy's legs have no application: the world relays them.
             None if self.hosts[h].role == HostRef::Proxy => Box::new(Idle),
@@ -171,6 +182,10 @@ impl World {
         };
         // Behind a NAT, the remote is the NAT's public address.
         let c = self.add_conn(h, slot, (seg.dst, seg.src), tcp, app, Some(peer));
+        if queued {
+            self.conns[c].awaiting_accept = true;
+            self.conns[c].app_alive = false;
+        }
         self.conns[peer].peer = Some(c);
         self.conns[c].tcp.handle_segment(local, &seg);
         self.pump(c);

@@ -18,11 +18,16 @@ pub(super) enum Hop {
 /// waits in the world's segment table and the event holds its index.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Ev {
-    Arrive { hop: Hop, seg: u32 },
+    Arrive {
+        hop: Hop,
+        seg: u32,
+    },
     Wake(u32),
     NatWake,
     FaultStart(u32),
     FaultEnd(u32),
+    /// A host's application accepts the next connection of its listen queue.
+    Accept(u32),
 }
 
 /// An event and when it runs; ordered by (time, sequence).
