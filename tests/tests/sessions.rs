@@ -375,6 +375,9 @@ fn reconnect_settings_out_of_range_name_the_key_and_what_is_allowed() {
     let bad = [
         ("[client.reconnect]\nmode = \"sometimes\"", "client.reconnect.mode", "\"off\", \"eager\", \"lazy\""),
         ("[client.reconnect]\njitter = 1.0", "client.reconnect.jitter", "at least 0.0 and under 1.0"),
+        ("[server.app]\nbacklog = 70000", "server.app.backlog", "0 to 65535"),
+        ("[server.app]\naccept_time = \"2m\"", "server.app.accept_time", "\"0s\" to \"1m\""),
+        ("[client.app]\nbacklog = 10", "client.app.backlog", "only the server listens"),
         ("[client.reconnect]\ninitial_backoff = \"-1s\"", "client.reconnect.initial_backoff", "not a duration"),
         ("[client.reconnect]\nmultiplier = 0.5", "client.reconnect.multiplier", "1.0 to 100.0"),
         ("[client.reconnect]\ninitial_backoff = \"10s\"\nmax_backoff = \"1s\"", "client.reconnect.max_backoff", "at least initial_backoff"),
