@@ -12,6 +12,7 @@ mod build;
 mod load;
 mod raw;
 mod schema;
+mod sessions;
 pub(crate) mod strategies;
 
 pub use crate::source::ScenarioError;
