@@ -133,6 +133,8 @@ mod tests {
             tsecr: 0,
             kind: SegmentKind::Data,
             sender: Segment::NO_SENDER,
+            proto: sim::packet::Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         };
         let p = encode(&seg, 1);
         assert_eq!(p.len() as u32, seg.ip_bytes());

@@ -45,6 +45,7 @@ pub mod link;
 pub mod nat;
 pub mod oracle;
 pub mod packet;
+pub mod quic;
 pub mod rng;
 pub mod tcp;
 pub mod time;

@@ -16,6 +16,15 @@
 //!   connection survives (Linux `nf_conntrack_tcp_loose = 1`). Packets from
 //!   outside are still dropped until the inside speaks.
 //!
+//! UDP flows (QUIC) have their own two timers, as Linux conntrack's:
+//! `udp_idle_timeout` until a reply was seen, `udp_stream_timeout` after.
+//! Any outbound datagram makes a mapping (there is no handshake to wait
+//! for), so after an expiry the next one from inside re-creates the flow: on
+//! its old port, or a new one under `NewPort`, which the server sees as the
+//! client moving (QUIC migrates; TCP would not survive it). Inbound
+//! datagrams of a forgotten flow are dropped under every behaviour; UDP has
+//! no RST and ICMP is not modelled.
+//!
 //! The NAT is sans-IO: it translates the packets handed to it and reports
 //! its next expiry through [`Nat::poll_timeout`].
 
@@ -66,6 +75,10 @@ pub struct NatConfig {
     /// Whether packets from outside refresh the mapping (Linux conntrack: yes).
     pub refresh_on_inbound: bool,
     pub public_ip: Ipv4Addr,
+    /// Idle timeout of a UDP flow until a reply was seen (Linux conntrack: 30 s).
+    pub udp_idle_timeout: Duration,
+    /// Idle timeout of a UDP flow once both directions were seen (Linux conntrack: 120 s).
+    pub udp_stream_timeout: Duration,
 }
 
 impl NatConfig {
@@ -76,12 +89,16 @@ impl NatConfig {
             on_expired,
             refresh_on_inbound: true,
             public_ip: crate::packet::addr::NAT_PUBLIC_IP,
+            udp_idle_timeout: Duration::from_secs(30),
+            udp_stream_timeout: Duration::from_secs(30),
         }
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("nat.idle_timeout", self.idle_timeout)?;
-        positive("nat.transitory_timeout", self.transitory_timeout)
+        positive("nat.transitory_timeout", self.transitory_timeout)?;
+        positive("nat.udp_idle_timeout", self.udp_idle_timeout)?;
+        positive("nat.udp_stream_timeout", self.udp_stream_timeout)
     }
 }
 
@@ -96,6 +113,8 @@ pub struct Mapping {
     /// Who opened the flow: the `sender` of the packet that created the
     /// mapping (the world's connection id). Opaque to the NAT.
     pub owner: u32,
+    /// A UDP flow (its timers are the `udp_` ones; `established` = a reply was seen).
+    pub udp: bool,
     /// The deadline this flow's entry in the NAT's heap carries (at or before
     /// its real deadline).
     queued: Instant,
@@ -103,6 +122,10 @@ pub struct Mapping {
 
 impl Mapping {
     fn deadline(&self, cfg: &NatConfig) -> Instant {
+        if self.udp {
+            let timeout = if self.established { cfg.udp_stream_timeout } else { cfg.udp_idle_timeout };
+            return self.last_activity + timeout;
+        }
         let timeout = if self.established && !self.closing { cfg.idle_timeout } else { cfg.transitory_timeout };
         self.last_activity + timeout
     }
@@ -313,6 +336,10 @@ impl Nat {
     pub fn outbound(&mut self, now: Instant, seg: &Segment) -> NatVerdict {
         let id = match self.by_inside.get(&(seg.src, seg.dst)) {
             Some(&id) => id,
+            None if seg.is_udp() => {
+                let recreated = self.forgotten.contains_key(&(seg.src, seg.dst));
+                self.create(now, seg, recreated, false)
+            }
             None => {
                 let is_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
                 if !is_syn {
@@ -322,7 +349,7 @@ impl Nat {
                         OnExpired::NewPort | OnExpired::Loose => {}
                     }
                 }
-                self.create(now, seg, !is_syn)
+                self.create(now, seg, !is_syn, !is_syn)
             }
         };
         let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
@@ -351,7 +378,10 @@ impl Nat {
         NatVerdict::Forward(Segment { dst: m.inside, ..*seg })
     }
 
-    fn create(&mut self, now: Instant, seg: &Segment, mid_stream: bool) -> u64 {
+    /// A new mapping for `seg`'s flow; `recreated`: the flow had one that
+    /// was forgotten; `established`: start with the established timer (a
+    /// TCP flow picked up mid-stream, as conntrack does).
+    fn create(&mut self, now: Instant, seg: &Segment, recreated: bool, established: bool) -> u64 {
         let previous = self.forgotten.remove(&(seg.src, seg.dst));
         let free = |ports: &HashSet<u16>, p: u16| p >= FIRST_PORT && !ports.contains(&p);
         let port = match (self.cfg.on_expired, previous) {
@@ -377,17 +407,16 @@ impl Nat {
             remote: seg.dst,
             public: SocketAddrV4::new(self.cfg.public_ip, port),
             last_activity: now,
-            // A mid-stream re-pickup is treated as established at once (conntrack
-            // picks up with the established timeout).
-            established: mid_stream,
+            established,
             closing: false,
             owner: seg.sender,
+            udp: seg.is_udp(),
             queued: Instant::ZERO,
         };
         let mapping = Mapping { queued: mapping.deadline(&self.cfg), ..mapping };
         let id = self.next_id;
         self.next_id += 1;
-        self.events.push_back(NatEvent::Created { mapping, recreated: mid_stream });
+        self.events.push_back(NatEvent::Created { mapping, recreated });
         self.flows.insert(id, mapping);
         self.by_inside.insert((mapping.inside, mapping.remote), id);
         self.by_public.insert((mapping.public, mapping.remote), id);
@@ -421,6 +450,8 @@ mod tests {
             tsecr: 0,
             kind: SegmentKind::Data,
             sender: 0,
+            proto: crate::packet::Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         }
     }
 
@@ -437,6 +468,8 @@ mod tests {
             tsecr: 0,
             kind: SegmentKind::Data,
             sender: Segment::NO_SENDER,
+            proto: crate::packet::Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         }
     }
 

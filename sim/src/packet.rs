@@ -1,11 +1,17 @@
-//! What travels on the simulated wire: TCP/IPv4 segments without payload bytes.
+//! What travels on the simulated wire: TCP/IPv4 segments without payload
+//! bytes, and UDP datagrams with theirs.
 //!
-//! A segment carries everything the timing model and a pcap export need
+//! A TCP segment carries everything the timing model and a pcap export need
 //! (addresses, ports, sequence and acknowledgement numbers, flags, payload
 //! length) but not the payload itself: the application's bytes are accounted
 //! for by length, and message boundaries are kept by the world's ledger.
 //! Sequence numbers are 64-bit and never wrap inside the simulator; the wire
 //! value is the low 32 bits.
+//!
+//! A UDP datagram (QUIC) is the same record with [`Proto::Udp`]: its bytes
+//! are real (quinn-proto encrypts and parses them), so the world keeps them
+//! in a side table the datagram names by [`Segment::payload`], and the record
+//! stays small and `Copy` on its way through links, the NAT and traces.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -16,6 +22,8 @@ pub const HEADER_BYTES: u32 = 52;
 pub const SYN_HEADER_BYTES: u32 = 60;
 /// Ethernet header as a qdisc (tbf) on a veth counts it.
 pub const DEFAULT_FRAMING_BYTES: u32 = 14;
+/// IPv4 (20) + UDP (8).
+pub const UDP_HEADER_BYTES: u32 = 28;
 /// MTU 1500 minus [`HEADER_BYTES`].
 pub const DEFAULT_MSS: u32 = 1448;
 
@@ -97,7 +105,15 @@ impl SegmentKind {
     pub const COUNT: usize = 8;
 }
 
-/// One TCP segment inside an IPv4 packet.
+/// The transport protocol of a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+/// One TCP segment (or, with [`Proto::Udp`], one UDP datagram) inside an IPv4 packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     pub src: SocketAddrV4,
@@ -118,11 +134,39 @@ pub struct Segment {
     /// wire): [`Segment::NO_SENDER`] until the world stamps it, and on a RST
     /// made by a NAT or by a stack without the connection.
     pub sender: u32,
+    /// TCP, or UDP (a datagram: `len` is its payload, the other TCP fields are zero).
+    pub proto: Proto,
+    /// A datagram's bytes in the world's table ([`Segment::NO_PAYLOAD`] for TCP).
+    pub payload: u32,
 }
 
 impl Segment {
     /// The `sender` of a segment no connection sent.
     pub const NO_SENDER: u32 = u32::MAX;
+    /// The `payload` of a TCP segment.
+    pub const NO_PAYLOAD: u32 = u32::MAX;
+
+    /// A UDP datagram of `len` payload bytes (whose bytes the world keeps).
+    pub fn datagram(src: SocketAddrV4, dst: SocketAddrV4, len: u32, kind: SegmentKind) -> Segment {
+        Segment {
+            src,
+            dst,
+            seq: 0,
+            ack: 0,
+            flags: Flags::default(),
+            len,
+            window: 0,
+            tsval: 0,
+            tsecr: 0,
+            kind,
+            sender: Segment::NO_SENDER,
+            proto: Proto::Udp,
+            payload: Segment::NO_PAYLOAD,
+        }
+    }
+    pub fn is_udp(&self) -> bool {
+        self.proto == Proto::Udp
+    }
 
     /// Sequence space the segment occupies: payload plus one for SYN and FIN.
     pub fn seq_len(&self) -> u64 {
@@ -130,13 +174,16 @@ impl Segment {
     }
     /// Bytes of the IP packet (headers included).
     pub fn ip_bytes(&self) -> u32 {
+        if self.is_udp() {
+            return UDP_HEADER_BYTES + self.len;
+        }
         let header = if self.flags.contains(Flags::SYN) { SYN_HEADER_BYTES } else { HEADER_BYTES };
         header + self.len
     }
     /// The reply a stack without this connection sends (RFC 793 "reset generation";
     /// Linux `tcp_v4_send_reset`): never answers a RST.
     pub fn reset_reply(&self) -> Option<Segment> {
-        if self.flags.contains(Flags::RST) {
+        if self.flags.contains(Flags::RST) || self.is_udp() {
             return None;
         }
         let (seq, ack, flags) = if self.flags.contains(Flags::ACK) {
@@ -156,12 +203,17 @@ impl Segment {
             tsecr: 0,
             kind: SegmentKind::Reset,
             sender: Segment::NO_SENDER,
+            proto: Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         })
     }
 }
 
 impl fmt::Display for Segment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_udp() {
+            return write!(f, "{} > {} UDP len={}", self.src, self.dst, self.len);
+        }
         write!(f, "{} > {} [{}] seq={} ack={} len={}", self.src, self.dst, self.flags, self.seq as u32, self.ack as u32, self.len)
     }
 }
@@ -207,6 +259,8 @@ mod tests {
             tsecr: 0,
             kind: SegmentKind::Data,
             sender: Segment::NO_SENDER,
+            proto: Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         }
     }
 
@@ -228,5 +282,9 @@ mod tests {
         assert_eq!(seg(Flags::ACK, 0, 0, 1448).ip_bytes(), 1500);
         assert_eq!(seg(Flags::SYN, 0, 0, 0).ip_bytes(), 60);
         assert_eq!(seg(Flags::SYN | Flags::FIN, 0, 0, 3).seq_len(), 5);
+        // A 1200-byte QUIC Initial: 20 (IPv4) + 8 (UDP) + 1200.
+        let d = Segment::datagram(addr::CLIENT, addr::SERVER, 1200, SegmentKind::Handshake);
+        assert_eq!(d.ip_bytes(), 1228);
+        assert!(d.reset_reply().is_none(), "UDP has no RST");
     }
 }

@@ -99,6 +99,8 @@ fn out_of_window_empty_segments_are_answered_at_most_every_500_ms() {
         tsecr: 0,
         kind: SegmentKind::Ack,
         sender: Segment::NO_SENDER,
+        proto: sim::packet::Proto::Tcp,
+        payload: Segment::NO_PAYLOAD,
     };
     let mut answered = Vec::new();
     // At 1000, 1100, …, 2900 ms: tcp_invalid_ratelimit (500 ms) lets through

@@ -175,6 +175,8 @@ impl TcpEndpoint {
             tsecr: 0,
             kind,
             sender: Segment::NO_SENDER,
+            proto: crate::packet::Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
         }
     }
 }
