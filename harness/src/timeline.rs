@@ -44,8 +44,13 @@ fn segment(seg: &Segment) -> String {
         SegmentKind::LossProbe => format!("tail-loss probe {} B", seg.len),
         SegmentKind::KeepaliveProbe => "keepalive probe".to_string(),
         SegmentKind::KeepaliveAck => "keepalive ack".to_string(),
+        SegmentKind::Reset if seg.is_udp() => format!("stateless reset {} B", seg.len),
         SegmentKind::Reset => "RST".to_string(),
+        SegmentKind::Control => format!("control {} B", seg.len),
     };
+    if seg.is_udp() {
+        return format!("QUIC {what} {} -> {}", seg.src, seg.dst);
+    }
     format!("{what} {} -> {}", seg.src, seg.dst)
 }
 
@@ -78,6 +83,7 @@ fn drop_reason(r: DropReason) -> &'static str {
         DropReason::HostDown => "host is down",
         DropReason::HostSuspended => "host is suspended",
         DropReason::ListenOverflow => "listen queue full",
+        DropReason::NoSocket => "no socket on that port (no ICMP)",
     }
 }
 
@@ -108,7 +114,7 @@ impl Streams {
 
     /// The side whose stream `seg` belongs to, and the messages it carries.
     fn carried(&self, seg: &Segment) -> Option<(sim::Side, String)> {
-        if seg.len == 0 || seg.kind == SegmentKind::Reset {
+        if seg.len == 0 || seg.kind == SegmentKind::Reset || seg.is_udp() {
             return None;
         }
         let side = if seg.src == sim::packet::addr::SERVER { sim::Side::Server } else { sim::Side::Client };
@@ -157,7 +163,9 @@ impl Topic {
             | TraceEvent::NatRebooted { .. }
             | TraceEvent::NatReset { .. }
             | TraceEvent::Translated { .. } => Topic::Nat,
-            TraceEvent::Declared { .. } | TraceEvent::ClosedOnPurpose { .. } | TraceEvent::Proxy(_) => Topic::Declarations,
+            TraceEvent::Declared { .. } | TraceEvent::ClosedOnPurpose { .. } | TraceEvent::QuicIdleClose { .. } | TraceEvent::Proxy(_) => {
+                Topic::Declarations
+            }
             TraceEvent::Accepted { .. } => Topic::Sockets,
             TraceEvent::Socket { .. } | TraceEvent::TimerFired { .. } => Topic::Sockets,
             TraceEvent::AppWrite { .. } | TraceEvent::AppMessage { .. } => Topic::App,
@@ -304,6 +312,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 },
             ),
             TraceEvent::ClosedOnPurpose { side } => (side.to_string(), "closed the connection on purpose (idle timeout): FIN".into()),
+            TraceEvent::QuicIdleClose { side } => {
+                (side.to_string(), "QUIC idle timeout on a connection that was not broken: an orderly end (idle_closes)".into())
+            }
             TraceEvent::Accepted { waited } => {
                 ("server".to_string(), format!("accepted a connection ({:.3} s in the listen queue)", waited.as_secs_f64()))
             }

@@ -21,6 +21,8 @@ pub enum ConfigError {
     NoProxy { index: usize, kind: &'static str },
     #[error("fault #{index} ({kind}) needs a NAT, and the topology has none")]
     NoNat { index: usize, kind: &'static str },
+    #[error("{what} is not supported")]
+    Unsupported { what: &'static str },
 }
 
 pub(crate) fn positive(field: &'static str, d: Duration) -> Result<(), ConfigError> {

@@ -96,13 +96,18 @@ pub enum SegmentKind {
     KeepaliveProbe,
     /// The ACK that answers a keepalive probe (what Wireshark calls "Keep-Alive ACK").
     KeepaliveAck,
-    /// Reset sent by an endpoint, a stack without the connection, or a NAT.
+    /// Reset sent by an endpoint, a stack without the connection, or a NAT
+    /// (for QUIC: a stateless reset).
     Reset,
+    /// QUIC only: a packet of the transport's own upkeep (an MTU probe, a
+    /// loss-recovery probe, connection IDs, flow-control credit, path
+    /// validation, CONNECTION_CLOSE).
+    Control,
 }
 
 impl SegmentKind {
     /// How many kinds there are (for tables indexed by `kind as usize`).
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 }
 
 /// The transport protocol of a packet.

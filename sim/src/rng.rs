@@ -24,6 +24,10 @@ pub enum Purpose {
     ProxyUpLoss = 8,
     ProxyDownLoss = 9,
     ProxyIsn = 10,
+    /// Each client host's QUIC connections (keys, connection IDs, TLS).
+    QuicClient = 11,
+    /// The server's QUIC listener.
+    QuicServer = 12,
 }
 
 /// The registry of every ChaCha stream number a run draws from, so that no
@@ -73,6 +77,10 @@ impl Stream {
     }
     pub fn u32(&mut self) -> u32 {
         self.0.random::<u32>()
+    }
+    /// 32 random bytes: the seed of a generator of its own (a QUIC connection's).
+    pub fn seed32(&mut self) -> [u8; 32] {
+        self.0.random::<[u8; 32]>()
     }
     /// Uniform in `[lo, hi)`; `lo` when the range is empty.
     pub fn range_u16(&mut self, lo: u16, hi: u16) -> u16 {

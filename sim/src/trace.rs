@@ -38,6 +38,9 @@ pub enum DropReason {
     /// The listen queue is full (Linux `ListenOverflows`): a SYN, or the ACK
     /// that would complete a handshake, is dropped.
     ListenOverflow,
+    /// No socket on that UDP port (a client's QUIC connection that is gone):
+    /// dropped without an answer, as ICMP is not modelled.
+    NoSocket,
 }
 
 /// A fault as it starts or ends.
@@ -125,6 +128,11 @@ pub enum TraceEvent {
     },
     /// An application closed its connection on purpose (an idle timeout).
     ClosedOnPurpose {
+        side: Side,
+    },
+    /// A QUIC connection's idle timeout ended a connection that was not
+    /// broken: an orderly end of its own kind (`idle_closes`), not a detection.
+    QuicIdleClose {
         side: Side,
     },
     /// What a TCP-terminating proxy did with a client's connection.

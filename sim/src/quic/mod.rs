@@ -30,7 +30,7 @@
 pub mod crypto;
 mod socket;
 
-pub use socket::{QuicListener, QuicSocket};
+pub use socket::{Arrival, Datagram, QuicListener, QuicSocket};
 
 use crate::time::Instant;
 use std::sync::OnceLock;

@@ -17,8 +17,8 @@ use crate::tcp::{SocketError, SocketEvent, TcpState};
 use crate::time::Instant;
 use bytes::BytesMut;
 use quinn_proto::{
-    ClientConfig, ConnectionError, ConnectionHandle, ConnectionId, ConnectionIdGenerator, DatagramEvent, Dir, Endpoint,
-    EndpointConfig, Event, IdleTimeout, ServerConfig, StreamEvent, StreamId, TimeSource, TransportConfig, VarInt,
+    ClientConfig, ConnectionError, ConnectionHandle, ConnectionId, ConnectionIdGenerator, DatagramEvent, Dir, Endpoint, EndpointConfig,
+    Event, IdleTimeout, ServerConfig, StreamEvent, StreamId, TimeSource, TransportConfig, VarInt,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -59,13 +59,14 @@ impl TimeSource for FixedClock {
     }
 }
 
-fn endpoint_config(rng: &mut ChaCha8Rng) -> EndpointConfig {
-    let mut key = [0u8; 64];
-    rng.fill_bytes(&mut key);
+/// An endpoint's configuration: its stateless-reset key, and every other
+/// random choice from `rng`.
+fn endpoint_config(reset_key: &[u8], rng: &mut ChaCha8Rng) -> EndpointConfig {
+    let key = reset_key;
     let mut seed = [0u8; 32];
     rng.fill_bytes(&mut seed);
     let cid_seed: u64 = rand::RngExt::random(rng);
-    let mut cfg = EndpointConfig::new(Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key)));
+    let mut cfg = EndpointConfig::new(Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key)));
     cfg.rng_seed(Some(seed));
     cfg.cid_generator(move || Box::new(SeededCids(Mutex::new(ChaCha8Rng::seed_from_u64(cid_seed)))));
     cfg
@@ -117,12 +118,14 @@ pub enum Arrival {
 }
 
 impl QuicListener {
-    /// A listener whose randomness (keys, connection IDs, TLS) comes from `seed`:
-    /// the same seed gives the same reset key, so a rebooted server's
-    /// stateless resets are recognised by its old clients.
-    pub fn new(cfg: &QuicConfig, seed: [u8; 32]) -> QuicListener {
+    /// A listener whose randomness (connection IDs, keys, TLS) comes from
+    /// `seed`, with the stateless-reset key `reset_key`: a server keeps its
+    /// key across restarts (as deployments configure it), so its old clients
+    /// recognise the stateless resets of its new process; a new `seed` keeps
+    /// the new process from reissuing the old one's connection IDs.
+    pub fn new(cfg: &QuicConfig, reset_key: [u8; 32], seed: [u8; 32]) -> QuicListener {
         let mut rng = ChaCha8Rng::from_seed(seed);
-        let endpoint_cfg = endpoint_config(&mut rng);
+        let endpoint_cfg = endpoint_config(&reset_key, &mut rng);
         let mut token_key = [0u8; 64];
         rng.fill_bytes(&mut token_key);
         let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &[]).extract(&token_key);
@@ -148,10 +151,13 @@ impl QuicListener {
             Some(DatagramEvent::NewConnection(incoming)) => {
                 let mut conn_rng = ChaCha8Rng::seed_from_u64(rand::RngExt::random(&mut self.rng));
                 let server = self.server.clone();
-                let accepted =
-                    crypto::with_rng(&mut conn_rng, || self.endpoint.accept(incoming, now_q, &mut buf, Some(server)));
+                let accepted = crypto::with_rng(&mut conn_rng, || self.endpoint.accept(incoming, now_q, &mut buf, Some(server)));
                 match accepted {
-                    Ok((handle, conn)) => Arrival::New(Box::new(QuicSocket::new(conn, handle, None, conn_rng, false))),
+                    Ok((handle, conn)) => {
+                        let mut socket = QuicSocket::new(conn, handle, None, conn_rng, false);
+                        socket.process(now);
+                        Arrival::New(Box::new(socket))
+                    }
                     Err(e) => {
                         if let Some(t) = e.response {
                             self.respond(t, &buf);
@@ -215,6 +221,12 @@ pub struct QuicSocket {
     /// The connection is over (lost, or closed by either end).
     ended: bool,
     responses: VecDeque<Datagram>,
+    /// PINGs received so far that an ACK we sent has answered: an ACK-only
+    /// packet sent after a new PING is the keep-alive's answer.
+    pings_answered: u64,
+    /// The ACK frames received when we last sent a PING or data: while none
+    /// has come since, what else we send is a loss-recovery (PTO) probe.
+    awaiting_ack: Option<u64>,
 }
 
 impl QuicSocket {
@@ -232,6 +244,8 @@ impl QuicSocket {
             connected: false,
             ended: false,
             responses: VecDeque::new(),
+            pings_answered: 0,
+            awaiting_ack: None,
         }
     }
 
@@ -239,7 +253,9 @@ impl QuicSocket {
     /// `now` (the Initial is ready to transmit); its randomness from `seed`.
     pub fn connect(cfg: &QuicConfig, now: Instant, remote: SocketAddrV4, seed: [u8; 32]) -> QuicSocket {
         let mut rng = ChaCha8Rng::from_seed(seed);
-        let mut endpoint = Endpoint::new(Arc::new(endpoint_config(&mut rng)), None, true, None);
+        let mut reset_key = [0u8; 32];
+        rng.fill_bytes(&mut reset_key);
+        let mut endpoint = Endpoint::new(Arc::new(endpoint_config(&reset_key, &mut rng)), None, true, None);
         let mut client = ClientConfig::new(crypto::client_crypto());
         client.transport_config(transport(cfg, 0));
         // quinn draws the first destination connection ID from the OS by default.
@@ -319,24 +335,60 @@ impl QuicSocket {
         if let Some(d) = self.responses.pop_front() {
             return Some(d);
         }
-        let before = self.conn.stats().frame_tx;
+        let before = self.conn.stats();
         let mut buf = Vec::with_capacity(MAX_DATAGRAM);
         let t = crypto::with_rng(&mut self.rng, || self.conn.poll_transmit(to_quinn(now), 1, &mut buf))?;
         self.shuttle_client();
-        let after = self.conn.stats().frame_tx;
-        let kind = if self.conn.is_handshaking() || after.crypto > before.crypto {
-            SegmentKind::Handshake
-        } else if after.stream > before.stream {
-            SegmentKind::Data
-        } else if after.ping > before.ping {
-            SegmentKind::KeepaliveProbe
-        } else if after.connection_close > before.connection_close {
-            SegmentKind::Reset
-        } else {
-            SegmentKind::Ack
-        };
+        let after = self.conn.stats();
+        let kind = self.classify(&before, &after);
         buf.truncate(t.size);
         Some(Datagram { dst: v4(t.destination), bytes: buf, kind })
+    }
+
+    /// What a datagram was for, from the frames quinn's counters say it
+    /// carried (quinn does not say why it sent a packet).
+    fn classify(&mut self, before: &quinn_proto::ConnectionStats, after: &quinn_proto::ConnectionStats) -> SegmentKind {
+        let (b, a) = (&before.frame_tx, &after.frame_tx);
+        let mtu_probe = after.path.sent_plpmtud_probes > before.path.sent_plpmtud_probes;
+        let only_acks = a.acks > b.acks
+            && [a.stream, a.ping, a.crypto, a.connection_close, a.new_connection_id, a.retire_connection_id, a.max_data, a.max_stream_data]
+                == [
+                    b.stream,
+                    b.ping,
+                    b.crypto,
+                    b.connection_close,
+                    b.new_connection_id,
+                    b.retire_connection_id,
+                    b.max_data,
+                    b.max_stream_data,
+                ]
+            && [a.path_challenge, a.path_response, a.handshake_done as u64, a.new_token, a.max_streams_uni]
+                == [b.path_challenge, b.path_response, b.handshake_done as u64, b.new_token, b.max_streams_uni];
+        let acks_in = after.frame_rx.acks;
+        if self.awaiting_ack.is_some_and(|n| acks_in > n) {
+            self.awaiting_ack = None;
+        }
+        if self.conn.is_handshaking() || a.crypto > b.crypto {
+            SegmentKind::Handshake
+        } else if a.stream > b.stream {
+            self.awaiting_ack.get_or_insert(acks_in);
+            SegmentKind::Data
+        } else if a.ping > b.ping && !mtu_probe {
+            self.awaiting_ack.get_or_insert(acks_in);
+            SegmentKind::KeepaliveProbe
+        } else if self.awaiting_ack.is_some() && a.connection_close == b.connection_close && !mtu_probe {
+            SegmentKind::LossProbe
+        } else if only_acks {
+            let pings = after.frame_rx.ping;
+            if pings > self.pings_answered {
+                self.pings_answered = pings;
+                SegmentKind::KeepaliveAck
+            } else {
+                SegmentKind::Ack
+            }
+        } else {
+            SegmentKind::Control
+        }
     }
 
     /// The state as a TCP socket's would read.
@@ -444,7 +496,7 @@ mod tests {
     fn exchange(cfg: &QuicConfig, until: Instant, server_gone_at: Instant) -> (Vec<(Instant, bool, Vec<u8>)>, Vec<(Instant, SocketEvent)>) {
         let delay = Duration::from_millis(10);
         let client_addr = addr::CLIENT;
-        let mut listener = QuicListener::new(cfg, [7; 32]);
+        let mut listener = QuicListener::new(cfg, [5; 32], [7; 32]);
         let mut client = QuicSocket::connect(cfg, Instant::ZERO, addr::SERVER, [9; 32]);
         let mut server: Option<QuicSocket> = None;
         let mut wire: Vec<(Instant, bool, Vec<u8>)> = Vec::new();
@@ -482,10 +534,8 @@ mod tests {
                     }
                     match listener.handle_datagram(now, client_addr, bytes) {
                         Arrival::New(s) => {
-                            let mut s = *s;
                             listener.register(&s, 0);
-                            s.process(now);
-                            server = Some(s);
+                            server = Some(*s);
                         }
                         Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, ev),
                         Arrival::None => {}

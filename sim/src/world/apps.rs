@@ -4,7 +4,7 @@
 use super::{ConnOutcome, Ev, HostState, Message, Role, World};
 use crate::app::{AppCommand, AppEvent};
 use crate::oracle::{judge, Declaration, Verdict};
-use crate::tcp::{SocketEvent, TcpState};
+use crate::tcp::{SocketError, SocketEvent, TcpState};
 use crate::trace::TraceEvent;
 
 impl World {
@@ -21,13 +21,13 @@ impl World {
         }
         let (local, side) = (host.local(now), conn.role.side());
         let trace = &mut self.trace;
-        conn.tcp.handle_timeout(local, |timer| trace.record(now, || TraceEvent::TimerFired { side, timer }));
+        conn.sock.handle_timeout(local, |timer| trace.record(now, || TraceEvent::TimerFired { side, timer }));
         if conn.idle_at.is_some_and(|t| t <= local) {
             self.idle_close(c);
         }
         let conn = &mut self.conns[c];
         if conn.app_alive && conn.app.poll_timeout().is_some_and(|t| t <= local) {
-            self.io.reset(conn.written, conn.tcp.acked_bytes());
+            self.io.reset(conn.written, conn.sock.acked_bytes());
             conn.app.on_timeout(local, &mut self.io);
             self.apply_commands(c);
         }
@@ -40,7 +40,7 @@ impl World {
         let now = self.now;
         let (side, proxy) = (self.conns[c].role.side(), self.conns[c].role.is_proxy());
         let mut relayed = false;
-        while let Some(event) = self.conns[c].tcp.poll_event() {
+        while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {
                 relayed |= self.relay_event(c, event);
                 continue;
@@ -69,7 +69,12 @@ impl World {
                 SocketEvent::Received { up_to } => self.receive(c, up_to),
                 SocketEvent::Acked { up_to } => self.deliver(c, AppEvent::Acked { bytes: up_to }),
                 SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
-                SocketEvent::Error(e) => self.deliver(c, AppEvent::Error(e)),
+                SocketEvent::Error(e) => {
+                    if e == SocketError::TimedOut && self.conns[c].sock.is_quic() {
+                        self.quic_timed_out(c);
+                    }
+                    self.deliver(c, AppEvent::Error(e))
+                }
                 // Never accepted, so the application is not told; the endpoint
                 // goes back to the listener.
                 SocketEvent::HalfOpenDropped => {
@@ -79,12 +84,27 @@ impl World {
             }
         }
         self.flush(c);
-        if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].tcp.state() == TcpState::Closed) {
+        if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed) {
             self.gen_of(c).closed_at.get_or_insert(now);
         }
         self.reschedule(c);
         if let Some(other) = self.conns[c].relay.filter(|_| relayed) {
             self.after_relay(other);
+        }
+    }
+
+    /// quinn's idle timeout ended QUIC connection `c`. On a connection that
+    /// is not broken that is an orderly end (counted as an idle close): the
+    /// declaration the application makes of it is judged
+    /// [`Verdict::OrderlyEnd`]. On a broken one it is a detection, as ETIMEDOUT is.
+    fn quic_timed_out(&mut self, c: usize) {
+        let now = self.now;
+        let side = self.conns[c].role.side();
+        let g = self.gen_of(c);
+        if g.broken.is_none() && g.ended_at.is_none() {
+            g.ended_at = Some(now);
+            g.idle_closed = true;
+            self.trace.record(now, || TraceEvent::QuicIdleClose { side });
         }
     }
 
@@ -118,7 +138,7 @@ impl World {
         if !conn.app_alive {
             return;
         }
-        self.io.reset(conn.written, conn.tcp.acked_bytes());
+        self.io.reset(conn.written, conn.sock.acked_bytes());
         let local = self.hosts[conn.host].local(self.now);
         conn.app.on_event(local, ev, &mut self.io);
         self.apply_commands(c);
@@ -130,19 +150,23 @@ impl World {
         }
         let h = self.conns[c].host;
         let local = self.hosts[h].local(self.now);
-        while let Some(mut seg) = self.conns[c].tcp.poll_transmit(local) {
+        if self.conns[c].sock.is_quic() {
+            self.flush_datagrams(c);
+            return;
+        }
+        while let Some(mut seg) = self.conns[c].sock.tcp_mut().and_then(|t| t.poll_transmit(local)) {
             seg.sender = c as u32;
             self.transmit(h, seg);
         }
     }
 
     pub(super) fn reschedule(&mut self, c: usize) {
-        let conn = &self.conns[c];
+        let conn = &mut self.conns[c];
         let host = &self.hosts[conn.host];
         if host.state != HostState::Up || conn.gone {
             return;
         }
-        let tcp_t = conn.tcp.poll_timeout();
+        let tcp_t = conn.sock.poll_timeout();
         let app_t = if conn.app_alive { conn.app.poll_timeout() } else { None };
         let next = match (tcp_t, app_t) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -169,20 +193,20 @@ impl World {
             let local = self.hosts[conn.host].local(now);
             match cmd {
                 AppCommand::Write { size, tag } => {
-                    if conn.gone || conn.tcp.state() == TcpState::Closed {
+                    if conn.gone || conn.sock.state() == TcpState::Closed {
                         continue;
                     }
-                    conn.tcp.write(size);
+                    conn.sock.write(size);
                     conn.written += size;
                     conn.ledger.push_back(Message { end: conn.written, tag, size });
                     self.trace.record(now, || TraceEvent::AppWrite { side, tag, size });
                 }
                 AppCommand::Close if !conn.gone => {
-                    conn.tcp.close();
+                    conn.sock.close(local);
                     conn.app_closed = true;
                 }
                 AppCommand::CloseOnPurpose if !conn.gone => {
-                    conn.tcp.close();
+                    conn.sock.close(local);
                     conn.app_closed = true;
                     let g = self.gen_of(c);
                     if g.broken.is_none() {
@@ -191,11 +215,11 @@ impl World {
                     self.trace.record(now, || TraceEvent::ClosedOnPurpose { side });
                 }
                 AppCommand::Abort if !conn.gone => {
-                    conn.tcp.abort();
+                    conn.sock.abort(local);
                     conn.app_closed = true;
                 }
-                AppCommand::SetKeepalive(ka) if !conn.gone => conn.tcp.set_keepalive(local, ka),
-                AppCommand::SetUserTimeout(ut) if !conn.gone => conn.tcp.set_user_timeout(ut),
+                AppCommand::SetKeepalive(ka) if !conn.gone => conn.sock.set_keepalive(local, ka),
+                AppCommand::SetUserTimeout(ut) if !conn.gone => conn.sock.set_user_timeout(ut),
                 AppCommand::Connect => reconnect = true,
                 AppCommand::Close
                 | AppCommand::CloseOnPurpose

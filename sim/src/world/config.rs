@@ -7,6 +7,7 @@ use crate::error::{positive, ConfigError};
 use crate::link::LinkConfig;
 use crate::nat::NatConfig;
 use crate::packet::SegmentKind;
+use crate::quic::QuicConfig;
 use crate::tcp::TcpConfig;
 use crate::time::Instant;
 use std::fmt;
@@ -204,6 +205,9 @@ pub struct WorldConfig {
     pub proxy: Option<ProxyConfig>,
     /// The server application's listen queue; `None`: it accepts at once, without limit.
     pub accept: Option<AcceptQueue>,
+    /// Every connection is QUIC (quinn-proto over UDP) with these transport
+    /// settings; `None`: TCP (the default, and all of v1).
+    pub quic: Option<QuicConfig>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
     pub faults: Vec<Fault>,
@@ -228,6 +232,7 @@ impl Default for WorldConfig {
             nat: None,
             proxy: None,
             accept: None,
+            quic: None,
             tcp: TcpConfig::default(),
             faults: Vec::new(),
             trace: false,
@@ -267,6 +272,12 @@ impl WorldConfig {
             if p.idle_timeout.is_some_and(|t| t.is_zero()) {
                 return Err(ConfigError::MustBePositive { field: "proxy.idle_timeout" });
             }
+        }
+        if self.quic.is_some() && self.proxy.is_some() {
+            return Err(ConfigError::Unsupported { what: "a QUIC connection through [proxy] (a TCP-terminating proxy)" });
+        }
+        if self.quic.is_some() && self.accept.is_some() {
+            return Err(ConfigError::Unsupported { what: "a listen queue ([server.app] backlog) for QUIC connections" });
         }
         let horizon = Instant::ZERO + self.horizon;
         for (index, f) in self.faults.iter().enumerate() {

@@ -2,9 +2,10 @@
 //! reconnects its application asks for, each from a fresh ephemeral port (so
 //! through the NAT a new mapping) as a new generation of the slot.
 
-use super::{ConnOutcome, HostState, World};
+use super::{ConnOutcome, HostState, Socket, World};
 use crate::app::{Application, Idle};
 use crate::packet::addr;
+use crate::quic::QuicSocket;
 use crate::tcp::{TcpEndpoint, TcpState};
 use std::net::SocketAddrV4;
 
@@ -15,12 +16,22 @@ impl World {
         let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
         let h = self.slots[slot as usize].client;
         let local = SocketAddrV4::new(self.hosts[h].addr, port);
-        let iss = self.hosts[h].isn.u32();
-        let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
-        tcp.connect(self.hosts[h].local(self.now));
+        let local_now = self.hosts[h].local(self.now);
+        let sock = match &self.quic {
+            Some(cfg) => {
+                let seed = self.hosts[h].quic_seeds.seed32();
+                Socket::Quic(Box::new(QuicSocket::connect(cfg, local_now, server, seed)))
+            }
+            None => {
+                let iss = self.hosts[h].isn.u32();
+                let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
+                tcp.connect(local_now);
+                Socket::Tcp(tcp)
+            }
+        };
         let now = self.now;
         self.slots[slot as usize].gens.push(ConnOutcome::opened(now));
-        let c = self.add_conn(h, slot, (local, server), tcp, app, None);
+        let c = self.add_conn(h, slot, (local, server), sock, app, None);
         self.slots[slot as usize].conn = Some(c);
         self.pump(c);
         c
@@ -40,7 +51,7 @@ impl World {
             let port = (FIRST + (base + k) % SPAN) as u16;
             let key = (SocketAddrV4::new(self.hosts[h].addr, port), server);
             match self.hosts[h].stack.get(&key) {
-                Some(&c) if self.conns[c].tcp.state() != TcpState::Closed && !self.conns[c].gone => continue,
+                Some(&c) if self.conns[c].sock.state() != TcpState::Closed && !self.conns[c].gone => continue,
                 _ => return port,
             }
         }
@@ -56,7 +67,7 @@ impl World {
         let slot = self.conns[c].slot;
         let h = self.conns[c].host;
         let current = self.slots[slot as usize].conn == Some(c);
-        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].tcp.state() == TcpState::Closed;
+        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].sock.state() == TcpState::Closed;
         if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
             return;
         }

@@ -5,6 +5,7 @@ use super::{Fault, HostRef, HostState, Listener, Role, World};
 use crate::app::Idle;
 use crate::oracle::{BreakCause, Condition};
 use crate::packet::addr;
+use crate::quic::QuicListener;
 use crate::trace::{FaultEvent, TraceEvent};
 use std::ops::Range;
 
@@ -94,11 +95,12 @@ impl World {
                 hst.app_alive = false;
                 hst.listener = None;
                 let conns = hst.conns.clone();
+                let local = hst.local(now);
                 for &c in &conns {
                     let conn = &mut self.conns[c];
                     conn.app_alive = false;
                     if !conn.gone {
-                        conn.tcp.close();
+                        conn.sock.close(local);
                     }
                 }
                 self.trace.record(now, || TraceEvent::Fault(FaultEvent::Crash(host.side())));
@@ -122,7 +124,11 @@ impl World {
         hst.app_alive = true;
         if !matches!(host, HostRef::Client(_)) {
             let port = if host == HostRef::Proxy { addr::SERVER.port() } else { addr::BACKEND.port() };
-            hst.listener = Some(Listener::new(port, None));
+            let mut listener = Listener::new(port, None);
+            if let (HostRef::Server, Some(q)) = (host, &self.quic) {
+                listener.quic = Some(QuicListener::new(q, self.quic_reset_key, hst.quic_seeds.seed32()));
+            }
+            hst.listener = Some(listener);
         }
         self.trace.record(now, || TraceEvent::Fault(ev));
         if !matches!(host, HostRef::Client(_)) {

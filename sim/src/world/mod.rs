@@ -40,6 +40,8 @@ mod outcome;
 mod packets;
 mod proxy;
 mod queue;
+mod socket;
+mod udp;
 
 pub use config::{
     AcceptQueue, AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT,
@@ -47,7 +49,8 @@ pub use config::{
 };
 use outcome::Slot;
 pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
-use queue::{Ev, Hop, Scheduled, SegmentTable};
+use queue::{Ev, Hop, Payloads, Scheduled, SegmentTable};
+use socket::Socket;
 
 use crate::app::{Application, Idle, Side};
 use crate::error::ConfigError;
@@ -55,6 +58,7 @@ use crate::link::{LinkDir, LinkDrop, Offer, Outage};
 use crate::nat::{Nat, NatVerdict};
 use crate::oracle::{Declaration, Evidence};
 use crate::packet::{addr, Segment};
+use crate::quic::{QuicConfig, QuicListener};
 use crate::rng::{Purpose, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
@@ -129,11 +133,13 @@ struct Listener {
     busy_until: Instant,
     /// An accept is in the event queue.
     accept_scheduled: bool,
+    /// A QUIC server's UDP socket (then `spare` is unused).
+    quic: Option<QuicListener>,
 }
 
 impl Listener {
     fn new(port: u16, spare: Option<TcpEndpoint>) -> Listener {
-        Listener { port, spare, spare_app: None, pending: VecDeque::new(), busy_until: Instant::ZERO, accept_scheduled: false }
+        Listener { port, spare, spare_app: None, pending: VecDeque::new(), busy_until: Instant::ZERO, accept_scheduled: false, quic: None }
     }
 }
 
@@ -150,6 +156,8 @@ struct Host {
     listener: Option<Listener>,
     /// The next reconnect's port, counted past the pool's first ports.
     next_port: u32,
+    /// Seeds of the host's QUIC connections and listeners.
+    quic_seeds: Stream,
     /// The application process runs (not crashed, not rebooted).
     app_alive: bool,
     isn: Stream,
@@ -203,7 +211,7 @@ struct Conn {
     role: Role,
     /// Its key in the host's stack.
     key: (SocketAddrV4, SocketAddrV4),
-    tcp: TcpEndpoint,
+    sock: Socket,
     app: Box<dyn Application>,
     app_alive: bool,
     /// Its application closed or aborted it (it may still be finishing its FIN handshake).
@@ -250,6 +258,12 @@ pub struct World {
     proxy: Option<(ProxyConfig, usize)>,
     /// The server application's listen queue, if it has one.
     accept: Option<AcceptQueue>,
+    /// QUIC instead of TCP for every connection.
+    quic: Option<QuicConfig>,
+    /// The server's QUIC stateless-reset key (kept across its restarts).
+    quic_reset_key: [u8; 32],
+    /// The bytes of datagrams on their way.
+    payloads: Payloads,
     /// Connections the proxy opened to the server so far (for their ports).
     backend_conns: u32,
     faults: Vec<Fault>,
@@ -292,6 +306,14 @@ impl World {
             conns: Vec::new(),
             listener: None,
             next_port: cfg.connections_per_client,
+            quic_seeds: Stream::for_host(
+                seed,
+                Purpose::QuicClient,
+                match role {
+                    HostRef::Client(i) => i,
+                    _ => 0,
+                },
+            ),
             app_alive: true,
             isn,
             link,
@@ -314,6 +336,11 @@ impl World {
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
         server.listener = Some(Listener::new(server_addr.port(), Some(spare)));
+        let quic_reset_key = Stream::new(seed, Purpose::QuicServer).seed32();
+        if let (Some(q), Some(l)) = (&cfg.quic, server.listener.as_mut()) {
+            server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
+            l.quic = Some(QuicListener::new(q, quic_reset_key, server.quic_seeds.seed32()));
+        }
         hosts.push(server);
         let server = hosts.len() - 1;
         let proxy = cfg.proxy.map(|p| {
@@ -365,6 +392,9 @@ impl World {
             nat_wake: None,
             proxy,
             accept: cfg.accept,
+            quic: cfg.quic,
+            quic_reset_key,
+            payloads: Payloads::default(),
             backend_conns: 0,
             faults: cfg.faults,
             shared: Evidence::default(),
@@ -439,6 +469,11 @@ impl World {
         }
     }
 
+    /// Connection `c`'s host's clock now.
+    fn local_of(&self, c: usize) -> Instant {
+        self.hosts[self.conns[c].host].local(self.now)
+    }
+
     /// The server's host index (after the clients).
     fn server(&self) -> usize {
         self.clients
@@ -472,7 +507,7 @@ impl World {
         host: usize,
         slot: u32,
         key: (SocketAddrV4, SocketAddrV4),
-        tcp: TcpEndpoint,
+        sock: Socket,
         app: Box<dyn Application>,
         peer: Option<usize>,
     ) -> usize {
@@ -491,7 +526,7 @@ impl World {
             gen,
             role,
             key,
-            tcp,
+            sock,
             app,
             app_alive,
             app_closed: false,

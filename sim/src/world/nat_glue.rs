@@ -37,6 +37,8 @@ impl World {
                     self.trace.record(now, || TraceEvent::NatMappingCreated { mapping, recreated });
                 }
                 NatEvent::Expired { mapping, idle } => {
+                    // QUIC migrates: a UDP flow rebinds on its next datagram.
+                    let breaks = breaks && !mapping.udp;
                     // A flow that was already closed loses nothing.
                     if !mapping.closing {
                         self.nat_expired_at.push(now);
@@ -53,6 +55,7 @@ impl World {
                     self.trace.record(now, || TraceEvent::NatMappingExpired { mapping, idle });
                 }
                 NatEvent::Lost { mapping } => {
+                    let breaks = breaks && !mapping.udp;
                     if let Some((s, g)) = self.slot_of(&mapping) {
                         let slot = &mut self.slots[s];
                         if breaks {

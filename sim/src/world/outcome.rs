@@ -25,6 +25,9 @@ pub struct ConnOutcome {
     pub ended_at: Option<Instant>,
     /// When its NAT mapping expired while the flow was live.
     pub nat_expired_at: Vec<Instant>,
+    /// A QUIC connection that quinn's idle timeout ended while it was not
+    /// broken (then `ended_at` is that instant: an orderly end).
+    pub idle_closed: bool,
 }
 
 /// What happened to one connection slot in a run.

@@ -18,6 +18,7 @@ impl World {
                 self.schedule(at, Ev::Arrive { hop, seg });
             }
             Offer::Dropped(reason) => {
+                self.discard(&seg);
                 if reason == LinkDrop::RandomLoss {
                     self.evidence_of(h).record_random_loss(now);
                 }
@@ -78,6 +79,7 @@ impl World {
                 self.route(after);
             }
             NatVerdict::Drop(reason) => {
+                self.discard(&seg);
                 self.trace.record(now, || TraceEvent::Dropped { place: Place::Nat, seg, reason: DropReason::Nat(reason) });
             }
             NatVerdict::Reset(rst) => {
@@ -94,8 +96,9 @@ impl World {
 
     /// Onto the link of the host with the segment's destination address.
     pub(super) fn route(&mut self, seg: Segment) {
-        if let Some(to) = self.host_of(*seg.dst.ip()) {
-            self.offer(to, DOWN, seg, Hop::Host(to as u32));
+        match self.host_of(*seg.dst.ip()) {
+            Some(to) => self.offer(to, DOWN, seg, Hop::Host(to as u32)),
+            None => self.discard(&seg),
         }
     }
 
@@ -109,18 +112,23 @@ impl World {
             HostState::Down | HostState::Gone => Some(DropReason::HostDown),
         };
         if let Some(reason) = reason {
+            self.discard(&seg);
             self.trace.record(now, || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
             return;
         }
         self.trace.record(now, || TraceEvent::Delivered { side, seg });
+        if seg.is_udp() {
+            self.datagram_at_host(h, seg);
+            return;
+        }
         let local = host.local(now);
         match host.stack.get(&(seg.dst, seg.src)).copied() {
             // The ACK that would complete a handshake, with the listen queue full.
-            Some(c) if self.conns[c].tcp.state() == TcpState::SynReceived && self.conns[c].awaiting_accept && self.listen_overflow(h) => {
+            Some(c) if self.conns[c].sock.state() == TcpState::SynReceived && self.conns[c].awaiting_accept && self.listen_overflow(h) => {
                 self.overflow_drop(h, seg)
             }
-            Some(c) if self.conns[c].tcp.state() != TcpState::Closed => {
-                self.conns[c].tcp.handle_segment(local, &seg);
+            Some(c) if self.conns[c].sock.state() != TcpState::Closed => {
+                self.conns[c].sock.tcp_mut().expect("segments reach TCP sockets").handle_segment(local, &seg);
                 self.pump(c);
             }
             None if host.listener.as_ref().is_some_and(|l| l.port == seg.dst.port()) => self.at_listener(h, seg),
@@ -181,13 +189,13 @@ impl World {
             None => self.apps.server(slot),
         };
         // Behind a NAT, the remote is the NAT's public address.
-        let c = self.add_conn(h, slot, (seg.dst, seg.src), tcp, app, Some(peer));
+        let c = self.add_conn(h, slot, (seg.dst, seg.src), Socket::Tcp(tcp), app, Some(peer));
         if queued {
             self.conns[c].awaiting_accept = true;
             self.conns[c].app_alive = false;
         }
         self.conns[peer].peer = Some(c);
-        self.conns[c].tcp.handle_segment(local, &seg);
+        self.conns[c].sock.tcp_mut().expect("a TCP listener makes TCP sockets").handle_segment(local, &seg);
         self.pump(c);
     }
 
@@ -203,7 +211,10 @@ impl World {
         let Some(listener) = self.hosts[h].listener.as_mut() else { return };
         if listener.spare.is_none() {
             let placeholder = TcpEndpoint::server(self.tcp_cfg.clone(), key.0, 0);
-            listener.spare = Some(std::mem::replace(&mut self.conns[c].tcp, placeholder));
+            let Socket::Tcp(endpoint) = std::mem::replace(&mut self.conns[c].sock, Socket::Tcp(placeholder)) else {
+                unreachable!("a half-open connection is TCP")
+            };
+            listener.spare = Some(endpoint);
             listener.spare_app = Some((slot, std::mem::replace(&mut self.conns[c].app, Box::new(Idle))));
         }
     }
@@ -220,7 +231,7 @@ impl World {
         let buffers = ends.into_iter().flatten().filter(|&c| !self.conns[c].gone).any(|c| {
             let conn = &self.conns[c];
             let rate = self.hosts[conn.host].link[UP].config().rate_bps;
-            Duration::from_secs_f64(conn.tcp.unacked_bytes() as f64 * 8.0 / rate as f64) >= limit
+            Duration::from_secs_f64(conn.sock.unacked_bytes() as f64 * 8.0 / rate as f64) >= limit
         });
         links || buffers
     }

@@ -49,10 +49,10 @@ impl World {
     /// Copy a message onto the other leg's stream.
     fn relay_write(&mut self, o: usize, m: Message) -> bool {
         let conn = &mut self.conns[o];
-        if conn.gone || conn.tcp.state() == TcpState::Closed {
+        if conn.gone || conn.sock.state() == TcpState::Closed {
             return false;
         }
-        conn.tcp.write(m.size);
+        conn.sock.write(m.size);
         conn.written += m.size;
         conn.ledger.push_back(Message { end: conn.written, tag: m.tag, size: m.size });
         true
@@ -68,7 +68,7 @@ impl World {
         let iss = self.hosts[p].isn.u32();
         let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
         tcp.connect(self.hosts[p].local(self.now));
-        let back = self.add_conn(p, slot, (local, remote), tcp, Box::new(Idle), None);
+        let back = self.add_conn(p, slot, (local, remote), super::Socket::Tcp(tcp), Box::new(Idle), None);
         self.conns[back].relay = Some(front);
         self.conns[front].relay = Some(back);
         let now = self.now;
@@ -82,14 +82,16 @@ impl World {
         let (slot, front) = (self.conns[c].slot, self.conns[c].role == Role::ProxyFront);
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::LegEnded { slot, front, eof }));
         if eof {
-            self.conns[c].tcp.close();
+            let local = self.local_of(c);
+            self.conns[c].sock.close(local);
         }
         for leg in [Some(c), self.conns[c].relay].into_iter().flatten() {
             self.conns[leg].idle_at = None;
         }
         if let Some(o) = self.conns[c].relay {
             if !self.conns[o].gone {
-                self.conns[o].tcp.abort();
+                let local = self.local_of(o);
+                self.conns[o].sock.abort(local);
                 self.after_relay(o);
             }
         }
@@ -116,9 +118,10 @@ impl World {
         }
         let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
         for &leg in &legs {
+            let local = self.local_of(leg);
             match cfg.on_idle {
-                OnIdle::Fin => self.conns[leg].tcp.close(),
-                OnIdle::Rst => self.conns[leg].tcp.abort(),
+                OnIdle::Fin => self.conns[leg].sock.close(local),
+                OnIdle::Rst => self.conns[leg].sock.abort(local),
                 OnIdle::Silent => {
                     let (h, key) = (self.conns[leg].host, self.conns[leg].key);
                     self.hosts[h].stack.remove(&key);

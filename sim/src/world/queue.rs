@@ -79,3 +79,34 @@ impl SegmentTable {
         self.slots[i as usize]
     }
 }
+
+/// The bytes of datagrams on their way, by the id their [`Segment::payload`]
+/// holds, from the sender's `poll_transmit` until they are delivered or dropped.
+#[derive(Default)]
+pub(super) struct Payloads {
+    slots: Vec<Vec<u8>>,
+    free: Vec<u32>,
+}
+
+impl Payloads {
+    pub(super) fn put(&mut self, bytes: Vec<u8>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = bytes;
+                i
+            }
+            None => {
+                self.slots.push(bytes);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+    /// The bytes of `seg` (empty for a TCP segment), freeing their slot.
+    pub(super) fn take(&mut self, seg: &Segment) -> Vec<u8> {
+        if seg.payload == Segment::NO_PAYLOAD {
+            return Vec::new();
+        }
+        self.free.push(seg.payload);
+        std::mem::take(&mut self.slots[seg.payload as usize])
+    }
+}

@@ -1,0 +1,105 @@
+//! A connection's transport: the Linux TCP model, or a QUIC connection run
+//! by quinn-proto. The world drives both through the same few calls (timers,
+//! events, writes by size, close, abort), so applications, the message
+//! ledger, sessions and the oracle do not care which one a slot uses; only
+//! packets in and out differ (segments, or datagrams with bytes).
+
+use crate::quic::QuicSocket;
+use crate::tcp::{Keepalive, SocketEvent, TcpEndpoint, TcpState, TimerKind};
+use crate::time::Instant;
+use std::time::Duration;
+
+pub(super) enum Socket {
+    Tcp(TcpEndpoint),
+    Quic(Box<QuicSocket>),
+}
+
+impl Socket {
+    pub(super) fn state(&self) -> TcpState {
+        match self {
+            Socket::Tcp(t) => t.state(),
+            Socket::Quic(q) => q.state(),
+        }
+    }
+    pub(super) fn is_quic(&self) -> bool {
+        matches!(self, Socket::Quic(_))
+    }
+    pub(super) fn tcp_mut(&mut self) -> Option<&mut TcpEndpoint> {
+        match self {
+            Socket::Tcp(t) => Some(t),
+            Socket::Quic(_) => None,
+        }
+    }
+    pub(super) fn quic_mut(&mut self) -> Option<&mut QuicSocket> {
+        match self {
+            Socket::Tcp(_) => None,
+            Socket::Quic(q) => Some(q),
+        }
+    }
+    pub(super) fn poll_event(&mut self) -> Option<SocketEvent> {
+        match self {
+            Socket::Tcp(t) => t.poll_event(),
+            Socket::Quic(q) => q.poll_event(),
+        }
+    }
+    pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
+        match self {
+            Socket::Tcp(t) => t.poll_timeout(),
+            Socket::Quic(q) => q.poll_timeout(),
+        }
+    }
+    /// Run the timers due at `local`; `fired` hears each TCP timer (quinn's are its own).
+    pub(super) fn handle_timeout(&mut self, local: Instant, fired: impl FnMut(TimerKind)) {
+        match self {
+            Socket::Tcp(t) => t.handle_timeout(local, fired),
+            Socket::Quic(q) => {
+                if q.poll_timeout().is_some_and(|t| t <= local) {
+                    q.handle_timeout(local);
+                }
+            }
+        }
+    }
+    /// Bytes of our stream the peer acknowledged (QUIC does not say: 0).
+    pub(super) fn acked_bytes(&self) -> u64 {
+        match self {
+            Socket::Tcp(t) => t.acked_bytes(),
+            Socket::Quic(_) => 0,
+        }
+    }
+    /// Bytes written and not yet acknowledged (QUIC: not yet taken by quinn).
+    pub(super) fn unacked_bytes(&self) -> u64 {
+        match self {
+            Socket::Tcp(t) => t.unacked_bytes(),
+            Socket::Quic(q) => q.unsent_bytes(),
+        }
+    }
+    pub(super) fn write(&mut self, size: u64) {
+        match self {
+            Socket::Tcp(t) => t.write(size),
+            Socket::Quic(q) => q.write(size),
+        }
+    }
+    pub(super) fn close(&mut self, local: Instant) {
+        match self {
+            Socket::Tcp(t) => t.close(),
+            Socket::Quic(q) => q.close(local),
+        }
+    }
+    pub(super) fn abort(&mut self, local: Instant) {
+        match self {
+            Socket::Tcp(t) => t.abort(),
+            Socket::Quic(q) => q.abort(local),
+        }
+    }
+    /// TCP socket options; a QUIC connection has its own keep-alive and ignores them.
+    pub(super) fn set_keepalive(&mut self, local: Instant, keepalive: Option<Keepalive>) {
+        if let Socket::Tcp(t) = self {
+            t.set_keepalive(local, keepalive);
+        }
+    }
+    pub(super) fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        if let Socket::Tcp(t) = self {
+            t.set_user_timeout(timeout);
+        }
+    }
+}

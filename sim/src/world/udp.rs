@@ -1,0 +1,109 @@
+//! The datagram path of QUIC connections: a datagram's bytes from the
+//! sender's quinn-proto to the receiver's, and the server's listener, which
+//! finds the connection by connection ID (so a client that a NAT moved to a
+//! new port still reaches it) and accepts new ones.
+
+use super::{Role, Socket, World};
+use crate::app::Application;
+use crate::packet::Segment;
+use crate::quic::{Arrival, Datagram};
+use crate::trace::{Place, TraceEvent};
+use std::net::SocketAddrV4;
+
+impl World {
+    /// Forget the bytes of a datagram that will not arrive.
+    pub(super) fn discard(&mut self, seg: &Segment) {
+        if seg.is_udp() {
+            self.payloads.take(seg);
+        }
+    }
+
+    /// A datagram reached host `h` (which is up): its client connection, or
+    /// the server's listener. Anything else is dropped without a word (ICMP
+    /// port-unreachable is not modelled).
+    pub(super) fn datagram_at_host(&mut self, h: usize, seg: Segment) {
+        let bytes = self.payloads.take(&seg);
+        let local = self.hosts[h].local(self.now);
+        if let Some(&c) = self.hosts[h].stack.get(&(seg.dst, seg.src)) {
+            if self.conns[c].role == Role::Client && !self.conns[c].gone {
+                if let Some(q) = self.conns[c].sock.quic_mut() {
+                    q.handle_datagram(local, seg.src, bytes);
+                    self.pump(c);
+                    return;
+                }
+            }
+        }
+        let Some(listener) = self.hosts[h].listener.as_mut().filter(|l| l.port == seg.dst.port()) else {
+            self.trace.record(self.now, || TraceEvent::Dropped {
+                place: Place::Host(self.hosts[h].side()),
+                seg,
+                reason: crate::trace::DropReason::NoSocket,
+            });
+            return;
+        };
+        let Some(quic) = listener.quic.as_mut() else { return };
+        match quic.handle_datagram(local, seg.src, bytes) {
+            Arrival::Existing(c, ev) => {
+                let gone = self.conns[c].gone;
+                if let Some(q) = self.conns[c].sock.quic_mut().filter(|_| !gone) {
+                    q.handle_event(local, ev);
+                    self.pump(c);
+                }
+            }
+            Arrival::New(sock) => self.accept_quic(h, seg, sock),
+            Arrival::None => {}
+        }
+        self.flush_listener(h);
+    }
+
+    /// The listener accepted a new QUIC connection whose first datagram is `seg`.
+    fn accept_quic(&mut self, h: usize, seg: Segment, sock: Box<crate::quic::QuicSocket>) {
+        let Some(peer) = Some(seg.sender as usize).filter(|&p| p < self.conns.len()) else { return };
+        let slot = self.conns[peer].slot;
+        let app: Box<dyn Application> = self.apps.server(slot);
+        let c = self.add_conn(h, slot, (seg.dst, seg.src), Socket::Quic(sock), app, Some(peer));
+        self.conns[peer].peer = Some(c);
+        let quic = self.hosts[h].listener.as_mut().and_then(|l| l.quic.as_mut()).expect("the listener that accepted it");
+        quic.register(self.conns[c].sock.quic_mut().expect("just made"), c);
+        self.pump(c);
+    }
+
+    /// Send what QUIC connection `c` has to send (a server's endpoint events
+    /// go through its listener first).
+    pub(super) fn flush_datagrams(&mut self, c: usize) {
+        let h = self.conns[c].host;
+        let local = self.hosts[h].local(self.now);
+        let from = self.conns[c].key.0;
+        let server = self.conns[c].role == Role::Server;
+        if server {
+            let (hosts, conns) = (&mut self.hosts, &mut self.conns);
+            if let (Some(l), Some(q)) = (hosts[h].listener.as_mut().and_then(|l| l.quic.as_mut()), conns[c].sock.quic_mut()) {
+                l.shuttle(q);
+            }
+        }
+        while let Some(d) = self.conns[c].sock.quic_mut().and_then(|q| q.poll_transmit(local)) {
+            self.send_datagram(h, from, d, c as u32);
+        }
+        if server {
+            self.flush_listener(h);
+        }
+    }
+
+    /// Datagrams the server's endpoint sends on its own (stateless resets).
+    fn flush_listener(&mut self, h: usize) {
+        loop {
+            let Some(listener) = self.hosts[h].listener.as_mut() else { return };
+            let port = listener.port;
+            let Some(d) = listener.quic.as_mut().and_then(|q| q.poll_response()) else { return };
+            let from = SocketAddrV4::new(self.hosts[h].addr, port);
+            self.send_datagram(h, from, d, Segment::NO_SENDER);
+        }
+    }
+
+    fn send_datagram(&mut self, h: usize, from: SocketAddrV4, d: Datagram, sender: u32) {
+        let mut seg = Segment::datagram(from, d.dst, d.bytes.len() as u32, d.kind);
+        seg.sender = sender;
+        seg.payload = self.payloads.put(d.bytes);
+        self.transmit(h, seg);
+    }
+}
