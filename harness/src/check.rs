@@ -52,6 +52,7 @@ pub fn value(r: &StrategyReport, metric: Metric, side: Option<Side>) -> Option<f
         Metric::NatExpiriesPerRun => per_run(r.nat_expiries, r.runs),
         Metric::KeepalivePacketsPerHour => Some(r.keepalive_packets_per_hour),
         Metric::KeepaliveBytesPerHour => Some(r.keepalive_bytes_per_hour),
+        Metric::IdleCloses => r.idle_closes.map(|n| n as f64),
         _ => session_value(r, metric),
     }
 }

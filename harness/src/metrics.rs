@@ -132,6 +132,13 @@ pub struct RunSummary {
     pub declared: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionSummary>,
+    /// QUIC connections that quinn's idle timeout ended while not broken.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub idle_closes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RunSummary {
@@ -167,7 +174,16 @@ impl RunSummary {
             }
             s
         });
-        RunSummary { seed: r.seed, slots, keepalive_packets, keepalive_bytes, declared: !r.outcome.declarations.is_empty(), session }
+        let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u64;
+        RunSummary {
+            seed: r.seed,
+            slots,
+            keepalive_packets,
+            keepalive_bytes,
+            declared: !r.outcome.declarations.is_empty(),
+            session,
+            idle_closes,
+        }
     }
 
     /// How each connection's `side` fared (with reconnects, every established connection's).
@@ -407,6 +423,7 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
         session: session_report(horizon, runs),
+        idle_closes: (kind == "quic").then(|| runs.iter().map(|r| r.idle_closes).sum()),
     }
 }
 

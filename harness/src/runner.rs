@@ -126,7 +126,7 @@ pub type StrategyFactory = Rc<dyn Fn(Side) -> Option<Box<dyn Strategy>>>;
 pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> (World, Vec<DerivedFault>, Probes) {
     let spec = strategy.clone();
     let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
-    world_with(scenario, factory, strategy.detection_window(), seed, trace)
+    build_world(scenario, factory, strategy.detection_window(), seed, trace, strategy.quic_config())
 }
 
 /// The application of every connection: the scenario's workload and a fresh
@@ -184,6 +184,18 @@ pub fn world_with(
     seed: u64,
     trace: bool,
 ) -> (World, Vec<DerivedFault>, Probes) {
+    build_world(scenario, factory, lookback, seed, trace, None)
+}
+
+/// [`world_with`], over QUIC when `quic` is set.
+fn build_world(
+    scenario: &Scenario,
+    factory: StrategyFactory,
+    lookback: Duration,
+    seed: u64,
+    trace: bool,
+    quic: Option<sim::quic::QuicConfig>,
+) -> (World, Vec<DerivedFault>, Probes) {
     let faults = derive_faults(scenario, seed);
     let cfg = WorldConfig {
         seed,
@@ -195,6 +207,7 @@ pub fn world_with(
         nat: scenario.nat.clone(),
         proxy: scenario.proxy,
         accept: scenario.accept,
+        quic,
         tcp: scenario.tcp.clone(),
         faults: faults.iter().map(to_sim).collect(),
         trace,

@@ -480,6 +480,7 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
         // Counts only grow with more seeds; the session rates and percentiles can still move either way.
         Metric::RequestsFailed => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.failed as f64).sum::<f64>() > b,
         Metric::RequestsHung => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.hung as f64).sum::<f64>() > b,
+        Metric::IdleCloses => runs.iter().map(|r| r.idle_closes).sum::<u64>() as f64 > b,
         _ => false,
     }
 }
@@ -543,6 +544,7 @@ mod tests {
         client.latency_s.p99 = p99;
         StrategyReport {
             session: None,
+            idle_closes: None,
             name: "s".into(),
             kind: "tcp_keepalive".into(),
             runs: 1,
@@ -630,7 +632,7 @@ mod tests {
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
         let slot = crate::metrics::SlotSummary { sides, nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: Vec::new() };
-        RunSummary { seed: 0, slots: vec![slot], keepalive_packets: 10, keepalive_bytes: 0, declared: false, session: None }
+        RunSummary { seed: 0, slots: vec![slot], keepalive_packets: 10, keepalive_bytes: 0, declared: false, session: None, idle_closes: 0 }
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct StrategyReport {
     /// v1 scenario's JSON keeps its bytes.
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionReport>,
+    /// v2 QUIC: connections quinn's idle timeout ended while they were not
+    /// broken (an orderly end, not a detection); present for `quic` strategies only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_closes: Option<u64>,
 }
 
 /// What the client's users felt (v2 "Sessions"): requests, time to restore,

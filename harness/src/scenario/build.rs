@@ -116,6 +116,15 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
                 format!("\"{}\" is used twice; strategy names must be unique", spec.name),
             ));
         }
+        // QUIC runs end to end over UDP: no TCP proxy to cross, no TCP listen queue.
+        let clash = match (spec.kind, &proxy, &accept) {
+            ("quic", Some(_), _) => Some("[proxy] terminates TCP; a quic strategy needs a topology without it"),
+            ("quic", _, Some(_)) => Some("[server.app] backlog is TCP's listen queue; a quic strategy needs a topology without it"),
+            _ => None,
+        };
+        if let Some(why) = clash {
+            return Err(ctx.error(table.get("kind").map(|v| v.span()), format!("strategy[{i}].kind"), why));
+        }
         strategies.push(spec);
     }
     let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies)).collect::<Result<Vec<_>, _>>()?;
@@ -245,6 +254,20 @@ fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
     if let Some(r) = raw.refresh_on_inbound {
         cfg.refresh_on_inbound = r;
     }
+    let positive = |v: &S<String>, key: &str| -> Result<Duration, ScenarioError> {
+        let d = ctx.unit(v, key, units::parse_duration)?;
+        if d.is_zero() {
+            return Err(ctx.error(Some(v.span()), key, "must be greater than zero"));
+        }
+        Ok(d)
+    };
+    if let Some(t) = &raw.udp_idle_timeout {
+        cfg.udp_idle_timeout = positive(t, "nat.udp_idle_timeout")?;
+    }
+    cfg.udp_stream_timeout = match &raw.udp_stream_timeout {
+        Some(t) => positive(t, "nat.udp_stream_timeout")?,
+        None => cfg.udp_idle_timeout,
+    };
     Ok(cfg)
 }
 

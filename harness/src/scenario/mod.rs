@@ -209,10 +209,11 @@ pub enum Metric {
     TimeToRestoreMax,
     Availability,
     ReconnectsPer1000ConnHours,
+    IdleCloses,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 26] = [
+    pub const ALL: [(&'static str, Metric); 27] = [
         ("detection_p50", Metric::DetectionP50),
         ("detection_p90", Metric::DetectionP90),
         ("detection_p99", Metric::DetectionP99),
@@ -239,6 +240,7 @@ impl Metric {
         ("time_to_restore_max", Metric::TimeToRestoreMax),
         ("availability", Metric::Availability),
         ("reconnects_per_1000_conn_hours", Metric::ReconnectsPer1000ConnHours),
+        ("idle_closes", Metric::IdleCloses),
     ];
 
     /// A session metric (v2): requests, restore times, availability, reconnects.

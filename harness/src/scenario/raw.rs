@@ -154,6 +154,14 @@ pub(super) struct RawNat {
     pub(super) transitory_timeout: Option<S<String>>,
     /// Whether packets from outside refresh the mapping (default true).
     pub(super) refresh_on_inbound: Option<bool>,
+    /// Idle timeout of a UDP flow (default 30s, Linux conntrack's).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) udp_idle_timeout: Option<S<String>>,
+    /// Idle timeout of a UDP flow once both directions were seen (default: udp_idle_timeout; Linux conntrack: 120s).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) udp_stream_timeout: Option<S<String>>,
 }
 
 /// A TCP-terminating proxy (a load balancer) between the NAT and the server's link.

@@ -312,6 +312,25 @@ pub const KINDS: &[KindSpec] = &[
         params: &[ParamSpec { name: "tcp_keepalive", ty: ParamType::Duration, default: "300s", help: "tcp-keepalive" }],
     },
     KindSpec {
+        kind: "quic",
+        help: "QUIC over UDP (quinn-proto) instead of TCP: quinn's keep-alive PINGs and idle timeout; `sides` send keep-alives",
+        default_sides: &[Side::Client],
+        params: &[
+            ParamSpec {
+                name: "keep_alive_interval",
+                ty: ParamType::DurationOrOff,
+                default: "0s",
+                help: "a PING this long after the last packet received (0s = off, quinn's default)",
+            },
+            ParamSpec {
+                name: "max_idle_timeout",
+                ty: ParamType::DurationOrOff,
+                default: "30s",
+                help: "both ends' idle timeout; the connection uses the smaller (0s = none)",
+            },
+        ],
+    },
+    KindSpec {
         kind: "erlang",
         help: "Erlang distribution net_ticktime T: a tick every T/4 when idle; down after 4 silent tick periods",
         default_sides: BOTH,
@@ -392,6 +411,17 @@ impl StrategySpec {
         }
     }
 
+    /// The QUIC transport of a `quic` strategy (`None` for every other kind:
+    /// their connections are TCP). Keep-alives go from the strategy's sides.
+    pub fn quic_config(&self) -> Option<sim::quic::QuicConfig> {
+        if self.kind != "quic" {
+            return None;
+        }
+        let interval = Some(self.duration("keep_alive_interval")).filter(|d| !d.is_zero());
+        let keep_alive = Side::BOTH.map(|side| interval.filter(|_| self.sides.contains(&side)));
+        Some(sim::quic::QuicConfig { keep_alive, max_idle_timeout: self.duration("max_idle_timeout") })
+    }
+
     /// The longest a healthy detector may wait for proof of life: how far back
     /// a false positive looks for a transient condition to blame.
     pub fn detection_window(&self) -> Duration {
@@ -406,6 +436,7 @@ impl StrategySpec {
             "amqp" => d("heartbeat") * 3,
             "redis" => d("tcp_keepalive") * 2,
             "erlang" => d("net_ticktime") * 5 / 4,
+            "quic" => d("keep_alive_interval") + d("max_idle_timeout"),
             _ => Duration::from_secs(600),
         }
         .max(Duration::from_secs(60))

@@ -32,6 +32,9 @@ use std::time::{Duration, SystemTime};
 const ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
 /// quinn's datagram buffer: its largest UDP payload.
 const MAX_DATAGRAM: usize = 1500;
+/// quinn pads MTU probes to the size probed, from its 1200-byte minimum up;
+/// a keep-alive PING travels in a datagram of a few dozen bytes.
+const PADDED_PROBE: usize = 1200;
 
 /// Connection IDs of 8 bytes from a seeded generator (quinn's own draws from the OS).
 struct SeededCids(Mutex<ChaCha8Rng>);
@@ -137,7 +140,9 @@ impl QuicListener {
         QuicListener { endpoint, server, rng, conns: HashMap::default(), responses: VecDeque::new() }
     }
 
-    /// A datagram from `remote` reached the listener at `now`.
+    /// A datagram from `remote` reached the listener at `now`. For an
+    /// existing connection, hand the event on with
+    /// [`QuicSocket::handle_event`] (and the datagram's length).
     pub fn handle_datagram(&mut self, now: Instant, remote: SocketAddrV4, bytes: Vec<u8>) -> Arrival {
         let now_q = to_quinn(now);
         let mut buf = Vec::new();
@@ -277,7 +282,7 @@ impl QuicSocket {
         let data = BytesMut::from(&bytes[..]);
         let event = crypto::with_rng(&mut self.rng, || endpoint.handle(to_quinn(now), remote.into(), None, None, data, &mut buf));
         match event {
-            Some(DatagramEvent::ConnectionEvent(_, ev)) => self.handle_event(now, ev),
+            Some(DatagramEvent::ConnectionEvent(_, ev)) => self.handle_event(now, ev, bytes.len()),
             Some(DatagramEvent::Response(t)) => {
                 self.responses.push_back(Datagram { dst: v4(t.destination), bytes: buf[..t.size].to_vec(), kind: SegmentKind::Reset })
             }
@@ -285,9 +290,16 @@ impl QuicSocket {
         }
     }
 
-    /// An event for the connection from its endpoint.
-    pub fn handle_event(&mut self, now: Instant, ev: quinn_proto::ConnectionEvent) {
+    /// An event for the connection from its endpoint: the datagram of
+    /// `datagram_len` bytes it came in.
+    pub fn handle_event(&mut self, now: Instant, ev: quinn_proto::ConnectionEvent, datagram_len: usize) {
+        let pings = self.conn.stats().frame_rx.ping;
         crypto::with_rng(&mut self.rng, || self.conn.handle_event(ev));
+        // A PING in a padded datagram is the peer's MTU probe, not its
+        // keep-alive: the ACK that answers it is no keep-alive answer.
+        if datagram_len >= PADDED_PROBE {
+            self.pings_answered += self.conn.stats().frame_rx.ping - pings;
+        }
         self.process(now);
     }
 
@@ -402,6 +414,11 @@ impl QuicSocket {
         } else {
             TcpState::SynReceived
         }
+    }
+
+    /// The handshake completed at some point (it may have ended since).
+    pub fn was_connected(&self) -> bool {
+        self.connected
     }
 
     /// Nothing more will happen on it: the endpoint may forget it.
@@ -532,12 +549,13 @@ mod tests {
                     if now >= server_gone_at {
                         continue;
                     }
+                    let len = bytes.len();
                     match listener.handle_datagram(now, client_addr, bytes) {
                         Arrival::New(s) => {
                             listener.register(&s, 0);
                             server = Some(*s);
                         }
-                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, ev),
+                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, ev, len),
                         Arrival::None => {}
                     }
                 } else {

@@ -93,13 +93,17 @@ impl World {
         }
     }
 
-    /// quinn's idle timeout ended QUIC connection `c`. On a connection that
-    /// is not broken that is an orderly end (counted as an idle close): the
-    /// declaration the application makes of it is judged
-    /// [`Verdict::OrderlyEnd`]. On a broken one it is a detection, as ETIMEDOUT is.
+    /// quinn's idle timeout ended QUIC connection `c`. On an established
+    /// connection that is not broken that is an orderly end (counted as an
+    /// idle close): the declaration the application makes of it is judged
+    /// [`Verdict::OrderlyEnd`]. On a broken one it is a detection, as
+    /// ETIMEDOUT is; during the handshake it is a failed connect.
     fn quic_timed_out(&mut self, c: usize) {
         let now = self.now;
         let side = self.conns[c].role.side();
+        if !self.conns[c].sock.quic_mut().is_some_and(|q| q.was_connected()) {
+            return;
+        }
         let g = self.gen_of(c);
         if g.broken.is_none() && g.ended_at.is_none() {
             g.ended_at = Some(now);

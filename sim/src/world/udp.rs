@@ -42,11 +42,12 @@ impl World {
             return;
         };
         let Some(quic) = listener.quic.as_mut() else { return };
+        let len = bytes.len();
         match quic.handle_datagram(local, seg.src, bytes) {
             Arrival::Existing(c, ev) => {
                 let gone = self.conns[c].gone;
                 if let Some(q) = self.conns[c].sock.quic_mut().filter(|_| !gone) {
-                    q.handle_event(local, ev);
+                    q.handle_event(local, ev, len);
                     self.pump(c);
                 }
             }
