@@ -36,6 +36,7 @@ pub struct Line {
 
 fn segment(seg: &Segment) -> String {
     let what = match seg.kind {
+        SegmentKind::Handshake if seg.is_udp() => format!("handshake {} B", seg.len),
         SegmentKind::Handshake => format!("handshake {}", seg.flags),
         SegmentKind::Data if seg.len == 0 => format!("{}", seg.flags),
         SegmentKind::Data => format!("data {} B", seg.len),

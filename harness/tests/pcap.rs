@@ -92,3 +92,71 @@ fn tshark_reads_the_pcap_and_agrees_with_the_trace() {
     let outside = tshark(&["-r", p, "-Y", "ip.src == 198.51.100.1"]).unwrap();
     assert!(outside.lines().count() > 0);
 }
+
+const QUIC_SCENARIO: &str = r#"
+name = "pcap-quic"
+horizon = "10m"
+[client.link]
+delay = "5ms"
+[nat]
+idle_timeout = "10m"
+on_expired = "new_port"
+udp_idle_timeout = "30s"
+[[traffic]]
+kind = "requests"
+from = "client"
+every = "2m"
+size = "3000B"
+reply = "200B"
+[[strategy]]
+name = "quic"
+kind = "quic"
+keep_alive_interval = "0s"
+max_idle_timeout = "5m"
+"#;
+
+#[test]
+#[ignore = "needs tshark: cargo test -- --include-ignored (as .ci/run does, after installing it)"]
+fn tshark_reads_quic_datagrams_as_udp_on_their_ports() {
+    let dir = std::env::temp_dir().join(format!("kasim-pcap-quic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("pcap-quic.toml");
+    std::fs::write(&scenario, QUIC_SCENARIO).unwrap();
+    let pcap = dir.join("run.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(["replay", scenario.to_str().unwrap(), "--strategy", "quic", "--seed", "0", "--pcap", pcap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = harness::scenario::parse(Path::new("pcap-quic.toml"), QUIC_SCENARIO).unwrap();
+    let r = harness::runner::run_one(&s, &s.strategies[0], 0, true);
+    let wire = reports::pcap::wire_packets(&r.outcome.trace);
+    // Each 2-minute gap outlives the 30 s mapping: new public ports appear.
+    let public_ports: std::collections::BTreeSet<u16> =
+        wire.iter().filter(|(_, s)| *s.src.ip() == sim::packet::addr::NAT_PUBLIC_IP).map(|(_, s)| s.src.port()).collect();
+    assert!(public_ports.len() >= 3, "rebindings to new ports: {public_ports:?}");
+
+    let p = pcap.to_str().unwrap();
+    let fields =
+        tshark(&["-r", p, "--disable-protocol", "quic", "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.length"])
+            .unwrap();
+    let rows: Vec<Vec<&str>> = fields.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), wire.len(), "packet count");
+    for ((_, seg), row) in wire.iter().zip(&rows) {
+        assert_eq!(row[..], [seg.src.port().to_string(), seg.dst.port().to_string(), (seg.len + 8).to_string()][..], "{seg}");
+    }
+    let bad = tshark(&[
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "--disable-protocol",
+        "quic",
+        "-r",
+        p,
+        "-Y",
+        "udp.checksum.status == 0 || ip.checksum.status == 0 || _ws.malformed || !udp",
+    ])
+    .unwrap();
+    assert_eq!(bad.lines().count(), 0, "bad checksums, malformed or non-UDP packets:\n{bad}");
+}

@@ -8,6 +8,10 @@
 //! sends (SYN: MSS, SACK-permitted, timestamps, window scale 7; others:
 //! NOP NOP timestamps), so lengths match the simulator's 52-byte headers;
 //! checksums are computed, payload bytes are zeros.
+//!
+//! A QUIC datagram is a real IPv4 + UDP packet of its length on its ports
+//! (Wireshark shows UDP on 443 and tries its QUIC dissector); its payload is
+//! zeros too: the trace keeps a datagram's length, not quinn's ciphertext.
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
@@ -50,8 +54,11 @@ fn checksum(chunks: &[&[u8]]) -> u16 {
     !(sum as u16)
 }
 
-/// The IPv4 packet for a segment (`id` is the IP identification field).
+/// The IPv4 packet for a segment or datagram (`id` is the IP identification field).
 pub fn encode(seg: &Segment, id: u16) -> Vec<u8> {
+    if seg.is_udp() {
+        return encode_udp(seg, id);
+    }
     let syn = seg.flags.contains(Flags::SYN);
     let ms = |ns: u64| (ns / 1_000_000) as u32;
     let mut options = Vec::with_capacity(20);
@@ -86,18 +93,43 @@ pub fn encode(seg: &Segment, id: u16) -> Vec<u8> {
     let pseudo = [&src[..], &dst[..], &[0, 6], &((tcp_len + payload.len()) as u16).to_be_bytes()].concat();
     let c = checksum(&[&pseudo, &tcp, &payload]);
     tcp[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(seg, id, 6, total, &[&tcp, &payload])
+}
 
+/// The IPv4 packet of a UDP datagram: header, 8-byte UDP header, zeros.
+fn encode_udp(seg: &Segment, id: u16) -> Vec<u8> {
+    let udp_len = 8 + seg.len as usize;
+    let mut udp = Vec::with_capacity(8);
+    udp.extend_from_slice(&seg.src.port().to_be_bytes());
+    udp.extend_from_slice(&seg.dst.port().to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    let payload = vec![0u8; seg.len as usize];
+    let (src, dst) = (seg.src.ip().octets(), seg.dst.ip().octets());
+    let pseudo = [&src[..], &dst[..], &[0, 17], &(udp_len as u16).to_be_bytes()].concat();
+    let c = match checksum(&[&pseudo, &udp, &payload]) {
+        0 => 0xffff, // RFC 768: a computed zero is sent as all ones
+        c => c,
+    };
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv4(seg, id, 17, 20 + udp_len, &[&udp, &payload])
+}
+
+/// An IPv4 header (DF, TTL 64, protocol `proto`) followed by `body`.
+fn ipv4(seg: &Segment, id: u16, proto: u8, total: usize, body: &[&[u8]]) -> Vec<u8> {
+    let (src, dst) = (seg.src.ip().octets(), seg.dst.ip().octets());
     let mut ip = Vec::with_capacity(total);
     ip.extend_from_slice(&[0x45, 0]);
     ip.extend_from_slice(&(total as u16).to_be_bytes());
     ip.extend_from_slice(&id.to_be_bytes());
-    ip.extend_from_slice(&[0x40, 0, 64, 6, 0, 0]); // DF, TTL 64, TCP, checksum
+    ip.extend_from_slice(&[0x40, 0, 64, proto, 0, 0]); // DF, TTL 64, protocol, checksum
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
     let c = checksum(&[&ip]);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(&tcp);
-    ip.extend_from_slice(&payload);
+    for part in body {
+        ip.extend_from_slice(part);
+    }
     ip
 }
 
@@ -146,5 +178,22 @@ mod tests {
         assert_eq!(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]), 5, "low 32 bits of the sequence number");
         let syn = Segment { flags: Flags::SYN, len: 0, ..seg };
         assert_eq!(encode(&syn, 2).len() as u32, syn.ip_bytes());
+    }
+
+    #[test]
+    fn a_quic_datagram_is_udp_on_its_ports_with_its_length() {
+        // A 1200-byte QUIC Initial: IPv4 (20) + UDP (8) + 1200.
+        let d = Segment::datagram(addr::CLIENT, addr::SERVER, 1200, SegmentKind::Handshake);
+        let p = encode(&d, 3);
+        assert_eq!(p.len(), 1228);
+        assert_eq!(p.len() as u32, d.ip_bytes());
+        assert_eq!(p[9], 17, "protocol UDP");
+        assert_eq!(checksum(&[&p[..20]]), 0);
+        let udp = &p[20..];
+        assert_eq!(u16::from_be_bytes([udp[0], udp[1]]), addr::CLIENT.port());
+        assert_eq!(u16::from_be_bytes([udp[2], udp[3]]), 443);
+        assert_eq!(u16::from_be_bytes([udp[4], udp[5]]), 1208, "UDP length: header and payload");
+        let pseudo = [&p[12..16], &p[16..20], &[0, 17], &1208u16.to_be_bytes()].concat();
+        assert_eq!(checksum(&[&pseudo, udp]), 0, "a valid UDP checksum");
     }
 }

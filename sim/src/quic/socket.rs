@@ -113,7 +113,7 @@ pub struct QuicListener {
 /// What a datagram at the listener turned out to be.
 pub enum Arrival {
     /// For the world's connection with this index.
-    Existing(usize, quinn_proto::ConnectionEvent),
+    Existing(usize, Box<quinn_proto::ConnectionEvent>),
     /// The first datagram of a new connection, accepted.
     New(Box<QuicSocket>),
     /// Nothing for a connection (dropped, or answered by the endpoint).
@@ -150,21 +150,23 @@ impl QuicListener {
         let event = crypto::with_rng(&mut self.rng, || self.endpoint.handle(now_q, remote.into(), None, None, data, &mut buf));
         match event {
             Some(DatagramEvent::ConnectionEvent(handle, ev)) => match self.conns.get(&handle) {
-                Some(&c) => Arrival::Existing(c, ev),
+                Some(&c) => Arrival::Existing(c, Box::new(ev)),
                 None => Arrival::None,
             },
             Some(DatagramEvent::NewConnection(incoming)) => {
                 let mut conn_rng = ChaCha8Rng::seed_from_u64(rand::RngExt::random(&mut self.rng));
                 let server = self.server.clone();
-                let accepted = crypto::with_rng(&mut conn_rng, || self.endpoint.accept(incoming, now_q, &mut buf, Some(server)));
+                let accepted = crypto::with_rng(&mut conn_rng, || {
+                    self.endpoint.accept(incoming, now_q, &mut buf, Some(server)).map_err(|e| e.response)
+                });
                 match accepted {
                     Ok((handle, conn)) => {
                         let mut socket = QuicSocket::new(conn, handle, None, conn_rng, false);
                         socket.process(now);
                         Arrival::New(Box::new(socket))
                     }
-                    Err(e) => {
-                        if let Some(t) = e.response {
+                    Err(response) => {
+                        if let Some(t) = response {
                             self.respond(t, &buf);
                         }
                         Arrival::None
@@ -507,10 +509,12 @@ mod tests {
     use super::*;
     use crate::packet::addr;
 
+    /// A datagram on the test's wire: when, from the client?, its bytes.
+    type Wire = Vec<(Instant, bool, Vec<u8>)>;
+
     /// A client and the listener joined by a 10 ms one-way wire, run until
-    /// `until`; returns every datagram (time, from client?, bytes) and the
-    /// client's events.
-    fn exchange(cfg: &QuicConfig, until: Instant, server_gone_at: Instant) -> (Vec<(Instant, bool, Vec<u8>)>, Vec<(Instant, SocketEvent)>) {
+    /// `until`; returns every datagram and the client's events.
+    fn exchange(cfg: &QuicConfig, until: Instant, server_gone_at: Instant) -> (Wire, Vec<(Instant, SocketEvent)>) {
         let delay = Duration::from_millis(10);
         let client_addr = addr::CLIENT;
         let mut listener = QuicListener::new(cfg, [5; 32], [7; 32]);
@@ -555,7 +559,7 @@ mod tests {
                             listener.register(&s, 0);
                             server = Some(*s);
                         }
-                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, ev, len),
+                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, *ev, len),
                         Arrival::None => {}
                     }
                 } else {

@@ -9,6 +9,9 @@ use crate::tcp::{Keepalive, SocketEvent, TcpEndpoint, TcpState, TimerKind};
 use crate::time::Instant;
 use std::time::Duration;
 
+/// TCP, the common case, stays inline (a box would cost every segment an
+/// indirection); quinn's connection is large and boxed.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Socket {
     Tcp(TcpEndpoint),
     Quic(Box<QuicSocket>),

@@ -47,7 +47,7 @@ impl World {
             Arrival::Existing(c, ev) => {
                 let gone = self.conns[c].gone;
                 if let Some(q) = self.conns[c].sock.quic_mut().filter(|_| !gone) {
-                    q.handle_event(local, ev, len);
+                    q.handle_event(local, *ev, len);
                     self.pump(c);
                 }
             }
