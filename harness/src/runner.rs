@@ -10,7 +10,7 @@ use crate::metrics::{self, RunSummary};
 pub use crate::metrics::{counted_declaration, echoes_peer, side_outcome, SideOutcome};
 use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
 use crate::session::{Reconnector, RequestBook, RequestCounts, RequestOutcome};
-use crate::strategy::{Strategy, StrategySpec};
+use crate::strategy::{Strategy, StrategySpec, Transport};
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
 use sim::world::{AppFactory, HostRef};
@@ -126,7 +126,7 @@ pub type StrategyFactory = Rc<dyn Fn(Side) -> Option<Box<dyn Strategy>>>;
 pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> (World, Vec<DerivedFault>, Probes) {
     let spec = strategy.clone();
     let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
-    build_world(scenario, factory, strategy.detection_window(), seed, trace, strategy.quic_config())
+    build_world(scenario, factory, strategy.detection_window(), seed, trace, strategy.transport())
 }
 
 /// The application of every connection: the scenario's workload and a fresh
@@ -184,17 +184,17 @@ pub fn world_with(
     seed: u64,
     trace: bool,
 ) -> (World, Vec<DerivedFault>, Probes) {
-    build_world(scenario, factory, lookback, seed, trace, None)
+    build_world(scenario, factory, lookback, seed, trace, Transport::Tcp)
 }
 
-/// [`world_with`], over QUIC when `quic` is set.
+/// [`world_with`], over the given transport.
 fn build_world(
     scenario: &Scenario,
     factory: StrategyFactory,
     lookback: Duration,
     seed: u64,
     trace: bool,
-    quic: Option<sim::quic::QuicConfig>,
+    transport: Transport,
 ) -> (World, Vec<DerivedFault>, Probes) {
     let faults = derive_faults(scenario, seed);
     let cfg = WorldConfig {
@@ -207,7 +207,14 @@ fn build_world(
         nat: scenario.nat.clone(),
         proxy: scenario.proxy,
         accept: scenario.accept,
-        quic,
+        quic: match transport {
+            Transport::Quic(q) => Some(q),
+            _ => None,
+        },
+        tunnel: match transport {
+            Transport::Tunnel(t) => Some(t),
+            _ => None,
+        },
         tcp: scenario.tcp.clone(),
         faults: faults.iter().map(to_sim).collect(),
         trace,

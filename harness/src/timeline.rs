@@ -169,7 +169,7 @@ impl Topic {
             }
             TraceEvent::Accepted { .. } => Topic::Sockets,
             TraceEvent::Socket { .. } | TraceEvent::TimerFired { .. } => Topic::Sockets,
-            TraceEvent::AppWrite { .. } | TraceEvent::AppMessage { .. } => Topic::App,
+            TraceEvent::AppWrite { .. } | TraceEvent::AppMessage { .. } | TraceEvent::MessageLost { .. } => Topic::App,
             TraceEvent::Sent { .. } | TraceEvent::Delivered { .. } | TraceEvent::Queued { .. } | TraceEvent::Dropped { .. } => {
                 Topic::Packets
             }
@@ -278,6 +278,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
             TraceEvent::Socket { side, event } => match event {
                 sim::tcp::SocketEvent::Connected => (side.to_string(), "connected".into()),
                 sim::tcp::SocketEvent::Eof => (side.to_string(), "socket: EOF (peer closed)".into()),
+                sim::tcp::SocketEvent::MessageArrived { end } => {
+                    (side.to_string(), format!("tunnel: a whole message arrived (stream offset {end})"))
+                }
                 sim::tcp::SocketEvent::Error(e) => (side.to_string(), format!("socket error: {}", e.errno_name())),
                 sim::tcp::SocketEvent::HalfOpenDropped => {
                     (side.to_string(), "half-open connection dropped (SYN-ACK never answered; tcp_synack_retries)".into())
@@ -286,6 +289,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
             },
             TraceEvent::AppWrite { side, tag, size } => (side.to_string(), format!("{} written", message(*tag, *size))),
             TraceEvent::AppMessage { side, tag, size } => (side.to_string(), format!("{} received", message(*tag, *size))),
+            TraceEvent::MessageLost { side, tag, size } => {
+                (side.to_string(), format!("{} lost in the tunnel (a datagram of it never arrived)", message(*tag, *size)))
+            }
             TraceEvent::Fault(f) => match *f {
                 FaultEvent::Vanish(s) => (s.to_string(), "FAULT: powered off (vanished)".into()),
                 FaultEvent::RebootStart(s) => (s.to_string(), "FAULT: rebooting (connection state lost)".into()),

@@ -51,6 +51,7 @@ pub mod tcp;
 pub mod time;
 pub mod timer;
 pub mod trace;
+pub mod tunnel;
 pub mod world;
 
 pub use app::{AppEvent, AppIo, Application, Side};

@@ -126,6 +126,12 @@ pub enum TraceEvent {
         cause: String,
         verdict: Verdict,
     },
+    /// A datagram tunnel lost a message on its way to `side` (a datagram of it never arrived).
+    MessageLost {
+        side: Side,
+        tag: u64,
+        size: u64,
+    },
     /// An application closed its connection on purpose (an idle timeout).
     ClosedOnPurpose {
         side: Side,

@@ -118,8 +118,12 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         }
         // QUIC runs end to end over UDP: no TCP proxy to cross, no TCP listen queue.
         let clash = match (spec.kind, &proxy, &accept) {
-            ("quic", Some(_), _) => Some("[proxy] terminates TCP; a quic strategy needs a topology without it"),
-            ("quic", _, Some(_)) => Some("[server.app] backlog is TCP's listen queue; a quic strategy needs a topology without it"),
+            ("quic" | "udp_keepalive", Some(_), _) => {
+                Some("[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it")
+            }
+            ("quic" | "udp_keepalive", _, Some(_)) => {
+                Some("[server.app] backlog is TCP's listen queue; a quic or udp_keepalive strategy needs a topology without it")
+            }
             _ => None,
         };
         if let Some(why) = clash {

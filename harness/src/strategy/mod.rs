@@ -331,12 +331,39 @@ pub const KINDS: &[KindSpec] = &[
         ],
     },
     KindSpec {
+        kind: "udp_keepalive",
+        help: "a WireGuard-style datagram tunnel instead of TCP: PersistentKeepalive from `sides`, WireGuard's passive keepalive; judged by NAT survival",
+        default_sides: &[Side::Client],
+        params: &[
+            ParamSpec {
+                name: "persistent_keepalive",
+                ty: ParamType::DurationOrOff,
+                default: "25s",
+                help: "a keepalive this long after the last packet sent (0s = off, WireGuard's default; 25s suggested)",
+            },
+            ParamSpec {
+                name: "timeout",
+                ty: ParamType::DurationOrOff,
+                default: "0s",
+                help: "declare the peer dead after this long without receiving anything (0s = never, as WireGuard)",
+            },
+        ],
+    },
+    KindSpec {
         kind: "erlang",
         help: "Erlang distribution net_ticktime T: a tick every T/4 when idle; down after 4 silent tick periods",
         default_sides: BOTH,
         params: &[ParamSpec { name: "net_ticktime", ty: ParamType::Duration, default: "60s", help: "net_ticktime" }],
     },
 ];
+
+/// What a strategy's connections run over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Transport {
+    Tcp,
+    Quic(sim::quic::QuicConfig),
+    Tunnel(sim::tunnel::TunnelConfig),
+}
 
 /// A strategy as a scenario declares it.
 #[derive(Clone, Debug, PartialEq)]
@@ -411,15 +438,25 @@ impl StrategySpec {
         }
     }
 
-    /// The QUIC transport of a `quic` strategy (`None` for every other kind:
-    /// their connections are TCP). Keep-alives go from the strategy's sides.
-    pub fn quic_config(&self) -> Option<sim::quic::QuicConfig> {
-        if self.kind != "quic" {
-            return None;
+    /// What the strategy's connections run over: QUIC for `quic`, a datagram
+    /// tunnel for `udp_keepalive`, TCP for every other kind. Keep-alives go
+    /// from the strategy's sides.
+    pub fn transport(&self) -> Transport {
+        let on_sides = |key: &str| {
+            let d = Some(self.duration(key)).filter(|d| !d.is_zero());
+            Side::BOTH.map(|side| d.filter(|_| self.sides.contains(&side)))
+        };
+        match self.kind {
+            "quic" => Transport::Quic(sim::quic::QuicConfig {
+                keep_alive: on_sides("keep_alive_interval"),
+                max_idle_timeout: self.duration("max_idle_timeout"),
+            }),
+            "udp_keepalive" => Transport::Tunnel(sim::tunnel::TunnelConfig {
+                persistent_keepalive: on_sides("persistent_keepalive"),
+                dead_after: Some(self.duration("timeout")).filter(|d| !d.is_zero()),
+            }),
+            _ => Transport::Tcp,
         }
-        let interval = Some(self.duration("keep_alive_interval")).filter(|d| !d.is_zero());
-        let keep_alive = Side::BOTH.map(|side| interval.filter(|_| self.sides.contains(&side)));
-        Some(sim::quic::QuicConfig { keep_alive, max_idle_timeout: self.duration("max_idle_timeout") })
     }
 
     /// The longest a healthy detector may wait for proof of life: how far back
@@ -437,6 +474,7 @@ impl StrategySpec {
             "redis" => d("tcp_keepalive") * 2,
             "erlang" => d("net_ticktime") * 5 / 4,
             "quic" => d("keep_alive_interval") + d("max_idle_timeout"),
+            "udp_keepalive" => d("persistent_keepalive") + d("timeout"),
             _ => Duration::from_secs(600),
         }
         .max(Duration::from_secs(60))

@@ -69,6 +69,7 @@ impl World {
                 SocketEvent::Received { up_to } => self.receive(c, up_to),
                 SocketEvent::Acked { up_to } => self.deliver(c, AppEvent::Acked { bytes: up_to }),
                 SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
+                SocketEvent::MessageArrived { end } => self.receive_message(c, end),
                 SocketEvent::Error(e) => {
                     if e == SocketError::TimedOut && self.conns[c].sock.is_quic() {
                         self.quic_timed_out(c);
@@ -130,6 +131,28 @@ impl World {
         }
     }
 
+    /// A datagram tunnel delivered the whole message ending at `end`: the
+    /// peer's messages before it that did not arrive are lost.
+    fn receive_message(&mut self, c: usize, end: u64) {
+        let now = self.now;
+        let side = self.conns[c].role.side();
+        let Some(peer) = self.conns[c].peer else { return };
+        while let Some(&Message { end: e, tag, size }) = self.conns[peer].ledger.front() {
+            if e > end {
+                break;
+            }
+            self.conns[peer].ledger.pop_front();
+            if e < end {
+                self.trace.record(now, || TraceEvent::MessageLost { side, tag, size });
+                continue;
+            }
+            self.deliver(c, AppEvent::Readable { bytes: end });
+            self.messages_received[side.index()] += 1;
+            self.trace.record(now, || TraceEvent::AppMessage { side, tag, size });
+            self.deliver(c, AppEvent::Message { tag, size });
+        }
+    }
+
     /// The outcome record of connection `c`: its slot's generation.
     pub(super) fn gen_of(&mut self, c: usize) -> &mut ConnOutcome {
         let (slot, gen) = (self.conns[c].slot, self.conns[c].gen);
@@ -154,7 +177,7 @@ impl World {
         }
         let h = self.conns[c].host;
         let local = self.hosts[h].local(self.now);
-        if self.conns[c].sock.is_quic() {
+        if self.conns[c].sock.is_datagram() {
             self.flush_datagrams(c);
             return;
         }

@@ -208,6 +208,9 @@ pub struct WorldConfig {
     /// Every connection is QUIC (quinn-proto over UDP) with these transport
     /// settings; `None`: TCP (the default, and all of v1).
     pub quic: Option<QuicConfig>,
+    /// Every connection is a WireGuard-style datagram tunnel with these
+    /// keepalives; `None`: TCP (or QUIC).
+    pub tunnel: Option<crate::tunnel::TunnelConfig>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
     pub faults: Vec<Fault>,
@@ -233,6 +236,7 @@ impl Default for WorldConfig {
             proxy: None,
             accept: None,
             quic: None,
+            tunnel: None,
             tcp: TcpConfig::default(),
             faults: Vec::new(),
             trace: false,
@@ -272,6 +276,9 @@ impl WorldConfig {
             if p.idle_timeout.is_some_and(|t| t.is_zero()) {
                 return Err(ConfigError::MustBePositive { field: "proxy.idle_timeout" });
             }
+        }
+        if self.tunnel.is_some() && (self.quic.is_some() || self.proxy.is_some() || self.accept.is_some()) {
+            return Err(ConfigError::Unsupported { what: "a datagram tunnel with QUIC, a TCP proxy or a listen queue" });
         }
         if self.quic.is_some() && self.proxy.is_some() {
             return Err(ConfigError::Unsupported { what: "a QUIC connection through [proxy] (a TCP-terminating proxy)" });

@@ -17,12 +17,13 @@ impl World {
         let h = self.slots[slot as usize].client;
         let local = SocketAddrV4::new(self.hosts[h].addr, port);
         let local_now = self.hosts[h].local(self.now);
-        let sock = match &self.quic {
-            Some(cfg) => {
+        let sock = match (&self.quic, &self.tunnel) {
+            (Some(cfg), _) => {
                 let seed = self.hosts[h].quic_seeds.seed32();
                 Socket::Quic(Box::new(QuicSocket::connect(cfg, local_now, server, seed)))
             }
-            None => {
+            (None, Some(cfg)) => Socket::Tunnel(Box::new(crate::tunnel::Tunnel::open(cfg, 0, local_now))),
+            (None, None) => {
                 let iss = self.hosts[h].isn.u32();
                 let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
                 tcp.connect(local_now);

@@ -128,6 +128,9 @@ impl World {
             if let (HostRef::Server, Some(q)) = (host, &self.quic) {
                 listener.quic = Some(QuicListener::new(q, self.quic_reset_key, hst.quic_seeds.seed32()));
             }
+            if let (HostRef::Server, Some(_)) = (host, &self.tunnel) {
+                listener.tunnel_peers = Some(Default::default());
+            }
             hst.listener = Some(listener);
         }
         self.trace.record(now, || TraceEvent::Fault(ev));

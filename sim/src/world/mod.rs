@@ -135,11 +135,23 @@ struct Listener {
     accept_scheduled: bool,
     /// A QUIC server's UDP socket (then `spare` is unused).
     quic: Option<QuicListener>,
+    /// A tunnel server's peers: the world's connection of each client
+    /// connection (by its id, as WireGuard knows a peer by its key).
+    tunnel_peers: Option<HashMap<u32, usize>>,
 }
 
 impl Listener {
     fn new(port: u16, spare: Option<TcpEndpoint>) -> Listener {
-        Listener { port, spare, spare_app: None, pending: VecDeque::new(), busy_until: Instant::ZERO, accept_scheduled: false, quic: None }
+        Listener {
+            port,
+            spare,
+            spare_app: None,
+            pending: VecDeque::new(),
+            busy_until: Instant::ZERO,
+            accept_scheduled: false,
+            quic: None,
+            tunnel_peers: None,
+        }
     }
 }
 
@@ -260,6 +272,8 @@ pub struct World {
     accept: Option<AcceptQueue>,
     /// QUIC instead of TCP for every connection.
     quic: Option<QuicConfig>,
+    /// A datagram tunnel instead of TCP for every connection.
+    tunnel: Option<crate::tunnel::TunnelConfig>,
     /// The server's QUIC stateless-reset key (kept across its restarts).
     quic_reset_key: [u8; 32],
     /// The bytes of datagrams on their way.
@@ -341,6 +355,9 @@ impl World {
             server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
             l.quic = Some(QuicListener::new(q, quic_reset_key, server.quic_seeds.seed32()));
         }
+        if let (Some(_), Some(l)) = (&cfg.tunnel, server.listener.as_mut()) {
+            l.tunnel_peers = Some(HashMap::default());
+        }
         hosts.push(server);
         let server = hosts.len() - 1;
         let proxy = cfg.proxy.map(|p| {
@@ -393,6 +410,7 @@ impl World {
             proxy,
             accept: cfg.accept,
             quic: cfg.quic,
+            tunnel: cfg.tunnel,
             quic_reset_key,
             payloads: Payloads::default(),
             backend_conns: 0,

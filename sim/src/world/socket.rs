@@ -7,6 +7,7 @@
 use crate::quic::QuicSocket;
 use crate::tcp::{Keepalive, SocketEvent, TcpEndpoint, TcpState, TimerKind};
 use crate::time::Instant;
+use crate::tunnel::Tunnel;
 use std::time::Duration;
 
 /// TCP, the common case, stays inline (a box would cost every segment an
@@ -15,6 +16,8 @@ use std::time::Duration;
 pub(super) enum Socket {
     Tcp(TcpEndpoint),
     Quic(Box<QuicSocket>),
+    /// A WireGuard-style datagram tunnel (strategy `udp_keepalive`).
+    Tunnel(Box<Tunnel>),
 }
 
 impl Socket {
@@ -22,33 +25,46 @@ impl Socket {
         match self {
             Socket::Tcp(t) => t.state(),
             Socket::Quic(q) => q.state(),
+            Socket::Tunnel(t) => t.state(),
         }
     }
     pub(super) fn is_quic(&self) -> bool {
         matches!(self, Socket::Quic(_))
     }
+    /// Its packets are UDP datagrams (QUIC or a tunnel).
+    pub(super) fn is_datagram(&self) -> bool {
+        !matches!(self, Socket::Tcp(_))
+    }
+    pub(super) fn tunnel_mut(&mut self) -> Option<&mut Tunnel> {
+        match self {
+            Socket::Tunnel(t) => Some(t),
+            _ => None,
+        }
+    }
     pub(super) fn tcp_mut(&mut self) -> Option<&mut TcpEndpoint> {
         match self {
             Socket::Tcp(t) => Some(t),
-            Socket::Quic(_) => None,
+            _ => None,
         }
     }
     pub(super) fn quic_mut(&mut self) -> Option<&mut QuicSocket> {
         match self {
-            Socket::Tcp(_) => None,
             Socket::Quic(q) => Some(q),
+            _ => None,
         }
     }
     pub(super) fn poll_event(&mut self) -> Option<SocketEvent> {
         match self {
             Socket::Tcp(t) => t.poll_event(),
             Socket::Quic(q) => q.poll_event(),
+            Socket::Tunnel(t) => t.poll_event(),
         }
     }
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
             Socket::Tcp(t) => t.poll_timeout(),
             Socket::Quic(q) => q.poll_timeout(),
+            Socket::Tunnel(t) => t.poll_timeout(),
         }
     }
     /// Run the timers due at `local`; `fired` hears each TCP timer (quinn's are its own).
@@ -60,13 +76,14 @@ impl Socket {
                     q.handle_timeout(local);
                 }
             }
+            Socket::Tunnel(t) => t.handle_timeout(local),
         }
     }
     /// Bytes of our stream the peer acknowledged (QUIC does not say: 0).
     pub(super) fn acked_bytes(&self) -> u64 {
         match self {
             Socket::Tcp(t) => t.acked_bytes(),
-            Socket::Quic(_) => 0,
+            Socket::Quic(_) | Socket::Tunnel(_) => 0,
         }
     }
     /// Bytes written and not yet acknowledged (QUIC: not yet taken by quinn).
@@ -74,24 +91,28 @@ impl Socket {
         match self {
             Socket::Tcp(t) => t.unacked_bytes(),
             Socket::Quic(q) => q.unsent_bytes(),
+            Socket::Tunnel(_) => 0,
         }
     }
     pub(super) fn write(&mut self, size: u64) {
         match self {
             Socket::Tcp(t) => t.write(size),
             Socket::Quic(q) => q.write(size),
+            Socket::Tunnel(t) => t.write(size),
         }
     }
     pub(super) fn close(&mut self, local: Instant) {
         match self {
             Socket::Tcp(t) => t.close(),
             Socket::Quic(q) => q.close(local),
+            Socket::Tunnel(t) => t.close(),
         }
     }
     pub(super) fn abort(&mut self, local: Instant) {
         match self {
             Socket::Tcp(t) => t.abort(),
             Socket::Quic(q) => q.abort(local),
+            Socket::Tunnel(t) => t.close(),
         }
     }
     /// TCP socket options; a QUIC connection has its own keep-alive and ignores them.

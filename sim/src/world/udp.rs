@@ -31,6 +31,11 @@ impl World {
                     self.pump(c);
                     return;
                 }
+                if let Some(t) = self.conns[c].sock.tunnel_mut() {
+                    t.handle_datagram(local, &bytes);
+                    self.pump(c);
+                    return;
+                }
             }
         }
         let Some(listener) = self.hosts[h].listener.as_mut().filter(|l| l.port == seg.dst.port()) else {
@@ -41,6 +46,10 @@ impl World {
             });
             return;
         };
+        if listener.tunnel_peers.is_some() {
+            self.tunnel_at_server(h, seg, &bytes);
+            return;
+        }
         let Some(quic) = listener.quic.as_mut() else { return };
         let len = bytes.len();
         match quic.handle_datagram(local, seg.src, bytes) {
@@ -55,6 +64,43 @@ impl World {
             Arrival::None => {}
         }
         self.flush_listener(h);
+    }
+
+    /// A tunnel datagram at the server: to its peer's connection (made on the
+    /// first one), which from now on answers to the address it came from
+    /// (WireGuard's roaming: a NAT rebinding breaks nothing).
+    fn tunnel_at_server(&mut self, h: usize, seg: Segment, bytes: &[u8]) {
+        let Some(peer) = Some(seg.sender as usize).filter(|&p| p < self.conns.len()) else { return };
+        let peers = self.hosts[h].listener.as_ref().and_then(|l| l.tunnel_peers.as_ref());
+        let known = peers.and_then(|m| m.get(&(peer as u32)).copied()).filter(|&c| !self.conns[c].gone);
+        let local = self.hosts[h].local(self.now);
+        let c = match known {
+            Some(c) => {
+                let old = self.conns[c].key;
+                if old.1 != seg.src {
+                    self.hosts[h].stack.remove(&old);
+                    self.conns[c].key.1 = seg.src;
+                    self.hosts[h].stack.insert(self.conns[c].key, c);
+                }
+                c
+            }
+            None => {
+                let cfg = self.tunnel.expect("a tunnel world");
+                let slot = self.conns[peer].slot;
+                let app = self.apps.server(slot);
+                let sock = Socket::Tunnel(Box::new(crate::tunnel::Tunnel::open(&cfg, 1, local)));
+                let c = self.add_conn(h, slot, (seg.dst, seg.src), sock, app, Some(peer));
+                self.conns[peer].peer = Some(c);
+                if let Some(m) = self.hosts[h].listener.as_mut().and_then(|l| l.tunnel_peers.as_mut()) {
+                    m.insert(peer as u32, c);
+                }
+                c
+            }
+        };
+        if let Some(t) = self.conns[c].sock.tunnel_mut() {
+            t.handle_datagram(local, bytes);
+        }
+        self.pump(c);
     }
 
     /// The listener accepted a new QUIC connection whose first datagram is `seg`.
@@ -84,6 +130,10 @@ impl World {
         }
         while let Some(d) = self.conns[c].sock.quic_mut().and_then(|q| q.poll_transmit(local)) {
             self.send_datagram(h, from, d, c as u32);
+        }
+        let to = self.conns[c].key.1;
+        while let Some((bytes, kind)) = self.conns[c].sock.tunnel_mut().and_then(|t| t.poll_transmit(local)) {
+            self.send_datagram(h, from, Datagram { dst: to, bytes, kind }, c as u32);
         }
         if server {
             self.flush_listener(h);

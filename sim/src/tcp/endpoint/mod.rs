@@ -64,6 +64,9 @@ pub enum SocketEvent {
     Acked { up_to: u64 },
     /// The peer's FIN arrived in order: no more bytes will come.
     Eof,
+    /// A datagram tunnel only: the whole message ending at stream offset
+    /// `end` arrived; messages before it that have not are lost.
+    MessageArrived { end: u64 },
     /// The connection is dead.
     Error(SocketError),
     /// A server dropped a half-open connection after `tcp_synack_retries`
