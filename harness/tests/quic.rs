@@ -136,3 +136,24 @@ fn quic_through_a_tcp_proxy_is_refused_with_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("strategy[0].kind") && err.contains("[proxy] terminates TCP"), "{err}");
 }
+
+#[test]
+fn tables_and_html_show_quic_strategies_with_their_udp_figures() {
+    let dir = tempdir("table");
+    let file = dir.join("quic.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let f = file.to_str().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&ok(&["run", f, "--format", "json"])).unwrap();
+    let off = &json["scenarios"][0]["strategies"][1];
+    let table = String::from_utf8(ok(&["run", f])).unwrap();
+    // The third block: NAT survival and idle closes, for UDP strategies only.
+    let row = table.lines().find(|l| l.trim_start().starts_with("quic-off") && l.contains(&off["idle_closes"].to_string())).unwrap();
+    assert!(table.contains("nat expiries  idle closes  keepalive B/h"), "{table}");
+    assert!(row.split_whitespace().nth(2) == Some(&off["idle_closes"].to_string()[..]), "{row}");
+    let markdown = String::from_utf8(ok(&["run", f, "--format", "markdown"])).unwrap();
+    assert!(markdown.contains("| strategy | nat expiries | idle closes | keepalive B/h |"), "{markdown}");
+    let out = dir.join("html");
+    ok(&["run", f, "--out", out.to_str().unwrap()]);
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("quic-20s") && html.contains("quic-off"), "both strategies in the HTML report");
+}

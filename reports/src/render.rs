@@ -111,9 +111,25 @@ fn session_rows(s: &StrategyReport) -> Option<[String; 9]> {
     ])
 }
 
+const UDP_HEADERS: [&str; 4] = ["strategy", "nat expiries", "idle closes", "keepalive B/h"];
+
+/// The figures of a strategy over UDP (QUIC or a datagram tunnel): its NAT
+/// survival and what the keep-alives cost; `None` for TCP strategies.
+fn udp_rows(s: &StrategyReport) -> Option<[String; 4]> {
+    if !matches!(s.kind.as_str(), "quic" | "udp_keepalive") {
+        return None;
+    }
+    Some([
+        s.name.clone(),
+        s.nat_expiries.to_string(),
+        s.idle_closes.map_or("-".to_string(), |n| n.to_string()),
+        format!("{:.1}", s.keepalive_bytes_per_hour),
+    ])
+}
+
 /// Rows under headers, each column as wide as its widest cell.
-fn aligned(out: &mut String, headers: &[&str; 9], all: &[[String; 9]]) {
-    let widths: Vec<usize> = (0..9).map(|i| all.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
+fn aligned<const N: usize>(out: &mut String, headers: &[&str; N], all: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N).map(|i| all.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: &[String]| {
         let mut l = String::from(" ");
         for (i, c) in cells.iter().enumerate() {
@@ -140,6 +156,11 @@ pub fn table(report: &Report) -> String {
             out.push('\n');
             aligned(&mut out, &SESSION_HEADERS, &sessions);
         }
+        let udp: Vec<[String; 4]> = sc.strategies.iter().filter_map(udp_rows).collect();
+        if !udp.is_empty() {
+            out.push('\n');
+            aligned(&mut out, &UDP_HEADERS, &udp);
+        }
         out.push('\n');
     }
     out
@@ -163,6 +184,14 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(out, "\n| {} |", SESSION_HEADERS.join(" | "));
             let _ = writeln!(out, "|{}", " --- |".repeat(SESSION_HEADERS.len()));
             for r in &sessions {
+                let _ = writeln!(out, "| {} |", r.join(" | "));
+            }
+        }
+        let udp: Vec<[String; 4]> = sc.strategies.iter().filter_map(udp_rows).collect();
+        if !udp.is_empty() {
+            let _ = writeln!(out, "\n| {} |", UDP_HEADERS.join(" | "));
+            let _ = writeln!(out, "|{}", " --- |".repeat(UDP_HEADERS.len()));
+            for r in &udp {
                 let _ = writeln!(out, "| {} |", r.join(" | "));
             }
         }
