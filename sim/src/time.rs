@@ -48,6 +48,22 @@ impl Instant {
     }
 }
 
+thread_local! {
+    static CLOCK: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// The simulated time of the world running on this thread, while one runs
+/// (for log lines: `tracing` output is stamped with it, not the wall clock).
+pub fn current() -> Option<Instant> {
+    CLOCK.with(|c| c.get())
+}
+
+/// Set (or clear) this thread's simulated time: the world's run loop does,
+/// before each event.
+pub fn set_current(now: Option<Instant>) {
+    CLOCK.with(|c| c.set(now));
+}
+
 /// Nanoseconds in a `Duration`, saturating at `u64::MAX` (≈584 years).
 pub fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)

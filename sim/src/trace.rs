@@ -161,6 +161,50 @@ pub enum ProxyEvent {
     IdleClose { slot: u32, on_idle: crate::world::OnIdle },
 }
 
+/// Does any `tracing` subscriber want events at all? One atomic load, so
+/// the engine's hot paths pay nothing measurable when no one listens.
+#[inline]
+pub fn logging() -> bool {
+    tracing::level_filters::LevelFilter::current() != tracing::level_filters::LevelFilter::OFF
+}
+
+/// One trace event as a `tracing` event of target `sim`, at the level its
+/// kind deserves: faults and death declarations at INFO; socket state
+/// changes, timers firing, NAT mappings and the proxy's decisions at DEBUG;
+/// every packet and application message at TRACE. The subscriber stamps the
+/// line with the simulated time ([`crate::time::current`]).
+#[cold]
+#[inline(never)]
+fn emit(event: &TraceEvent) {
+    use tracing::{debug, info, trace};
+    match event {
+        TraceEvent::Fault(f) => info!(target: "sim", fault = ?f, "fault"),
+        TraceEvent::Declared { side, cause, verdict } => info!(target: "sim", %side, cause, ?verdict, "declared dead"),
+        TraceEvent::NatRebooted { lost } => info!(target: "sim", lost, "NAT rebooted"),
+        TraceEvent::Socket { side, event } => debug!(target: "sim", %side, ?event, "socket"),
+        TraceEvent::TimerFired { side, timer } => debug!(target: "sim", %side, ?timer, "timer fired"),
+        TraceEvent::NatMappingCreated { mapping, recreated } => {
+            debug!(target: "sim", inside = %mapping.inside, public = %mapping.public, recreated, "NAT mapping created")
+        }
+        TraceEvent::NatMappingExpired { mapping, idle } => {
+            debug!(target: "sim", inside = %mapping.inside, public = %mapping.public, ?idle, "NAT mapping expired")
+        }
+        TraceEvent::ClosedOnPurpose { side } => debug!(target: "sim", %side, "closed on purpose"),
+        TraceEvent::QuicIdleClose { side } => debug!(target: "sim", %side, "QUIC idle close"),
+        TraceEvent::Proxy(p) => debug!(target: "sim", proxy = ?p, "proxy"),
+        TraceEvent::Accepted { waited } => debug!(target: "sim", ?waited, "accepted"),
+        TraceEvent::Sent { side, seg } => trace!(target: "sim", %side, kind = ?seg.kind, "sent {seg}"),
+        TraceEvent::Delivered { side, seg } => trace!(target: "sim", %side, kind = ?seg.kind, "delivered {seg}"),
+        TraceEvent::Queued { place, seg, wait } => trace!(target: "sim", ?place, ?wait, "queued {seg}"),
+        TraceEvent::Dropped { place, seg, reason } => trace!(target: "sim", ?place, ?reason, "dropped {seg}"),
+        TraceEvent::Translated { before, after } => trace!(target: "sim", "NAT translated {before} to {after}"),
+        TraceEvent::NatReset { seg } => trace!(target: "sim", "NAT reset {seg}"),
+        TraceEvent::AppWrite { side, tag, size } => trace!(target: "sim", %side, tag, size, "application wrote"),
+        TraceEvent::AppMessage { side, tag, size } => trace!(target: "sim", %side, tag, size, "application received"),
+        TraceEvent::MessageLost { side, tag, size } => trace!(target: "sim", %side, tag, size, "message lost"),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {
     pub at: Instant,
@@ -182,11 +226,21 @@ impl Trace {
         self.records.is_some()
     }
 
-    /// Record the event `make` builds, if recording.
+    /// Record the event `make` builds, if recording; and hand it to
+    /// `tracing` (target `sim`) if a subscriber wants it. With neither, this
+    /// is two branches: `make` is not called.
     #[inline]
     pub fn record(&mut self, at: Instant, make: impl FnOnce() -> TraceEvent) {
-        if let Some(r) = &mut self.records {
-            r.push(TraceRecord { at, event: make() });
+        match &mut self.records {
+            Some(r) => {
+                let event = make();
+                if logging() {
+                    emit(&event);
+                }
+                r.push(TraceRecord { at, event });
+            }
+            None if logging() => emit(&make()),
+            None => {}
         }
     }
 

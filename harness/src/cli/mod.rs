@@ -240,8 +240,30 @@ pub enum CliError {
     Live(String),
 }
 
+/// With `RUST_LOG` set (`RUST_LOG=trace`, `RUST_LOG=sim=debug`, …), log
+/// lines on stderr, each stamped with the simulated time of the run that
+/// emitted it (`+HH:MM:SS.mmm`; `+--:--:--.---` outside a run): the engine's
+/// faults, declarations, socket and NAT events, packets, and quinn's own.
+fn init_logging() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else { return };
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_timer(SimulatedTime).try_init();
+}
+
+/// `tracing-subscriber`'s timestamp, in simulated time.
+struct SimulatedTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimulatedTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match sim::time::current() {
+            Some(t) => write!(w, "{t}"),
+            None => w.write_str("+--:--:--.---"),
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     signals::install();
+    init_logging();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -39,6 +39,10 @@ impl World {
     pub(super) fn pump(&mut self, c: usize) {
         let now = self.now;
         let (side, proxy) = (self.conns[c].role.side(), self.conns[c].role.is_proxy());
+        // Log lines about this connection carry which one it is.
+        let conn = &self.conns[c];
+        let _span = crate::trace::logging()
+            .then(|| tracing::debug_span!(target: "sim", "conn", id = c, slot = conn.slot, gen = conn.gen, %side).entered());
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {

@@ -464,10 +464,12 @@ impl World {
             }
             let Reverse(Scheduled { at, ev, .. }) = self.queue.pop().expect("peeked");
             self.now = at;
+            crate::time::set_current(Some(at));
             self.events_processed += 1;
             self.dispatch(ev);
         }
         self.now = self.now.max(until);
+        crate::time::set_current(None);
     }
 
     /// What the run produced so far.

@@ -1,0 +1,40 @@
+//! `RUST_LOG` turns on log lines on stderr stamped with simulated time
+//! (issue: tracing with simulated time). Without it stderr stays empty, and
+//! either way stdout is the same bytes.
+
+use std::process::Command;
+
+fn replay(rust_log: Option<&str>) -> (String, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kasim"));
+    cmd.current_dir(root).args(["replay", "scenarios/server-reboot.toml", "--strategy", "ping-1m-10s", "--seed", "0"]);
+    cmd.env_remove("RUST_LOG");
+    if let Some(v) = rust_log {
+        cmd.env("RUST_LOG", v);
+    }
+    let out = cmd.output().expect("kasim runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn rust_log_lines_carry_the_simulated_time_of_what_they_tell() {
+    let (quiet_out, quiet_err) = replay(None);
+    assert_eq!(quiet_err, "", "no RUST_LOG, no log lines");
+    let (out, err) = replay(Some("sim=debug"));
+    assert_eq!(out, quiet_out, "logging does not change the report");
+    // The replay's summary names the fault time; the log line of the fault
+    // carries the same simulated time.
+    let fault_at = quiet_out.lines().find_map(|l| l.strip_prefix("fault: reboot server at ")).expect("a fault line");
+    let fault_at = &fault_at[..13]; // +HH:MM:SS.mmm
+    let line = err.lines().find(|l| l.contains("fault=RebootStart")).unwrap_or_else(|| panic!("no fault line in:\n{err}"));
+    assert!(line.starts_with(fault_at), "{line} (fault at {fault_at})");
+    // Socket events come inside their connection's span; declarations are there too.
+    assert!(err.lines().any(|l| l.contains("conn{id=") && l.contains("socket")), "{err}");
+    assert!(err.lines().any(|l| l.contains("declared dead")), "{err}");
+    // sim=debug leaves packets (TRACE) out.
+    assert!(!err.contains("sent 198.18."), "{err}");
+    let (_, all) = replay(Some("trace"));
+    assert!(all.lines().any(|l| l.contains("sent 198.18.0.2:40000 > 203.0.113.10:443")), "packets at TRACE");
+    assert!(all.lines().all(|l| l.starts_with('+')), "every line starts with the simulated time");
+}
