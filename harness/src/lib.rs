@@ -22,6 +22,7 @@ pub mod check;
 pub mod cli;
 pub mod driver;
 pub mod export;
+pub mod fuzz;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod metrics;

@@ -52,8 +52,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
             ));
         }
     }
-    humantime::parse_duration(t).map_err(|e| err(format!("\"{s}\" is not a duration ({e})"), DURATION_ALLOWED))
+    let d = humantime::parse_duration(t).map_err(|e| err(format!("\"{s}\" is not a duration ({e})"), DURATION_ALLOWED))?;
+    // No timer in a scenario means anything past a century, and sums of
+    // durations that large would overflow (found by the fuzzer).
+    if d > MAX_DURATION {
+        return Err(err(format!("\"{s}\" is longer than any scenario can use"), "at most 36500d (a century)"));
+    }
+    Ok(d)
 }
+
+/// The longest duration a scenario may write anywhere.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
 
 /// Split "12.5KiB" into (12.5, "KiB").
 fn number_and_unit(s: &str) -> Option<(f64, &str)> {
@@ -200,6 +209,11 @@ mod tests {
         for bad in ["1y", "2months", "3 years", "4mo"] {
             assert!(parse_duration(bad).unwrap_err().problem.contains("unknown unit"), "{bad}");
         }
+        // A century at most: u64::MAX seconds as an app_ping timeout overflowed
+        // a sum of durations (found by the fuzzer).
+        assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
+        let e = parse_duration("18446744073709551615s").unwrap_err();
+        assert_eq!(e.allowed, "at most 36500d (a century)");
     }
 
     #[test]

@@ -323,6 +323,11 @@ pub fn check_seed_range(scenarios: &[Scenario], seeds: Option<u64>) -> Result<()
     Ok(())
 }
 
+/// The bundled scenarios as (file name, text), embedded at build time.
+pub fn bundled_texts() -> &'static [(&'static str, &'static str)] {
+    catalogue::CATALOGUE
+}
+
 /// The bundled catalogue, embedded at build time (`build.rs`).
 mod catalogue {
     include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));

@@ -441,6 +441,10 @@ impl World {
     pub fn nat(&self) -> Option<&Nat> {
         self.nat.as_ref()
     }
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
     /// Connections the world has made so far (client and server ends).
     pub fn connections(&self) -> usize {
         self.conns.len()
