@@ -123,15 +123,17 @@ pub struct SessionSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub seed: u64,
-    /// One per connection (slot), in slot order.
-    pub slots: Vec<SlotSummary>,
+    /// One per connection (slot), in slot order (a boxed slice: no spare capacity).
+    pub slots: Box<[SlotSummary]>,
     /// Keepalive packets and bytes, both directions, every connection.
     pub keepalive_packets: u64,
     pub keepalive_bytes: u64,
     /// Did anyone declare the peer dead (for picking a representative run)?
     pub declared: bool,
+    /// Boxed: most scenarios have no session figures, and a summary is held
+    /// per seed until the report (see `benches/bytes_per_seed.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<SessionSummary>,
+    pub session: Option<Box<SessionSummary>>,
     /// QUIC connections that quinn's idle timeout ended while not broken.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub idle_closes: u64,
@@ -172,7 +174,7 @@ impl RunSummary {
             for slot in &r.outcome.slots {
                 availability(&slot.connections, horizon, &mut s);
             }
-            s
+            Box::new(s)
         });
         let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u64;
         RunSummary {

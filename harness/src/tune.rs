@@ -632,7 +632,15 @@ mod tests {
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
         let slot = crate::metrics::SlotSummary { sides, nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: Vec::new() };
-        RunSummary { seed: 0, slots: vec![slot], keepalive_packets: 10, keepalive_bytes: 0, declared: false, session: None, idle_closes: 0 }
+        RunSummary {
+            seed: 0,
+            slots: vec![slot].into(),
+            keepalive_packets: 10,
+            keepalive_bytes: 0,
+            declared: false,
+            session: None,
+            idle_closes: 0,
+        }
     }
 
     #[test]
