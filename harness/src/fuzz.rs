@@ -19,7 +19,6 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::time::Duration;
 
 /// What a fuzzing session did.
 #[derive(Debug, Default)]
@@ -223,11 +222,7 @@ fn run_briefly(scenario: &crate::scenario::Scenario, budget: u64, stats: &mut Fu
     for strategy in scenario.strategies.iter().take(2) {
         stats.runs += 1;
         let (mut world, _, _) = runner::world(scenario, strategy, scenario.base_seed, false);
-        let step = (scenario.horizon / 64).max(Duration::from_millis(1));
-        let end = sim::Instant::ZERO + scenario.horizon;
-        while world.now() < end && world.events_processed() < budget {
-            world.run_until(world.now() + step);
-        }
+        world.run_until_or(sim::Instant::ZERO + scenario.horizon, budget);
         if world.events_processed() >= budget {
             stats.cut_short += 1;
             continue;

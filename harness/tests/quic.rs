@@ -157,3 +157,17 @@ fn tables_and_html_show_quic_strategies_with_their_udp_figures() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("quic-20s") && html.contains("quic-off"), "both strategies in the HTML report");
 }
+
+#[test]
+fn a_tunnel_refuses_messages_it_would_send_all_at_once() {
+    let dir = tempdir("tunnel");
+    let file = dir.join("big.toml");
+    let text = SCENARIO
+        .replace("kind = \"quic\"\nkeep_alive_interval = \"20s\"", "kind = \"udp_keepalive\"")
+        .replace("size = \"500B\"", "size = \"100MB\"");
+    std::fs::write(&file, text).unwrap();
+    let out = kasim(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("strategy[0].kind") && err.contains("at most 64MiB per message"), "{err}");
+}

@@ -220,3 +220,39 @@ fn quic_runs_are_byte_for_byte_deterministic() {
     };
     assert_eq!(make(), make());
 }
+
+#[test]
+fn a_crashed_server_closes_nothing_and_its_restart_resets_the_client() {
+    // A crash kills the QUIC state with the process: no CONNECTION_CLOSE goes
+    // out (UDP has no kernel state to close). The supervisor restarts it 1 s
+    // later with the same reset key; the client's first packet after that (its
+    // keep-alive, or a loss-recovery probe of one lost while no process
+    // listened) meets a stateless reset: ECONNRESET one round trip (10 ms) after it left.
+    let cfg = WorldConfig {
+        horizon: Duration::from_secs(120),
+        client_link: link_ms(5),
+        quic: Some(quic(Some(10), 30)),
+        faults: vec![Fault::Crash { host: Side::Server.into(), at: Instant::from_secs(50), restart_after: Some(Duration::from_secs(1)) }],
+        ..WorldConfig::default()
+    };
+    let client = Script::new();
+    let log = client.log();
+    let out = run(cfg, client, Script::new());
+    let server_sent_after_crash = out
+        .trace
+        .iter()
+        .filter(|r| r.at >= Instant::from_secs(50))
+        .filter(|r| matches!(&r.event, TraceEvent::Sent { side: Side::Server, seg } if seg.kind != SegmentKind::Reset))
+        .count();
+    assert_eq!(server_sent_after_crash, 0, "a crashed QUIC server says nothing");
+    let reset = error_at(&log, SocketError::Reset).expect("a stateless reset after the restart");
+    let ping = out
+        .trace
+        .iter()
+        .find(|r| r.at > Instant::from_secs(51) && matches!(r.event, TraceEvent::Sent { side: Side::Client, .. }))
+        .map(|r| r.at)
+        .expect("the client sends after the restart");
+    let rtt = reset - ping;
+    assert!(rtt >= Duration::from_millis(10) && rtt < Duration::from_micros(10_100), "{rtt:?}");
+    assert!(error_at(&log, SocketError::TimedOut).is_none());
+}

@@ -129,6 +129,18 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         if let Some(why) = clash {
             return Err(ctx.error(table.get("kind").map(|v| v.span()), format!("strategy[{i}].kind"), why));
         }
+        // A tunnel hands a message to the link as all its datagrams at once
+        // (there is no send window to pace it): keep messages to what a
+        // tunnel's application would send in one go.
+        if spec.kind == "udp_keepalive" {
+            if let Some((t, _)) = traffic.iter().enumerate().find(|(_, t)| t.size.max(t.reply) > MAX_TUNNEL_MESSAGE) {
+                return Err(ctx.error(
+                    table.get("kind").map(|v| v.span()),
+                    format!("strategy[{i}].kind"),
+                    format!("traffic[{t}] sends messages over 64MiB; over a udp_keepalive tunnel allowed: at most 64MiB per message"),
+                ));
+            }
+        }
         strategies.push(spec);
     }
     let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies)).collect::<Result<Vec<_>, _>>()?;
@@ -210,6 +222,9 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
     }
     Ok(link)
 }
+
+/// The largest message a datagram tunnel carries (about 47 000 datagrams).
+const MAX_TUNNEL_MESSAGE: u64 = 64 << 20;
 
 fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioError> {
     use sim::world::OnIdle;

@@ -99,7 +99,18 @@ impl World {
                 for &c in &conns {
                     let conn = &mut self.conns[c];
                     conn.app_alive = false;
-                    if !conn.gone {
+                    if conn.gone {
+                        continue;
+                    }
+                    if conn.sock.is_datagram() {
+                        // UDP has no kernel state to close: a QUIC connection or
+                        // a tunnel dies with its process, silently (the peer learns
+                        // by its idle timeout, or a restarted server's stateless
+                        // reset). Nothing of it may reach a restarted listener.
+                        conn.gone = true;
+                        let key = conn.key;
+                        self.hosts[h].stack.remove(&key);
+                    } else {
                         conn.sock.close(local);
                     }
                 }

@@ -350,9 +350,11 @@ impl World {
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
         server.listener = Some(Listener::new(server_addr.port(), Some(spare)));
-        let quic_reset_key = Stream::new(seed, Purpose::QuicServer).seed32();
+        // The server's QUIC randomness: first its reset key (kept across
+        // restarts), then one seed per listener it ever starts.
+        server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
+        let quic_reset_key = server.quic_seeds.seed32();
         if let (Some(q), Some(l)) = (&cfg.quic, server.listener.as_mut()) {
-            server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
             l.quic = Some(QuicListener::new(q, quic_reset_key, server.quic_seeds.seed32()));
         }
         if let (Some(_), Some(l)) = (&cfg.tunnel, server.listener.as_mut()) {
@@ -458,13 +460,25 @@ impl World {
 
     /// Process every event up to and including `until` (capped at the horizon).
     pub fn run_until(&mut self, until: Instant) {
+        self.run_until_or(until, u64::MAX);
+    }
+
+    /// [`run_until`](Self::run_until), but stop after `max_events` more
+    /// events (a fuzzer's budget; the world's clock then stays at the last
+    /// event run).
+    pub fn run_until_or(&mut self, until: Instant, max_events: u64) {
         let until = until.min(self.horizon);
+        let stop_at = self.events_processed.saturating_add(max_events);
         if !self.started {
             self.start();
         }
         while let Some(Reverse(top)) = self.queue.peek() {
             if top.at > until {
                 break;
+            }
+            if self.events_processed >= stop_at {
+                crate::time::set_current(None);
+                return;
             }
             let Reverse(Scheduled { at, ev, .. }) = self.queue.pop().expect("peeked");
             self.now = at;

@@ -29,6 +29,7 @@ impl World {
         while let Some(ev) = self.nat.as_mut().and_then(|n| n.poll_event()) {
             match ev {
                 NatEvent::Created { mapping, recreated } => {
+                    let breaks = breaks && !mapping.udp;
                     if recreated && !breaks {
                         if let Some((s, _)) = self.slot_of(&mapping) {
                             self.slots[s].evidence.close_transient(now, Condition::NatIdle);
