@@ -91,7 +91,9 @@ fn zero_rate() {
 
 #[test]
 fn horizon_too_long() {
-    bad("long-horizon", "horizon = \"1h\"", "horizon = \"999999999d\"", &[":2:11:", "`horizon`", "allowed: up to 365d"]);
+    bad("long-horizon", "horizon = \"1h\"", "horizon = \"400d\"", &[":2:11:", "`horizon`", "allowed: up to 365d"]);
+    // Past a century no duration is accepted anywhere (a sum of two such overflowed).
+    bad("huge-horizon", "horizon = \"1h\"", "horizon = \"999999999d\"", &[":2:11:", "`horizon`", "allowed: at most 36500d (a century)"]);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! # sim — a deterministic packet-level network with Linux-faithful TCP timers
 //!
 //! The engine under kasim. A [`World`] holds client hosts (a fleet), each
-//! with its access link and its own TCP stack keeping one or more connections
-//! (a pool) to a server, an optional NAT they all share, an optional
+//! with its access link and its own stack keeping one or more connections
+//! (a pool: TCP, or QUIC through quinn-proto ([`quic`]), or a WireGuard-style
+//! datagram [`tunnel`]) to a server, an optional NAT they all share, an optional
 //! TCP-terminating proxy, and a list of faults; it runs in simulated time
 //! from a seed and reports every death declaration its applications made,
 //! each judged against the ground truth of its own connection.

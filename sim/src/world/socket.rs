@@ -1,8 +1,9 @@
-//! A connection's transport: the Linux TCP model, or a QUIC connection run
-//! by quinn-proto. The world drives both through the same few calls (timers,
-//! events, writes by size, close, abort), so applications, the message
-//! ledger, sessions and the oracle do not care which one a slot uses; only
-//! packets in and out differ (segments, or datagrams with bytes).
+//! A connection's transport: the Linux TCP model, a QUIC connection run by
+//! quinn-proto, or a WireGuard-style datagram tunnel. The world drives all
+//! three through the same few calls (timers, events, writes by size, close,
+//! abort), so applications, the message ledger, sessions and the oracle do
+//! not care which one a slot uses; only packets in and out differ (segments,
+//! or datagrams with bytes).
 
 use crate::quic::QuicSocket;
 use crate::tcp::{Keepalive, SocketEvent, TcpEndpoint, TcpState, TimerKind};
