@@ -88,6 +88,9 @@ fn tshark_reads_the_pcap_and_agrees_with_the_trace() {
     ])
     .unwrap();
     assert_eq!(bad.lines().count(), 0, "bad checksums or malformed packets:\n{bad}");
+    // The model has no SACK, so no SYN may offer it.
+    let sack = tshark(&["-r", p, "-Y", "tcp.options.sack_perm"]).unwrap();
+    assert_eq!(sack.lines().count(), 0, "SYNs offering SACK:\n{sack}");
     // The NAT's public address shows on the server side.
     let outside = tshark(&["-r", p, "-Y", "ip.src == 198.51.100.1"]).unwrap();
     assert!(outside.lines().count() > 0);

@@ -5,8 +5,10 @@
 //! server side too (so the capture shows the NAT's public address and port,
 //! and a new port after a `new_port` expiry). Timestamps are simulated time
 //! from the Unix epoch. Headers are real IPv4 + TCP with the options Linux
-//! sends (SYN: MSS, SACK-permitted, timestamps, window scale 7; others:
-//! NOP NOP timestamps), so lengths match the simulator's 52-byte headers;
+//! sends (SYN: MSS, timestamps, window scale 7; others: NOP NOP timestamps),
+//! so lengths match the simulator's 52-byte headers. A SYN does not
+//! advertise SACK-permitted, because the model has no SACK; two NOPs take its
+//! two bytes, so the SYN keeps the 60 bytes the model times;
 //! checksums are computed, payload bytes are zeros.
 //!
 //! A QUIC datagram is a real IPv4 + UDP packet of its length on its ports
@@ -65,7 +67,7 @@ pub fn encode(seg: &Segment, id: u16) -> Vec<u8> {
     if syn {
         options.extend_from_slice(&[2, 4]);
         options.extend_from_slice(&MSS_OPTION.to_be_bytes());
-        options.extend_from_slice(&[4, 2, 8, 10]);
+        options.extend_from_slice(&[1, 1, 8, 10]); // NOP NOP (no SACK-permitted), timestamps
         options.extend_from_slice(&ms(seg.tsval).to_be_bytes());
         options.extend_from_slice(&ms(seg.tsecr).to_be_bytes());
         options.extend_from_slice(&[1, 3, 3, WSCALE as u8]);

@@ -18,7 +18,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// IPv4 (20) + TCP (20) + the timestamps option (12, on by default in Linux).
 pub const HEADER_BYTES: u32 = 52;
-/// A SYN carries MSS, SACK-permitted, timestamps and window-scale options.
+/// A SYN carries MSS, timestamps and window-scale options, and two bytes for
+/// SACK-permitted as Linux's does (the model has no SACK, so a pcap writes NOPs there).
 pub const SYN_HEADER_BYTES: u32 = 60;
 /// Ethernet header as a qdisc (tbf) on a veth counts it.
 pub const DEFAULT_FRAMING_BYTES: u32 = 14;
