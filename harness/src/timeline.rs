@@ -223,6 +223,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     let mut out = Vec::new();
     let mut declared: Vec<sim::Side> = Vec::new();
     let mut streams = Streams::default();
+    // A kernel timer that fired late (the timer wheel) and what it fired for:
+    // said on the line of the packet it sends at that instant.
+    let mut late: [Option<(sim::Instant, std::time::Duration)>; 2] = [None, None];
     for r in trace {
         streams.observe(&r.event);
         let (place, event): (String, String) = match &r.event {
@@ -230,9 +233,15 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 if !all && seg.kind == SegmentKind::Ack {
                     continue;
                 }
+                let slack = match late[side.index()].take() {
+                    Some((at, l)) if at == r.at && l >= std::time::Duration::from_millis(1) => {
+                        format!(" [its timer fired {} late: the kernel's timer wheel]", format_duration(l))
+                    }
+                    _ => String::new(),
+                };
                 match streams.carried(seg) {
-                    Some((_, msgs)) => (who(*side, seg.src), format!("sends {} ({msgs})", segment(seg))),
-                    None => (who(*side, seg.src), format!("sends {}", segment(seg))),
+                    Some((_, msgs)) => (who(*side, seg.src), format!("sends {} ({msgs}){slack}", segment(seg))),
+                    None => (who(*side, seg.src), format!("sends {}{slack}", segment(seg))),
                 }
             }
             TraceEvent::Delivered { side, seg } => {
@@ -274,7 +283,10 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, format_duration(*idle)))
             }
             TraceEvent::NatRebooted { lost } => ("nat".into(), format!("rebooted, {lost} mapping(s) lost")),
-            TraceEvent::TimerFired { .. } => continue,
+            TraceEvent::TimerFired { side, late: l, .. } => {
+                late[side.index()] = Some((r.at, *l));
+                continue;
+            }
             TraceEvent::Socket { side, event } => match event {
                 sim::tcp::SocketEvent::Connected => (side.to_string(), "connected".into()),
                 sim::tcp::SocketEvent::Eof => (side.to_string(), "socket: EOF (peer closed)".into()),

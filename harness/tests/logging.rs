@@ -38,3 +38,23 @@ fn rust_log_lines_carry_the_simulated_time_of_what_they_tell() {
     assert!(all.lines().any(|l| l.contains("sent 198.18.0.2:40000 > 203.0.113.10:443")), "packets at TRACE");
     assert!(all.lines().all(|l| l.starts_with('+')), "every line starts with the simulated time");
 }
+
+#[test]
+fn replay_says_when_a_kernel_timer_fired_late() {
+    // Linux's default keepalive (idle 2 h) armed when the client's connection
+    // came up at 0.050 s: 7200 s = 1 800 000 jiffies at HZ 250 lands on wheel
+    // level 5, whose granularity is 8^5 = 32 768 jiffies (131.072 s); the
+    // expiry rounds up past jiffy 1 800 012 to 55 × 32 768 = 1 802 240 jiffies
+    // = 7208.960 s, 8.909 s after the 7200.051 s asked for.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .current_dir(root)
+        .args(["replay", "scenarios/server-power-off.toml", "--strategy", "linux-default", "--seed", "0"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let probe = text.lines().find(|l| l.contains("client       sends keepalive probe")).expect("a keepalive probe");
+    assert!(probe.starts_with("+02:00:08.960"), "{probe}");
+    assert!(probe.ends_with("[its timer fired 8909ms late: the kernel's timer wheel]"), "{probe}");
+}

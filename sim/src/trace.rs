@@ -105,6 +105,9 @@ pub enum TraceEvent {
     TimerFired {
         side: Side,
         timer: TimerKind,
+        /// After the instant it was asked for: the kernel's timer wheel
+        /// (jiffies, then the wheel level's granularity); zero with exact timers.
+        late: Duration,
     },
     Socket {
         side: Side,
@@ -182,7 +185,7 @@ fn emit(event: &TraceEvent) {
         TraceEvent::Declared { side, cause, verdict } => info!(target: "sim", %side, cause, ?verdict, "declared dead"),
         TraceEvent::NatRebooted { lost } => info!(target: "sim", lost, "NAT rebooted"),
         TraceEvent::Socket { side, event } => debug!(target: "sim", %side, ?event, "socket"),
-        TraceEvent::TimerFired { side, timer } => debug!(target: "sim", %side, ?timer, "timer fired"),
+        TraceEvent::TimerFired { side, timer, late } => debug!(target: "sim", %side, ?timer, ?late, "timer fired"),
         TraceEvent::NatMappingCreated { mapping, recreated } => {
             debug!(target: "sim", inside = %mapping.inside, public = %mapping.public, recreated, "NAT mapping created")
         }

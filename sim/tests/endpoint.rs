@@ -61,7 +61,7 @@ fn after_going_back_an_ack_carries_the_highest_sequence_sent() {
     // while the highest sequence sent is ISN + 1 + 3·1448.
     for ep in [&mut c, &mut s] {
         let at = ep.poll_timeout().expect("RTO armed");
-        ep.handle_timeout(at, |_| {});
+        ep.handle_timeout(at, |_, _| {});
     }
     let at = ms(2000);
     let again = drain(&mut c, at);
@@ -160,7 +160,7 @@ fn a_connect_gives_up_after_syn_retries_retransmissions() {
     let mut syns = syn_times(drain(&mut c, ms(0)), ms(0));
     let mut gave_up = None;
     while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(60_000)) {
-        c.handle_timeout(at, |_| {});
+        c.handle_timeout(at, |_, _| {});
         if c.state() == TcpState::Closed {
             gave_up = Some(at);
             break;

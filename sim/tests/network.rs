@@ -164,7 +164,7 @@ fn suspend_freezes_timers_and_resumes_with_state() {
     let fired: Vec<Instant> = out
         .trace
         .iter()
-        .filter(|r| matches!(r.event, TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Keepalive }))
+        .filter(|r| matches!(r.event, TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Keepalive, .. }))
         .map(|r| r.at)
         .collect();
     // Keepalive armed at local jiffy 0 for 30 s = 7500 jiffies (wheel level 3,
@@ -292,7 +292,8 @@ fn a_server_forgets_a_half_open_connection_after_five_syn_acks() {
         server_sends[..6],
         [(60_592, syn_ack), (1_088_000, syn_ack), (3_104_000, syn_ack), (7_168_000, syn_ack), (15_360_000, syn_ack), (31_488_000, syn_ack)]
     );
-    let gave_up = out.trace.iter().rfind(|r| r.event == TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit });
+    let gave_up =
+        out.trace.iter().rfind(|r| matches!(r.event, TraceEvent::TimerFired { side: Side::Server, timer: TimerKind::Retransmit, .. }));
     assert_eq!(gave_up.map(|r| r.at), Some(Instant::from_millis(65_536)), "the sixth expiry drops the request");
     let dropped = out.trace.iter().find(|r| r.event == TraceEvent::Socket { side: Side::Server, event: SocketEvent::HalfOpenDropped });
     assert_eq!(dropped.map(|r| r.at), Some(Instant::from_millis(65_536)));

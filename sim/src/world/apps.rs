@@ -21,7 +21,7 @@ impl World {
         }
         let (local, side) = (host.local(now), conn.role.side());
         let trace = &mut self.trace;
-        conn.sock.handle_timeout(local, |timer| trace.record(now, || TraceEvent::TimerFired { side, timer }));
+        conn.sock.handle_timeout(local, |timer, late| trace.record(now, || TraceEvent::TimerFired { side, timer, late }));
         if conn.idle_at.is_some_and(|t| t <= local) {
             self.idle_close(c);
         }

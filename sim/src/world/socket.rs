@@ -68,8 +68,9 @@ impl Socket {
             Socket::Tunnel(t) => t.poll_timeout(),
         }
     }
-    /// Run the timers due at `local`; `fired` hears each TCP timer (quinn's are its own).
-    pub(super) fn handle_timeout(&mut self, local: Instant, fired: impl FnMut(TimerKind)) {
+    /// Run the timers due at `local`; `fired` hears each TCP timer and its
+    /// lateness (quinn's timers are its own).
+    pub(super) fn handle_timeout(&mut self, local: Instant, fired: impl FnMut(TimerKind, Duration)) {
         match self {
             Socket::Tcp(t) => t.handle_timeout(local, fired),
             Socket::Quic(q) => {

@@ -85,8 +85,17 @@ pub enum TimerKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RtxTimer {
+    /// When it fires (the timer model's deadline).
     at: Instant,
+    /// `now + delay` as asked: `at` minus this is the timer wheel's slack.
+    asked: Instant,
     probe: bool,
+}
+
+impl RtxTimer {
+    fn arm(timers: crate::timer::TimerModel, now: Instant, delay: Duration, probe: bool) -> RtxTimer {
+        RtxTimer { at: timers.deadline(now, delay), asked: now + delay, probe }
+    }
 }
 
 /// What an RTO changed, to restore if it proves spurious.
@@ -160,6 +169,8 @@ pub struct TcpEndpoint {
 
     rtx: Option<RtxTimer>,
     keepalive_at: Option<Instant>,
+    /// When the keepalive timer was asked to fire (before the wheel's rounding).
+    keepalive_asked: Instant,
     backoff: u32,
     retransmits: u32,
     /// Linux `retrans_stamp`: when the first RTO retransmission was sent.
@@ -225,6 +236,7 @@ impl TcpEndpoint {
             fast_recovery: false,
             rtx: None,
             keepalive_at: None,
+            keepalive_asked: Instant::ZERO,
             backoff: 0,
             retransmits: 0,
             retrans_stamp: None,
@@ -391,15 +403,17 @@ impl TcpEndpoint {
     // ----- inputs -------------------------------------------------------------
 
     /// Run every timer whose deadline is at or before `now`; `fired` hears of each.
-    pub fn handle_timeout(&mut self, now: Instant, mut fired: impl FnMut(TimerKind)) {
+    /// Run the timers due at `now`; `fired` hears each one with how late it
+    /// fires after the instant it was asked for (the timer wheel's slack).
+    pub fn handle_timeout(&mut self, now: Instant, mut fired: impl FnMut(TimerKind, Duration)) {
         if let Some(t) = self.rtx {
             if t.at <= now {
                 self.rtx = None;
                 if t.probe {
-                    fired(TimerKind::LossProbe);
+                    fired(TimerKind::LossProbe, now - t.asked);
                     self.on_loss_probe_timer(now);
                 } else {
-                    fired(TimerKind::Retransmit);
+                    fired(TimerKind::Retransmit, now - t.asked);
                     self.on_retransmit_timer(now);
                 }
             }
@@ -407,7 +421,7 @@ impl TcpEndpoint {
         if let Some(at) = self.keepalive_at {
             if at <= now && self.state != TcpState::Closed {
                 self.keepalive_at = None;
-                fired(TimerKind::Keepalive);
+                fired(TimerKind::Keepalive, now - self.keepalive_asked);
                 self.on_keepalive_timer(now);
             }
         }

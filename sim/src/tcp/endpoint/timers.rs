@@ -51,7 +51,7 @@ impl TcpEndpoint {
             let remaining = ut.saturating_sub(now - stamp);
             delay = if remaining.is_zero() { Duration::from_nanos(1) } else { delay.min(remaining) };
         }
-        self.rtx = Some(RtxTimer { at: self.cfg.timers.deadline(now, delay), probe: false });
+        self.rtx = Some(RtxTimer::arm(self.cfg.timers, now, delay, false));
     }
 
     /// Linux `tcp_write_timeout` / `retransmits_timed_out`. During the
@@ -109,12 +109,12 @@ impl TcpEndpoint {
         }
         if self.snd_max > self.snd_una || self.snd_nxt < self.send_limit() {
             // "It is alive without keepalive": the retransmission timer is in charge.
-            self.keepalive_at = Some(self.cfg.timers.deadline(now, ka.idle));
+            self.keepalive_in(now, ka.idle);
             return;
         }
         let elapsed = now - self.last_received;
         if elapsed < ka.idle {
-            self.keepalive_at = Some(self.cfg.timers.deadline(now, ka.idle - elapsed));
+            self.keepalive_in(now, ka.idle - elapsed);
             return;
         }
         let dead = match self.user_timeout {
@@ -130,17 +130,23 @@ impl TcpEndpoint {
         let probe = self.bare(self.snd_una - 1, SegmentKind::KeepaliveProbe);
         self.out.push_back(probe);
         self.probes_out += 1;
-        self.keepalive_at = Some(self.cfg.timers.deadline(now, ka.interval));
+        self.keepalive_in(now, ka.interval);
+    }
+
+    /// The keepalive timer in `delay` (the wheel decides when it really fires).
+    fn keepalive_in(&mut self, now: Instant, delay: Duration) {
+        self.keepalive_at = Some(self.cfg.timers.deadline(now, delay));
+        self.keepalive_asked = now + delay;
     }
 
     pub(super) fn arm_keepalive(&mut self, now: Instant) {
         if let Some(ka) = self.keepalive {
-            self.keepalive_at = Some(self.cfg.timers.deadline(now, ka.idle));
+            self.keepalive_in(now, ka.idle);
         }
     }
 
     pub(super) fn arm_rto(&mut self, now: Instant) {
-        self.rtx = Some(RtxTimer { at: self.cfg.timers.deadline(now, self.rto()), probe: false });
+        self.rtx = Some(RtxTimer::arm(self.cfg.timers, now, self.rto(), false));
     }
 
     /// Linux `tcp_schedule_loss_probe`, falling back to `tcp_rearm_rto`.
@@ -156,7 +162,7 @@ impl TcpEndpoint {
                 let packets_out = (self.snd_max - self.snd_una).div_ceil(mss);
                 let extra = if packets_out <= 1 { self.cfg.rto_min } else { self.two_jiffies() };
                 let pto = (srtt * 2 + extra).min(self.rto());
-                self.rtx = Some(RtxTimer { at: self.cfg.timers.deadline(now, pto), probe: true });
+                self.rtx = Some(RtxTimer::arm(self.cfg.timers, now, pto, true));
             }
             _ => self.arm_rto(now),
         }
