@@ -25,12 +25,32 @@ use sim::{Instant, Side};
 use std::time::Duration;
 use toml::{Table, Value};
 
-/// Exact rendering that `humantime` parses back to the same nanosecond.
+/// Exact to the nanosecond, and readable: "8m28.447144042s", "26h",
+/// "1h0m0.5s" (hours, minutes, then seconds with only the decimals needed),
+/// which the scenario parser reads back to the same nanosecond.
 fn exact(d: Duration) -> Value {
-    if d.is_zero() {
-        return Value::String("0s".into());
+    Value::String(readable(d))
+}
+
+fn readable(d: Duration) -> String {
+    use std::fmt::Write;
+    let (total, nanos) = (d.as_secs(), d.subsec_nanos());
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    let mut out = String::new();
+    if h > 0 {
+        let _ = write!(out, "{h}h");
     }
-    Value::String(humantime::format_duration(d).to_string())
+    if m > 0 || (h > 0 && (s > 0 || nanos > 0)) {
+        let _ = write!(out, "{m}m");
+    }
+    if s > 0 || nanos > 0 || out.is_empty() {
+        let _ = write!(out, "{s}");
+        if nanos > 0 {
+            let _ = write!(out, ".{}", format!("{nanos:09}").trim_end_matches('0'));
+        }
+        out.push('s');
+    }
+    out
 }
 
 /// How far `side`'s clock is behind the world's at `at` (completed suspensions).
@@ -139,4 +159,26 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
         strategy.name,
         run.seed
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_person_wrote_them_and_parse_back_exactly() {
+        let cases = [
+            (Duration::new(508, 447_144_042), "8m28.447144042s"),
+            (Duration::from_secs(26 * 3600), "26h"),
+            (Duration::new(3600, 500_000_000), "1h0m0.5s"),
+            (Duration::from_nanos(1), "0.000000001s"),
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::new(59, 999_999_999), "59.999999999s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(readable(d), text);
+            assert_eq!(crate::units::parse_duration(text), Ok(d), "{text} parses back");
+        }
+    }
 }

@@ -361,6 +361,13 @@ fn export_scenario_fixes_every_random_value_and_reproduces_the_outcome() {
         assert_eq!(original.status.code(), Some(0), "{}", stderr(&original));
         let text = std::fs::read_to_string(&exported).unwrap();
         assert!(!text.contains("exp(") && !text.contains("uniform("), "nothing random left:\n{text}");
+        // It reads like the user's file: its keys in the original order, durations
+        // as one token ("58m7.880002368s", exact to the nanosecond).
+        let pos = |k: &str| text.find(&format!("\n{k} = ")).unwrap_or_else(|| panic!("{k} in:\n{text}"));
+        assert!(pos("name") < pos("horizon") && pos("horizon") < pos("seeds") && pos("seeds") < pos("base_seed"), "{text}");
+        for line in text.lines().filter(|l| l.starts_with("at = ") || l.starts_with("duration = ")) {
+            assert!(!line.contains(' ') || line.matches(' ').count() == 2, "one token: {line}");
+        }
         // The fixed file replays the same story, line for line but for the header and the
         // "reproduce with" line (they name the file).
         let again = kasim(&["replay", exported.to_str().unwrap(), "--strategy", strategy, "--seed", seed]);
