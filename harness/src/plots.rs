@@ -76,9 +76,34 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
     RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks }
 }
 
+/// The run worth drawing for a strategy, and why: the first false positive
+/// (the mistake a reader wants to see), else the run of the median detection
+/// (nearest rank, the lower one of an even count), else the first run.
+pub fn representative(runs: &[RunSummary], base_seed: u64) -> (u64, String) {
+    let fp = |o: SideOutcome| matches!(o, SideOutcome::FalsePositive(_));
+    if let Some(r) = runs.iter().find(|r| Side::BOTH.iter().any(|&s| r.outcomes(s).any(fp))) {
+        return (r.seed, "the first false positive".into());
+    }
+    let mut detections: Vec<(std::time::Duration, u64)> = runs
+        .iter()
+        .flat_map(|r| {
+            Side::BOTH.into_iter().flat_map(move |s| {
+                r.outcomes(s).filter_map(move |o| match o {
+                    SideOutcome::Detected(l) => Some((l, r.seed)),
+                    _ => None,
+                })
+            })
+        })
+        .collect();
+    detections.sort();
+    if let Some(&(latency, seed)) = detections.get(detections.len().saturating_sub(1) / 2) {
+        return (seed, format!("the median detection, {:.1} s", latency.as_secs_f64()));
+    }
+    (runs.first().map_or(base_seed, |r| r.seed), "no declaration in any run".into())
+}
+
 /// Plot data for one scenario, from its runs (one list per strategy, in order).
-/// `timeline_of` draws one representative seed of a strategy: the first seed
-/// in which someone declared the peer dead, else the first.
+/// `timeline_of` draws the [`representative`] seed of each strategy.
 pub fn scenario_plots(
     scenario: &Scenario,
     strategies: &[&StrategySpec],
@@ -99,8 +124,9 @@ pub fn scenario_plots(
                 })
                 .collect();
             let restore_s = runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| &s.restore_ns).map(|ns| *ns as f64 / 1e9).collect();
-            let seed = runs.iter().find(|r| r.declared).or(runs.first()).map_or(scenario.base_seed, |r| r.seed);
-            StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed) }
+            let (seed, why) = representative(runs, scenario.base_seed);
+            let replay = format!("kasim replay {} --strategy {} --seed {seed}", scenario.path.display(), st.name);
+            StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed), why, replay }
         })
         .collect();
     ScenarioPlots { strategies }
@@ -125,4 +151,41 @@ pub fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTim
         t.marks.push(declaration_mark(d.at, d.side, &d.cause, d.verdict, echo));
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::SlotSummary;
+    use std::time::Duration;
+
+    fn run(seed: u64, client: SideOutcome) -> RunSummary {
+        let slot = SlotSummary { sides: [client, SideOutcome::Quiet], nat_expiries: 0, healthy_ns: 0, later: Vec::new() };
+        RunSummary {
+            seed,
+            slots: vec![slot].into(),
+            keepalive_packets: 0,
+            keepalive_bytes: 0,
+            declared: false,
+            session: None,
+            idle_closes: 0,
+        }
+    }
+
+    #[test]
+    fn the_drawn_run_is_the_first_mistake_else_the_median_detection() {
+        let d = |s: u64| SideOutcome::Detected(Duration::from_secs(s));
+        // Detections of 9, 5 and 1 s: the median is 5 s, seed 1.
+        let runs = [run(0, d(9)), run(1, d(5)), run(2, d(1))];
+        assert_eq!(representative(&runs, 0), (1, "the median detection, 5.0 s".into()));
+        // An even count takes the lower middle: 1, 2, 3, 4 s -> 2 s.
+        let runs = [run(10, d(4)), run(11, d(2)), run(12, d(3)), run(13, d(1))];
+        assert_eq!(representative(&runs, 10).0, 11);
+        // A false positive anywhere wins: the first one.
+        let fp = SideOutcome::FalsePositive(sim::oracle::Condition::Healthy);
+        let runs = [run(20, d(4)), run(21, fp), run(22, fp)];
+        assert_eq!(representative(&runs, 20), (21, "the first false positive".into()));
+        let runs = [run(30, SideOutcome::Quiet)];
+        assert_eq!(representative(&runs, 30), (30, "no declaration in any run".into()));
+    }
 }

@@ -23,6 +23,17 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
         for name in names {
             assert!(section.contains(&format!("<tr data-strategy=\"{name}\">")), "{scenario}: table row {name}");
             assert!(section.contains(&format!("<figcaption>{name} (seed ")), "{scenario}: timeline {name}");
+            // Each drawn run says why it was chosen and how to replay it.
+            let caption = section.split(&format!("<figcaption>{name} (seed ")).nth(1).unwrap().split("</figcaption>").next().unwrap();
+            let seed = caption.split(')').next().unwrap();
+            assert!(
+                ["the first false positive", "the median detection, ", "no declaration in any run"].iter().any(|w| caption.contains(w)),
+                "{caption}"
+            );
+            assert!(
+                caption.contains(&format!("kasim replay ../scenarios/{scenario}.toml --strategy {name} --seed {seed}</code>")),
+                "{caption}"
+            );
         }
         // Every figure is an SVG that carries data, not an empty frame.
         let figures: Vec<&str> = section.split("<figure class=\"plot ").skip(1).collect();

@@ -84,6 +84,10 @@ pub struct StrategyPlots {
     /// Sessions: the length of every restored unavailable period, seconds.
     pub restore_s: Vec<f64>,
     pub timeline: RunTimeline,
+    /// Why this run was drawn ("the first false positive", "the median detection, 33.6 s").
+    pub why: String,
+    /// The command that replays it.
+    pub replay: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -370,7 +374,11 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
         }
         let _ = write!(out, "<div class=\"timelines\"><h3>One run per strategy</h3><p class=\"legend\">{legend}</p>");
         for (name, sp) in names.iter().zip(&p.strategies) {
-            let caption = format!("{} (seed {})", esc(name), sp.timeline.seed);
+            let caption = if sp.why.is_empty() {
+                format!("{} (seed {})", esc(name), sp.timeline.seed)
+            } else {
+                format!("{} (seed {}): {}. <code>{}</code>", esc(name), sp.timeline.seed, esc(&sp.why), esc(&sp.replay))
+            };
             out.push_str(&figure("timeline", &caption, timeline_svg(&sp.timeline)));
         }
         out.push_str("</div></section>");
