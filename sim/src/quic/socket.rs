@@ -162,7 +162,7 @@ impl QuicListener {
                 match accepted {
                     Ok((handle, conn)) => {
                         let mut socket = QuicSocket::new(conn, handle, None, conn_rng, false);
-                        socket.process(now);
+                        socket.process();
                         Arrival::New(Box::new(socket))
                     }
                     Err(response) => {
@@ -284,7 +284,7 @@ impl QuicSocket {
         let data = BytesMut::from(&bytes[..]);
         let event = crypto::with_rng(&mut self.rng, || endpoint.handle(to_quinn(now), remote.into(), None, None, data, &mut buf));
         match event {
-            Some(DatagramEvent::ConnectionEvent(_, ev)) => self.handle_event(now, ev, bytes.len()),
+            Some(DatagramEvent::ConnectionEvent(_, ev)) => self.handle_event(ev, bytes.len()),
             Some(DatagramEvent::Response(t)) => {
                 self.responses.push_back(Datagram { dst: v4(t.destination), bytes: buf[..t.size].to_vec(), kind: SegmentKind::Reset })
             }
@@ -294,7 +294,7 @@ impl QuicSocket {
 
     /// An event for the connection from its endpoint: the datagram of
     /// `datagram_len` bytes it came in.
-    pub fn handle_event(&mut self, now: Instant, ev: quinn_proto::ConnectionEvent, datagram_len: usize) {
+    pub fn handle_event(&mut self, ev: quinn_proto::ConnectionEvent, datagram_len: usize) {
         let pings = self.conn.stats().frame_rx.ping;
         crypto::with_rng(&mut self.rng, || self.conn.handle_event(ev));
         // A PING in a padded datagram is the peer's MTU probe, not its
@@ -302,13 +302,13 @@ impl QuicSocket {
         if datagram_len >= PADDED_PROBE {
             self.pings_answered += self.conn.stats().frame_rx.ping - pings;
         }
-        self.process(now);
+        self.process();
     }
 
     /// quinn's timers at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         crypto::with_rng(&mut self.rng, || self.conn.handle_timeout(to_quinn(now)));
-        self.process(now);
+        self.process();
     }
 
     /// The earliest instant quinn has work.
@@ -336,7 +336,7 @@ impl QuicSocket {
         if !self.ended {
             self.conn.close(to_quinn(now), VarInt::from_u32(code), bytes::Bytes::new());
             self.ended = true;
-            self.process(now);
+            self.process();
         }
     }
 
@@ -444,8 +444,7 @@ impl QuicSocket {
     }
 
     /// Turn quinn's events into socket events; keep the streams moving.
-    fn process(&mut self, now: Instant) {
-        let _ = now;
+    fn process(&mut self) {
         self.shuttle_client();
         while let Some(ev) = self.conn.poll() {
             match ev {
@@ -559,7 +558,7 @@ mod tests {
                             listener.register(&s, 0);
                             server = Some(*s);
                         }
-                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(now, *ev, len),
+                        Arrival::Existing(_, ev) => server.as_mut().expect("accepted").handle_event(*ev, len),
                         Arrival::None => {}
                     }
                 } else {

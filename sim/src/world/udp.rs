@@ -1,7 +1,8 @@
-//! The datagram path of QUIC connections: a datagram's bytes from the
-//! sender's quinn-proto to the receiver's, and the server's listener, which
-//! finds the connection by connection ID (so a client that a NAT moved to a
-//! new port still reaches it) and accepts new ones.
+//! The datagram path of QUIC connections and tunnels: a datagram's bytes
+//! from the sender's socket to the receiver's, and the server's listener,
+//! which finds the connection by connection ID (QUIC) or by peer (a tunnel),
+//! so a client that a NAT moved to a new port still reaches it, and accepts
+//! new ones.
 
 use super::{Role, Socket, World};
 use crate::app::Application;
@@ -56,7 +57,7 @@ impl World {
             Arrival::Existing(c, ev) => {
                 let gone = self.conns[c].gone;
                 if let Some(q) = self.conns[c].sock.quic_mut().filter(|_| !gone) {
-                    q.handle_event(local, *ev, len);
+                    q.handle_event(*ev, len);
                     self.pump(c);
                 }
             }
