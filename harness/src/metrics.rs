@@ -85,11 +85,65 @@ impl<'de> Deserialize<'de> for SideOutcome {
     }
 }
 
+/// A [`SideOutcome`] in 8 bytes, as a run's summary keeps it until the
+/// report (one per side and connection of every seed): the top 3 bits say
+/// which outcome, the rest hold a detection latency in nanoseconds (up to 73
+/// years; a horizon is at most a year) or a condition's index. Serialized as
+/// the outcome's text form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PackedOutcome(u64);
+
+const KIND_SHIFT: u32 = 61;
+const PAYLOAD: u64 = (1 << KIND_SHIFT) - 1;
+
+impl From<SideOutcome> for PackedOutcome {
+    fn from(o: SideOutcome) -> Self {
+        PackedOutcome(match o {
+            SideOutcome::Detected(l) => u64::try_from(l.as_nanos()).unwrap_or(u64::MAX).min(PAYLOAD),
+            SideOutcome::Undetected => 1 << KIND_SHIFT,
+            SideOutcome::FalsePositive(c) => (2 << KIND_SHIFT) | Condition::ALL.iter().position(|&x| x == c).unwrap_or(0) as u64,
+            SideOutcome::Quiet => 3 << KIND_SHIFT,
+            SideOutcome::NotApplicable => 4 << KIND_SHIFT,
+        })
+    }
+}
+
+impl PackedOutcome {
+    pub fn get(self) -> SideOutcome {
+        let payload = self.0 & PAYLOAD;
+        match self.0 >> KIND_SHIFT {
+            0 => SideOutcome::Detected(Duration::from_nanos(payload)),
+            1 => SideOutcome::Undetected,
+            2 => SideOutcome::FalsePositive(Condition::ALL[(payload as usize).min(Condition::ALL.len() - 1)]),
+            3 => SideOutcome::Quiet,
+            _ => SideOutcome::NotApplicable,
+        }
+    }
+}
+
+impl fmt::Debug for PackedOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
+impl Serialize for PackedOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PackedOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SideOutcome::deserialize(d).map(PackedOutcome::from)
+    }
+}
+
 /// How one connection (slot) of a run fared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotSummary {
     /// How the client and the server fared (`[client, server]`).
-    pub sides: [SideOutcome; 2],
+    pub sides: [PackedOutcome; 2],
     /// Its NAT mappings lost to idleness while the connection was held.
     pub nat_expiries: u64,
     /// Time from the start until its first declaration or break (or the
@@ -98,8 +152,9 @@ pub struct SlotSummary {
     pub healthy_ns: u64,
     /// Sessions: how the client and the server fared on each connection
     /// established after the first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub later: Vec<[SideOutcome; 2]>,
+    /// Boxed, and absent without reconnects, so a slot is 40 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub later: Option<Box<Vec<[PackedOutcome; 2]>>>,
 }
 
 /// What a run's sessions came to (a scenario that measures them).
@@ -136,10 +191,10 @@ pub struct RunSummary {
     pub session: Option<Box<SessionSummary>>,
     /// QUIC connections that quinn's idle timeout ended while not broken.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub idle_closes: u64,
+    pub idle_closes: u32,
 }
 
-fn is_zero(n: &u64) -> bool {
+fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
@@ -161,10 +216,10 @@ impl RunSummary {
             .zip(&by_slot)
             .map(|(slot, declarations)| match &r.requests {
                 None => SlotSummary {
-                    sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken(), side)),
+                    sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken(), side).into()),
                     nat_expiries: slot_nat_expiries(declarations, slot.nat_expired_at()),
                     healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
-                    later: Vec::new(),
+                    later: None,
                 },
                 Some(_) => session_slot(declarations, slot, horizon),
             })
@@ -176,7 +231,7 @@ impl RunSummary {
             }
             Box::new(s)
         });
-        let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u64;
+        let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u32;
         RunSummary {
             seed: r.seed,
             slots,
@@ -190,7 +245,9 @@ impl RunSummary {
 
     /// How each connection's `side` fared (with reconnects, every established connection's).
     pub fn outcomes(&self, side: Side) -> impl Iterator<Item = SideOutcome> + '_ {
-        self.slots.iter().flat_map(move |s| std::iter::once(&s.sides).chain(&s.later).map(move |o| o[side.index()]))
+        self.slots
+            .iter()
+            .flat_map(move |s| std::iter::once(&s.sides).chain(s.later.iter().flat_map(|l| l.iter())).map(move |o| o[side.index()].get()))
     }
 
     /// NAT mappings lost to idleness while held, every connection.
@@ -208,15 +265,15 @@ impl RunSummary {
 /// attempt that never connected has nothing to detect), its healthy time
 /// counted from its establishment (the first from time 0, as in v1).
 fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Instant) -> SlotSummary {
-    let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable; 2], nat_expiries: 0, healthy_ns: 0, later: Vec::new() };
+    let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable.into(); 2], nat_expiries: 0, healthy_ns: 0, later: None };
     for (g, c) in slot.connections.iter().enumerate() {
         let Some(established) = c.established_at else { continue };
         let mine: Vec<&Declaration> = declarations.iter().copied().filter(|d| d.conn as usize == g).collect();
-        let sides = Side::BOTH.map(|side| slot_side_outcome(&mine, c.broken, side));
+        let sides = Side::BOTH.map(|side| PackedOutcome::from(slot_side_outcome(&mine, c.broken, side)));
         if g == 0 {
             summary.sides = sides;
         } else {
-            summary.later.push(sides);
+            summary.later.get_or_insert_with(Default::default).push(sides);
         }
         summary.nat_expiries += slot_nat_expiries(&mine, &c.nat_expired_at);
         let start = if g == 0 { Instant::ZERO } else { established };
@@ -425,7 +482,7 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
         session: session_report(horizon, runs),
-        idle_closes: (kind == "quic").then(|| runs.iter().map(|r| r.idle_closes).sum()),
+        idle_closes: (kind == "quic").then(|| runs.iter().map(|r| u64::from(r.idle_closes)).sum()),
     }
 }
 
@@ -487,5 +544,33 @@ mod tests {
         assert_eq!(all[0].to_string(), "d:7875123456789");
         assert!("fp:weather".parse::<SideOutcome>().is_err());
         assert!("d:-1".parse::<SideOutcome>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod packed_tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_outcome_is_eight_bytes_and_gives_back_what_went_in() {
+        assert_eq!(std::mem::size_of::<PackedOutcome>(), 8);
+        assert_eq!(std::mem::size_of::<SlotSummary>(), 40);
+        let all = [
+            SideOutcome::Detected(Duration::new(7890, 912_345_678)),
+            SideOutcome::Detected(Duration::ZERO),
+            SideOutcome::Detected(Duration::from_secs(365 * 86_400)),
+            SideOutcome::Undetected,
+            SideOutcome::Quiet,
+            SideOutcome::NotApplicable,
+        ]
+        .into_iter()
+        .chain(Condition::ALL.map(SideOutcome::FalsePositive));
+        for o in all {
+            let p = PackedOutcome::from(o);
+            assert_eq!(p.get(), o);
+            // The partial results' text form is the outcome's.
+            assert_eq!(serde_json::to_string(&p).unwrap(), serde_json::to_string(&o).unwrap());
+            assert_eq!(serde_json::from_str::<PackedOutcome>(&serde_json::to_string(&o).unwrap()).unwrap(), p);
+        }
     }
 }

@@ -466,7 +466,7 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
         Metric::Detected => count(&|o| matches!(o, SideOutcome::Detected(_))) > b,
         Metric::Undetected => count(&|o| o == SideOutcome::Undetected) > b,
         Metric::FalsePositiveRate => {
-            let fp: f64 = runs.iter().flat_map(|r| &r.slots).map(|s| s.sides.iter().filter(|o| fps(**o)).count() as f64).sum();
+            let fp: f64 = runs.iter().flat_map(|r| &r.slots).map(|s| s.sides.iter().filter(|o| fps(o.get())).count() as f64).sum();
             let hours: f64 = runs.iter().map(RunSummary::healthy_hours).sum::<f64>() + rest * conn_hours;
             hours > 0.0 && fp * 1000.0 / hours > b
         }
@@ -480,7 +480,7 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
         // Counts only grow with more seeds; the session rates and percentiles can still move either way.
         Metric::RequestsFailed => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.failed as f64).sum::<f64>() > b,
         Metric::RequestsHung => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.hung as f64).sum::<f64>() > b,
-        Metric::IdleCloses => runs.iter().map(|r| r.idle_closes).sum::<u64>() as f64 > b,
+        Metric::IdleCloses => runs.iter().map(|r| u64::from(r.idle_closes)).sum::<u64>() as f64 > b,
         _ => false,
     }
 }
@@ -631,7 +631,8 @@ mod tests {
     }
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
-        let slot = crate::metrics::SlotSummary { sides, nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: Vec::new() };
+        let slot =
+            crate::metrics::SlotSummary { sides: sides.map(Into::into), nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: None };
         RunSummary {
             seed: 0,
             slots: vec![slot].into(),
