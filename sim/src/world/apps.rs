@@ -40,9 +40,7 @@ impl World {
         let now = self.now;
         let (side, proxy) = (self.conns[c].role.side(), self.conns[c].role.is_proxy());
         // Log lines about this connection carry which one it is.
-        let conn = &self.conns[c];
-        let _span = crate::trace::logging()
-            .then(|| tracing::debug_span!(target: "sim", "conn", id = c, slot = conn.slot, gen = conn.gen, %side).entered());
+        let _span = crate::trace::logging().then(|| conn_span(c, self.conns[c].slot, self.conns[c].gen, side));
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {
@@ -279,4 +277,11 @@ impl World {
             self.reconnect(c);
         }
     }
+}
+
+/// The log span of a connection's work (only made while someone listens).
+#[cold]
+#[inline(never)]
+fn conn_span(id: usize, slot: u32, gen: u32, side: crate::app::Side) -> tracing::span::EnteredSpan {
+    tracing::debug_span!(target: "sim", "conn", id, slot, gen, %side).entered()
 }
