@@ -164,18 +164,13 @@ pub enum ProxyEvent {
     IdleClose { slot: u32, on_idle: crate::world::OnIdle },
 }
 
-/// Does any `tracing` subscriber want events at all? One atomic load, so
-/// the engine's hot paths pay nothing measurable when no one listens.
+/// Does any `tracing` subscriber want events at all? One atomic load per
+/// trace point when no one listens (see the README's engine bench figures).
 #[inline]
 pub fn logging() -> bool {
     tracing::level_filters::LevelFilter::current() != tracing::level_filters::LevelFilter::OFF
 }
 
-/// One trace event as a `tracing` event of target `sim`, at the level its
-/// kind deserves: faults and death declarations at INFO; socket state
-/// changes, timers firing, NAT mappings and the proxy's decisions at DEBUG;
-/// every packet and application message at TRACE. The subscriber stamps the
-/// line with the simulated time ([`crate::time::current`]).
 /// Build and emit out of line: the event's construction stays off the hot
 /// path when nobody listens (measured: inlined, it cost 25-40 % per event).
 #[cold]
@@ -184,6 +179,11 @@ fn emit_with(make: impl FnOnce() -> TraceEvent) {
     emit(&make());
 }
 
+/// One trace event as a `tracing` event of target `sim`, at the level its
+/// kind deserves: faults and death declarations at INFO; socket state
+/// changes, timers firing, NAT mappings and the proxy's decisions at DEBUG;
+/// every packet and application message at TRACE. The subscriber stamps the
+/// line with the simulated time ([`crate::time::current`]).
 #[cold]
 #[inline(never)]
 fn emit(event: &TraceEvent) {
