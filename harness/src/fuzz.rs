@@ -221,14 +221,14 @@ fn mutate(rng: &mut ChaCha8Rng, text: &str) -> String {
 fn run_briefly(scenario: &crate::scenario::Scenario, budget: u64, stats: &mut FuzzStats) {
     for strategy in scenario.strategies.iter().take(2) {
         stats.runs += 1;
-        let (mut world, _, _) = runner::world(scenario, strategy, scenario.base_seed, false);
+        let (mut world, faults, probes) = runner::world(scenario, strategy, scenario.base_seed, false);
         world.run_until_or(sim::Instant::ZERO + scenario.horizon, budget);
         if world.events_processed() >= budget {
             stats.cut_short += 1;
             continue;
         }
-        // Finished: the whole pipeline, to the report.
-        let record = runner::run_one(scenario, strategy, scenario.base_seed, false);
+        // Finished within the budget: the rest of the pipeline, to the report.
+        let record = runner::finish(scenario, scenario.base_seed, (world, faults, probes));
         let summary = crate::metrics::RunSummary::of(&record);
         let _ = crate::metrics::aggregate(&strategy.name, strategy.kind, scenario.horizon, &[summary]);
     }

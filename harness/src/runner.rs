@@ -253,7 +253,9 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
 }
 
-fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, Vec<DerivedFault>, Probes)) -> RunRecord {
+/// Run a built world (see [`world`]) to its horizon and collect its record; a world
+/// already run part of the way (a fuzzer's budget) carries on from where it stopped.
+pub fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, Vec<DerivedFault>, Probes)) -> RunRecord {
     let outcome = world.run();
     let endpoints = [*probes.stats[0].borrow(), *probes.stats[1].borrow()];
     let (requests, request_log) = match probes.book {
