@@ -91,6 +91,11 @@ fn tshark_reads_the_pcap_and_agrees_with_the_trace() {
     // The model has no SACK, so no SYN may offer it.
     let sack = tshark(&["-r", p, "-Y", "tcp.options.sack_perm"]).unwrap();
     assert_eq!(sack.lines().count(), 0, "SYNs offering SACK:\n{sack}");
+    // Wireshark decodes the server's port as plain TCP: on 443 it read the
+    // stand-in payloads as broken TLS ("SSL" in its protocol column).
+    let protocols = tshark(&["-r", p, "-T", "fields", "-e", "_ws.col.Protocol"]).unwrap();
+    let not_tcp: Vec<&str> = protocols.lines().filter(|l| *l != "TCP").collect();
+    assert!(not_tcp.is_empty(), "{} packets decoded as something else, first {:?}", not_tcp.len(), not_tcp.first());
     // The NAT's public address shows on the server side.
     let outside = tshark(&["-r", p, "-Y", "ip.src == 198.51.100.1"]).unwrap();
     assert!(outside.lines().count() > 0);

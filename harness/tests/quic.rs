@@ -146,12 +146,12 @@ fn tables_and_html_show_quic_strategies_with_their_udp_figures() {
     let json: serde_json::Value = serde_json::from_slice(&ok(&["run", f, "--format", "json"])).unwrap();
     let off = &json["scenarios"][0]["strategies"][1];
     let table = String::from_utf8(ok(&["run", f])).unwrap();
-    // The third block: NAT survival and idle closes, for UDP strategies only.
+    // The cost block: false positives per 1000 h, NAT survival and (QUIC only) idle closes.
     let row = table.lines().find(|l| l.trim_start().starts_with("quic-off") && l.contains(&off["idle_closes"].to_string())).unwrap();
-    assert!(table.contains("nat expiries  idle closes  keepalive B/h"), "{table}");
-    assert!(row.split_whitespace().nth(2) == Some(&off["idle_closes"].to_string()[..]), "{row}");
+    assert!(table.contains("false positives/1000h  nat expiries  idle closes  keepalive B/h"), "{table}");
+    assert!(row.split_whitespace().nth(3) == Some(&off["idle_closes"].to_string()[..]), "{row}");
     let markdown = String::from_utf8(ok(&["run", f, "--format", "markdown"])).unwrap();
-    assert!(markdown.contains("| strategy | nat expiries | idle closes | keepalive B/h |"), "{markdown}");
+    assert!(markdown.contains("| strategy | false positives/1000h | nat expiries | idle closes | keepalive B/h |"), "{markdown}");
     let out = dir.join("html");
     ok(&["run", f, "--out", out.to_str().unwrap()]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();

@@ -111,25 +111,42 @@ fn session_rows(s: &StrategyReport) -> Option<[String; 9]> {
     ])
 }
 
-const UDP_HEADERS: [&str; 4] = ["strategy", "nat expiries", "idle closes", "keepalive B/h"];
-
-/// The figures of a strategy over UDP (QUIC or a datagram tunnel): its NAT
-/// survival and what the keep-alives cost; `None` for TCP strategies.
-fn udp_rows(s: &StrategyReport) -> Option<[String; 4]> {
-    if !matches!(s.kind.as_str(), "quic" | "udp_keepalive") {
-        return None;
+/// The cost block's columns; "idle closes" only where a strategy has them (QUIC).
+fn cost_headers(idle_closes: bool) -> Vec<&'static str> {
+    let mut h = vec!["strategy", "false positives/1000h", "nat expiries"];
+    if idle_closes {
+        h.push("idle closes");
     }
-    Some([
-        s.name.clone(),
-        s.nat_expiries.to_string(),
-        s.idle_closes.map_or("-".to_string(), |n| n.to_string()),
-        format!("{:.1}", s.keepalive_bytes_per_hour),
-    ])
+    h.push("keepalive B/h");
+    h
 }
 
+/// What a strategy costs besides its detections: healthy connections it
+/// killed per 1000 connection-hours, NAT mappings lost, (QUIC) idle closes,
+/// and the bytes its keep-alives put on the wire.
+fn cost_row(s: &StrategyReport, idle_closes: bool) -> Vec<String> {
+    let mut r = vec![s.name.clone(), format!("{:.2}", s.false_positives_per_1000_conn_hours), s.nat_expiries.to_string()];
+    if idle_closes {
+        r.push(s.idle_closes.map_or("-".to_string(), |n| n.to_string()));
+    }
+    r.push(format!("{:.1}", s.keepalive_bytes_per_hour));
+    r
+}
+
+fn cost_rows(strategies: &[StrategyReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let idle_closes = strategies.iter().any(|s| s.idle_closes.is_some());
+    (cost_headers(idle_closes), strategies.iter().map(|s| cost_row(s, idle_closes)).collect())
+}
+
+/// Printed once under the tables: what the two easily misread columns count.
+pub const LEGEND: &str = "detected: broken connections a side declared dead before the horizon, whether its keepalive
+  found out or an error (ECONNRESET, ETIMEDOUT) on its own traffic did.
+false positives: declarations on a connection that was not broken (by cause; per 1000 connection-hours below).";
+
 /// Rows under headers, each column as wide as its widest cell.
-fn aligned<const N: usize>(out: &mut String, headers: &[&str; N], all: &[[String; N]]) {
-    let widths: Vec<usize> = (0..N).map(|i| all.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
+fn aligned<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
+    let widths: Vec<usize> =
+        (0..headers.len()).map(|i| all.iter().map(|r| r.as_ref()[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: &[String]| {
         let mut l = String::from(" ");
         for (i, c) in cells.iter().enumerate() {
@@ -137,14 +154,14 @@ fn aligned<const N: usize>(out: &mut String, headers: &[&str; N], all: &[[String
         }
         l.trim_end().to_string()
     };
-    let _ = writeln!(out, "{}", line(&headers.map(String::from)));
+    let _ = writeln!(out, "{}", line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>()));
     for r in all {
-        let _ = writeln!(out, "{}", line(r));
+        let _ = writeln!(out, "{}", line(r.as_ref()));
     }
 }
 
-/// One aligned table per scenario (and a second with the session figures
-/// for a scenario that measures them).
+/// One aligned table per scenario: detections, the session figures for a
+/// scenario that measures them, and the costs; the legend once at the end.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
     for sc in &report.scenarios {
@@ -156,14 +173,30 @@ pub fn table(report: &Report) -> String {
             out.push('\n');
             aligned(&mut out, &SESSION_HEADERS, &sessions);
         }
-        let udp: Vec<[String; 4]> = sc.strategies.iter().filter_map(udp_rows).collect();
-        if !udp.is_empty() {
-            out.push('\n');
-            aligned(&mut out, &UDP_HEADERS, &udp);
-        }
+        let (headers, costs) = cost_rows(&sc.strategies);
+        out.push('\n');
+        aligned(&mut out, &headers, &costs);
         out.push('\n');
     }
+    if !report.scenarios.is_empty() {
+        let _ = writeln!(out, "{LEGEND}");
+    }
     out
+}
+
+/// A markdown table: header, separator, rows.
+fn markdown_table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(headers.len()));
+    for r in all {
+        let _ = writeln!(out, "| {} |", r.as_ref().join(" | "));
+    }
+}
+
+/// A description's paragraphs (split at blank lines), each on one line: the
+/// file's single line breaks are only wrapping.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    text.split("\n\n").map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|p| !p.is_empty()).collect()
 }
 
 /// GitHub-flavoured markdown, ready for `$GITHUB_STEP_SUMMARY`.
@@ -171,31 +204,23 @@ pub fn markdown(report: &Report) -> String {
     let mut out = String::from("# kasim results\n\n");
     for sc in &report.scenarios {
         let _ = writeln!(out, "## {} ({} seeds)\n", sc.name, sc.seeds);
-        if !sc.description.is_empty() {
-            let _ = writeln!(out, "{}\n", sc.description.lines().next().unwrap_or(""));
+        for paragraph in paragraphs(&sc.description) {
+            let _ = writeln!(out, "{paragraph}\n");
         }
-        let _ = writeln!(out, "| {} |", HEADERS.join(" | "));
-        let _ = writeln!(out, "|{}", " --- |".repeat(HEADERS.len()));
-        for s in &sc.strategies {
-            let _ = writeln!(out, "| {} |", rows(s).join(" | "));
-        }
+        let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
+        markdown_table(&mut out, &HEADERS, &all);
         let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(session_rows).collect();
         if !sessions.is_empty() {
-            let _ = writeln!(out, "\n| {} |", SESSION_HEADERS.join(" | "));
-            let _ = writeln!(out, "|{}", " --- |".repeat(SESSION_HEADERS.len()));
-            for r in &sessions {
-                let _ = writeln!(out, "| {} |", r.join(" | "));
-            }
+            out.push('\n');
+            markdown_table(&mut out, &SESSION_HEADERS, &sessions);
         }
-        let udp: Vec<[String; 4]> = sc.strategies.iter().filter_map(udp_rows).collect();
-        if !udp.is_empty() {
-            let _ = writeln!(out, "\n| {} |", UDP_HEADERS.join(" | "));
-            let _ = writeln!(out, "|{}", " --- |".repeat(UDP_HEADERS.len()));
-            for r in &udp {
-                let _ = writeln!(out, "| {} |", r.join(" | "));
-            }
-        }
+        let (headers, costs) = cost_rows(&sc.strategies);
         out.push('\n');
+        markdown_table(&mut out, &headers, &costs);
+        out.push('\n');
+    }
+    if !report.scenarios.is_empty() {
+        let _ = writeln!(out, "_{}_", LEGEND.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     out
 }
@@ -230,5 +255,54 @@ mod tests {
         assert_eq!(availability(0.999953), "99.9953 %");
         // 0.9999999 is not 100 %: one unavailable second in four months.
         assert_eq!(availability(0.9999999), "99.9999 %");
+    }
+
+    fn strategy(name: &str, fp_rate: f64, nat_expiries: u64, idle_closes: Option<u64>) -> StrategyReport {
+        StrategyReport {
+            name: name.into(),
+            kind: if idle_closes.is_some() { "quic" } else { "tcp_keepalive" }.into(),
+            runs: 10,
+            connections: 1,
+            client: SideReport { detected: 3, undetected: 1, ..Default::default() },
+            server: SideReport::default(),
+            false_positives_per_1000_conn_hours: fp_rate,
+            nat_expiries,
+            keepalive_packets_per_hour: 12.0,
+            keepalive_bytes_per_hour: 624.0,
+            session: None,
+            idle_closes,
+        }
+    }
+
+    fn report(strategies: Vec<StrategyReport>) -> Report {
+        let description = "First line of the lesson,\nwrapped in the file.\n\nA second paragraph.".into();
+        Report { scenarios: vec![crate::model::ScenarioReport { name: "s".into(), seeds: 10, description, horizon_s: 3600.0, strategies }] }
+    }
+
+    #[test]
+    fn every_table_shows_false_positives_per_1000_hours_and_nat_expiries() {
+        let r = report(vec![strategy("a", 4.1666, 7, None)]);
+        let text = table(&r);
+        // The cost block of a TCP-only scenario has no idle-closes column.
+        assert!(
+            text.contains(
+                "  strategy  false positives/1000h  nat expiries  keepalive B/h\n  a         4.17                   7             624.0\n"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("\n{LEGEND}\n")), "{text}");
+        let md = markdown(&r);
+        assert!(
+            md.contains(
+                "| strategy | false positives/1000h | nat expiries | keepalive B/h |\n| --- | --- | --- | --- |\n| a | 4.17 | 7 | 624.0 |"
+            ),
+            "{md}"
+        );
+        // The whole description, its wrapping undone, paragraphs kept.
+        assert!(md.contains("First line of the lesson, wrapped in the file.\n\nA second paragraph.\n"), "{md}");
+        // A QUIC strategy brings the idle-closes column; a TCP neighbour shows "-" there.
+        let mixed = table(&report(vec![strategy("tcp", 0.0, 0, None), strategy("quic", 0.0, 0, Some(266))]));
+        assert!(mixed.contains("  tcp       0.00                   0             -            624.0\n"), "{mixed}");
+        assert!(mixed.contains("  quic      0.00                   0             266          624.0\n"), "{mixed}");
     }
 }

@@ -231,10 +231,13 @@ pub mod addr {
     /// The first client's first connection; client `i` is `198.18.0.2 + i`
     /// (198.18.0.0/15, benchmarking), its connection `k` uses port `40000 + k`.
     pub const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40000);
-    pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 443);
+    /// The server clients dial. Port 8000: one Wireshark decodes as plain TCP
+    /// (on 443 it would try to read our stand-in payloads as TLS). QUIC keeps
+    /// 443 ([`crate::quic::PORT`]), where Wireshark's QUIC dissector belongs.
+    pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 8000);
     pub const NAT_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
     /// The server behind a proxy (the proxy takes [`SERVER`], the address clients dial).
-    pub const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 20), 443);
+    pub const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 20), 8000);
     /// The first local port of a proxy's connections to the backend.
     pub const PROXY_FIRST_PORT: u16 = 1024;
 

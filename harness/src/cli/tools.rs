@@ -50,8 +50,8 @@ pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     for s in &scenarios {
         let names: Vec<&str> = s.strategies.iter().map(|st| st.name.as_str()).collect();
         let _ = writeln!(out, "  {:<28} {} (horizon {}, {} seeds)", s.name, s.path.display(), format_duration(s.horizon), s.seeds);
-        if let Some(first) = s.description.lines().next() {
-            let _ = writeln!(out, "  {:<28} {}", "", first);
+        for line in s.description.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+            let _ = writeln!(out, "  {:<28} {}", "", line);
         }
         let _ = writeln!(out, "  {:<28} strategies: {}", "", names.join(", "));
     }

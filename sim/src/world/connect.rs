@@ -13,7 +13,7 @@ impl World {
     /// Start a new client connection for `slot` from local `port`, with the
     /// slot's application `app`: a SYN now, a new generation of the slot.
     pub(super) fn open_client_conn(&mut self, slot: u32, port: u16, app: Box<dyn Application>) -> usize {
-        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
+        let server = SocketAddrV4::new(self.hosts[self.front()].addr, self.service_port());
         let h = self.slots[slot as usize].client;
         let local = SocketAddrV4::new(self.hosts[h].addr, port);
         let local_now = self.hosts[h].local(self.now);
@@ -44,7 +44,7 @@ impl World {
     pub(super) fn next_port(&mut self, h: usize) -> u16 {
         const FIRST: u32 = 32768;
         const SPAN: u32 = 61000 - FIRST;
-        let server = SocketAddrV4::new(self.hosts[self.front()].addr, addr::SERVER.port());
+        let server = SocketAddrV4::new(self.hosts[self.front()].addr, self.service_port());
         let base = u32::from(addr::client_port(0)) - FIRST;
         for _ in 0..SPAN {
             let k = self.hosts[h].next_port;

@@ -4,7 +4,6 @@
 use super::{Fault, HostRef, HostState, Listener, Role, World};
 use crate::app::Idle;
 use crate::oracle::{BreakCause, Condition};
-use crate::packet::addr;
 use crate::quic::QuicListener;
 use crate::trace::{FaultEvent, TraceEvent};
 use std::ops::Range;
@@ -131,10 +130,10 @@ impl World {
     fn start_application(&mut self, host: HostRef, ev: FaultEvent) {
         let now = self.now;
         let h = self.host_index(host);
+        let port = self.service_port();
         let hst = &mut self.hosts[h];
         hst.app_alive = true;
         if !matches!(host, HostRef::Client(_)) {
-            let port = if host == HostRef::Proxy { addr::SERVER.port() } else { addr::BACKEND.port() };
             let mut listener = Listener::new(port, None);
             if let (HostRef::Server, Some(q)) = (host, &self.quic) {
                 listener.quic = Some(QuicListener::new(q, self.quic_reset_key, hst.quic_seeds.seed32()));

@@ -298,6 +298,16 @@ pub struct World {
 const UP: usize = 0;
 const DOWN: usize = 1;
 
+/// The port the server listens on: [`addr::SERVER`]'s for TCP, 443 for UDP
+/// transports (QUIC's home, where Wireshark decodes it).
+fn service_port(udp: bool) -> u16 {
+    if udp {
+        crate::quic::PORT
+    } else {
+        addr::SERVER.port()
+    }
+}
+
 impl World {
     /// A one-connection world: `client` runs on the client's connection,
     /// `server` on the server's; the client connects at time 0.
@@ -347,6 +357,7 @@ impl World {
         ];
         // Behind a proxy the server moves to the backend address; the proxy takes the one clients dial.
         let server_addr = if cfg.proxy.is_some() { addr::BACKEND } else { addr::SERVER };
+        let server_addr = SocketAddrV4::new(*server_addr.ip(), service_port(cfg.quic.is_some() || cfg.tunnel.is_some()));
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
         server.listener = Some(Listener::new(server_addr.port(), Some(spare)));
@@ -368,7 +379,7 @@ impl World {
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
             ];
             let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), Stream::new(seed, Purpose::ProxyIsn), link);
-            h.listener = Some(Listener::new(addr::SERVER.port(), None));
+            h.listener = Some(Listener::new(service_port(cfg.quic.is_some() || cfg.tunnel.is_some()), None));
             hosts.push(h);
             (p, hosts.len() - 1)
         });
@@ -520,6 +531,11 @@ impl World {
     /// What clients connect to: the proxy when there is one, else the server.
     fn front(&self) -> usize {
         self.proxy.map_or(self.server(), |p| p.1)
+    }
+
+    /// The port clients dial (and a proxy dials on the backend).
+    fn service_port(&self) -> u16 {
+        service_port(self.quic.is_some() || self.tunnel.is_some())
     }
 
     fn start(&mut self) {

@@ -64,7 +64,7 @@ impl World {
         let slot = self.conns[front].slot;
         let local = SocketAddrV4::new(self.hosts[p].addr, addr::PROXY_FIRST_PORT + self.backend_conns as u16);
         self.backend_conns += 1;
-        let remote = SocketAddrV4::new(self.hosts[self.server()].addr, addr::BACKEND.port());
+        let remote = SocketAddrV4::new(self.hosts[self.server()].addr, self.service_port());
         let iss = self.hosts[p].isn.u32();
         let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
         tcp.connect(self.hosts[p].local(self.now));

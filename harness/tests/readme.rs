@@ -1,0 +1,35 @@
+//! The README's `console` blocks are run as written and their output
+//! compared (trycmd): a command or an output that drifts fails this test.
+//! Blocks marked `text` or `sh` are not run (they need root, a shell or
+//! minutes). In an expected output, a line `...` stands for any number of
+//! lines and `[..]` for the rest of a line.
+//!
+//! The commands run in a fresh folder holding the repository's `scenarios/`
+//! and `examples/`, so what they write (a pcap, an exported scenario) lands
+//! there and not in the checkout. To refresh the outputs after a deliberate
+//! change: `TRYCMD=overwrite cargo test --release -p harness --test readme`,
+//! then read the diff.
+
+use std::path::Path;
+
+#[test]
+fn readme_commands_print_what_the_readme_says() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
+    let dir = std::env::temp_dir().join(format!("kasim-readme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for folder in ["scenarios", "examples"] {
+        std::os::unix::fs::symlink(repo.join(folder), dir.join(folder)).unwrap();
+    }
+    // This test binary holds one test, so moving the process into the folder
+    // affects nobody else; trycmd runs each command in the current folder.
+    std::env::set_current_dir(&dir).unwrap();
+    trycmd::TestCases::new()
+        .register_bin("kasim", Path::new(env!("CARGO_BIN_EXE_kasim")))
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "off")
+        .case(repo.join("README.md"));
+    // TestCases runs when dropped (above); leave no folder behind.
+    let _ = std::env::set_current_dir(&repo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
