@@ -58,8 +58,17 @@ pub fn chacha(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// A deterministic random stream.
+///
+/// The generator (ChaCha8: 304 bytes with its output buffer) is made on the
+/// first draw: a world holds several streams per host (handshake numbers,
+/// loss on each link direction, QUIC seeds), and most are never drawn from
+/// in a given scenario. Made later or at once, it draws the same numbers.
 #[derive(Clone, Debug)]
-pub struct Stream(ChaCha8Rng);
+pub struct Stream {
+    seed: u64,
+    stream: u64,
+    rng: Option<Box<ChaCha8Rng>>,
+}
 
 impl Stream {
     pub fn new(seed: u64, purpose: Purpose) -> Self {
@@ -69,25 +78,29 @@ impl Stream {
     /// [`Stream::new`]'s, so a one-client world draws what it always drew,
     /// and adding a client never shifts another's numbers.
     pub fn for_host(seed: u64, purpose: Purpose, host: u32) -> Self {
-        Stream(chacha(seed, purpose as u64 | (u64::from(host) << 32)))
+        Stream { seed, stream: purpose as u64 | (u64::from(host) << 32), rng: None }
+    }
+    fn rng(&mut self) -> &mut ChaCha8Rng {
+        let (seed, stream) = (self.seed, self.stream);
+        self.rng.get_or_insert_with(|| Box::new(chacha(seed, stream)))
     }
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        self.0.random::<f64>()
+        self.rng().random::<f64>()
     }
     pub fn u32(&mut self) -> u32 {
-        self.0.random::<u32>()
+        self.rng().random::<u32>()
     }
     /// 32 random bytes: the seed of a generator of its own (a QUIC connection's).
     pub fn seed32(&mut self) -> [u8; 32] {
-        self.0.random::<[u8; 32]>()
+        self.rng().random::<[u8; 32]>()
     }
     /// Uniform in `[lo, hi)`; `lo` when the range is empty.
     pub fn range_u16(&mut self, lo: u16, hi: u16) -> u16 {
         if hi <= lo {
             lo
         } else {
-            self.0.random_range(lo..hi)
+            self.rng().random_range(lo..hi)
         }
     }
 }

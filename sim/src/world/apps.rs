@@ -227,7 +227,7 @@ impl World {
                     }
                     conn.sock.write(size);
                     conn.written += size;
-                    conn.ledger.push_back(Message { end: conn.written, tag, size });
+                    super::push_message(&mut conn.ledger, Message { end: conn.written, tag, size });
                     self.trace.record(now, || TraceEvent::AppWrite { side, tag, size });
                 }
                 AppCommand::Close if !conn.gone => {

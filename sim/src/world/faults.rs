@@ -136,7 +136,7 @@ impl World {
         if !matches!(host, HostRef::Client(_)) {
             let mut listener = Listener::new(port, None);
             if let (HostRef::Server, Some(q)) = (host, &self.quic) {
-                listener.quic = Some(QuicListener::new(q, self.quic_reset_key, hst.quic_seeds.seed32()));
+                listener.quic = Some(Box::new(QuicListener::new(q, self.quic_reset_key, hst.quic_seeds.seed32())));
             }
             if let (HostRef::Server, Some(_)) = (host, &self.tunnel) {
                 listener.tunnel_peers = Some(Default::default());

@@ -54,7 +54,7 @@ impl World {
         }
         conn.sock.write(m.size);
         conn.written += m.size;
-        conn.ledger.push_back(Message { end: conn.written, tag: m.tag, size: m.size });
+        super::push_message(&mut conn.ledger, Message { end: conn.written, tag: m.tag, size: m.size });
         true
     }
 

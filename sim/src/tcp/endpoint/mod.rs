@@ -248,9 +248,12 @@ impl TcpEndpoint {
             last_oow_ack: None,
             keepalive: None,
             user_timeout: None,
-            out: VecDeque::new(),
+            // Room for one: an idle connection rarely holds more, and a first
+            // push into an empty queue would reserve four (256 + 64 bytes per
+            // endpoint, measured in the engine bench's memory figure).
+            out: VecDeque::with_capacity(1),
             ack_pending: false,
-            events: VecDeque::new(),
+            events: VecDeque::with_capacity(1),
             cfg,
         }
     }
