@@ -32,6 +32,14 @@ fn rust_log_lines_carry_the_simulated_time_of_what_they_tell() {
     // Socket events come inside their connection's span; declarations are there too.
     assert!(err.lines().any(|l| l.contains("conn{id=") && l.contains("socket")), "{err}");
     assert!(err.lines().any(|l| l.contains("declared dead")), "{err}");
+    // Timers armed: the client's SYN arms the retransmission timer at 0 for
+    // the initial RTO, 1 s, which the timer wheel (HZ 250, level 1: 8-jiffy
+    // buckets) rounds up to 256 jiffies = 1.024 s; the established client
+    // then waits for its application's first ping, a minute after the
+    // handshake completed (0.060 s: one 60 ms round trip).
+    let armed: Vec<&str> = err.lines().filter(|l| l.contains("side=client}") && l.contains("timers armed")).collect();
+    assert!(armed[0].starts_with("+00:00:00.000") && armed[0].contains("retransmit=Retransmit +00:00:01.024"), "{armed:?}");
+    assert!(armed[1].contains("retransmit=- keepalive=- app=+00:01:00.060"), "{armed:?}");
     // sim=debug leaves packets (TRACE) out.
     assert!(!err.contains("sent 198.18."), "{err}");
     let (_, all) = replay(Some("trace"));

@@ -4,7 +4,8 @@
 use super::{ConnOutcome, Ev, HostState, Message, Role, World};
 use crate::app::{AppCommand, AppEvent};
 use crate::oracle::{judge, Declaration, Verdict};
-use crate::tcp::{SocketError, SocketEvent, TcpState};
+use crate::tcp::{SocketError, SocketEvent, TcpState, TimerKind};
+use crate::time::Instant;
 use crate::trace::TraceEvent;
 
 impl World {
@@ -207,6 +208,9 @@ impl World {
         };
         let Some(next) = next.map(|t| host.global(t).max(self.now)) else { return };
         if conn.wake.is_none_or(|w| next < w || w < self.now) {
+            if crate::trace::logging() {
+                log_timers(conn.sock.armed_timers(), app_t, conn.idle_at, next);
+            }
             self.conns[c].wake = Some(next);
             self.schedule(next, Ev::Wake(c as u32));
         }
@@ -277,6 +281,22 @@ impl World {
             self.reconnect(c);
         }
     }
+}
+
+/// A connection's next wake-up moved: which timers are armed and when each
+/// fires ("-": not armed), at DEBUG within the connection's span. Times are
+/// the host's clock (a suspended host's lags); `wake` is the world's.
+#[cold]
+#[inline(never)]
+fn log_timers(tcp: [Option<(TimerKind, Instant)>; 2], app: Option<Instant>, idle_close: Option<Instant>, wake: Instant) {
+    // Applications say "no timer" with a far-off instant; past any horizon (365 d) it is "never".
+    let at = |t: Option<Instant>| match t {
+        None => "-".to_string(),
+        Some(t) if t > Instant::from_secs(400 * 86_400) => "never".to_string(),
+        Some(t) => t.to_string(),
+    };
+    let [retransmit, keepalive] = tcp.map(|t| t.map_or_else(|| "-".to_string(), |(kind, at)| format!("{kind:?} {at}")));
+    tracing::debug!(target: "sim", %retransmit, %keepalive, app = %at(app), idle_close = %at(idle_close), %wake, "timers armed");
 }
 
 /// The log span of a connection's work (only made while someone listens).

@@ -492,6 +492,8 @@ impl World {
         let until = until.min(self.horizon);
         let stop_at = self.events_processed.saturating_add(max_events);
         if !self.started {
+            // The first SYNs go out now: their log lines carry the time too.
+            crate::time::set_current(Some(self.now));
             self.start();
         }
         while let Some(Reverse(top)) = self.queue.peek() {

@@ -81,6 +81,13 @@ impl Socket {
             Socket::Tunnel(t) => t.handle_timeout(local),
         }
     }
+    /// The TCP timers armed (none for QUIC and tunnels: quinn's are its own).
+    pub(super) fn armed_timers(&self) -> [Option<(TimerKind, Instant)>; 2] {
+        match self {
+            Socket::Tcp(t) => t.armed_timers(),
+            Socket::Quic(_) | Socket::Tunnel(_) => [None, None],
+        }
+    }
     /// Bytes of our stream the peer acknowledged (QUIC does not say: 0).
     pub(super) fn acked_bytes(&self) -> u64 {
         match self {

@@ -374,6 +374,15 @@ impl TcpEndpoint {
         }
     }
 
+    /// The timers armed now and when each fires (the timer wheel's deadline,
+    /// in the host's clock): the retransmission timer (or the tail-loss probe
+    /// in its place) and the keepalive timer. For logs; [`Self::poll_timeout`]
+    /// is their minimum.
+    pub fn armed_timers(&self) -> [Option<(TimerKind, Instant)>; 2] {
+        let rtx = self.rtx.map(|t| (if t.probe { TimerKind::LossProbe } else { TimerKind::Retransmit }, t.at));
+        [rtx, self.keepalive_at.map(|at| (TimerKind::Keepalive, at))]
+    }
+
     /// The next segment to put on the wire at `now`, if any.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
         let mut seg = if let Some(mut seg) = self.out.pop_front() {
