@@ -22,7 +22,7 @@ fn row(side: Side) -> Row {
 }
 
 fn broken_mark(at: sim::Instant, cause: sim::oracle::BreakCause) -> Mark {
-    Mark { at_s: at.as_secs_f64(), row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") }
+    Mark { at_s: at.as_secs_f64(), until_s: None, row: Row::Network, kind: MarkKind::Broken, label: format!("broken: {cause}") }
 }
 
 /// A declaration's mark; `echo` when it only carries the peer's decision.
@@ -33,34 +33,49 @@ fn declaration_mark(at: sim::Instant, side: Side, cause: &str, verdict: Verdict,
         Verdict::Detection { .. } => MarkKind::Detection,
         Verdict::FalsePositive { .. } => MarkKind::FalsePositive,
     };
-    Mark { at_s: at.as_secs_f64(), row: row(side), kind, label: cause.to_string() }
+    Mark { at_s: at.as_secs_f64(), until_s: None, row: row(side), kind, label: cause.to_string() }
+}
+
+/// The end of a lasting fault: the latest still-open span of that label on
+/// that row ends at `at_s`. Returns no new mark.
+fn close_span(marks: &mut [Mark], label: &str, row: Row, at_s: f64) -> Option<Mark> {
+    if let Some(m) = marks.iter_mut().rev().find(|m| m.label == label && m.row == row && m.until_s.is_some_and(|u| u > at_s)) {
+        m.until_s = Some(at_s);
+    }
+    None
 }
 
 /// A traced re-run of `seed`, as timeline marks.
 pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunTimeline {
     let r = runner::run_one(scenario, strategy, seed, true);
+    let horizon_s = scenario.horizon.as_secs_f64();
     let mut marks = Vec::new();
     let mut nat = 0;
     let mut declared: Vec<Side> = Vec::new();
     for rec in &r.outcome.trace {
         let at_s = rec.at.as_secs_f64();
-        let mark = |row, kind, label: &str| Mark { at_s, row, kind, label: label.to_string() };
+        let mark = |row, kind, label: &str| Mark { at_s, until_s: None, row, kind, label: label.to_string() };
         match &rec.event {
             TraceEvent::Fault(f) => {
+                // A fault that lasts opens a span its end closes (the horizon if none does).
+                let lasting = |label: &str, r: Row| Mark { until_s: Some(horizon_s), ..mark(r, MarkKind::Fault, label) };
                 let m = match *f {
-                    FaultEvent::Vanish(s) => mark(row(s), MarkKind::Fault, "vanish"),
-                    FaultEvent::RebootStart(s) => mark(row(s), MarkKind::Fault, "reboot"),
-                    FaultEvent::SuspendStart(s) => mark(row(s), MarkKind::Fault, "suspend"),
-                    FaultEvent::Crash(s) => mark(row(s), MarkKind::Fault, "crash"),
-                    FaultEvent::OutageStart(_) => mark(Row::Network, MarkKind::Fault, "outage"),
-                    FaultEvent::NatReboot => mark(Row::Network, MarkKind::Fault, "NAT reboot"),
-                    _ => continue,
+                    FaultEvent::Vanish(s) => Some(mark(row(s), MarkKind::Fault, "vanish")),
+                    FaultEvent::RebootStart(s) => Some(lasting("reboot", row(s))),
+                    FaultEvent::SuspendStart(s) => Some(lasting("suspend", row(s))),
+                    FaultEvent::Crash(s) => Some(lasting("crash", row(s))),
+                    FaultEvent::OutageStart(_) => Some(lasting("outage", Row::Network)),
+                    FaultEvent::NatReboot => Some(mark(Row::Network, MarkKind::Fault, "NAT reboot")),
+                    FaultEvent::RebootDone(s) => close_span(&mut marks, "reboot", row(s), at_s),
+                    FaultEvent::SuspendEnd(s) => close_span(&mut marks, "suspend", row(s), at_s),
+                    FaultEvent::Restarted(s) => close_span(&mut marks, "crash", row(s), at_s),
+                    FaultEvent::OutageEnd(_) => close_span(&mut marks, "outage", Row::Network, at_s),
                 };
-                marks.push(m);
+                marks.extend(m);
             }
             TraceEvent::NatMappingExpired { mapping, .. } if !mapping.closing && nat < MAX_NAT_MARKS => {
                 nat += 1;
-                marks.push(mark(Row::Network, MarkKind::NatExpiry, if nat == 1 { "NAT expiry" } else { "" }));
+                marks.push(mark(Row::Network, MarkKind::NatExpiry, "NAT expiry"));
             }
             TraceEvent::Declared { side, cause, verdict } => {
                 let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
@@ -141,7 +156,8 @@ pub fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTim
             Some(s) if f.kind != crate::scenario::FaultKind::Outage => row(s),
             _ => Row::Network,
         };
-        t.marks.push(Mark { at_s: f.at.as_secs_f64(), row, kind: MarkKind::Fault, label: f.kind.name().into() });
+        let until_s = f.duration.map(|d| (f.at + d).as_secs_f64().min(t.horizon_s));
+        t.marks.push(Mark { at_s: f.at.as_secs_f64(), until_s, row, kind: MarkKind::Fault, label: f.kind.name().into() });
     }
     if let Some((at, cause)) = r.outcome.broken {
         t.marks.push(broken_mark(at, cause));

@@ -75,8 +75,12 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
         assert_eq!(lines, steps, "{scenario}: one CDF line per detecting strategy, a step per detection");
         let tradeoff = figures.iter().find(|f| f.starts_with("tradeoff")).unwrap();
         assert_eq!(tradeoff.matches("<circle").count(), detecting.len(), "{scenario}: a trade-off point per detecting strategy");
+        // Each point carries its strategy's number; the legend under the picture names it.
+        let names_in_order: Vec<&str> = sc["strategies"].as_array().unwrap().iter().map(|st| st["name"].as_str().unwrap()).collect();
         for name in &detecting {
-            assert!(tradeoff.contains(&format!(">\n{name}\n<")), "{scenario}: point labelled {name}");
+            let number = names_in_order.iter().position(|n| n == name).unwrap() + 1;
+            assert!(tradeoff.contains(&format!(">\n{number}\n<")), "{scenario}: point numbered {number}");
+            assert!(tradeoff.contains(&format!("&#9679; {number}</b> {name}")), "{scenario}: legend entry {number} {name}");
         }
         // Each timeline shows its run's fault and the break it caused.
         // (plotters writes a label's text on a line of its own)

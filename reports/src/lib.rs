@@ -4,6 +4,7 @@
 pub mod html;
 pub mod model;
 pub mod pcap;
+pub mod plot;
 pub mod render;
 
 pub use model::{Latency, Report, ScenarioReport, SideReport, StrategyReport};

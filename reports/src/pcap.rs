@@ -185,7 +185,8 @@ mod tests {
     #[test]
     fn a_quic_datagram_is_udp_on_its_ports_with_its_length() {
         // A 1200-byte QUIC Initial: IPv4 (20) + UDP (8) + 1200.
-        let d = Segment::datagram(addr::CLIENT, addr::SERVER, 1200, SegmentKind::Handshake);
+        let server = std::net::SocketAddrV4::new(*addr::SERVER.ip(), sim::quic::PORT);
+        let d = Segment::datagram(addr::CLIENT, server, 1200, SegmentKind::Handshake);
         let p = encode(&d, 3);
         assert_eq!(p.len(), 1228);
         assert_eq!(p.len() as u32, d.ip_bytes());
