@@ -42,7 +42,7 @@ fn main() {
         let t = Instant::now();
         let strategy: Rc<dyn live::LiveStrategy> =
             Rc::new(TokioPing { interval: Duration::from_secs(600), timeout: Duration::from_secs(180) });
-        let r = live::run(&s, strategy, Duration::from_secs(780), 0, LiveConfig { tick }).unwrap();
+        let r = live::run(&s, strategy, Duration::from_secs(780), 0, LiveConfig { tick, ..Default::default() }).unwrap();
         let wall = t.elapsed().as_secs_f64();
         println!(
             "live, tick {:>6?}:  {:>10.3} s wall per run (detected at {:?}) = {:>9.0}x the event engine",

@@ -47,7 +47,12 @@ fn close_span(marks: &mut [Mark], label: &str, row: Row, at_s: f64) -> Option<Ma
 
 /// A traced re-run of `seed`, as timeline marks.
 pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunTimeline {
-    let r = runner::run_one(scenario, strategy, seed, true);
+    traced_timeline(scenario, &runner::run_one(scenario, strategy, seed, true))
+}
+
+/// A traced run's timeline marks (the event engine's, or a live run's).
+pub fn traced_timeline(scenario: &Scenario, r: &RunRecord) -> RunTimeline {
+    let seed = r.seed;
     let horizon_s = scenario.horizon.as_secs_f64();
     let mut marks = Vec::new();
     let mut nat = 0;
@@ -147,26 +152,9 @@ pub fn scenario_plots(
     ScenarioPlots { strategies }
 }
 
-/// A timeline from a run's record alone (no trace; live mode): faults, the break, declarations.
-pub fn untraced_timeline(scenario: &Scenario, run: Option<&RunRecord>) -> RunTimeline {
-    let mut t = RunTimeline { seed: run.map_or(0, |r| r.seed), horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new() };
-    let Some(r) = run else { return t };
-    for f in &r.faults {
-        let row = match f.side {
-            Some(s) if f.kind != crate::scenario::FaultKind::Outage => row(s),
-            _ => Row::Network,
-        };
-        let until_s = f.duration.map(|d| (f.at + d).as_secs_f64().min(t.horizon_s));
-        t.marks.push(Mark { at_s: f.at.as_secs_f64(), until_s, row, kind: MarkKind::Fault, label: f.kind.name().into() });
-    }
-    if let Some((at, cause)) = r.outcome.broken {
-        t.marks.push(broken_mark(at, cause));
-    }
-    for d in &r.outcome.declarations {
-        let echo = crate::runner::counted_declaration(&r.outcome, d.side).is_none_or(|c| c.at != d.at);
-        t.marks.push(declaration_mark(d.at, d.side, &d.cause, d.verdict, echo));
-    }
-    t
+/// An empty timeline: a run that could not be drawn (live mode unavailable).
+pub fn no_timeline(scenario: &Scenario) -> RunTimeline {
+    RunTimeline { seed: 0, horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new() }
 }
 
 #[cfg(test)]

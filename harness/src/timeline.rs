@@ -153,6 +153,8 @@ pub enum Topic {
     App,
     /// Each request's outcome (sessions): ok, hung or failed.
     Requests,
+    /// Log lines captured in live mode (the user's tokio code, turmoil).
+    Logs,
 }
 
 impl Topic {
@@ -173,6 +175,7 @@ impl Topic {
             TraceEvent::Sent { .. } | TraceEvent::Delivered { .. } | TraceEvent::Queued { .. } | TraceEvent::Dropped { .. } => {
                 Topic::Packets
             }
+            TraceEvent::Log { .. } => Topic::Logs,
         }
     }
 }
@@ -229,6 +232,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     for r in trace {
         streams.observe(&r.event);
         let (place, event): (String, String) = match &r.event {
+            TraceEvent::Log { side, level, target, message } => {
+                (side.map_or("live".to_string(), |s| s.to_string()), format!("log {level} {target}: {message}"))
+            }
             TraceEvent::Sent { side, seg } => {
                 if !all && seg.kind == SegmentKind::Ack {
                     continue;

@@ -124,6 +124,14 @@ pub enum TraceEvent {
         size: u64,
     },
     Fault(FaultEvent),
+    /// A log line captured in live mode (the user's tokio code, or turmoil's
+    /// own), on the host it ran on (`None`: outside any host).
+    Log {
+        side: Option<Side>,
+        level: tracing::Level,
+        target: String,
+        message: String,
+    },
     Declared {
         side: Side,
         cause: String,
@@ -213,6 +221,8 @@ fn emit(event: &TraceEvent) {
         TraceEvent::AppWrite { side, tag, size } => trace!(target: "sim", %side, tag, size, "application wrote"),
         TraceEvent::AppMessage { side, tag, size } => trace!(target: "sim", %side, tag, size, "application received"),
         TraceEvent::MessageLost { side, tag, size } => trace!(target: "sim", %side, tag, size, "message lost"),
+        // It came from `tracing` in the first place.
+        TraceEvent::Log { .. } => {}
     }
 }
 

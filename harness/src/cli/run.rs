@@ -135,7 +135,7 @@ fn run_live(
             live::LiveError::Unsupported { scenario: format!("{} ({})", s.name, s.path.display()), parts }.to_string(),
         ));
     }
-    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick) };
+    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick), ..Default::default() };
     let seeds = runner::seeds(s, args.seeds);
     strategies
         .iter()
@@ -159,19 +159,21 @@ fn run_live(_: &Scenario, _: &[&StrategySpec], _: &RunArgs, _: &(dyn Fn() + Sync
     Err(CliError::Live("this kasim was built without live mode: cargo run --release --features harness/live -- run --engine live".into()))
 }
 
-/// The representative run's timeline for the HTML report: a traced re-run in
-/// the event engine; in live mode (no packet trace) the run's record alone.
+/// The representative run's timeline for the HTML report in live mode: the
+/// run again, with its faults, declarations and captured log lines traced.
 #[cfg(feature = "live")]
 fn live_timeline(s: &Scenario, st: &StrategySpec, seed: u64, args: &RunArgs) -> RunTimeline {
     use crate::live;
-    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick) };
-    let record = live::from_spec(st).and_then(|strategy| live::run(s, strategy, st.detection_window(), seed, cfg).ok());
-    crate::plots::untraced_timeline(s, record.as_ref())
+    let cfg = live::LiveConfig { tick: args.tick.unwrap_or(live::LiveConfig::default().tick), trace: true };
+    match live::from_spec(st).and_then(|strategy| live::run(s, strategy, st.detection_window(), seed, cfg).ok()) {
+        Some(record) => crate::plots::traced_timeline(s, &record),
+        None => crate::plots::no_timeline(s),
+    }
 }
 
 #[cfg(not(feature = "live"))]
 fn live_timeline(s: &Scenario, _: &StrategySpec, _: u64, _: &RunArgs) -> RunTimeline {
-    crate::plots::untraced_timeline(s, None)
+    crate::plots::no_timeline(s)
 }
 
 /// `kasim run` and `kasim check` (`check`: the seeds to list per failure and a JUnit path).

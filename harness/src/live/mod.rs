@@ -23,13 +23,16 @@
 //! no RTO or keepalive timers), suspend, NAT reboot, crash, and workload
 //! traffic (in live mode the user's code owns the stream).
 
+mod capture;
+
 use crate::driver::DriverStats;
 use crate::runner::{derive_faults, RunRecord};
 use crate::scenario::{FaultKind, Scenario};
 use sim::link::LinkConfig;
 use sim::oracle::{BreakCause, Condition, Declaration, Oracle};
 use sim::tcp::TcpConfig;
-use sim::world::{Outcome, WireStats};
+use sim::trace::{FaultEvent, TraceEvent, TraceRecord};
+use sim::world::Outcome;
 use sim::{Instant, Side};
 use std::cell::RefCell;
 use std::future::Future;
@@ -66,6 +69,11 @@ pub trait LiveStrategy {
     fn client(&self, stream: TcpStream, dead: DeathHandle) -> LocalTask;
     /// The server's code for one accepted connection.
     fn server(&self, stream: TcpStream, dead: DeathHandle) -> LocalTask;
+    /// Is every message this code sends a ping or a pong? Then the run's
+    /// data messages count as keepalive traffic (`keepalive_packets_per_hour`).
+    fn only_keepalive_traffic(&self) -> bool {
+        false
+    }
 }
 
 /// Why live mode cannot run a scenario.
@@ -128,11 +136,14 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
 pub struct LiveConfig {
     /// turmoil's tick (default 1 ms): the granularity of simulated time.
     pub tick: Duration,
+    /// Keep the run's log lines (the user's `tracing` events, turmoil's) with
+    /// the faults and declarations as its trace, for a timeline.
+    pub trace: bool,
 }
 
 impl Default for LiveConfig {
     fn default() -> Self {
-        LiveConfig { tick: Duration::from_millis(1) }
+        LiveConfig { tick: Duration::from_millis(1), trace: false }
     }
 }
 
@@ -147,7 +158,8 @@ enum Action {
 }
 
 /// Run one seed of `strategy` on `scenario` under turmoil; the same record the
-/// event engine produces (wire statistics are not available: zero).
+/// event engine produces, with wire statistics counted from turmoil's
+/// messages and (`cfg.trace`) a trace of faults, declarations and log lines.
 pub fn run(
     scenario: &Scenario,
     strategy: Rc<dyn LiveStrategy>,
@@ -184,6 +196,7 @@ pub fn run(
     }
     actions.sort_by_key(|a| a.0);
 
+    let strategy_is_keepalive_only = strategy.only_keepalive_traffic();
     let log: Rc<RefCell<Vec<(Side, Duration, String)>>> = Rc::default();
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -214,28 +227,32 @@ pub fn run(
     let delay = scenario.client_link.up.delay + scenario.server_link.up.delay;
     sim.set_link_latency(CLIENT, SERVER, delay.max(cfg.tick));
 
-    let mut next = 0;
-    while sim.elapsed() < scenario.horizon {
-        while let Some(&(at, action)) = actions.get(next) {
-            if at > sim.elapsed() {
-                break;
+    let keepalive_only = strategy_is_keepalive_only;
+    let (_, captured) = capture::capture(cfg.trace, |clock| {
+        let mut next = 0;
+        while sim.elapsed() < scenario.horizon {
+            while let Some(&(at, action)) = actions.get(next) {
+                if at > sim.elapsed() {
+                    break;
+                }
+                match action {
+                    Action::Partition => sim.partition(CLIENT, SERVER),
+                    Action::Repair => sim.repair(CLIENT, SERVER),
+                    Action::Crash => sim.crash(SERVER),
+                    Action::Bounce => sim.bounce(SERVER),
+                    Action::Hold => sim.hold(CLIENT, SERVER),
+                    Action::Release => sim.release(CLIENT, SERVER),
+                }
+                next += 1;
             }
-            match action {
-                Action::Partition => sim.partition(CLIENT, SERVER),
-                Action::Repair => sim.repair(CLIENT, SERVER),
-                Action::Crash => sim.crash(SERVER),
-                Action::Bounce => sim.bounce(SERVER),
-                Action::Hold => sim.hold(CLIENT, SERVER),
-                Action::Release => sim.release(CLIENT, SERVER),
+            clock.set(sim.elapsed());
+            match sim.step() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(_) => break,
             }
-            next += 1;
         }
-        match sim.step() {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(_) => break,
-        }
-    }
+    });
     let ended_at = Instant::ZERO + sim.elapsed().min(scenario.horizon);
     drop(sim);
 
@@ -255,29 +272,56 @@ pub fn run(
         });
     }
     declarations.sort_by_key(|d| d.at);
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         ended_at,
         broken: oracle.broken(),
         slots: vec![sim::world::SlotOutcome {
             connections: vec![sim::world::ConnOutcome { broken: oracle.broken(), ..Default::default() }],
         }],
         declarations,
-        stats: [WireStats::default(); 2],
+        stats: captured.stats,
         nat_expiries: 0,
         nat_expired_at: Vec::new(),
         messages_received: [0; 2],
         events_processed: 0,
         trace: Vec::new(),
     };
-    Ok(RunRecord {
-        seed,
-        faults,
-        outcome,
-        endpoints: [DriverStats::default(); 2],
-        horizon: scenario.horizon,
-        requests: None,
-        request_log: Vec::new(),
-    })
+    if cfg.trace {
+        outcome.trace = trace_of(&faults, &outcome.declarations, captured.records);
+    }
+    // A ping-only strategy's messages are its keepalive traffic: the client's pings, the server's pongs.
+    let mut endpoints = [DriverStats::default(); 2];
+    if keepalive_only {
+        endpoints[0].pings = captured.data_messages[0];
+        endpoints[0].ping_bytes = captured.data_bytes[0];
+        endpoints[1].pongs = captured.data_messages[1];
+        endpoints[1].pong_bytes = captured.data_bytes[1];
+    }
+    Ok(RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests: None, request_log: Vec::new() })
+}
+
+/// A live run's trace: its faults (as the engine traces them), its
+/// declarations with their verdicts, and the captured log lines, in time order.
+fn trace_of(faults: &[crate::runner::DerivedFault], declarations: &[Declaration], logs: Vec<TraceRecord>) -> Vec<TraceRecord> {
+    let mut trace = Vec::new();
+    for f in faults {
+        let (at, end) = (Instant::ZERO + f.at, Instant::ZERO + f.at + f.duration.unwrap_or_default());
+        let side = f.side.unwrap_or(Side::Server);
+        let events: &[(Instant, FaultEvent)] = match f.kind {
+            FaultKind::Vanish => &[(at, FaultEvent::Vanish(side))],
+            FaultKind::Reboot => &[(at, FaultEvent::RebootStart(side)), (end, FaultEvent::RebootDone(side))],
+            FaultKind::Outage => &[(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
+            _ => &[],
+        };
+        trace.extend(events.iter().map(|&(at, f)| TraceRecord { at, event: TraceEvent::Fault(f) }));
+    }
+    for d in declarations {
+        trace.push(TraceRecord { at: d.at, event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict } });
+    }
+    trace.extend(logs);
+    // Stable: at one instant, faults, then declarations, then log lines.
+    trace.sort_by_key(|r| r.at);
+    trace
 }
 
 /// The tokio implementation of a declared `live_*` strategy, if it is one.
@@ -297,6 +341,10 @@ pub struct TokioPing {
 }
 
 impl LiveStrategy for TokioPing {
+    fn only_keepalive_traffic(&self) -> bool {
+        true
+    }
+
     fn client(&self, stream: TcpStream, dead: DeathHandle) -> LocalTask {
         let (interval, timeout) = (self.interval, self.timeout);
         Box::pin(async move {
