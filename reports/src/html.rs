@@ -56,27 +56,38 @@ impl MarkKind {
 /// Which row of the timeline a mark goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Row {
+    /// What happened at the client: its host's faults, its declarations.
     Client,
+    /// What happened between the ends: link outages, the NAT, the break itself.
     Network,
+    /// What happened at the server.
     Server,
 }
 
+/// One event on a run's timeline picture.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mark {
+    /// When, in simulated seconds since the start of the run.
     pub at_s: f64,
     /// A fault that lasts (outage, suspension, reboot, crash until restart):
     /// when it ended (the horizon if it had not). Drawn as a span.
     pub until_s: Option<f64>,
+    /// The row it is drawn on.
     pub row: Row,
+    /// What it is (its colour and legend entry).
     pub kind: MarkKind,
+    /// Its text beside the mark (left out where labels would overprint).
     pub label: String,
 }
 
 /// One run, drawn.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct RunTimeline {
+    /// The run's seed (the page names it so the run can be replayed).
     pub seed: u64,
+    /// The run's length in simulated seconds: the time axis's end.
     pub horizon_s: f64,
+    /// Everything drawn, in time order.
     pub marks: Vec<Mark>,
 }
 
@@ -87,6 +98,7 @@ pub struct StrategyPlots {
     pub latencies_s: Vec<f64>,
     /// Sessions: the length of every restored unavailable period, seconds.
     pub restore_s: Vec<f64>,
+    /// The representative run drawn for this strategy.
     pub timeline: RunTimeline,
     /// Why this run was drawn ("the first false positive", "the median detection, 33.6 s").
     pub why: String,
@@ -94,6 +106,7 @@ pub struct StrategyPlots {
     pub replay: String,
 }
 
+/// What one scenario's plots need, per strategy.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ScenarioPlots {
     /// In the order of the report's strategies.
@@ -272,12 +285,18 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
 /// One point of a `kasim tune` grid, for its plot.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TunePoint {
+    /// The point's parameter values, as the command line wrote them (`idle=330s`).
     pub label: String,
     /// Client p99 detection latency (none: nothing detected).
     pub p99_s: Option<f64>,
+    /// Keepalive packets per connection-hour, both directions.
     pub packets_per_hour: f64,
+    /// It met every `--require` bound.
     pub feasible: bool,
+    /// No other point is at least as good on client p99 latency, false
+    /// positives and packets and better on one (the Pareto frontier).
     pub pareto: bool,
+    /// The point `tune` recommends: the feasible one with the least objective.
     pub recommended: bool,
 }
 

@@ -1,6 +1,8 @@
 //! Renderers for kasim results. This crate knows the shape of a report (the
 //! JSON contract) and how to show it; it knows nothing of how runs are made.
 
+#![warn(missing_docs)]
+
 pub mod html;
 pub mod model;
 pub mod pcap;

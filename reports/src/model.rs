@@ -4,36 +4,59 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// A whole report: what `kasim run --format json` prints.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Report {
+    /// One entry per scenario run.
     pub scenarios: Vec<ScenarioReport>,
 }
 
+/// One scenario's results: every strategy it compares, over the same seeds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ScenarioReport {
+    /// The scenario's name.
     pub name: String,
+    /// How many seeds each strategy ran (one run per seed).
     pub seeds: u64,
     /// Addition: what the scenario teaches.
     pub description: String,
     /// Addition: simulated time per run, in seconds.
     pub horizon_s: f64,
+    /// One entry per strategy that ran.
     pub strategies: Vec<StrategyReport>,
 }
 
+/// One strategy's results over all runs of a scenario. Detections and false
+/// positives count connections (a run of 100 connections can detect 100
+/// breaks); rates are per connection-hour.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct StrategyReport {
+    /// The strategy's name in the scenario.
     pub name: String,
+    /// Its kind (`tcp_keepalive`, `app_ping`, `quic`, `udp_keepalive`, …).
     pub kind: String,
+    /// How many runs (seeds) the figures cover.
     pub runs: u64,
     /// v2: connections (slots) per run; absent when 1, so a one-connection
     /// scenario's JSON is what it always was.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub connections: u64,
+    /// The client applications' declarations.
     pub client: SideReport,
+    /// The server applications' declarations.
     pub server: SideReport,
+    /// False positives of both sides per 1000 hours of healthy connection
+    /// (each connection counted until its first declaration, its break, its
+    /// orderly end, or the horizon).
     pub false_positives_per_1000_conn_hours: f64,
+    /// NAT mappings lost to idleness while a connection was still held
+    /// (before either side declared it dead), over all runs.
     pub nat_expiries: u64,
+    /// Keepalive packets per connection-hour, both directions: TCP keepalive
+    /// probes and their ACKs, application pings and pongs, QUIC PINGs and
+    /// their answers, tunnel keepalives.
     pub keepalive_packets_per_hour: f64,
+    /// The IP bytes of those packets, per connection-hour.
     pub keepalive_bytes_per_hour: f64,
     /// v2 sessions: present only for a scenario that measures them, so a
     /// v1 scenario's JSON keeps its bytes.
@@ -49,6 +72,7 @@ pub struct StrategyReport {
 /// availability, reconnects. Field names are the contract's.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct SessionReport {
+    /// What became of the client's requests.
     pub requests: RequestsReport,
     /// Length of each unavailable period that ended before the horizon; null when none did.
     pub time_to_restore_s: Option<Latency>,
@@ -58,26 +82,43 @@ pub struct SessionReport {
     pub reconnects: u64,
     /// Unavailable periods still open at the horizon.
     pub unrestored: u64,
+    /// Failed requests per 1000 counted ones.
     pub failed_requests_per_1000: f64,
+    /// Reconnects per 1000 hours with a working connection.
     pub reconnects_per_1000_conn_hours: f64,
 }
 
+/// The client's requests over all runs. Each counted request is exactly one
+/// of ok, failed or hung; one still young at the horizon is not counted.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct RequestsReport {
+    /// Requests counted: `ok + failed + hung`.
     pub sent: u64,
+    /// Whole reply within the request's timeout.
     pub ok: u64,
+    /// Its connection ended first (or there was none and reconnection is off).
     pub failed: u64,
+    /// No reply within its timeout, or none by the horizon while its
+    /// connection stayed open.
     pub hung: u64,
     /// Latency of the ok requests (from issue to the whole reply), seconds.
     pub latency_s: Latency,
 }
 
+/// One side's declarations over all runs of a strategy, counted per connection.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct SideReport {
+    /// Broken connections this side declared dead.
     pub detected: u64,
+    /// Broken connections this side never declared dead (and the peer had
+    /// not declared before the break).
     pub undetected: u64,
+    /// Detection latency of the `detected` ones: break to declaration.
     pub latency_s: Latency,
+    /// Declarations about connections that were not broken.
     pub false_positives: u64,
+    /// Those, by the transient condition that explains each (every
+    /// condition's name present, zero or not).
     pub false_positives_by_cause: BTreeMap<String, u64>,
 }
 
@@ -92,10 +133,15 @@ fn is_one(n: &u64) -> bool {
 /// Detection latency in seconds; every field null when nothing was detected.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
 pub struct Latency {
+    /// Median (nearest rank), seconds.
     pub p50: Option<f64>,
+    /// 90th percentile (nearest rank), seconds.
     pub p90: Option<f64>,
+    /// 99th percentile (nearest rank), seconds.
     pub p99: Option<f64>,
+    /// The largest, seconds.
     pub max: Option<f64>,
+    /// The arithmetic mean, seconds.
     pub mean: Option<f64>,
 }
 

@@ -19,22 +19,31 @@ use std::time::Duration;
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
+    /// The end that connects: a client host's connection (or a proxy's leg
+    /// toward the server, which it opens).
     Client,
+    /// The end that accepts: the server's connection (or a proxy's leg
+    /// toward a client, which it accepted).
     Server,
 }
 
 impl Side {
+    /// Both sides, in [`index`](Self::index) order.
     pub const BOTH: [Side; 2] = [Side::Client, Side::Server];
 
+    /// 0 for the client, 1 for the server: the index of per-side arrays
+    /// (`[client, server]`, as in [`Outcome::stats`](crate::Outcome::stats)).
     pub fn index(self) -> usize {
         self as usize
     }
+    /// The other end of the connection.
     pub fn peer(self) -> Side {
         match self {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
         }
     }
+    /// `"client"` or `"server"`: the name in traces, logs and reports.
     pub fn name(self) -> &'static str {
         match self {
             Side::Client => "client",
@@ -56,11 +65,22 @@ pub enum AppEvent {
     Connected,
     /// More of the peer's stream is readable: `bytes` in total so far. Comes
     /// before the [`AppEvent::Message`]s it completes.
-    Readable { bytes: u64 },
+    Readable {
+        /// Stream offset up to which the peer's bytes are readable (cumulative).
+        bytes: u64,
+    },
     /// A whole message of the peer's stream has arrived, in order.
-    Message { tag: u64, size: u64 },
+    Message {
+        /// The tag the peer's application gave it in [`AppIo::write`].
+        tag: u64,
+        /// Its size in bytes (at least 1).
+        size: u64,
+    },
     /// The peer's TCP has acknowledged our stream up to `bytes` (cumulative).
-    Acked { bytes: u64 },
+    Acked {
+        /// Bytes of our stream acknowledged so far, counted from its first byte.
+        bytes: u64,
+    },
     /// The peer closed its side (FIN).
     Eof,
     /// The socket failed.
@@ -70,18 +90,30 @@ pub enum AppEvent {
 /// A command an application issues; applied by the world after the callback.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AppCommand {
+    /// Queue a message on the stream ([`AppIo::write`]); ignored once the
+    /// socket is closed.
     Write {
+        /// Bytes of the message (at least 1).
         size: u64,
+        /// The application's label for it, handed back to the peer in
+        /// [`AppEvent::Message`].
         tag: u64,
     },
+    /// An orderly close ([`AppIo::close`]): a FIN after the queued data.
     Close,
     /// An orderly close on purpose (an idle timeout): FIN, and the end of
     /// the connection is neither a detection nor a false positive.
     CloseOnPurpose,
+    /// An abortive close ([`AppIo::abort`]): a RST now, queued data discarded.
     Abort,
+    /// `SO_KEEPALIVE` with its idle/interval/count, or off ([`AppIo::set_keepalive`]).
     SetKeepalive(Option<Keepalive>),
+    /// `TCP_USER_TIMEOUT`, or back to the default ([`AppIo::set_user_timeout`]).
     SetUserTimeout(Option<Duration>),
+    /// The application's failure detector declares the peer dead
+    /// ([`AppIo::declare_dead`]); the world judges it against the ground truth.
     DeclareDead {
+        /// Why, in the detector's words (for traces and reports).
         cause: String,
     },
     /// Open a new connection for this slot (a reconnect); see [`AppIo::connect`].
@@ -112,6 +144,10 @@ impl AppIo {
         self.written += size;
         self.commands.push(AppCommand::Write { size, tag });
     }
+    /// Close the connection in order: a FIN after the data already written
+    /// (QUIC: CONNECTION_CLOSE with code 0; a tunnel just stops sending). The
+    /// oracle treats what follows like any other end; an idle timeout should
+    /// use [`close_on_purpose`](Self::close_on_purpose) instead.
     pub fn close(&mut self) {
         self.commands.push(AppCommand::Close);
     }
@@ -124,12 +160,22 @@ impl AppIo {
     pub fn close_on_purpose(&mut self) {
         self.commands.push(AppCommand::CloseOnPurpose);
     }
+    /// Abort the connection (`SO_LINGER` 0, then `close`): a RST now if the
+    /// TCP connection is synchronized, unsent data discarded (QUIC:
+    /// CONNECTION_CLOSE with code 1, which the peer hears as a reset).
     pub fn abort(&mut self) {
         self.commands.push(AppCommand::Abort);
     }
+    /// `SO_KEEPALIVE` with `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT`;
+    /// `None` turns it off. On an established connection the timer is armed
+    /// for `idle` from now, as Linux does. TCP only: QUIC and tunnels ignore it.
     pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) {
         self.commands.push(AppCommand::SetKeepalive(keepalive));
     }
+    /// `TCP_USER_TIMEOUT`: how long written data may stay unacknowledged
+    /// (and, with keepalive on, how long the peer may stay silent) before
+    /// the connection fails with `ETIMEDOUT`, in place of `tcp_retries2`.
+    /// `None` or zero restores the defaults. TCP only.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
         self.commands.push(AppCommand::SetUserTimeout(timeout));
     }
@@ -152,7 +198,8 @@ impl AppIo {
     pub fn written(&self) -> u64 {
         self.written
     }
-    /// Bytes of our stream the peer has acknowledged.
+    /// Bytes of our stream the peer has acknowledged (always 0 on QUIC and
+    /// tunnels, which do not report it).
     pub fn acked(&self) -> u64 {
         self.acked
     }

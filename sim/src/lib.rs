@@ -40,6 +40,8 @@
 //! assert!(outcome.declarations.is_empty()); // an idle socket never notices
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod error;
 pub mod link;

@@ -47,6 +47,9 @@ impl Default for LinkConfig {
 }
 
 impl LinkConfig {
+    /// Check the settings: a rate and a queue greater than zero, a loss
+    /// probability in [0, 1). `name` (`client.link.up`, …) is the key the
+    /// error names.
     pub fn validate(&self, name: &'static str) -> Result<(), ConfigError> {
         if self.rate_bps == 0 {
             return Err(ConfigError::MustBePositive { field: name });
@@ -70,14 +73,18 @@ impl LinkConfig {
 /// An interval during which the link passes nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outage {
+    /// First instant of the outage (the world's global clock).
     pub start: Instant,
+    /// First instant after it: the span is `[start, end)`.
     pub end: Instant,
 }
 
 impl Outage {
+    /// An outage of `duration` from `start`.
     pub fn new(start: Instant, duration: Duration) -> Self {
         Outage { start, end: start + duration }
     }
+    /// Is the link down at `t` (`start <= t < end`)?
     pub fn contains(&self, t: Instant) -> bool {
         self.start <= t && t < self.end
     }
@@ -86,8 +93,12 @@ impl Outage {
 /// Why a link did not deliver a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkDrop {
+    /// Tail drop: the packet would have pushed the backlog past
+    /// [`LinkConfig::queue_bytes`].
     QueueFull,
+    /// Lost at random, with probability [`LinkConfig::loss`].
     RandomLoss,
+    /// Offered during an outage, or still on its way when one began.
     Outage,
 }
 
@@ -96,9 +107,12 @@ pub enum LinkDrop {
 pub enum Offer {
     /// Arrives at the far end at this instant, after `queued` behind others.
     Arrives {
+        /// When its last bit reaches the far end (serialisation plus delay).
         at: Instant,
+        /// How long it waited for the transmitter before its first bit left.
         queued: Duration,
     },
+    /// Never arrives, for this reason.
     Dropped(LinkDrop),
 }
 
@@ -115,18 +129,23 @@ pub struct LinkDir {
 }
 
 impl LinkDir {
+    /// An idle link with settings `cfg`, drawing its random losses from `rng`.
     pub fn new(cfg: LinkConfig, rng: Stream) -> Self {
         LinkDir { cfg, busy_until: Instant::ZERO, backlog: VecDeque::new(), backlog_bytes: 0, outages: Vec::new(), rng }
     }
 
+    /// Its settings.
     pub fn config(&self) -> &LinkConfig {
         &self.cfg
     }
 
+    /// Schedule an outage (the world adds each `outage` fault to both
+    /// directions of the host's link before the run).
     pub fn add_outage(&mut self, outage: Outage) {
         self.outages.push(outage);
     }
 
+    /// Does an outage hold the link at `t`?
     pub fn in_outage(&self, t: Instant) -> bool {
         self.outages.iter().any(|o| o.contains(t))
     }

@@ -41,15 +41,27 @@ use std::time::Duration;
 /// What happens to a flow's packets once its mapping expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OnExpired {
+    /// Silently dropped both ways (conntrack INVALID, most home routers): the
+    /// connection is broken, and only a timer at an end can tell.
     Drop,
+    /// The NAT answers the inside host's next packet with a RST (AWS NAT
+    /// gateway): the inside end learns at its next send.
     Rst,
+    /// The next packet from inside gets a fresh mapping on a new public
+    /// port; the server knows no such connection and answers RST (Linux
+    /// masquerade `fully-random`).
     NewPort,
+    /// A mid-stream packet from inside re-creates the same mapping, so the
+    /// connection survives (Linux `nf_conntrack_tcp_loose = 1`); packets from
+    /// outside are dropped until then.
     Loose,
 }
 
 impl OnExpired {
+    /// Every behaviour, in declaration order.
     pub const ALL: [OnExpired; 4] = [OnExpired::Drop, OnExpired::Rst, OnExpired::NewPort, OnExpired::Loose];
 
+    /// The name a scenario file uses (`drop`, `rst`, `new_port`, `loose`).
     pub fn name(self) -> &'static str {
         match self {
             OnExpired::Drop => "drop",
@@ -65,23 +77,36 @@ impl OnExpired {
     }
 }
 
+/// A NAT's timers and expiry behaviour. All timeouts count from a flow's
+/// last packet (either direction with `refresh_on_inbound`), on the world's
+/// global clock: the NAT never sleeps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NatConfig {
     /// Idle timeout of an established flow.
     pub idle_timeout: Duration,
     /// Idle timeout during the handshake and after FIN or RST (RFC 5382: ≥ 4 min).
     pub transitory_timeout: Duration,
+    /// What a TCP flow's next packet meets once its mapping expired.
     pub on_expired: OnExpired,
     /// Whether packets from outside refresh the mapping (Linux conntrack: yes).
     pub refresh_on_inbound: bool,
+    /// The NAT's outside address: the source servers see for every client.
     pub public_ip: Ipv4Addr,
     /// Idle timeout of a UDP flow until a reply was seen (Linux conntrack: 30 s).
     pub udp_idle_timeout: Duration,
-    /// Idle timeout of a UDP flow once both directions were seen (Linux conntrack: 120 s).
+    /// Idle timeout of a UDP flow once both directions were seen (Linux
+    /// conntrack's `nf_conntrack_udp_timeout_stream`: 120 s; [`NatConfig::new`]
+    /// sets 30 s, the same as `udp_idle_timeout`, and the harness does too
+    /// unless a scenario gives its own).
     pub udp_stream_timeout: Duration,
 }
 
 impl NatConfig {
+    /// A NAT with TCP idle timeout `idle_timeout` and expiry behaviour
+    /// `on_expired`, and the rest at its defaults: a 240 s transitory timeout
+    /// (RFC 5382's minimum), refresh on inbound packets (as conntrack does),
+    /// UDP flows forgotten after 30 s of silence whether or not a reply was
+    /// seen, and [`addr::NAT_PUBLIC_IP`](crate::packet::addr::NAT_PUBLIC_IP).
     pub fn new(idle_timeout: Duration, on_expired: OnExpired) -> Self {
         NatConfig {
             idle_timeout,
@@ -94,6 +119,7 @@ impl NatConfig {
         }
     }
 
+    /// Check that every timeout is greater than zero.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("nat.idle_timeout", self.idle_timeout)?;
         positive("nat.transitory_timeout", self.transitory_timeout)?;
@@ -102,13 +128,24 @@ impl NatConfig {
     }
 }
 
+/// One flow's translation: the inside host's address and port, the remote
+/// it talks to, and the public address and port the remote sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping {
+    /// The inside host's address and port (a client's).
     pub inside: SocketAddrV4,
+    /// The outside end of the flow (the server, or the proxy).
     pub remote: SocketAddrV4,
+    /// What `inside` is rewritten to: the NAT's public IP and the port it chose.
     pub public: SocketAddrV4,
+    /// The flow's last packet that refreshed the mapping (the world's clock):
+    /// its timeout counts from here.
     pub last_activity: Instant,
+    /// TCP: past the handshake (a packet other than a bare SYN came back, or
+    /// picked up mid-stream), so `idle_timeout` applies. UDP: a reply was seen.
     pub established: bool,
+    /// A FIN or RST crossed it (either way): the short `transitory_timeout`
+    /// applies, and its expiry loses nothing.
     pub closing: bool,
     /// Who opened the flow: the `sender` of the packet that created the
     /// mapping (the world's connection id). Opaque to the NAT.
@@ -143,7 +180,9 @@ pub enum NatDrop {
 /// What to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NatVerdict {
+    /// Pass it on, translated (source rewritten outbound, destination inbound).
     Forward(Segment),
+    /// Drop it, for this reason.
     Drop(NatDrop),
     /// Drop it and send this RST back to the inside host (policy `rst`).
     Reset(Segment),
@@ -152,19 +191,30 @@ pub enum NatVerdict {
 /// Things the NAT did that a trace and the oracle care about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NatEvent {
+    /// A flow got a mapping.
     Created {
+        /// The new mapping.
         mapping: Mapping,
+        /// Made for a flow already under way: a mid-stream TCP packet from
+        /// inside (under `loose` or `new_port`), or a UDP flow that had a
+        /// mapping before.
         recreated: bool,
     },
+    /// A mapping was forgotten after its idle timeout.
     Expired {
+        /// The mapping as it was.
         mapping: Mapping,
+        /// How long the flow had been silent: at least its timeout.
         idle: Duration,
     },
     /// A mapping lost in a reboot (one per mapping, before [`NatEvent::Rebooted`]).
     Lost {
+        /// The mapping as it was.
         mapping: Mapping,
     },
+    /// The NAT rebooted and forgot every mapping.
     Rebooted {
+        /// How many mappings it lost.
         lost: usize,
     },
 }
@@ -206,6 +256,7 @@ pub struct Nat {
 const FIRST_PORT: u16 = 1024;
 
 impl Nat {
+    /// A NAT with no flows, drawing `new_port`'s ports from `rng`.
     pub fn new(cfg: NatConfig, rng: Stream) -> Self {
         Nat {
             cfg,
@@ -223,6 +274,7 @@ impl Nat {
         }
     }
 
+    /// Its settings.
     pub fn config(&self) -> &NatConfig {
         &self.cfg
     }
@@ -232,6 +284,7 @@ impl Nat {
         self.flows.len()
     }
 
+    /// No flow has a mapping.
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }
@@ -247,6 +300,8 @@ impl Nat {
         self.expiries
     }
 
+    /// The next thing the NAT did (creations, expiries, losses), oldest
+    /// first; the owner drains them after each call.
     pub fn poll_event(&mut self) -> Option<NatEvent> {
         self.events.pop_front()
     }

@@ -24,11 +24,17 @@ use std::time::Duration;
 /// Why the connection is broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BreakCause {
+    /// That side's host was powered off (a `vanish` fault): silent forever.
     Vanish(Side),
+    /// That side's host rebooted: it comes back without the connection and
+    /// answers its segments with RST.
     Reboot(Side),
     /// The application process died (its kernel closed the socket with FIN).
     Crash(Side),
+    /// The flow's NAT mapping timed out under a policy that does not recover
+    /// (`drop`, `rst`, `new_port`).
     NatExpired,
+    /// The NAT rebooted and forgot the mapping, under such a policy.
     NatReboot,
 }
 
@@ -47,18 +53,30 @@ impl fmt::Display for BreakCause {
 /// What can make a healthy connection look dead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Condition {
+    /// Nothing excuses it: the path was fine, the detector was too eager.
     Healthy,
+    /// A link outage on the connection's path, at the declaration or within
+    /// the lookback window before it.
     Outage,
+    /// A host of the connection was suspended (frozen, its clock stopped).
     Suspend,
+    /// The NAT had forgotten the flow in a way it recovers from (`loose`, or
+    /// a UDP flow that rebinds when the inside speaks again).
     NatIdle,
+    /// A long queue stood on the path at the declaration: a link backlog, or
+    /// unacknowledged bytes that take that long at the uplink's rate
+    /// ([`WorldConfig::queue_condition`](crate::WorldConfig::queue_condition)).
     Queue,
+    /// A packet was lost at random within the lookback window.
     Loss,
 }
 
 impl Condition {
+    /// Every condition, in declaration order.
     pub const ALL: [Condition; 6] =
         [Condition::Healthy, Condition::Outage, Condition::Suspend, Condition::NatIdle, Condition::Queue, Condition::Loss];
 
+    /// The name in reports (`healthy`, `outage`, `suspend`, `nat_idle`, `queue`, `loss`).
     pub fn name(self) -> &'static str {
         match self {
             Condition::Healthy => "healthy",
@@ -74,10 +92,14 @@ impl Condition {
 /// The oracle's judgement of one declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// The connection was broken when declared dead: a true detection.
     Detection {
+        /// From the break to the declaration, on the world's clock.
         latency: Duration,
     },
+    /// The connection was not broken: a false positive.
     FalsePositive {
+        /// The transient condition that explains it (or `Healthy`).
         condition: Condition,
     },
     /// Made after the connection was closed on purpose (an idle timeout):
@@ -88,9 +110,14 @@ pub enum Verdict {
 /// A death declaration and its judgement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Declaration {
+    /// Which end's application declared.
     pub side: Side,
+    /// When, on the world's global clock (not the declaring host's, which
+    /// lags after a suspend).
     pub at: Instant,
+    /// The detector's reason, as the application gave it.
     pub cause: String,
+    /// The oracle's judgement, made at once.
     pub verdict: Verdict,
     /// The connection (slot) it is about: 0 in a one-connection world.
     pub slot: u32,
@@ -117,16 +144,20 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// A transient `condition` begins at `at`; it stays open until
+    /// [`close_transient`](Self::close_transient).
     pub fn open_transient(&mut self, at: Instant, condition: Condition) {
         self.transients.push(Transient { start: at, end: Instant::MAX, condition });
     }
 
+    /// The latest open transient of `condition` ends at `at` (nothing if none is open).
     pub fn close_transient(&mut self, at: Instant, condition: Condition) {
         if let Some(t) = self.transients.iter_mut().rev().find(|t| t.condition == condition && t.end == Instant::MAX) {
             t.end = at;
         }
     }
 
+    /// A packet was lost at random at `at` (only the latest is kept).
     pub fn record_random_loss(&mut self, at: Instant) {
         self.last_random_loss = Some(at);
     }
@@ -187,6 +218,7 @@ impl Oracle {
         self.broken
     }
 
+    /// When the connection broke, if it did.
     pub fn broken_since(&self) -> Option<Instant> {
         self.broken.map(|b| b.0)
     }
@@ -196,14 +228,17 @@ impl Oracle {
         self.broken.get_or_insert((at, cause));
     }
 
+    /// A transient `condition` begins at `at` ([`Evidence::open_transient`]).
     pub fn open_transient(&mut self, at: Instant, condition: Condition) {
         self.evidence.open_transient(at, condition);
     }
 
+    /// The open transient of `condition` ends at `at` ([`Evidence::close_transient`]).
     pub fn close_transient(&mut self, at: Instant, condition: Condition) {
         self.evidence.close_transient(at, condition);
     }
 
+    /// A packet was lost at random at `at` ([`Evidence::record_random_loss`]).
     pub fn record_random_loss(&mut self, at: Instant) {
         self.evidence.record_random_loss(at);
     }

@@ -33,15 +33,22 @@ pub const DEFAULT_MSS: u32 = 1448;
 pub struct Flags(pub u8);
 
 impl Flags {
+    /// No more data from the sender; takes one sequence number.
     pub const FIN: Flags = Flags(0x01);
+    /// Synchronise sequence numbers (the handshake); takes one sequence number.
     pub const SYN: Flags = Flags(0x02);
+    /// Reset the connection.
     pub const RST: Flags = Flags(0x04);
+    /// Push: set on the segment that carries the last byte written so far.
     pub const PSH: Flags = Flags(0x08);
+    /// The acknowledgement number is valid.
     pub const ACK: Flags = Flags(0x10);
 
+    /// Are all of `other`'s flags set here?
     pub const fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
+    /// Both sets of flags (also `self | other`).
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)
     }
@@ -114,27 +121,40 @@ impl SegmentKind {
 /// The transport protocol of a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Proto {
+    /// A TCP segment (the default): no payload bytes, only a length.
     #[default]
     Tcp,
+    /// A UDP datagram (QUIC, a tunnel) whose bytes the world keeps.
     Udp,
 }
 
 /// One TCP segment (or, with [`Proto::Udp`], one UDP datagram) inside an IPv4 packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
+    /// Source address and port (rewritten to the public one by a NAT on the way out).
     pub src: SocketAddrV4,
+    /// Destination address and port (rewritten to the inside one by a NAT on the way in).
     pub dst: SocketAddrV4,
+    /// Sequence number of its first byte (or of the SYN/FIN), 64-bit and
+    /// never wrapping; the wire carries the low 32 bits.
     pub seq: u64,
+    /// Acknowledgement number (next byte expected), meaningful when `flags`
+    /// has ACK; 64-bit like `seq`.
     pub ack: u64,
+    /// TCP flags.
     pub flags: Flags,
     /// Payload bytes (SYN and FIN take a sequence number but no payload).
     pub len: u32,
+    /// Receive window the sender advertises, in bytes (unscaled).
     pub window: u32,
     /// Timestamps option (RFC 7323): the sender's clock when sent, and the
     /// peer's value it echoes. Nanoseconds of the sender's local clock here;
     /// milliseconds on the wire.
     pub tsval: u64,
+    /// The peer's `tsval` this segment echoes (`TS.Recent`), in the peer's
+    /// clock's nanoseconds.
     pub tsecr: u64,
+    /// Why it was sent (not on the wire).
     pub kind: SegmentKind,
     /// The connection that sent it, for the world's bookkeeping (not on the
     /// wire): [`Segment::NO_SENDER`] until the world stamps it, and on a RST
@@ -170,6 +190,7 @@ impl Segment {
             payload: Segment::NO_PAYLOAD,
         }
     }
+    /// Is it a UDP datagram rather than a TCP segment?
     pub fn is_udp(&self) -> bool {
         self.proto == Proto::Udp
     }
@@ -235,6 +256,8 @@ pub mod addr {
     /// (on 443 it would try to read our stand-in payloads as TLS). QUIC keeps
     /// 443 ([`crate::quic::PORT`]), where Wireshark's QUIC dissector belongs.
     pub const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 10), 8000);
+    /// The NAT's outside address (198.51.100.0/24, documentation), the
+    /// default [`NatConfig::public_ip`](crate::nat::NatConfig::public_ip).
     pub const NAT_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
     /// The server behind a proxy (the proxy takes [`SERVER`], the address clients dial).
     pub const BACKEND: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 20), 8000);

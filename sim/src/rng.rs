@@ -14,15 +14,25 @@ use rand_chacha::ChaCha8Rng;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Purpose {
+    /// Random loss on a client's access link, host → network.
     ClientUpLoss = 1,
+    /// Random loss on a client's access link, network → host.
     ClientDownLoss = 2,
+    /// Random loss on the server's access link, host → network.
     ServerUpLoss = 3,
+    /// Random loss on the server's access link, network → host.
     ServerDownLoss = 4,
+    /// The NAT's choice of public ports under `new_port`.
     NatPorts = 5,
+    /// A client host's initial sequence numbers, one per connection.
     ClientIsn = 6,
+    /// The server's initial sequence numbers, one per connection.
     ServerIsn = 7,
+    /// Random loss on the proxy's link, host → network.
     ProxyUpLoss = 8,
+    /// Random loss on the proxy's link, network → host.
     ProxyDownLoss = 9,
+    /// The proxy's initial sequence numbers (both legs).
     ProxyIsn = 10,
     /// Each client host's QUIC connections (keys, connection IDs, TLS).
     QuicClient = 11,
@@ -31,7 +41,7 @@ pub enum Purpose {
 }
 
 /// The registry of every ChaCha stream number a run draws from, so that no
-/// two purposes ever share one. The world's own are [`Purpose`] (1 to 10,
+/// two purposes ever share one. The world's own are [`Purpose`] (1 to 12,
 /// times the client host in the high 32 bits); the harness's are below.
 pub mod streams {
     /// A scenario's `[[traffic]]` entry `index` on connection `slot`: the gaps
@@ -71,6 +81,8 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// The stream of `purpose` for the run's `seed` (host 0's: see
+    /// [`for_host`](Self::for_host)).
     pub fn new(seed: u64, purpose: Purpose) -> Self {
         Self::for_host(seed, purpose, 0)
     }
@@ -88,6 +100,7 @@ impl Stream {
     pub fn unit(&mut self) -> f64 {
         self.rng().random::<f64>()
     }
+    /// A uniform 32-bit number (an initial sequence number).
     pub fn u32(&mut self) -> u32 {
         self.rng().random::<u32>()
     }

@@ -22,15 +22,21 @@ impl Instant {
     /// Later than any reachable instant (about 584 years).
     pub const MAX: Instant = Instant(u64::MAX);
 
+    /// The instant `nanos` nanoseconds after the start.
     pub const fn from_nanos(nanos: u64) -> Self {
         Instant(nanos)
     }
+    /// The instant `ms` milliseconds after the start (not saturating: past
+    /// about 584 years it overflows).
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms * 1_000_000)
     }
+    /// The instant `s` seconds after the start (not saturating, like
+    /// [`from_millis`](Self::from_millis)).
     pub const fn from_secs(s: u64) -> Self {
         Instant(s * 1_000_000_000)
     }
+    /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }

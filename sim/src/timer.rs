@@ -30,7 +30,11 @@ pub enum TimerModel {
     /// Fire exactly at `now + delay`.
     Exact,
     /// Linux: jiffies at `hz`, rounded up, then the timer wheel's granularity.
-    LinuxWheel { hz: u32 },
+    LinuxWheel {
+        /// `CONFIG_HZ`: jiffies per second (250 on the reference kernel, so
+        /// a jiffy is 4 ms).
+        hz: u32,
+    },
 }
 
 impl Default for TimerModel {

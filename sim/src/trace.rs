@@ -22,14 +22,18 @@ pub enum Place {
     Uplink(Side),
     /// A host's access link, toward the host.
     Downlink(Side),
+    /// The NAT, between the clients' links and the server's.
     Nat,
+    /// A host's stack, as a packet arrives off its link.
     Host(Side),
 }
 
 /// Why a packet went nowhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
+    /// The link dropped it: tail drop, random loss, or an outage.
     Link(LinkDrop),
+    /// The NAT had no mapping for it.
     Nat(NatDrop),
     /// The host is powered off or rebooting.
     HostDown,
@@ -46,110 +50,173 @@ pub enum DropReason {
 /// A fault as it starts or ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultEvent {
+    /// A host of that side powered off for good.
     Vanish(Side),
+    /// A host of that side went down to reboot, losing its connections.
     RebootStart(Side),
+    /// It is up again; its applications start anew.
     RebootDone(Side),
+    /// A host of that side froze: no packets, its clock stopped.
     SuspendStart(Side),
+    /// It resumed where it was.
     SuspendEnd(Side),
+    /// The access link of a host of that side stopped passing packets.
     OutageStart(Side),
+    /// It passes packets again.
     OutageEnd(Side),
+    /// The NAT rebooted, forgetting every mapping.
     NatReboot,
+    /// The application process of a host of that side died; its kernel
+    /// closed its TCP sockets with FIN.
     Crash(Side),
     /// A crashed process started again (its supervisor's restart).
     Restarted(Side),
 }
 
+/// One thing that happened in a run. Sides name the role of the host or
+/// connection concerned (a proxy's leg toward the server is a client), not
+/// which client host it was.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TraceEvent {
     /// A host put a segment on its uplink.
     Sent {
+        /// The sending connection's side (a stack's own RST: the host's).
         side: Side,
+        /// The segment as it left the host (before any NAT).
         seg: Segment,
     },
     /// A packet had to wait behind others before its first bit left.
     Queued {
+        /// The link direction it waited on.
         place: Place,
+        /// The packet.
         seg: Segment,
+        /// How long it waited for the transmitter.
         wait: Duration,
     },
+    /// A packet went nowhere.
     Dropped {
+        /// Where it was lost.
         place: Place,
+        /// The packet, as it was there.
         seg: Segment,
+        /// Why.
         reason: DropReason,
     },
     /// The NAT rewrote a packet.
     Translated {
+        /// As it reached the NAT.
         before: Segment,
+        /// As the NAT passed it on.
         after: Segment,
     },
     /// The NAT answered an inside packet of a forgotten flow with this RST (policy `rst`).
     NatReset {
+        /// The RST, on its way back to the inside host.
         seg: Segment,
     },
     /// A segment reached a host.
     Delivered {
+        /// The receiving host's side.
         side: Side,
+        /// The segment as it arrived (translated, behind a NAT).
         seg: Segment,
     },
+    /// The NAT made a mapping ([`NatEvent::Created`](crate::nat::NatEvent::Created)).
     NatMappingCreated {
+        /// The new mapping.
         mapping: Mapping,
+        /// Made for a flow already under way (see the NAT event).
         recreated: bool,
     },
+    /// The NAT forgot an idle mapping.
     NatMappingExpired {
+        /// The mapping as it was.
         mapping: Mapping,
+        /// How long the flow had been silent.
         idle: Duration,
     },
+    /// The NAT rebooted.
     NatRebooted {
+        /// How many mappings it lost.
         lost: usize,
     },
+    /// A TCP timer ran.
     TimerFired {
+        /// The side of the connection whose timer it was.
         side: Side,
+        /// Which timer.
         timer: TimerKind,
         /// After the instant it was asked for: the kernel's timer wheel
         /// (jiffies, then the wheel level's granularity); zero with exact timers.
         late: Duration,
     },
+    /// A socket told its application something.
     Socket {
+        /// The connection's side.
         side: Side,
+        /// What it told.
         event: SocketEvent,
     },
+    /// An application wrote a message.
     AppWrite {
+        /// The writer's side.
         side: Side,
+        /// The message's tag.
         tag: u64,
+        /// Its size in bytes.
         size: u64,
     },
+    /// An application received a whole message.
     AppMessage {
+        /// The receiver's side.
         side: Side,
+        /// The message's tag, as the writer gave it.
         tag: u64,
+        /// Its size in bytes.
         size: u64,
     },
+    /// A fault started or ended.
     Fault(FaultEvent),
     /// A log line captured in live mode (the user's tokio code, or turmoil's
     /// own), on the host it ran on (`None`: outside any host).
     Log {
+        /// The host's side, if the line came from inside one.
         side: Option<Side>,
+        /// The line's level.
         level: tracing::Level,
+        /// Its `tracing` target (module path, or the one the caller named).
         target: String,
+        /// The formatted message with its fields.
         message: String,
     },
+    /// An application declared its peer dead.
     Declared {
+        /// The declaring side.
         side: Side,
+        /// The detector's reason.
         cause: String,
+        /// The oracle's judgement of it.
         verdict: Verdict,
     },
     /// A datagram tunnel lost a message on its way to `side` (a datagram of it never arrived).
     MessageLost {
+        /// The side it was going to.
         side: Side,
+        /// The message's tag.
         tag: u64,
+        /// Its size in bytes.
         size: u64,
     },
     /// An application closed its connection on purpose (an idle timeout).
     ClosedOnPurpose {
+        /// The closing side.
         side: Side,
     },
     /// A QUIC connection's idle timeout ended a connection that was not
     /// broken: an orderly end of its own kind (`idle_closes`), not a detection.
     QuicIdleClose {
+        /// The side whose connection timed out.
         side: Side,
     },
     /// What a TCP-terminating proxy did with a client's connection.
@@ -157,6 +224,7 @@ pub enum TraceEvent {
     /// The server's application accepted a connection that waited `waited`
     /// in its listen queue since the handshake completed.
     Accepted {
+        /// Time in the listen queue.
         waited: std::time::Duration,
     },
 }
@@ -165,11 +233,27 @@ pub enum TraceEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyEvent {
     /// A client's connection is established at the proxy; it opens its own to the server.
-    BackendOpened { slot: u32 },
+    BackendOpened {
+        /// The client connection's slot.
+        slot: u32,
+    },
     /// One leg ended (`front`: the client's; else the server's), so the proxy resets the other.
-    LegEnded { slot: u32, front: bool, eof: bool },
+    LegEnded {
+        /// The client connection's slot.
+        slot: u32,
+        /// The leg toward the client ended (else the one toward the server).
+        front: bool,
+        /// It ended with the peer's FIN (the proxy closes that leg in turn);
+        /// otherwise with an error (a RST, or a timeout).
+        eof: bool,
+    },
     /// The client connection was idle for the proxy's timeout; closed as `on_idle` says.
-    IdleClose { slot: u32, on_idle: crate::world::OnIdle },
+    IdleClose {
+        /// The client connection's slot.
+        slot: u32,
+        /// What the proxy did to both legs.
+        on_idle: crate::world::OnIdle,
+    },
 }
 
 /// Does any `tracing` subscriber want events at all? One atomic load per
@@ -226,9 +310,12 @@ fn emit(event: &TraceEvent) {
     }
 }
 
+/// One event of the trace and when it happened.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {
+    /// When, on the world's global clock.
     pub at: Instant,
+    /// What.
     pub event: TraceEvent,
 }
 
@@ -239,10 +326,12 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// A trace that records if `enabled` (events still reach `tracing` either way).
     pub fn new(enabled: bool) -> Self {
         Trace { records: enabled.then(Vec::new) }
     }
 
+    /// Does it keep records?
     pub fn is_enabled(&self) -> bool {
         self.records.is_some()
     }
@@ -265,10 +354,12 @@ impl Trace {
         }
     }
 
+    /// The records so far, in time order.
     pub fn records(&self) -> &[TraceRecord] {
         self.records.as_deref().unwrap_or(&[])
     }
 
+    /// The records, taken out of the trace.
     pub fn into_records(self) -> Vec<TraceRecord> {
         self.records.unwrap_or_default()
     }

@@ -127,6 +127,8 @@ impl Tunnel {
         self.passive_from.get_or_insert(now);
     }
 
+    /// The next thing to tell the application ([`SocketEvent::Connected`]
+    /// at once, whole messages, `ETIMEDOUT` after `dead_after`), oldest first.
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
     }
@@ -139,6 +141,10 @@ impl Tunnel {
         Some(d)
     }
 
+    /// The earliest of the persistent keepalive (`PersistentKeepalive` after
+    /// the last packet sent), the passive one (10 s after data received with
+    /// nothing sent since) and `dead_after` (after the last packet received),
+    /// on the host's clock; `None` once closed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
             return None;
@@ -149,6 +155,9 @@ impl Tunnel {
         [persistent, passive, dead].into_iter().flatten().min()
     }
 
+    /// Run what is due at `now`: report `ETIMEDOUT` and close if nothing
+    /// arrived for `dead_after`, else queue a 32-byte keepalive if either
+    /// keepalive is due and nothing else is waiting to be sent.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed {
             return;
@@ -172,6 +181,8 @@ impl Tunnel {
         self.out.clear();
     }
 
+    /// [`TcpState::Established`] from the start (there is no handshake to
+    /// wait for), [`TcpState::Closed`] once closed or timed out.
     pub fn state(&self) -> TcpState {
         if self.closed {
             TcpState::Closed

@@ -93,8 +93,12 @@ fn v4(addr: SocketAddr) -> SocketAddrV4 {
 /// A datagram to send: where to, its bytes, and what it is for the statistics.
 #[derive(Debug)]
 pub struct Datagram {
+    /// Where it goes: the peer's address as quinn knows it (behind a NAT,
+    /// the NAT's public address and port).
     pub dst: SocketAddrV4,
+    /// The UDP payload, encrypted by quinn.
     pub bytes: Vec<u8>,
+    /// What it is for, as told from quinn's frame counters.
     pub kind: SegmentKind,
 }
 
@@ -340,6 +344,8 @@ impl QuicSocket {
         }
     }
 
+    /// The next thing the connection tells its application (connected,
+    /// bytes received, end of stream, an error), oldest first.
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
     }

@@ -81,6 +81,11 @@ impl Default for TcpConfig {
 }
 
 impl TcpConfig {
+    /// Check the settings against what the model and Linux accept: a
+    /// non-zero MSS, positive RTOs with `rto_min <= rto_max`, `retries2` and
+    /// `synack_retries` within `0..=255` (the kernel keeps them in a `u8`),
+    /// an initial window of at least one segment and a receive window of at
+    /// least one MSS.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.mss == 0 {
             return Err(ConfigError::MustBePositive { field: "tcp.mss" });
@@ -136,8 +141,12 @@ impl TcpConfig {
 /// `SO_KEEPALIVE` with `TCP_KEEPIDLE` / `TCP_KEEPINTVL` / `TCP_KEEPCNT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
+    /// `TCP_KEEPIDLE`: silence (nothing received) before the first probe.
     pub idle: Duration,
+    /// `TCP_KEEPINTVL`: between unanswered probes.
     pub interval: Duration,
+    /// `TCP_KEEPCNT`: unanswered probes before the connection fails with
+    /// `ETIMEDOUT` (at the timer after the last one, `interval` later).
     pub count: u32,
 }
 
@@ -149,6 +158,8 @@ impl Default for Keepalive {
 }
 
 impl Keepalive {
+    /// Check the settings as `setsockopt` would: positive times, and a count
+    /// in `1..=127` (`MAX_TCP_KEEPCNT`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("keepalive.idle", self.idle)?;
         positive("keepalive.interval", self.interval)?;

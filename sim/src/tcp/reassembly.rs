@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+/// One direction's receive sequence space: `rcv_nxt` and the ranges
+/// received above a hole.
 #[derive(Clone, Debug, Default)]
 pub struct Reassembly {
     rcv_nxt: u64,
@@ -26,15 +28,17 @@ pub enum Arrival {
 }
 
 impl Reassembly {
+    /// Nothing received yet; the next byte expected is `rcv_nxt`.
     pub fn new(rcv_nxt: u64) -> Self {
         Reassembly { rcv_nxt, pending: BTreeMap::new() }
     }
 
+    /// The next sequence number expected: everything below it arrived.
     pub fn rcv_nxt(&self) -> u64 {
         self.rcv_nxt
     }
 
-    /// Bytes held above a hole.
+    /// How many ranges are held above a hole (ranges, not bytes).
     pub fn out_of_order_ranges(&self) -> usize {
         self.pending.len()
     }

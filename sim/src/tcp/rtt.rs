@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+/// A connection's RTT estimate and the retransmission timeout it gives
+/// (before backoff): RFC 6298 with Linux's `rto_min` floor on the variance
+/// term.
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
@@ -16,10 +19,13 @@ pub struct RttEstimator {
 }
 
 impl RttEstimator {
+    /// An estimator with no sample yet: its RTO is `rto_initial` until the
+    /// first, then `srtt + max(4·rttvar, rto_min)` clamped to `rto_max`.
     pub fn new(rto_min: Duration, rto_max: Duration, rto_initial: Duration) -> Self {
         RttEstimator { srtt: None, rttvar: Duration::ZERO, rto_min, rto_max, rto_initial }
     }
 
+    /// The smoothed RTT (`srtt`), once there is a sample.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
     }

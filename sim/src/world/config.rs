@@ -41,7 +41,9 @@ impl AccessLink {
 /// A host a fault can hit: one of the clients (0-based) or the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HostRef {
+    /// Client host `i` (0-based, below [`WorldConfig::clients`]).
     Client(u32),
+    /// The server host.
     Server,
     /// The TCP-terminating proxy, when the world has one.
     Proxy,
@@ -82,23 +84,62 @@ impl fmt::Display for HostRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Power-off: silent forever, no FIN, no RST.
-    Vanish { host: HostRef, at: Instant },
+    Vanish {
+        /// The host powered off.
+        host: HostRef,
+        /// When (the world's global clock, as for every fault).
+        at: Instant,
+    },
     /// Silent for `duration`, then up again without its connections: every
     /// segment of them is answered with RST.
-    Reboot { host: HostRef, at: Instant, duration: Duration },
+    Reboot {
+        /// The host that reboots.
+        host: HostRef,
+        /// When it goes down.
+        at: Instant,
+        /// How long it stays down; then its applications start again (a
+        /// server listens, a client's may reconnect: [`AppFactory::restarted`](crate::world::AppFactory::restarted)).
+        duration: Duration,
+    },
     /// Frozen for `duration` (no packets, no timers), then resumes with its state.
-    Suspend { host: HostRef, at: Instant, duration: Duration },
+    Suspend {
+        /// The host frozen (a client or the server).
+        host: HostRef,
+        /// When it freezes.
+        at: Instant,
+        /// How long; its local clock stops for as long, so its timers resume
+        /// where they were (`CLOCK_MONOTONIC` and jiffies do not count a suspend).
+        duration: Duration,
+    },
     /// The host's access link passes nothing, both ways, for `duration`.
-    Outage { link: HostRef, at: Instant, duration: Duration },
+    Outage {
+        /// The host whose access link fails (a client or the server).
+        link: HostRef,
+        /// When it fails; packets still on the link then are lost too.
+        at: Instant,
+        /// How long it passes nothing.
+        duration: Duration,
+    },
     /// The NAT forgets every mapping.
-    NatReboot { at: Instant },
+    NatReboot {
+        /// When.
+        at: Instant,
+    },
     /// The application process dies; its kernel closes every socket (FIN).
     /// With `restart_after`, a supervisor starts it again that much later
     /// (a server listens again); without, it stays dead.
-    Crash { host: HostRef, at: Instant, restart_after: Option<Duration> },
+    Crash {
+        /// The host whose application dies.
+        host: HostRef,
+        /// When.
+        at: Instant,
+        /// When the supervisor restarts it, counted from `at`; `None`: never.
+        restart_after: Option<Duration>,
+    },
 }
 
 impl Fault {
+    /// When it starts (the world's global clock).
     pub fn at(&self) -> Instant {
         match *self {
             Fault::Vanish { at, .. }
@@ -109,6 +150,8 @@ impl Fault {
             | Fault::Crash { at, .. } => at,
         }
     }
+    /// The name of its kind in scenario files and errors (`vanish`,
+    /// `reboot`, `suspend`, `outage`, `nat_reboot`, `crash`).
     pub fn kind_name(&self) -> &'static str {
         match self {
             Fault::Vanish { .. } => "vanish",
@@ -145,7 +188,10 @@ impl Fault {
 /// retransmission, or its data) and the server resends its SYN-ACK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AcceptQueue {
+    /// `listen(2)`'s backlog: the queue is full when it holds more than this.
     pub backlog: u32,
+    /// How long the application takes to accept one connection; the next
+    /// waits until it is done.
     pub accept_time: Duration,
 }
 
@@ -161,7 +207,9 @@ pub enum OnIdle {
 }
 
 impl OnIdle {
+    /// Every behaviour, in declaration order.
     pub const ALL: [OnIdle; 3] = [OnIdle::Fin, OnIdle::Rst, OnIdle::Silent];
+    /// The name a scenario file uses (`fin`, `rst`, `silent`).
     pub fn name(self) -> &'static str {
         match self {
             OnIdle::Fin => "fin",
@@ -184,12 +232,15 @@ pub struct ProxyConfig {
     /// A client connection with no data either way for this long is closed
     /// (AWS ALB: 60 s); `None` = never.
     pub idle_timeout: Option<Duration>,
+    /// What the proxy does to both legs when that timeout strikes.
     pub on_idle: OnIdle,
 }
 
 /// Everything that defines a run besides the applications.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorldConfig {
+    /// The run's seed: every random stream ([`crate::rng`]) derives from it,
+    /// so a seed and a configuration make exactly one run.
     pub seed: u64,
     /// Simulated time the run covers.
     pub horizon: Duration,
@@ -199,7 +250,10 @@ pub struct WorldConfig {
     pub connections_per_client: u32,
     /// Every client's access link.
     pub client_link: AccessLink,
+    /// The server's access link.
     pub server_link: AccessLink,
+    /// A NAT all clients share, between their links and the server's (or
+    /// the proxy's); `None`: clients talk to the server directly.
     pub nat: Option<NatConfig>,
     /// A TCP-terminating proxy between the NAT and the server's link.
     pub proxy: Option<ProxyConfig>,
@@ -213,6 +267,7 @@ pub struct WorldConfig {
     pub tunnel: Option<crate::tunnel::TunnelConfig>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
+    /// What goes wrong, and when; each must start before the horizon.
     pub faults: Vec<Fault>,
     /// Record a [`Trace`](crate::trace::Trace).
     pub trace: bool,
@@ -252,6 +307,10 @@ impl WorldConfig {
         self.clients.saturating_mul(self.connections_per_client)
     }
 
+    /// Check everything before a run: the topology's bounds
+    /// ([`MAX_CLIENTS`], [`MAX_CONNECTIONS_PER_CLIENT`], [`MAX_SLOTS`]), each
+    /// part's own settings, combinations the engine does not model, and each
+    /// fault (before the horizon, with a duration, aimed at a host that exists).
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("horizon", self.horizon)?;
         let range = |field, value: u32, max: u32, allowed| {
@@ -316,17 +375,23 @@ impl WorldConfig {
 /// Packets and bytes sent, indexed by [`SegmentKind`] (`kind as usize`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireStats {
+    /// Packets sent, per kind.
     pub packets: [u64; SegmentKind::COUNT],
+    /// Bytes sent, per kind: whole IP packets, headers included, without
+    /// link framing.
     pub bytes: [u64; SegmentKind::COUNT],
 }
 
 impl WireStats {
+    /// Packets of `kind` sent.
     pub fn packets_of(&self, kind: SegmentKind) -> u64 {
         self.packets[kind as usize]
     }
+    /// IP bytes of `kind` sent.
     pub fn bytes_of(&self, kind: SegmentKind) -> u64 {
         self.bytes[kind as usize]
     }
+    /// Packets sent, of every kind.
     pub fn total_packets(&self) -> u64 {
         self.packets.iter().sum()
     }

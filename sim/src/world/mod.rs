@@ -453,15 +453,21 @@ impl World {
         })
     }
 
+    /// The world's global clock: the instant of the last event run (or the
+    /// `until` of the last [`run_until`](Self::run_until)). Hosts' local
+    /// clocks lag it by the time they spent suspended.
     pub fn now(&self) -> Instant {
         self.now
     }
+    /// Every death declaration so far, judged, in time order.
     pub fn declarations(&self) -> &[Declaration] {
         &self.declarations
     }
+    /// The trace so far (empty unless [`WorldConfig::trace`] is on).
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
+    /// The NAT and its current mappings, if the world has one.
     pub fn nat(&self) -> Option<&Nat> {
         self.nat.as_ref()
     }

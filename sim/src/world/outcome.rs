@@ -69,12 +69,16 @@ pub struct Outcome {
     pub slots: Vec<SlotOutcome>,
     /// What every client host, and the server, sent: `[client, server]`.
     pub stats: [WireStats; 2],
+    /// Mappings of live flows the NAT lost to idleness ([`Nat::expiries`](crate::nat::Nat::expiries)); 0 without a NAT.
     pub nat_expiries: u64,
     /// When each mapping (of a flow not yet closing) expired, every slot's, in time order.
     pub nat_expired_at: Vec<Instant>,
     /// Messages the clients' and the server's applications received.
     pub messages_received: [u64; 2],
+    /// Events the loop ran (packet arrivals, wake-ups, faults, accepts): the engine's cost.
     pub events_processed: u64,
+    /// Every record of the run, in time order; empty unless
+    /// [`WorldConfig::trace`](crate::WorldConfig::trace) was on.
     pub trace: Vec<TraceRecord>,
 }
 

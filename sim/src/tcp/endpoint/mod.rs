@@ -23,7 +23,9 @@ const INVALID_RATELIMIT: Duration = Duration::from_millis(500);
 pub enum TcpState {
     /// Server side, waiting for the SYN.
     Listen,
+    /// Client side, SYN sent, waiting for the SYN-ACK.
     SynSent,
+    /// Server side, SYN-ACK sent, waiting for the handshake's last ACK.
     SynReceived,
     /// Data may flow; FINs may have been exchanged in either direction.
     Established,
@@ -43,6 +45,8 @@ pub enum SocketError {
 }
 
 impl SocketError {
+    /// The errno's name (`ETIMEDOUT`, `ECONNRESET`, `ECONNREFUSED`), as a
+    /// Linux application would log it.
     pub fn errno_name(self) -> &'static str {
         match self {
             SocketError::TimedOut => "ETIMEDOUT",
@@ -59,14 +63,23 @@ pub enum SocketEvent {
     /// The handshake completed.
     Connected,
     /// In-order bytes of the peer's stream are now readable up to this offset.
-    Received { up_to: u64 },
+    Received {
+        /// Stream offset of the first byte not yet received in order.
+        up_to: u64,
+    },
     /// The peer acknowledged our stream up to this offset.
-    Acked { up_to: u64 },
+    Acked {
+        /// Stream offset of the first byte not yet acknowledged.
+        up_to: u64,
+    },
     /// The peer's FIN arrived in order: no more bytes will come.
     Eof,
     /// A datagram tunnel only: the whole message ending at stream offset
     /// `end` arrived; messages before it that have not are lost.
-    MessageArrived { end: u64 },
+    MessageArrived {
+        /// Stream offset just after the message's last byte.
+        end: u64,
+    },
     /// The connection is dead.
     Error(SocketError),
     /// A server dropped a half-open connection after `tcp_synack_retries`
@@ -78,8 +91,11 @@ pub enum SocketEvent {
 /// The endpoint's timers, for traces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerKind {
+    /// The retransmission timer (RTO, with exponential backoff).
     Retransmit,
+    /// The tail-loss probe timer (PTO), armed in the RTO's place when eligible.
     LossProbe,
+    /// The keepalive timer (`tcp_keepalive_timer`).
     Keepalive,
 }
 
@@ -260,12 +276,17 @@ impl TcpEndpoint {
 
     // ----- observers -------------------------------------------------------
 
+    /// Where the connection is in its life.
     pub fn state(&self) -> TcpState {
         self.state
     }
+    /// Our address and port.
     pub fn local(&self) -> SocketAddrV4 {
         self.local
     }
+    /// The peer's address and port (behind a NAT, as this end sees it:
+    /// the server sees the NAT's public one). A listening endpoint's is its
+    /// own until a SYN arrives.
     pub fn remote(&self) -> SocketAddrV4 {
         self.remote
     }
@@ -276,6 +297,7 @@ impl TcpEndpoint {
         let base = self.cfg.timers.round_up(self.rtt.rto());
         base.saturating_mul(1 << self.backoff.min(31)).min(self.cfg.rto_max)
     }
+    /// The smoothed round-trip time, once there is a sample.
     pub fn srtt(&self) -> Option<Duration> {
         self.rtt.srtt()
     }
@@ -295,9 +317,11 @@ impl TcpEndpoint {
     pub fn retransmits(&self) -> u32 {
         self.retransmits
     }
+    /// The `SO_KEEPALIVE` settings in force, if keepalive is on.
     pub fn keepalive(&self) -> Option<Keepalive> {
         self.keepalive
     }
+    /// The `TCP_USER_TIMEOUT` in force, if set (never zero).
     pub fn user_timeout(&self) -> Option<Duration> {
         self.user_timeout
     }
@@ -362,6 +386,7 @@ impl TcpEndpoint {
 
     // ----- outputs ----------------------------------------------------------
 
+    /// The next thing to tell the application, oldest first.
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
     }
@@ -414,7 +439,6 @@ impl TcpEndpoint {
 
     // ----- inputs -------------------------------------------------------------
 
-    /// Run every timer whose deadline is at or before `now`; `fired` hears of each.
     /// Run the timers due at `now`; `fired` hears each one with how late it
     /// fires after the instant it was asked for (the timer wheel's slack).
     pub fn handle_timeout(&mut self, now: Instant, mut fired: impl FnMut(TimerKind, Duration)) {
