@@ -13,6 +13,7 @@
 //! whole calibration takes about as long as its slowest case (~30 s).
 
 mod netns;
+mod twin;
 
 pub use netns::{available, reap_stale, remove_all, TestbedError};
 
@@ -49,10 +50,11 @@ pub enum Case {
     RebootRst,
     HalfOpenForgotten,
     ConnectSilentSynRetries2,
+    RequestAfterIdleClose,
 }
 
 impl Case {
-    pub const ALL: [Case; 11] = [
+    pub const ALL: [Case; 12] = [
         Case::Keepalive213,
         Case::Keepalive213UserTimeout4,
         Case::UserTimeout4Data,
@@ -64,6 +66,7 @@ impl Case {
         Case::RebootRst,
         Case::HalfOpenForgotten,
         Case::ConnectSilentSynRetries2,
+        Case::RequestAfterIdleClose,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl Case {
             Case::RebootRst => "server reboot answered with RST",
             Case::HalfOpenForgotten => "half-open forgotten (synack_retries = 2), RST",
             Case::ConnectSilentSynRetries2 => "connect to a silent host, syn_retries = 2",
+            Case::RequestAfterIdleClose => "request after the server's idle close: RST",
         }
     }
 
@@ -128,6 +132,8 @@ impl Case {
             Case::ConnectSilentSynRetries2 => {
                 "[tcp]\nsyn_retries = 2\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n[[strategy]]\nname = \"s\"\nkind = \"none\"\n".to_string()
             }
+            // Not a scenario: its twin is two applications (`request_after_idle_close`).
+            Case::RequestAfterIdleClose => none.to_string(),
             Case::HalfOpenForgotten => format!(
                 "[tcp]\nsynack_retries = 2\n[client.link]\ndelay = \"1ms\"\n\
                  [[fault]]\nkind = \"outage\"\ntarget = \"server.link\"\nat = \"2.5ms\"\nduration = \"14.0075s\"\n{}{none}",
@@ -139,6 +145,9 @@ impl Case {
 
     /// Run the simulated twin.
     pub fn simulate(self) -> Measured {
+        if self == Case::RequestAfterIdleClose {
+            return twin::request_after_idle_close();
+        }
         let s = scenario::parse(Path::new("calibrate.toml"), &self.scenario()).expect("calibration scenarios are valid");
         let r = runner::run_one(&s, &s.strategies[0], 0, true);
         let trace = &r.outcome.trace;
@@ -233,6 +242,16 @@ impl Case {
                 } else {
                     wait_error(&mut client, t0)
                 }
+            }
+            Case::RequestAfterIdleClose => {
+                // The server's application closes the idle connection (its FIN
+                // reaches the client, which does not read); then a request.
+                std::thread::sleep(Duration::from_secs(1));
+                drop(accepted);
+                std::thread::sleep(Duration::from_millis(500));
+                let t0 = Instant::now();
+                client.write_all(&[0u8; 100])?;
+                wait_reset(&client, t0)
             }
             Case::RebootRst => {
                 // Power off, lose the connection state (the RST of the abort is
@@ -350,6 +369,37 @@ fn wait_error(stream: &mut TcpStream, t0: Instant) -> Measured {
             }
         }
     }
+}
+
+/// Wait (without reading: the FIN already made a read return 0) until the
+/// socket leaves CLOSE_WAIT for CLOSE, which only a RST does; when, after `t0`.
+fn wait_reset(stream: &TcpStream, t0: Instant) -> Measured {
+    use std::os::fd::AsRawFd;
+    while t0.elapsed() < Duration::from_secs(5) {
+        // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
+        let state = unsafe {
+            let mut info: libc::tcp_info = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+            let rc = libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            );
+            if rc != 0 {
+                return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: std::io::Error::last_os_error().to_string() };
+            }
+            info.tcpi_state
+        };
+        // TCP_CLOSE in the kernel's `enum tcp_state` (include/net/tcp_states.h).
+        const TCP_CLOSE: u8 = 7;
+        if state == TCP_CLOSE {
+            return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "RST".into() };
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "no RST".into() }
 }
 
 /// Read `n` bytes; when the last arrived, after `t0`.
