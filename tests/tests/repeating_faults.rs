@@ -58,3 +58,64 @@ fn random_gaps_and_durations_are_drawn_for_each_occurrence() {
     let f = runner::derive_faults(&s, 1);
     assert!(f.windows(2).any(|w| w[0].duration != w[1].duration));
 }
+
+/// Faults that overlap on one host (as independent `every` schedules can):
+/// a host that is off stays off through a suspension that starts meanwhile.
+/// The client writes 100 B every second (`requests`, no reply), so a server
+/// that is up answers each within its 0 ms links.
+fn overlapping(faults: &str) -> runner::RunRecord {
+    let src = format!(
+        "name = \"o\"\nhorizon = \"2m\"\n{faults}\n[client.reconnect]\nmode = \"eager\"\n\
+         [[traffic]]\nkind = \"requests\"\nfrom = \"client\"\nevery = \"1s\"\nsize = \"100B\"\n\
+         [[strategy]]\nname = \"n\"\nkind = \"none\"\n"
+    );
+    let s = parse(Path::new("o.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    runner::run_one(&s, &s.strategies[0], 0, true)
+}
+
+fn server_sends_after(r: &runner::RunRecord, secs: u64) -> Vec<sim::packet::Flags> {
+    r.outcome
+        .trace
+        .iter()
+        .filter(|t| t.at.since_start() > Duration::from_secs(secs))
+        .filter_map(|t| match t.event {
+            TraceEvent::Sent { side: Side::Server, seg } => Some(seg.flags),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_vanished_server_stays_silent_through_a_suspension_that_starts_later() {
+    // Vanish at 30 s, suspended 35-40 s. It used to wake at 40 s and ACK
+    // every request until the horizon.
+    let r = overlapping(
+        "[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"30s\"\n\
+         [[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"35s\"\nduration = \"5s\"",
+    );
+    assert!(r.outcome.trace.iter().any(|t| t.event == TraceEvent::Fault(FaultEvent::SuspendEnd(Side::Server))), "the suspension fired");
+    assert_eq!(server_sends_after(&r, 30), Vec::new());
+}
+
+#[test]
+fn a_rebooting_server_comes_back_when_its_reboot_ends_despite_a_suspension_inside_it() {
+    // Reboot 30-50 s, suspended 35-40 s. It used to come up at 40 s half
+    // rebooted and never listen again: every reconnect met RST to the horizon.
+    let r = overlapping(
+        "[[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"20s\"\n\
+         [[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"35s\"\nduration = \"5s\"",
+    );
+    let done = r.outcome.trace.iter().find(|t| t.event == TraceEvent::Fault(FaultEvent::RebootDone(Side::Server))).expect("back up");
+    assert_eq!(done.at.since_start(), Duration::from_secs(50));
+    // Silent while down; after 50 s it listens again: a reconnect's SYN gets a SYN-ACK.
+    let between: Vec<_> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| (30..50).contains(&t.at.since_start().as_secs()))
+        .filter(|t| matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
+        .collect();
+    assert!(between.is_empty(), "{between:?}");
+    let synack = sim::packet::Flags::SYN | sim::packet::Flags::ACK;
+    assert!(server_sends_after(&r, 50).contains(&synack), "no SYN-ACK after the reboot");
+}

@@ -46,6 +46,8 @@ impl World {
                 self.break_slots(host, BreakCause::Vanish(host.side()));
                 FaultEvent::Vanish(host.side())
             }
+            // A host that vanished for good stays gone: no reboot brings it back.
+            Fault::Reboot { host, .. } if self.hosts[self.host_index(host)].state == HostState::Gone => return,
             Fault::Reboot { host, .. } => {
                 let h = self.host_index(host);
                 let hst = &mut self.hosts[h];
@@ -68,7 +70,12 @@ impl World {
             }
             Fault::Suspend { host, .. } => {
                 let h = self.host_index(host);
-                self.hosts[h].state = HostState::Suspended;
+                // Only a running host can be suspended: one that is powered
+                // off or rebooting stays so (and its suspension's end must not
+                // wake it). Faults drawn with `every` may overlap like this.
+                if self.hosts[h].state == HostState::Up {
+                    self.hosts[h].state = HostState::Suspended;
+                }
                 self.evidence_of(h).open_transient(now, Condition::Suspend);
                 FaultEvent::SuspendStart(host.side())
             }
