@@ -62,9 +62,8 @@ impl World {
     fn open_backend(&mut self, front: usize) {
         let Some((_, p)) = self.proxy else { return };
         let slot = self.conns[front].slot;
-        let local = SocketAddrV4::new(self.hosts[p].addr, addr::PROXY_FIRST_PORT + self.backend_conns as u16);
-        self.backend_conns += 1;
         let remote = SocketAddrV4::new(self.hosts[self.server()].addr, self.service_port());
+        let local = SocketAddrV4::new(self.hosts[p].addr, self.next_backend_port(p, remote));
         let iss = self.hosts[p].isn.u32();
         let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
         tcp.connect(self.hosts[p].local(self.now));
@@ -74,6 +73,25 @@ impl World {
         let now = self.now;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::BackendOpened { slot }));
         self.pump(back);
+    }
+
+    /// The proxy's next local port toward `remote`: counted up from
+    /// [`addr::PROXY_FIRST_PORT`] to 65535, then round again, skipping any
+    /// still held by a connection that is not closed.
+    fn next_backend_port(&mut self, p: usize, remote: SocketAddrV4) -> u16 {
+        let first = u32::from(addr::PROXY_FIRST_PORT);
+        let span = 65_536 - first;
+        let port_of = |n: u32| (first + n % span) as u16;
+        for _ in 0..span {
+            let port = port_of(self.backend_conns);
+            self.backend_conns = self.backend_conns.wrapping_add(1);
+            match self.hosts[p].stack.get(&(SocketAddrV4::new(self.hosts[p].addr, port), remote)) {
+                Some(&c) if self.conns[c].sock.state() != TcpState::Closed && !self.conns[c].gone => continue,
+                _ => return port,
+            }
+        }
+        // Every port busy (64 512 live backend connections): reuse the next.
+        port_of(self.backend_conns)
     }
 
     /// One leg ended: close it (a FIN is answered with ours) and reset the other.
@@ -141,5 +159,29 @@ impl World {
         if !self.conns[c].gone {
             self.pump(c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::{OnIdle, ProxyConfig, WorldConfig};
+    use crate::Instant;
+
+    #[test]
+    fn backend_ports_wrap_past_65535_and_skip_ports_still_in_use() {
+        let proxy = ProxyConfig { idle_timeout: None, on_idle: OnIdle::Fin };
+        let cfg = WorldConfig { proxy: Some(proxy), ..WorldConfig::default() };
+        let mut w = World::new(cfg, Box::new(Idle), Box::new(Idle)).unwrap();
+        // The client connects; the proxy's first backend connection takes port 1024 and stays open.
+        w.run_until(Instant::from_secs(1));
+        let (_, p) = w.proxy.unwrap();
+        let remote = SocketAddrV4::new(w.hosts[w.server()].addr, w.service_port());
+        assert_eq!(w.backend_conns, 1);
+        // 64 511 backends later the count reaches 65535, then wraps to 1024,
+        // which the live connection still holds: 1025.
+        w.backend_conns = 65_535 - 1024;
+        assert_eq!(w.next_backend_port(p, remote), 65_535);
+        assert_eq!(w.next_backend_port(p, remote), 1025);
     }
 }
