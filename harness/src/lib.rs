@@ -26,6 +26,7 @@ pub mod fuzz;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod metrics;
+pub mod packed;
 pub mod plots;
 pub mod runner;
 pub mod scenario;

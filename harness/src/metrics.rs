@@ -10,8 +10,9 @@
 //! serialises *exactly* (integers only), so a merged shard set aggregates to
 //! the same bytes as the unsharded run.
 
+use crate::packed::PackedList;
 use crate::runner::RunRecord;
-use crate::session::RequestCounts;
+use crate::session::{RequestCounts, RequestTally};
 use reports::model::{round_ms, Latency, RequestsReport, SessionReport, SideReport, StrategyReport};
 use serde::{Deserialize, Serialize};
 use sim::oracle::{BreakCause, Condition, Declaration, Verdict};
@@ -139,6 +140,52 @@ impl<'de> Deserialize<'de> for PackedOutcome {
     }
 }
 
+impl PackedOutcome {
+    /// The same outcome with the kind in the low bits: a false positive or
+    /// a quiet side is a number under 64, one varint byte.
+    fn code(self) -> u64 {
+        ((self.0 & PAYLOAD) << 3) | (self.0 >> KIND_SHIFT)
+    }
+    fn from_code(code: u64) -> Self {
+        PackedOutcome(((code & 7) << KIND_SHIFT) | (code >> 3))
+    }
+}
+
+/// How both sides fared on each connection after a slot's first (sessions
+/// reconnect; a flaky link makes dozens per run), packed: a pair that is a
+/// false positive and a quiet side takes 2 bytes instead of 16. Serialized
+/// as the list of pairs it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaterOutcomes(PackedList);
+
+impl LaterOutcomes {
+    fn push(&mut self, sides: [PackedOutcome; 2]) {
+        for o in sides {
+            self.0.push(o.code());
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = [PackedOutcome; 2]> + '_ {
+        let mut codes = self.0.iter();
+        std::iter::from_fn(move || Some([PackedOutcome::from_code(codes.next()?), PackedOutcome::from_code(codes.next()?)]))
+    }
+}
+
+impl Serialize for LaterOutcomes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for LaterOutcomes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = Vec::<[PackedOutcome; 2]>::deserialize(d)?;
+        let mut later = LaterOutcomes::default();
+        pairs.into_iter().for_each(|p| later.push(p));
+        later.0.shrink();
+        Ok(later)
+    }
+}
+
 /// How one connection (slot) of a run fared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotSummary {
@@ -154,15 +201,15 @@ pub struct SlotSummary {
     /// established after the first.
     /// Boxed, and absent without reconnects, so a slot is 40 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub later: Option<Box<Vec<[PackedOutcome; 2]>>>,
+    pub later: Option<Box<LaterOutcomes>>,
 }
 
 /// What a run's sessions came to (a scenario that measures them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
-    pub requests: RequestCounts,
+    pub requests: RequestTally,
     /// Each unavailable period that ended before the horizon, nanoseconds.
-    pub restore_ns: Vec<u64>,
+    pub restore_ns: PackedList,
     /// Unavailable periods still open at the horizon.
     pub unrestored: u64,
     /// Unavailable slot-time, every slot, nanoseconds.
@@ -225,10 +272,11 @@ impl RunSummary {
             })
             .collect();
         let session = r.requests.as_ref().map(|requests| {
-            let mut s = SessionSummary { requests: requests.clone(), ..SessionSummary::default() };
+            let mut s = SessionSummary { requests: RequestTally::from(requests), ..SessionSummary::default() };
             for slot in &r.outcome.slots {
                 availability(&slot.connections, horizon, &mut s);
             }
+            s.restore_ns.shrink();
             Box::new(s)
         });
         let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u32;
@@ -247,7 +295,7 @@ impl RunSummary {
     pub fn outcomes(&self, side: Side) -> impl Iterator<Item = SideOutcome> + '_ {
         self.slots
             .iter()
-            .flat_map(move |s| std::iter::once(&s.sides).chain(s.later.iter().flat_map(|l| l.iter())).map(move |o| o[side.index()].get()))
+            .flat_map(move |s| std::iter::once(s.sides).chain(s.later.iter().flat_map(|l| l.iter())).map(move |o| o[side.index()].get()))
     }
 
     /// NAT mappings lost to idleness while held, every connection.
@@ -279,6 +327,9 @@ fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Inst
         let start = if g == 0 { Instant::ZERO } else { established };
         let end = mine.iter().map(|d| d.at).chain(c.broken.map(|b| b.0)).chain(c.ended_at).chain(c.closed_at).fold(horizon, Instant::min);
         summary.healthy_ns += end.saturating_since(start).as_nanos() as u64;
+    }
+    if let Some(later) = summary.later.as_mut() {
+        later.0.shrink();
     }
     summary
 }
@@ -497,7 +548,7 @@ fn session_report(horizon: Duration, runs: &[RunSummary]) -> Option<SessionRepor
     let (mut unavailable, mut working, mut reconnects, mut unrestored) = (0u128, 0u128, 0, 0);
     for s in sessions {
         requests.add(&s.requests);
-        restores.extend(s.restore_ns.iter().map(|ns| *ns as f64 / 1e9));
+        restores.extend(s.restore_ns.iter().map(|ns| ns as f64 / 1e9));
         unavailable += u128::from(s.unavailable_ns);
         working += u128::from(s.working_ns);
         reconnects += s.reconnects;
@@ -571,6 +622,26 @@ mod packed_tests {
             // The partial results' text form is the outcome's.
             assert_eq!(serde_json::to_string(&p).unwrap(), serde_json::to_string(&o).unwrap());
             assert_eq!(serde_json::from_str::<PackedOutcome>(&serde_json::to_string(&o).unwrap()).unwrap(), p);
+            // Kind in the low bits and back.
+            assert_eq!(PackedOutcome::from_code(p.code()), p);
         }
+    }
+
+    #[test]
+    fn later_connections_outcomes_pack_small_and_serialize_as_pairs() {
+        let fp = PackedOutcome::from(SideOutcome::FalsePositive(Condition::Outage));
+        let quiet = PackedOutcome::from(SideOutcome::Quiet);
+        let detected = PackedOutcome::from(SideOutcome::Detected(Duration::from_millis(12_500)));
+        let na = PackedOutcome::from(SideOutcome::NotApplicable);
+        let mut later = LaterOutcomes::default();
+        later.push([fp, quiet]);
+        later.push([detected, na]);
+        assert_eq!(later.iter().collect::<Vec<_>>(), [[fp, quiet], [detected, na]]);
+        // A false positive and a quiet side: codes under 64, a byte each. A
+        // 12.5 s detection: 12.5e9 << 3 = 1e11 < 2^37, six bytes; NotApplicable one.
+        assert_eq!(later.0.byte_len(), 1 + 1 + 6 + 1);
+        let json = serde_json::to_string(&later).unwrap();
+        assert_eq!(json, serde_json::to_string(&vec![[fp, quiet], [detected, na]]).unwrap());
+        assert_eq!(serde_json::from_str::<LaterOutcomes>(&json).unwrap(), later);
     }
 }

@@ -143,7 +143,8 @@ pub fn scenario_plots(
                     _ => None,
                 })
                 .collect();
-            let restore_s = runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| &s.restore_ns).map(|ns| *ns as f64 / 1e9).collect();
+            let restore_s =
+                runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| s.restore_ns.iter()).map(|ns| ns as f64 / 1e9).collect();
             let (seed, why) = representative(runs, scenario.base_seed);
             let replay = format!("kasim replay {} --strategy {} --seed {seed}", scenario.path.display(), st.name);
             StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed), why, replay }

@@ -19,6 +19,7 @@
 //! ground truth (each connection's establishment, break and end), so the
 //! metrics derive them from the run's outcome (see `metrics::sessions`).
 
+use crate::packed::PackedCounts;
 use crate::scenario::{Reconnect, ReconnectMode};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -60,14 +61,15 @@ impl RequestCounts {
         self.ok + self.failed + self.hung
     }
 
-    pub fn add(&mut self, other: &RequestCounts) {
+    /// Add a finished run's tally (aggregating runs).
+    pub fn add(&mut self, other: &RequestTally) {
         self.issued += other.issued;
         self.uncounted += other.uncounted;
         self.ok += other.ok;
         self.failed += other.failed;
         self.hung += other.hung;
-        for (ms, n) in &other.latency_ms {
-            *self.latency_ms.entry(*ms).or_default() += n;
+        for (ms, n) in other.latency_ms.iter() {
+            *self.latency_ms.entry(ms).or_default() += n;
         }
         self.latency_sum_us += other.latency_sum_us;
     }
@@ -77,6 +79,35 @@ impl RequestCounts {
         let ms = (latency.as_nanos() + 500_000) / 1_000_000;
         *self.latency_ms.entry(ms as u64).or_default() += 1;
         self.latency_sum_us += (latency.as_nanos() / 1000) as u64;
+    }
+}
+
+/// A finished run's request outcomes as kept per seed until the report:
+/// [`RequestCounts`] with its latencies packed ([`PackedCounts`], a few bytes
+/// a distinct latency instead of a B-tree's nodes). Serialized exactly as
+/// `RequestCounts` is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestTally {
+    pub issued: u64,
+    pub uncounted: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub hung: u64,
+    pub latency_ms: PackedCounts,
+    pub latency_sum_us: u64,
+}
+
+impl From<&RequestCounts> for RequestTally {
+    fn from(c: &RequestCounts) -> Self {
+        RequestTally {
+            issued: c.issued,
+            uncounted: c.uncounted,
+            ok: c.ok,
+            failed: c.failed,
+            hung: c.hung,
+            latency_ms: PackedCounts::from(&c.latency_ms),
+            latency_sum_us: c.latency_sum_us,
+        }
     }
 }
 
