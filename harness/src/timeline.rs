@@ -216,9 +216,18 @@ pub fn filter(lines: Vec<Line>, since: Option<Instant>, until: Option<Instant>, 
 pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     // With a proxy, the address clients dial is the proxy's: name it.
     let proxied = trace.iter().any(|r| matches!(r.event, TraceEvent::Proxy(_)));
+    // In a fleet, a client host's packets say which host: "client:3" (its
+    // address is 198.18.0.2 + 3; the port tells its connections apart).
+    let first_client = u32::from(*sim::packet::addr::CLIENT.ip());
+    let client_index = |addr: std::net::SocketAddrV4| u32::from(*addr.ip()).checked_sub(first_client).filter(|i| *i < 1 << 16);
+    let fleet = trace
+        .iter()
+        .any(|r| matches!(r.event, TraceEvent::Sent { side: sim::Side::Client, seg } if client_index(seg.src).is_some_and(|i| i > 0)));
     let who = |side: sim::Side, addr: std::net::SocketAddrV4| {
         if proxied && addr.ip() == sim::packet::addr::SERVER.ip() {
             "proxy".to_string()
+        } else if let Some(i) = client_index(addr).filter(|_| fleet && side == sim::Side::Client) {
+            format!("client:{i}")
         } else {
             side.to_string()
         }

@@ -173,3 +173,27 @@ fn a_fleet_gives_the_same_bytes_at_any_job_count() {
     assert!(one.contains("\"connections\": 2000"), "{one}");
     assert_eq!(one, render(2));
 }
+
+/// A fleet's replay says which client host each packet is from or for
+/// ("client:2" is 198.18.0.4); a one-client run keeps the plain "client".
+#[test]
+fn a_fleets_timeline_names_the_client_host_of_each_packet() {
+    let run = |count: u32| {
+        let src = format!("name = \"f\"\nhorizon = \"1m\"\n[client]\ncount = {count}\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n");
+        let s = parse(Path::new("f.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+        let r = runner::run_one(&s, &s.strategies[0], 0, true);
+        harness::timeline::lines(&r.outcome.trace, true)
+    };
+    let fleet = run(3);
+    let syn = fleet.iter().find(|l| l.event.starts_with("sends handshake SYN 198.18.0.4:40000")).expect("client 2's SYN");
+    assert_eq!(syn.place, "client:2");
+    let synack = fleet
+        .iter()
+        .find(|l| l.event.starts_with("receives handshake SYN|ACK") && l.event.contains("-> 198.18.0.4:40000"))
+        .expect("its SYN-ACK");
+    assert_eq!(synack.place, "client:2");
+    assert!(fleet.iter().any(|l| l.place == "client:0"), "the first host is client:0 in a fleet");
+    let single = run(1);
+    assert!(single.iter().all(|l| !l.place.starts_with("client:")), "one client: plain labels");
+    assert!(single.iter().any(|l| l.place == "client"));
+}

@@ -149,8 +149,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CaptureLayer {
 
 /// A turmoil message as it prints it: "TCP SYN", "TCP FIN", "TCP RST",
 /// "TCP [0X0, 0X1, …]" (data, one entry per byte), "UDP [...]". The
-/// listener's own "TCP SYN-ACK" line describes a SYN it sends anyway (logged
-/// again as "TCP SYN"), so it is not counted twice.
+/// listener's "TCP SYN-ACK" line logs the answer it gives the connecting
+/// side on a channel, not on the link, so it is no message and not counted.
 fn classify(protocol: &str) -> Option<(SegmentKind, u64)> {
     let payload = |list: &str| list.trim_start_matches('[').trim_end_matches(']').split(", ").filter(|b| !b.is_empty()).count() as u64;
     match protocol {
