@@ -119,3 +119,54 @@ fn a_rebooting_server_comes_back_when_its_reboot_ends_despite_a_suspension_insid
     let synack = sim::packet::Flags::SYN | sim::packet::Flags::ACK;
     assert!(server_sends_after(&r, 50).contains(&synack), "no SYN-ACK after the reboot");
 }
+
+#[test]
+fn overlapping_reboots_or_suspensions_hold_the_host_until_the_later_ends() {
+    // Reboots 30-50 s and 40-70 s: down until 70 s (it used to come up at 50 s
+    // in the middle of the second); one "back up" at 70 s.
+    let r = overlapping(
+        "[[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"20s\"\n\
+         [[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"40s\"\nduration = \"30s\"",
+    );
+    let done: Vec<u64> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| t.event == TraceEvent::Fault(FaultEvent::RebootDone(Side::Server)))
+        .map(|t| t.at.since_start().as_secs())
+        .collect();
+    assert_eq!(done, [70]);
+    let during: Vec<_> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| (30..70).contains(&t.at.since_start().as_secs()) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
+        .collect();
+    assert!(during.is_empty(), "{during:?}");
+    // Suspensions 30-40 s and 35-50 s: asleep until 50 s, one wake-up.
+    let r = overlapping(
+        "[[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"10s\"\n\
+         [[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"35s\"\nduration = \"15s\"",
+    );
+    let woke: Vec<u64> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| t.event == TraceEvent::Fault(FaultEvent::SuspendEnd(Side::Server)))
+        .map(|t| t.at.since_start().as_secs())
+        .collect();
+    assert_eq!(woke, [50]);
+    let during: Vec<_> = r
+        .outcome
+        .trace
+        .iter()
+        .filter(|t| (30..50).contains(&t.at.since_start().as_secs()) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
+        .collect();
+    assert!(during.is_empty(), "{during:?}");
+    // Awake again: it answers the client's next request.
+    assert!(r
+        .outcome
+        .trace
+        .iter()
+        .any(|t| t.at.since_start() > Duration::from_secs(50) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. })));
+}

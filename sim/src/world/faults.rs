@@ -48,10 +48,17 @@ impl World {
             }
             // A host that vanished for good stays gone: no reboot brings it back.
             Fault::Reboot { host, .. } if self.hosts[self.host_index(host)].state == HostState::Gone => return,
+            // A reboot while another is under way: the host comes back when the later ends.
+            Fault::Reboot { host, .. } if self.hosts[self.host_index(host)].state == HostState::Down => {
+                let h = self.host_index(host);
+                self.hosts[h].holds += 1;
+                FaultEvent::RebootStart(host.side())
+            }
             Fault::Reboot { host, .. } => {
                 let h = self.host_index(host);
                 let hst = &mut self.hosts[h];
                 hst.state = HostState::Down;
+                hst.holds = 1;
                 hst.stack.clear();
                 hst.listener = None;
                 hst.app_alive = false;
@@ -73,8 +80,16 @@ impl World {
                 // Only a running host can be suspended: one that is powered
                 // off or rebooting stays so (and its suspension's end must not
                 // wake it). Faults drawn with `every` may overlap like this.
-                if self.hosts[h].state == HostState::Up {
-                    self.hosts[h].state = HostState::Suspended;
+                let hst = &mut self.hosts[h];
+                match hst.state {
+                    HostState::Up => {
+                        hst.state = HostState::Suspended;
+                        hst.holds = 1;
+                        hst.suspended_at = now;
+                    }
+                    // Suspended already: it wakes when the later suspension ends.
+                    HostState::Suspended => hst.holds += 1,
+                    HostState::Down | HostState::Gone => {}
                 }
                 self.evidence_of(h).open_transient(now, Condition::Suspend);
                 FaultEvent::SuspendStart(host.side())
@@ -170,6 +185,11 @@ impl World {
                 if self.hosts[h].state != HostState::Down {
                     return;
                 }
+                self.hosts[h].holds -= 1;
+                if self.hosts[h].holds > 0 {
+                    // Another reboot is under way: still down, nothing to tell.
+                    return;
+                }
                 self.hosts[h].state = HostState::Up;
                 self.start_application(host, FaultEvent::RebootDone(host.side()));
                 return;
@@ -181,14 +201,24 @@ impl World {
                 }
                 return;
             }
-            Fault::Suspend { host, duration, .. } => {
+            Fault::Suspend { host, .. } => {
                 let h = self.host_index(host);
-                let resumed = self.hosts[h].state == HostState::Suspended;
+                let hst = &mut self.hosts[h];
+                let suspended = hst.state == HostState::Suspended;
+                if suspended {
+                    hst.holds -= 1;
+                }
+                let resumed = suspended && hst.holds == 0;
                 if resumed {
-                    self.hosts[h].state = HostState::Up;
-                    self.hosts[h].offset += duration;
+                    hst.state = HostState::Up;
+                    // The local clock stood still since the (first) suspension began.
+                    hst.offset += now - hst.suspended_at;
                 }
                 self.evidence_of(h).close_transient(now, Condition::Suspend);
+                // Still held by a later suspension: it has not woken, nothing to tell.
+                if suspended && !resumed {
+                    return;
+                }
                 self.trace.record(now, || TraceEvent::Fault(FaultEvent::SuspendEnd(host.side())));
                 for k in 0..self.hosts[h].conns.len() {
                     let c = self.hosts[h].conns[k];

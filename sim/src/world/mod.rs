@@ -162,6 +162,12 @@ struct Host {
     state: HostState,
     /// Total time spent suspended: local clock = global − offset.
     offset: Duration,
+    /// Faults holding the host in its state: suspensions (while `Suspended`)
+    /// or reboots (while `Down`) that have started and not yet ended. Faults
+    /// drawn with `every` can overlap; the host comes back when the last ends.
+    holds: u32,
+    /// When the current suspension began (global time).
+    suspended_at: Instant,
     /// Connections by (local, remote) address.
     stack: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     /// Every connection this host ever had.
@@ -337,6 +343,8 @@ impl World {
             addr,
             state: HostState::Up,
             offset: Duration::ZERO,
+            holds: 0,
+            suspended_at: Instant::ZERO,
             stack: HashMap::default(),
             conns: Vec::new(),
             listener: None,
