@@ -52,13 +52,13 @@ impl LinkConfig {
     /// error names.
     pub fn validate(&self, name: &'static str) -> Result<(), ConfigError> {
         if self.rate_bps == 0 {
-            return Err(ConfigError::MustBePositive { field: name });
+            return Err(ConfigError::OutOfRange { field: name, value: "rate 0 bit/s".into(), allowed: "a rate above 0" });
         }
         if !(0.0..1.0).contains(&self.loss) {
             return Err(ConfigError::OutOfRange { field: name, value: format!("loss {}", self.loss), allowed: "loss in [0, 1)" });
         }
         if self.queue_bytes == 0 {
-            return Err(ConfigError::MustBePositive { field: name });
+            return Err(ConfigError::OutOfRange { field: name, value: "queue 0 B".into(), allowed: "a queue above 0 bytes" });
         }
         Ok(())
     }
@@ -192,6 +192,16 @@ impl LinkDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_rate_and_a_zero_queue_are_told_apart() {
+        let rate = LinkConfig { rate_bps: 0, ..LinkConfig::default() }.validate("client.link.up").unwrap_err();
+        let queue = LinkConfig { queue_bytes: 0, ..LinkConfig::default() }.validate("client.link.up").unwrap_err();
+        assert!(rate.to_string().contains("rate 0 bit/s") && rate.to_string().contains("client.link.up"), "{rate}");
+        assert!(queue.to_string().contains("queue 0 B"), "{queue}");
+        assert_eq!(LinkConfig::default().validate("client.link.up"), Ok(()));
+    }
+
     use crate::rng::Purpose;
 
     fn dialup() -> LinkDir {

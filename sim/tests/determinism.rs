@@ -68,7 +68,7 @@ fn bad_configuration_is_an_error_naming_the_field() {
     let mut cfg = WorldConfig::default();
     cfg.client_link.up.rate_bps = 0;
     let err = World::new(cfg, Box::new(Script::new()), Box::new(Script::new())).err().unwrap();
-    assert_eq!(err, ConfigError::MustBePositive { field: "client.link.up" });
+    assert_eq!(err, ConfigError::OutOfRange { field: "client.link.up", value: "rate 0 bit/s".into(), allowed: "a rate above 0" });
 
     let cfg = WorldConfig {
         horizon: Duration::from_secs(60),
