@@ -84,6 +84,7 @@ impl TcpConfig {
     /// Check the settings against what the model and Linux accept: a
     /// non-zero MSS, positive RTOs with `rto_min <= rto_max`, `retries2` and
     /// `synack_retries` within `0..=255` (the kernel keeps them in a `u8`),
+    /// `syn_retries` within `1..=127` (the sysctl's range),
     /// an initial window of at least one segment and a receive window of at
     /// least one MSS.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -108,6 +109,10 @@ impl TcpConfig {
                 value: self.synack_retries.to_string(),
                 allowed: "0..=255",
             });
+        }
+        // Linux: net.ipv4.tcp_syn_retries accepts 1..=MAX_TCP_SYNCNT (127).
+        if !(1..=127).contains(&self.syn_retries) {
+            return Err(ConfigError::OutOfRange { field: "tcp.syn_retries", value: self.syn_retries.to_string(), allowed: "1..=127" });
         }
         if self.initial_cwnd == 0 {
             return Err(ConfigError::MustBePositive { field: "tcp.initial_cwnd" });
@@ -191,6 +196,10 @@ mod tests {
     fn validation_names_the_field() {
         let c = TcpConfig { mss: 0, ..TcpConfig::default() };
         assert_eq!(c.validate(), Err(ConfigError::MustBePositive { field: "tcp.mss" }));
+        for (n, ok) in [(0, false), (1, true), (127, true), (128, false)] {
+            let c = TcpConfig { syn_retries: n, ..TcpConfig::default() };
+            assert_eq!(c.validate().is_ok(), ok, "syn_retries = {n}");
+        }
         let k = Keepalive { count: 0, ..Keepalive::default() };
         assert!(matches!(k.validate(), Err(ConfigError::OutOfRange { field: "keepalive.count", .. })));
     }
