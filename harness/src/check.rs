@@ -9,16 +9,21 @@ use sim::Side;
 /// One expectation's verdict.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checked {
+    /// The scenario's `name`.
     pub scenario: String,
+    /// The expectation, as the file wrote it.
     pub expect: Expect,
     /// `None` when the metric has no value (no detection at all).
     pub observed: Option<f64>,
+    /// The observed value meets the bound (a metric without a value fails).
     pub passed: bool,
     /// Seeds that show the failure (at most `limit`), worst first.
     pub seeds: Vec<u64>,
 }
 
 impl Checked {
+    /// One line for stderr and JUnit: scenario, strategy, side, metric, bound, and what was
+    /// observed (`buildbot-dialup: linux-default client detection_p99 <= 10800: observed 7875`).
     pub fn describe(&self) -> String {
         let e = &self.expect;
         let side = e.side.map(|s| format!(" {s}")).unwrap_or_default();

@@ -20,9 +20,13 @@ use std::time::Duration;
 /// Counters the runner reads after the run.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DriverStats {
+    /// Pings and one-way heartbeat frames this side's strategy wrote ([`Control::ping`](crate::strategy::Control::ping), [`Control::beat`](crate::strategy::Control::beat)).
     pub pings: u64,
+    /// Bytes of those pings and frames (application payload, not IP bytes).
     pub ping_bytes: u64,
+    /// Pongs this side's application wrote in answer to the peer's pings.
     pub pongs: u64,
+    /// Bytes of those pongs (the same size as the pings they answer).
     pub pong_bytes: u64,
 }
 
@@ -34,6 +38,10 @@ struct Generator {
     sent: u64,
 }
 
+/// The application on one end of one connection slot: it writes the side's `[[traffic]]`,
+/// answers requests and pings, feeds its strategy (if any), and declares the peer dead
+/// once (a strategy's verdict, ETIMEDOUT, ECONNRESET, EOF), then aborts and goes quiet.
+/// A client with a [`ClientSession`] reconnects instead of going quiet for good.
 pub struct AppDriver {
     side: Side,
     traffic: std::rc::Rc<[Traffic]>,
@@ -53,8 +61,11 @@ pub struct AppDriver {
 
 /// What a client application keeps across its slot's connections.
 pub struct ClientSession {
+    /// The connection slot this session is (0-based, over every client host of the world).
     pub slot: u32,
+    /// Decides when the next connection attempt may start (`[client.reconnect]`).
     pub reconnect: Reconnector,
+    /// Where the slot's requests' outcomes go; shared by every client application of the run.
     pub book: Rc<RefCell<RequestBook>>,
     /// A fresh strategy for each new connection.
     pub make_strategy: Rc<dyn Fn() -> Option<Box<dyn Strategy>>>,
@@ -86,6 +97,7 @@ impl ClientSession {
         }
     }
 
+    /// A session for `slot` whose first connection attempt is the world's, at time 0.
     pub fn new(
         slot: u32,
         reconnect: Reconnector,

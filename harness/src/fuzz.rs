@@ -23,11 +23,13 @@ use std::path::Path;
 /// What a fuzzing session did.
 #[derive(Debug, Default)]
 pub struct FuzzStats {
+    /// Mutated inputs tried.
     pub inputs: u64,
     /// Inputs that parsed and validated (the rest gave a clear error).
     pub valid: u64,
-    /// Strategy runs started, and those stopped at the event budget.
+    /// Strategy runs started (each run input's first two strategies, one seed each).
     pub runs: u64,
+    /// Runs that hit the event budget before the horizon (their metrics are not computed).
     pub cut_short: u64,
     /// Each panic: the input that caused it and the message.
     pub panics: Vec<(String, String)>,
@@ -237,7 +239,9 @@ fn run_briefly(scenario: &crate::scenario::Scenario, budget: u64, stats: &mut Fu
 /// How a session spends its time.
 #[derive(Clone, Copy, Debug)]
 pub struct FuzzPlan {
+    /// How many mutated inputs to try.
     pub inputs: u64,
+    /// Seeds the mutations: the same seed tries the same inputs.
     pub seed: u64,
     /// Events a run may take before it is stopped.
     pub budget: u64,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # harness — kasim's main job
 //!
 //! Scenario files in, judged runs and metrics out:

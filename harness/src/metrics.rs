@@ -110,6 +110,7 @@ impl From<SideOutcome> for PackedOutcome {
 }
 
 impl PackedOutcome {
+    /// The outcome it holds.
     pub fn get(self) -> SideOutcome {
         let payload = self.0 & PAYLOAD;
         match self.0 >> KIND_SHIFT {
@@ -164,6 +165,7 @@ impl LaterOutcomes {
             self.0.push(o.code());
         }
     }
+    /// Each later connection's `[client, server]` outcomes, in the order they were established.
     pub fn iter(&self) -> impl Iterator<Item = [PackedOutcome; 2]> + '_ {
         let mut codes = self.0.iter();
         std::iter::from_fn(move || Some([PackedOutcome::from_code(codes.next()?), PackedOutcome::from_code(codes.next()?)]))
@@ -207,6 +209,7 @@ pub struct SlotSummary {
 /// What a run's sessions came to (a scenario that measures them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
+    /// What became of the client's requests (counts and ok latencies), packed.
     pub requests: RequestTally,
     /// Each unavailable period that ended before the horizon, nanoseconds.
     pub restore_ns: PackedList,
@@ -224,11 +227,14 @@ pub struct SessionSummary {
 /// most one latency per connection and side, whatever the run did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// The seed the run was made with.
     pub seed: u64,
     /// One per connection (slot), in slot order (a boxed slice: no spare capacity).
     pub slots: Box<[SlotSummary]>,
-    /// Keepalive packets and bytes, both directions, every connection.
+    /// Keepalive packets, both directions, every connection: TCP keepalive
+    /// probes and their ACKs, pings, pongs and one-way heartbeat frames.
     pub keepalive_packets: u64,
+    /// Their IP bytes (headers included; one header per ping, pong or frame).
     pub keepalive_bytes: u64,
     /// Did anyone declare the peer dead (for picking a representative run)?
     pub declared: bool,
@@ -338,7 +344,9 @@ fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Inst
 /// at the horizon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Period {
+    /// When it began: a break or an end that was not orderly (simulated time, the world's clock).
     pub start: Instant,
+    /// When the slot next had a working connection; `None`: still unavailable at the horizon.
     pub end: Option<Instant>,
 }
 

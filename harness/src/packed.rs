@@ -45,12 +45,15 @@ fn numbers(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
 pub struct PackedList(Vec<u8>);
 
 impl PackedList {
+    /// Append `v`.
     pub fn push(&mut self, v: u64) {
         put(&mut self.0, v);
     }
+    /// The numbers, in the order pushed.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         numbers(&self.0)
     }
+    /// Does it hold no number?
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

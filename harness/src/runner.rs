@@ -22,6 +22,7 @@ use std::time::Duration;
 /// A fault with its times drawn for one seed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DerivedFault {
+    /// What happens (the `[[fault]]`'s `kind`).
     pub kind: FaultKind,
     /// The host's role, or that of the host whose link; `None` for the NAT.
     pub side: Option<Side>,
@@ -29,7 +30,12 @@ pub struct DerivedFault {
     pub host: Option<HostRef>,
     /// As a scenario names it: "client", "server.link", "client:3.link", "nat".
     pub target: String,
+    /// When it starts: simulated time from the start of the run (the world's global clock),
+    /// drawn to the millisecond; always before the horizon.
     pub at: Duration,
+    /// How long it lasts (reboot, suspend, outage), or when a crashed process restarts
+    /// (crash); drawn anew for each occurrence, at least 1 ms. `None` when the kind has no
+    /// duration or a crash never restarts.
     pub duration: Option<Duration>,
 }
 
@@ -107,11 +113,16 @@ fn to_sim(f: &DerivedFault) -> Fault {
 /// One run's raw result.
 #[derive(Debug)]
 pub struct RunRecord {
+    /// The seed the run was made with (`base_seed + i`).
     pub seed: u64,
+    /// Every fault occurrence of the run with its drawn times, in scenario order.
     pub faults: Vec<DerivedFault>,
+    /// What the simulated world recorded: declarations and their verdicts, each slot's
+    /// connections, breaks, NAT expiries, wire counters, and the trace when asked for.
     pub outcome: Outcome,
     /// Ping and pong counters of every client application, and of every server one.
     pub endpoints: [DriverStats; 2],
+    /// The scenario's horizon: simulated time the run covered.
     pub horizon: Duration,
     /// Request outcomes, when the scenario measures sessions.
     pub requests: Option<RequestCounts>,

@@ -46,8 +46,13 @@ pub struct RequestCounts {
     pub issued: u64,
     /// Still unanswered at the horizon and not yet hung: not counted.
     pub uncounted: u64,
+    /// Requests whose whole reply arrived within their `timeout` (contract: `requests.ok`).
     pub ok: u64,
+    /// Requests whose connection ended before the reply, or that found no connection with
+    /// reconnection `off` (contract: `requests.failed`).
     pub failed: u64,
+    /// Requests unanswered after their `timeout`, or by the horizon while their connection
+    /// stayed open (contract: `requests.hung`).
     pub hung: u64,
     /// Latency of each ok request rounded to the millisecond → how many.
     /// Reports round to the millisecond, so percentiles from these are exact.
@@ -57,6 +62,7 @@ pub struct RequestCounts {
 }
 
 impl RequestCounts {
+    /// Requests counted: `ok + failed + hung` (contract: `requests.sent`).
     pub fn sent(&self) -> u64 {
         self.ok + self.failed + self.hung
     }
@@ -88,12 +94,19 @@ impl RequestCounts {
 /// `RequestCounts` is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestTally {
+    /// Requests issued (every one, counted or not).
     pub issued: u64,
+    /// Still unanswered at the horizon and not yet hung: not counted.
     pub uncounted: u64,
+    /// Whole reply within the request's `timeout`.
     pub ok: u64,
+    /// Its connection ended first, or there was none and reconnection is `off`.
     pub failed: u64,
+    /// No reply within its `timeout`, or none by the horizon on a connection that stayed open.
     pub hung: u64,
+    /// Latency of each ok request rounded to the millisecond → how many.
     pub latency_ms: PackedCounts,
+    /// Sum of the ok latencies, microseconds (for the mean).
     pub latency_sum_us: u64,
 }
 
@@ -114,17 +127,30 @@ impl From<&RequestCounts> for RequestTally {
 /// How one request ended, for `kasim replay`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestEnd {
-    Ok { latency: Duration },
+    /// The whole reply arrived within the request's `timeout` (or it has none).
+    Ok {
+        /// From issue to the whole reply, on the client host's simulated clock (which
+        /// stops while the host is suspended).
+        latency: Duration,
+    },
+    /// The reply came later than the request's `timeout`, or none came by the horizon (or by
+    /// the end of its connection) once the timeout had passed.
     Hung,
+    /// Its connection ended before the reply, or there was none and reconnection is `off`.
     Failed,
 }
 
 /// One request's outcome and when it was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestOutcome {
+    /// When the outcome was decided (the client host's simulated clock): the reply, the
+    /// connection's end, the failure, or the horizon.
     pub at: Instant,
+    /// Which request: (slot, traffic entry, sequence number).
     pub id: RequestId,
+    /// When the client issued it (its host's simulated clock).
     pub issued: Instant,
+    /// How it ended.
     pub end: RequestEnd,
 }
 
@@ -229,10 +255,13 @@ pub struct Reconnector {
 }
 
 impl Reconnector {
+    /// A slot's reconnector for `policy`; `rng` draws the jitter (one stream per slot, so runs
+    /// stay deterministic).
     pub fn new(policy: Reconnect, rng: ChaCha8Rng) -> Self {
         Reconnector { policy, rng, failures: 0, not_before: None, attempt_deadline: None }
     }
 
+    /// When the slot reconnects (`[client.reconnect] mode`).
     pub fn mode(&self) -> ReconnectMode {
         self.policy.mode
     }

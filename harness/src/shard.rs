@@ -37,29 +37,59 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Which part of the runs this process makes: `index` (1-based) of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// K: which part, 1-based (`1 <= index <= count`).
     pub index: u64,
+    /// N: how many parts the runs are spread over, 1 to [`MAX_SHARDS`].
     pub count: u64,
 }
 
 /// What is wrong with a shard flag or a set of partial results (exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShardError {
+    /// `--shard` is neither `K/N` with `1 <= K <= N <= 10000` nor `auto`; holds what was given.
     #[error("--shard {0:?}: allowed: K/N with 1 <= K <= N <= 10000 (e.g. 2/4), or \"auto\"")]
     BadSpec(String),
+    /// `--shard auto` found neither `KASIM_SHARD` nor a Kubernetes Indexed Job's
+    /// `JOB_COMPLETION_INDEX`.
     #[error(
         "--shard auto: no shard index in the environment; set KASIM_SHARD=K/N (GitHub Actions matrix), or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX) with KASIM_SHARD_COUNT=N"
     )]
     NoEnvironment,
+    /// `--shard auto` found a variable it cannot use.
     #[error("--shard auto: {var}={value:?}: {why}")]
-    BadEnvironment { var: &'static str, value: String, why: String },
+    BadEnvironment {
+        /// The variable (`KASIM_SHARD`, `JOB_COMPLETION_INDEX`, `KASIM_SHARD_COUNT`).
+        var: &'static str,
+        /// Its value (empty when it is missing).
+        value: String,
+        /// What is wrong and what is allowed.
+        why: String,
+    },
+    /// A partial result file could not be read.
     #[error("{}: cannot read: {message}", file.display())]
-    Read { file: PathBuf, message: String },
+    Read {
+        /// The file given to `kasim merge`.
+        file: PathBuf,
+        /// The operating system's error.
+        message: String,
+    },
+    /// A file given to `kasim merge` is not a partial result: not JSON of that shape,
+    /// `"partial": false`, or a scenario copy that does not match its fingerprint.
     #[error("{}: not a kasim partial result (write one with `kasim run --shard K/N --format json`): {message}", file.display())]
-    NotPartial { file: PathBuf, message: String },
+    NotPartial {
+        /// The file given to `kasim merge`.
+        file: PathBuf,
+        /// Why it was refused.
+        message: String,
+    },
+    /// The partial results come from different runs: kasim version, shard count,
+    /// `--seeds`, `--strategy`, scenario files or strategies differ.
     #[error("the shards do not match: {0}")]
     Mismatch(String),
+    /// A shard is missing or given twice, or a strategy's runs are not exactly its seeds.
     #[error("the shard set is not whole: {0}")]
     Incomplete(String),
+    /// A scenario copy carried by the partial results no longer validates.
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
 }
@@ -135,20 +165,27 @@ pub fn fingerprint(text: &str) -> String {
 pub struct Partial {
     /// Always true: tells a partial result from a report.
     pub partial: bool,
+    /// The kasim that made it ([`VERSION`]); `merge` refuses a mix of versions.
     pub kasim_version: String,
+    /// Which part of the runs it holds (K/N).
     pub shard: Shard,
     /// `--seeds`, if given.
     pub seeds_override: Option<u64>,
     /// `--strategy` names, if given.
     pub strategy_filter: Vec<String>,
+    /// Every scenario of the run, in load order, each with this shard's runs.
     pub scenarios: Vec<PartialScenario>,
 }
 
+/// One scenario in a partial result: its file's text and this shard's runs of
+/// each strategy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartialScenario {
+    /// The scenario's `name`.
     pub name: String,
     /// As given on the command line (for "reproduce with" lines).
     pub path: String,
+    /// [`fingerprint`] of `source`; checked again when the file is read.
     pub fingerprint: String,
     /// The scenario file's text.
     pub source: String,
@@ -158,14 +195,18 @@ pub struct PartialScenario {
     pub strategies: Vec<PartialStrategy>,
 }
 
+/// One strategy's runs made by one shard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartialStrategy {
+    /// The strategy's `name` in the scenario.
     pub name: String,
+    /// The summaries of this shard's runs of it, in the order made (seed order).
     pub runs: Vec<RunSummary>,
 }
 
 /// A whole, checked set of shards, back in the unsharded order.
 pub struct Merged {
+    /// Every scenario, parsed again from the text the shards carry, in load order.
     pub scenarios: Vec<Scenario>,
     /// Per scenario, the strategies that ran, by name.
     pub ran: Vec<Vec<String>>,

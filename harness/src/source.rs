@@ -11,10 +11,13 @@ use toml::Spanned;
 /// A bad scenario: where, which key, what is wrong, what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The scenario file (or `<bundled>/NAME.toml` for the embedded catalogue).
     pub file: PathBuf,
     /// 1-based line and column, when known.
     pub position: Option<(usize, usize)>,
+    /// The key, as errors name keys (`strategy[1].interval`, `client.link.up`); empty when unknown.
     pub key: String,
+    /// What is wrong and, after "allowed:", what would be accepted.
     pub message: String,
 }
 
@@ -36,11 +39,14 @@ impl std::error::Error for ScenarioError {}
 
 /// Turns byte spans into errors with line and column.
 pub struct Ctx<'a> {
+    /// The file being read, for messages.
     pub file: &'a Path,
+    /// Its whole text: spans are byte offsets into it.
     pub src: &'a str,
 }
 
 impl Ctx<'_> {
+    /// The 1-based line and column of a span's start (the column counts bytes).
     pub fn position(&self, span: Range<usize>) -> (usize, usize) {
         let start = span.start.min(self.src.len());
         let before = &self.src[..start];
@@ -49,10 +55,12 @@ impl Ctx<'_> {
         (line, col)
     }
 
+    /// An error at `span` (if known) for `key`.
     pub fn error(&self, span: Option<Range<usize>>, key: impl Into<String>, message: impl Into<String>) -> ScenarioError {
         ScenarioError { file: self.file.to_path_buf(), position: span.map(|s| self.position(s)), key: key.into(), message: message.into() }
     }
 
+    /// Parse a spanned string with a unit parser; its error becomes one at the value's span.
     pub fn unit<T>(&self, v: &Spanned<String>, key: &str, parse: impl Fn(&str) -> Result<T, UnitError>) -> Result<T, ScenarioError> {
         parse(v.get_ref()).map_err(|e| self.error(Some(v.span()), key, e.to_string()))
     }

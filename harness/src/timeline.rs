@@ -21,9 +21,14 @@ use sim::packet::{Segment, SegmentKind};
 use sim::trace::{DropReason, FaultEvent, Place, ProxyEvent, TraceEvent, TraceRecord};
 use sim::Instant;
 
+/// One line of a run's timeline: when, where, what. The JSON form of `kasim
+/// replay` lists these (`at_s`, `place`, `event`).
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Line {
+    /// `at` in seconds since the run began (JSON `at_s`).
     pub at_s: f64,
+    /// When it happened, in simulated time: the world's global clock for trace
+    /// events; a request outcome carries the client host's clock.
     #[serde(skip)]
     pub at: Instant,
     /// What the line is about, for `replay --only`.
@@ -31,6 +36,7 @@ pub struct Line {
     pub topic: Topic,
     /// client, server, nat, or a link ("client.link").
     pub place: String,
+    /// What happened, in words ("ping #3 (8 B) dropped at nat (no mapping)").
     pub event: String,
 }
 
@@ -180,7 +186,6 @@ impl Topic {
     }
 }
 
-/// Keep the lines in `[since, until]` whose topic is in `only` (all when empty).
 /// Each request's outcome as a line, merged into `lines` by time (after
 /// what happened at the same instant, which decided it).
 pub fn with_requests(mut lines: Vec<Line>, log: &[crate::session::RequestOutcome]) -> Vec<Line> {
@@ -205,6 +210,8 @@ pub fn with_requests(mut lines: Vec<Line>, log: &[crate::session::RequestOutcome
     lines
 }
 
+/// Keep the lines in `[since, until]` whose topic is in `only` (all when empty):
+/// `kasim replay --since`, `--until`, `--only`.
 pub fn filter(lines: Vec<Line>, since: Option<Instant>, until: Option<Instant>, only: &[Topic]) -> Vec<Line> {
     lines
         .into_iter()

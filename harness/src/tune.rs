@@ -50,12 +50,33 @@ pub const MARGIN: f64 = 0.10;
 /// Bad `--vary`, `--require` or `--minimize` (exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TuneError {
+    /// A `--vary` that names no parameter of the kind, gives no values or bad ones,
+    /// repeats a parameter, or makes more than [`MAX_POINTS`] points.
     #[error("--vary {spec:?}: {message}")]
-    Vary { spec: String, message: String },
+    Vary {
+        /// The `--vary` value as given.
+        spec: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A `--require` that is not `METRIC<=X` or `METRIC>=X` with a known metric and a
+    /// finite bound, or that needs session figures the scenario does not measure.
     #[error("--require {spec:?}: {message}")]
-    Require { spec: String, message: String },
+    Require {
+        /// The `--require` value as given.
+        spec: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A `--minimize` that names no metric, or a session metric the scenario does not measure.
     #[error("--minimize {spec:?}: {message}")]
-    Minimize { spec: String, message: String },
+    Minimize {
+        /// The `--minimize` value as given.
+        spec: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// No seed to run (`--seeds 0`).
     #[error("--seeds: must be at least 1")]
     Seeds,
 }
@@ -63,7 +84,9 @@ pub enum TuneError {
 /// One varied parameter and its values in grid order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {
+    /// The parameter's key in the strategy's table (`idle`, `interval`, …).
     pub param: &'static str,
+    /// Its type, as the kind declares it (values are checked against it).
     pub ty: ParamType,
     /// Canonical values as a scenario would write them ("330s", "3", "true").
     pub values: Vec<String>,
@@ -72,7 +95,10 @@ pub struct Axis {
 /// A metric on one side (`server.` prefix) or the strategy as a whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MetricRef {
+    /// The metric, named as in `[[expect]]`.
     pub metric: Metric,
+    /// For a per-side metric, the side (the client unless `server.` was written);
+    /// `None` for a per-strategy one.
     pub side: Option<Side>,
 }
 
@@ -86,6 +112,8 @@ impl fmt::Display for MetricRef {
 }
 
 impl MetricRef {
+    /// Read `METRIC`, `client.METRIC` or `server.METRIC`; the side prefix is allowed
+    /// only on a per-side metric. The error names every metric allowed.
     pub fn parse(s: &str) -> Result<MetricRef, String> {
         let (side, name) = match s.split_once('.') {
             Some(("client", n)) => (Some(Side::Client), n),
@@ -102,6 +130,8 @@ impl MetricRef {
         Ok(MetricRef { metric, side: if metric.per_side() { side.or(Some(Side::Client)) } else { None } })
     }
 
+    /// The metric's value in a strategy's report, as `[[expect]]` reads it (seconds
+    /// for latencies); `None` when it has none (nothing detected, no session figures).
     pub fn value(&self, r: &StrategyReport) -> Option<f64> {
         check::value(r, self.metric, self.side)
     }
@@ -110,14 +140,19 @@ impl MetricRef {
 /// `METRIC<=X` or `METRIC>=X`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Constraint {
+    /// What is bounded.
     pub metric: MetricRef,
+    /// [`Op::Le`] or [`Op::Ge`] (`--require` has no `==`).
     pub op: Op,
+    /// The bound: a plain number, or a duration converted to seconds.
     pub bound: f64,
     /// As the user wrote it.
     pub text: String,
 }
 
 impl Constraint {
+    /// Read one `--require` value: `METRIC<=X` or `METRIC>=X`, X a finite number or
+    /// a duration ("2m", compared in seconds).
     pub fn parse(spec: &str) -> Result<Constraint, TuneError> {
         let err = |message: String| TuneError::Require { spec: spec.to_string(), message };
         let (name, op, value) = if let Some((n, v)) = spec.split_once("<=") {
@@ -236,15 +271,26 @@ fn range(p: &ParamSpec, from: &str, to: &str, step: &str) -> Result<Vec<String>,
 /// What to tune: the parsed command line.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The strategy as the scenario declares it (`--strategy`); parameters not varied
+    /// keep its values.
     pub strategy: StrategySpec,
+    /// One axis per `--vary`, in command-line order (the first varies slowest).
     pub axes: Vec<Axis>,
+    /// Every `--require`; a point is feasible when it meets them all.
     pub constraints: Vec<Constraint>,
+    /// `--minimize`: the objective of the recommendation (default
+    /// `keepalive_packets_per_hour`).
     pub minimize: MetricRef,
+    /// The seeds every point runs (those `kasim run` would use), in order; not empty.
     pub seeds: Vec<u64>,
+    /// `--halving`: successive halving instead of the exhaustive grid (module docs).
     pub halving: bool,
 }
 
 impl Plan {
+    /// Check and parse the command line's `--vary`, `--require` and `--minimize` for
+    /// `strategy`: every axis names a parameter of its kind once, the grid has at
+    /// most [`MAX_POINTS`] points, and there is at least one seed.
     pub fn new(
         strategy: &StrategySpec,
         vary: &[String],
@@ -312,18 +358,25 @@ impl Plan {
 pub struct Point {
     /// One value per axis, canonical.
     pub values: Vec<String>,
+    /// Its figures over the seeds it ran, exactly as a `[[strategy]]` with these
+    /// parameters would report them.
     pub report: StrategyReport,
     /// Seeds it ran (all of them unless halving dropped it).
     pub seeds: usize,
     /// Why halving dropped it, if it did.
     pub dropped: Option<String>,
+    /// It ran every seed and meets every constraint (JSON `feasible`).
     pub feasible: bool,
+    /// It ran every seed and no other such point dominates it on client
+    /// detection p99, false positives per 1000 connection-hours and keepalive
+    /// packets per hour (JSON `pareto`).
     pub pareto: bool,
 }
 
 /// The outcome of a tune.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tuned {
+    /// Every point of the grid, in grid order (the first axis slowest).
     pub points: Vec<Point>,
     /// Index into `points`.
     pub recommended: Option<usize>,

@@ -14,14 +14,21 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{problem}; allowed: {allowed}")]
 pub struct UnitError {
+    /// What is wrong, quoting the value ("\"5 parsecs\" is not a duration").
     pub problem: String,
+    /// The forms accepted: one of [`DURATION_ALLOWED`], [`SIZE_ALLOWED`], [`RATE_ALLOWED`],
+    /// [`TIME_ALLOWED`], or a range.
     pub allowed: &'static str,
 }
 
+/// The duration forms a scenario may write, as error messages list them.
 pub const DURATION_ALLOWED: &str =
     "a duration such as \"250ms\", \"75s\", \"1.5m\", \"20m\", \"2h 11m\", \"3d\" (units ns, us, ms, s, m = minutes, h, d, w; or sec, min, hours, days, weeks)";
+/// The size forms a scenario may write (`queue`, `size`, `reply`, `ping_size`).
 pub const SIZE_ALLOWED: &str = "a size such as \"200B\", \"64KiB\", \"5MB\" (B, KB, MB, GB, KiB, MiB, GiB)";
+/// The rate forms a scenario may write (`[client.link] up`, `down`).
 pub const RATE_ALLOWED: &str = "a rate such as \"56kbit/s\", \"1Mbit/s\" (bit/s, kbit/s, Mbit/s, Gbit/s)";
+/// The forms of a time that may be random (`at`, `every`, `duration`).
 pub const TIME_ALLOWED: &str = "a duration (\"26h\"), \"exp(MEAN)\" or \"uniform(A, B)\"";
 
 fn err(problem: String, allowed: &'static str) -> UnitError {
@@ -34,6 +41,9 @@ const DURATION_UNITS: &[&str] = &[
     "hrs", "hour", "hours", "d", "day", "days", "w", "week", "weeks",
 ];
 
+/// A duration: humantime's syntax ("250ms", "2h 11m", "1.5m", "3d"), without months or
+/// years (no fixed length) and without "M" (months to the parser, minutes to many
+/// readers); at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let t = s.trim();
     if t.is_empty() || !t.starts_with(|c: char| c.is_ascii_digit()) {
@@ -72,6 +82,8 @@ fn number_and_unit(s: &str) -> Option<(f64, &str)> {
     Some((n, t[end..].trim()))
 }
 
+/// A size in bytes: decimal (KB = 1000 B, MB, GB) or binary units (KiB = 1024 B, MiB,
+/// GiB), fractions rounded to the nearest byte.
 pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     let bad = || err(format!("\"{s}\" is not a size"), SIZE_ALLOWED);
     let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
@@ -88,6 +100,8 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     Ok((n * mult).round() as u64)
 }
 
+/// A rate in bits per second: bit/s, kbit/s (1000), Mbit/s, Gbit/s (or bps, kbps, Mbps,
+/// Gbps), rounded to the nearest bit/s.
 pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
     let bad = || err(format!("\"{s}\" is not a rate"), RATE_ALLOWED);
     let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
@@ -109,13 +123,16 @@ pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 /// A time that may be drawn at random, per seed.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RandomTime {
+    /// A fixed duration ("26h").
     Fixed(Duration),
     /// Exponential with this mean.
     Exp(Duration),
+    /// `uniform(A, B)`: uniform between the two bounds, `A <= B`.
     Uniform(Duration, Duration),
 }
 
 impl RandomTime {
+    /// Read a fixed duration, `exp(MEAN)` (mean above zero) or `uniform(A, B)` (`A <= B`).
     pub fn parse(s: &str) -> Result<RandomTime, UnitError> {
         let t = s.trim();
         let inner = |prefix: &str| t.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));

@@ -32,28 +32,59 @@ use std::time::{Duration, Instant};
 /// What a run ended in, and how long after its reference instant.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Measured {
+    /// Seconds from the case's reference instant (the connect or the write) to the
+    /// outcome: wall-clock time against the kernel, simulated time in the model;
+    /// NaN when nothing happened.
     pub seconds: f64,
+    /// What the client saw: an errno name (`ETIMEDOUT`, `ECONNRESET`), `EOF`,
+    /// `RST`, `delivered`, or what happened instead (`nothing`, `not delivered`).
     pub outcome: String,
 }
 
 /// The calibration cases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Case {
+    /// Client keepalive idle 2 s, interval 1 s, count 3; the server vanishes right
+    /// after the handshake: ETIMEDOUT after the last unanswered probe, from the connect.
     Keepalive213,
+    /// The same keepalive with `TCP_USER_TIMEOUT` 4 s, which then decides when the
+    /// probes give up (from the connect).
     Keepalive213UserTimeout4,
+    /// `TCP_USER_TIMEOUT` 4 s (keepalive off) and 100 bytes written into a vanished
+    /// server: ETIMEDOUT about 4 s after the write.
     UserTimeout4Data,
+    /// `tcp_retries2 = 5` and 100 bytes into a vanished server: ETIMEDOUT when the
+    /// retransmissions give up, from the write.
     Retries2Is5Data,
+    /// 100 KiB and then a 4-byte ping through a 56 kbit/s uplink (tbf in the kernel
+    /// testbed): when the ping is delivered behind the upload.
     Upload100KiBThenPing56k,
+    /// A NAT that forgot the connection after 3 s idle and drops its packets
+    /// (`nf_conntrack_tcp_loose = 0`), `tcp_retries2 = 5`: ETIMEDOUT after the write.
     NatDrop,
+    /// A NAT that forgot the connection and maps its next packet to a new port
+    /// (`masquerade fully-random`): the server answers the stranger with RST.
     NatNewPort,
+    /// A NAT that forgot the connection and picks it up again from mid-stream
+    /// packets (conntrack's loose pickup, the Linux default): the data is delivered.
     NatLoose,
+    /// The server reboots, losing the connection without a word, and answers the
+    /// client's next write with RST.
     RebootRst,
+    /// The client's handshake ACK and data are dropped for 14 s after its write while
+    /// the server (`tcp_synack_retries = 2`) gives up the half-open connection; the
+    /// client's next retransmission meets the listener's RST.
     HalfOpenForgotten,
+    /// A connect to a host that is gone, `tcp_syn_retries = 2`: SYNs at 0, 1 and 3 s,
+    /// ETIMEDOUT at 7 s plus timer-wheel slack.
     ConnectSilentSynRetries2,
+    /// A request written to a server whose application closed the idle connection:
+    /// the server's kernel answers with RST (CLOSE_WAIT → CLOSE on the client).
     RequestAfterIdleClose,
 }
 
 impl Case {
+    /// Every case, in the order of the calibration table.
     pub const ALL: [Case; 12] = [
         Case::Keepalive213,
         Case::Keepalive213UserTimeout4,
@@ -69,6 +100,7 @@ impl Case {
         Case::RequestAfterIdleClose,
     ];
 
+    /// The case's line in the table (and `case` in the JSON rows).
     pub fn name(self) -> &'static str {
         match self {
             Case::Keepalive213 => "keepalive 2/1/3 after a vanish",
@@ -414,17 +446,30 @@ fn read_exactly(stream: &mut TcpStream, n: usize, t0: Instant) -> Measured {
 /// One line of the calibration table.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// The case's name ([`Case::name`]).
     pub case: &'static str,
+    /// The reference instant times count from: `connect` or `write` ([`Case::from`]).
     pub from: &'static str,
+    /// The model's time to the outcome, simulated seconds (NaN when nothing happened).
     pub simulated_s: f64,
+    /// The model's outcome.
     pub simulated_outcome: String,
+    /// The kernel's median time over the repetitions, wall-clock seconds.
     pub measured_median_s: f64,
+    /// The kernel's shortest time, seconds.
     pub measured_min_s: f64,
+    /// The kernel's longest time, seconds.
     pub measured_max_s: f64,
+    /// The kernel's outcome when every repetition agreed, else all of them joined by ` / `.
     pub measured_outcome: String,
+    /// Repetitions measured against the kernel (`--reps`).
     pub repetitions: usize,
+    /// Simulated minus measured median, seconds (positive: the model is late).
     pub error_s: f64,
+    /// The largest error allowed: 2 % of the median or 50 ms, whichever is larger.
     pub tolerance_s: f64,
+    /// The repetitions agree on an outcome, it is the model's, and the error is
+    /// within the tolerance.
     pub ok: bool,
 }
 

@@ -16,12 +16,33 @@ static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// A command of the testbed failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TestbedError {
+    /// A command (`ip`, `nft`, `sysctl`, `tc`) ran and exited with a failure.
     #[error("`{command}` failed ({status}): {stderr}")]
-    Command { command: String, status: String, stderr: String },
+    Command {
+        /// The command line.
+        command: String,
+        /// Its exit status, as the OS reports it.
+        status: String,
+        /// What it wrote on stderr, trimmed.
+        stderr: String,
+    },
+    /// A command could not be started, fed its stdin, or waited for.
     #[error("cannot run `{command}`: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A thread could not enter a namespace (`setns`) to make its sockets there.
     #[error("cannot enter namespace {name}: {source}")]
-    Enter { name: String, source: std::io::Error },
+    Enter {
+        /// The namespace (`kasim-cal-<pid>-<tag>`).
+        name: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A socket call of a case failed (bind, connect, accept, write, an option).
     #[error("socket: {0}")]
     Socket(#[from] std::io::Error),
 }

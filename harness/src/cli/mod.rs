@@ -20,6 +20,7 @@ mod tune;
 pub use files::{print_out, write_atomic, write_atomic_with};
 pub use run::{emit, execute, Emit, RunOutput};
 
+/// The whole command line: `kasim` and one subcommand.
 #[derive(Parser, Debug)]
 #[command(
     name = "kasim",
@@ -27,15 +28,19 @@ pub use run::{emit, execute, Emit, RunOutput};
     about = "Deterministic network fault-injection simulator for keepalive and dead-peer-detection policies"
 )]
 pub struct Cli {
+    /// The subcommand given (`run`, `check`, `replay`, …).
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `kasim`'s subcommands: the contract's `run`, `check`, `replay`, `list`, and
+/// v2's `merge` and `tune`, plus `schema` and `calibrate`.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run every strategy of the scenarios over their seeds; print a comparison.
     Run(RunArgs),
-    /// Like run, then evaluate every [[expect]]; exit 1 if any fails.
+    /// Like run, then evaluate every `[[expect]]`; exit 1 if any fails.
+    #[command(about = "Like run, then evaluate every [[expect]]; exit 1 if any fails")]
     Check(CheckArgs),
     /// Run one seed of one strategy and show what happened.
     Replay(ReplayArgs),
@@ -51,18 +56,22 @@ pub enum Command {
     Calibrate(CalibrateArgs),
 }
 
+/// The flags of `kasim calibrate`.
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
     /// Repetitions of each case against the kernel.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
-    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    /// `--format`: a table of every case (`text`, the default) or one JSON document
+    /// `{ "cases": [...] }` on stdout (`json`).
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text, help = None)]
     pub format: ReplayFormat,
 }
 
 /// `kasim calibrate` could not run here (not root, tools missing): not a pass.
 pub const EXIT_SKIPPED: u8 = 77;
 
+/// The flags of `kasim run` (and of `kasim check`, which takes them all).
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Scenario files or folders (default: the bundled catalogue in scenarios/).
@@ -76,7 +85,9 @@ pub struct RunArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// `--format`: how the report is printed on stdout (default `table`); `json` is the
+    /// contract's one document and nothing else on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table, help = None)]
     pub format: Format,
     /// Also write report.txt, report.md, report.json and index.html into this folder (replaced as a whole).
     #[arg(long)]
@@ -93,15 +104,18 @@ pub struct RunArgs {
     pub shard: Option<String>,
 }
 
+/// The flags of `kasim merge`.
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
     /// The partial results of every shard (any order).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// `--format`: how the merged report is printed (default `table`), byte-identical to
+    /// the unsharded run's in the same format.
+    #[arg(long, value_enum, default_value_t = Format::Table, help = None)]
     pub format: Format,
-    /// Evaluate every [[expect]] as `kasim check` does (exit 1 if any fails).
-    #[arg(long)]
+    /// Evaluate every `[[expect]]` as `kasim check` does (exit 1 if any fails).
+    #[arg(long, help = "Evaluate every [[expect]] as `kasim check` does (exit 1 if any fails)")]
     pub check: bool,
     /// Seeds listed per failing expectation.
     #[arg(long, default_value_t = 5)]
@@ -111,6 +125,7 @@ pub struct MergeArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// The flags of `kasim tune`.
 #[derive(clap::Args, Debug)]
 pub struct TuneArgs {
     /// The scenario file.
@@ -121,8 +136,13 @@ pub struct TuneArgs {
     /// PARAM=FROM..TO/STEP or PARAM=A,B,C (repeatable; the grid is every combination).
     #[arg(long = "vary", value_name = "PARAM=SPEC", required = true)]
     pub vary: Vec<String>,
-    /// A constraint: METRIC<=X or METRIC>=X (metric names as in [[expect]]; "server." for the server side).
-    #[arg(long = "require", value_name = "METRIC<=X")]
+    /// A constraint: `METRIC<=X` or `METRIC>=X` (metric names as in `[[expect]]`;
+    /// `server.` for the server side).
+    #[arg(
+        long = "require",
+        value_name = "METRIC<=X",
+        help = "A constraint: METRIC<=X or METRIC>=X (metric names as in [[expect]]; \"server.\" for the server side)"
+    )]
     pub require: Vec<String>,
     /// The metric the recommendation minimises.
     #[arg(long, default_value = "keepalive_packets_per_hour")]
@@ -137,21 +157,31 @@ pub struct TuneArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub jobs: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// `--format`: the grid as a table (default), markdown, or the contract's tune JSON
+    /// document (`{ "scenario", "strategy", "points", "recommended" }`).
+    #[arg(long, value_enum, default_value_t = Format::Table, help = None)]
     pub format: Format,
     /// Also write tune.json, tune.md and index.html (the frontier plot) into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
+/// What runs a scenario (`--engine`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
+    /// The deterministic event simulator (`sim`): every strategy, shards, the default.
+    #[value(help = None)]
     Event,
+    /// The `live_*` strategies' real tokio code on turmoil hosts (feature `live`); other
+    /// strategies are left out, and `--shard` is refused.
+    #[value(help = None)]
     Live,
 }
 
+/// The flags of `kasim check`: those of `run`, and what to say about failures.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
+    /// Everything `kasim run` takes; the runs are made the same way.
     #[command(flatten)]
     pub run: RunArgs,
     /// Seeds listed per failing expectation.
@@ -162,15 +192,20 @@ pub struct CheckArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// The flags of `kasim replay`.
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     /// The scenario file.
     pub path: PathBuf,
-    #[arg(long)]
+    /// `--strategy`: the name of the scenario's strategy to replay.
+    #[arg(long, help = None)]
     pub strategy: String,
-    #[arg(long)]
+    /// `--seed`: the run's seed itself (`base_seed + i`, as `check` prints it), not its index.
+    #[arg(long, help = None)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = ReplayFormat::Text)]
+    /// `--format`: the story as text (default), or the contract's replay JSON (seed, fault
+    /// times, `broken_at_s`, declarations, timeline).
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text, help = None)]
     pub format: ReplayFormat,
     /// Show every packet, pure ACKs and arrivals included.
     #[arg(long)]
@@ -192,50 +227,110 @@ pub struct ReplayArgs {
     pub only: Vec<crate::timeline::Topic>,
 }
 
+/// The flags of `kasim list`.
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
+    /// Scenario files or folders to list (none: the bundled catalogue).
+    #[arg(help = None)]
     pub paths: Vec<PathBuf>,
 }
 
+/// How `run`, `check`, `merge` and `tune` print their results (`--format`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Aligned plain-text columns, for a terminal (the default).
+    #[value(help = None)]
     Table,
+    /// One JSON document on stdout and nothing else there (the contract's shape); with
+    /// `--shard`, a partial result for `kasim merge`.
+    #[value(help = None)]
     Json,
+    /// Markdown tables, for a pull request or a wiki.
+    #[value(help = None)]
     Markdown,
 }
 
+/// How `replay` and `calibrate` print (`--format`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplayFormat {
+    /// Readable lines (the default).
+    #[value(help = None)]
     Text,
+    /// One JSON document on stdout.
+    #[value(help = None)]
     Json,
 }
 
 /// Why a command could not do its job (all exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A scenario file did not parse or validate (the message names file, line, key).
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
+    /// `--strategy` named a strategy that no loaded scenario has.
     #[error("unknown strategy \"{name}\"; allowed: {allowed}")]
-    UnknownStrategy { name: String, allowed: String },
+    UnknownStrategy {
+        /// The name given.
+        name: String,
+        /// Every strategy name of the loaded scenarios, quoted, sorted, comma-separated.
+        allowed: String,
+    },
+    /// Two loaded scenarios share a `name` (names key reports and shards).
     #[error("two scenarios are named \"{name}\": {a} and {b}; names must be unique in a run")]
-    DuplicateName { name: String, a: String, b: String },
+    DuplicateName {
+        /// The shared name.
+        name: String,
+        /// The file loaded first.
+        a: String,
+        /// The file loaded second.
+        b: String,
+    },
+    /// A flag's value is out of range or clashes with another flag.
     #[error("--{flag}: {message}")]
-    BadFlag { flag: &'static str, message: String },
+    BadFlag {
+        /// The flag, without its leading `--` (`seeds`, `jobs`, `shard`, …).
+        flag: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
     /// The reader of stdout went away (`| head`): not an error, the command just ends.
     #[error("stdout was closed")]
     ClosedPipe,
+    /// Writing to stdout failed for another reason than a closed pipe.
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
+    /// A file could not be read (a scenario's source for a shard, a partial result).
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Partial results that cannot be made or merged (see [`ShardError`]).
     #[error("{0}")]
     Shard(#[from] ShardError),
+    /// `kasim tune` flags that do not describe a grid or a constraint.
     #[error("{0}")]
     Tune(#[from] crate::tune::TuneError),
+    /// An output file (report, JUnit XML, exported scenario) could not be written.
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// `kasim replay --pcap` could not write its capture.
     #[error("cannot write the pcap {path}: {message}")]
-    Pcap { path: PathBuf, message: String },
+    Pcap {
+        /// The pcap file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// `--engine live` cannot run: no `live_*` strategy, parts of the scenario turmoil
+    /// cannot model, or a binary built without the `live` feature.
     #[error("{0}")]
     Live(String),
 }
@@ -261,6 +356,9 @@ impl tracing_subscriber::fmt::time::FormatTime for SimulatedTime {
     }
 }
 
+/// The `kasim` binary: parse the command line, run the subcommand, and map the
+/// result to the contract's exit codes (0 ok, 1 an expectation failed, 2 bad
+/// input; a closed stdout is 0). Errors print one `error:` line on stderr.
 pub fn main() -> ExitCode {
     signals::install();
     init_logging();

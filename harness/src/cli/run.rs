@@ -23,12 +23,15 @@ fn selected<'a>(s: &'a Scenario, names: &[String]) -> Vec<&'a StrategySpec> {
 
 /// Everything a run produced, for rendering and checking.
 pub struct RunOutput {
+    /// The report of every scenario that ran, as `--format json` prints it.
     pub report: Report,
+    /// The scenarios loaded, in load order (the report's order).
     pub scenarios: Vec<Scenario>,
     /// Per scenario, per strategy that ran, the runs (in seed order).
     pub runs: Vec<Vec<Vec<RunSummary>>>,
     /// Per scenario, the names of the strategies that ran (in `runs`' order).
     pub ran: Vec<Vec<String>>,
+    /// Which engine made the runs (`--engine`).
     pub engine: Engine,
     /// The shard this run made, if it made only one.
     pub shard: Option<Shard>,
@@ -247,6 +250,7 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode, CliError> {
 
 /// How to present a finished matrix.
 pub struct Emit {
+    /// How the report is printed on stdout (`--format`).
     pub format: Format,
     /// Also write the report set (text, markdown, JSON, HTML) here.
     pub out: Option<PathBuf>,

@@ -79,10 +79,21 @@ pub trait LiveStrategy {
 /// Why live mode cannot run a scenario.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LiveError {
+    /// The scenario uses what turmoil cannot model faithfully ([`unsupported`]).
     #[error("{scenario}: live mode cannot express faithfully: {}", parts.join("; "))]
-    Unsupported { scenario: String, parts: Vec<String> },
+    Unsupported {
+        /// The scenario's name, with its file in parentheses.
+        scenario: String,
+        /// Each part turmoil cannot express, with why ("client.link rates (turmoil
+        /// links have no bandwidth)").
+        parts: Vec<String>,
+    },
+    /// The scenario has no `live_*` strategy, so live mode has nothing to run.
     #[error("{scenario}: declares no live strategy (kind = \"live_ping\"); allowed in live mode: live_* kinds")]
-    NoLiveStrategy { scenario: String },
+    NoLiveStrategy {
+        /// The scenario's name.
+        scenario: String,
+    },
 }
 
 /// Everything in `scenario` turmoil cannot express faithfully (empty: runnable).
@@ -336,7 +347,9 @@ pub fn from_spec(spec: &crate::strategy::StrategySpec) -> Option<Rc<dyn LiveStra
 /// same policy as `app_ping` (pong liveness, no idle skipping), written the way
 /// an application would write it. Frames are 8 bytes: a sequence number.
 pub struct TokioPing {
+    /// `interval`: between pings, on turmoil's simulated clock (default 10 min).
     pub interval: Duration,
+    /// `timeout`: how long to wait for the pong before declaring the peer dead (default 3 min).
     pub timeout: Duration,
 }
 

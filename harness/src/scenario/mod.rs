@@ -29,7 +29,7 @@ use sim::Side;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Who a traffic stream or fault is about.
+/// What a `[[traffic]]` stream carries (its `kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrafficKind {
     /// `size` from `from`, answered by `reply` bytes.
@@ -40,6 +40,7 @@ pub enum TrafficKind {
     Download,
 }
 
+/// When a `[[traffic]]` stream sends: its `every` key (repeating) or its `at` key (once).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Schedule {
     /// Repeatedly, each gap drawn anew; the first one gap after the start.
@@ -48,12 +49,21 @@ pub enum Schedule {
     At(RandomTime),
 }
 
+/// One `[[traffic]]` table, validated: what is sent, by whom, when, and how big. Every stream
+/// runs on every connection slot, each slot with its own draws.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Traffic {
+    /// The table's `kind`: requests with replies, or one-way bulk data.
     pub kind: TrafficKind,
+    /// Who sends (`from`): either side for requests; the client for uploads, the server for downloads.
     pub from: Side,
+    /// When messages are sent: `every` counts its first gap from the slot's first
+    /// connection being established, `at` from the start of the run (the sending
+    /// host's simulated clock).
     pub schedule: Schedule,
+    /// Bytes per message (`size`), at least 1.
     pub size: u64,
+    /// Bytes of the answer to each request (`reply`); 0 for uploads, downloads and requests without a reply.
     pub reply: u64,
     /// Stop after this many messages.
     pub count: Option<u64>,
@@ -74,6 +84,7 @@ pub enum ReconnectMode {
 }
 
 impl ReconnectMode {
+    /// The mode's name in scenario files (`off`, `eager`, `lazy`).
     pub fn name(self) -> &'static str {
         match self {
             ReconnectMode::Off => "off",
@@ -86,13 +97,17 @@ impl ReconnectMode {
 /// `[client.reconnect]`: how a client replaces a connection that ended.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reconnect {
+    /// `mode`: when a replacement connection is opened.
     pub mode: ReconnectMode,
     /// After `k` failed attempts in a row the next starts
     /// `min(initial_backoff * multiplier^(k-1), max_backoff)` after the last
     /// failure, scaled by a draw from `uniform(1 - jitter, 1 + jitter)`.
     pub initial_backoff: Duration,
+    /// `multiplier`: growth of the pause per further failure in a row (1.0 to 100.0; default 2.0).
     pub multiplier: f64,
+    /// `max_backoff`: the longest pause before jitter (default 2 minutes; at least `initial_backoff`).
     pub max_backoff: Duration,
+    /// `jitter`: each pause is scaled by a draw from `uniform(1 - jitter, 1 + jitter)`; in [0, 1), default 0.
     pub jitter: f64,
     /// An attempt not established by then is abandoned; `None` = the
     /// kernel's SYN retries decide (127 s with `syn_retries = 6`).
@@ -126,18 +141,26 @@ impl Reconnect {
     }
 }
 
+/// What a `[[fault]]` does (its `kind`); the simulator's [`sim::world::Fault`] has the Linux
+/// behaviour of each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
+    /// `vanish`: the host powers off for good: silent, no FIN, no RST. Cannot repeat.
     Vanish,
+    /// `reboot`: the host is silent for `duration`, then answers its old connections' segments with RST.
     Reboot,
+    /// `suspend`: the host freezes for `duration` (no packets, no timers), then resumes with its state.
     Suspend,
+    /// `outage`: the host's access link passes nothing, both ways, for `duration`.
     Outage,
+    /// `nat_reboot`: the NAT forgets every mapping (needs a `[nat]` section).
     NatReboot,
     /// The application process dies; its kernel closes the socket (FIN).
     Crash,
 }
 
 impl FaultKind {
+    /// The kind's name in scenario files and errors (`vanish`, …, `nat_reboot`, `crash`).
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Vanish => "vanish",
@@ -150,8 +173,11 @@ impl FaultKind {
     }
 }
 
+/// One `[[fault]]` table, validated: which kind, which host or link, when and for how long.
+/// Times stay random here; each seed draws them when the run is built.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultSpec {
+    /// `kind`: what happens.
     pub kind: FaultKind,
     /// The host (vanish, reboot, suspend), the host whose link (outage), or none (nat).
     pub side: Option<Side>,
@@ -163,6 +189,9 @@ pub struct FaultSpec {
     pub proxy: bool,
     /// When it happens: once at a (maybe random) time, or again and again.
     pub when: FaultWhen,
+    /// `duration` (a fixed or random time, drawn anew for each occurrence): required for reboot,
+    /// suspend and outage; for a crash, the supervisor's restart delay (`None`: the process stays
+    /// dead); `None` for vanish and nat_reboot.
     pub duration: Option<RandomTime>,
 }
 
@@ -183,36 +212,66 @@ pub const MAX_OCCURRENCES: u64 = 100_000;
 /// A metric an expectation can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
+    /// `detection_p50`: median detection latency of one side (break to declaration), seconds.
     DetectionP50,
+    /// `detection_p90`: 90th percentile detection latency of one side, seconds.
     DetectionP90,
+    /// `detection_p99`: 99th percentile detection latency of one side, seconds.
     DetectionP99,
+    /// `detection_max`: the longest detection latency of one side, seconds.
     DetectionMax,
+    /// `detection_mean`: mean detection latency of one side, seconds.
     DetectionMean,
+    /// `detected`: broken connections one side declared dead, over all runs.
     Detected,
+    /// `undetected`: broken connections one side never declared dead, over all runs.
     Undetected,
+    /// `false_positives`: one side's declarations about connections that were not broken, over all runs.
     FalsePositives,
+    /// `false_positives_per_run`: one side's false positives divided by the runs (holds at any `--seeds`).
     FalsePositivesPerRun,
+    /// `false_positives_per_1000_conn_hours`: both sides' false positives per 1000 healthy connection-hours.
     FalsePositiveRate,
+    /// `nat_expiries`: NAT mappings lost to idleness while a connection was held, over all runs.
     NatExpiries,
+    /// `nat_expiries_per_run`: those divided by the runs.
     NatExpiriesPerRun,
+    /// `keepalive_packets_per_hour`: keepalive packets (both directions) per connection-hour.
     KeepalivePacketsPerHour,
+    /// `keepalive_bytes_per_hour`: their IP bytes per connection-hour.
     KeepaliveBytesPerHour,
+    /// `requests`: client requests counted (ok + failed + hung), over all runs.
     Requests,
+    /// `requests_ok`: requests whose whole reply arrived within their `timeout`.
     RequestsOk,
+    /// `requests_failed`: requests whose connection ended before the reply (or that found none, mode off).
     RequestsFailed,
+    /// `requests_hung`: requests unanswered after their `timeout`, or by the horizon on an open connection.
     RequestsHung,
+    /// `failed_requests_per_1000`: failed requests per 1000 counted ones.
     FailedRequestsPer1000,
+    /// `request_p50`: median latency of the ok requests (issue to whole reply), seconds.
     RequestP50,
+    /// `request_p99`: 99th percentile latency of the ok requests, seconds.
     RequestP99,
+    /// `time_to_restore_p50`: median length of a slot's unavailable periods that ended before the horizon, seconds.
     TimeToRestoreP50,
+    /// `time_to_restore_p99`: 99th percentile of those lengths, seconds.
     TimeToRestoreP99,
+    /// `time_to_restore_max`: the longest of them, seconds.
     TimeToRestoreMax,
+    /// `availability`: 1 − unavailable slot-time / total slot-time, over all runs (0 to 1).
     Availability,
+    /// `reconnects_per_1000_conn_hours`: connections opened after a slot's first, per 1000 working slot-hours.
     ReconnectsPer1000ConnHours,
+    /// `idle_closes`: QUIC connections quinn's idle timeout ended while they were not broken (an
+    /// orderly end); only `quic` strategies have a value.
     IdleCloses,
 }
 
 impl Metric {
+    /// Every metric with its name in `[[expect]] metric`, `--require` and `--minimize`, in
+    /// the order error messages list them.
     pub const ALL: [(&'static str, Metric); 27] = [
         ("detection_p50", Metric::DetectionP50),
         ("detection_p90", Metric::DetectionP90),
@@ -262,6 +321,7 @@ impl Metric {
         )
     }
 
+    /// The metric's name in scenario files and on the command line (`detection_p99`, …).
     pub fn name(self) -> &'static str {
         Metric::ALL.iter().find(|(_, m)| *m == self).map_or("?", |(n, _)| n)
     }
@@ -283,14 +343,19 @@ impl Metric {
     }
 }
 
+/// How an expectation compares the observed value with its bound: the key that holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// `le`: observed ≤ bound (with 1e-9 of slack).
     Le,
+    /// `ge`: observed ≥ bound (with 1e-9 of slack).
     Ge,
+    /// `eq`: observed = bound, within 1e-9 (relative, for bounds above 1).
     Eq,
 }
 
 impl Op {
+    /// The operator as printed in verdicts and JUnit names (`<=`, `>=`, `==`).
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Le => "<=",
@@ -300,11 +365,17 @@ impl Op {
     }
 }
 
+/// One `[[expect]]` table, validated: a bound on one metric of one strategy, evaluated by
+/// `kasim check`, `kasim merge --check` and the tests.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expect {
+    /// `strategy`: the name of one of the scenario's strategies.
     pub strategy: String,
+    /// `side`: present exactly when the metric is per side ([`Metric::per_side`]).
     pub side: Option<Side>,
+    /// `metric`: what is bounded.
     pub metric: Metric,
+    /// Which of `le`, `ge`, `eq` was given (exactly one is).
     pub op: Op,
     /// Seconds for durations, plain numbers otherwise.
     pub value: f64,
@@ -315,11 +386,17 @@ pub struct Expect {
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
+    /// The file it was read from (for messages and replay commands).
     pub path: PathBuf,
+    /// `name`: unique in a run; printable text, trimmed.
     pub name: String,
+    /// `description`: what the scenario teaches, trimmed (may be empty).
     pub description: String,
+    /// `horizon`: simulated time per run, more than zero and at most 365 days.
     pub horizon: Duration,
+    /// `seeds`: runs per strategy (1 to 1 000 000; default 1); `--seeds` overrides it.
     pub seeds: u64,
+    /// `base_seed`: seed `i` of a run is `base_seed + i` (default 0).
     pub base_seed: u64,
     /// Client hosts (`[client] count`), each with its own access link and stack.
     pub clients: u32,
@@ -335,13 +412,21 @@ pub struct Scenario {
     pub reconnect: Option<Reconnect>,
     /// `[server.app] backlog` / `accept_time`: the server's listen queue.
     pub accept: Option<sim::world::AcceptQueue>,
+    /// `[client.link]`: each client host's access link (both directions).
     pub client_link: AccessLink,
+    /// `[server.link]`: the server's access link (both directions).
     pub server_link: AccessLink,
+    /// `[nat]`: the one NAT box shared by every client host, if any.
     pub nat: Option<NatConfig>,
+    /// `[tcp]`: the Linux sysctls of every host's stack (defaults where the file says nothing).
     pub tcp: TcpConfig,
+    /// `[[traffic]]`, in file order.
     pub traffic: Vec<Traffic>,
+    /// `[[fault]]`, in file order; times not yet drawn.
     pub faults: Vec<FaultSpec>,
+    /// `[[strategy]]`, in file order; names unique.
     pub strategies: Vec<StrategySpec>,
+    /// `[[expect]]`, in file order.
     pub expects: Vec<Expect>,
     /// What loads but may not mean what was meant (e.g. a fault time drawn
     /// past the horizon in some seeds), each naming file, line and key.

@@ -14,7 +14,11 @@ impl Strategy for NoStrategy {
 
 /// `tcp_keepalive`: set SO_KEEPALIVE (+ TCP_USER_TIMEOUT); the kernel does the rest.
 pub struct TcpKeepalive {
+    /// `idle`, `interval`, `count`: `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`, set with
+    /// `SO_KEEPALIVE` when the connection is established (Linux defaults 2 h, 75 s, 9).
     pub keepalive: Keepalive,
+    /// `user_timeout`: `TCP_USER_TIMEOUT`, set only when `Some` (Linux default: off); it
+    /// also bounds how long keepalive probes may go unanswered.
     pub user_timeout: Option<Duration>,
 }
 
@@ -40,6 +44,7 @@ pub enum Liveness {
 }
 
 impl Liveness {
+    /// The choice's name in scenario files (`liveness = "pong"`, …).
     pub fn name(self) -> &'static str {
         match self {
             Liveness::Pong => "pong",
@@ -53,11 +58,15 @@ impl Liveness {
 /// proof of life (see [`Liveness`]), declare the peer dead.
 #[derive(Clone, Debug)]
 pub struct AppPing {
+    /// `interval`: between pings, from the connection's establishment, on this host's clock.
     pub interval: Duration,
+    /// `timeout`: how long to wait for proof of life after a ping before declaring the peer dead.
     pub timeout: Duration,
     /// Skip the ping when the workload sent or received data in the last interval.
     pub idle_only: bool,
+    /// `liveness`: what counts as proof of life while a ping is outstanding.
     pub liveness: Liveness,
+    /// `ping_size`: bytes of each ping (and of the pong that answers it); default 8.
     pub ping_size: u64,
     next_ping: Instant,
     deadline: Option<Instant>,
@@ -67,6 +76,8 @@ pub struct AppPing {
 }
 
 impl AppPing {
+    /// A pinger with the scenario's parameters (defaults: 10 min, 3 min, not idle-only,
+    /// `pong`, 8 bytes); it starts when the connection is established.
     pub fn new(interval: Duration, timeout: Duration, idle_only: bool, liveness: Liveness, ping_size: u64) -> Self {
         AppPing {
             interval,

@@ -27,19 +27,40 @@ use std::time::Duration;
 pub enum Observed {
     /// Bytes of the peer's stream became readable (cumulative total); pings
     /// and pongs included.
-    Received { total: u64 },
+    Received {
+        /// Bytes of the peer's stream readable so far on this connection.
+        total: u64,
+    },
     /// A pong answering our ping `id` arrived.
-    Pong { id: u64 },
+    Pong {
+        /// The id our ping carried ([`Control::ping`]).
+        id: u64,
+    },
     /// The peer acknowledged our stream up to `total` bytes.
-    Acked { total: u64 },
+    Acked {
+        /// Bytes of our stream the peer's TCP has acknowledged so far on this connection.
+        total: u64,
+    },
     /// The workload wrote `size` bytes (not pings or pongs).
-    Wrote { size: u64 },
+    Wrote {
+        /// Bytes of the message written.
+        size: u64,
+    },
     /// The workload received a whole message (not a ping or pong).
-    WorkloadMessage { size: u64 },
+    WorkloadMessage {
+        /// Bytes of the message received.
+        size: u64,
+    },
     /// A ping from the peer arrived (the application answers it right after).
-    Ping { id: u64 },
+    Ping {
+        /// The id the peer's ping carries, echoed in the pong.
+        id: u64,
+    },
     /// The application wrote a pong of `size` bytes answering the peer's ping.
-    Answered { size: u64 },
+    Answered {
+        /// Bytes of the pong (the same size as the ping it answers).
+        size: u64,
+    },
 }
 
 /// The strategy's handle during a callback.
@@ -64,9 +85,13 @@ impl Control<'_> {
         *self.ping_bytes += size;
         self.io.write(size, crate::wire::tag(crate::wire::Class::Beat, 0));
     }
+    /// Set `SO_KEEPALIVE` with `TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT` (`Some`), or turn
+    /// keepalive off (`None`); the simulated kernel then probes an idle connection as Linux does.
     pub fn set_keepalive(&mut self, keepalive: Option<Keepalive>) {
         self.io.set_keepalive(keepalive);
     }
+    /// Set `TCP_USER_TIMEOUT` (`None`: off, the Linux default): the kernel gives up with
+    /// ETIMEDOUT once data stays unacknowledged this long.
     pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
         self.io.set_user_timeout(timeout);
     }
@@ -125,33 +150,54 @@ pub enum ParamType {
     KernelSeconds,
     /// A duration where "0s" means off.
     DurationOrOff,
+    /// A number within `min..=max` (inclusive), integer or float in the file.
     Number {
+        /// The smallest value allowed.
         min: f64,
+        /// The largest value allowed.
         max: f64,
     },
+    /// A whole number within `min..=max` (inclusive); a float is an error.
     Count {
+        /// The smallest value allowed.
         min: i64,
+        /// The largest value allowed.
         max: i64,
     },
+    /// `true` or `false`.
     Bool,
+    /// A size string ("8B", "64KiB"), at least 1 byte.
     Size,
+    /// One of these strings, exactly.
     Choice(&'static [&'static str]),
 }
 
+/// One parameter of a strategy kind: its key in a `[[strategy]]` table, its type, its
+/// default and a line of help (for `kasim list`, the JSON Schema and errors).
 #[derive(Clone, Copy, Debug)]
 pub struct ParamSpec {
+    /// The key in the `[[strategy]]` table (`idle`, `interval`, …); fixed by the contract for
+    /// the contract's kinds.
     pub name: &'static str,
+    /// What values it takes; checked when the scenario loads.
     pub ty: ParamType,
+    /// The value used when the table omits the key, as a scenario would write it ("2h", "9",
+    /// "false"); the real system's default.
     pub default: &'static str,
+    /// One line on what it does, for `kasim list` and the JSON Schema.
     pub help: &'static str,
 }
 
+/// A strategy kind a scenario may name in `[[strategy]] kind`, with its parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct KindSpec {
+    /// The name in `kind` (`tcp_keepalive`, `app_ping`, `quic`, …).
     pub kind: &'static str,
+    /// One line on the system it models, for `kasim list` and the JSON Schema.
     pub help: &'static str,
     /// Where it is attached when a scenario gives no `sides`.
     pub default_sides: &'static [Side],
+    /// Every parameter the kind takes; any other key in its table is an error.
     pub params: &'static [ParamSpec],
 }
 
@@ -360,16 +406,25 @@ pub const KINDS: &[KindSpec] = &[
 /// What a strategy's connections run over.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Transport {
+    /// Plain TCP (every kind but `quic` and `udp_keepalive`).
     Tcp,
+    /// QUIC over UDP (quinn-proto), with the keep-alive interval per side and the idle timeout.
     Quic(sim::quic::QuicConfig),
+    /// A WireGuard-style datagram tunnel over UDP, with the persistent keepalive per side and
+    /// the optional receive timeout.
     Tunnel(sim::tunnel::TunnelConfig),
 }
 
 /// A strategy as a scenario declares it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StrategySpec {
+    /// `name`: unique among the scenario's strategies; what `--strategy`, `[[expect]]` and
+    /// reports call it.
     pub name: String,
+    /// `kind`: one of [`KINDS`].
     pub kind: &'static str,
+    /// `sides`: where the strategy runs (sorted, no duplicates, not empty); the kind's
+    /// [`KindSpec::default_sides`] when the table has no `sides`.
     pub sides: Vec<Side>,
     /// Every parameter of the kind, defaults filled in, as written.
     pub params: BTreeMap<&'static str, String>,

@@ -30,13 +30,21 @@ use sim::Instant;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// `phi_accrual`: the φ accrual failure detector (module docs), in Akka's variant and
+/// with Akka's defaults; heartbeat requests are pings, the peer's pongs are the heartbeats.
 #[derive(Clone, Debug)]
 pub struct PhiAccrual {
+    /// `interval`: between heartbeat requests, the first at once on connect (Akka default 1 s).
     pub interval: Duration,
+    /// `threshold`: φ above which the peer is declared dead (Akka default 8.0).
     pub threshold: f64,
+    /// `window`: inter-arrival samples kept (Akka default 1000; at least 2).
     pub window: usize,
+    /// `min_std_dev`: floor of the standard deviation (Akka default 100 ms).
     pub min_std_dev: Duration,
+    /// `acceptable_pause`: added to the mean inter-arrival time (Akka default 3 s).
     pub acceptable_pause: Duration,
+    /// Bytes of each heartbeat request (and its answer): 8.
     pub heartbeat_size: u64,
     /// Inter-arrival times in seconds, with running sums.
     samples: VecDeque<f64>,
@@ -49,6 +57,7 @@ pub struct PhiAccrual {
 }
 
 impl PhiAccrual {
+    /// A detector with the scenario's parameters; `window` is raised to at least 2.
     pub fn new(interval: Duration, threshold: f64, window: usize, min_std_dev: Duration, acceptable_pause: Duration) -> Self {
         PhiAccrual {
             interval,

@@ -34,8 +34,13 @@ pub const HTTP2_PING_BYTES: u64 = 17;
 /// ping, so with `time` < `timeout` the close lands on a multiple of `time`.
 #[derive(Clone, Debug)]
 pub struct Grpc {
+    /// `time`: ping after this long without reading (grpc-go `Time`; raised to at least
+    /// `GRPC_MIN_CLIENT_TIME`, 10 s).
     pub time: Duration,
+    /// `timeout`: close if nothing is read this long after a ping (grpc-go `Timeout`, default 20 s).
     pub timeout: Duration,
+    /// `permit_without_calls`: ping even with no active call (nothing unacknowledged);
+    /// grpc-go `PermitWithoutStream`, default false.
     pub permit_without_calls: bool,
     timer: Instant,
     last_read: Instant,
@@ -46,6 +51,7 @@ pub struct Grpc {
 }
 
 impl Grpc {
+    /// A client keepalive; `time` below 10 s is raised to 10 s, as grpc-go does.
     pub fn new(time: Duration, timeout: Duration, permit_without_calls: bool) -> Self {
         Grpc {
             time: time.max(GRPC_MIN_CLIENT_TIME),
@@ -116,17 +122,23 @@ impl Strategy for Grpc {
 /// server never has an active stream when a ping arrives.)
 #[derive(Clone, Debug)]
 pub struct GrpcServer {
+    /// `min_time`: pings closer than this are strikes when `permit_without_stream` is set
+    /// (grpc-go `MinTime`, default 5 min).
     pub min_time: Duration,
+    /// `permit_without_stream`: allow pings with no active stream (default false); without
+    /// it the spacing expected is [`GrpcServer::NO_STREAM_MIN`] (2 h).
     pub permit_without_stream: bool,
     last_ping: Option<Instant>,
     strikes: u32,
 }
 
 impl GrpcServer {
+    /// Strikes tolerated: the third ping too soon closes the connection (grpc-go `maxPingStrikes`).
     pub const MAX_PING_STRIKES: u32 = 2;
     /// grpc-go `defaultPingTimeout`: the ping spacing expected with no stream.
     pub const NO_STREAM_MIN: Duration = Duration::from_secs(2 * 3600);
 
+    /// An enforcement policy with the scenario's parameters.
     pub fn new(min_time: Duration, permit_without_stream: bool) -> Self {
         GrpcServer { min_time, permit_without_stream, last_ping: None, strikes: 0 }
     }
@@ -159,7 +171,9 @@ impl Strategy for GrpcServer {
 /// interval after the last receipt. `interval` 0 (the default) is off.
 #[derive(Clone, Debug)]
 pub struct Ssh {
+    /// `interval`: ServerAliveInterval, silence before each keepalive request (0 = off, the default).
     pub interval: Duration,
+    /// `count_max`: ServerAliveCountMax, unanswered requests tolerated (default 3).
     pub count_max: u32,
     next: Instant,
     count: u32,
@@ -170,6 +184,7 @@ pub struct Ssh {
 pub const SSH_KEEPALIVE_BYTES: u64 = 80;
 
 impl Ssh {
+    /// An SSH client keepalive; `interval` zero turns it off.
     pub fn new(interval: Duration, count_max: u32) -> Self {
         Ssh { interval, count_max, next: Instant::MAX, count: 0, seq: 0 }
     }
@@ -211,6 +226,7 @@ impl Strategy for Ssh {
 /// unanswered, it disconnects.
 #[derive(Clone, Debug)]
 pub struct Mqtt {
+    /// `keep_alive`: the Keep Alive K of the CONNECT packet (default 60 s, the client libraries').
     pub keep_alive: Duration,
     last_out: Instant,
     ping_sent: Option<Instant>,
@@ -221,6 +237,7 @@ pub struct Mqtt {
 pub const MQTT_PING_BYTES: u64 = 2;
 
 impl Mqtt {
+    /// A client with Keep Alive `keep_alive`.
     pub fn new(keep_alive: Duration) -> Self {
         Mqtt { keep_alive, last_out: Instant::ZERO, ping_sent: None, seq: 0 }
     }
@@ -262,11 +279,13 @@ impl Strategy for Mqtt {
 /// one and a half times the Keep Alive time period, it MUST disconnect".
 #[derive(Clone, Debug)]
 pub struct MqttBroker {
+    /// `keep_alive`: the client's Keep Alive K; the broker disconnects after 1.5 × K of silence.
     pub keep_alive: Duration,
     last_in: Instant,
 }
 
 impl MqttBroker {
+    /// A broker enforcing Keep Alive `keep_alive`.
     pub fn new(keep_alive: Duration) -> Self {
         MqttBroker { keep_alive, last_in: Instant::ZERO }
     }
@@ -357,6 +376,7 @@ impl Ticker {
 pub struct Amqp(Ticker);
 
 impl Amqp {
+    /// Heartbeats with negotiated timeout `heartbeat` (H): frames every H/2, checks every H.
     pub fn new(heartbeat: Duration) -> Self {
         Amqp(Ticker {
             send_every: heartbeat / 2,
@@ -382,6 +402,7 @@ impl Amqp {
 pub struct Erlang(Ticker);
 
 impl Erlang {
+    /// Ticks with `net_ticktime` T: a tick every T/4, down after 4 silent tick periods.
     pub fn new(net_ticktime: Duration) -> Self {
         Erlang(Ticker {
             send_every: net_ticktime / 4,
