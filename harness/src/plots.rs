@@ -37,9 +37,14 @@ fn declaration_mark(at: sim::Instant, side: Side, cause: &str, verdict: Verdict,
 }
 
 /// The end of a lasting fault: the latest still-open span of that label on
-/// that row ends at `at_s`. Returns no new mark.
+/// that row ends at `at_s` — or, for reboots and suspensions (`held`), every
+/// open one: overlapping ones hold the host and end with one event, when
+/// the last ends. Returns no new mark.
 fn close_span(marks: &mut [Mark], label: &str, row: Row, at_s: f64) -> Option<Mark> {
-    if let Some(m) = marks.iter_mut().rev().find(|m| m.label == label && m.row == row && m.until_s.is_some_and(|u| u > at_s)) {
+    let held = matches!(label, "reboot" | "suspend");
+    let open = |m: &&mut Mark| m.label == label && m.row == row && m.until_s.is_some_and(|u| u > at_s);
+    let spans: Vec<&mut Mark> = marks.iter_mut().rev().filter(open).take(if held { usize::MAX } else { 1 }).collect();
+    for m in spans {
         m.until_s = Some(at_s);
     }
     None
@@ -192,5 +197,19 @@ mod tests {
         assert_eq!(representative(&runs, 20), (21, "the first false positive".into()));
         let runs = [run(30, SideOutcome::Quiet)];
         assert_eq!(representative(&runs, 30), (30, "no declaration in any run".into()));
+    }
+
+    #[test]
+    fn a_held_faults_end_closes_every_open_span_an_outages_only_the_latest() {
+        let span =
+            |label: &str, at_s: f64| Mark { at_s, until_s: Some(100.0), row: Row::Server, kind: MarkKind::Fault, label: label.into() };
+        // Reboots 10-40 s and 20-50 s end with one event at 50 s: both spans end there.
+        let mut marks = vec![span("reboot", 10.0), span("reboot", 20.0)];
+        close_span(&mut marks, "reboot", Row::Server, 50.0);
+        assert_eq!(marks.iter().map(|m| m.until_s).collect::<Vec<_>>(), [Some(50.0), Some(50.0)]);
+        // Outages end one by one: the latest opened ends first.
+        let mut marks = vec![span("outage", 10.0), span("outage", 20.0)];
+        close_span(&mut marks, "outage", Row::Server, 30.0);
+        assert_eq!(marks.iter().map(|m| m.until_s).collect::<Vec<_>>(), [Some(100.0), Some(30.0)]);
     }
 }

@@ -481,10 +481,11 @@ pub fn run(cases: &[Case], reps: usize) -> Vec<Result<Row, String>> {
             .iter()
             .map(|&(c, r)| {
                 let case = cases[c];
-                s.spawn(move || (c, case.measure(&format!("{c}{r}")).map_err(|e| e.to_string())))
+                // "x" keeps tags unique past ten repetitions (case 1 rep 10 vs case 11 rep 0).
+                (c, s.spawn(move || case.measure(&format!("{c}x{r}")).map_err(|e| e.to_string())))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or((usize::MAX, Err("a case panicked".into())))).collect()
+        handles.into_iter().map(|(c, h)| (c, h.join().unwrap_or_else(|_| Err("a repetition panicked".into())))).collect()
     });
     cases
         .iter()
@@ -495,6 +496,9 @@ pub fn run(cases: &[Case], reps: usize) -> Vec<Result<Row, String>> {
                 if *i == c {
                     runs.push(m.clone()?);
                 }
+            }
+            if runs.is_empty() {
+                return Err(format!("{}: no repetition measured", case.name()));
             }
             let sim = case.simulate();
             let mut times: Vec<f64> = runs.iter().map(|m| m.seconds).collect();
