@@ -506,9 +506,12 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
     let detections_over = count(&|o| matches!(o, SideOutcome::Detected(l) if over(l)));
     // Nearest-rank p-th percentile of m samples is sample ceil(p m / 100): it stays
     // <= b only while at most m - ceil(p m / 100) samples exceed b, and m is at
-    // most one per connection of the n runs.
+    // most one per connection of the n runs — unless connections reconnect
+    // (sessions): then every new connection may add a sample, m has no bound,
+    // and a percentile is never decided early.
     let samples = (n * per_run) as u64;
-    let percentile = |p: u64| detections_over > (samples - (p * samples).div_ceil(100)) as f64;
+    let bounded = runs.iter().all(|r| r.session.is_none());
+    let percentile = |p: u64| bounded && detections_over > (samples - (p * samples).div_ceil(100)) as f64;
     let nat: f64 = runs.iter().map(|r| r.nat_expiries() as f64).sum();
     let fps = |o: SideOutcome| matches!(o, SideOutcome::FalsePositive(_));
     match c.metric.metric {
@@ -711,6 +714,9 @@ mod tests {
         let p99 = Constraint::parse("detection_p99<=2m").unwrap();
         assert!(!surely_breaks(&p99, hour, &[run([slow, q], 0)], 100));
         assert!(surely_breaks(&p99, hour, &[run([slow, q], 0), run([slow, q], 0)], 100));
+        // With sessions a run can reconnect and add samples without bound: never decided early.
+        let session = |r: RunSummary| RunSummary { session: Some(Box::default()), ..r };
+        assert!(!surely_breaks(&p99, hour, &[session(run([slow, q], 0)), session(run([slow, q], 0))], 100));
         // A `>=` bound is never decided early.
         assert!(!surely_breaks(&Constraint::parse("detected>=5").unwrap(), hour, &[run([q, q], 0)], 8));
         // 10 packets in 1 run of 1 h over 8 runs: at least 1.25 per hour in the end.
