@@ -26,15 +26,15 @@ impl Instant {
     pub const fn from_nanos(nanos: u64) -> Self {
         Instant(nanos)
     }
-    /// The instant `ms` milliseconds after the start (not saturating: past
-    /// about 584 years it overflows).
+    /// The instant `ms` milliseconds after the start; past about 584 years,
+    /// [`Instant::MAX`] (saturating, as adding a duration does).
     pub const fn from_millis(ms: u64) -> Self {
-        Instant(ms * 1_000_000)
+        Instant(ms.saturating_mul(1_000_000))
     }
-    /// The instant `s` seconds after the start (not saturating, like
-    /// [`from_millis`](Self::from_millis)).
+    /// The instant `s` seconds after the start, saturating like
+    /// [`from_millis`](Self::from_millis).
     pub const fn from_secs(s: u64) -> Self {
-        Instant(s * 1_000_000_000)
+        Instant(s.saturating_mul(1_000_000_000))
     }
     /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
@@ -133,5 +133,13 @@ mod tests {
     fn subtraction_saturates() {
         assert_eq!(Instant::from_secs(1) - Instant::from_secs(3), Duration::ZERO);
         assert_eq!(Instant::from_secs(3) - Instant::from_secs(1), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn construction_saturates_past_584_years() {
+        // u64::MAX ns is 18 446 744 073.7 s: one second more is MAX, not a wrap to ~0.
+        assert_eq!(Instant::from_secs(18_446_744_074), Instant::MAX);
+        assert_eq!(Instant::from_millis(u64::MAX), Instant::MAX);
+        assert_eq!(Instant::from_secs(18_446_744_073).as_nanos(), 18_446_744_073_000_000_000);
     }
 }
