@@ -46,13 +46,17 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The 1-based line and column of a span's start (the column counts bytes).
+    /// The 1-based line and column of a span's start; the column counts
+    /// characters, as editors do ("—" is one column, not three bytes).
     pub fn position(&self, span: Range<usize>) -> (usize, usize) {
-        let start = span.start.min(self.src.len());
+        let mut start = span.start.min(self.src.len());
+        while !self.src.is_char_boundary(start) {
+            start -= 1;
+        }
         let before = &self.src[..start];
         let line = before.matches('\n').count() + 1;
-        let col = before.rfind('\n').map_or(start, |i| start - i - 1) + 1;
-        (line, col)
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
     }
 
     /// An error at `span` (if known) for `key`.
@@ -63,5 +67,23 @@ impl Ctx<'_> {
     /// Parse a spanned string with a unit parser; its error becomes one at the value's span.
     pub fn unit<T>(&self, v: &Spanned<String>, key: &str, parse: impl Fn(&str) -> Result<T, UnitError>) -> Result<T, ScenarioError> {
         parse(v.get_ref()).map_err(|e| self.error(Some(v.span()), key, e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let src = "name = \"x\"\n# é — ü\nkey = 1\ndesc = \"—\" ; bad = 2\n";
+        let ctx = Ctx { file: Path::new("f.toml"), src };
+        let at = |needle: &str| ctx.position(src.find(needle).unwrap()..src.len());
+        assert_eq!(at("key"), (3, 1));
+        // "desc = \"—\" ; " is 13 characters (15 bytes): `bad` is in column 14.
+        assert_eq!(at("bad"), (4, 14));
+        // A span inside a multi-byte character starts at that character.
+        let dash = src.rfind('—').unwrap();
+        assert_eq!(ctx.position(dash + 1..dash + 2), (4, 9));
     }
 }
