@@ -255,8 +255,17 @@ pub fn fuzz(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
     let FuzzPlan { inputs, seed, budget, run_every } = plan;
     let mut stats = FuzzStats::default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    // Panics the fuzzer catches are its findings, reported in `stats`: keep
+    // them off stderr on this thread only; any other thread's panic (a test
+    // running beside) still reaches the hook that was there.
+    let hook = std::sync::Arc::new(std::panic::take_hook());
+    let previous = hook.clone();
+    let fuzzing = std::thread::current().id();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != fuzzing {
+            previous(info);
+        }
+    }));
     for _ in 0..inputs {
         let (name, base) = corpus[rng.random_range(0..corpus.len())];
         let mut text = base.to_string();
@@ -290,6 +299,11 @@ pub fn fuzz(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
             }
         }
     }
-    std::panic::set_hook(hook);
+    let _ = std::panic::take_hook();
+    match std::sync::Arc::try_unwrap(hook) {
+        Ok(hook) => std::panic::set_hook(hook),
+        // Still shared (cannot happen: the quiet hook holding the clone is gone): keep delegating.
+        Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+    }
     stats
 }
