@@ -85,6 +85,20 @@ fn server_sends_after(r: &runner::RunRecord, secs: u64) -> Vec<sim::packet::Flag
         .collect()
 }
 
+/// What the server sent at a time whose whole seconds are in `secs`.
+fn server_sends_during(r: &runner::RunRecord, secs: std::ops::Range<u64>) -> Vec<&sim::trace::TraceRecord> {
+    r.outcome
+        .trace
+        .iter()
+        .filter(|t| secs.contains(&t.at.since_start().as_secs()) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
+        .collect()
+}
+
+/// When the trace has `event`, exactly.
+fn times_of(r: &runner::RunRecord, event: FaultEvent) -> Vec<Duration> {
+    r.outcome.trace.iter().filter(|t| t.event == TraceEvent::Fault(event)).map(|t| t.at.since_start()).collect()
+}
+
 #[test]
 fn a_vanished_server_stays_silent_through_a_suspension_that_starts_later() {
     // Vanish at 30 s, suspended 35-40 s. It used to wake at 40 s and ACK
@@ -105,16 +119,9 @@ fn a_rebooting_server_comes_back_when_its_reboot_ends_despite_a_suspension_insid
         "[[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"20s\"\n\
          [[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"35s\"\nduration = \"5s\"",
     );
-    let done = r.outcome.trace.iter().find(|t| t.event == TraceEvent::Fault(FaultEvent::RebootDone(Side::Server))).expect("back up");
-    assert_eq!(done.at.since_start(), Duration::from_secs(50));
+    assert_eq!(times_of(&r, FaultEvent::RebootDone(Side::Server)), [Duration::from_secs(50)], "back up at 50 s");
     // Silent while down; after 50 s it listens again: a reconnect's SYN gets a SYN-ACK.
-    let between: Vec<_> = r
-        .outcome
-        .trace
-        .iter()
-        .filter(|t| (30..50).contains(&t.at.since_start().as_secs()))
-        .filter(|t| matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
-        .collect();
+    let between = server_sends_during(&r, 30..50);
     assert!(between.is_empty(), "{between:?}");
     let synack = sim::packet::Flags::SYN | sim::packet::Flags::ACK;
     assert!(server_sends_after(&r, 50).contains(&synack), "no SYN-ACK after the reboot");
@@ -128,40 +135,16 @@ fn overlapping_reboots_or_suspensions_hold_the_host_until_the_later_ends() {
         "[[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"20s\"\n\
          [[fault]]\nkind = \"reboot\"\ntarget = \"server\"\nat = \"40s\"\nduration = \"30s\"",
     );
-    let done: Vec<u64> = r
-        .outcome
-        .trace
-        .iter()
-        .filter(|t| t.event == TraceEvent::Fault(FaultEvent::RebootDone(Side::Server)))
-        .map(|t| t.at.since_start().as_secs())
-        .collect();
-    assert_eq!(done, [70]);
-    let during: Vec<_> = r
-        .outcome
-        .trace
-        .iter()
-        .filter(|t| (30..70).contains(&t.at.since_start().as_secs()) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
-        .collect();
+    assert_eq!(times_of(&r, FaultEvent::RebootDone(Side::Server)), [Duration::from_secs(70)]);
+    let during = server_sends_during(&r, 30..70);
     assert!(during.is_empty(), "{during:?}");
     // Suspensions 30-40 s and 35-50 s: asleep until 50 s, one wake-up.
     let r = overlapping(
         "[[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"30s\"\nduration = \"10s\"\n\
          [[fault]]\nkind = \"suspend\"\ntarget = \"server\"\nat = \"35s\"\nduration = \"15s\"",
     );
-    let woke: Vec<u64> = r
-        .outcome
-        .trace
-        .iter()
-        .filter(|t| t.event == TraceEvent::Fault(FaultEvent::SuspendEnd(Side::Server)))
-        .map(|t| t.at.since_start().as_secs())
-        .collect();
-    assert_eq!(woke, [50]);
-    let during: Vec<_> = r
-        .outcome
-        .trace
-        .iter()
-        .filter(|t| (30..50).contains(&t.at.since_start().as_secs()) && matches!(t.event, TraceEvent::Sent { side: Side::Server, .. }))
-        .collect();
+    assert_eq!(times_of(&r, FaultEvent::SuspendEnd(Side::Server)), [Duration::from_secs(50)]);
+    let during = server_sends_during(&r, 30..50);
     assert!(during.is_empty(), "{during:?}");
     // Awake again: it answers the client's next request.
     assert!(r
