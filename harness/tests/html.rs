@@ -73,6 +73,13 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
             .map(|k| 2 * k + 2)
             .collect();
         assert_eq!(lines, steps, "{scenario}: one CDF line per detecting strategy, a step per detection");
+        // Its legend sits under the picture (HTML, not inside the SVG): one entry per line, in the line's order.
+        let (svg, legend) = cdf.split_once("</svg>").unwrap();
+        for name in &detecting {
+            assert!(legend.contains(&format!("&#9644;</b> {name}</span>")), "{scenario}: CDF legend names {name}");
+            assert!(!svg.contains(&format!(">\n{name}\n<")), "{scenario}: {name} written over the curves");
+        }
+        assert_eq!(legend.matches("&#9644;").count(), detecting.len(), "{scenario}: no legend entry for a strategy without a line");
         let tradeoff = figures.iter().find(|f| f.starts_with("tradeoff")).unwrap();
         assert_eq!(tradeoff.matches("<circle").count(), detecting.len(), "{scenario}: a trade-off point per detecting strategy");
         // Each point carries its strategy's number; the legend under the picture names it.
