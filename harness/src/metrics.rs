@@ -402,12 +402,19 @@ pub fn echoes_peer(cause: &str, peer_declared_first: bool) -> bool {
     peer_declared_first && matches!(cause, "ECONNRESET" | "EOF")
 }
 
+/// Does declaration `d` [echo the peer](echoes_peer), judged against the
+/// run's (or a connection's) `declarations`: the peer's on the same slot
+/// came at or before it?
+pub fn is_echo<'a>(declarations: impl IntoIterator<Item = &'a Declaration>, d: &Declaration) -> bool {
+    let peer_first = declarations.into_iter().any(|p| p.slot == d.slot && p.side == d.side.peer() && p.at <= d.at);
+    echoes_peer(&d.cause, peer_first)
+}
+
 /// The declaration that counts for `side` among one connection's: its first,
 /// unless it [echoes the peer](echoes_peer).
 fn counted<'a>(declarations: &[&'a Declaration], side: Side) -> Option<&'a Declaration> {
     let mine = *declarations.iter().find(|d| d.side == side)?;
-    let peer_first = declarations.iter().find(|d| d.side == side.peer()).is_some_and(|p| p.at <= mine.at);
-    (!echoes_peer(&mine.cause, peer_first)).then_some(mine)
+    (!is_echo(declarations.iter().copied(), mine)).then_some(mine)
 }
 
 /// The first connection's declarations (a one-connection world's all).

@@ -137,9 +137,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             for d in &r.outcome.declarations {
                 // As the timeline and the metrics judge it: an ECONNRESET or EOF after the peer's
                 // own declaration is that decision reaching us, not one of ours.
-                let peer_first = r.outcome.declarations.iter().any(|p| p.slot == d.slot && p.side == d.side.peer() && p.at <= d.at);
                 let verdict = match d.verdict {
-                    _ if runner::echoes_peer(&d.cause, peer_first) => "the peer's own decision reaching us, not counted".into(),
+                    _ if runner::is_echo(&r.outcome.declarations, d) => "the peer's own decision reaching us, not counted".into(),
                     Verdict::Detection { latency } => {
                         format!("detection, {} after the break", reports::render::seconds(Some(latency.as_secs_f64())))
                     }
