@@ -130,6 +130,12 @@ fn sysctl_out_of_range() {
         "count = 3\n[tcp]\nsynack_retries = 300",
         &[":16:18:", "`tcp.synack_retries`", "300 is out of range; allowed: 0..=255"],
     );
+    bad(
+        "syn-linear-range",
+        "count = 3",
+        "count = 3\n[tcp]\nsyn_linear_timeouts = 128",
+        &[":16:23:", "`tcp.syn_linear_timeouts`", "128 is out of range; allowed: 0..=127"],
+    );
 }
 
 #[test]

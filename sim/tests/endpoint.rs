@@ -172,3 +172,48 @@ fn a_connect_gives_up_after_syn_retries_retransmissions() {
     assert_eq!(c.poll_event(), Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
     assert_eq!(syns, [0, 1_000, 3_000]);
 }
+
+/// Drive an unanswered connect until it gives up (or a minute passes with
+/// `limit_ms`); the SYNs' send times and the give-up, in milliseconds.
+fn unanswered_connect(cfg: TcpConfig, limit_ms: u64) -> (Vec<u64>, Option<u64>) {
+    let mut c = TcpEndpoint::client(cfg, addr::CLIENT, addr::SERVER, 1000);
+    c.connect(ms(0));
+    let syn_count = |segs: Vec<Segment>| segs.iter().filter(|s| s.flags.contains(Flags::SYN)).count();
+    let mut syns = vec![0; syn_count(drain(&mut c, ms(0)))];
+    while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(limit_ms)) {
+        c.handle_timeout(at, |_, _| {});
+        let at_ms = at.as_nanos() / 1_000_000;
+        if c.state() == TcpState::Closed {
+            assert_eq!(c.poll_event(), Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
+            return (syns, Some(at_ms));
+        }
+        syns.extend(std::iter::repeat_n(at_ms, syn_count(drain(&mut c, at))));
+    }
+    (syns, None)
+}
+
+/// Linux 6.5+ (`tcp_syn_linear_timeouts = 4`, its default): the RTO stays at
+/// 1 s until a connect's fifth retransmission has gone (`total_rto` > 4),
+/// then doubles: SYNs at 0, 1, 2, 3, 4, 5, 7 s. With `syn_retries = 2` the
+/// connect gives up once `tcp_model_timeout(2, 1 s)` = 1 + 2 + 4 = 7 s have
+/// passed since the first SYN — at the timer of 7 s, instead of sending a
+/// seventh SYN (the count, 2 + 4 = 6 retransmissions, is not reached:
+/// 5 were sent). Measured on Linux 6.18: SYNs at 0, 1.03, 2.05, 3.08, 4.10,
+/// 5.13 s, ETIMEDOUT at 7.12 s (`kasim calibrate` holds the give-up).
+#[test]
+fn linear_syn_timeouts_resend_every_second_then_back_off() {
+    let linear = TcpConfig { syn_retries: 2, syn_linear_timeouts: 4, ..cfg() };
+    assert_eq!(unanswered_connect(linear, 60_000), (vec![0, 1_000, 2_000, 3_000, 4_000, 5_000], Some(7_000)));
+    // The default syn_retries = 6: 6 + 4 = 10 retransmissions (at 1, 2, 3,
+    // 4, 5, 7, 11, 19, 35, 67 s); the timer after the tenth, at 67 + 64 =
+    // 131 s, finds both the count reached and 131 s >= tcp_model_timeout(6)
+    // = 127 s. (Measured elsewhere on 6.12: 11 SYNs, the last at ~68 s,
+    // ETIMEDOUT at 133-135 s.)
+    let default = TcpConfig { syn_linear_timeouts: 4, ..cfg() };
+    let (syns, gave_up) = unanswered_connect(default, 300_000);
+    let secs: Vec<u64> = syns.iter().map(|ms| ms / 1000).collect();
+    assert_eq!(secs, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
+    assert_eq!(gave_up, Some(131_000));
+    // Without linear timeouts (kasim v1, Linux before 6.5): 1 + 2 + ... + 64.
+    assert_eq!(unanswered_connect(cfg(), 300_000).1, Some(127_000));
+}

@@ -12,6 +12,7 @@
 //! Cases and repetitions run in parallel, each in its own namespaces, so the
 //! whole calibration takes about as long as its slowest case (~30 s).
 
+mod backlog;
 mod netns;
 mod twin;
 
@@ -75,17 +76,23 @@ pub enum Case {
     /// the server (`tcp_synack_retries = 2`) gives up the half-open connection; the
     /// client's next retransmission meets the listener's RST.
     HalfOpenForgotten,
-    /// A connect to a host that is gone, `tcp_syn_retries = 2`: SYNs at 0, 1 and 3 s,
-    /// ETIMEDOUT at 7 s plus timer-wheel slack.
+    /// A connect to a host that is gone, `tcp_syn_retries = 2` with Linux 6.5+'s
+    /// `tcp_syn_linear_timeouts = 4`: SYNs every second from 0 to 5 s, ETIMEDOUT at
+    /// 7 s (`tcp_model_timeout(2)` = 1 + 2 + 4 s from the first SYN) plus
+    /// timer-wheel slack.
     ConnectSilentSynRetries2,
     /// A request written to a server whose application closed the idle connection:
     /// the server's kernel answers with RST (CLOSE_WAIT → CLOSE on the client).
     RequestAfterIdleClose,
+    /// Six clients in three pairs, a second apart, against a listen queue of
+    /// three whose application accepts one and is then busy for 10 s: the
+    /// last pair's SYNs meet a full queue and are dropped until 11 s.
+    ListenQueueOverflow,
 }
 
 impl Case {
     /// Every case, in the order of the calibration table.
-    pub const ALL: [Case; 12] = [
+    pub const ALL: [Case; 13] = [
         Case::Keepalive213,
         Case::Keepalive213UserTimeout4,
         Case::UserTimeout4Data,
@@ -98,6 +105,7 @@ impl Case {
         Case::HalfOpenForgotten,
         Case::ConnectSilentSynRetries2,
         Case::RequestAfterIdleClose,
+        Case::ListenQueueOverflow,
     ];
 
     /// The case's line in the table (and `case` in the JSON rows).
@@ -115,12 +123,13 @@ impl Case {
             Case::HalfOpenForgotten => "half-open forgotten (synack_retries = 2), RST",
             Case::ConnectSilentSynRetries2 => "connect to a silent host, syn_retries = 2",
             Case::RequestAfterIdleClose => "request after the server's idle close: RST",
+            Case::ListenQueueOverflow => "listen queue full, SYN bursts (backlog 2)",
         }
     }
 
     /// Is the measured time counted from the connection (else from the write)?
     pub fn from_connect(self) -> bool {
-        matches!(self, Case::Keepalive213 | Case::Keepalive213UserTimeout4 | Case::ConnectSilentSynRetries2)
+        matches!(self, Case::Keepalive213 | Case::Keepalive213UserTimeout4 | Case::ConnectSilentSynRetries2 | Case::ListenQueueOverflow)
     }
 
     /// The reference instant, for the table.
@@ -159,13 +168,14 @@ impl Case {
             // link passes nothing (the client's handshake ACK, its data) until
             // 14 s after the write at 10 ms. The kernel testbed drops the
             // client's non-SYN packets at the router for the same time.
-            // The server is gone before the first SYN: SYNs at 0, 1 and 3 s,
-            // the give-up at 7 s (1 + 2 + 4), each on the timer wheel.
+            // The server is gone before the first SYN: SYNs at 0, 1, 2, 3, 4
+            // and 5 s, the give-up at 7 s (1 + 2 + 4), each on the timer wheel.
             Case::ConnectSilentSynRetries2 => {
-                "[tcp]\nsyn_retries = 2\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n[[strategy]]\nname = \"s\"\nkind = \"none\"\n".to_string()
+                "[tcp]\nsyn_retries = 2\nsyn_linear_timeouts = 4\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n[[strategy]]\nname = \"s\"\nkind = \"none\"\n".to_string()
             }
-            // Not a scenario: its twin is two applications (`request_after_idle_close`).
-            Case::RequestAfterIdleClose => none.to_string(),
+            // Not scenarios here: their twins are `twin::request_after_idle_close`
+            // and `backlog::simulate`.
+            Case::RequestAfterIdleClose | Case::ListenQueueOverflow => none.to_string(),
             Case::HalfOpenForgotten => format!(
                 "[tcp]\nsynack_retries = 2\n[client.link]\ndelay = \"1ms\"\n\
                  [[fault]]\nkind = \"outage\"\ntarget = \"server.link\"\nat = \"2.5ms\"\nduration = \"14.0075s\"\n{}{none}",
@@ -177,8 +187,10 @@ impl Case {
 
     /// Run the simulated twin.
     pub fn simulate(self) -> Measured {
-        if self == Case::RequestAfterIdleClose {
-            return twin::request_after_idle_close();
+        match self {
+            Case::RequestAfterIdleClose => return twin::request_after_idle_close(),
+            Case::ListenQueueOverflow => return backlog::simulate(),
+            _ => {}
         }
         let s = scenario::parse(Path::new("calibrate.toml"), &self.scenario()).expect("calibration scenarios are valid");
         let r = runner::run_one(&s, &s.strategies[0], 0, true);
@@ -229,8 +241,10 @@ impl Case {
         if matches!(self, Case::Retries2Is5Data | Case::NatDrop) {
             tb.client.sysctl("net.ipv4.tcp_retries2", "5")?;
         }
-        if self == Case::ConnectSilentSynRetries2 {
-            return connect_silent(&tb);
+        match self {
+            Case::ConnectSilentSynRetries2 => return connect_silent(&tb),
+            Case::ListenQueueOverflow => return backlog::measure(&tb),
+            _ => {}
         }
         let listener = tb.server.enter(|| TcpListener::bind((SERVER_ADDR, 5000)))?;
         if self == Case::HalfOpenForgotten {
@@ -302,7 +316,9 @@ impl Case {
             }
             // Never accepted: measured by `half_open_forgotten` and
             // `connect_silent` above, before `accept`.
-            Case::HalfOpenForgotten | Case::ConnectSilentSynRetries2 => unreachable!("these cases return before accept"),
+            Case::HalfOpenForgotten | Case::ConnectSilentSynRetries2 | Case::ListenQueueOverflow => {
+                unreachable!("these cases return before accept")
+            }
         };
         Ok(outcome)
     }
@@ -333,10 +349,12 @@ fn half_open_forgotten(tb: &Testbed, listener: TcpListener) -> Result<Measured, 
 }
 
 /// A connect into a host that dropped off the network, with
-/// `tcp_syn_retries = 2`: the kernel sends SYNs at 0, 1 and 3 s and gives up
-/// with ETIMEDOUT at 7 s (plus timer-wheel slack).
+/// `tcp_syn_retries = 2` and `tcp_syn_linear_timeouts = 4`: the kernel sends
+/// SYNs every second until 5 s and gives up with ETIMEDOUT at 7 s (plus
+/// timer-wheel slack).
 fn connect_silent(tb: &Testbed) -> Result<Measured, TestbedError> {
     tb.client.sysctl("net.ipv4.tcp_syn_retries", "2")?;
+    tb.client.sysctl("net.ipv4.tcp_syn_linear_timeouts", "4")?;
     tb.server.vanish()?;
     let t0 = Instant::now();
     let result = tb.client.enter(|| Ok(connect(false, None)))?;

@@ -305,6 +305,16 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
         }
         cfg.syn_retries = *r.get_ref() as u32;
     }
+    if let Some(r) = &raw.syn_linear_timeouts {
+        if !(0..=127).contains(r.get_ref()) {
+            return Err(ctx.error(
+                Some(r.span()),
+                "tcp.syn_linear_timeouts",
+                format!("{} is out of range; allowed: 0..=127", r.get_ref()),
+            ));
+        }
+        cfg.syn_linear_timeouts = *r.get_ref() as u32;
+    }
     if let Some(r) = &raw.synack_retries {
         if !(0..=255).contains(r.get_ref()) {
             return Err(ctx.error(Some(r.span()), "tcp.synack_retries", format!("{} is out of range; allowed: 0..=255", r.get_ref())));

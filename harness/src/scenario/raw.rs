@@ -187,6 +187,9 @@ pub(super) struct RawTcp {
     /// net.ipv4.tcp_syn_retries (default 6).
     #[schemars(with = "Option<u8>", range(min = 1, max = 127))]
     pub(super) syn_retries: Option<S<i64>>,
+    /// net.ipv4.tcp_syn_linear_timeouts (default 0 as before Linux 6.5; 6.5+ use 4).
+    #[schemars(with = "Option<u8>", range(min = 0, max = 127))]
+    pub(super) syn_linear_timeouts: Option<S<i64>>,
     /// net.ipv4.tcp_synack_retries (default 5).
     #[schemars(with = "Option<u8>")]
     pub(super) synack_retries: Option<S<i64>>,

@@ -48,6 +48,14 @@ pub struct TcpConfig {
     pub retries2: u32,
     /// `net.ipv4.tcp_syn_retries`: 6.
     pub syn_retries: u32,
+    /// `net.ipv4.tcp_syn_linear_timeouts` (Linux 6.5+, where it defaults to
+    /// 4): a connect's first this-many-plus-one SYN retransmissions keep the
+    /// initial RTO (SYNs at 0, 1, 2, 3, 4, 5, then 7, 11, 19 s...), and the
+    /// connect gives up after `syn_retries + syn_linear_timeouts`
+    /// retransmissions or `tcp_model_timeout(syn_retries)` (127 s with 6),
+    /// whichever comes first. 0 here (kasim v1, Linux before 6.5): SYNs at
+    /// 0, 1, 3, 7 s.
+    pub syn_linear_timeouts: u32,
     /// `net.ipv4.tcp_synack_retries`: 5. A server whose SYN-ACK went
     /// unanswered this many times forgets the half-open connection (the
     /// request socket is dropped; the application never saw it).
@@ -71,6 +79,7 @@ impl Default for TcpConfig {
             rto_initial: Duration::from_secs(1),
             retries2: 15,
             syn_retries: 6,
+            syn_linear_timeouts: 0,
             synack_retries: 5,
             initial_cwnd: 10,
             receive_window: 6 << 20,
@@ -84,7 +93,8 @@ impl TcpConfig {
     /// Check the settings against what the model and Linux accept: a
     /// non-zero MSS, positive RTOs with `rto_min <= rto_max`, `retries2` and
     /// `synack_retries` within `0..=255` (the kernel keeps them in a `u8`),
-    /// `syn_retries` within `1..=127` (the sysctl's range),
+    /// `syn_retries` within `1..=127` and `syn_linear_timeouts` within
+    /// `0..=127` (the sysctls' ranges),
     /// an initial window of at least one segment and a receive window of at
     /// least one MSS.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -113,6 +123,14 @@ impl TcpConfig {
         // Linux: net.ipv4.tcp_syn_retries accepts 1..=MAX_TCP_SYNCNT (127).
         if !(1..=127).contains(&self.syn_retries) {
             return Err(ConfigError::OutOfRange { field: "tcp.syn_retries", value: self.syn_retries.to_string(), allowed: "1..=127" });
+        }
+        // Linux: tcp_syn_linear_timeouts accepts 0..=MAX_TCP_SYNCNT (127).
+        if self.syn_linear_timeouts > 127 {
+            return Err(ConfigError::OutOfRange {
+                field: "tcp.syn_linear_timeouts",
+                value: self.syn_linear_timeouts.to_string(),
+                allowed: "0..=127",
+            });
         }
         if self.initial_cwnd == 0 {
             return Err(ConfigError::MustBePositive { field: "tcp.initial_cwnd" });

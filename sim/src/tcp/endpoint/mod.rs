@@ -191,6 +191,8 @@ pub struct TcpEndpoint {
     retransmits: u32,
     /// Linux `retrans_stamp`: when the first RTO retransmission was sent.
     retrans_stamp: Option<Instant>,
+    /// When `connect` sent the first SYN (a connect's give-up time counts from it).
+    syn_sent_at: Instant,
     probe_outstanding: bool,
     /// Eifel/F-RTO undo state after an RTO. An ACK echoing an older
     /// timestamp proves the original arrived: the RTO was spurious and is undone.
@@ -256,6 +258,7 @@ impl TcpEndpoint {
             backoff: 0,
             retransmits: 0,
             retrans_stamp: None,
+            syn_sent_at: Instant::ZERO,
             probe_outstanding: false,
             undo: None,
             ts_recent: 0,
@@ -342,6 +345,7 @@ impl TcpEndpoint {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.snd_nxt;
         self.rtt_probe = Some((self.snd_nxt, now));
+        self.syn_sent_at = now;
         self.out.push_back(self.syn_segment());
         self.arm_rto(now);
     }

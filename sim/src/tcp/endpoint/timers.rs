@@ -43,8 +43,12 @@ impl TcpEndpoint {
             self.snd_nxt = (self.snd_una + self.segment_len_at(self.snd_una)).min(self.snd_max);
         }
         self.retrans_stamp.get_or_insert(now);
-        self.backoff += 1;
         self.retransmits += 1;
+        // tcp_retransmit_timer: a connect's first `tcp_syn_linear_timeouts`
+        // retransmissions keep the RTO; everything else backs off.
+        if self.state != TcpState::SynSent || self.retransmits > self.cfg.syn_linear_timeouts {
+            self.backoff += 1;
+        }
         // tcp_clamp_rto_to_user_timeout
         let mut delay = self.rto();
         if let (Some(ut), Some(stamp)) = (self.user_timeout, self.retrans_stamp) {
@@ -56,15 +60,26 @@ impl TcpEndpoint {
 
     /// Linux `tcp_write_timeout` / `retransmits_timed_out`. During the
     /// handshake the kernel counts: a connect gives up at the timer after its
-    /// `tcp_syn_retries`-th retransmission (1 + 2 + 4 s with 2; 127 s with 6),
-    /// and only then looks at the time (`TCP_USER_TIMEOUT`).
+    /// `tcp_syn_retries`-th retransmission (1 + 2 + 4 s with 2; 127 s with 6)
+    /// — with linear SYN timeouts after `syn_retries + syn_linear_timeouts`
+    /// of them, or once `tcp_model_timeout(syn_retries)` has passed since the
+    /// first SYN, whichever is first (the same instant without them) — and
+    /// only then looks at the time (`TCP_USER_TIMEOUT`).
     pub(super) fn write_timed_out(&self, now: Instant) -> bool {
         let Some(stamp) = self.retrans_stamp else { return false };
         if self.retransmits == 0 {
             return false;
         }
-        if matches!(self.state, TcpState::SynSent | TcpState::SynReceived) && self.retransmits >= self.cfg.syn_retries {
-            return true;
+        match self.state {
+            TcpState::SynSent => {
+                let linear = self.cfg.syn_linear_timeouts;
+                let model = self.cfg.model_timeout(self.cfg.syn_retries, self.cfg.rto_initial);
+                if self.retransmits >= self.cfg.syn_retries + linear || (linear > 0 && now - self.syn_sent_at >= model) {
+                    return true;
+                }
+            }
+            TcpState::SynReceived if self.retransmits >= self.cfg.syn_retries => return true,
+            _ => {}
         }
         let timeout = self.user_timeout.unwrap_or_else(|| {
             if self.state == TcpState::Established {
