@@ -51,10 +51,7 @@ const PATIENCE: Duration = Duration::from_secs(25);
 /// The simulated twin as a scenario.
 fn scenario() -> String {
     let outage = |client: usize, until: Duration| {
-        format!(
-            "[[fault]]\nkind = \"outage\"\ntarget = \"client:{client}.link\"\nat = \"0s\"\nduration = \"{}ms\"\n",
-            until.as_millis()
-        )
+        format!("[[fault]]\nkind = \"outage\"\ntarget = \"client:{client}.link\"\nat = \"0s\"\nduration = \"{}ms\"\n", until.as_millis())
     };
     let mut s = format!(
         "name = \"calibrate\"\nhorizon = \"60s\"\n[tcp]\nsyn_linear_timeouts = 4\n[client]\ncount = {CLIENTS}\n[server.app]\nbacklog = {BACKLOG}\naccept_time = \"{}s\"\n",

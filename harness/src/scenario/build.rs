@@ -307,11 +307,7 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
     }
     if let Some(r) = &raw.syn_linear_timeouts {
         if !(0..=127).contains(r.get_ref()) {
-            return Err(ctx.error(
-                Some(r.span()),
-                "tcp.syn_linear_timeouts",
-                format!("{} is out of range; allowed: 0..=127", r.get_ref()),
-            ));
+            return Err(ctx.error(Some(r.span()), "tcp.syn_linear_timeouts", format!("{} is out of range; allowed: 0..=127", r.get_ref())));
         }
         cfg.syn_linear_timeouts = *r.get_ref() as u32;
     }
