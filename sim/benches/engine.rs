@@ -14,18 +14,16 @@
 //! connection-days per second, ≤ 3× a heap push+pop per event, and hold
 //! ≤ 4 KiB per idle connection (measured with a counting allocator).
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use sim::app::{AppEvent, AppIo, Application, Idle};
-use sim::nat::{NatConfig, OnExpired};
-use sim::tcp::Keepalive;
-use sim::world::AppFactory;
+mod workloads;
+
+use sim::app::Idle;
 use sim::{Instant, World, WorldConfig};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
+use workloads::{cfg, nat_cfg, Fleet, KeepaliveOnly, Replier, Requester, DAYS};
 
 /// Counts the bytes currently allocated, to measure memory per connection.
 struct Counting;
@@ -42,112 +40,6 @@ unsafe impl GlobalAlloc for Counting {
 }
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
-/// A client that writes a 200 B request after exponentially distributed gaps
-/// (mean 10 min) and keeps SO_KEEPALIVE at 75 s.
-struct Poisson {
-    rng: ChaCha8Rng,
-    next: Option<Instant>,
-}
-impl Poisson {
-    fn new(seed: u64, slot: u32) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(u64::from(slot));
-        Poisson { rng, next: None }
-    }
-    fn gap(&mut self) -> Duration {
-        Duration::from_secs_f64(-600.0 * (1.0 - self.rng.random::<f64>()).ln()).max(Duration::from_millis(1))
-    }
-}
-impl Application for Poisson {
-    fn on_event(&mut self, now: Instant, ev: AppEvent, io: &mut AppIo) {
-        if ev == AppEvent::Connected {
-            io.set_keepalive(Some(Keepalive { idle: Duration::from_secs(75), interval: Duration::from_secs(75), count: 9 }));
-            self.next = Some(now + self.gap());
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.next
-    }
-    fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
-        if let Some(t) = self.next.filter(|t| *t <= now) {
-            io.write(200, 1);
-            self.next = Some(t + self.gap());
-        }
-    }
-}
-
-struct Fleet {
-    seed: u64,
-    idle: bool,
-}
-impl AppFactory for Fleet {
-    fn client(&mut self, slot: u32) -> Box<dyn Application> {
-        if self.idle {
-            Box::new(KeepaliveOnly)
-        } else {
-            Box::new(Poisson::new(self.seed, slot))
-        }
-    }
-    fn server(&mut self, _slot: u32) -> Box<dyn Application> {
-        Box::new(Replier)
-    }
-}
-
-fn nat_cfg(seed: u64, clients: u32, connections: u32, hours: u64) -> WorldConfig {
-    WorldConfig {
-        seed,
-        horizon: Duration::from_secs(hours * 3600),
-        clients,
-        connections_per_client: connections,
-        nat: Some(NatConfig::new(Duration::from_secs(350), OnExpired::Rst)),
-        ..WorldConfig::default()
-    }
-}
-
-const DAYS: u64 = 3;
-
-struct Requester {
-    next: Option<Instant>,
-}
-impl Application for Requester {
-    fn on_event(&mut self, now: Instant, ev: AppEvent, _io: &mut AppIo) {
-        if ev == AppEvent::Connected {
-            self.next = Some(now + Duration::from_secs(600));
-        }
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.next
-    }
-    fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
-        if let Some(t) = self.next.filter(|t| *t <= now) {
-            io.write(200, 1);
-            self.next = Some(t + Duration::from_secs(600));
-        }
-    }
-}
-
-struct Replier;
-impl Application for Replier {
-    fn on_event(&mut self, _now: Instant, ev: AppEvent, io: &mut AppIo) {
-        if let AppEvent::Message { .. } = ev {
-            io.write(1024, 2);
-        }
-    }
-}
-
-struct KeepaliveOnly;
-impl Application for KeepaliveOnly {
-    fn on_event(&mut self, _now: Instant, ev: AppEvent, io: &mut AppIo) {
-        if ev == AppEvent::Connected {
-            io.set_keepalive(Some(Keepalive { idle: Duration::from_secs(75), interval: Duration::from_secs(75), count: 9 }));
-        }
-    }
-}
-
-fn cfg(seed: u64) -> WorldConfig {
-    WorldConfig { seed, horizon: Duration::from_secs(DAYS * 86_400), ..WorldConfig::default() }
-}
 
 /// Run `make` repeatedly for about `budget`; return (runs, events, seconds).
 fn measure(budget: Duration, mut make: impl FnMut(u64) -> World) -> (u64, u64, f64) {

@@ -38,10 +38,20 @@ impl World {
     /// Hand socket events to the application, apply what it asks, transmit,
     /// and schedule the next wake-up. Loops until the socket is quiet.
     pub(super) fn pump(&mut self, c: usize) {
+        if crate::trace::logging() {
+            // Log lines about this connection carry which one it is.
+            let conn = &self.conns[c];
+            let _span = conn_span(c, conn.slot, conn.gen, conn.role.side());
+            self.pump_events(c);
+        } else {
+            self.pump_events(c);
+        }
+    }
+
+    #[inline(always)]
+    fn pump_events(&mut self, c: usize) {
         let now = self.now;
         let (side, proxy) = (self.conns[c].role.side(), self.conns[c].role.is_proxy());
-        // Log lines about this connection carry which one it is.
-        let _span = crate::trace::logging().then(|| conn_span(c, self.conns[c].slot, self.conns[c].gen, side));
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {
@@ -174,6 +184,7 @@ impl World {
         self.apply_commands(c);
     }
 
+    #[inline(always)]
     fn flush(&mut self, c: usize) {
         if self.conns[c].gone {
             return;
@@ -190,6 +201,7 @@ impl World {
         }
     }
 
+    #[inline(always)]
     pub(super) fn reschedule(&mut self, c: usize) {
         let conn = &mut self.conns[c];
         let host = &self.hosts[conn.host];

@@ -263,7 +263,6 @@ pub struct World {
     in_flight: SegmentTable,
     /// Clients `0..clients`, then the server.
     hosts: Vec<Host>,
-    by_addr: HashMap<Ipv4Addr, usize>,
     conns: Vec<Conn>,
     slots: Vec<Slot>,
     /// Client hosts: `hosts[..clients]`; the server is `hosts[clients]`, the proxy after it.
@@ -414,7 +413,7 @@ impl World {
                 }
             }
         }
-        let by_addr = hosts.iter().enumerate().map(|(i, h)| (h.addr, i)).collect();
+        debug_assert!((0..cfg.clients).all(|i| hosts[i as usize].addr == addr::client_ip(i)), "clients first, at consecutive addresses");
         let slots = (0..cfg.slots())
             .map(|s| Slot {
                 client: (s / cfg.connections_per_client) as usize,
@@ -430,7 +429,6 @@ impl World {
             next_seq: 0,
             in_flight: SegmentTable::default(),
             hosts,
-            by_addr,
             conns: Vec::new(),
             slots,
             clients: cfg.clients as usize,
@@ -520,7 +518,10 @@ impl World {
             }
             let Reverse(Scheduled { at, ev, .. }) = self.queue.pop().expect("peeked");
             self.now = at;
-            crate::time::set_current(Some(at));
+            // Only log lines read the clock (one relaxed load when off).
+            if crate::trace::logging() {
+                crate::time::set_current(Some(at));
+            }
             self.events_processed += 1;
             self.dispatch(ev);
         }
@@ -631,6 +632,7 @@ impl World {
         self.queue.push(Reverse(Scheduled { at, seq: self.next_seq, ev }));
     }
 
+    #[inline(always)]
     fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Arrive { hop, seg } => {

@@ -22,6 +22,7 @@ pub(super) enum Socket {
 }
 
 impl Socket {
+    #[inline]
     pub(super) fn state(&self) -> TcpState {
         match self {
             Socket::Tcp(t) => t.state(),
@@ -29,10 +30,12 @@ impl Socket {
             Socket::Tunnel(t) => t.state(),
         }
     }
+    #[inline]
     pub(super) fn is_quic(&self) -> bool {
         matches!(self, Socket::Quic(_))
     }
     /// Its packets are UDP datagrams (QUIC or a tunnel).
+    #[inline]
     pub(super) fn is_datagram(&self) -> bool {
         !matches!(self, Socket::Tcp(_))
     }
@@ -42,6 +45,7 @@ impl Socket {
             _ => None,
         }
     }
+    #[inline]
     pub(super) fn tcp_mut(&mut self) -> Option<&mut TcpEndpoint> {
         match self {
             Socket::Tcp(t) => Some(t),
@@ -54,6 +58,7 @@ impl Socket {
             _ => None,
         }
     }
+    #[inline]
     pub(super) fn poll_event(&mut self) -> Option<SocketEvent> {
         match self {
             Socket::Tcp(t) => t.poll_event(),
@@ -61,6 +66,7 @@ impl Socket {
             Socket::Tunnel(t) => t.poll_event(),
         }
     }
+    #[inline]
     pub(super) fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
             Socket::Tcp(t) => t.poll_timeout(),
@@ -89,6 +95,7 @@ impl Socket {
         }
     }
     /// Bytes of our stream the peer acknowledged (QUIC does not say: 0).
+    #[inline]
     pub(super) fn acked_bytes(&self) -> u64 {
         match self {
             Socket::Tcp(t) => t.acked_bytes(),
