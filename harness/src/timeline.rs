@@ -15,6 +15,12 @@
 
 use crate::driver::{tag_id, Class};
 use crate::units::format_duration;
+
+/// A measured span (a timer's lateness, a flow's idle time) to the
+/// millisecond below it: a reader wants "8909ms", not "8909997632ns".
+fn to_the_ms(d: std::time::Duration) -> String {
+    format_duration(std::time::Duration::from_millis(d.as_millis() as u64))
+}
 use serde::Serialize;
 use sim::oracle::Verdict;
 use sim::packet::{Segment, SegmentKind};
@@ -257,7 +263,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 }
                 let slack = match late[side.index()].take() {
                     Some((at, l)) if at == r.at && l >= std::time::Duration::from_millis(1) => {
-                        format!(" [its timer fired {} late: the kernel's timer wheel]", format_duration(l))
+                        format!(" [its timer fired {} late: the kernel's timer wheel]", to_the_ms(l))
                     }
                     _ => String::new(),
                 };
@@ -302,7 +308,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 ),
             ),
             TraceEvent::NatMappingExpired { mapping, idle } => {
-                ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, format_duration(*idle)))
+                ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, to_the_ms(*idle)))
             }
             TraceEvent::NatRebooted { lost } => ("nat".into(), format!("rebooted, {lost} mapping(s) lost")),
             TraceEvent::TimerFired { side, late: l, .. } => {

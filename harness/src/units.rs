@@ -190,16 +190,19 @@ impl RandomTime {
 }
 
 /// "1h 30m 0.250s"-style rendering is hard to scan; this prints the shortest
-/// exact form ("90m", "250ms", "7875s").
+/// exact form ("90m", "250ms", "7875s", "1500us"), which `parse_duration`
+/// reads back to the same value.
 pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
+    let ns = d.as_nanos();
+    if !ns.is_multiple_of(1_000_000) {
+        // Below the millisecond: whole microseconds, else nanoseconds.
+        return if ns.is_multiple_of(1000) { format!("{}us", ns / 1000) } else { format!("{ns}ns") };
+    }
+    let ms = ns / 1_000_000;
     for (unit, div) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
         if ms >= div && ms.is_multiple_of(div) {
             return format!("{}{unit}", ms / div);
         }
-    }
-    if ms == 0 && !d.is_zero() {
-        return format!("{}us", d.as_micros());
     }
     format!("{ms}ms")
 }
@@ -231,6 +234,24 @@ mod tests {
         assert_eq!(parse_duration("36500d"), Ok(MAX_DURATION));
         let e = parse_duration("18446744073709551615s").unwrap_err();
         assert_eq!(e.allowed, "at most 36500d (a century)");
+    }
+
+    /// Exact, shortest, and read back to the same value: `--vary x=1ms..3ms/0.5ms`
+    /// printed "1ms, 1ms, 2ms" when the half milliseconds were dropped.
+    #[test]
+    fn durations_print_exactly() {
+        for (d, text) in [
+            (Duration::from_micros(1500), "1500us"),
+            (Duration::from_millis(1), "1ms"),
+            (Duration::from_nanos(250), "250ns"),
+            (Duration::from_micros(2), "2us"),
+            (Duration::from_secs(5400), "90m"),
+            (Duration::from_millis(7_875_000), "7875s"),
+            (Duration::ZERO, "0ms"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text} reads back");
+        }
     }
 
     #[test]
