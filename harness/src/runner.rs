@@ -271,7 +271,9 @@ pub fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, V
     let endpoints = [*probes.stats[0].borrow(), *probes.stats[1].borrow()];
     let (requests, request_log) = match probes.book {
         Some(b) => {
-            let (counts, log) = std::mem::take(&mut *b.borrow_mut()).finish(outcome.ended_at);
+            let per_client = scenario.connections.max(1);
+            let clock = |slot: u32| outcome.client_clocks.get((slot / per_client) as usize).copied().unwrap_or(outcome.ended_at);
+            let (counts, log) = std::mem::take(&mut *b.borrow_mut()).finish(clock);
             (Some(counts), log)
         }
         None => (None, Vec::new()),

@@ -227,10 +227,13 @@ impl RequestBook {
         }
     }
 
-    /// The run reached `horizon`: what is still pending is hung if its
-    /// timeout has passed, else not counted.
-    pub fn finish(mut self, horizon: Instant) -> (RequestCounts, Vec<RequestOutcome>) {
+    /// The run reached its horizon, which slot `s`'s client clock reads as
+    /// `horizon(s)` (requests are stamped on that clock, which a suspension
+    /// stops): what is still pending is hung if its timeout has passed, else
+    /// not counted.
+    pub fn finish(mut self, horizon: impl Fn(u32) -> Instant) -> (RequestCounts, Vec<RequestOutcome>) {
         for (id, p) in std::mem::take(&mut self.pending) {
+            let horizon = horizon(id.0);
             if p.timeout.is_some_and(|t| horizon.saturating_since(p.issued) > t) {
                 self.record(horizon, id, p.issued, RequestEnd::Hung);
             } else {
@@ -383,7 +386,7 @@ mod tests {
         b.connection_ended(0, 1, t(40)); // 10 s > 5 s before the end: hung
         b.issue((0, 0, 4), t(98), timeout, None); // young at the horizon: not counted
         b.fail_now((0, 0, 5), t(99));
-        let (c, log) = b.finish(t(100));
+        let (c, log) = b.finish(|_| t(100));
         assert!(log.is_empty(), "not logging"); // slot 1's request is 80 s old: hung
         assert_eq!((c.ok, c.failed, c.hung, c.sent()), (1, 2, 3, 6));
         assert_eq!((c.issued, c.uncounted), (7, 1));
@@ -399,7 +402,7 @@ mod tests {
         b.issue((0, 0, 1), t(2), None, Some(0));
         b.answered((0, 0, 1), t(3));
         b.connection_ended(0, 0, t(10)); // the first: 9 s > 5 s, hung when the connection ended
-        let (_, log) = b.finish(t(20));
+        let (_, log) = b.finish(|_| t(20));
         let ends: Vec<(Instant, RequestEnd)> = log.iter().map(|o| (o.at, o.end)).collect();
         assert_eq!(ends, [(t(3), RequestEnd::Ok { latency: Duration::from_secs(1) }), (t(10), RequestEnd::Hung)]);
     }

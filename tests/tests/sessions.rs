@@ -402,3 +402,44 @@ fn reconnect_settings_out_of_range_name_the_key_and_what_is_allowed() {
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
+
+/// A request's age is measured on its client's clock, which a suspension
+/// stops. Requests every 10 s from the connect (4 ms: 10.004, 20.004, ...,
+/// 90.004 s; 5 s timeout) are answered in a round trip of 4 ms; the client is
+/// suspended at 90.005 s, just after sending the request of 90.004 s, until
+/// past the 100 s horizon, so that request's reply (due at 90.008 s) is
+/// dropped at the sleeping host. On the client's clock the request is 1 ms
+/// old at the horizon (its clock stopped at 90.005 s): not hung yet, not
+/// counted. (On the world's clock it would be 9.996 s old and counted hung:
+/// a laptop that was closed did not wait for anything.)
+#[test]
+fn a_request_pending_through_a_suspension_is_aged_on_the_clients_clock() {
+    let s = scenario(&format!(
+        r#"
+horizon = "100s"
+{LINKS_1MS}[client.reconnect]
+mode = "eager"
+[[traffic]]
+kind = "requests"
+every = "10s"
+size = "100B"
+reply = "100B"
+timeout = "5s"
+[[fault]]
+kind = "suspend"
+target = "client"
+at = "90.005s"
+duration = "30s"
+[[strategy]]
+name = "none"
+kind = "none"
+"#
+    ));
+    let (r, records) = report(&s, "none");
+    let requests = records[0].requests.as_ref().expect("a session run counts requests");
+    // Nine issued: the first eight answered 4 ms later, the ninth pending and
+    // uncounted.
+    assert_eq!((r.requests.sent, r.requests.ok, r.requests.hung, r.requests.failed), (8, 8, 0, 0));
+    assert_eq!(requests.uncounted, 1);
+    assert_eq!(r.requests.latency_s.max, Some(0.004));
+}
