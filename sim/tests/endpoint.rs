@@ -217,3 +217,29 @@ fn linear_syn_timeouts_resend_every_second_then_back_off() {
     // Without linear timeouts (kasim v1, Linux before 6.5): 1 + 2 + ... + 64.
     assert_eq!(unanswered_connect(cfg(), 300_000).1, Some(127_000));
 }
+
+/// With TCP_USER_TIMEOUT set, Linux's `retransmits_timed_out` does not use
+/// `tcp_model_timeout`: a linear-timeout connect with `syn_retries = 2` and
+/// a 30 s user timeout gives up by count, after 2 + 4 = 6 retransmissions
+/// (SYNs at 0, 1, 2, 3, 4, 5, 7 s; the timer after the sixth at 7 + 4 = 11 s),
+/// not at 7 s.
+#[test]
+fn with_a_user_timeout_a_linear_connect_gives_up_by_count() {
+    let mut c = TcpEndpoint::client(TcpConfig { syn_retries: 2, syn_linear_timeouts: 4, ..cfg() }, addr::CLIENT, addr::SERVER, 1000);
+    c.set_user_timeout(Some(std::time::Duration::from_secs(30)));
+    c.connect(ms(0));
+    let syn_count = |segs: Vec<Segment>| segs.iter().filter(|s| s.flags.contains(Flags::SYN)).count();
+    let mut syns = vec![0; syn_count(drain(&mut c, ms(0)))];
+    let mut gave_up = None;
+    while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(60_000)) {
+        c.handle_timeout(at, |_, _| {});
+        let at_ms = at.as_nanos() / 1_000_000;
+        if c.state() == TcpState::Closed {
+            gave_up = Some(at_ms);
+            break;
+        }
+        syns.extend(std::iter::repeat_n(at_ms, syn_count(drain(&mut c, at))));
+    }
+    assert_eq!(syns, [0, 1_000, 2_000, 3_000, 4_000, 5_000, 7_000]);
+    assert_eq!(gave_up, Some(11_000));
+}

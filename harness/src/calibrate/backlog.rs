@@ -21,9 +21,12 @@
 //! exposes them exactly (TCP_INFO: ESTABLISHED once the SYN-ACK arrived):
 //! 0, 0, 1, 1, 11, 11 s (plus the timer wheel's lateness), against 0 for
 //! every client with an unbounded queue (and 15 s for the last pair with the
-//! exponential SYN schedule of older kernels). Each pair fits the SYN queue
-//! (Linux also refuses a SYN while `backlog` requests are half-open, which
-//! the model does not), so only the accept queue decides.
+//! exponential SYN schedule of kernels before 6.5, which have no
+//! `tcp_syn_linear_timeouts`: there both sides run without it). Each pair
+//! fits the SYN queue (while `backlog` requests are half-open Linux answers a
+//! further SYN with a SYN cookie, or drops it without `tcp_syncookies`;
+//! the model keeps every half-open request), so only the accept queue
+//! decides.
 
 use super::netns::{Testbed, TestbedError, SERVER_ADDR};
 use super::Measured;
@@ -54,7 +57,8 @@ fn scenario() -> String {
         format!("[[fault]]\nkind = \"outage\"\ntarget = \"client:{client}.link\"\nat = \"0s\"\nduration = \"{}ms\"\n", until.as_millis())
     };
     let mut s = format!(
-        "name = \"calibrate\"\nhorizon = \"60s\"\n[tcp]\nsyn_linear_timeouts = 4\n[client]\ncount = {CLIENTS}\n[server.app]\nbacklog = {BACKLOG}\naccept_time = \"{}s\"\n",
+        "name = \"calibrate\"\nhorizon = \"60s\"\n[tcp]\nsyn_linear_timeouts = {}\n[client]\ncount = {CLIENTS}\n[server.app]\nbacklog = {BACKLOG}\naccept_time = \"{}s\"\n",
+        super::linear_syn_timeouts(),
         ACCEPT_TIME.as_secs()
     );
     for c in [2, 3] {
@@ -118,7 +122,7 @@ pub fn measure(tb: &Testbed) -> Result<Measured, TestbedError> {
         let set = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
         format!("table inet {table} {{\n chain forward_filter {{ type filter hook forward priority 0; tcp sport {{ {set} }} drop; }}\n}}\n")
     };
-    tb.client.sysctl("net.ipv4.tcp_syn_linear_timeouts", "4")?;
+    super::set_linear_syn_timeouts(tb)?;
     tb.router.nft(&drop_from("kasim_pair2", &ports[2..4]))?;
     tb.router.nft(&drop_from("kasim_pair3", &ports[4..6]))?;
     let clients: Vec<Socket> = tb.client.enter(|| {
@@ -159,7 +163,7 @@ pub fn measure(tb: &Testbed) -> Result<Measured, TestbedError> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    // The accepting thread ends on its own (at most ACCEPT_TIME after PATIENCE).
+    // The accepting thread ends on its own at PATIENCE (its sleeps are clamped to it).
     let _ = accepting.join();
     Ok(summarize(times))
 }

@@ -79,7 +79,7 @@ pub enum Case {
     /// A connect to a host that is gone, `tcp_syn_retries = 2` with Linux 6.5+'s
     /// `tcp_syn_linear_timeouts = 4`: SYNs every second from 0 to 5 s, ETIMEDOUT at
     /// 7 s (`tcp_model_timeout(2)` = 1 + 2 + 4 s from the first SYN) plus
-    /// timer-wheel slack.
+    /// timer-wheel slack (older kernels: SYNs at 0, 1, 3 s, the same 7 s).
     ConnectSilentSynRetries2,
     /// A request written to a server whose application closed the idle connection:
     /// the server's kernel answers with RST (CLOSE_WAIT → CLOSE on the client).
@@ -170,9 +170,10 @@ impl Case {
             // client's non-SYN packets at the router for the same time.
             // The server is gone before the first SYN: SYNs at 0, 1, 2, 3, 4
             // and 5 s, the give-up at 7 s (1 + 2 + 4), each on the timer wheel.
-            Case::ConnectSilentSynRetries2 => {
-                "[tcp]\nsyn_retries = 2\nsyn_linear_timeouts = 4\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n[[strategy]]\nname = \"s\"\nkind = \"none\"\n".to_string()
-            }
+            Case::ConnectSilentSynRetries2 => format!(
+                "[tcp]\nsyn_retries = 2\nsyn_linear_timeouts = {}\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n{none}",
+                linear_syn_timeouts()
+            ),
             // Not scenarios here: their twins are `twin::request_after_idle_close`
             // and `backlog::simulate`.
             Case::RequestAfterIdleClose | Case::ListenQueueOverflow => none.to_string(),
@@ -354,7 +355,7 @@ fn half_open_forgotten(tb: &Testbed, listener: TcpListener) -> Result<Measured, 
 /// timer-wheel slack).
 fn connect_silent(tb: &Testbed) -> Result<Measured, TestbedError> {
     tb.client.sysctl("net.ipv4.tcp_syn_retries", "2")?;
-    tb.client.sysctl("net.ipv4.tcp_syn_linear_timeouts", "4")?;
+    set_linear_syn_timeouts(tb)?;
     tb.server.vanish()?;
     let t0 = Instant::now();
     let result = tb.client.enter(|| Ok(connect(false, None)))?;
@@ -365,6 +366,27 @@ fn connect_silent(tb: &Testbed) -> Result<Measured, TestbedError> {
         Err(e) => e.to_string(),
     };
     Ok(Measured { seconds, outcome })
+}
+
+/// `tcp_syn_linear_timeouts` as the cases use it: Linux 6.5+'s default (4)
+/// where the kernel has the sysctl, else 0 (older kernels back off from the
+/// first retransmission, and so does the twin).
+pub(super) fn linear_syn_timeouts() -> u32 {
+    if Path::new("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").exists() {
+        4
+    } else {
+        0
+    }
+}
+
+/// Set the client namespace's `tcp_syn_linear_timeouts` to what the twin
+/// uses (a namespace starts from the kernel's default; said explicitly so a
+/// changed default cannot move the case), where the kernel has it.
+pub(super) fn set_linear_syn_timeouts(tb: &Testbed) -> Result<(), TestbedError> {
+    match linear_syn_timeouts() {
+        0 => Ok(()),
+        n => tb.client.sysctl("net.ipv4.tcp_syn_linear_timeouts", &n.to_string()),
+    }
 }
 
 /// NAT on the router's server side; conntrack's INVALID packets are dropped.

@@ -62,8 +62,9 @@ impl TcpEndpoint {
     /// handshake the kernel counts: a connect gives up at the timer after its
     /// `tcp_syn_retries`-th retransmission (1 + 2 + 4 s with 2; 127 s with 6)
     /// — with linear SYN timeouts after `syn_retries + syn_linear_timeouts`
-    /// of them, or once `tcp_model_timeout(syn_retries)` has passed since the
-    /// first SYN, whichever is first (the same instant without them) — and
+    /// of them, or, without `TCP_USER_TIMEOUT`, once
+    /// `tcp_model_timeout(syn_retries)` has passed since the first SYN,
+    /// whichever is first (the same instant without linear timeouts) — and
     /// only then looks at the time (`TCP_USER_TIMEOUT`).
     pub(super) fn write_timed_out(&self, now: Instant) -> bool {
         let Some(stamp) = self.retrans_stamp else { return false };
@@ -74,7 +75,9 @@ impl TcpEndpoint {
             TcpState::SynSent => {
                 let linear = self.cfg.syn_linear_timeouts;
                 let model = self.cfg.model_timeout(self.cfg.syn_retries, self.cfg.rto_initial);
-                if self.retransmits >= self.cfg.syn_retries + linear || (linear > 0 && now - self.syn_sent_at >= model) {
+                // retransmits_timed_out: the model's time only when no user timeout is set.
+                let by_time = linear > 0 && self.user_timeout.is_none() && now - self.syn_sent_at >= model;
+                if self.retransmits >= self.cfg.syn_retries + linear || by_time {
                     return true;
                 }
             }
