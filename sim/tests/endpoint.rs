@@ -173,10 +173,11 @@ fn a_connect_gives_up_after_syn_retries_retransmissions() {
     assert_eq!(syns, [0, 1_000, 3_000]);
 }
 
-/// Drive an unanswered connect until it gives up (or a minute passes with
-/// `limit_ms`); the SYNs' send times and the give-up, in milliseconds.
-fn unanswered_connect(cfg: TcpConfig, limit_ms: u64) -> (Vec<u64>, Option<u64>) {
+/// Drive an unanswered connect (with `user_timeout`, if any) until it gives
+/// up or `limit_ms` passes; the SYNs' send times and the give-up, in ms.
+fn unanswered_connect_with(cfg: TcpConfig, user_timeout: Option<std::time::Duration>, limit_ms: u64) -> (Vec<u64>, Option<u64>) {
     let mut c = TcpEndpoint::client(cfg, addr::CLIENT, addr::SERVER, 1000);
+    c.set_user_timeout(user_timeout);
     c.connect(ms(0));
     let syn_count = |segs: Vec<Segment>| segs.iter().filter(|s| s.flags.contains(Flags::SYN)).count();
     let mut syns = vec![0; syn_count(drain(&mut c, ms(0)))];
@@ -190,6 +191,10 @@ fn unanswered_connect(cfg: TcpConfig, limit_ms: u64) -> (Vec<u64>, Option<u64>) 
         syns.extend(std::iter::repeat_n(at_ms, syn_count(drain(&mut c, at))));
     }
     (syns, None)
+}
+
+fn unanswered_connect(cfg: TcpConfig, limit_ms: u64) -> (Vec<u64>, Option<u64>) {
+    unanswered_connect_with(cfg, None, limit_ms)
 }
 
 /// Linux 6.5+ (`tcp_syn_linear_timeouts = 4`, its default): the RTO stays at
@@ -225,21 +230,21 @@ fn linear_syn_timeouts_resend_every_second_then_back_off() {
 /// not at 7 s.
 #[test]
 fn with_a_user_timeout_a_linear_connect_gives_up_by_count() {
-    let mut c = TcpEndpoint::client(TcpConfig { syn_retries: 2, syn_linear_timeouts: 4, ..cfg() }, addr::CLIENT, addr::SERVER, 1000);
-    c.set_user_timeout(Some(std::time::Duration::from_secs(30)));
-    c.connect(ms(0));
-    let syn_count = |segs: Vec<Segment>| segs.iter().filter(|s| s.flags.contains(Flags::SYN)).count();
-    let mut syns = vec![0; syn_count(drain(&mut c, ms(0)))];
-    let mut gave_up = None;
-    while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(60_000)) {
-        c.handle_timeout(at, |_, _| {});
-        let at_ms = at.as_nanos() / 1_000_000;
-        if c.state() == TcpState::Closed {
-            gave_up = Some(at_ms);
-            break;
-        }
-        syns.extend(std::iter::repeat_n(at_ms, syn_count(drain(&mut c, at))));
-    }
+    let linear = TcpConfig { syn_retries: 2, syn_linear_timeouts: 4, ..cfg() };
+    let (syns, gave_up) = unanswered_connect_with(linear, Some(std::time::Duration::from_secs(30)), 60_000);
     assert_eq!(syns, [0, 1_000, 2_000, 3_000, 4_000, 5_000, 7_000]);
     assert_eq!(gave_up, Some(11_000));
+}
+
+/// TCP_USER_TIMEOUT on a connect counts from the first SYN (Linux's
+/// `tcp_connect` stamps `retrans_stamp` there): `syn_retries = 6`, a 20 s user
+/// timeout, exact timers: SYNs at 0, 1, 3, 7, 15 s; the RTO after the one at
+/// 15 s (16 s) is clamped to the 5 s left, and the timer at 20 s gives up —
+/// 20 s after the first SYN, not 21 s (one initial RTO late, as when the
+/// clock started at the first retransmission).
+#[test]
+fn a_connects_user_timeout_counts_from_the_first_syn() {
+    let (syns, gave_up) = unanswered_connect_with(cfg(), Some(std::time::Duration::from_secs(20)), 60_000);
+    assert_eq!(syns, [0, 1_000, 3_000, 7_000, 15_000]);
+    assert_eq!(gave_up, Some(20_000));
 }

@@ -189,7 +189,8 @@ pub struct TcpEndpoint {
     keepalive_asked: Instant,
     backoff: u32,
     retransmits: u32,
-    /// Linux `retrans_stamp`: when the first RTO retransmission was sent.
+    /// Linux `retrans_stamp`: when the first RTO retransmission was sent (for
+    /// a connect: its first SYN), set at the first retransmission.
     retrans_stamp: Option<Instant>,
     /// When `connect` sent the first SYN (a connect's give-up time counts from it).
     syn_sent_at: Instant,

@@ -42,7 +42,10 @@ impl TcpEndpoint {
             self.queue_retransmit(self.snd_una, SegmentKind::Retransmit);
             self.snd_nxt = (self.snd_una + self.segment_len_at(self.snd_una)).min(self.snd_max);
         }
-        self.retrans_stamp.get_or_insert(now);
+        // A connect's stamp is its first SYN (tcp_connect sets retrans_stamp),
+        // so TCP_USER_TIMEOUT counts from there; data's is the first RTO.
+        let first = if self.state == TcpState::SynSent { self.syn_sent_at } else { now };
+        self.retrans_stamp.get_or_insert(first);
         self.retransmits += 1;
         // tcp_retransmit_timer: a connect's first `tcp_syn_linear_timeouts`
         // retransmissions keep the RTO; everything else backs off.
