@@ -5,8 +5,6 @@
 //! collections they replace (a list of numbers; a map of milliseconds to
 //! counts), so shard partials read the same.
 
-use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -80,32 +78,13 @@ impl FromIterator<u64> for PackedList {
 
 impl Serialize for PackedList {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        for v in self.iter() {
-            seq.serialize_element(&v)?;
-        }
-        seq.end()
+        s.collect_seq(self.iter())
     }
 }
 
 impl<'de> Deserialize<'de> for PackedList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = PackedList;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a list of non-negative integers")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PackedList, A::Error> {
-                let mut list = PackedList::default();
-                while let Some(v) = seq.next_element::<u64>()? {
-                    list.push(v);
-                }
-                list.shrink();
-                Ok(list)
-            }
-        }
-        d.deserialize_seq(V)
+        Ok(Vec::<u64>::deserialize(d)?.into_iter().collect())
     }
 }
 
@@ -142,31 +121,13 @@ impl From<&BTreeMap<u64, u64>> for PackedCounts {
 
 impl Serialize for PackedCounts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (value, count) in self.iter() {
-            map.serialize_entry(&value, &count)?;
-        }
-        map.end()
+        s.collect_map(self.iter())
     }
 }
 
 impl<'de> Deserialize<'de> for PackedCounts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = PackedCounts;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map of values to counts")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<PackedCounts, A::Error> {
-                let mut map = BTreeMap::new();
-                while let Some((k, v)) = access.next_entry::<u64, u64>()? {
-                    *map.entry(k).or_default() += v;
-                }
-                Ok(PackedCounts::from(&map))
-            }
-        }
-        d.deserialize_map(V)
+        Ok(PackedCounts::from(&BTreeMap::<u64, u64>::deserialize(d)?))
     }
 }
 

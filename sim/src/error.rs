@@ -95,6 +95,21 @@ pub enum ConfigError {
     },
 }
 
+/// `value` of `field` within `range` (a sysctl's range), else `OutOfRange`
+/// saying which.
+pub(crate) fn within(
+    field: &'static str,
+    value: u32,
+    range: std::ops::RangeInclusive<u32>,
+    allowed: &'static str,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { field, value: value.to_string(), allowed })
+    }
+}
+
 pub(crate) fn positive(field: &'static str, d: Duration) -> Result<(), ConfigError> {
     if d.is_zero() {
         Err(ConfigError::MustBePositive { field })

@@ -152,24 +152,9 @@ fn data_reaching_a_socket_its_application_closed_is_answered_with_rst() {
 /// `kasim calibrate` holds this to the kernel (7.13 s there, on its wheel).
 #[test]
 fn a_connect_gives_up_after_syn_retries_retransmissions() {
-    let mut c = TcpEndpoint::client(TcpConfig { syn_retries: 2, ..cfg() }, addr::CLIENT, addr::SERVER, 1000);
-    c.connect(ms(0));
-    let syn_times = |segs: Vec<Segment>, at: Instant| {
-        segs.iter().filter(|s| s.flags.contains(Flags::SYN)).map(|_| at.as_nanos() / 1_000_000).collect::<Vec<_>>()
-    };
-    let mut syns = syn_times(drain(&mut c, ms(0)), ms(0));
-    let mut gave_up = None;
-    while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(60_000)) {
-        c.handle_timeout(at, |_, _| {});
-        if c.state() == TcpState::Closed {
-            gave_up = Some(at);
-            break;
-        }
-        syns.extend(syn_times(drain(&mut c, at), at));
-    }
-    assert_eq!(gave_up, Some(ms(7_000)));
-    assert_eq!(c.state(), TcpState::Closed);
-    assert_eq!(c.poll_event(), Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
+    // `unanswered_connect` checks the socket ends with ETIMEDOUT.
+    let (syns, gave_up) = unanswered_connect(TcpConfig { syn_retries: 2, ..cfg() }, 60_000);
+    assert_eq!(gave_up, Some(7_000));
     assert_eq!(syns, [0, 1_000, 3_000]);
 }
 

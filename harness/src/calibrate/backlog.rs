@@ -157,7 +157,7 @@ pub fn measure(tb: &Testbed) -> Result<Measured, TestbedError> {
             pair3 = false;
         }
         for (c, t) in clients.iter().zip(times.iter_mut()) {
-            if t.is_none() && established(c)? {
+            if t.is_none() && super::established(c.as_raw_fd())? {
                 *t = Some(t0.elapsed().as_secs_f64());
             }
         }
@@ -183,20 +183,4 @@ fn accept_paced(listener: Socket, t0: Instant) {
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     }
-}
-
-/// Has the socket connected (TCP_INFO state ESTABLISHED or past it)?
-fn established(s: &Socket) -> std::io::Result<bool> {
-    // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
-    let state = unsafe {
-        let mut info: libc::tcp_info = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        let rc = libc::getsockopt(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len);
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        info.tcpi_state
-    };
-    // TCP_ESTABLISHED (1), or CLOSE_WAIT (8) after it, in the kernel's `enum tcp_state`.
-    Ok(state == 1 || state == 8)
 }

@@ -448,30 +448,40 @@ fn wait_error(stream: &mut TcpStream, t0: Instant) -> Measured {
 fn wait_reset(stream: &TcpStream, t0: Instant) -> Measured {
     use std::os::fd::AsRawFd;
     while t0.elapsed() < Duration::from_secs(5) {
-        // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
-        let state = unsafe {
-            let mut info: libc::tcp_info = std::mem::zeroed();
-            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-            let rc = libc::getsockopt(
-                stream.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
-                &mut len,
-            );
-            if rc != 0 {
-                return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: std::io::Error::last_os_error().to_string() };
-            }
-            info.tcpi_state
+        let state = match tcp_state(stream.as_raw_fd()) {
+            Ok(state) => state,
+            Err(e) => return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: e.to_string() },
         };
-        // TCP_CLOSE in the kernel's `enum tcp_state` (include/net/tcp_states.h).
-        const TCP_CLOSE: u8 = 7;
         if state == TCP_CLOSE {
             return Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "RST".into() };
         }
         std::thread::sleep(Duration::from_micros(200));
     }
     Measured { seconds: t0.elapsed().as_secs_f64(), outcome: "no RST".into() }
+}
+
+/// The kernel's `enum tcp_state` (include/net/tcp_states.h), as far as the cases read it.
+const TCP_ESTABLISHED: u8 = 1;
+const TCP_CLOSE: u8 = 7;
+const TCP_CLOSE_WAIT: u8 = 8;
+
+/// A socket's TCP state from TCP_INFO.
+fn tcp_state(fd: std::os::fd::RawFd) -> std::io::Result<u8> {
+    // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len);
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(info.tcpi_state)
+    }
+}
+
+/// Has the socket connected (TCP_INFO state ESTABLISHED, or CLOSE_WAIT past it)?
+fn established(fd: std::os::fd::RawFd) -> std::io::Result<bool> {
+    Ok(matches!(tcp_state(fd)?, TCP_ESTABLISHED | TCP_CLOSE_WAIT))
 }
 
 /// Read `n` bytes; when the last arrived, after `t0`.

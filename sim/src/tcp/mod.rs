@@ -28,7 +28,7 @@ pub use endpoint::{SocketError, SocketEvent, TcpEndpoint, TcpState, TimerKind};
 pub use reassembly::Reassembly;
 pub use rtt::RttEstimator;
 
-use crate::error::{positive, ConfigError};
+use crate::error::{positive, within, ConfigError};
 use crate::packet::DEFAULT_MSS;
 use crate::timer::TimerModel;
 use std::time::Duration;
@@ -110,28 +110,12 @@ impl TcpConfig {
                 allowed: "at least tcp.rto_min",
             });
         }
-        if self.retries2 > 255 {
-            return Err(ConfigError::OutOfRange { field: "tcp.retries2", value: self.retries2.to_string(), allowed: "0..=255" });
-        }
-        if self.synack_retries > 255 {
-            return Err(ConfigError::OutOfRange {
-                field: "tcp.synack_retries",
-                value: self.synack_retries.to_string(),
-                allowed: "0..=255",
-            });
-        }
-        // Linux: net.ipv4.tcp_syn_retries accepts 1..=MAX_TCP_SYNCNT (127).
-        if !(1..=127).contains(&self.syn_retries) {
-            return Err(ConfigError::OutOfRange { field: "tcp.syn_retries", value: self.syn_retries.to_string(), allowed: "1..=127" });
-        }
-        // Linux: tcp_syn_linear_timeouts accepts 0..=MAX_TCP_SYNCNT (127).
-        if self.syn_linear_timeouts > 127 {
-            return Err(ConfigError::OutOfRange {
-                field: "tcp.syn_linear_timeouts",
-                value: self.syn_linear_timeouts.to_string(),
-                allowed: "0..=127",
-            });
-        }
+        // Linux keeps these in a u8; tcp_syn_retries and tcp_syn_linear_timeouts
+        // stop at MAX_TCP_SYNCNT (127).
+        within("tcp.retries2", self.retries2, 0..=255, "0..=255")?;
+        within("tcp.synack_retries", self.synack_retries, 0..=255, "0..=255")?;
+        within("tcp.syn_retries", self.syn_retries, 1..=127, "1..=127")?;
+        within("tcp.syn_linear_timeouts", self.syn_linear_timeouts, 0..=127, "0..=127")?;
         if self.initial_cwnd == 0 {
             return Err(ConfigError::MustBePositive { field: "tcp.initial_cwnd" });
         }
