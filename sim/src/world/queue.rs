@@ -74,6 +74,10 @@ impl SegmentTable {
             }
         }
     }
+    /// The segment in slot `i`, left in place.
+    pub(super) fn peek(&self, i: u32) -> &Segment {
+        &self.slots[i as usize]
+    }
     pub(super) fn take(&mut self, i: u32) -> Segment {
         self.free.push(i);
         self.slots[i as usize]

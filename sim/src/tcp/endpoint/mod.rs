@@ -391,6 +391,14 @@ impl TcpEndpoint {
 
     // ----- outputs ----------------------------------------------------------
 
+    /// Start loading the buffers behind the endpoint: its queued segments
+    /// and events (see `crate::prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch_buffers(&self) {
+        crate::prefetch::line(self.out.as_slices().0.as_ptr());
+        crate::prefetch::line(self.events.as_slices().0.as_ptr());
+    }
+
     /// The next thing to tell the application, oldest first.
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
