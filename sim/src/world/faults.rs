@@ -163,7 +163,7 @@ impl World {
             if let (HostRef::Server, Some(_)) = (host, &self.tunnel) {
                 listener.tunnel_peers = Some(Default::default());
             }
-            hst.listener = Some(listener);
+            hst.listener = Some(Box::new(listener));
         }
         self.trace.record(now, || TraceEvent::Fault(ev));
         if !matches!(host, HostRef::Client(_)) {

@@ -172,7 +172,10 @@ struct Host {
     stack: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     /// Every connection this host ever had.
     conns: Vec<usize>,
-    listener: Option<Listener>,
+    /// Boxed: only the server and the proxy listen, and a listener (with its
+    /// spare endpoint) is three quarters of a kilobyte; a fleet's client hosts
+    /// stay small and their hot fields close together.
+    listener: Option<Box<Listener>>,
     /// The next reconnect's port, counted past the pool's first ports.
     next_port: u32,
     /// Seeds of the host's QUIC connections and listeners.
@@ -269,7 +272,8 @@ pub struct World {
     clients: usize,
     connections_per_client: u32,
     apps: Box<dyn AppFactory>,
-    tcp_cfg: crate::tcp::TcpConfig,
+    /// Every TCP endpoint's settings, shared.
+    tcp_cfg: std::sync::Arc<crate::tcp::TcpConfig>,
     nat: Option<Nat>,
     nat_wake: Option<Instant>,
     /// The proxy's settings and host index, if there is one.
@@ -382,8 +386,9 @@ impl World {
         let server_addr = if cfg.proxy.is_some() { addr::BACKEND } else { addr::SERVER };
         let server_addr = SocketAddrV4::new(*server_addr.ip(), service_port(cfg.quic.is_some() || cfg.tunnel.is_some()));
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
-        let spare = TcpEndpoint::server(cfg.tcp.clone(), server_addr, server.isn.u32());
-        server.listener = Some(Listener::new(server_addr.port(), Some(spare)));
+        let tcp_cfg = std::sync::Arc::new(cfg.tcp.clone());
+        let spare = TcpEndpoint::server(tcp_cfg.clone(), server_addr, server.isn.u32());
+        server.listener = Some(Box::new(Listener::new(server_addr.port(), Some(spare))));
         // The server's QUIC randomness: first its reset key (kept across
         // restarts), then one seed per listener it ever starts.
         server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
@@ -402,7 +407,7 @@ impl World {
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
             ];
             let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), Stream::new(seed, Purpose::ProxyIsn), link);
-            h.listener = Some(Listener::new(service_port(cfg.quic.is_some() || cfg.tunnel.is_some()), None));
+            h.listener = Some(Box::new(Listener::new(service_port(cfg.quic.is_some() || cfg.tunnel.is_some()), None)));
             hosts.push(h);
             (p, hosts.len() - 1)
         });
@@ -439,7 +444,7 @@ impl World {
             clients: cfg.clients as usize,
             connections_per_client: cfg.connections_per_client,
             apps,
-            tcp_cfg: cfg.tcp,
+            tcp_cfg,
             nat,
             nat_wake: None,
             proxy,

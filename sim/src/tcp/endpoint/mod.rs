@@ -13,6 +13,7 @@ use crate::packet::{Flags, Segment, SegmentKind};
 use crate::time::Instant;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `net.ipv4.tcp_invalid_ratelimit`: 500 ms.
@@ -147,7 +148,9 @@ struct Undo {
 /// early or more than once: only timers whose deadline has passed run.
 #[derive(Clone, Debug)]
 pub struct TcpEndpoint {
-    cfg: TcpConfig,
+    /// Shared: every connection of a world has the same settings, and a
+    /// fleet's ten thousand copies would only crowd the cache.
+    cfg: Arc<TcpConfig>,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     state: TcpState,
@@ -217,16 +220,16 @@ pub struct TcpEndpoint {
 
 impl TcpEndpoint {
     /// An endpoint that will connect to `remote` when [`connect`](Self::connect) is called.
-    pub fn client(cfg: TcpConfig, local: SocketAddrV4, remote: SocketAddrV4, iss: u32) -> Self {
-        Self::new(cfg, local, remote, iss, true)
+    pub fn client(cfg: impl Into<Arc<TcpConfig>>, local: SocketAddrV4, remote: SocketAddrV4, iss: u32) -> Self {
+        Self::new(cfg.into(), local, remote, iss, true)
     }
 
     /// A listening endpoint that accepts one connection.
-    pub fn server(cfg: TcpConfig, local: SocketAddrV4, iss: u32) -> Self {
-        Self::new(cfg, local, local, iss, false)
+    pub fn server(cfg: impl Into<Arc<TcpConfig>>, local: SocketAddrV4, iss: u32) -> Self {
+        Self::new(cfg.into(), local, local, iss, false)
     }
 
-    fn new(cfg: TcpConfig, local: SocketAddrV4, remote: SocketAddrV4, iss: u32, is_client: bool) -> Self {
+    fn new(cfg: Arc<TcpConfig>, local: SocketAddrV4, remote: SocketAddrV4, iss: u32, is_client: bool) -> Self {
         let iss = u64::from(iss);
         let rtt = RttEstimator::new(cfg.rto_min, cfg.rto_max, cfg.rto_initial);
         let cwnd = u64::from(cfg.initial_cwnd) * u64::from(cfg.mss);
