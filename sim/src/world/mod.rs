@@ -34,6 +34,7 @@ mod accept;
 mod apps;
 mod config;
 mod connect;
+mod event_queue;
 mod faults;
 mod nat_glue;
 mod outcome;
@@ -47,9 +48,10 @@ pub use config::{
     AcceptQueue, AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT,
     MAX_SLOTS,
 };
+use event_queue::EventQueue;
 use outcome::Slot;
 pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
-use queue::{Ev, Hop, Payloads, Scheduled, SegmentTable};
+use queue::{Ev, Hop, Payloads, SegmentTable};
 use socket::Socket;
 
 use crate::app::{Application, Idle, Side};
@@ -64,8 +66,7 @@ use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
 use crate::trace::{DropReason, Place, Trace, TraceEvent};
 use rustc_hash::FxHashMap as HashMap;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -260,8 +261,7 @@ struct Conn {
 pub struct World {
     now: Instant,
     horizon: Instant,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    next_seq: u64,
+    queue: EventQueue,
     /// Segments on the wire, by the index their `Arrive` event holds.
     in_flight: SegmentTable,
     /// Clients `0..clients`, then the server.
@@ -435,8 +435,7 @@ impl World {
         Ok(World {
             now: Instant::ZERO,
             horizon: Instant::ZERO + cfg.horizon,
-            queue: BinaryHeap::new(),
-            next_seq: 0,
+            queue: EventQueue::default(),
             in_flight: SegmentTable::default(),
             hosts,
             conns: Vec::new(),
@@ -518,15 +517,15 @@ impl World {
             crate::time::set_current(Some(self.now));
             self.start();
         }
-        while let Some(Reverse(top)) = self.queue.peek() {
-            if top.at > until {
+        while let Some(at) = self.queue.peek_time() {
+            if at > until {
                 break;
             }
             if self.events_processed >= stop_at {
                 crate::time::set_current(None);
                 return;
             }
-            let Reverse(Scheduled { at, ev, .. }) = self.queue.pop().expect("peeked");
+            let (at, ev) = self.queue.pop().expect("peeked");
             if self.conns.len() >= PREFETCH_FROM {
                 self.prefetch_ahead();
             }
@@ -648,8 +647,7 @@ impl World {
     }
 
     fn schedule(&mut self, at: Instant, ev: Ev) {
-        self.next_seq += 1;
-        self.queue.push(Reverse(Scheduled { at, seq: self.next_seq, ev }));
+        self.queue.push(at, ev);
     }
 
     /// Start loading the state the next events will touch (see
@@ -659,9 +657,9 @@ impl World {
     /// application, its host).
     #[inline(always)]
     fn prefetch_ahead(&self) {
-        let events = self.queue.as_slice();
-        if let Some(Reverse(next)) = events.first() {
-            if let Some(c) = self.conn_of(next.ev) {
+        let (next, after) = self.queue.next_two();
+        if let Some(next) = next {
+            if let Some(c) = self.conn_of(next) {
                 let conn = &self.conns[c];
                 crate::prefetch::all(&*conn.app);
                 crate::prefetch::all(&self.hosts[conn.host]);
@@ -670,12 +668,7 @@ impl World {
                 }
             }
         }
-        // The one after next is the smaller of the root's children.
-        let after = match (events.get(1), events.get(2)) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(c) = after.and_then(|Reverse(e)| self.conn_of(e.ev)) {
+        if let Some(c) = after.and_then(|e| self.conn_of(e)) {
             crate::prefetch::all(&self.conns[c]);
         }
     }

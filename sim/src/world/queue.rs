@@ -1,10 +1,8 @@
-//! The event queue's entries: what can happen next, ordered by
-//! `(time, sequence)` so that ties run in the order they were scheduled and a
-//! run is a pure function of its inputs; and the table that holds packets in
-//! flight, so a queue entry stays 32 bytes however big a segment is.
+//! What can happen next (the event queue's entries, ordered in
+//! [`super::event_queue`]), and the tables that hold packets in flight, so a
+//! queue entry stays 32 bytes however big a segment is.
 
 use crate::packet::Segment;
-use crate::time::Instant;
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Hop {
@@ -28,30 +26,6 @@ pub(super) enum Ev {
     FaultEnd(u32),
     /// A host's application accepts the next connection of its listen queue.
     Accept(u32),
-}
-
-/// An event and when it runs; ordered by (time, sequence).
-pub(super) struct Scheduled {
-    pub(super) at: Instant,
-    pub(super) seq: u64,
-    pub(super) ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
 }
 
 /// Segments in flight, in slots reused as they arrive.
