@@ -350,7 +350,41 @@ fn replay_json_has_the_contract_fields() {
     assert_eq!(d["side"], "client");
     assert_eq!(d["false_positive"], false);
     assert_eq!(d["cause"], "ping timeout");
+    // One connection: no `connection` or `attempt` key (v1 bytes).
+    assert!(d.get("connection").is_none() && d.get("attempt").is_none(), "{d}");
     assert!(v["timeline"].as_array().unwrap().len() > 10);
+}
+
+/// A fleet's replay says which connection each declaration is about, and
+/// how many connections broke. 3 clients x 2 connections behind a 350 s RST
+/// NAT with keepalive 400 s (tests/tests/fleet.rs works the numbers out for
+/// 1000 clients): every mapping expires 350 s after its handshake (µs after
+/// 0), and each connection's first probe, at 409.6 s on the HZ-250 wheel,
+/// meets the NAT's RST: ECONNRESET, 59.6 s after the break.
+#[test]
+fn a_fleets_replay_names_the_connection_of_each_declaration() {
+    let path = scenario(
+        "fleet-replay",
+        "name = \"fleet-replay\"\nhorizon = \"10m\"\n[client]\ncount = 3\nconnections = 2\n\
+         [nat]\nidle_timeout = \"350s\"\non_expired = \"rst\"\n\
+         [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nsides = [\"client\"]\nidle = \"400s\"\ninterval = \"10s\"\ncount = 3\n",
+    );
+    let p = path.to_str().unwrap();
+    let o = kasim(&["replay", p, "--strategy", "ka", "--seed", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\nconnections broken: 6 of 6; the first, connection 0, at +00:05:50.000: NAT mapping expired\n"), "{out}");
+    for k in 0..6 {
+        let line =
+            format!("\ndeclared dead at +00:06:49.600 by the client of connection {k}: ECONNRESET (detection, 59.60s after the break)\n");
+        assert!(out.contains(&line), "{line} in {out}");
+    }
+    let o = kasim(&["replay", p, "--strategy", "ka", "--seed", "0", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let connections: Vec<u64> = v["declarations"].as_array().unwrap().iter().map(|d| d["connection"].as_u64().unwrap()).collect();
+    assert_eq!(connections.len(), 6);
+    assert_eq!(connections.iter().collect::<std::collections::BTreeSet<_>>().len(), 6, "{connections:?}");
+    assert!(v["declarations"].as_array().unwrap().iter().all(|d| d.get("attempt").is_none()), "no reconnects");
 }
 
 #[test]

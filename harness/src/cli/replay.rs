@@ -31,6 +31,14 @@ struct ReplayDeclaration {
     /// v2 addition: made after the connection was closed on purpose (present only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     orderly_end: bool,
+    /// Addition: which connection (slot, from 0) it is about; present only in
+    /// worlds of more than one connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection: Option<u32>,
+    /// Addition: which attempt of that connection (from 2; present only
+    /// after a reconnect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempt: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -123,7 +131,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
                 let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
             }
+            let many = r.outcome.slots.len() > 1;
             let _ = match r.outcome.broken {
+                _ if many => broken_connections(&mut out, &r.outcome.slots),
                 Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
                 None => writeln!(out, "the connection never broke"),
             };
@@ -145,7 +155,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE ({})", condition.name()),
                     Verdict::OrderlyEnd => "after an orderly close, not counted".into(),
                 };
-                let _ = writeln!(out, "declared dead at {} by the {}: {} ({verdict})", d.at, d.side, d.cause);
+                let _ = writeln!(out, "declared dead at {} by the {}{}: {} ({verdict})", d.at, d.side, whose(d, many), d.cause);
             }
             if let Some(c) = r.requests.as_ref().filter(|c| c.issued > 0) {
                 let _ = writeln!(
@@ -200,6 +210,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                             _ => None,
                         },
                         orderly_end: d.verdict == Verdict::OrderlyEnd,
+                        connection: Some(d.slot).filter(|_| r.outcome.slots.len() > 1),
+                        attempt: Some(d.conn + 1).filter(|&a| a > 1),
                     })
                     .collect(),
                 timeline: lines,
@@ -208,6 +220,32 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which connection a declaration is about, where the world has a choice:
+/// `" of connection 17"` in a fleet or pool, `" (attempt 2)"` after a
+/// reconnect; nothing for a one-connection world's first connection.
+fn whose(d: &sim::oracle::Declaration, many: bool) -> String {
+    let connection = if many { format!(" of connection {}", d.slot) } else { String::new() };
+    let attempt = if d.conn > 0 { format!(" (attempt {})", d.conn + 1) } else { String::new() };
+    connection + &attempt
+}
+
+/// A fleet's or pool's breaks: how many of its connections broke (in any of
+/// their attempts), and the first break.
+fn broken_connections(out: &mut String, slots: &[sim::world::SlotOutcome]) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    let broken: Vec<(usize, (sim::Instant, sim::oracle::BreakCause))> = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0).map(|b| (i, b)))
+        .collect();
+    match broken.iter().min_by_key(|(i, (at, _))| (*at, *i)) {
+        Some((i, (at, cause))) => {
+            writeln!(out, "connections broken: {} of {}; the first, connection {i}, at {at}: {cause}", broken.len(), slots.len())
+        }
+        None => writeln!(out, "none of the {} connections broke", slots.len()),
+    }
 }
 
 /// Per connection slot (the first five): its attempts and unavailable periods.
@@ -228,5 +266,26 @@ fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std:
     }
     if r.outcome.slots.len() > 5 {
         let _ = writeln!(out, "(and {} more connections)", r.outcome.slots.len() - 5);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sim::oracle::{Declaration, Verdict};
+
+    #[test]
+    fn a_declaration_names_its_connection_and_attempt_only_where_there_is_a_choice() {
+        let d = |slot, conn| Declaration {
+            side: sim::Side::Client,
+            at: sim::Instant::ZERO,
+            cause: "x".into(),
+            verdict: Verdict::OrderlyEnd,
+            slot,
+            conn,
+        };
+        assert_eq!(super::whose(&d(0, 0), false), "");
+        assert_eq!(super::whose(&d(0, 1), false), " (attempt 2)");
+        assert_eq!(super::whose(&d(17, 0), true), " of connection 17");
+        assert_eq!(super::whose(&d(17, 2), true), " of connection 17 (attempt 3)");
     }
 }
