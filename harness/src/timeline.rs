@@ -253,6 +253,11 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     let mut late: [Option<(sim::Instant, std::time::Duration)>; 2] = [None, None];
     for r in trace {
         streams.observe(&r.event);
+        // An event of a client's connection, in a fleet: which client.
+        let named = |side: sim::Side| match r.client.filter(|_| fleet && side == sim::Side::Client) {
+            Some(i) => format!("client:{i}"),
+            None => side.to_string(),
+        };
         let (place, event): (String, String) = match &r.event {
             TraceEvent::Log { side, level, target, message } => {
                 (side.map_or("live".to_string(), |s| s.to_string()), format!("log {level} {target}: {message}"))
@@ -316,21 +321,21 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 continue;
             }
             TraceEvent::Socket { side, event } => match event {
-                sim::tcp::SocketEvent::Connected => (side.to_string(), "connected".into()),
-                sim::tcp::SocketEvent::Eof => (side.to_string(), "socket: EOF (peer closed)".into()),
+                sim::tcp::SocketEvent::Connected => (named(*side), "connected".into()),
+                sim::tcp::SocketEvent::Eof => (named(*side), "socket: EOF (peer closed)".into()),
                 sim::tcp::SocketEvent::MessageArrived { end } => {
-                    (side.to_string(), format!("tunnel: a whole message arrived (stream offset {end})"))
+                    (named(*side), format!("tunnel: a whole message arrived (stream offset {end})"))
                 }
-                sim::tcp::SocketEvent::Error(e) => (side.to_string(), format!("socket error: {}", e.errno_name())),
+                sim::tcp::SocketEvent::Error(e) => (named(*side), format!("socket error: {}", e.errno_name())),
                 sim::tcp::SocketEvent::HalfOpenDropped => {
-                    (side.to_string(), "half-open connection dropped (SYN-ACK never answered; tcp_synack_retries)".into())
+                    (named(*side), "half-open connection dropped (SYN-ACK never answered; tcp_synack_retries)".into())
                 }
                 _ => continue,
             },
-            TraceEvent::AppWrite { side, tag, size } => (side.to_string(), format!("{} written", message(*tag, *size))),
-            TraceEvent::AppMessage { side, tag, size } => (side.to_string(), format!("{} received", message(*tag, *size))),
+            TraceEvent::AppWrite { side, tag, size } => (named(*side), format!("{} written", message(*tag, *size))),
+            TraceEvent::AppMessage { side, tag, size } => (named(*side), format!("{} received", message(*tag, *size))),
             TraceEvent::MessageLost { side, tag, size } => {
-                (side.to_string(), format!("{} lost in the tunnel (a datagram of it never arrived)", message(*tag, *size)))
+                (named(*side), format!("{} lost in the tunnel (a datagram of it never arrived)", message(*tag, *size)))
             }
             TraceEvent::Fault(f) => match *f {
                 FaultEvent::Vanish(s) => (s.to_string(), "FAULT: powered off (vanished)".into()),
@@ -358,9 +363,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                     }
                 },
             ),
-            TraceEvent::ClosedOnPurpose { side } => (side.to_string(), "closed the connection on purpose (idle timeout): FIN".into()),
+            TraceEvent::ClosedOnPurpose { side } => (named(*side), "closed the connection on purpose (idle timeout): FIN".into()),
             TraceEvent::QuicIdleClose { side } => {
-                (side.to_string(), "QUIC idle timeout on a connection that was not broken: an orderly end (idle_closes)".into())
+                (named(*side), "QUIC idle timeout on a connection that was not broken: an orderly end (idle_closes)".into())
             }
             TraceEvent::Accepted { waited } => {
                 ("server".to_string(), format!("accepted a connection ({:.3} s in the listen queue)", waited.as_secs_f64()))
@@ -374,7 +379,7 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
                     Verdict::OrderlyEnd => "after the connection was closed on purpose: an orderly end, not counted".to_string(),
                 };
-                (side.to_string(), format!("declared dead: {cause} ({judged})"))
+                (named(*side), format!("declared dead: {cause} ({judged})"))
             }
         };
         out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, topic: Topic::of(&r.event), place, event });

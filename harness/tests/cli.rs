@@ -355,8 +355,8 @@ fn replay_json_has_the_contract_fields() {
     assert!(v["timeline"].as_array().unwrap().len() > 10);
 }
 
-/// A fleet's replay says which connection each declaration is about, and
-/// how many connections broke. 3 clients x 2 connections behind a 350 s RST
+/// A fleet's replay says which connection each declaration is about, how
+/// many connections broke, and which client host each timeline line is on. 3 clients x 2 connections behind a 350 s RST
 /// NAT with keepalive 400 s (tests/tests/fleet.rs works the numbers out for
 /// 1000 clients): every mapping expires 350 s after its handshake (µs after
 /// 0), and each connection's first probe, at 409.6 s on the HZ-250 wheel,
@@ -379,6 +379,12 @@ fn a_fleets_replay_names_the_connection_of_each_declaration() {
             format!("\ndeclared dead at +00:06:49.600 by the client of connection {k}: ECONNRESET (detection, 59.60s after the break)\n");
         assert!(out.contains(&line), "{line} in {out}");
     }
+    // The timeline's socket events and declarations name the client host too.
+    for i in 0..3 {
+        assert!(out.contains(&format!("+00:06:49.600 client:{i}     socket error: ECONNRESET\n")), "client:{i} in {out}");
+        assert!(out.contains(&format!("+00:06:49.600 client:{i}     declared dead: ECONNRESET (broken 59.60s ago)\n")), "{out}");
+    }
+    assert!(!out.contains(" client       "), "no unnamed client line in a fleet: {out}");
     let o = kasim(&["replay", p, "--strategy", "ka", "--seed", "0", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     let connections: Vec<u64> = v["declarations"].as_array().unwrap().iter().map(|d| d["connection"].as_u64().unwrap()).collect();

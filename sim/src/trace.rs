@@ -317,6 +317,11 @@ pub struct TraceRecord {
     pub at: Instant,
     /// What.
     pub event: TraceEvent,
+    /// The client host (0-based) whose connection an event of a client's
+    /// connection is about (a socket event, a timer, a message, a
+    /// declaration), so a fleet's timeline can say which one; `None` for
+    /// everything else (packets carry their addresses).
+    pub client: Option<u32>,
 }
 
 /// The trace of one run (empty when recording is off).
@@ -341,13 +346,20 @@ impl Trace {
     /// is two branches: `make` is not called.
     #[inline]
     pub fn record(&mut self, at: Instant, make: impl FnOnce() -> TraceEvent) {
+        self.record_for(at, None, make);
+    }
+
+    /// [`record`](Self::record) an event about a connection of client host
+    /// `client` (see [`TraceRecord::client`]).
+    #[inline]
+    pub fn record_for(&mut self, at: Instant, client: Option<u32>, make: impl FnOnce() -> TraceEvent) {
         match &mut self.records {
             Some(r) => {
                 let event = make();
                 if logging() {
                     emit(&event);
                 }
-                r.push(TraceRecord { at, event });
+                r.push(TraceRecord { at, event, client });
             }
             None if logging() => emit_with(make),
             None => {}

@@ -326,10 +326,14 @@ fn trace_of(faults: &[crate::runner::DerivedFault], declarations: &[Declaration]
             FaultKind::Outage => &[(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
             _ => &[],
         };
-        trace.extend(events.iter().map(|&(at, f)| TraceRecord { at, event: TraceEvent::Fault(f) }));
+        trace.extend(events.iter().map(|&(at, f)| TraceRecord { at, event: TraceEvent::Fault(f), client: None }));
     }
     for d in declarations {
-        trace.push(TraceRecord { at: d.at, event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict } });
+        trace.push(TraceRecord {
+            at: d.at,
+            event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict },
+            client: None,
+        });
     }
     trace.extend(logs);
     // Stable: at one instant, faults, then declarations, then log lines.

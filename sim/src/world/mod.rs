@@ -257,6 +257,14 @@ struct Conn {
     held_up_to: u64,
 }
 
+impl Conn {
+    /// Its client host's index, for a client's connection (the trace tags
+    /// its events with it, so a fleet's timeline says which client).
+    fn client_host(&self) -> Option<u32> {
+        (self.role == Role::Client).then_some(self.host as u32)
+    }
+}
+
 /// A simulated network of many TCP connections. See the module docs.
 pub struct World {
     now: Instant,
