@@ -111,6 +111,12 @@ impl EventQueue {
         self.heap[hole] = moving;
     }
 
+    /// Every pending event, in no particular order (for tests).
+    #[cfg(test)]
+    pub(super) fn pending(&self) -> impl Iterator<Item = (Instant, Ev)> + '_ {
+        self.heap.iter().map(|e| (e.at(), e.ev))
+    }
+
     /// The next event, and the one most likely to follow it (the earliest of
     /// the root's children; an event the next one schedules may come first).
     #[inline]

@@ -707,7 +707,11 @@ impl World {
             }
             Ev::Wake(c) => self.wake(c as usize),
             Ev::NatWake => {
-                self.nat_wake = None;
+                // A superseded wake-up (the NAT's deadline moved earlier and a
+                // later one is scheduled) must not forget the one pending.
+                if self.nat_wake.is_some_and(|w| w <= self.now) {
+                    self.nat_wake = None;
+                }
                 let now = self.now;
                 if let Some(nat) = &mut self.nat {
                     nat.handle_timeout(now);

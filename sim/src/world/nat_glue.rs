@@ -78,3 +78,84 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AppFactory, Ev, World, WorldConfig};
+    use crate::app::{AppEvent, AppIo, Application, Idle};
+    use crate::nat::{NatConfig, OnExpired};
+    use crate::time::Instant;
+    use std::time::Duration;
+
+    /// Does one thing at `at`: writes 10 bytes, or closes (FIN).
+    struct Once {
+        at: Instant,
+        close: bool,
+        done: bool,
+    }
+    impl Application for Once {
+        fn on_event(&mut self, _: Instant, _: AppEvent, _: &mut AppIo) {}
+        fn poll_timeout(&self) -> Option<Instant> {
+            (!self.done).then_some(self.at)
+        }
+        fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
+            if now >= self.at && !self.done {
+                self.done = true;
+                if self.close {
+                    io.close();
+                } else {
+                    io.write(10, 1);
+                }
+            }
+        }
+    }
+
+    /// A pool of three: connection 0 closes at 300 s, connection 2 writes at 50 s.
+    struct Pool;
+    impl AppFactory for Pool {
+        fn client(&mut self, slot: u32) -> Box<dyn Application> {
+            match slot {
+                0 => Box::new(Once { at: Instant::from_secs(300), close: true, done: false }),
+                2 => Box::new(Once { at: Instant::from_secs(50), close: false, done: false }),
+                _ => Box::new(Idle),
+            }
+        }
+        fn server(&mut self, _slot: u32) -> Box<dyn Application> {
+            Box::new(Idle)
+        }
+    }
+
+    /// The NAT keeps one wake-up in the queue, even after its deadline moved
+    /// earlier and the superseded wake-up ran. Three flows, 600 s idle
+    /// timeout: the NAT first wakes at 240 s (the handshakes' transitory
+    /// timeout), finds the flows established and schedules ~600 s
+    /// (connection 0, idle since its handshake). Connection 0's FIN at 300 s
+    /// moves its flow to the 240 s transitory timeout: 540 s. That wake-up
+    /// forgets the flow and schedules ~600 s (connection 1) beside the
+    /// superseded ~600 s entry. At 600 s connection 1's flow expires and
+    /// 650 s (connection 2, idle since its write at 50 s) is scheduled; the
+    /// superseded entry must not forget that and schedule 650 s a second
+    /// time (as it did: from then on every NAT wake-up ran twice).
+    #[test]
+    fn a_superseded_nat_wake_up_does_not_schedule_the_next_twice() {
+        let cfg = WorldConfig {
+            horizon: Duration::from_secs(1000),
+            connections_per_client: 3,
+            nat: Some(NatConfig::new(Duration::from_secs(600), OnExpired::Rst)),
+            ..WorldConfig::default()
+        };
+        let mut w = World::with_apps(cfg, Box::new(Pool)).unwrap();
+        let nat_wakes = |w: &World| w.queue.pending().filter(|(_, ev)| matches!(ev, Ev::NatWake)).map(|(at, _)| at).collect::<Vec<_>>();
+        w.run_until(Instant::from_secs(539));
+        assert_eq!(w.nat().unwrap().len(), 3);
+        w.run_until(Instant::from_secs(541));
+        assert_eq!(w.nat().unwrap().expiries(), 0, "connection 0's flow ended with its FIN: no expiry of a live flow");
+        assert_eq!(w.nat().unwrap().len(), 2, "connection 0's flow is gone at 540 s");
+        w.run_until(Instant::from_secs(620));
+        assert_eq!(w.nat().unwrap().len(), 1, "connection 1's flow expired at 600 s");
+        let wakes = nat_wakes(&w);
+        assert_eq!(wakes.len(), 1, "{wakes:?}");
+        let at = wakes[0].since_start().as_secs_f64();
+        assert!((650.0..650.1).contains(&at), "connection 2's flow expires 600 s after its write at 50 s: {at}");
+    }
+}
