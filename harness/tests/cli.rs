@@ -350,14 +350,15 @@ fn replay_json_has_the_contract_fields() {
     assert_eq!(d["side"], "client");
     assert_eq!(d["false_positive"], false);
     assert_eq!(d["cause"], "ping timeout");
-    // One connection: no `connection` or `attempt` key (v1 bytes).
+    // One connection: no `connection`, `attempt` or `connections_broken` key (v1 bytes).
     assert!(d.get("connection").is_none() && d.get("attempt").is_none(), "{d}");
+    assert!(v.get("connections_broken").is_none());
     assert!(v["timeline"].as_array().unwrap().len() > 10);
 }
 
 /// A fleet's replay says which connection each declaration is about, how
-/// many connections broke, and which client host each timeline line is on. 3 clients x 2 connections behind a 350 s RST
-/// NAT with keepalive 400 s (tests/tests/fleet.rs works the numbers out for
+/// many connections broke, and which client host each timeline line is on.
+/// 3 clients x 2 connections behind a 350 s RST NAT with keepalive 400 s (tests/tests/fleet.rs works the numbers out for
 /// 1000 clients): every mapping expires 350 s after its handshake (µs after
 /// 0), and each connection's first probe, at 409.6 s on the HZ-250 wheel,
 /// meets the NAT's RST: ECONNRESET, 59.6 s after the break.
@@ -389,6 +390,7 @@ fn a_fleets_replay_names_the_connection_of_each_declaration() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     let connections: Vec<u64> = v["declarations"].as_array().unwrap().iter().map(|d| d["connection"].as_u64().unwrap()).collect();
     assert_eq!(connections.len(), 6);
+    assert_eq!(v["connections_broken"], 6);
     assert_eq!(connections.iter().collect::<std::collections::BTreeSet<_>>().len(), 6, "{connections:?}");
     assert!(v["declarations"].as_array().unwrap().iter().all(|d| d.get("attempt").is_none()), "no reconnects");
 }

@@ -22,13 +22,18 @@ pub(crate) fn line<T>(at: *const T) {
     let _ = at;
 }
 
-/// Ask the CPU to bring every cache line of `*value` into L1.
+/// Ask the CPU to bring every cache line `*value` touches into L1.
 #[inline(always)]
 pub(crate) fn all<T: ?Sized>(value: &T) {
     let start = (value as *const T).cast::<u8>();
-    let mut offset = 0;
-    while offset < std::mem::size_of_val(value) {
-        line(start.wrapping_add(offset));
-        offset += 64;
+    let end = start as usize + std::mem::size_of_val(value);
+    // From the start of the first line, so an unaligned value's last line is not missed.
+    let mut at = start.wrapping_sub(start as usize % LINE);
+    while (at as usize) < end {
+        line(at);
+        at = at.wrapping_add(LINE);
     }
 }
+
+/// A cache line's size on x86_64 (and most else).
+const LINE: usize = 64;

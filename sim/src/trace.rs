@@ -317,8 +317,9 @@ pub struct TraceRecord {
     pub at: Instant,
     /// What.
     pub event: TraceEvent,
-    /// The client host (0-based) whose connection an event of a client's
-    /// connection is about (a socket event, a timer, a message, a
+    /// The client host (0-based) of the connection an event of a client's
+    /// connection is about (a socket event, a timer, a message written,
+    /// received or lost, a close on purpose, a QUIC idle close, a
     /// declaration), so a fleet's timeline can say which one; `None` for
     /// everything else (packets carry their addresses).
     pub client: Option<u32>,

@@ -49,6 +49,10 @@ struct ReplayJson {
     faults: Vec<ReplayFault>,
     broken_at_s: Option<f64>,
     broken_cause: Option<String>,
+    /// Addition: in a fleet or pool (where `broken_at_s` is connection 0's),
+    /// how many of its connections broke in any of their attempts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections_broken: Option<usize>,
     declarations: Vec<ReplayDeclaration>,
     timeline: Vec<timeline::Line>,
 }
@@ -132,10 +136,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
             }
             let many = r.outcome.slots.len() > 1;
-            let _ = match r.outcome.broken {
-                _ if many => broken_connections(&mut out, &r.outcome.slots),
-                Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
-                None => writeln!(out, "the connection never broke"),
+            let _ = if many {
+                broken_connections(&mut out, &r.outcome.slots)
+            } else {
+                match r.outcome.broken {
+                    Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
+                    None => writeln!(out, "the connection never broke"),
+                }
             };
             // The story in a few lines before the timeline: NAT expiries, every declaration and its verdict.
             if !r.outcome.nat_expired_at.is_empty() {
@@ -192,6 +199,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     .collect(),
                 broken_at_s: r.outcome.broken.map(|b| b.0.as_secs_f64()),
                 broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
+                connections_broken: (r.outcome.slots.len() > 1).then(|| broken_slots(&r.outcome.slots).len()),
                 declarations: r
                     .outcome
                     .declarations
@@ -231,15 +239,20 @@ fn whose(d: &sim::oracle::Declaration, many: bool) -> String {
     connection + &attempt
 }
 
+/// Each connection (slot) that broke in any of its attempts, with its first break.
+fn broken_slots(slots: &[sim::world::SlotOutcome]) -> Vec<(usize, (sim::Instant, sim::oracle::BreakCause))> {
+    slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0).map(|b| (i, b)))
+        .collect()
+}
+
 /// A fleet's or pool's breaks: how many of its connections broke (in any of
 /// their attempts), and the first break.
 fn broken_connections(out: &mut String, slots: &[sim::world::SlotOutcome]) -> std::fmt::Result {
     use std::fmt::Write as _;
-    let broken: Vec<(usize, (sim::Instant, sim::oracle::BreakCause))> = slots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0).map(|b| (i, b)))
-        .collect();
+    let broken = broken_slots(slots);
     match broken.iter().min_by_key(|(i, (at, _))| (*at, *i)) {
         Some((i, (at, cause))) => {
             writeln!(out, "connections broken: {} of {}; the first, connection {i}, at {at}: {cause}", broken.len(), slots.len())

@@ -4,9 +4,12 @@
 //! per connection (10 000 connections: ~10 000 entries), so every pop walks
 //! the heap's whole depth, and with `BinaryHeap` that was a third of the
 //! engine's instructions. Four children per node halve the depth (7 levels
-//! instead of 14 at 10 000 entries) and put a node's children in one cache
-//! line pair; a single integer key makes each comparison one instruction pair
-//! instead of a tuple's chain of branches.
+//! instead of 14 at 10 000 entries) and keep a node's children in 128
+//! contiguous bytes; a single integer key makes each comparison one
+//! instruction pair instead of a tuple's chain of branches. (Keys apart from
+//! events, four to a cache line aligned so that a node's children are one
+//! line, measured no faster on the fleet and 4 % more instructions on one
+//! connection.)
 //!
 //! The order is exactly `(time, sequence)`: the sequence number is unique and
 //! increasing, so ties run in the order they were scheduled and a run is a
@@ -22,6 +25,8 @@ struct Entry {
     key: u128,
     ev: Ev,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
 impl Entry {
     fn at(&self) -> Instant {

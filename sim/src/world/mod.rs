@@ -323,9 +323,9 @@ fn push_message(ledger: &mut VecDeque<Message>, m: Message) {
     ledger.push_back(m);
 }
 
-/// Worlds of this many connections (both ends) or more prefetch the next
-/// events' state. Smaller ones stay in the cache anyway, and skip the
-/// instructions (~40 per event).
+/// Worlds of this many connection ends (both ends count: 32 client
+/// connections) or more prefetch the next events' state. Smaller ones stay
+/// in the cache anyway, and skip the prefetch's instructions.
 const PREFETCH_FROM: usize = 64;
 
 const UP: usize = 0;

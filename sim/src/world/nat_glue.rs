@@ -131,11 +131,13 @@ mod tests {
     /// timeout), finds the flows established and schedules ~600 s
     /// (connection 0, idle since its handshake). Connection 0's FIN at 300 s
     /// moves its flow to the 240 s transitory timeout: 540 s. That wake-up
-    /// forgets the flow and schedules ~600 s (connection 1) beside the
-    /// superseded ~600 s entry. At 600 s connection 1's flow expires and
-    /// 650 s (connection 2, idle since its write at 50 s) is scheduled; the
-    /// superseded entry must not forget that and schedule 650 s a second
-    /// time (as it did: from then on every NAT wake-up ran twice).
+    /// forgets the flow and schedules connection 1's ~600 s, no earlier than
+    /// the superseded entry for connection 0's, which runs first (it was
+    /// scheduled first) with nothing to do. It must not clear the pending
+    /// wake-up: the old code did, rescheduled connection 1's, and from then on
+    /// every NAT wake-up ran twice. At 620 s, after connection 1's flow
+    /// expired, exactly one wake-up must wait: 650 s, for connection 2 (idle
+    /// since its write at 50 s).
     #[test]
     fn a_superseded_nat_wake_up_does_not_schedule_the_next_twice() {
         let cfg = WorldConfig {
