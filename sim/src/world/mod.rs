@@ -36,6 +36,7 @@ mod config;
 mod connect;
 mod event_queue;
 mod faults;
+mod lookahead;
 mod nat_glue;
 mod outcome;
 mod packets;
@@ -323,11 +324,6 @@ fn push_message(ledger: &mut VecDeque<Message>, m: Message) {
     ledger.push_back(m);
 }
 
-/// Worlds of this many connection ends (both ends count: 32 client
-/// connections) or more prefetch the next events' state. Smaller ones stay
-/// in the cache anyway, and skip the prefetch's instructions.
-const PREFETCH_FROM: usize = 64;
-
 const UP: usize = 0;
 const DOWN: usize = 1;
 
@@ -534,7 +530,7 @@ impl World {
                 return;
             }
             let (at, ev) = self.queue.pop().expect("peeked");
-            if self.conns.len() >= PREFETCH_FROM {
+            if self.conns.len() >= lookahead::PREFETCH_FROM {
                 self.prefetch_ahead();
             }
             self.now = at;
@@ -656,43 +652,6 @@ impl World {
 
     fn schedule(&mut self, at: Instant, ev: Ev) {
         self.queue.push(at, ev);
-    }
-
-    /// Start loading the state the next events will touch (see
-    /// [`crate::prefetch`]), two events ahead: the one after next gets its
-    /// connection loaded, and the next one, whose connection should be
-    /// loaded by now, the state that connection points to (its
-    /// application, its host).
-    #[inline(always)]
-    fn prefetch_ahead(&self) {
-        let (next, after) = self.queue.next_two();
-        if let Some(next) = next {
-            if let Some(c) = self.conn_of(next) {
-                let conn = &self.conns[c];
-                crate::prefetch::all(&*conn.app);
-                crate::prefetch::all(&self.hosts[conn.host]);
-                if let Socket::Tcp(tcp) = &conn.sock {
-                    tcp.prefetch_buffers();
-                }
-            }
-        }
-        if let Some(c) = after.and_then(|e| self.conn_of(e)) {
-            crate::prefetch::all(&self.conns[c]);
-        }
-    }
-
-    /// The connection an event is most likely for: a wake-up's, or the
-    /// peer of an arriving segment's sender.
-    #[inline(always)]
-    fn conn_of(&self, ev: Ev) -> Option<usize> {
-        match ev {
-            Ev::Wake(c) => Some(c as usize).filter(|&c| c < self.conns.len()),
-            Ev::Arrive { hop: Hop::Host(_), seg } => {
-                let sender = self.in_flight.peek(seg).sender as usize;
-                self.conns.get(sender).and_then(|s| s.peer).filter(|&p| p < self.conns.len())
-            }
-            _ => None,
-        }
     }
 
     #[inline(always)]

@@ -1,0 +1,53 @@
+//! Looking ahead in the event queue: while one event runs, start loading
+//! the state the next ones will touch.
+//!
+//! Why: a world of thousands of connections keeps megabytes of per-connection
+//! state, and each event touches state last used long ago: without this the
+//! run waits on memory more than it computes (see [`crate::prefetch`]). Small
+//! worlds stay in the cache and skip it.
+
+use super::{Ev, Hop, Socket, World};
+
+/// Worlds of this many connection ends (both ends count: 32 client
+/// connections) or more prefetch the next events' state. Smaller ones stay
+/// in the cache anyway, and skip the prefetch's instructions.
+pub(super) const PREFETCH_FROM: usize = 64;
+
+impl World {
+    /// Start loading the state the next events will touch (see
+    /// [`crate::prefetch`]), two events ahead: the one after next gets its
+    /// connection loaded, and the next one, whose connection should be
+    /// loaded by now, the state that connection points to (its
+    /// application, its host).
+    #[inline(always)]
+    pub(super) fn prefetch_ahead(&self) {
+        let (next, after) = self.queue.next_two();
+        if let Some(next) = next {
+            if let Some(c) = self.conn_of(next) {
+                let conn = &self.conns[c];
+                crate::prefetch::all(&*conn.app);
+                crate::prefetch::all(&self.hosts[conn.host]);
+                if let Socket::Tcp(tcp) = &conn.sock {
+                    tcp.prefetch_buffers();
+                }
+            }
+        }
+        if let Some(c) = after.and_then(|e| self.conn_of(e)) {
+            crate::prefetch::all(&self.conns[c]);
+        }
+    }
+
+    /// The connection an event is most likely for: a wake-up's, or the
+    /// peer of an arriving segment's sender.
+    #[inline(always)]
+    fn conn_of(&self, ev: Ev) -> Option<usize> {
+        match ev {
+            Ev::Wake(c) => Some(c as usize).filter(|&c| c < self.conns.len()),
+            Ev::Arrive { hop: Hop::Host(_), seg } => {
+                let sender = self.in_flight.peek(seg).sender as usize;
+                self.conns.get(sender).and_then(|s| s.peer).filter(|&p| p < self.conns.len())
+            }
+            _ => None,
+        }
+    }
+}
