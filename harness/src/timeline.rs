@@ -100,26 +100,57 @@ fn drop_reason(r: DropReason) -> &'static str {
     }
 }
 
-/// Which messages each side's segments carry.
+/// Which messages each connection's segments carry. A connection is known
+/// by the world's index of it (a segment's `sender`, a record's `conn`); a
+/// live-mode trace has neither and falls back to one stream per side, which
+/// is exact there (one connection).
 #[derive(Default)]
 struct Streams {
-    /// Initial sequence number of each side's stream (from its SYN).
-    isn: [Option<u64>; 2],
-    /// (start offset, end offset, label) of each side's writes, in order.
-    writes: [Vec<(u64, u64, String)>; 2],
-    written: [u64; 2],
+    by_conn: std::collections::HashMap<StreamKey, Stream>,
+}
+
+/// A connection's index, or a side where there is none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum StreamKey {
+    Conn(u32),
+    Side(sim::Side),
+}
+
+/// One connection's outgoing stream.
+#[derive(Default)]
+struct Stream {
+    /// Its connection's side (a proxy's legs and a server behind one do not
+    /// have the address that says it).
+    side: Option<sim::Side>,
+    /// Initial sequence number (from its SYN).
+    isn: Option<u64>,
+    /// (start offset, end offset, label) of its writes, in order.
+    writes: Vec<(u64, u64, String)>,
+    written: u64,
 }
 
 impl Streams {
-    fn observe(&mut self, event: &TraceEvent) {
-        match event {
+    fn key(sender: u32, side: sim::Side) -> StreamKey {
+        if sender == Segment::NO_SENDER {
+            StreamKey::Side(side)
+        } else {
+            StreamKey::Conn(sender)
+        }
+    }
+
+    fn observe(&mut self, r: &TraceRecord) {
+        match &r.event {
             TraceEvent::Sent { side, seg } if seg.flags.contains(sim::packet::Flags::SYN) => {
-                self.isn[side.index()].get_or_insert(seg.seq);
+                let s = self.by_conn.entry(Self::key(seg.sender, *side)).or_default();
+                s.isn.get_or_insert(seg.seq);
+                s.side = Some(*side);
             }
             TraceEvent::AppWrite { side, tag, size } => {
-                let i = side.index();
-                self.writes[i].push((self.written[i], self.written[i] + size, message(*tag, *size)));
-                self.written[i] += size;
+                let key = r.conn.map_or(StreamKey::Side(*side), |c| StreamKey::Conn(c.index));
+                let s = self.by_conn.entry(key).or_default();
+                s.side = Some(*side);
+                s.writes.push((s.written, s.written + size, message(*tag, *size)));
+                s.written += size;
             }
             _ => {}
         }
@@ -131,9 +162,10 @@ impl Streams {
             return None;
         }
         let side = if seg.src == sim::packet::addr::SERVER { sim::Side::Server } else { sim::Side::Client };
-        let start = seg.seq.checked_sub(self.isn[side.index()]? + 1)?;
+        let stream = self.by_conn.get(&Self::key(seg.sender, side))?;
+        let start = seg.seq.checked_sub(stream.isn? + 1)?;
         let end = start + u64::from(seg.len);
-        let writes = &self.writes[side.index()];
+        let writes = &stream.writes;
         let first = writes.partition_point(|w| w.1 <= start);
         let hits: Vec<&(u64, u64, String)> = writes[first..].iter().take_while(|w| w.0 < end).collect();
         let label = |w: &(u64, u64, String)| if w.0 < start || w.1 > end { format!("part of {}", w.2) } else { w.2.clone() };
@@ -143,7 +175,7 @@ impl Streams {
             [a, b] => format!("{} + {}", label(a), label(b)),
             [a, rest @ ..] => format!("{} + {} more", label(a), rest.len()),
         };
-        Some((side, text))
+        Some((stream.side.unwrap_or(side), text))
     }
 }
 
@@ -245,6 +277,20 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
             side.to_string()
         }
     };
+    // A place on a client's path, in a fleet: which client's link or stack
+    // (a segment's inside address: its source going up, its destination coming down).
+    let place_of = |p: Place, seg: &Segment| {
+        let (addr, suffix) = match p {
+            Place::Uplink(sim::Side::Client) => (seg.src, ".link"),
+            Place::Downlink(sim::Side::Client) => (seg.dst, ".link"),
+            Place::Host(sim::Side::Client) => (seg.dst, ""),
+            _ => return place(p),
+        };
+        match client_index(addr).filter(|_| fleet) {
+            Some(i) => format!("client:{i}{suffix}"),
+            None => place(p),
+        }
+    };
     let mut out = Vec::new();
     let mut declared: Vec<sim::Side> = Vec::new();
     let mut streams = Streams::default();
@@ -252,9 +298,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
     // said on the line of the packet it sends at that instant.
     let mut late: [Option<(sim::Instant, std::time::Duration)>; 2] = [None, None];
     for r in trace {
-        streams.observe(&r.event);
+        streams.observe(r);
         // An event of a client's connection, in a fleet: which client.
-        let named = |side: sim::Side| match r.client.filter(|_| fleet && side == sim::Side::Client) {
+        let named = |side: sim::Side| match r.conn.and_then(|c| c.client).filter(|_| fleet && side == sim::Side::Client) {
             Some(i) => format!("client:{i}"),
             None => side.to_string(),
         };
@@ -287,14 +333,14 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 if !all && wait.as_secs_f64() < 1.0 {
                     continue;
                 }
-                (place(*p), format!("{} waits {:.1}s in the queue", segment(seg), wait.as_secs_f64()))
+                (place_of(*p, seg), format!("{} waits {:.1}s in the queue", segment(seg), wait.as_secs_f64()))
             }
             TraceEvent::Dropped { place: p, seg, reason } => match streams.carried(seg) {
                 Some((owner, msgs)) => {
                     let again = if seg.kind == SegmentKind::Data { "" } else { " (sent again)" };
-                    (owner.to_string(), format!("{msgs}{again} dropped at {} ({})", place(*p), drop_reason(*reason)))
+                    (named(owner), format!("{msgs}{again} dropped at {} ({})", place_of(*p, seg), drop_reason(*reason)))
                 }
-                None => (place(*p), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
+                None => (place_of(*p, seg), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
             },
             TraceEvent::Translated { before, after } => {
                 if !all {

@@ -317,11 +317,20 @@ pub struct TraceRecord {
     pub at: Instant,
     /// What.
     pub event: TraceEvent,
-    /// The client host (0-based) of the connection an event of a client's
-    /// connection is about (a socket event, a timer, a message written,
-    /// received or lost, a close on purpose, a QUIC idle close, a
-    /// declaration), so a fleet's timeline can say which one; `None` for
-    /// everything else (packets carry their addresses).
+    /// The connection the event is about, where one is (a socket event, a
+    /// timer, a message written, received or lost, a close on purpose, a
+    /// QUIC idle close, a declaration, a packet it sent that was dropped),
+    /// so a fleet's timeline can say which one; `None` for everything else
+    /// (other packets carry their addresses and their sender).
+    pub conn: Option<ConnRef>,
+}
+
+/// Which connection a trace record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRef {
+    /// The world's index of the connection (a segment's [`Segment::sender`]).
+    pub index: u32,
+    /// Its client host (0-based), if it is a client's connection.
     pub client: Option<u32>,
 }
 
@@ -350,17 +359,17 @@ impl Trace {
         self.record_for(at, None, make);
     }
 
-    /// [`record`](Self::record) an event about a connection of client host
-    /// `client` (see [`TraceRecord::client`]).
+    /// [`record`](Self::record) an event about connection `conn` (see
+    /// [`TraceRecord::conn`]).
     #[inline]
-    pub fn record_for(&mut self, at: Instant, client: Option<u32>, make: impl FnOnce() -> TraceEvent) {
+    pub fn record_for(&mut self, at: Instant, conn: Option<ConnRef>, make: impl FnOnce() -> TraceEvent) {
         match &mut self.records {
             Some(r) => {
                 let event = make();
                 if logging() {
                     emit(&event);
                 }
-                r.push(TraceRecord { at, event, client });
+                r.push(TraceRecord { at, event, conn });
             }
             None if logging() => emit_with(make),
             None => {}

@@ -197,3 +197,27 @@ fn a_fleets_timeline_names_the_client_host_of_each_packet() {
     assert!(single.iter().all(|l| !l.place.starts_with("client:")), "one client: plain labels");
     assert!(single.iter().any(|l| l.place == "client"));
 }
+
+/// In a fleet the timeline keeps one message stream per connection (it kept
+/// one per side: only client 0's data was labelled), and a message lost on
+/// client 1's link names client 1 and its link. Three clients upload 100 B
+/// at 10 s; client 1's link is down from 5 s to 25 s.
+#[test]
+fn a_fleets_timeline_labels_each_connections_messages_and_names_the_link_that_lost_one() {
+    let src = "name = \"f\"\nhorizon = \"1m\"\n[client]\ncount = 3\n\
+               [[fault]]\nkind = \"outage\"\ntarget = \"client:1.link\"\nat = \"5s\"\nduration = \"20s\"\n\
+               [[traffic]]\nkind = \"upload\"\nat = \"10s\"\nsize = \"100B\"\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n";
+    let s = parse(Path::new("f.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    let lines = harness::timeline::lines(&r.outcome.trace, false);
+    for i in 0..3 {
+        let sends = format!("sends data 100 B 198.18.0.{}:40000 -> 203.0.113.10:8000", i + 2);
+        let sent = lines.iter().find(|l| l.event.starts_with(&sends)).unwrap_or_else(|| panic!("client {i}'s data"));
+        assert_eq!(sent.place, format!("client:{i}"));
+        assert_eq!(sent.at, sim::Instant::from_secs(10));
+        assert!(sent.event.ends_with("(upload (100 B))"), "{}", sent.event);
+    }
+    let lost = lines.iter().find(|l| l.event.starts_with("upload (100 B) dropped")).expect("the upload lost in the outage");
+    assert_eq!((lost.place.as_str(), lost.event.as_str()), ("client:1", "upload (100 B) dropped at client:1.link (link down)"));
+    assert_eq!(lost.at, sim::Instant::from_secs(10));
+}

@@ -143,7 +143,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CaptureLayer {
         }
         let message = fields.rest();
         let record = TraceEvent::Log { side, level: *meta.level(), target: meta.target().to_string(), message };
-        out.records.push(TraceRecord { at: Instant::ZERO + elapsed, event: record, client: None });
+        out.records.push(TraceRecord { at: Instant::ZERO + elapsed, event: record, conn: None });
     }
 }
 

@@ -326,13 +326,13 @@ fn trace_of(faults: &[crate::runner::DerivedFault], declarations: &[Declaration]
             FaultKind::Outage => &[(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
             _ => &[],
         };
-        trace.extend(events.iter().map(|&(at, f)| TraceRecord { at, event: TraceEvent::Fault(f), client: None }));
+        trace.extend(events.iter().map(|&(at, f)| TraceRecord { at, event: TraceEvent::Fault(f), conn: None }));
     }
     for d in declarations {
         trace.push(TraceRecord {
             at: d.at,
             event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict },
-            client: None,
+            conn: None,
         });
     }
     trace.extend(logs);

@@ -25,7 +25,11 @@ impl World {
     /// Drop `seg` at host `h`: its listen queue is full.
     pub(super) fn overflow_drop(&mut self, h: usize, seg: Segment) {
         let (now, side) = (self.now, self.hosts[h].side());
-        self.trace.record(now, || TraceEvent::Dropped { place: Place::Host(side), seg, reason: DropReason::ListenOverflow });
+        self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
+            place: Place::Host(side),
+            seg,
+            reason: DropReason::ListenOverflow,
+        });
     }
 
     /// Connection `c` completed its handshake on a queueing server: it waits

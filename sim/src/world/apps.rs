@@ -20,7 +20,7 @@ impl World {
         if host.state != HostState::Up || conn.gone {
             return;
         }
-        let (local, side, client) = (host.local(now), conn.role.side(), conn.client_host());
+        let (local, side, client) = (host.local(now), conn.role.side(), conn.trace_ref(c));
         let trace = &mut self.trace;
         conn.sock.handle_timeout(local, |timer, late| trace.record_for(now, client, || TraceEvent::TimerFired { side, timer, late }));
         if conn.idle_at.is_some_and(|t| t <= local) {
@@ -51,7 +51,7 @@ impl World {
     #[inline(always)]
     fn pump_events(&mut self, c: usize) {
         let now = self.now;
-        let (side, proxy, client) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.conns[c].client_host());
+        let (side, proxy, client) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.conns[c].trace_ref(c));
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {
@@ -114,7 +114,7 @@ impl World {
     /// ETIMEDOUT is; during the handshake it is a failed connect.
     fn quic_timed_out(&mut self, c: usize) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].client_host());
+        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
         if !self.conns[c].sock.quic_mut().is_some_and(|q| q.was_connected()) {
             return;
         }
@@ -130,7 +130,7 @@ impl World {
     /// application, and hand it every whole message they complete, in order.
     pub(super) fn receive(&mut self, c: usize, up_to: u64) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].client_host());
+        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
         self.deliver(c, AppEvent::Readable { bytes: up_to });
         let Some(peer) = self.conns[c].peer else { return };
         while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
@@ -148,7 +148,7 @@ impl World {
     /// peer's messages before it that did not arrive are lost.
     fn receive_message(&mut self, c: usize, end: u64) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].client_host());
+        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
         let Some(peer) = self.conns[c].peer else { return };
         while let Some(&Message { end: e, tag, size }) = self.conns[peer].ledger.front() {
             if e > end {
@@ -230,7 +230,7 @@ impl World {
 
     fn apply_commands(&mut self, c: usize) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].client_host());
+        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
         let mut commands = std::mem::take(&mut self.io);
         let mut reconnect = false;
         for cmd in commands.take() {

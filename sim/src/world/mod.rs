@@ -259,10 +259,19 @@ struct Conn {
 }
 
 impl Conn {
-    /// Its client host's index, for a client's connection (the trace tags
-    /// its events with it, so a fleet's timeline says which client).
-    fn client_host(&self) -> Option<u32> {
-        (self.role == Role::Client).then_some(self.host as u32)
+    /// How the trace names connection `c` (this one): its index and, for a
+    /// client's connection, its client host, so a fleet's timeline says
+    /// which client.
+    fn trace_ref(&self, c: usize) -> Option<crate::trace::ConnRef> {
+        Some(crate::trace::ConnRef { index: c as u32, client: (self.role == Role::Client).then_some(self.host as u32) })
+    }
+}
+
+impl World {
+    /// The connection that sent `seg`, as the trace names it (a dropped
+    /// packet is tagged with it).
+    fn sender_ref(&self, seg: &Segment) -> Option<crate::trace::ConnRef> {
+        self.conns.get(seg.sender as usize).and_then(|conn| conn.trace_ref(seg.sender as usize))
     }
 }
 

@@ -22,7 +22,7 @@ impl World {
                 if reason == LinkDrop::RandomLoss {
                     self.evidence_of(h).record_random_loss(now);
                 }
-                self.trace.record(now, || TraceEvent::Dropped { place, seg, reason: DropReason::Link(reason) });
+                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped { place, seg, reason: DropReason::Link(reason) });
             }
         }
     }
@@ -86,10 +86,14 @@ impl World {
             }
             NatVerdict::Drop(reason) => {
                 self.discard(&seg);
-                self.trace.record(now, || TraceEvent::Dropped { place: Place::Nat, seg, reason: DropReason::Nat(reason) });
+                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
+                    place: Place::Nat,
+                    seg,
+                    reason: DropReason::Nat(reason),
+                });
             }
             NatVerdict::Reset(rst) => {
-                self.trace.record(now, || TraceEvent::Dropped {
+                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
                     place: Place::Nat,
                     seg,
                     reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
@@ -120,7 +124,7 @@ impl World {
         };
         if let Some(reason) = reason {
             self.discard(&seg);
-            self.trace.record(now, || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
+            self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
             return;
         }
         self.trace.record(now, || TraceEvent::Delivered { side, seg });
