@@ -115,6 +115,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let at = |d: Option<std::time::Duration>| d.map(|d| sim::Instant::ZERO + d);
     let lines = timeline::with_requests(timeline::lines(&r.outcome.trace, args.all), &r.request_log);
     let lines = timeline::filter(lines, at(args.since), at(args.until), &args.only);
+    // A fleet or pool: its replay says which connection.
+    let many = r.outcome.slots.len() > 1;
     match args.format {
         ReplayFormat::Text => {
             use std::fmt::Write as _;
@@ -135,7 +137,6 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
                 let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
             }
-            let many = r.outcome.slots.len() > 1;
             let _ = if many {
                 broken_connections(&mut out, &r.outcome.slots)
             } else {
@@ -199,7 +200,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     .collect(),
                 broken_at_s: r.outcome.broken.map(|b| b.0.as_secs_f64()),
                 broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
-                connections_broken: (r.outcome.slots.len() > 1).then(|| broken_slots(&r.outcome.slots).len()),
+                connections_broken: many.then(|| broken_slots(&r.outcome.slots).len()),
                 declarations: r
                     .outcome
                     .declarations
@@ -218,7 +219,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                             _ => None,
                         },
                         orderly_end: d.verdict == Verdict::OrderlyEnd,
-                        connection: Some(d.slot).filter(|_| r.outcome.slots.len() > 1),
+                        connection: Some(d.slot).filter(|_| many),
                         attempt: Some(d.conn + 1).filter(|&a| a > 1),
                     })
                     .collect(),

@@ -25,7 +25,7 @@ impl World {
     /// Drop `seg` at host `h`: its listen queue is full.
     pub(super) fn overflow_drop(&mut self, h: usize, seg: Segment) {
         let (now, side) = (self.now, self.hosts[h].side());
-        self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
+        self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
             place: Place::Host(side),
             seg,
             reason: DropReason::ListenOverflow,

@@ -11,7 +11,7 @@ use crate::trace::TraceEvent;
 impl World {
     /// Connection `c`'s wake-up: its TCP timers, then its application's.
     pub(super) fn wake(&mut self, c: usize) {
-        let now = self.now;
+        let (now, conn_ref) = (self.now, self.trace_ref(c));
         let conn = &mut self.conns[c];
         if conn.wake == Some(now) {
             conn.wake = None;
@@ -20,9 +20,9 @@ impl World {
         if host.state != HostState::Up || conn.gone {
             return;
         }
-        let (local, side, client) = (host.local(now), conn.role.side(), conn.trace_ref(c));
+        let (local, side) = (host.local(now), conn.role.side());
         let trace = &mut self.trace;
-        conn.sock.handle_timeout(local, |timer, late| trace.record_for(now, client, || TraceEvent::TimerFired { side, timer, late }));
+        conn.sock.handle_timeout(local, |timer, late| trace.record_for(now, conn_ref, || TraceEvent::TimerFired { side, timer, late }));
         if conn.idle_at.is_some_and(|t| t <= local) {
             self.idle_close(c);
         }
@@ -51,14 +51,14 @@ impl World {
     #[inline(always)]
     fn pump_events(&mut self, c: usize) {
         let now = self.now;
-        let (side, proxy, client) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.conns[c].trace_ref(c));
+        let (side, proxy, conn_ref) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.trace_ref(c));
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
             if proxy && event != SocketEvent::HalfOpenDropped {
                 relayed |= self.relay_event(c, event);
                 continue;
             }
-            self.trace.record_for(now, client, || TraceEvent::Socket { side, event });
+            self.trace.record_for(now, conn_ref, || TraceEvent::Socket { side, event });
             if self.conns[c].awaiting_accept {
                 // Not accepted yet: the kernel holds it; the application hears later.
                 match event {
@@ -114,7 +114,7 @@ impl World {
     /// ETIMEDOUT is; during the handshake it is a failed connect.
     fn quic_timed_out(&mut self, c: usize) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
+        let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         if !self.conns[c].sock.quic_mut().is_some_and(|q| q.was_connected()) {
             return;
         }
@@ -122,7 +122,7 @@ impl World {
         if g.broken.is_none() && g.ended_at.is_none() {
             g.ended_at = Some(now);
             g.idle_closed = true;
-            self.trace.record_for(now, client, || TraceEvent::QuicIdleClose { side });
+            self.trace.record_for(now, conn_ref, || TraceEvent::QuicIdleClose { side });
         }
     }
 
@@ -130,7 +130,7 @@ impl World {
     /// application, and hand it every whole message they complete, in order.
     pub(super) fn receive(&mut self, c: usize, up_to: u64) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
+        let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         self.deliver(c, AppEvent::Readable { bytes: up_to });
         let Some(peer) = self.conns[c].peer else { return };
         while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
@@ -139,7 +139,7 @@ impl World {
             }
             self.conns[peer].ledger.pop_front();
             self.messages_received[side.index()] += 1;
-            self.trace.record_for(now, client, || TraceEvent::AppMessage { side, tag, size });
+            self.trace.record_for(now, conn_ref, || TraceEvent::AppMessage { side, tag, size });
             self.deliver(c, AppEvent::Message { tag, size });
         }
     }
@@ -148,7 +148,7 @@ impl World {
     /// peer's messages before it that did not arrive are lost.
     fn receive_message(&mut self, c: usize, end: u64) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
+        let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         let Some(peer) = self.conns[c].peer else { return };
         while let Some(&Message { end: e, tag, size }) = self.conns[peer].ledger.front() {
             if e > end {
@@ -156,12 +156,12 @@ impl World {
             }
             self.conns[peer].ledger.pop_front();
             if e < end {
-                self.trace.record_for(now, client, || TraceEvent::MessageLost { side, tag, size });
+                self.trace.record_for(now, conn_ref, || TraceEvent::MessageLost { side, tag, size });
                 continue;
             }
             self.deliver(c, AppEvent::Readable { bytes: end });
             self.messages_received[side.index()] += 1;
-            self.trace.record_for(now, client, || TraceEvent::AppMessage { side, tag, size });
+            self.trace.record_for(now, conn_ref, || TraceEvent::AppMessage { side, tag, size });
             self.deliver(c, AppEvent::Message { tag, size });
         }
     }
@@ -230,7 +230,7 @@ impl World {
 
     fn apply_commands(&mut self, c: usize) {
         let now = self.now;
-        let (side, client) = (self.conns[c].role.side(), self.conns[c].trace_ref(c));
+        let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         let mut commands = std::mem::take(&mut self.io);
         let mut reconnect = false;
         for cmd in commands.take() {
@@ -244,7 +244,7 @@ impl World {
                     conn.sock.write(size);
                     conn.written += size;
                     super::push_message(&mut conn.ledger, Message { end: conn.written, tag, size });
-                    self.trace.record_for(now, client, || TraceEvent::AppWrite { side, tag, size });
+                    self.trace.record_for(now, conn_ref, || TraceEvent::AppWrite { side, tag, size });
                 }
                 AppCommand::Close if !conn.gone => {
                     conn.sock.close(local);
@@ -257,7 +257,7 @@ impl World {
                     if g.broken.is_none() {
                         g.ended_at.get_or_insert(now);
                     }
-                    self.trace.record_for(now, client, || TraceEvent::ClosedOnPurpose { side });
+                    self.trace.record_for(now, conn_ref, || TraceEvent::ClosedOnPurpose { side });
                 }
                 AppCommand::Abort if !conn.gone => {
                     conn.sock.abort(local);
@@ -283,7 +283,7 @@ impl World {
                         judge(g.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued)
                     };
                     let cause_for_trace = cause.clone();
-                    self.trace.record_for(now, client, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
+                    self.trace.record_for(now, conn_ref, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
                     self.declarations.push(Declaration { side, at: now, cause, verdict, slot, conn: gen });
                 }
             }

@@ -50,17 +50,23 @@ impl EventQueue {
     pub(super) fn push(&mut self, at: Instant, ev: Ev) {
         self.seq += 1;
         let entry = Entry { key: (u128::from(at.as_nanos()) << 64) | u128::from(self.seq), ev };
-        let mut i = self.heap.len();
+        let hole = self.heap.len();
         self.heap.push(entry);
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
+        self.sift_up(hole, entry);
+    }
+
+    /// Put `entry` at `hole` or above it: parents later than it move down.
+    #[inline]
+    fn sift_up(&mut self, mut hole: usize, entry: Entry) {
+        while hole > 0 {
+            let parent = (hole - 1) / ARITY;
             if self.heap[parent].key < entry.key {
                 break;
             }
-            self.heap[i] = self.heap[parent];
-            i = parent;
+            self.heap[hole] = self.heap[parent];
+            hole = parent;
         }
-        self.heap[i] = entry;
+        self.heap[hole] = entry;
     }
 
     /// When the earliest event runs.
@@ -73,15 +79,14 @@ impl EventQueue {
     #[inline]
     pub(super) fn pop(&mut self) -> Option<(Instant, Ev)> {
         let last = self.heap.pop()?;
-        let Some(root) = self.heap.first_mut() else {
+        let Some(&top) = self.heap.first() else {
             return Some((last.at(), last.ev));
         };
-        let top = std::mem::replace(root, last);
         self.sift_down(last);
         Some((top.at(), top.ev))
     }
 
-    /// Move `moving` (now at the root) down to its place. As `BinaryHeap`
+    /// Put `moving` (the old last leaf) in the root's place. As `BinaryHeap`
     /// does, the hole goes all the way down along the smaller children first
     /// and `moving` (the old last leaf, so usually large) climbs back up from
     /// there: that skips one comparison per level on the way down.
@@ -105,15 +110,7 @@ impl EventQueue {
             self.heap[hole] = self.heap[best];
             hole = best;
         }
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key < moving.key {
-                break;
-            }
-            self.heap[hole] = self.heap[parent];
-            hole = parent;
-        }
-        self.heap[hole] = moving;
+        self.sift_up(hole, moving);
     }
 
     /// Every pending event, in no particular order (for tests).

@@ -258,20 +258,13 @@ struct Conn {
     held_up_to: u64,
 }
 
-impl Conn {
-    /// How the trace names connection `c` (this one): its index and, for a
-    /// client's connection, its client host, so a fleet's timeline says
-    /// which client.
-    fn trace_ref(&self, c: usize) -> Option<crate::trace::ConnRef> {
-        Some(crate::trace::ConnRef { index: c as u32, client: (self.role == Role::Client).then_some(self.host as u32) })
-    }
-}
-
 impl World {
-    /// The connection that sent `seg`, as the trace names it (a dropped
-    /// packet is tagged with it).
-    fn sender_ref(&self, seg: &Segment) -> Option<crate::trace::ConnRef> {
-        self.conns.get(seg.sender as usize).and_then(|conn| conn.trace_ref(seg.sender as usize))
+    /// How the trace names connection `c`: its index and, for a client's
+    /// connection, its client host, so a fleet's timeline says which client
+    /// (`None` for no connection, as a segment's `NO_SENDER`).
+    fn trace_ref(&self, c: usize) -> Option<crate::trace::ConnRef> {
+        let conn = self.conns.get(c)?;
+        Some(crate::trace::ConnRef { index: c as u32, client: (conn.role == Role::Client).then_some(conn.host as u32) })
     }
 }
 

@@ -22,7 +22,11 @@ impl World {
                 if reason == LinkDrop::RandomLoss {
                     self.evidence_of(h).record_random_loss(now);
                 }
-                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped { place, seg, reason: DropReason::Link(reason) });
+                self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+                    place,
+                    seg,
+                    reason: DropReason::Link(reason),
+                });
             }
         }
     }
@@ -86,14 +90,14 @@ impl World {
             }
             NatVerdict::Drop(reason) => {
                 self.discard(&seg);
-                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
+                self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
                     place: Place::Nat,
                     seg,
                     reason: DropReason::Nat(reason),
                 });
             }
             NatVerdict::Reset(rst) => {
-                self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped {
+                self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
                     place: Place::Nat,
                     seg,
                     reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
@@ -124,7 +128,11 @@ impl World {
         };
         if let Some(reason) = reason {
             self.discard(&seg);
-            self.trace.record_for(now, self.sender_ref(&seg), || TraceEvent::Dropped { place: Place::Host(side), seg, reason });
+            self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+                place: Place::Host(side),
+                seg,
+                reason,
+            });
             return;
         }
         self.trace.record(now, || TraceEvent::Delivered { side, seg });

@@ -40,7 +40,7 @@ impl World {
             }
         }
         let Some(listener) = self.hosts[h].listener.as_mut().filter(|l| l.port == seg.dst.port()) else {
-            self.trace.record_for(self.now, self.sender_ref(&seg), || TraceEvent::Dropped {
+            self.trace.record_for(self.now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
                 place: Place::Host(self.hosts[h].side()),
                 seg,
                 reason: crate::trace::DropReason::NoSocket,
