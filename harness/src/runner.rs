@@ -271,8 +271,7 @@ pub fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, V
     let endpoints = [*probes.stats[0].borrow(), *probes.stats[1].borrow()];
     let (requests, request_log) = match probes.book {
         Some(b) => {
-            let per_client = scenario.connections.max(1);
-            let clock = |slot: u32| outcome.client_clocks.get((slot / per_client) as usize).copied().unwrap_or(outcome.ended_at);
+            let clock = |slot: u32| outcome.slots.get(slot as usize).map_or(outcome.ended_at, |s| s.client_clock);
             let (counts, log) = std::mem::take(&mut *b.borrow_mut()).finish(clock);
             (Some(counts), log)
         }

@@ -285,10 +285,10 @@ pub fn run(
     declarations.sort_by_key(|d| d.at);
     let mut outcome = Outcome {
         ended_at,
-        // One client, on turmoil's clock (live mode suspends no host).
-        client_clocks: vec![ended_at],
         broken: oracle.broken(),
         slots: vec![sim::world::SlotOutcome {
+            // One client, on turmoil's clock (live mode suspends no host).
+            client_clock: ended_at,
             connections: vec![sim::world::ConnOutcome { broken: oracle.broken(), ..Default::default() }],
         }],
         declarations,

@@ -551,14 +551,12 @@ impl World {
     pub fn finish(self) -> Outcome {
         let now = self.now;
         // A client still suspended at the end: its clock stopped when it went.
-        let client_clocks = self.hosts[..self.clients]
-            .iter()
-            .map(|h| if h.state == HostState::Suspended { h.local(h.suspended_at) } else { h.local(now) })
-            .collect();
-        let slots: Vec<SlotOutcome> = self.slots.into_iter().map(|s| SlotOutcome { connections: s.gens }).collect();
+        let hosts = &self.hosts;
+        let clock = |h: &Host| if h.state == HostState::Suspended { h.local(h.suspended_at) } else { h.local(now) };
+        let slots: Vec<SlotOutcome> =
+            self.slots.into_iter().map(|s| SlotOutcome { client_clock: clock(&hosts[s.client]), connections: s.gens }).collect();
         Outcome {
             ended_at: now,
-            client_clocks,
             broken: slots.first().and_then(SlotOutcome::broken),
             declarations: self.declarations,
             slots,

@@ -35,6 +35,10 @@ pub struct ConnOutcome {
 pub struct SlotOutcome {
     /// Every connection the slot had, in order (one unless it reconnected).
     pub connections: Vec<ConnOutcome>,
+    /// Its client host's clock at the end of the run (behind
+    /// [`Outcome::ended_at`] by the time the host spent suspended): what its
+    /// application's timestamps are measured in.
+    pub client_clock: Instant,
 }
 
 impl SlotOutcome {
@@ -61,9 +65,6 @@ impl SlotOutcome {
 pub struct Outcome {
     /// When the run stopped (the horizon, or earlier when nothing was left to happen).
     pub ended_at: Instant,
-    /// Each client host's own clock then (behind `ended_at` by the time it
-    /// spent suspended): what its application's timestamps are measured in.
-    pub client_clocks: Vec<Instant>,
     /// The first connection's break: the only one in a one-connection world.
     pub broken: Option<(Instant, BreakCause)>,
     /// Every death declaration, each naming its slot, in time order.
