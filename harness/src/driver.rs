@@ -46,7 +46,15 @@ pub struct AppDriver {
     side: Side,
     traffic: std::rc::Rc<[Traffic]>,
     generators: Vec<Generator>,
+    /// The strategy of the current connection once it is established: only
+    /// then is it polled and fed events (see [`Strategy`]'s contract).
     strategy: Option<Box<dyn Strategy>>,
+    /// The strategy made for a connection that is not established yet. A
+    /// server's application exists from the first SYN; a strategy polled
+    /// before `on_connected` would judge a handshake by its initial state
+    /// (an MQTT broker's `last_in = 0` declared every reconnect dead at its
+    /// SYN-ACK).
+    unstarted: Option<Box<dyn Strategy>>,
     dead: Option<String>,
     done: bool,
     stats: Rc<RefCell<DriverStats>>,
@@ -133,7 +141,8 @@ impl AppDriver {
             side,
             traffic,
             generators,
-            strategy,
+            strategy: None,
+            unstarted: strategy,
             dead: None,
             done: false,
             stats,
@@ -180,6 +189,14 @@ impl AppDriver {
         }
     }
 
+    /// The connection is established: its strategy starts now.
+    fn start_strategy(&mut self, now: Instant, io: &mut AppIo) {
+        if let Some(strategy) = self.unstarted.take() {
+            self.strategy = Some(strategy);
+        }
+        self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
+    }
+
     fn with_strategy(&mut self, io: &mut AppIo, f: impl FnOnce(&mut dyn Strategy, &mut Control)) {
         let Some(strategy) = self.strategy.as_deref_mut() else { return };
         let mut st = self.stats.borrow_mut();
@@ -218,6 +235,7 @@ impl AppDriver {
         s.phase = Phase::Closed;
         s.reconnect.ended();
         self.strategy = None;
+        self.unstarted = None;
         self.idle_deadline = None;
         self.outstanding = 0;
         let eager = s.reconnect.mode() == ReconnectMode::Eager && !on_purpose;
@@ -252,7 +270,7 @@ impl AppDriver {
         s.phase = Phase::Open;
         s.reconnect.connected();
         if s.started {
-            self.strategy = (s.make_strategy)();
+            self.unstarted = (s.make_strategy)();
             self.done = false;
         }
         let waiting = std::mem::take(&mut s.waiting);
@@ -333,7 +351,7 @@ impl Application for AppDriver {
                 self.touch(now);
                 self.start_generators(now);
                 self.session_connected(now, io);
-                self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
+                self.start_strategy(now, io);
                 self.settle(now, io);
                 return;
             }
@@ -354,7 +372,7 @@ impl Application for AppDriver {
             AppEvent::Connected => {
                 self.touch(now);
                 self.start_generators(now);
-                self.with_strategy(io, |s, ctl| s.on_connected(now, ctl));
+                self.start_strategy(now, io);
             }
             AppEvent::Readable { bytes } => {
                 if self.side == Side::Server {

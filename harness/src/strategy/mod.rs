@@ -111,10 +111,19 @@ impl Control<'_> {
     }
 }
 
-/// A dead-peer detection policy for one side. All methods are fed the
-/// side's clock; none may block or read a clock of its own.
+/// A dead-peer detection policy for one side of one connection. All methods
+/// are fed the side's clock; none may block or read a clock of its own.
+///
+/// The calling contract: a new instance is made for every connection (a
+/// reconnect gets a fresh one, so no state crosses connections);
+/// [`on_connected`](Self::on_connected) is called once, first, when the
+/// connection is established; only after it are
+/// [`poll_timeout`](Self::poll_timeout), [`on_event`](Self::on_event) and
+/// [`on_timeout`](Self::on_timeout) called, with `now` never going
+/// backwards. After the strategy (or the socket) declares the peer dead the
+/// instance is dropped.
 pub trait Strategy {
-    /// The connection is established.
+    /// The connection is established (called once, before anything else).
     fn on_connected(&mut self, now: Instant, ctl: &mut Control);
     /// Something happened that the application can see.
     fn on_event(&mut self, now: Instant, event: Observed, ctl: &mut Control) {
