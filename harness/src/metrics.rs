@@ -395,26 +395,12 @@ fn availability(connections: &[ConnOutcome], horizon: Instant, s: &mut SessionSu
     }
 }
 
-/// Is a declaration with this cause only the peer's own decision reaching us
-/// (the peer declared first and aborted; we saw ECONNRESET or EOF)? Such a
-/// declaration is neither a detection nor a false positive.
-pub fn echoes_peer(cause: &str, peer_declared_first: bool) -> bool {
-    peer_declared_first && matches!(cause, "ECONNRESET" | "EOF")
-}
-
-/// Does declaration `d` [echo the peer](echoes_peer), judged against the
-/// run's (or a connection's) `declarations`: the peer's on the same slot
-/// came at or before it?
-pub fn is_echo<'a>(declarations: impl IntoIterator<Item = &'a Declaration>, d: &Declaration) -> bool {
-    let peer_first = declarations.into_iter().any(|p| p.slot == d.slot && p.side == d.side.peer() && p.at <= d.at);
-    echoes_peer(&d.cause, peer_first)
-}
-
 /// The declaration that counts for `side` among one connection's: its first,
-/// unless it [echoes the peer](echoes_peer).
+/// unless it only [echoes the peer](sim::oracle::echoes_peer) (the oracle
+/// marked it when it was made).
 fn counted<'a>(declarations: &[&'a Declaration], side: Side) -> Option<&'a Declaration> {
     let mine = *declarations.iter().find(|d| d.side == side)?;
-    (!is_echo(declarations.iter().copied(), mine)).then_some(mine)
+    (!mine.echo).then_some(mine)
 }
 
 /// The first connection's declarations (a one-connection world's all).

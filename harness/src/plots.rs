@@ -61,7 +61,6 @@ pub fn traced_timeline(scenario: &Scenario, r: &RunRecord) -> RunTimeline {
     let horizon_s = scenario.horizon.as_secs_f64();
     let mut marks = Vec::new();
     let mut nat = 0;
-    let mut declared: Vec<Side> = Vec::new();
     for rec in &r.outcome.trace {
         let at_s = rec.at.as_secs_f64();
         let mark = |row, kind, label: &str| Mark { at_s, until_s: None, row, kind, label: label.to_string() };
@@ -87,10 +86,8 @@ pub fn traced_timeline(scenario: &Scenario, r: &RunRecord) -> RunTimeline {
                 nat += 1;
                 marks.push(mark(Row::Network, MarkKind::NatExpiry, "NAT expiry"));
             }
-            TraceEvent::Declared { side, cause, verdict } => {
-                let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
-                declared.push(*side);
-                marks.push(declaration_mark(rec.at, *side, cause, *verdict, echo));
+            TraceEvent::Declared { side, cause, verdict, echo } => {
+                marks.push(declaration_mark(rec.at, *side, cause, *verdict, *echo));
             }
             _ => {}
         }

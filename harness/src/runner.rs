@@ -7,7 +7,7 @@
 
 use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::metrics::{self, RunSummary};
-pub use crate::metrics::{counted_declaration, echoes_peer, is_echo, side_outcome, SideOutcome};
+pub use crate::metrics::{counted_declaration, side_outcome, SideOutcome};
 use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
 use crate::session::{Reconnector, RequestBook, RequestCounts, RequestOutcome};
 use crate::strategy::{Strategy, StrategySpec, Transport};

@@ -292,7 +292,6 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
         }
     };
     let mut out = Vec::new();
-    let mut declared: Vec<sim::Side> = Vec::new();
     let mut streams = Streams::default();
     // A kernel timer that fired late (the timer wheel) and what it fired for:
     // said on the line of the packet it sends at that instant.
@@ -416,11 +415,9 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
             TraceEvent::Accepted { waited } => {
                 ("server".to_string(), format!("accepted a connection ({:.3} s in the listen queue)", waited.as_secs_f64()))
             }
-            TraceEvent::Declared { side, cause, verdict } => {
-                let echo = crate::runner::echoes_peer(cause, declared.contains(&side.peer()));
-                declared.push(*side);
+            TraceEvent::Declared { side, cause, verdict, echo } => {
                 let judged = match verdict {
-                    _ if echo => "the peer's own decision reaching us, not counted".to_string(),
+                    _ if *echo => "the peer's own decision reaching us, not counted".to_string(),
                     Verdict::Detection { latency } => format!("broken {} ago", reports::render::seconds(Some(latency.as_secs_f64()))),
                     Verdict::FalsePositive { condition } => format!("FALSE POSITIVE: the connection was fine ({})", condition.name()),
                     Verdict::OrderlyEnd => "after the connection was closed on purpose: an orderly end, not counted".to_string(),

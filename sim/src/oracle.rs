@@ -123,6 +123,18 @@ pub struct Declaration {
     pub slot: u32,
     /// Which of the slot's connections (0 = its first; more after reconnects).
     pub conn: u32,
+    /// Only the peer's own decision reaching this side (see [`echoes_peer`]):
+    /// neither a detection nor a false positive. Decided once, here, when
+    /// the declaration is made; every report reads it from this flag (or the
+    /// trace's copy) instead of working it out again.
+    pub echo: bool,
+}
+
+/// Is a declaration with this cause only the peer's own decision reaching
+/// us: the peer had already declared *this connection* dead and aborted it,
+/// and we saw its RST (`ECONNRESET`) or FIN (`EOF`)?
+pub fn echoes_peer(cause: &str, peer_declared_first: bool) -> bool {
+    peer_declared_first && matches!(cause, "ECONNRESET" | "EOF")
 }
 
 /// A transient condition's span; `end` is `Instant::MAX` while open.

@@ -198,6 +198,8 @@ pub enum TraceEvent {
         cause: String,
         /// The oracle's judgement of it.
         verdict: Verdict,
+        /// Only the peer's decision reaching us ([`Declaration::echo`](crate::oracle::Declaration::echo)).
+        echo: bool,
     },
     /// A datagram tunnel lost a message on its way to `side` (a datagram of it never arrived).
     MessageLost {
@@ -282,7 +284,7 @@ fn emit(event: &TraceEvent) {
     use tracing::{debug, info, trace};
     match event {
         TraceEvent::Fault(f) => info!(target: "sim", fault = ?f, "fault"),
-        TraceEvent::Declared { side, cause, verdict } => info!(target: "sim", %side, cause, ?verdict, "declared dead"),
+        TraceEvent::Declared { side, cause, verdict, echo } => info!(target: "sim", %side, cause, ?verdict, echo, "declared dead"),
         TraceEvent::NatRebooted { lost } => info!(target: "sim", lost, "NAT rebooted"),
         TraceEvent::Socket { side, event } => debug!(target: "sim", %side, ?event, "socket"),
         TraceEvent::TimerFired { side, timer, late } => debug!(target: "sim", %side, ?timer, ?late, "timer fired"),

@@ -221,3 +221,80 @@ fn a_fleets_timeline_labels_each_connections_messages_and_names_the_link_that_lo
     assert_eq!((lost.place.as_str(), lost.event.as_str()), ("client:1", "upload (100 B) dropped at client:1.link (link down)"));
     assert_eq!(lost.at, sim::Instant::from_secs(10));
 }
+
+/// Whether a declaration only echoes the peer is one fact, marked by the
+/// oracle on the declaration and its trace record; the counts, the replay's
+/// header, the timeline and the HTML marks all read it (the timeline and
+/// the plots used to work it out again from "has the peer side declared
+/// anything yet", blind to which connection).
+///
+/// Two clients behind an `rst` NAT; client 0 vanishes at 1 m; the server's
+/// keepalive (60/10/3) declares connection 0 dead; the NAT reboots at 10 m;
+/// each client sends a request at 601 s. Client 1's request meets the NAT's
+/// RST: written at 601.000, 10 ms to the NAT, 10 ms back = 601.020, broken
+/// since the reboot at 600.000, a detection 1.020 s after the break (the
+/// server's declaration was about connection 0, not an echo's cause).
+///
+/// The twin without a NAT: client 1's link is down from 100 s to 300 s, so
+/// the server's keepalive declares connection 1 dead (a false positive,
+/// outage) and aborts; its RST is lost in the outage. Client 1's request at
+/// 601 s meets the server kernel's RST: that ECONNRESET is the echo.
+#[test]
+fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
+    let scenario = |net: &str| {
+        let src = format!(
+            "name = \"echo\"\nhorizon = \"20m\"\n[client]\ncount = 2\n[client.link]\ndelay = \"10ms\"\n\
+             [server.link]\ndelay = \"5ms\"\n{net}\n\
+             [[traffic]]\nkind = \"requests\"\nat = \"601s\"\nsize = \"100B\"\nreply = \"100B\"\n\
+             [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nsides = [\"server\"]\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n"
+        );
+        parse(Path::new("echo.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let client_1_reset = |r: &runner::RunRecord, at_ms: u128| {
+        let d = r.outcome.declarations.iter().find(|d| d.slot == 1 && d.side == sim::Side::Client).expect("client 1 declares");
+        // At `at_ms` plus the request and the RST serialised at 1 Gbit/s on each link crossed (< 10 us).
+        let at_us = d.at.since_start().as_micros();
+        assert!(d.cause == "ECONNRESET" && (at_ms * 1000..at_ms * 1000 + 10).contains(&at_us), "{d:?} at {at_us} us");
+        d.clone()
+    };
+    let timeline_line = |r: &runner::RunRecord| {
+        let lines = harness::timeline::lines(&r.outcome.trace, false);
+        let l = lines.iter().find(|l| l.place == "client:1" && l.event.starts_with("declared dead")).expect("client 1's line");
+        l.event.clone()
+    };
+    let client_mark = |s: &harness::scenario::Scenario, r: &runner::RunRecord| {
+        let t = harness::plots::traced_timeline(s, r);
+        let m = t.marks.iter().find(|m| m.row == reports::html::Row::Client && m.label == "ECONNRESET").expect("the mark");
+        m.kind
+    };
+
+    // Behind the NAT: a detection, everywhere.
+    let s = scenario(
+        "[nat]\nidle_timeout = \"1h\"\non_expired = \"rst\"\n\
+         [[fault]]\nkind = \"vanish\"\ntarget = \"client:0\"\nat = \"1m\"\n\
+         [[fault]]\nkind = \"nat_reboot\"\ntarget = \"nat\"\nat = \"10m\"",
+    );
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    assert!(r.outcome.declarations.iter().any(|d| d.slot == 0 && d.side == sim::Side::Server), "the server declared connection 0 first");
+    let d = client_1_reset(&r, 601_020);
+    assert!(!d.echo);
+    let latency = d.at - sim::Instant::from_secs(600);
+    assert_eq!(d.verdict, sim::oracle::Verdict::Detection { latency });
+    let client: Vec<_> = RunSummary::of(&r).outcomes(sim::Side::Client).collect();
+    assert_eq!(client[1], runner::SideOutcome::Detected(latency));
+    assert_eq!(timeline_line(&r), "declared dead: ECONNRESET (broken 1.02s ago)");
+    assert_eq!(client_mark(&s, &r), reports::html::MarkKind::Detection);
+
+    // Without the NAT, after the server gave up on connection 1: the echo, everywhere.
+    let s = scenario("[[fault]]\nkind = \"outage\"\ntarget = \"client:1.link\"\nat = \"100s\"\nduration = \"200s\"");
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    let server = r.outcome.declarations.iter().find(|d| d.slot == 1 && d.side == sim::Side::Server).expect("the server gave up");
+    assert!(matches!(server.verdict, sim::oracle::Verdict::FalsePositive { condition: sim::oracle::Condition::Outage }));
+    // The server's RST comes from its host: 10 + 5 ms there, 5 + 10 ms back.
+    let d = client_1_reset(&r, 601_030);
+    assert!(d.echo);
+    let client: Vec<_> = RunSummary::of(&r).outcomes(sim::Side::Client).collect();
+    assert_eq!(client[1], runner::SideOutcome::NotApplicable);
+    assert_eq!(timeline_line(&r), "declared dead: ECONNRESET (the peer's own decision reaching us, not counted)");
+    assert_eq!(client_mark(&s, &r), reports::html::MarkKind::PeerClosed);
+}

@@ -153,10 +153,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 let _ = writeln!(out, "NAT mappings expired: {} ({}{more})", r.outcome.nat_expired_at.len(), at.join(", "));
             }
             for d in &r.outcome.declarations {
-                // As the timeline and the metrics judge it: an ECONNRESET or EOF after the peer's
-                // own declaration is that decision reaching us, not one of ours.
+                // The oracle's mark, which the timeline and the metrics read too.
                 let verdict = match d.verdict {
-                    _ if runner::is_echo(&r.outcome.declarations, d) => "the peer's own decision reaching us, not counted".into(),
+                    _ if d.echo => "the peer's own decision reaching us, not counted".into(),
                     Verdict::Detection { latency } => {
                         format!("detection, {} after the break", reports::render::seconds(Some(latency.as_secs_f64())))
                     }
@@ -296,6 +295,7 @@ mod tests {
             verdict: Verdict::OrderlyEnd,
             slot,
             conn,
+            echo: false,
         };
         assert_eq!(super::whose(&d(0, 0), false), "");
         assert_eq!(super::whose(&d(0, 1), false), " (attempt 2)");

@@ -273,6 +273,7 @@ pub fn run(
         if declarations.iter().any(|d| d.side == *side) || at > Instant::ZERO + scenario.horizon {
             continue;
         }
+        let peer_first = declarations.iter().any(|d| d.side == side.peer());
         declarations.push(Declaration {
             side: *side,
             at,
@@ -280,6 +281,7 @@ pub fn run(
             verdict: oracle.judge(at, lookback, false),
             slot: 0,
             conn: 0,
+            echo: sim::oracle::echoes_peer(cause, peer_first),
         });
     }
     declarations.sort_by_key(|d| d.at);
@@ -331,7 +333,7 @@ fn trace_of(faults: &[crate::runner::DerivedFault], declarations: &[Declaration]
     for d in declarations {
         trace.push(TraceRecord {
             at: d.at,
-            event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict },
+            event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict, echo: d.echo },
             conn: None,
         });
     }

@@ -282,9 +282,12 @@ impl World {
                     } else {
                         judge(g.broken, &s.evidence, &[host, &self.shared], now, self.lookback, queued)
                     };
+                    // Of this connection only: another slot's, or an earlier attempt's, is not ours to echo.
+                    let echo = crate::oracle::echoes_peer(&cause, g.declared[side.peer().index()]);
+                    self.slots[slot as usize].gens[gen as usize].declared[side.index()] = true;
                     let cause_for_trace = cause.clone();
-                    self.trace.record_for(now, conn_ref, || TraceEvent::Declared { side, cause: cause_for_trace, verdict });
-                    self.declarations.push(Declaration { side, at: now, cause, verdict, slot, conn: gen });
+                    self.trace.record_for(now, conn_ref, || TraceEvent::Declared { side, cause: cause_for_trace, verdict, echo });
+                    self.declarations.push(Declaration { side, at: now, cause, verdict, slot, conn: gen, echo });
                 }
             }
         }

@@ -28,6 +28,8 @@ pub struct ConnOutcome {
     /// A QUIC connection that quinn's idle timeout ended while it was not
     /// broken (then `ended_at` is that instant: an orderly end).
     pub idle_closed: bool,
+    /// Which sides' applications have declared it dead (`[client, server]`).
+    pub declared: [bool; 2],
 }
 
 /// What happened to one connection slot in a run.
