@@ -33,7 +33,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validate a scenario given as text (`path` is used in messages).
 pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file: path, src };
+    let ctx = Ctx::new(path, src);
     let raw: RawScenario = toml::from_str(src).map_err(|e| {
         let message = e.message().trim().replace('\n', " ");
         let key = e.span().map(|span| key_at(src, span.start)).unwrap_or_default();
