@@ -10,6 +10,7 @@
 //! * [`driver`]: the application driver on each end of every connection (workload + strategy);
 //! * [`session`]: reconnects and request outcomes across a slot's connections;
 //! * [`wire`]: message classes and tags; [`source`]: where a bad value came from;
+//!   [`input`]: reading untrusted files (regular files only, size limits);
 //! * [`runner`]: scenario × strategy × seed in parallel; [`metrics`]: runs → figures;
 //! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
 //! * [`check`]: `[[expect]]` evaluation;
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod driver;
 pub mod export;
 pub mod fuzz;
+pub mod input;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod metrics;

@@ -218,7 +218,8 @@ pub struct Merged {
 
 /// Read one partial result.
 pub fn read(file: &Path) -> Result<Partial, ShardError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ShardError::Read { file: file.to_path_buf(), message: e.to_string() })?;
+    let text = crate::input::read_text(file, crate::input::MAX_PARTIAL_BYTES)
+        .map_err(|e| ShardError::Read { file: file.to_path_buf(), message: e.to_string() })?;
     let p: Partial =
         serde_json::from_str(&text).map_err(|e| ShardError::NotPartial { file: file.to_path_buf(), message: e.to_string() })?;
     if !p.partial {

@@ -4,6 +4,7 @@
 use super::build::build;
 use super::raw::RawScenario;
 use super::Scenario;
+use crate::input::{self, ReadError};
 use crate::source::{Ctx, ScenarioError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,15 +21,21 @@ pub(super) const MAX_LINK_DELAY: Duration = Duration::from_secs(60);
 /// The shortest repeating traffic gap (fixed, mean or upper end).
 pub(super) const MIN_TRAFFIC_GAP: Duration = Duration::from_millis(1);
 
-/// Read and validate one scenario file.
+/// Read and validate one scenario file (a regular file of at most
+/// [`MAX_SCENARIO_BYTES`](crate::input::MAX_SCENARIO_BYTES), UTF-8).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.to_path_buf(),
-        position: None,
-        key: String::new(),
-        message: format!("cannot read the file: {e}"),
-    })?;
+    let src = input::read_text(path, input::MAX_SCENARIO_BYTES).map_err(|e| read_error(path, e))?;
     parse(path, &src)
+}
+
+/// A file that could not be read, as a scenario error (bytes that are not
+/// text are placed at their line and column).
+fn read_error(path: &Path, e: ReadError) -> ScenarioError {
+    let position = match e {
+        ReadError::NotText { line, column } => Some((line, column)),
+        _ => None,
+    };
+    ScenarioError { file: path.to_path_buf(), position, key: String::new(), message: e.to_string() }
 }
 
 /// Validate a scenario given as text (`path` is used in messages).
@@ -101,25 +108,29 @@ fn key_at(src: &str, offset: usize) -> String {
     }
 }
 
-/// Scenario files under `paths` (files as given, folders' `*.toml` sorted by name).
+/// Scenario files under `paths` (files as given, folders' `*.toml` sorted
+/// by name). Only regular files are taken: anything else named `*.toml` in
+/// a folder (a FIFO, a link to a device) is an error naming it, as is a
+/// folder without one scenario file (a run of nothing would pass).
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let error = |file: &Path, message: String| ScenarioError { file: file.to_path_buf(), position: None, key: String::new(), message };
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|e| ScenarioError {
-                file: p.clone(),
-                position: None,
-                key: String::new(),
-                message: format!("cannot read the folder: {e}"),
-            })?;
+            let rd = std::fs::read_dir(p).map_err(|e| error(p, format!("cannot read the folder: {e}")))?;
             let mut files: Vec<PathBuf> =
                 rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
             files.sort();
+            for f in &files {
+                input::check_regular(f).map_err(|e| error(f, e.to_string()))?;
+            }
+            if files.is_empty() {
+                return Err(error(p, "holds no scenario file; allowed: a folder with files named *.toml (lower case)".into()));
+            }
             out.extend(files);
-        } else if p.is_file() {
-            out.push(p.clone());
         } else {
-            return Err(ScenarioError { file: p.clone(), position: None, key: String::new(), message: "no such file or folder".into() });
+            input::check_regular(p).map_err(|e| error(p, e.to_string()))?;
+            out.push(p.clone());
         }
     }
     Ok(out)

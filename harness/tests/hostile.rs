@@ -1,0 +1,101 @@
+//! Untrusted input stays harmless (issue 27): each test names the item of
+//! the probe's findings it covers, and each failed on the code before its fix.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn kasim_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kasim runs");
+    // A FIFO read would block for ever: give up after 20 s rather than hang the suite.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kasim {args:?} still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A fresh folder for one test.
+fn folder(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kasim-hostile-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Exit 2, nothing on stdout, no panic, and `message` on stderr.
+fn refused(o: &Output, message: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(message), "expected {message:?} in: {err}");
+}
+
+const VALID: &str = "name = \"ok\"\nhorizon = \"1h\"\n[[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\n";
+
+/// Item 4: a folder's `*.toml` that is a FIFO or a link to a device is refused
+/// by name (it blocked `kasim list DIR` for ever, or read /dev/zero until
+/// memory ran out); a FIFO given directly is called a FIFO, not "no such file".
+#[test]
+fn only_regular_files_are_read() {
+    let dir = folder("fifo");
+    std::fs::write(dir.join("a.toml"), VALID).unwrap();
+    let fifo = dir.join("x.toml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    refused(&kasim_in(&dir, &["list", "."]), "x.toml: is a FIFO, not a regular file; allowed: a file, or a folder of files");
+    refused(&kasim_in(&dir, &["run", "x.toml"]), "x.toml: is a FIFO, not a regular file");
+    std::fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("z.toml")).unwrap();
+    refused(&kasim_in(&dir, &["run", "."]), "z.toml: is a character device, not a regular file");
+    std::fs::remove_file(dir.join("z.toml")).unwrap();
+    // The same folder with only the regular file runs.
+    let o = kasim_in(&dir, &["run", ".", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A file past the size limit (16 MiB) is refused before it is parsed.
+    let big = dir.join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len((16 << 20) + 1).unwrap();
+    refused(&kasim_in(&dir, &["run", "big.toml"]), "big.toml: is 16777217 bytes, more than the 16777216 bytes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Item 9: an empty folder, or one holding only `A.TOML`, ran nothing and
+/// passed (exit 0, "0 expectations"); now it is bad input.
+#[test]
+fn a_folder_without_scenarios_is_bad_input() {
+    let dir = folder("empty");
+    for command in ["run", "check", "list"] {
+        refused(&kasim_in(&dir, &[command, "."]), ".: holds no scenario file; allowed: a folder with files named *.toml");
+    }
+    std::fs::write(dir.join("A.TOML"), VALID).unwrap();
+    refused(&kasim_in(&dir, &["check", "."]), "holds no scenario file");
+    let out = dir.join("report");
+    refused(&kasim_in(&dir, &["run", ".", "--out", out.to_str().unwrap()]), "holds no scenario file");
+    assert!(!out.exists(), "no empty report was written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Item 10 (part): a file that is not UTF-8 is placed at the byte where it stops being text.
+#[test]
+fn bytes_that_are_not_text_get_a_line_and_column() {
+    let dir = folder("latin1");
+    std::fs::write(dir.join("l.toml"), b"name = \"x\"\nhorizon = \"1h\"\n# caf\xe9\n").unwrap();
+    refused(&kasim_in(&dir, &["run", "l.toml"]), "l.toml:3:6: is not UTF-8 text from line 3, column 6 on; allowed: UTF-8 text");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
