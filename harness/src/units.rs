@@ -82,8 +82,17 @@ fn number_and_unit(s: &str) -> Option<(f64, &str)> {
     Some((n, t[end..].trim()))
 }
 
+/// The largest size a scenario may give (a message, a reply, a ping, a
+/// queue): 1 TiB. Past it the model's byte counters near 2^64 (a message
+/// within ~1.2e9 B of it was logged "written" and never sent); 1 TiB takes
+/// 2.4 h at 1 Gbit/s.
+pub const MAX_SIZE: u64 = 1 << 40;
+
+/// The fastest link rate a scenario may give: 1 Tbit/s.
+pub const MAX_RATE: u64 = 1_000_000_000_000;
+
 /// A size in bytes: decimal (KB = 1000 B, MB, GB) or binary units (KiB = 1024 B, MiB,
-/// GiB), fractions rounded to the nearest byte.
+/// GiB), fractions rounded to the nearest byte; at most [`MAX_SIZE`].
 pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     let bad = || err(format!("\"{s}\" is not a size"), SIZE_ALLOWED);
     let (n, unit) = number_and_unit(s).ok_or_else(bad)?;
@@ -97,7 +106,11 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
         "GiB" => 1024.0 * 1024.0 * 1024.0,
         _ => return Err(bad()),
     };
-    Ok((n * mult).round() as u64)
+    let bytes = (n * mult).round();
+    if bytes > MAX_SIZE as f64 {
+        return Err(err(format!("\"{s}\" is more than 1 TiB"), "a size up to \"1024GiB\" (1099511627776 B)"));
+    }
+    Ok(bytes as u64)
 }
 
 /// A rate in bits per second: bit/s, kbit/s (1000), Mbit/s, Gbit/s (or bps, kbps, Mbps,
@@ -112,7 +125,11 @@ pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
         "Gbit/s" | "Gbps" => 1e9,
         _ => return Err(bad()),
     };
-    Ok((n * mult).round() as u64)
+    let rate = (n * mult).round();
+    if rate > MAX_RATE as f64 {
+        return Err(err(format!("\"{s}\" is more than 1 Tbit/s"), "a rate up to \"1000Gbit/s\""));
+    }
+    Ok(rate as u64)
 }
 
 /// For command-line flags: a duration, with the allowed forms in the error.
