@@ -108,19 +108,55 @@ fn bytes_that_are_not_text_get_a_line_and_column() {
 fn sizes_and_rates_past_their_limits_are_refused() {
     let dir = folder("sizes");
     let case = |name: &str, extra: &str, strategy_extra: &str| {
-        let text = format!(
-            "name = \"{name}\"\nhorizon = \"1m\"\n{extra}\n[[strategy]]\nname = \"p\"\nkind = \"app_ping\"\n{strategy_extra}\n"
-        );
+        let text =
+            format!("name = \"{name}\"\nhorizon = \"1m\"\n{extra}\n[[strategy]]\nname = \"p\"\nkind = \"app_ping\"\n{strategy_extra}\n");
         std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
         kasim_in(&dir, &["run", &format!("{name}.toml")])
     };
     // At 59 s of a 1 m run: the 1 TiB case sends for one second only.
     let traffic = |size: &str| format!("[[traffic]]\nkind = \"upload\"\nat = \"59s\"\nsize = \"{size}\"\n");
-    refused(&case("huge", &traffic("99999999999999999999GiB"), ""), "`traffic[0].size`: \"99999999999999999999GiB\" is more than 1 TiB; allowed: a size up to \"1024GiB\"");
+    refused(
+        &case("huge", &traffic("99999999999999999999GiB"), ""),
+        "`traffic[0].size`: \"99999999999999999999GiB\" is more than 1 TiB; allowed: a size up to \"1024GiB\"",
+    );
     refused(&case("just-over", &traffic("1024.001GiB"), ""), "is more than 1 TiB");
-    refused(&case("ping", "", "ping_size = \"99999999999999999GiB\""), "`strategy[0].ping_size`: \"99999999999999999GiB\" is more than 1 TiB");
+    refused(
+        &case("ping", "", "ping_size = \"99999999999999999GiB\""),
+        "`strategy[0].ping_size`: \"99999999999999999GiB\" is more than 1 TiB",
+    );
     refused(&case("rate", "[client.link]\nup = \"2000Gbit/s\"\n", ""), "`client.link.up`: \"2000Gbit/s\" is more than 1 Tbit/s");
     let o = case("limit", &traffic("1024GiB"), "");
     assert_eq!(o.status.code(), Some(0), "1 TiB is allowed: {}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Item 6: strategy names were not checked as scenario names are: ANSI
+/// escapes and newlines reached the terminal, `<img onerror=…>` and `a|b|c`
+/// reached report.md raw. A strategy without a name had no position (item 10).
+#[test]
+fn strategy_names_are_printable_and_inert_in_markdown() {
+    let dir = folder("names");
+    let write = |file: &str, strategies: &str| {
+        std::fs::write(dir.join(file), format!("name = \"n\"\nhorizon = \"1h\"\n\n{strategies}")).unwrap();
+    };
+    write("ansi.toml", "[[strategy]]\nname = \"a\\u001b[31mred\"\nkind = \"none\"\n");
+    refused(&kasim_in(&dir, &["run", "ansi.toml"]), "ansi.toml:5:8: `strategy[0].name`: has control characters; allowed: printable text");
+    write("newline.toml", "[[strategy]]\nname = \"a\\nb\"\nkind = \"none\"\n");
+    refused(&kasim_in(&dir, &["run", "newline.toml"]), "`strategy[0].name`: has control characters");
+    write("blank.toml", "[[strategy]]\nname = \"  \"\nkind = \"none\"\n");
+    refused(&kasim_in(&dir, &["run", "blank.toml"]), "`strategy[0].name`: must not be empty");
+    write("noname.toml", "[[strategy]]\nkind = \"none\"\n");
+    refused(&kasim_in(&dir, &["run", "noname.toml"]), "noname.toml:4:1: `strategy[0].name`: missing: every strategy needs a name");
+    write(
+        "md.toml",
+        "[[strategy]]\nname = \"<img src=x onerror=alert(1)>\"\nkind = \"none\"\n[[strategy]]\nname = \"a|b|c\"\nkind = \"none\"\n",
+    );
+    let o = kasim_in(&dir, &["run", "md.toml", "--format", "markdown"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert!(!md.contains("<img"), "{md}");
+    assert!(md.contains("| &lt;img src=x onerror=alert(1)> | none |"), "{md}");
+    // Every row of the first table has its 9 cells: the pipes in the name are escaped.
+    assert!(md.contains("| a\\|b\\|c | none | 0/0 |"), "{md}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

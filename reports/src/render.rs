@@ -184,13 +184,35 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// A markdown table: header, separator, rows.
+/// A markdown table: header, separator, rows (cells [escaped](md_cell)).
 fn markdown_table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
     let _ = writeln!(out, "| {} |", headers.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(headers.len()));
     for r in all {
-        let _ = writeln!(out, "| {} |", r.as_ref().join(" | "));
+        let cells: Vec<String> = r.as_ref().iter().map(|c| md_cell(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
+}
+
+/// Text from a scenario file (a name, a description) made inert in
+/// markdown: a `<` that would open an HTML tag (`<img onerror=…>`, `</…`,
+/// `<!…`) becomes `&lt;`; a `<` before a space or a digit ("< 30 s") is left
+/// as written, so prose keeps its bytes.
+pub fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('<', Some(n)) if n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?') => out.push_str("&lt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table cell: [`md_text`], and a `|` that would end the cell is escaped.
+fn md_cell(s: &str) -> String {
+    md_text(s).replace('|', "\\|")
 }
 
 /// A description's paragraphs (split at blank lines), each on one line: the
@@ -203,9 +225,9 @@ pub fn paragraphs(text: &str) -> Vec<String> {
 pub fn markdown(report: &Report) -> String {
     let mut out = String::from("# kasim results\n\n");
     for sc in &report.scenarios {
-        let _ = writeln!(out, "## {} ({} seeds)\n", sc.name, sc.seeds);
+        let _ = writeln!(out, "## {} ({} seeds)\n", md_text(&sc.name), sc.seeds);
         for paragraph in paragraphs(&sc.description) {
-            let _ = writeln!(out, "{paragraph}\n");
+            let _ = writeln!(out, "{}\n", md_text(&paragraph));
         }
         let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
         markdown_table(&mut out, &HEADERS, &all);
@@ -235,6 +257,16 @@ pub fn json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A strategy named `<img src=x onerror=alert(1)>` or `a|b|c` reached
+    /// report.md raw (issue 27 item 6): a tag opener is escaped, a pipe in
+    /// a cell too; prose with "< 30 s" keeps its bytes.
+    #[test]
+    fn markdown_makes_names_inert() {
+        assert_eq!(md_cell("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)>");
+        assert_eq!(md_cell("a|b|c"), "a\\|b\\|c");
+        assert_eq!(md_text("25 ms < 30 s, </b> <!-- x"), "25 ms < 30 s, &lt;/b> &lt;!-- x");
+    }
 
     #[test]
     fn seconds_are_human() {

@@ -106,8 +106,9 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         return Err(ctx.error(None, "strategy", "at least one [[strategy]] is required"));
     }
     let mut strategies: Vec<StrategySpec> = Vec::new();
-    for (i, table) in raw.strategy.iter().enumerate() {
-        let spec = super::strategies::parse_spec(ctx, i, table)?;
+    for (i, spanned) in raw.strategy.iter().enumerate() {
+        let table = spanned.get_ref();
+        let spec = super::strategies::parse_spec(ctx, i, table, spanned.span())?;
         if strategies.iter().any(|s| s.name == spec.name) {
             let span = table.get("name").map(|v| v.span());
             return Err(ctx.error(

@@ -41,7 +41,7 @@ pub(super) struct RawScenario {
     /// One or more strategies to compare.
     #[serde(default)]
     #[schemars(schema_with = "crate::scenario::strategies::strategies_schema")]
-    pub(super) strategy: Vec<BTreeMap<String, S<toml::Value>>>,
+    pub(super) strategy: Vec<S<BTreeMap<String, S<toml::Value>>>>,
     #[serde(default)]
     pub(super) expect: Vec<RawExpect>,
 }

@@ -42,7 +42,13 @@ pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::
     schemars::json_schema!({ "type": "array", "items": { "oneOf": variants } })
 }
 
-pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<toml::Value>>) -> Result<StrategySpec, ScenarioError> {
+/// The `i`-th `[[strategy]]` table, at `span` in the file (where a missing key is reported).
+pub(crate) fn parse_spec(
+    ctx: &Ctx,
+    i: usize,
+    table: &BTreeMap<String, Spanned<toml::Value>>,
+    span: std::ops::Range<usize>,
+) -> Result<StrategySpec, ScenarioError> {
     let key = |k: &str| format!("strategy[{i}].{k}");
     let string = |k: &str| -> Result<Option<(&str, std::ops::Range<usize>)>, ScenarioError> {
         match table.get(k) {
@@ -53,8 +59,16 @@ pub(crate) fn parse_spec(ctx: &Ctx, i: usize, table: &BTreeMap<String, Spanned<t
             },
         }
     };
-    let (name, _) = string("name")?.ok_or_else(|| ctx.error(None, key("name"), "missing: every strategy needs a name"))?;
-    let (kind_name, kind_span) = string("kind")?.ok_or_else(|| ctx.error(None, key("kind"), "missing: every strategy needs a kind"))?;
+    let missing = |k: &str, what: &str| ctx.error(Some(span.clone()), key(k), format!("missing: every strategy needs a {what}"));
+    let (name, name_span) = string("name")?.ok_or_else(|| missing("name", "name"))?;
+    // Names reach terminals, file names, markdown and HTML: printable text, as scenario names.
+    if name.trim().is_empty() {
+        return Err(ctx.error(Some(name_span), key("name"), "must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ctx.error(Some(name_span), key("name"), "has control characters; allowed: printable text"));
+    }
+    let (kind_name, kind_span) = string("kind")?.ok_or_else(|| missing("kind", "kind"))?;
     let Some(kind) = KINDS.iter().find(|k| k.kind == kind_name) else {
         let names: Vec<String> = KINDS.iter().map(|k| format!("\"{}\"", k.kind)).collect();
         return Err(ctx.error(
