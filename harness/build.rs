@@ -1,5 +1,8 @@
 //! Embeds the bundled catalogue (`../scenarios/*.toml`) in the binary, so an
-//! installed `kasim` runs it from any directory.
+//! installed `kasim` runs it from any directory; and names the build: a
+//! fingerprint of every source file of the model and the locked
+//! dependencies (`KASIM_BUILD_ID`), so partial results of two builds that
+//! both say "0.1.0" are not merged into a result that matches neither.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -21,4 +24,51 @@ fn main() {
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets it")).join("catalogue.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
+    println!("cargo:rustc-env=KASIM_BUILD_ID={}", build_id());
+}
+
+/// FNV-1a 64 over the relative path and bytes of every file of the crates
+/// whose code makes the figures (sim, harness, reports: sources and
+/// manifests), the catalogue and `Cargo.lock`, in sorted order.
+fn build_id() -> String {
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("..");
+    let mut files = Vec::new();
+    for dir in ["sim/src", "harness/src", "reports/src", "scenarios"] {
+        let d = root.join(dir);
+        println!("cargo:rerun-if-changed={}", d.display());
+        collect(&d, &mut files);
+    }
+    for f in ["Cargo.lock", "Cargo.toml", "sim/Cargo.toml", "harness/Cargo.toml", "reports/Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+        files.push(root.join(f));
+    }
+    files.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap_or(f);
+        feed(rel.to_string_lossy().as_bytes());
+        feed(&[0]);
+        feed(&std::fs::read(f).unwrap_or_default());
+        feed(&[0]);
+    }
+    format!("{h:016x}")
+}
+
+/// Every file under `dir`, recursively.
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }

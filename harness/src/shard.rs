@@ -31,8 +31,13 @@ use std::path::{Path, PathBuf};
 /// At most this many shards (more would leave shards without a run on most catalogues).
 pub const MAX_SHARDS: u64 = 10_000;
 
-/// The version a partial result carries; `merge` refuses a mix.
+/// The version a partial result carries.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// This build's identity: a fingerprint of the model's sources and locked
+/// dependencies (`build.rs`). Two builds that both say [`VERSION`] but differ
+/// in a line of the model carry different ones; `merge` refuses a mix.
+pub const BUILD: &str = env!("KASIM_BUILD_ID");
 
 /// Which part of the runs this process makes: `index` (1-based) of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,8 +170,11 @@ pub fn fingerprint(text: &str) -> String {
 pub struct Partial {
     /// Always true: tells a partial result from a report.
     pub partial: bool,
-    /// The kasim that made it ([`VERSION`]); `merge` refuses a mix of versions.
+    /// The kasim that made it ([`VERSION`]).
     pub kasim_version: String,
+    /// The build that made it ([`BUILD`]); `merge` refuses a mix of builds.
+    #[serde(default)]
+    pub kasim_build: String,
     /// Which part of the runs it holds (K/N).
     pub shard: Shard,
     /// `--seeds`, if given.
@@ -175,6 +183,25 @@ pub struct Partial {
     pub strategy_filter: Vec<String>,
     /// Every scenario of the run, in load order, each with this shard's runs.
     pub scenarios: Vec<PartialScenario>,
+    /// [`Partial::digest_of`] everything above: checked when the file is read,
+    /// so an edit of any value (a run's figure, a seed, a flag) is refused,
+    /// not merged into a different result. A check against accidents and
+    /// hand edits, not a signature.
+    #[serde(default)]
+    pub digest: String,
+}
+
+impl Partial {
+    /// The fingerprint of this partial's contents (its JSON with `digest` empty).
+    pub fn digest_of(&self) -> String {
+        let unsealed = Partial { digest: String::new(), ..self.clone() };
+        fingerprint(&serde_json::to_string(&unsealed).unwrap_or_default())
+    }
+
+    /// Set [`digest`](Partial::digest) to cover the contents.
+    pub fn seal(&mut self) {
+        self.digest = self.digest_of();
+    }
 }
 
 /// One scenario in a partial result: its file's text and this shard's runs of
@@ -225,6 +252,12 @@ pub fn read(file: &Path) -> Result<Partial, ShardError> {
     if !p.partial {
         return Err(ShardError::NotPartial { file: file.to_path_buf(), message: "\"partial\" is false".into() });
     }
+    if p.digest != p.digest_of() {
+        return Err(ShardError::NotPartial {
+            file: file.to_path_buf(),
+            message: "its contents do not match the digest it records (edited, or cut short?)".into(),
+        });
+    }
     // The text a shard ran must be the text it recorded the fingerprint of.
     if let Some(sc) = p.scenarios.iter().find(|sc| fingerprint(&sc.source) != sc.fingerprint) {
         return Err(ShardError::NotPartial {
@@ -248,12 +281,14 @@ pub fn merge(parts: &[(PathBuf, Partial)]) -> Result<Merged, ShardError> {
         if p.kasim_version != first.kasim_version {
             return Err(differ("kasim version", first.kasim_version.clone(), p.kasim_version.clone()));
         }
+        if p.kasim_build != first.kasim_build {
+            return Err(differ("kasim build", first.kasim_build.clone(), p.kasim_build.clone()));
+        }
         if p.shard.count != first.shard.count {
             return Err(differ("shard count", first.shard.count.to_string(), p.shard.count.to_string()));
         }
-        if p.seeds_override != first.seeds_override {
-            return Err(differ("--seeds", format!("{:?}", first.seeds_override), format!("{:?}", p.seeds_override)));
-        }
+        // `--seeds 40` and a file's `seeds = 40` are the same runs: the seeds
+        // per scenario are compared below, not the flag.
         if p.strategy_filter != first.strategy_filter {
             return Err(differ("--strategy", format!("{:?}", first.strategy_filter), format!("{:?}", p.strategy_filter)));
         }
@@ -264,7 +299,10 @@ pub fn merge(parts: &[(PathBuf, Partial)]) -> Result<Merged, ShardError> {
         }
         for (a, b) in first.scenarios.iter().zip(&p.scenarios) {
             let names = |s: &PartialScenario| s.strategies.iter().map(|st| st.name.clone()).collect::<Vec<_>>();
-            if a.seeds != b.seeds || names(a) != names(b) {
+            if a.seeds != b.seeds {
+                return Err(differ(&format!("for {}", a.name), format!("seeds {}", a.seeds), format!("seeds {}", b.seeds)));
+            }
+            if names(a) != names(b) {
                 return Err(differ(&format!("for {} the runs", a.name), format!("{:?}", names(a)), format!("{:?}", names(b))));
             }
         }

@@ -162,33 +162,91 @@ fn incomplete_or_mixed_sets_are_refused() {
     // A different shard count.
     let other = shard(&d, 1, 2, "4");
     refused(&[files[0].clone(), files[1].clone(), other], "shard count 3");
-    // Different --seeds.
+    // Different --seeds: different runs.
     let seeds = shard(&dir("refuse-seeds"), 3, 3, "5");
-    refused(&[files[0].clone(), files[1].clone(), seeds], "--seeds");
-    // A different kasim version.
-    let edited = d.join("old-version.json");
+    refused(&[files[0].clone(), files[1].clone(), seeds], "seeds 4, ");
     let text = std::fs::read_to_string(&files[2]).unwrap();
-    std::fs::write(&edited, text.replace(&format!("\"kasim_version\":\"{}\"", env!("CARGO_PKG_VERSION")), "\"kasim_version\":\"0.0.1\""))
-        .unwrap();
-    refused(&[files[0].clone(), files[1].clone(), edited], "kasim version");
+    // Edits that keep the file consistent (resealed, as a tool that knows the
+    // format could) reach the checks of what was run.
+    let resealed = |name: &str, edit: &dyn Fn(&mut harness::shard::Partial)| {
+        let mut p: harness::shard::Partial = serde_json::from_str(&text).unwrap();
+        edit(&mut p);
+        p.seal();
+        let path = d.join(name);
+        std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
+        vec![files[0].clone(), files[1].clone(), path]
+    };
+    refused(&resealed("old-version.json", &|p| p.kasim_version = "0.0.1".into()), "kasim version");
+    // Two builds that both say 0.1.0 but differ in their model (issue 27 item 7).
+    refused(&resealed("other-build.json", &|p| p.kasim_build = "0123456789abcdef".into()), "kasim build");
     // A different scenario file (the same name, edited between shards, its fingerprint recomputed).
-    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let first = &mut doc["scenarios"][0];
-    let source = first["source"].as_str().unwrap().replace("name = \"cellular-carrier-nat\"", "name = \"cellular-carrier-nat\" ");
-    first["fingerprint"] = serde_json::Value::String(harness::shard::fingerprint(&source));
-    first["source"] = serde_json::Value::String(source);
-    let changed = d.join("changed-file.json");
-    std::fs::write(&changed, doc.to_string()).unwrap();
-    refused(&[files[0].clone(), files[1].clone(), changed], "scenario files");
+    let edit_source = |p: &mut harness::shard::Partial| {
+        let first = &mut p.scenarios[0];
+        first.source = first.source.replace("name = \"cellular-carrier-nat\"", "name = \"cellular-carrier-nat\" ");
+        first.fingerprint = harness::shard::fingerprint(&first.source);
+    };
+    refused(&resealed("changed-file.json", &edit_source), "scenario files");
     // The same edit without the fingerprint: the shard's copy no longer matches what it recorded.
-    doc["scenarios"][0]["fingerprint"] = serde_json::Value::String("0000000000000000".into());
-    let edited_by_hand = d.join("edited-by-hand.json");
-    std::fs::write(&edited_by_hand, doc.to_string()).unwrap();
-    refused(&[files[0].clone(), files[1].clone(), edited_by_hand], "does not match the fingerprint it records");
+    refused(
+        &resealed("edited-by-hand.json", &|p| {
+            edit_source(p);
+            p.scenarios[0].fingerprint = "0000000000000000".into();
+        }),
+        "does not match the fingerprint it records",
+    );
     // Not a partial result at all.
     let report = d.join("report.json");
     std::fs::write(&report, unsharded("4", "json")).unwrap();
     refused(&[report], "not a kasim partial result");
+}
+
+/// Issue 27 item 7: 123 of 400 random one-value edits of partial files
+/// merged silently into a different output. Every edit of one digit of the
+/// file (a run's figure, a seed, a count, a flag) is now refused: the digest
+/// covers the data, not only the scenario text. Every 7th digit of a shard
+/// of 4 scenarios x 4 seeds is tried (a few hundred edits).
+#[test]
+fn any_edit_of_a_value_is_refused() {
+    let d = dir("digits");
+    let files: Vec<PathBuf> = (1..=2).map(|k| shard(&d, k, 2, "4")).collect();
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    let digits: Vec<usize> = text.char_indices().filter(|(_, c)| c.is_ascii_digit()).map(|(i, _)| i).step_by(7).collect();
+    assert!(digits.len() > 200, "{}", digits.len());
+    let path = d.join("edited.json");
+    let mut refused_count = 0;
+    for &i in &digits {
+        let mut bytes = text.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'9' { b'1' } else { bytes[i] + 1 };
+        std::fs::write(&path, &bytes).unwrap();
+        let o = harness::shard::read(&path);
+        assert!(o.is_err(), "an edit at byte {i} was accepted: {}", String::from_utf8_lossy(&bytes[i.saturating_sub(40)..i + 10]));
+        refused_count += 1;
+    }
+    assert_eq!(refused_count, digits.len());
+    assert!(harness::shard::read(&files[1]).is_ok(), "the unedited file reads");
+}
+
+/// Issue 27 item 10: shards made with `--seeds 4` merge with shards that
+/// took `seeds = 4` from the file: the same runs.
+#[test]
+fn the_seeds_flag_and_the_files_own_seeds_are_the_same_runs() {
+    let d = dir("seeds-flag");
+    let file = d.join("four.toml");
+    std::fs::write(&file, "name = \"four\"\nhorizon = \"1h\"\nseeds = 4\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"uniform(1m, 30m)\"\n[[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"60s\"\n").unwrap();
+    let f = file.to_str().unwrap();
+    let part = |k: &str, flags: &[&str]| {
+        let mut args = vec!["run", f, "--shard", k, "--format", "json"];
+        args.extend(flags);
+        let o = kasim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let path = d.join(format!("part-{}.json", k.replace('/', "-")));
+        std::fs::write(&path, &o.stdout).unwrap();
+        path
+    };
+    let files = [part("1/2", &["--seeds", "4"]), part("2/2", &[])];
+    let m = merged(&files, "json");
+    assert_eq!(m.status.code(), Some(0), "{}", String::from_utf8_lossy(&m.stderr));
+    assert_eq!(text(&m), text(&kasim(&["run", f, "--format", "json"])));
 }
 
 #[test]

@@ -217,14 +217,17 @@ fn partial_json(args: &RunArgs, out: &RunOutput, shard: Shard) -> Result<String,
             strategies: ran.iter().zip(runs).map(|(name, runs)| PartialStrategy { name: name.clone(), runs: runs.clone() }).collect(),
         });
     }
-    let doc = Partial {
+    let mut doc = Partial {
         partial: true,
         kasim_version: shard::VERSION.to_string(),
+        kasim_build: shard::BUILD.to_string(),
         shard,
         seeds_override: args.seeds,
         strategy_filter: args.strategies.clone(),
         scenarios,
+        digest: String::new(),
     };
+    doc.seal();
     let mut text = serde_json::to_string(&doc).map_err(|e| CliError::BadFlag { flag: "shard", message: e.to_string() })?;
     text.push('\n');
     Ok(text)
