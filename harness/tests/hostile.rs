@@ -160,3 +160,49 @@ fn strategy_names_are_printable_and_inert_in_markdown() {
     assert!(md.contains("| a\\|b\\|c | none | 0/0 |"), "{md}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+const SCENARIO: &str = "name = \"out\"\nhorizon = \"1h\"\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"10m\"\n\
+                        [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n";
+
+/// Item 8: output paths. `--out LINK` replaced the link with a folder and
+/// left the old report at the target; `--pcap` into a loop of links replaced
+/// the link; `--pcap F --export-scenario F` wrote one over the other;
+/// SIGKILL's temp folders stayed for ever; `kasim run >&-` exited 0 having
+/// written nothing.
+#[test]
+fn output_paths_are_written_where_they_point_or_refused() {
+    let dir = folder("outputs");
+    std::fs::write(dir.join("s.toml"), SCENARIO).unwrap();
+    // --out through a link: the link stays, its target gets the report.
+    std::fs::create_dir(dir.join("real")).unwrap();
+    std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+    let o = kasim_in(&dir, &["run", "s.toml", "--out", "link"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(dir.join("link")).unwrap().file_type().is_symlink(), "the link is still a link");
+    assert!(dir.join("real/report.json").is_file(), "the report is in the link's target");
+    // A loop of links is refused, and stays a loop.
+    std::os::unix::fs::symlink("loop2", dir.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", dir.join("loop2")).unwrap();
+    let o = kasim_in(&dir, &["replay", "s.toml", "--strategy", "ka", "--seed", "0", "--pcap", "loop1"]);
+    refused(&o, "cannot write loop1: it is a loop of symbolic links");
+    assert!(std::fs::symlink_metadata(dir.join("loop1")).unwrap().file_type().is_symlink());
+    // One path for two outputs.
+    let o = kasim_in(&dir, &["replay", "s.toml", "--strategy", "ka", "--seed", "0", "--pcap", "x.pcap", "--export-scenario", "./x.pcap"]);
+    refused(&o, "--export-scenario: ./x.pcap is also the --pcap file");
+    assert!(!dir.join("x.pcap").exists());
+    // A killed run's temp folder (its process is gone) is removed by the next write; a live one's is not.
+    let dead = dir.join(".real.tmp-2147483646");
+    let live = dir.join(format!(".real.tmp-{}", std::process::id()));
+    std::fs::create_dir(&dead).unwrap();
+    std::fs::create_dir(&live).unwrap();
+    let o = kasim_in(&dir, &["run", "s.toml", "--out", "real"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!dead.exists(), "the dead process's temp folder is reaped");
+    assert!(live.exists(), "a live process's temp folder is left alone");
+    // A closed stdout.
+    let o =
+        Command::new("bash").arg("-c").arg(format!("{} run s.toml >&-", env!("CARGO_BIN_EXE_kasim"))).current_dir(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("stdout is closed"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

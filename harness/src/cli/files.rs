@@ -11,16 +11,47 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
 }
 
 /// Follow `path` through symbolic links to the file they name (which may not
-/// exist yet).
-fn resolve(path: &Path) -> PathBuf {
+/// exist yet). A loop (more than 40 links, as Linux's ELOOP) is an error:
+/// writing "through" it would replace the link itself.
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::read_link(&p) {
             Ok(target) => p = p.parent().map_or(target.clone(), |dir| dir.join(&target)),
-            Err(_) => break,
+            Err(_) => return Ok(p),
         }
     }
-    p
+    Err(std::io::Error::other("it is a loop of symbolic links; allowed: a file path, or a link to one"))
+}
+
+/// Do two output paths name the same file (through links, `./`, `..`)?
+pub fn same_output(a: &Path, b: &Path) -> bool {
+    let key = |p: &Path| -> Option<(PathBuf, std::ffi::OsString)> {
+        let r = resolve(p).ok()?;
+        let parent = r.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some((parent.canonicalize().ok()?, r.file_name()?.to_os_string()))
+    };
+    a == b || key(a).is_some_and(|k| Some(k) == key(b))
+}
+
+/// Remove what killed runs (SIGKILL: no handler runs) left beside `target`:
+/// temp files and folders `.NAME.tmp-PID` whose process is gone. A live
+/// process's temp is left alone (another kasim writing the same report).
+fn reap_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) else { continue };
+        // SAFETY: kill with signal 0 only asks whether the process exists.
+        let gone = pid != std::process::id() as i32
+            && unsafe { libc::kill(pid, 0) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let path = e.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
 }
 
 /// Write a file with `fill`, never leaving half of it: a regular file (or a
@@ -30,19 +61,23 @@ fn resolve(path: &Path) -> PathBuf {
 /// since renaming over it would replace it with a regular file.
 pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CliError> {
     let err = |source| CliError::Write { path: path.to_path_buf(), source };
-    let target = resolve(path);
+    let target = resolve(path).map_err(err)?;
     match std::fs::metadata(&target) {
         Ok(m) if m.is_dir() => return Err(err(std::io::Error::other("it is a folder; allowed: a file path"))),
         Ok(m) if !m.is_file() => {
             let mut f = std::fs::OpenOptions::new().write(true).open(&target).map_err(err)?;
             return fill(&mut f).map_err(err);
         }
-        _ => {}
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
     }
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{}.tmp-{}", target.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
-    super::signals::writing(&tmp);
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    reap_stale_temps(dir, name);
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _guard = super::signals::writing(&tmp);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         fill(&mut f).and_then(|_| f.sync_all())?;
@@ -51,7 +86,7 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> s
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    super::signals::written(&tmp);
+    super::signals::written(&tmp, result.is_ok().then_some(path));
     result.map_err(err)
 }
 
@@ -60,9 +95,13 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut std::fs::File) -> s
 /// (`renameat2(RENAME_EXCHANGE)`), so that `dir` holds the old set or the new
 /// one, never a mix. A `dir` that holds anything but such a set (`--out .`)
 /// is refused rather than replaced; a `dir` that is a file is refused too.
-pub fn write_set(dir: &Path, files: &[(&str, String)]) -> Result<(), CliError> {
-    let err = |source| CliError::Write { path: dir.to_path_buf(), source };
+pub fn write_set(given: &Path, files: &[(&str, String)]) -> Result<(), CliError> {
+    let err = |source| CliError::Write { path: given.to_path_buf(), source };
     let refuse = |why: String| err(std::io::Error::other(why));
+    // `--out LINK` writes the folder the link names (exchanging the link
+    // itself for the new folder left the old report at the target).
+    let resolved = resolve(given).map_err(err)?;
+    let dir = resolved.as_path();
     match std::fs::metadata(dir) {
         Ok(m) if !m.is_dir() => return Err(refuse("it is a file; allowed: a folder (created if missing)".into())),
         Ok(_) => {
@@ -82,8 +121,9 @@ pub fn write_set(dir: &Path, files: &[(&str, String)]) -> Result<(), CliError> {
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(err)?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+    reap_stale_temps(parent, name);
     let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    super::signals::writing(&tmp);
+    let _guard = super::signals::writing(&tmp);
     let result = (|| {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir(&tmp)?;
@@ -102,7 +142,7 @@ pub fn write_set(dir: &Path, files: &[(&str, String)]) -> Result<(), CliError> {
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    super::signals::written(&tmp);
+    super::signals::written(&tmp, result.is_ok().then_some(given));
     result.map_err(err)
 }
 

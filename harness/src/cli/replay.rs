@@ -82,6 +82,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         let names: Vec<String> = s.strategies.iter().map(|st| format!("\"{}\"", st.name)).collect();
         return Err(CliError::UnknownStrategy { name: args.strategy.clone(), allowed: names.join(", ") });
     };
+    if let (Some(pcap), Some(export)) = (&args.pcap, &args.export_scenario) {
+        if super::files::same_output(pcap, export) {
+            return Err(CliError::BadFlag {
+                flag: "export-scenario",
+                message: format!(
+                    "{} is also the --pcap file: one would overwrite the other; allowed: two different paths",
+                    export.display()
+                ),
+            });
+        }
+    }
     let r = runner::run_one(&s, strategy, args.seed, true);
     if let Some(path) = &args.pcap {
         let mut count = 0;
