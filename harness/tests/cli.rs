@@ -69,7 +69,12 @@ fn parser_errors_name_the_key_too() {
         &[":15:1:", "`expect[0]`", "missing field `strategy`"],
     );
     bad("unknown-in-table", "count = 3", "count = 3\ncont = 3", &["`strategy[0].cont`"]);
-    bad("nested-type", "count = 3", "count = 3\n[client.link]\nup = 5", &[":16:6:", "`client.link.up`", "expected a string"]);
+    bad(
+        "nested-type",
+        "count = 3",
+        "count = 3\n[client.link]\nup = 5",
+        &[":16:6:", "`client.link.up`", "integer 5 is not allowed here; allowed: a rate such as"],
+    );
     // Inside a multi-line string, even a line that reads like `key = value` belongs to the string's key.
     bad(
         "bad-escape",

@@ -231,7 +231,17 @@ fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioEr
     use sim::world::OnIdle;
     let idle_timeout = match &raw.idle_timeout {
         None => None,
-        Some(v) => Some(ctx.unit(v, "proxy.idle_timeout", units::parse_duration)?).filter(|d| !d.is_zero()),
+        Some(v) => {
+            let d = ctx.unit(v, "proxy.idle_timeout", units::parse_duration)?;
+            if !d.is_zero() && d < Duration::from_millis(1) {
+                return Err(ctx.error(
+                    Some(v.span()),
+                    "proxy.idle_timeout",
+                    "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\"",
+                ));
+            }
+            Some(d).filter(|d| !d.is_zero())
+        }
     };
     let on_idle = match &raw.on_idle {
         None => OnIdle::Fin,
@@ -463,8 +473,9 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
     };
     // "client:3": one client of the fleet (0-based).
     let (host, client) = match host.split_once(':') {
+        // Digits only: `u32::from_str` also takes "+1".
         Some(("client", n)) => match n.parse::<u32>() {
-            Ok(n) if n < clients => ("client", Some(n)),
+            Ok(k) if k < clients && n.bytes().all(|b| b.is_ascii_digit()) => ("client", Some(k)),
             _ => {
                 return Err(ctx.error(
                     Some(raw.target.span()),
@@ -526,19 +537,23 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
                     format!("is after the horizon ({}); allowed: a time before it", units::format_duration(horizon)),
                 ));
             }
-            if let RandomTime::Uniform(lo, hi) = at {
-                if hi > horizon {
-                    let share = (hi - horizon).as_secs_f64() / (hi - lo).as_secs_f64().max(1e-9);
-                    let (line, col) = ctx.position(a.span());
-                    warnings.push(format!(
-                        "{}:{line}:{col}: `{}`: {} reaches past the horizon ({}): in about {:.0} % of seeds this fault does not happen",
-                        ctx.file.display(),
-                        key("at"),
-                        a.get_ref(),
-                        units::format_duration(horizon),
-                        share * 100.0
-                    ));
-                }
+            // The share of seeds whose draw falls past the horizon (the fault then does not happen).
+            let missed = match at {
+                RandomTime::Uniform(lo, hi) if hi > horizon => Some((hi - horizon).as_secs_f64() / (hi - lo).as_secs_f64().max(1e-9)),
+                // P(X > h) for X ~ exp(mean): e^(-h/mean); said from 1 % on.
+                RandomTime::Exp(mean) => Some((-horizon.as_secs_f64() / mean.as_secs_f64().max(1e-9)).exp()).filter(|p| *p >= 0.01),
+                _ => None,
+            };
+            if let Some(share) = missed {
+                let (line, col) = ctx.position(a.span());
+                warnings.push(format!(
+                    "{}:{line}:{col}: `{}`: {} reaches past the horizon ({}): in about {:.0} % of seeds this fault does not happen",
+                    ctx.file.display(),
+                    key("at"),
+                    a.get_ref(),
+                    units::format_duration(horizon),
+                    share * 100.0
+                ));
             }
             FaultWhen::At(at)
         }

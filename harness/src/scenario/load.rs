@@ -42,11 +42,47 @@ fn read_error(path: &Path, e: ReadError) -> ScenarioError {
 pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx::new(path, src);
     let raw: RawScenario = toml::from_str(src).map_err(|e| {
-        let message = e.message().trim().replace('\n', " ");
         let key = e.span().map(|span| key_at(src, span.start)).unwrap_or_default();
+        let message = in_our_words(e.message().trim(), &key);
         ctx.error(e.span(), key, message)
     })?;
     build(&ctx, raw)
+}
+
+/// The parser's message in the file's terms: serde's "invalid type:
+/// integer `5`, expected struct RawClient" names Rust types and not what the
+/// key takes; this says what was found and what is allowed there.
+fn in_our_words(message: &str, key: &str) -> String {
+    let message = message.replace('\n', " ");
+    if message.contains("recursion") || message.contains("cannot recurse") {
+        return "is nested too deeply (arrays or tables inside each other); allowed: kasim's keys, which nest at most 3 levels".into();
+    }
+    let Some((found, expected)) = message.strip_prefix("invalid type: ").and_then(|m| m.split_once(", expected ")) else {
+        return message;
+    };
+    let found = match found.split_once(' ') {
+        Some((kind, value)) => format!("{kind} {}", value.trim_matches('`')),
+        None => found.to_string(),
+    };
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    let allowed: String = match expected.trim() {
+        "a string" => match leaf {
+            "at" | "every" | "duration" => crate::units::TIME_ALLOWED.into(),
+            "horizon" | "delay" | "idle_timeout" | "accept_time" | "initial_backoff" | "max_backoff" | "connect_timeout"
+            | "transitory_timeout" | "udp_idle_timeout" | "udp_stream_timeout" | "timeout" => crate::units::DURATION_ALLOWED.into(),
+            "queue" | "size" | "reply" => crate::units::SIZE_ALLOWED.into(),
+            "up" | "down" => crate::units::RATE_ALLOWED.into(),
+            _ => "a quoted string".into(),
+        },
+        e if e.starts_with("struct ") || e == "a map" => format!("a table of keys: a [{key}] section, or {leaf} = {{ ... }}"),
+        "a sequence" => format!("a list: [[{key}]] tables, or {leaf} = [ ... ]"),
+        "f64" | "f32" => "a number such as 0.01".into(),
+        "i64" | "u64" | "u32" | "u16" | "u8" | "i32" | "usize" => "a whole number such as 3".into(),
+        "a boolean" => "true or false".into(),
+        other => other.into(),
+    };
+    format!("{found} is not allowed here; allowed: {allowed}")
 }
 
 /// The key a byte offset of a scenario file belongs to, as the errors name
