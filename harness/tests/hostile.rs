@@ -257,3 +257,17 @@ fn messages_say_what_is_allowed() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Item 10: a pcap that cannot be written said "Error reading bytes" (the
+/// pcap crate's wrapper); it now says what the operating system said.
+#[test]
+fn a_pcap_on_a_full_disk_says_so() {
+    let dir = folder("full");
+    std::fs::write(dir.join("s.toml"), SCENARIO).unwrap();
+    let o = kasim_in(&dir, &["replay", "s.toml", "--strategy", "ka", "--seed", "0", "--pcap", "/dev/full"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write the pcap /dev/full: No space left on device"), "{err}");
+    assert!(!err.contains("reading"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

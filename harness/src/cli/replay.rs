@@ -96,20 +96,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let r = runner::run_one(&s, strategy, args.seed, true);
     if let Some(path) = &args.pcap {
         let mut count = 0;
-        let mut failure = None;
-        write_atomic_with(path, |f| match reports::pcap::write(std::io::BufWriter::new(f), &r.outcome.trace) {
-            Ok(n) => {
-                count = n;
-                Ok(())
-            }
-            Err(e) => {
-                failure = Some(e.to_string());
-                Err(std::io::Error::other("pcap"))
-            }
+        write_atomic_with(path, |f| {
+            count = reports::pcap::write(std::io::BufWriter::new(f), &r.outcome.trace)?;
+            Ok(())
         })
-        .map_err(|e| match failure.take() {
-            Some(message) => CliError::Pcap { path: path.clone(), message },
-            None => e,
+        .map_err(|e| match e {
+            CliError::Write { source, .. } => CliError::Pcap { path: path.clone(), message: source.to_string() },
+            other => other,
         })?;
         eprintln!("wrote {count} packets to {}", path.display());
     }
