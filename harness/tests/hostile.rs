@@ -184,7 +184,7 @@ fn output_paths_are_written_where_they_point_or_refused() {
     std::os::unix::fs::symlink("loop2", dir.join("loop1")).unwrap();
     std::os::unix::fs::symlink("loop1", dir.join("loop2")).unwrap();
     let o = kasim_in(&dir, &["replay", "s.toml", "--strategy", "ka", "--seed", "0", "--pcap", "loop1"]);
-    refused(&o, "cannot write loop1: it is a loop of symbolic links");
+    refused(&o, "cannot write the pcap loop1: it is a loop of symbolic links");
     assert!(std::fs::symlink_metadata(dir.join("loop1")).unwrap().file_type().is_symlink());
     // One path for two outputs.
     let o = kasim_in(&dir, &["replay", "s.toml", "--strategy", "ka", "--seed", "0", "--pcap", "x.pcap", "--export-scenario", "./x.pcap"]);
