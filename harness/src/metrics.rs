@@ -245,6 +245,11 @@ pub struct RunSummary {
     /// QUIC connections that quinn's idle timeout ended while not broken.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub idle_closes: u32,
+    /// The run hit its connection limit (a reconnect storm) and was stopped:
+    /// (simulated nanoseconds, connection endpoints opened). Such a run has
+    /// no whole figures; commands refuse it ([`RunSummary::first_stopped`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<(u64, u64)>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -294,7 +299,14 @@ impl RunSummary {
             declared: !r.outcome.declarations.is_empty(),
             session,
             idle_closes,
+            stopped: r.outcome.stopped.map(|(at, n)| (at.since_start().as_nanos() as u64, n as u64)),
         }
+    }
+
+    /// The first run of `runs` (in order) that was stopped at its
+    /// connection limit: its seed, when, and how many endpoints it had opened.
+    pub fn first_stopped(runs: &[RunSummary]) -> Option<(u64, Duration, u64)> {
+        runs.iter().find_map(|r| r.stopped.map(|(at, n)| (r.seed, Duration::from_nanos(at), n)))
     }
 
     /// How each connection's `side` fared (with reconnects, every established connection's).

@@ -176,6 +176,7 @@ mod tests {
             declared: false,
             session: None,
             idle_closes: 0,
+            stopped: None,
         }
     }
 

@@ -285,12 +285,45 @@ pub fn aggregate(strategy: &StrategySpec, horizon: Duration, runs: &[RunSummary]
     metrics::aggregate(&strategy.name, strategy.kind, horizon, runs)
 }
 
-/// A rough count of the events one run of `scenario` makes (for warning a
-/// user before a run that would take minutes): per connection, the messages
-/// of every traffic entry (a gap's typical value over the horizon, or its
-/// count) times the segments each takes, each sent, received and acknowledged.
-/// Keepalives and pings are left out: they are rarely what makes a run long.
-pub fn estimated_events(scenario: &Scenario) -> f64 {
+/// A rough count of the events one run of `scenario` with `strategy` makes
+/// (for warning a user before a run that would take minutes): per
+/// connection, the messages of every traffic entry (a gap's typical value
+/// over the horizon, or its count) times the segments each takes, each sent,
+/// received and acknowledged; the strategy's heartbeats (every period it
+/// names, four events each: ping, pong and their ACKs); and, when sessions
+/// reconnect and a fault can end a connection, an attempt every
+/// `initial_backoff` from the first fault on (its SYN, the answer and the
+/// wake-ups: six events), the most a backoff lets through.
+pub fn estimated_events(scenario: &Scenario, strategy: &StrategySpec) -> f64 {
+    let traffic = traffic_events(scenario);
+    let horizon = scenario.horizon.as_secs_f64();
+    // The shortest period the strategy names: its heartbeat.
+    let period = [
+        "interval",
+        "idle",
+        "keep_alive",
+        "heartbeat",
+        "time",
+        "persistent_keepalive",
+        "keep_alive_interval",
+        "net_ticktime",
+        "tcp_keepalive",
+    ]
+    .iter()
+    .filter(|k| strategy.params.contains_key(*k))
+    .map(|k| strategy.duration(k).as_secs_f64())
+    .filter(|p| *p > 0.0)
+    .fold(f64::INFINITY, f64::min);
+    let heartbeats = if period.is_finite() { horizon / period.max(1e-3) * 4.0 } else { 0.0 };
+    let attempts = match (scenario.reconnect_policy(), scenario.faults.first()) {
+        (r, Some(_)) if r.mode != crate::scenario::ReconnectMode::Off => horizon / r.initial_backoff.as_secs_f64().max(1e-3) * 6.0,
+        _ => 0.0,
+    };
+    traffic + (heartbeats + attempts) * f64::from(scenario.clients * scenario.connections)
+}
+
+/// The traffic's part of [`estimated_events`], every connection's.
+fn traffic_events(scenario: &Scenario) -> f64 {
     let horizon = scenario.horizon.as_secs_f64();
     let per_connection: f64 = scenario
         .traffic

@@ -408,6 +408,14 @@ pub fn tune(scenario: &Scenario, plan: &Plan, progress: &(dyn Fn() + Sync)) -> T
             .collect();
         made += done.len() as u64;
         for (i, r) in done {
+            // A run stopped at its connection limit has no whole figures: the point is out.
+            if let (Some((at, opened)), None) = (r.stopped, &dropped[i]) {
+                dropped[i] = Some(format!(
+                    "seed {} opened {opened} connection endpoints by {} (a reconnect storm) and was stopped",
+                    r.seed,
+                    sim::Instant::from_nanos(at)
+                ));
+            }
             runs[i].push(r);
         }
         if upto == n {
@@ -697,6 +705,7 @@ mod tests {
             declared: false,
             session: None,
             idle_closes: 0,
+            stopped: None,
         }
     }
 

@@ -271,3 +271,52 @@ fn a_pcap_on_a_full_disk_says_so() {
     assert!(!err.contains("reading"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Item 1: a reconnect storm grew memory without bound (a 1 ms backoff
+/// against a crashed server: 0.55 / 1.65 / 3.29 GB at 10 m / 30 m / 1 h, and
+/// the report then said `"reconnects": 0`). The world keeps each connection
+/// until the run ends (about 1 KB), so a run is stopped once it has opened
+/// max(50 000, 8 per slot) connection endpoints, and the command refuses it
+/// (exit 2) naming the seed and the replay that shows the storm. The 1 h
+/// storm is refused at 51 s of simulated time, under 100 MB.
+#[test]
+fn a_reconnect_storm_is_stopped_within_the_documented_bound() {
+    let dir = folder("storm");
+    std::fs::write(
+        dir.join("storm.toml"),
+        "name = \"storm\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"1ms\"\nmax_backoff = \"1ms\"\nmultiplier = 1.0\n\
+         [[fault]]\nkind = \"crash\"\ntarget = \"server\"\nat = \"1s\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n",
+    )
+    .unwrap();
+    let o = kasim_in(&dir, &["run", "storm.toml"]);
+    refused(&o, "storm.toml: strategy none, seed 0: the run opened 50001 connection endpoints by +00:00:51");
+    assert!(stderr(&o).contains("kasim replay storm.toml --strategy none --seed 0 --until 52s"), "{}", stderr(&o));
+    // The largest child this test process has waited for (every kasim here is small but this one).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    assert!(usage.ru_maxrss < 100 * 1024, "peak {} KB", usage.ru_maxrss);
+    // The replay shows it, and says where it stopped (50 000 client attempts and the first connection's server end).
+    let o = kasim_in(&dir, &["replay", "storm.toml", "--strategy", "none", "--seed", "0", "--until", "2s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("STOPPED at +00:00:51."), "{}", &text[..text.len().min(600)]);
+    assert!(text.contains("connection 0: 50000 attempts, 1 established"), "{}", &text[..text.len().min(600)]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Item 1: the "about 10^9 events" notice counted traffic only; it now
+/// counts a strategy's heartbeats and a session's reconnect attempts.
+/// Hand count for one connection over 1 h (3 600 s): a 1 s phi heartbeat is
+/// 3 600 x 4 = 14 400 events; eager reconnects every 10 ms after a fault are
+/// 360 000 attempts x 6 = 2 160 000; no traffic.
+#[test]
+fn the_event_estimate_counts_heartbeats_and_reconnects() {
+    let text = "name = \"e\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"10ms\"\n\
+                [[fault]]\nkind = \"crash\"\ntarget = \"server\"\nat = \"1s\"\n\
+                [[strategy]]\nname = \"phi\"\nkind = \"phi_accrual\"\ninterval = \"1s\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n";
+    let s = harness::scenario::parse(std::path::Path::new("e.toml"), text).unwrap();
+    let phi = harness::runner::estimated_events(&s, &s.strategies[0]);
+    let none = harness::runner::estimated_events(&s, &s.strategies[1]);
+    assert!((none - 2_160_000.0).abs() < 1.0, "{none}");
+    assert!((phi - none - 14_400.0).abs() < 1.0, "{phi}");
+}

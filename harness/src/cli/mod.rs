@@ -267,6 +267,24 @@ pub enum CliError {
     /// A scenario file did not parse or validate (the message names file, line, key).
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
+    /// A run opened more connections than a run may hold (a reconnect storm)
+    /// and was stopped: its figures would not be a whole run's.
+    #[error(
+        "{}: strategy {strategy}, seed {seed}: the run opened {opened} connection endpoints by {} (a reconnect storm) and was stopped; allowed: at most max(50000, 8 per connection slot) per run, each kept until the run ends (about 1 KB); see the storm with `kasim replay {} --strategy {strategy} --seed {seed} --until {}`, and give [client.reconnect] a longer initial_backoff or connect_timeout",
+        scenario.display(), sim::Instant::ZERO + *at, scenario.display(), crate::units::format_duration(std::time::Duration::from_secs(at.as_secs() + 1))
+    )]
+    ConnectionStorm {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The strategy whose run it was.
+        strategy: String,
+        /// The seed of the first such run.
+        seed: u64,
+        /// When it was stopped (simulated time).
+        at: std::time::Duration,
+        /// Connection endpoints it had opened.
+        opened: u64,
+    },
     /// `--strategy` named a strategy that no loaded scenario has.
     #[error("unknown strategy \"{name}\"; allowed: {allowed}")]
     UnknownStrategy {

@@ -53,6 +53,10 @@ struct ReplayJson {
     /// how many of its connections broke in any of their attempts.
     #[serde(skip_serializing_if = "Option::is_none")]
     connections_broken: Option<usize>,
+    /// Addition: the run was stopped at its connection limit (a reconnect
+    /// storm) at this time; present only then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_at_s: Option<f64>,
     declarations: Vec<ReplayDeclaration>,
     timeline: Vec<timeline::Line>,
 }
@@ -134,6 +138,12 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 strategy.kind,
                 args.seed
             );
+            if let Some((at, opened)) = r.outcome.stopped {
+                let _ = writeln!(
+                    out,
+                    "STOPPED at {at}: the run had opened {opened} connection endpoints (a reconnect storm); nothing after this was simulated"
+                );
+            }
             if r.faults.is_empty() {
                 out.push_str("faults: none\n");
             }
@@ -204,6 +214,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 broken_at_s: r.outcome.broken.map(|b| b.0.as_secs_f64()),
                 broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
                 connections_broken: many.then(|| broken_slots(&r.outcome.slots).len()),
+                stopped_at_s: r.outcome.stopped.map(|(at, _)| at.as_secs_f64()),
                 declarations: r
                     .outcome
                     .declarations

@@ -63,7 +63,8 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
     let total: u64 = scenarios.iter().map(runs_of).sum();
     // Say so before a run that will take minutes (about 10^7 events a second here).
     for s in &scenarios {
-        let events = runner::estimated_events(s) * runs_of(s) as f64;
+        let seeds = args.seeds.unwrap_or(s.seeds) as f64;
+        let events: f64 = selected(s, &args.strategies).iter().map(|st| runner::estimated_events(s, st) * seeds).sum();
         if events > 1e9 {
             eprintln!(
                 "note: {} asks for about {events:.1e} events ({} runs): expect minutes (roughly 10^7 events a second per core)",
@@ -111,6 +112,11 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
                 pool.install(|| run_live(s, &strategies, args, &tick))?
             }
         };
+        for (st, runs) in strategies.iter().zip(&r) {
+            if let Some((seed, at, opened)) = RunSummary::first_stopped(runs) {
+                return Err(CliError::ConnectionStorm { scenario: s.path.clone(), strategy: st.name.clone(), seed, at, opened });
+            }
+        }
         let seeds = args.seeds.unwrap_or(s.seeds);
         report.scenarios.push(runner::scenario_report(s, &strategies, &r, seeds));
         ran.push(strategies.iter().map(|st| st.name.clone()).collect());

@@ -300,6 +300,7 @@ pub fn run(
         messages_received: [0; 2],
         events_processed: 0,
         trace: Vec::new(),
+        stopped: None,
     };
     if cfg.trace {
         outcome.trace = trace_of(&faults, &outcome.declarations, captured.records);

@@ -22,6 +22,13 @@ pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 10_000;
 /// public ports above 1024.
 pub const MAX_SLOTS: u32 = 60_000;
 
+/// The fewest connection endpoints a run may open before it is stopped
+/// ([`WorldConfig::connection_limit`]): the world keeps every connection's
+/// state until the run ends (about 1 KB each), so a reconnect storm (a
+/// 1 ms backoff against a crashed server opens ~1 000 a second) would grow
+/// without bound. At this floor a run holds at most ~50 MB of connections.
+pub const MIN_CONNECTION_LIMIT: usize = 50_000;
+
 /// Both directions of a host's access link.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AccessLink {
@@ -276,6 +283,11 @@ pub struct WorldConfig {
     /// A queue this long (link backlog, or unacknowledged bytes at the uplink's
     /// rate) counts as the `queue` condition.
     pub queue_condition: Duration,
+    /// Stop the run once it has opened more connection endpoints than this
+    /// (every attempt's, both ends', a proxy's legs); `None`:
+    /// [`WorldConfig::connection_limit`]. The run's [`World::stopped`](crate::World::stopped)
+    /// then says when, and its figures are not a whole run's.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for WorldConfig {
@@ -297,6 +309,7 @@ impl Default for WorldConfig {
             trace: false,
             condition_lookback: Duration::from_secs(600),
             queue_condition: Duration::from_secs(1),
+            max_connections: None,
         }
     }
 }
@@ -305,6 +318,14 @@ impl WorldConfig {
     /// Connections in the world: one slot per client connection.
     pub fn slots(&self) -> u32 {
         self.clients.saturating_mul(self.connections_per_client)
+    }
+
+    /// The most connection endpoints this run may open:
+    /// [`max_connections`](Self::max_connections) if set, else
+    /// [`MIN_CONNECTION_LIMIT`] or 8 per slot (a client end and a server end,
+    /// behind a proxy two more, and room to reconnect), whichever is larger.
+    pub fn connection_limit(&self) -> usize {
+        self.max_connections.unwrap_or_else(|| MIN_CONNECTION_LIMIT.max(8 * self.slots() as usize))
     }
 
     /// Check everything before a run: the topology's bounds

@@ -47,7 +47,7 @@ mod udp;
 
 pub use config::{
     AcceptQueue, AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT,
-    MAX_SLOTS,
+    MAX_SLOTS, MIN_CONNECTION_LIMIT,
 };
 use event_queue::EventQueue;
 use outcome::Slot;
@@ -314,6 +314,10 @@ pub struct World {
     lookback: Duration,
     queue_condition: Duration,
     started: bool,
+    /// [`WorldConfig::connection_limit`].
+    connection_limit: usize,
+    /// Set when the run hit its connection limit: when, and how many.
+    stopped: Option<(Instant, usize)>,
 }
 
 /// Append a written message to a connection's ledger, reserving room for
@@ -438,6 +442,7 @@ impl World {
                 evidence: Evidence::default(),
             })
             .collect();
+        let connection_limit = cfg.connection_limit();
         Ok(World {
             now: Instant::ZERO,
             horizon: Instant::ZERO + cfg.horizon,
@@ -471,6 +476,8 @@ impl World {
             lookback: cfg.condition_lookback,
             queue_condition: cfg.queue_condition,
             started: false,
+            connection_limit,
+            stopped: None,
         })
     }
 
@@ -542,9 +549,21 @@ impl World {
             }
             self.events_processed += 1;
             self.dispatch(ev);
+            if self.conns.len() > self.connection_limit {
+                // A reconnect storm: stop before memory grows without bound.
+                self.stopped = Some((self.now, self.conns.len()));
+                crate::time::set_current(None);
+                return;
+            }
         }
         self.now = self.now.max(until);
         crate::time::set_current(None);
+    }
+
+    /// When the run was stopped at its connection limit, and how many
+    /// connection endpoints it had opened then (see [`WorldConfig::max_connections`]).
+    pub fn stopped(&self) -> Option<(Instant, usize)> {
+        self.stopped
     }
 
     /// What the run produced so far.
@@ -566,6 +585,7 @@ impl World {
             messages_received: self.messages_received,
             events_processed: self.events_processed,
             trace: self.trace.into_records(),
+            stopped: self.stopped,
         }
     }
 

@@ -86,6 +86,11 @@ pub struct Outcome {
     /// Every record of the run, in time order; empty unless
     /// [`WorldConfig::trace`](crate::WorldConfig::trace) was on.
     pub trace: Vec<TraceRecord>,
+    /// The run was stopped at its connection limit
+    /// ([`WorldConfig::connection_limit`](crate::WorldConfig::connection_limit)):
+    /// when, and how many connection endpoints it had opened. Its figures
+    /// are then not a whole run's.
+    pub stopped: Option<(Instant, usize)>,
 }
 
 /// One client connection slot and what the oracle knows of it. A slot holds
