@@ -247,8 +247,14 @@ pub struct Merged {
 pub fn read(file: &Path) -> Result<Partial, ShardError> {
     let text = crate::input::read_text(file, crate::input::MAX_PARTIAL_BYTES)
         .map_err(|e| ShardError::Read { file: file.to_path_buf(), message: e.to_string() })?;
+    parse(file, &text)
+}
+
+/// A partial result from its text (`file` names it in errors): the JSON, the
+/// digest over its contents, the fingerprint of each scenario copy.
+pub fn parse(file: &Path, text: &str) -> Result<Partial, ShardError> {
     let p: Partial =
-        serde_json::from_str(&text).map_err(|e| ShardError::NotPartial { file: file.to_path_buf(), message: e.to_string() })?;
+        serde_json::from_str(text).map_err(|e| ShardError::NotPartial { file: file.to_path_buf(), message: e.to_string() })?;
     if !p.partial {
         return Err(ShardError::NotPartial { file: file.to_path_buf(), message: "\"partial\" is false".into() });
     }

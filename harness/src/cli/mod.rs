@@ -418,16 +418,22 @@ pub fn worker_pool(seeds: Option<u64>, jobs: Option<usize>) -> Result<rayon::Thr
     if seeds.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
         return Err(CliError::BadFlag { flag: "seeds", message: format!("{} is out of range; allowed: 1..=1000000", seeds.unwrap_or(0)) });
     }
-    if let Some(n) = jobs.filter(|n| !(1..=MAX_JOBS).contains(n)) {
-        return Err(CliError::BadFlag {
-            flag: "jobs",
-            message: format!("{n} is out of range; allowed: 1..={MAX_JOBS} (leave it out for every core)"),
-        });
-    }
+    check_jobs(jobs)?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })
+}
+
+/// `--jobs`: 1..=[`MAX_JOBS`], or absent (every core).
+pub fn check_jobs(jobs: Option<usize>) -> Result<(), CliError> {
+    match jobs.filter(|n| !(1..=MAX_JOBS).contains(n)) {
+        Some(n) => Err(CliError::BadFlag {
+            flag: "jobs",
+            message: format!("{n} is out of range; allowed: 1..={MAX_JOBS} (leave it out for every core)"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `--seeds` must not carry a scenario's seeds past the largest one.

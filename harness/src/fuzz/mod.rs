@@ -1,4 +1,6 @@
-//! A structure-aware fuzzer for scenario files: parse → validate → a short run.
+//! Structure-aware fuzzers for what kasim is handed: scenario files (parse
+//! → validate → a short run, here), partial results for `merge`
+//! ([`partials`]) and command lines ([`flags`]).
 //!
 //! Bad input must end in a clear error (exit 2), never a panic; the parser
 //! is only the first line of defence: a file that validates must also run.
@@ -20,14 +22,21 @@ use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+mod flags;
+mod partials;
+pub use flags::fuzz_flags;
+pub use partials::fuzz_partials;
+
 /// What a fuzzing session did.
 #[derive(Debug, Default)]
 pub struct FuzzStats {
     /// Mutated inputs tried.
     pub inputs: u64,
-    /// Inputs that parsed and validated (the rest gave a clear error).
+    /// Inputs accepted by the first check (the rest gave a clear error):
+    /// scenarios that validated, partials that read, command lines accepted.
     pub valid: u64,
-    /// Strategy runs started (each run input's first two strategies, one seed each).
+    /// Scenarios: strategy runs started (each run input's first two strategies,
+    /// one seed each). Partials: edited sets that merged and were rendered.
     pub runs: u64,
     /// Runs that hit the event budget before the horizon (their metrics are not computed).
     pub cut_short: u64,
@@ -36,7 +45,7 @@ pub struct FuzzStats {
 }
 
 /// Values that break assumptions, by what they look like.
-const DURATIONS: &[&str] = &[
+pub(crate) const DURATIONS: &[&str] = &[
     "\"0s\"",
     "\"1ns\"",
     "\"1ms\"",
@@ -56,7 +65,7 @@ const DURATIONS: &[&str] = &[
     "\"25h\"",
     "\"\"",
 ];
-const NUMBERS: &[&str] = &[
+pub(crate) const NUMBERS: &[&str] = &[
     "0",
     "-1",
     "1",
@@ -161,6 +170,68 @@ const KEYS: &[&str] = &[
     "window",
 ];
 
+/// One of `set`, at random.
+pub(crate) fn pick(rng: &mut ChaCha8Rng, set: &[&str]) -> String {
+    set[rng.random_range(0..set.len())].to_string()
+}
+
+/// Run `f`, turning a panic into its message. Call within [`quiet_panics`].
+pub(crate) fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "a panic".into())
+    })
+}
+
+/// Run `f` with panics on this thread kept off stderr (the fuzzers report
+/// them in their stats); any other thread's panic (a test running beside)
+/// still reaches the hook that was there, which is put back afterwards.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> T {
+    let hook = std::sync::Arc::new(std::panic::take_hook());
+    let previous = hook.clone();
+    let fuzzing = std::thread::current().id();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != fuzzing {
+            previous(info);
+        }
+    }));
+    let out = f();
+    let _ = std::panic::take_hook();
+    match std::sync::Arc::try_unwrap(hook) {
+        Ok(hook) => std::panic::set_hook(hook),
+        // Still shared (cannot happen: the quiet hook holding the clone is gone): keep delegating.
+        Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+    }
+    out
+}
+
+/// Which inputs a session mutates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Scenario files (the bundled catalogue, mutated).
+    Scenarios,
+    /// Partial results given to `kasim merge`.
+    Partials,
+    /// Command lines.
+    Flags,
+}
+
+/// Run `plan.inputs` inputs of `target` (for scenarios, [`fuzz`] with `corpus`).
+pub fn fuzz_target(target: Target, corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
+    match target {
+        Target::Scenarios => fuzz(corpus, plan),
+        Target::Partials | Target::Flags => quiet_panics(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+            let mut stats = FuzzStats::default();
+            if target == Target::Partials {
+                fuzz_partials(&mut rng, plan.inputs, &mut stats);
+            } else {
+                fuzz_flags(&mut rng, plan.inputs, &mut stats);
+            }
+            stats
+        }),
+    }
+}
+
 /// One mutation of `text`.
 fn mutate(rng: &mut ChaCha8Rng, text: &str) -> String {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -168,7 +239,6 @@ fn mutate(rng: &mut ChaCha8Rng, text: &str) -> String {
         lines.push(String::new());
     }
     let i = rng.random_range(0..lines.len());
-    let pick = |rng: &mut ChaCha8Rng, set: &[&str]| set[rng.random_range(0..set.len())].to_string();
     match rng.random_range(0..9) {
         // A value replaced by an edge case of its likely type.
         0..=2 => {
@@ -252,20 +322,13 @@ pub struct FuzzPlan {
 /// Try `plan.inputs` mutated scenarios (from `corpus`: file name and
 /// text), deterministically from `plan.seed`.
 pub fn fuzz(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
+    quiet_panics(|| fuzz_scenarios(corpus, plan))
+}
+
+fn fuzz_scenarios(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
     let FuzzPlan { inputs, seed, budget, run_every } = plan;
     let mut stats = FuzzStats::default();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // Panics the fuzzer catches are its findings, reported in `stats`: keep
-    // them off stderr on this thread only; any other thread's panic (a test
-    // running beside) still reaches the hook that was there.
-    let hook = std::sync::Arc::new(std::panic::take_hook());
-    let previous = hook.clone();
-    let fuzzing = std::thread::current().id();
-    std::panic::set_hook(Box::new(move |info| {
-        if std::thread::current().id() != fuzzing {
-            previous(info);
-        }
-    }));
     for _ in 0..inputs {
         let (name, base) = corpus[rng.random_range(0..corpus.len())];
         let mut text = base.to_string();
@@ -273,7 +336,7 @@ pub fn fuzz(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
             text = mutate(&mut rng, &text);
         }
         stats.inputs += 1;
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let outcome = catching(|| {
             let mut local = FuzzStats::default();
             if let Ok(s) = crate::scenario::parse(Path::new(name), &text) {
                 local.valid += 1;
@@ -282,28 +345,15 @@ pub fn fuzz(corpus: &[(&str, &str)], plan: FuzzPlan) -> FuzzStats {
                 }
             }
             local
-        }));
+        });
         match outcome {
             Ok(local) => {
                 stats.valid += local.valid;
                 stats.runs += local.runs;
                 stats.cut_short += local.cut_short;
             }
-            Err(e) => {
-                let message = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "a panic".into());
-                stats.panics.push((text, message));
-            }
+            Err(message) => stats.panics.push((text, message)),
         }
-    }
-    let _ = std::panic::take_hook();
-    match std::sync::Arc::try_unwrap(hook) {
-        Ok(hook) => std::panic::set_hook(hook),
-        // Still shared (cannot happen: the quiet hook holding the clone is gone): keep delegating.
-        Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
     }
     stats
 }
