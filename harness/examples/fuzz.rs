@@ -13,7 +13,8 @@ use harness::fuzz::{fuzz_target, FuzzPlan, Target};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().expect("numbers: INPUTS [SEED] [EVENT_BUDGET] [RUN_EVERY]"));
+    let number =
+        |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().expect("numbers: INPUTS [SEED] [EVENT_BUDGET] [RUN_EVERY]"));
     let plan = FuzzPlan { inputs: number(0, 10_000), seed: number(1, 1), budget: number(2, 20_000), run_every: number(3, 1) };
     let targets: Vec<(Target, u64)> = match args.get(4).map_or("scenarios", String::as_str) {
         "scenarios" => vec![(Target::Scenarios, plan.inputs)],

@@ -264,6 +264,11 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
 }
 
+/// [`run_with`] over a chosen transport (QUIC, a datagram tunnel) instead of TCP.
+pub fn run_with_transport(scenario: &Scenario, factory: StrategyFactory, lookback: Duration, seed: u64, transport: Transport) -> RunRecord {
+    finish(scenario, seed, build_world(scenario, factory, lookback, seed, false, transport))
+}
+
 /// Run a built world (see [`world`]) to its horizon and collect its record; a world
 /// already run part of the way (a fuzzer's budget) carries on from where it stopped.
 pub fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, Vec<DerivedFault>, Probes)) -> RunRecord {

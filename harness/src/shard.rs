@@ -253,8 +253,7 @@ pub fn read(file: &Path) -> Result<Partial, ShardError> {
 /// A partial result from its text (`file` names it in errors): the JSON, the
 /// digest over its contents, the fingerprint of each scenario copy.
 pub fn parse(file: &Path, text: &str) -> Result<Partial, ShardError> {
-    let p: Partial =
-        serde_json::from_str(text).map_err(|e| ShardError::NotPartial { file: file.to_path_buf(), message: e.to_string() })?;
+    let p: Partial = serde_json::from_str(text).map_err(|e| ShardError::NotPartial { file: file.to_path_buf(), message: e.to_string() })?;
     if !p.partial {
         return Err(ShardError::NotPartial { file: file.to_path_buf(), message: "\"partial\" is false".into() });
     }

@@ -15,7 +15,9 @@ use sim::world::AccessLink;
 use sim::Side;
 use std::time::Duration;
 
-pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+/// `also`: names of strategies supplied in code (a library user's), which
+/// `[[expect]]`s may name beside the file's own.
+pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenario, ScenarioError> {
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() {
         return Err(ctx.error(Some(raw.name.span()), "name", "must not be empty"));
@@ -144,7 +146,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario) -> Result<Scenario, ScenarioErr
         }
         strategies.push(spec);
     }
-    let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies)).collect::<Result<Vec<_>, _>>()?;
+    let expects = raw.expect.iter().enumerate().map(|(i, e)| expect(ctx, i, e, &strategies, also)).collect::<Result<Vec<_>, _>>()?;
     Ok(Scenario {
         path: ctx.file.to_path_buf(),
         name,
@@ -606,11 +608,12 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
     Ok(FaultSpec { kind, side, client, proxy: host == "proxy", when, duration })
 }
 
-fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec]) -> Result<Expect, ScenarioError> {
+fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec], also: &[&str]) -> Result<Expect, ScenarioError> {
     let key = |k: &str| format!("expect[{i}].{k}");
     let strategy = raw.strategy.get_ref().clone();
-    if !strategies.iter().any(|s| s.name == strategy) {
-        let names: Vec<String> = strategies.iter().map(|s| format!("\"{}\"", s.name)).collect();
+    if !strategies.iter().any(|s| s.name == strategy) && !also.contains(&strategy.as_str()) {
+        let names: Vec<String> =
+            strategies.iter().map(|s| s.name.as_str()).chain(also.iter().copied()).map(|n| format!("\"{n}\"")).collect();
         return Err(ctx.error(
             Some(raw.strategy.span()),
             key("strategy"),

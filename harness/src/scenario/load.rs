@@ -40,13 +40,19 @@ fn read_error(path: &Path, e: ReadError) -> ScenarioError {
 
 /// Validate a scenario given as text (`path` is used in messages).
 pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(path, src, &[])
+}
+
+/// [`parse`], where `[[expect]]`s may also name the strategies in `also`
+/// (supplied in code by a library user, not declared in the file).
+pub fn parse_with(path: &Path, src: &str, also: &[&str]) -> Result<Scenario, ScenarioError> {
     let ctx = Ctx::new(path, src);
     let raw: RawScenario = toml::from_str(src).map_err(|e| {
         let key = e.span().map(|span| key_at(src, span.start)).unwrap_or_default();
         let message = in_our_words(e.message().trim(), &key);
         ctx.error(e.span(), key, message)
     })?;
-    build(&ctx, raw)
+    build(&ctx, raw, also)
 }
 
 /// The parser's message in the file's terms: serde's "invalid type:
