@@ -151,7 +151,7 @@ fn bad_flags_exit_2_naming_the_parameter_and_what_is_allowed() {
         (vec!["--vary", "idle=60s", "--require", "latency<=5"], "unknown metric \"latency\""),
         (vec!["--vary", "idle=60s", "--minimize", "cost"], "--minimize \"cost\""),
         (vec!["--vary", "idle=60s", "--seeds", "0"], "--seeds: 0 is out of range; allowed: 1..=1000000"),
-        (vec!["--vary", "idle=60s", "--jobs", "0"], "--jobs: 0 is out of range; allowed: 1 or more"),
+        (vec!["--vary", "idle=60s", "--jobs", "0"], "--jobs: 0 is out of range; allowed: 1..=256"),
     ] {
         let mut all = vec!["tune", p, "--strategy", "ka"];
         all.extend(&args);
