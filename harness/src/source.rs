@@ -77,6 +77,17 @@ impl<'a> Ctx<'a> {
         ScenarioError { file: self.file.to_path_buf(), position: span.map(|s| self.position(s)), key: key.into(), message: message.into() }
     }
 
+    /// A timeout that `"0s"` turns off (`None`; `zero` says what 0 means in
+    /// the message, "never" or "the kernel's"): otherwise at least 1 ms, the
+    /// resolution of every application timer.
+    pub fn timeout(&self, v: &Spanned<String>, key: &str, zero: &str) -> Result<Option<std::time::Duration>, ScenarioError> {
+        let d = self.unit(v, key, crate::units::parse_duration)?;
+        if !d.is_zero() && d < std::time::Duration::from_millis(1) {
+            return Err(self.error(Some(v.span()), key, format!("is under a millisecond; allowed: \"0s\" ({zero}) or at least \"1ms\"")));
+        }
+        Ok(Some(d).filter(|d| !d.is_zero()))
+    }
+
     /// Parse a spanned string with a unit parser; its error becomes one at the value's span.
     pub fn unit<T>(&self, v: &Spanned<String>, key: &str, parse: impl Fn(&str) -> Result<T, UnitError>) -> Result<T, ScenarioError> {
         parse(v.get_ref()).map_err(|e| self.error(Some(v.span()), key, e.to_string()))

@@ -78,11 +78,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     };
     let idle = |app: Option<&RawApp>, key: &str| -> Result<Option<Duration>, ScenarioError> {
         let Some(v) = app.and_then(|a| a.idle_timeout.as_ref()) else { return Ok(None) };
-        let d = ctx.unit(v, key, units::parse_duration)?;
-        if !d.is_zero() && d < Duration::from_millis(1) {
-            return Err(ctx.error(Some(v.span()), key, "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\""));
-        }
-        Ok(Some(d).filter(|d| !d.is_zero()))
+        ctx.timeout(v, key, "never")
     };
     let client_idle_timeout = idle(raw.client.as_ref().and_then(|c| c.app.as_ref()), "client.app.idle_timeout")?;
     let accept = accept_queue(ctx, raw.client.as_ref().and_then(|c| c.app.as_ref()), raw.server.as_ref().and_then(|s| s.app.as_ref()))?;
@@ -233,17 +229,7 @@ fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioEr
     use sim::world::OnIdle;
     let idle_timeout = match &raw.idle_timeout {
         None => None,
-        Some(v) => {
-            let d = ctx.unit(v, "proxy.idle_timeout", units::parse_duration)?;
-            if !d.is_zero() && d < Duration::from_millis(1) {
-                return Err(ctx.error(
-                    Some(v.span()),
-                    "proxy.idle_timeout",
-                    "is under a millisecond; allowed: \"0s\" (never) or at least \"1ms\"",
-                ));
-            }
-            Some(d).filter(|d| !d.is_zero())
-        }
+        Some(v) => ctx.timeout(v, "proxy.idle_timeout", "never")?,
     };
     let on_idle = match &raw.on_idle {
         None => OnIdle::Fin,

@@ -93,15 +93,7 @@ pub(super) fn reconnect(ctx: &Ctx, raw: &RawReconnect) -> Result<Reconnect, Scen
         r.jitter = v;
     }
     if let Some(t) = &raw.connect_timeout {
-        let d = ctx.unit(t, "client.reconnect.connect_timeout", units::parse_duration)?;
-        if !d.is_zero() && d < Duration::from_millis(1) {
-            return Err(ctx.error(
-                Some(t.span()),
-                "client.reconnect.connect_timeout",
-                "is under a millisecond; allowed: \"0s\" (the kernel's) or at least \"1ms\"",
-            ));
-        }
-        r.connect_timeout = Some(d).filter(|d| !d.is_zero());
+        r.connect_timeout = ctx.timeout(t, "client.reconnect.connect_timeout", "the kernel's")?;
     }
     Ok(r)
 }
