@@ -320,3 +320,67 @@ fn the_event_estimate_counts_heartbeats_and_reconnects() {
     assert!((none - 2_160_000.0).abs() < 1.0, "{none}");
     assert!((phi - none - 14_400.0).abs() < 1.0, "{phi}");
 }
+
+/// Item 8: a signal's message agreed with the disk in 258 of 260 trials;
+/// twice it said "nothing was written" with the new set already in place
+/// (the watcher raced the rename). Now a write holds a lock from its temp
+/// file to its rename, which the watcher takes first. Over signals sent at
+/// times spread across a run that writes `--out` (so some land before the
+/// runs end, some during the write, some after), what is said must match
+/// what is on disk: "nothing was written" leaves the old set, "… had been
+/// written in whole" and exit 0 leave the new one, never a mix. (The race
+/// window is a few microseconds: these 40 trials hold the invariant over a
+/// spread of signal times; measured here, 28 land before the write and 12
+/// after the run; they do not reproduce the issue's 2 in 260 on demand.)
+#[test]
+fn what_a_signal_says_was_written_is_what_is_on_disk() {
+    let dir = folder("signal-race");
+    std::fs::write(dir.join("s.toml"), SCENARIO).unwrap();
+    let report = |name: &str| std::fs::read_to_string(dir.join(name).join("report.json")).unwrap_or_default();
+    // The old set (3 seeds) and what the new one reads (10 000 seeds: about 0.3 s here).
+    assert_eq!(kasim_in(&dir, &["run", "s.toml", "--seeds", "10000", "--out", "new"]).status.code(), Some(0));
+    let new = report("new");
+    let (mut before, mut _during_or_after) = (0, 0);
+    for trial in 0..40u64 {
+        assert_eq!(kasim_in(&dir, &["run", "s.toml", "--seeds", "3", "--out", "out"]).status.code(), Some(0));
+        let old = report("out");
+        assert_ne!(old, new);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+            .args(["run", "s.toml", "--seeds", "10000", "--out", "out"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(trial * 10));
+        // SAFETY: signalling our own child process (it may have exited: then kill fails harmlessly).
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        let o = child.wait_with_output().unwrap();
+        let (err, now) = (stderr(&o), report("out"));
+        match o.status.code() {
+            Some(0) => assert_eq!(now, new, "trial {trial}: finished, the new set"),
+            // Signalled before its handler was installed: killed, nothing done.
+            None => {
+                assert_eq!(now, old, "trial {trial}: killed at start, the old set");
+                before += 1;
+            }
+            Some(130) if err.contains("nothing was written") => {
+                assert_eq!(now, old, "trial {trial}: said nothing was written, but the set changed: {err}");
+                before += 1;
+            }
+            Some(130) => {
+                assert!(err.contains("had been written in whole"), "trial {trial}: {err}");
+                assert_eq!(now, new, "trial {trial}: said written, the new set: {err}");
+                _during_or_after += 1;
+            }
+            other => panic!("trial {trial}: exit {other:?}: {err}"),
+        }
+        assert!(
+            std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")),
+            "trial {trial}: a temp left"
+        );
+    }
+    // The signals landed before the write at least once.
+    assert!(before > 0, "no signal landed before the write");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
