@@ -345,7 +345,7 @@ fn what_a_signal_says_was_written_is_what_is_on_disk() {
         assert_eq!(kasim_in(&dir, &["run", "s.toml", "--seeds", "3", "--out", "out"]).status.code(), Some(0));
         let old = report("out");
         assert_ne!(old, new);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
+        let child = Command::new(env!("CARGO_BIN_EXE_kasim"))
             .args(["run", "s.toml", "--seeds", "10000", "--out", "out"])
             .current_dir(&dir)
             .stdout(Stdio::null())
