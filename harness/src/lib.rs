@@ -17,6 +17,7 @@
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
 //! * [`calibrate`]: the model against the real kernel, in network namespaces;
 //! * `live` (feature `live`): users' tokio code on turmoil, judged the same way;
+//! * [`reference`]: the generated parts of `docs/reference.md`;
 //! * [`cli`]: the `kasim` command.
 
 pub mod calibrate;
@@ -31,6 +32,7 @@ pub mod live;
 pub mod metrics;
 pub mod packed;
 pub mod plots;
+pub mod reference;
 pub mod runner;
 pub mod scenario;
 pub mod session;

@@ -197,11 +197,11 @@ pub struct CheckArgs {
 pub struct ReplayArgs {
     /// The scenario file.
     pub path: PathBuf,
-    /// `--strategy`: the name of the scenario's strategy to replay.
-    #[arg(long, help = None)]
+    /// The name of the scenario's strategy to replay.
+    #[arg(long)]
     pub strategy: String,
-    /// `--seed`: the run's seed itself (`base_seed + i`, as `check` prints it), not its index.
-    #[arg(long, help = None)]
+    /// The run's seed itself (`base_seed + i`, as `check` prints it), not its index.
+    #[arg(long)]
     pub seed: u64,
     /// `--format`: the story as text (default), or the contract's replay JSON (seed, fault
     /// times, `broken_at_s`, declarations, timeline).
