@@ -143,8 +143,8 @@ fn quic_lives_through_a_nat_rebinding_that_kills_tcp() {
     assert_eq!(tcp.nat_expiries, 1, "tcp expiries");
     let reset = error_at(&tcp_client, SocketError::Reset).expect("RST from the server");
     assert!(secs(reset, Instant::from_secs(60)) < 1.0);
-    // Broken when the mapping expired: the handshake's last packet left at
-    // 30 ms (10 ms each way on the client's link, SYN, SYN-ACK, ACK), plus the 30 s idle timeout.
+    // Broken when the mapping expired: the handshake's ACK, sent at 20 ms (SYN and SYN-ACK
+    // 10 ms each on the client's link), passes the NAT at 30 ms; plus the 30 s idle timeout.
     let (at, cause) = tcp.broken.expect("the expiry broke it");
     assert_eq!(cause, sim::oracle::BreakCause::NatExpired);
     assert!((30_030_000..30_031_000).contains(&at.since_start().as_micros()), "{at}");
