@@ -296,9 +296,10 @@ pub fn aggregate(strategy: &StrategySpec, horizon: Duration, runs: &[RunSummary]
 /// over the horizon, or its count) times the segments each takes, each sent,
 /// received and acknowledged; the strategy's heartbeats (every period it
 /// names, four events each: ping, pong and their ACKs); and, when sessions
-/// reconnect and a fault can end a connection, an attempt every
-/// `initial_backoff` from the first fault on (its SYN, the answer and the
-/// wake-ups: six events), the most a backoff lets through.
+/// reconnect and a fault can end a connection, attempts failing for the
+/// whole run at the pause the backoff settles on (`max_backoff`, or
+/// `initial_backoff` when `multiplier` is 1), six events each (the SYN, the
+/// answer, the wake-ups).
 pub fn estimated_events(scenario: &Scenario, strategy: &StrategySpec) -> f64 {
     let traffic = traffic_events(scenario);
     let horizon = scenario.horizon.as_secs_f64();
@@ -321,7 +322,10 @@ pub fn estimated_events(scenario: &Scenario, strategy: &StrategySpec) -> f64 {
     .fold(f64::INFINITY, f64::min);
     let heartbeats = if period.is_finite() { horizon / period.max(1e-3) * 4.0 } else { 0.0 };
     let attempts = match (scenario.reconnect_policy(), scenario.faults.first()) {
-        (r, Some(_)) if r.mode != crate::scenario::ReconnectMode::Off => horizon / r.initial_backoff.as_secs_f64().max(1e-3) * 6.0,
+        (r, Some(_)) if r.mode != crate::scenario::ReconnectMode::Off => {
+            let settled = if r.multiplier <= 1.0 { r.initial_backoff } else { r.max_backoff };
+            horizon / settled.as_secs_f64().max(1e-3) * 6.0
+        }
         _ => 0.0,
     };
     traffic + (heartbeats + attempts) * f64::from(scenario.clients * scenario.connections)

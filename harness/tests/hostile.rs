@@ -307,11 +307,13 @@ fn a_reconnect_storm_is_stopped_within_the_documented_bound() {
 /// Item 1: the "about 10^9 events" notice counted traffic only; it now
 /// counts a strategy's heartbeats and a session's reconnect attempts.
 /// Hand count for one connection over 1 h (3 600 s): a 1 s phi heartbeat is
-/// 3 600 x 4 = 14 400 events; eager reconnects every 10 ms after a fault are
-/// 360 000 attempts x 6 = 2 160 000; no traffic.
+/// 3 600 x 4 = 14 400 events; eager reconnects every 10 ms (multiplier 1:
+/// the pause never grows) are 360 000 attempts x 6 = 2 160 000; no traffic.
+/// With the default multiplier 2 the pause settles at max_backoff (2 min):
+/// 30 attempts x 6 = 180.
 #[test]
 fn the_event_estimate_counts_heartbeats_and_reconnects() {
-    let text = "name = \"e\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"10ms\"\n\
+    let text = "name = \"e\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"10ms\"\nmultiplier = 1.0\n\
                 [[fault]]\nkind = \"crash\"\ntarget = \"server\"\nat = \"1s\"\n\
                 [[strategy]]\nname = \"phi\"\nkind = \"phi_accrual\"\ninterval = \"1s\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n";
     let s = harness::scenario::parse(std::path::Path::new("e.toml"), text).unwrap();
@@ -319,6 +321,9 @@ fn the_event_estimate_counts_heartbeats_and_reconnects() {
     let none = harness::runner::estimated_events(&s, &s.strategies[1]);
     assert!((none - 2_160_000.0).abs() < 1.0, "{none}");
     assert!((phi - none - 14_400.0).abs() < 1.0, "{phi}");
+    let s = harness::scenario::parse(std::path::Path::new("e.toml"), &text.replace("multiplier = 1.0\n", "")).unwrap();
+    let growing = harness::runner::estimated_events(&s, &s.strategies[1]);
+    assert!((growing - 180.0).abs() < 1.0, "{growing}");
 }
 
 /// Item 8: a signal's message agreed with the disk in 258 of 260 trials;
