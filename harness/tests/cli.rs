@@ -5,13 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn kasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("kasim runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{kasim, stderr};
 
 /// Write a scenario into a fresh temp folder and return its path.
 fn scenario(name: &str, body: &str) -> PathBuf {

@@ -2,8 +2,6 @@
 //! shards that merge to the unsharded report, `tune` over quinn's keep-alive,
 //! `replay` with a QUIC timeline, and bad combinations refused with exit 2.
 
-use std::process::Command;
-
 const SCENARIO: &str = r#"
 name = "quic-cli"
 horizon = "1h"
@@ -39,14 +37,11 @@ name = "quic-off"
 kind = "quic"
 "#;
 
-fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("kasim-quic-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::kasim;
 
-fn kasim(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).output().expect("kasim runs")
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    common::temp_folder("quic", tag)
 }
 
 fn ok(args: &[&str]) -> Vec<u8> {

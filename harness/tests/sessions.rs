@@ -62,6 +62,7 @@ count = 2
     assert_eq!(run(&args), one);
 }
 
+/// One folder shared by this file's tests (each writes its own file names), so not emptied.
 fn tempdir() -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("kasim-sessions-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();

@@ -3,6 +3,8 @@
 //! format; an incomplete or mixed set is refused with exit 2; the example
 //! GitHub Actions workflow and Kubernetes Job give `--shard auto` what it needs.
 
+mod common;
+
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -32,9 +34,7 @@ const SCENARIOS: [&str; 4] = [
 ];
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kasim-shard-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::temp_folder("shard", name)
 }
 
 /// Run shard k/n of SCENARIOS at `seeds` and save its partial result.

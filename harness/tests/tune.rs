@@ -11,11 +11,10 @@
 //! keepalive packets per hour: the longest idle) is 330 s.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn kasim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("kasim runs")
-}
+mod common;
+use common::kasim;
 
 const AWS: &str = r#"name = "aws-nat-tune"
 horizon = "6h"
