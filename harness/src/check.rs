@@ -145,7 +145,7 @@ fn xml_escape(s: &str) -> String {
 /// JUnit XML: one test suite per scenario, one test case per expectation; a
 /// failure carries the observed value and the replay command for each seed.
 /// `path_of` gives the scenario file for a scenario name.
-pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> String) -> String {
+pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) -> String {
     let mut suites: Vec<(&str, Vec<&Checked>)> = Vec::new();
     for c in results {
         match suites.iter_mut().find(|(n, _)| *n == c.scenario) {
@@ -173,7 +173,7 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> String) -> String {
             let observed = c.observed.map_or("no value (nothing detected)".to_string(), |v| v.to_string());
             let mut body = String::new();
             for seed in &c.seeds {
-                body.push_str(&format!("reproduce with: kasim replay {} --strategy {} --seed {seed}\n", path_of(scenario), e.strategy));
+                body.push_str(&format!("reproduce with: {}\n", crate::paste::replay(&path_of(scenario), &e.strategy, *seed)));
             }
             out.push_str(&format!(
                 ">\n      <failure message=\"observed {}\" type=\"expectation\">{}</failure>\n    </testcase>\n",

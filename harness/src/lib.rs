@@ -15,6 +15,7 @@
 //! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
 //! * [`check`]: `[[expect]]` evaluation;
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;
+//!   [`paste`]: the commands kasim prints, quoted to run as printed;
 //! * [`calibrate`]: the model against the real kernel, in network namespaces;
 //! * `live` (feature `live`): users' tokio code on turmoil, judged the same way;
 //! * [`reference`]: the generated parts of `docs/reference.md`;
@@ -31,6 +32,7 @@ pub mod input;
 pub mod live;
 pub mod metrics;
 pub mod packed;
+pub mod paste;
 pub mod plots;
 pub mod reference;
 pub mod runner;

@@ -148,7 +148,7 @@ pub fn scenario_plots(
             let restore_s =
                 runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| s.restore_ns.iter()).map(|ns| ns as f64 / 1e9).collect();
             let (seed, why) = representative(runs, scenario.base_seed);
-            let replay = format!("kasim replay {} --strategy {} --seed {seed}", scenario.path.display(), st.name);
+            let replay = crate::paste::replay(&scenario.path, &st.name, seed);
             StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed), why, replay }
         })
         .collect();

@@ -363,3 +363,35 @@ fn what_a_signal_says_was_written_is_what_is_on_disk() {
     assert!(before > 0, "no signal landed before the write");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 29 item 4: lines that should paste did not. Away from the sources a
+/// bundled scenario's replay said `kasim replay <bundled>/buildbot-dialup.toml`,
+/// which no shell can run; it now names the scenario as replay finds it, and
+/// a failing check's line, run as printed from the same folder, replays.
+#[test]
+fn printed_replay_lines_run_as_printed() {
+    let dir = folder("paste");
+    let o = kasim_in(&dir, &["replay", "buildbot-dialup", "--strategy", "linux-default", "--seed", "3"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let line = text.lines().find(|l| l.starts_with("reproduce with: ")).expect("a reproduce line");
+    assert_eq!(line, "reproduce with: kasim replay buildbot-dialup --strategy linux-default --seed 3");
+    // A failing expectation of a file with a space in its name and its strategy's.
+    std::fs::write(
+        dir.join("my scenario.toml"),
+        "name = \"m\"\nhorizon = \"1h\"\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"10m\"\n\
+         [[strategy]]\nname = \"two words\"\nkind = \"tcp_keepalive\"\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n\
+         [[expect]]\nstrategy = \"two words\"\nside = \"client\"\nmetric = \"detection_max\"\nle = \"1s\"\n",
+    )
+    .unwrap();
+    let o = kasim_in(&dir, &["check", "my scenario.toml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err.lines().find_map(|l| l.trim().strip_prefix("reproduce with: ")).expect("a reproduce line");
+    assert_eq!(line, "kasim replay 'my scenario.toml' --strategy 'two words' --seed 0");
+    // Run it through a shell, as a person would paste it.
+    let pasted = line.replacen("kasim", env!("CARGO_BIN_EXE_kasim"), 1);
+    let o = Command::new("sh").arg("-c").arg(&pasted).current_dir(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{pasted}: {}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("declared dead at"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

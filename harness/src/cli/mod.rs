@@ -270,8 +270,8 @@ pub enum CliError {
     /// A run opened more connections than a run may hold (a reconnect storm)
     /// and was stopped: its figures would not be a whole run's.
     #[error(
-        "{}: strategy {strategy}, seed {seed}: the run opened {opened} connection endpoints by {} (a reconnect storm) and was stopped; allowed: at most max(50000, 8 per connection slot) per run, each kept until the run ends (about 1 KB); see the storm with `kasim replay {} --strategy {strategy} --seed {seed} --until {}`, and give [client.reconnect] a longer initial_backoff or connect_timeout",
-        scenario.display(), sim::Instant::ZERO + *at, scenario.display(), crate::units::format_duration(std::time::Duration::from_secs(at.as_secs() + 1))
+        "{}: strategy {strategy}, seed {seed}: the run opened {opened} connection endpoints by {} (a reconnect storm) and was stopped; allowed: at most max(50000, 8 per connection slot) per run, each kept until the run ends (about 1 KB); see the storm with `{} --until {}`, and give [client.reconnect] a longer initial_backoff or connect_timeout",
+        scenario.display(), sim::Instant::ZERO + *at, crate::paste::replay(scenario, strategy, *seed), crate::units::format_duration(std::time::Duration::from_secs(at.as_secs() + 1))
     )]
     ConnectionStorm {
         /// The scenario file.

@@ -192,7 +192,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             if r.requests.is_some() {
                 session_summary(&mut out, &r, s.horizon);
             }
-            let _ = writeln!(out, "reproduce with: kasim replay {} --strategy {} --seed {}", s.path.display(), strategy.name, args.seed);
+            let _ = writeln!(out, "reproduce with: {}", crate::paste::replay(&s.path, &strategy.name, args.seed));
             out.push('\n');
             out.push_str(&timeline::render(&lines));
             print_out(&out)?;

@@ -316,14 +316,14 @@ pub fn emit(
     let failed: Vec<&Checked> = results.iter().filter(|c| !c.passed).collect();
     for c in &failed {
         eprintln!("FAIL {}", c.describe());
-        let path = scenarios.iter().find(|s| s.name == c.scenario).map(|s| s.path.display().to_string()).unwrap_or_default();
+        let path = scenarios.iter().find(|s| s.name == c.scenario).map(|s| s.path.clone()).unwrap_or_default();
         for seed in &c.seeds {
-            eprintln!("  reproduce with: kasim replay {path} --strategy {} --seed {seed}", c.expect.strategy);
+            eprintln!("  reproduce with: {}", crate::paste::replay(&path, &c.expect.strategy, *seed));
         }
     }
     eprintln!("{} expectations, {} passed, {} failed", results.len(), results.len() - failed.len(), failed.len());
     if let Some(path) = junit {
-        let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.display().to_string()).unwrap_or_default();
+        let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.clone()).unwrap_or_default();
         write_atomic(path, &check::junit(&results, &path_of))?;
         eprintln!("wrote {}", path.display());
     }
