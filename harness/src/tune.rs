@@ -566,6 +566,28 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     let feasible = tuned.points.iter().filter(|p| p.feasible).count();
     let mut line =
         format!("{}: the least {} ({objective}) of the {feasible} feasible points of {}", name(p), plan.minimize, tuned.points.len());
+    // A keepalive idle against a NAT: the kernel fires it late, by up to its wheel level's
+    // granularity. Said of each point it names, right after the point (issue 29: the
+    // recommendation's 330 s figures read as if they were the cheaper 6m point's).
+    let idle = plan.axes.iter().position(|a| a.param == "idle" && plan.strategy.kind == "tcp_keepalive");
+    let wheel = |q: &Point| match (idle, &scenario.nat) {
+        (Some(i), Some(nat)) => {
+            let idle = units::parse_duration(&q.values[i]).unwrap_or_default();
+            let late = scenario.tcp.timers.granularity(idle);
+            format!(
+                "its probes fire up to {:.1} s late on the kernel's timer wheel ({:.1} s {} the NAT's {:.1} s)",
+                late.as_secs_f64(),
+                (idle + late).as_secs_f64(),
+                if idle + late < nat.idle_timeout { "<" } else { ">=" },
+                nat.idle_timeout.as_secs_f64()
+            )
+        }
+        _ => String::new(),
+    };
+    let own = wheel(p);
+    if !own.is_empty() {
+        line += &format!("; {own}");
+    }
     // The cheaper point nearest in objective (the first in grid order among equals), and what it breaks.
     let mut cheaper: Option<(&Point, f64)> = None;
     for q in tuned.points.iter().filter(|q| !q.feasible) {
@@ -580,20 +602,11 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
         if let Some(c) = plan.constraints.iter().find(|c| !c.holds(&q.report)) {
             let observed = c.metric.value(&q.report).map_or("no value".to_string(), |v| v.to_string());
             line += &format!("; {} would be cheaper but breaks {} (observed {observed})", name(q), c.text);
+            let theirs = wheel(q);
+            if !theirs.is_empty() {
+                line += &format!(": {theirs}");
+            }
         }
-    }
-    // A keepalive idle against a NAT: the kernel fires it late, by up to its wheel level's granularity.
-    let idle = plan.axes.iter().position(|a| a.param == "idle" && plan.strategy.kind == "tcp_keepalive");
-    if let (Some(i), Some(nat)) = (idle, &scenario.nat) {
-        let idle = units::parse_duration(&p.values[i]).unwrap_or_default();
-        let late = scenario.tcp.timers.granularity(idle);
-        line += &format!(
-            "; its probes fire up to {:.1} s late on the kernel's timer wheel ({:.1} s {} the NAT's {:.1} s)",
-            late.as_secs_f64(),
-            (idle + late).as_secs_f64(),
-            if idle + late < nat.idle_timeout { "<" } else { ">=" },
-            nat.idle_timeout.as_secs_f64()
-        );
     }
     line
 }
