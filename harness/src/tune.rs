@@ -172,6 +172,21 @@ impl Constraint {
         Ok(Constraint { metric, op, bound, text: spec.trim().to_string() })
     }
 
+    /// How far a point with this report is from meeting it, relative to the
+    /// bound's size (0 when it holds; infinite when the metric has no value).
+    pub fn shortfall(&self, r: &StrategyReport) -> f64 {
+        match self.metric.value(r) {
+            None => f64::INFINITY,
+            Some(v) => {
+                let over = match self.op {
+                    Op::Le => v - self.bound,
+                    _ => self.bound - v,
+                };
+                (over.max(0.0)) / self.bound.abs().max(1.0)
+            }
+        }
+    }
+
     /// Does a point with this report meet it? No value (nothing detected) does not.
     pub fn holds(&self, r: &StrategyReport) -> bool {
         self.metric.value(r).is_some_and(|v| match self.op {
@@ -558,7 +573,25 @@ pub fn show(axis: &Axis, value: &str) -> String {
 pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     let Some(r) = tuned.recommended else {
         let complete = tuned.points.iter().filter(|p| p.dropped.is_none()).count();
-        return format!("no point meets every constraint ({complete} of {} points ran every seed)", tuned.points.len());
+        let mut line = format!("no point meets every constraint ({complete} of {} points ran every seed)", tuned.points.len());
+        // The closest point: fewest constraints broken, then the least relative shortfall
+        // (the first in grid order among equals), and by how much it misses each.
+        let broken = |q: &Point| plan.constraints.iter().filter(|c| !c.holds(&q.report)).collect::<Vec<_>>();
+        let score = |q: &Point| (broken(q).len(), plan.constraints.iter().map(|c| c.shortfall(&q.report)).sum::<f64>());
+        let closest = tuned
+            .points
+            .iter()
+            .filter(|q| q.dropped.is_none())
+            .min_by(|a, b| score(a).0.cmp(&score(b).0).then(score(a).1.total_cmp(&score(b).1)));
+        if let Some(q) = closest {
+            let name = plan.axes.iter().zip(&q.values).map(|(a, v)| show(a, v)).collect::<Vec<_>>().join(" ");
+            let misses: Vec<String> = broken(q)
+                .iter()
+                .map(|c| format!("{} (observed {})", c.text, c.metric.value(&q.report).map_or("no value".to_string(), |v| v.to_string())))
+                .collect();
+            line += &format!("; the closest, {name}, breaks {}", misses.join(" and "));
+        }
+        return line;
     };
     let p = &tuned.points[r];
     let name = |p: &Point| plan.axes.iter().zip(&p.values).map(|(a, v)| show(a, v)).collect::<Vec<_>>().join(" ");

@@ -173,3 +173,23 @@ fn bad_flags_exit_2_naming_the_parameter_and_what_is_allowed() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown strategy \"nope\"; allowed: \"ka\""));
 }
+
+/// Issue 29 item 3: when nothing is feasible, say which constraint bound and
+/// by how much at the closest point. With packets <= 5 an hour as well, the
+/// points under the NAT's 350 s (idle <= 330 s) send 10 or more an hour and
+/// those over it lose mappings: every point breaks one constraint. The
+/// closest by relative shortfall is 6m: it loses 1 mapping per run against a
+/// bound of 0 (shortfall 1.0), where 330 s sends about 10 an hour against 5
+/// (about 1.0 as well, but more).
+#[test]
+fn when_nothing_is_feasible_the_closest_point_says_what_it_misses() {
+    let o = tune(&["--require", "keepalive_packets_per_hour<=5", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc["recommended"].is_null(), "{}", doc["recommended"]);
+    let table = String::from_utf8(tune(&["--require", "keepalive_packets_per_hour<=5"]).stdout).unwrap();
+    let why = table.lines().last().unwrap();
+    assert!(
+        why.ends_with("no point meets every constraint (19 of 19 points ran every seed); the closest, idle=6m, breaks nat_expiries_per_run<=0 (observed 1)"),
+        "{why}"
+    );
+}
