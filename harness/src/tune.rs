@@ -303,6 +303,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The side whose detection latency the frontier and the table show: the
+    /// client's when the strategy runs there, else the server's (a broker-side
+    /// or server-side strategy showed "-" on every row and never ranked).
+    pub fn detection_side(&self) -> Side {
+        if self.strategy.sides.contains(&Side::Client) {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
     /// Check and parse the command line's `--vary`, `--require` and `--minimize` for
     /// `strategy`: every axis names a parameter of its kind once, the grid has at
     /// most [`MAX_POINTS`] points, and there is at least one seed.
@@ -448,20 +459,28 @@ pub fn tune(scenario: &Scenario, plan: &Plan, progress: &(dyn Fn() + Sync)) -> T
             Point { values, seeds: runs[i].len(), dropped: dropped[i].take(), feasible, pareto: false, report }
         })
         .collect();
-    mark_pareto(&mut points);
+    mark_pareto(&mut points, plan.detection_side());
     let recommended = recommend(&points, plan.minimize);
     Tuned { points, recommended, runs: made }
 }
 
+/// The detection p99 a point is judged by: `side`'s (see [`Plan::detection_side`]).
+pub fn detection_p99(r: &StrategyReport, side: Side) -> Option<f64> {
+    match side {
+        Side::Client => r.client.latency_s.p99,
+        Side::Server => r.server.latency_s.p99,
+    }
+}
+
 /// The three objectives of the frontier, all to minimise; no detection is the worst.
-fn objectives(r: &StrategyReport) -> [f64; 3] {
-    [r.client.latency_s.p99.unwrap_or(f64::INFINITY), r.false_positives_per_1000_conn_hours, r.keepalive_packets_per_hour]
+fn objectives(r: &StrategyReport, side: Side) -> [f64; 3] {
+    [detection_p99(r, side).unwrap_or(f64::INFINITY), r.false_positives_per_1000_conn_hours, r.keepalive_packets_per_hour]
 }
 
 /// Mark every complete point that no other complete point dominates (at least
-/// as good on all three objectives, better on one).
-pub fn mark_pareto(points: &mut [Point]) {
-    let objs: Vec<Option<[f64; 3]>> = points.iter().map(|p| p.dropped.is_none().then(|| objectives(&p.report))).collect();
+/// as good on all three objectives, better on one), detection on `side`.
+pub fn mark_pareto(points: &mut [Point], side: Side) {
+    let objs: Vec<Option<[f64; 3]>> = points.iter().map(|p| p.dropped.is_none().then(|| objectives(&p.report, side))).collect();
     for i in 0..points.len() {
         let Some(a) = objs[i] else { continue };
         let dominated = objs.iter().flatten().any(|b| b.iter().zip(&a).all(|(x, y)| x <= y) && b.iter().zip(&a).any(|(x, y)| x < y));
@@ -727,7 +746,7 @@ mod tests {
             point(None, 0.0, 4.0, true),        // e: dominated by b (no detection is the worst latency)
             point(Some(10.0), 2.0, 20.0, true), // f: fastest, but false positives
         ];
-        mark_pareto(&mut pts);
+        mark_pareto(&mut pts, Side::Client);
         let marks: Vec<bool> = pts.iter().map(|p| p.pareto).collect();
         assert_eq!(marks, [true, true, false, true, false, true]);
     }

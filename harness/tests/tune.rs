@@ -193,3 +193,33 @@ fn when_nothing_is_feasible_the_closest_point_says_what_it_misses() {
         "{why}"
     );
 }
+
+/// Issue 29 item 3: a server-side strategy showed "-" for detection on every
+/// row (the client's p99) and its latency never reached the frontier. The
+/// table now shows the side the strategy runs on. A client vanishes at 10 m;
+/// the server's keepalive (idle I, 10 s x 3) declares it dead between
+/// 30 s (a probe was due just after the vanish) and I + 30 s (the last ACK
+/// came just before), plus the timer wheel's lateness (under 2 s at these
+/// delays): 30–92 s for I = 60 s, 30–152 s for I = 120 s.
+#[test]
+fn a_server_side_strategy_is_ranked_by_the_servers_detection() {
+    let dir = common::temp_folder("tune", "server-side");
+    let path = dir.join("server.toml");
+    std::fs::write(
+        &path,
+        "name = \"server-side\"\nhorizon = \"1h\"\nseeds = 6\n[[fault]]\nkind = \"vanish\"\ntarget = \"client\"\nat = \"uniform(10m, 20m)\"\n\
+         [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nsides = [\"server\"]\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n",
+    )
+    .unwrap();
+    let o = kasim(&["tune", path.to_str().unwrap(), "--strategy", "ka", "--vary", "idle=60s,120s"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8(o.stdout).unwrap();
+    let mut lines = table.lines().skip_while(|l| !l.trim_start().starts_with("idle"));
+    let header = lines.next().expect("the header");
+    assert!(header.contains("server p99") && !header.contains("client p99"), "{header}");
+    for (row, max) in lines.take(2).zip([92.0, 152.0]) {
+        let p99 = row.split_whitespace().nth(1).expect("a p99 cell");
+        let secs = harness::units::parse_duration(p99).unwrap_or_else(|e| panic!("{row}: {e}")).as_secs_f64();
+        assert!((30.0..=max).contains(&secs), "{row}");
+    }
+}

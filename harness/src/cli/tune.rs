@@ -43,7 +43,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
             .enumerate()
             .map(|(i, p)| TunePoint {
                 label: label(&plan, &p.values),
-                p99_s: p.report.client.latency_s.p99,
+                p99_s: tune::detection_p99(&p.report, plan.detection_side()),
                 packets_per_hour: p.report.keepalive_packets_per_hour,
                 feasible: p.feasible,
                 pareto: p.pareto,
@@ -151,7 +151,8 @@ fn rows(plan: &Plan, tuned: &Tuned) -> (Vec<String>, Vec<Vec<String>>) {
     extra.retain(|m| !shown.contains(&m.to_string().as_str()));
     extra.dedup();
     let mut headers: Vec<String> = plan.axes.iter().map(|a| a.param.to_string()).collect();
-    headers.extend(["client p99", "FP/1000h", "keepalive pkt/h"].map(String::from));
+    headers.push(format!("{} p99", plan.detection_side()));
+    headers.extend(["FP/1000h", "keepalive pkt/h"].map(String::from));
     headers.extend(extra.iter().map(|m| m.to_string()));
     headers.extend(["feasible", "pareto"].map(String::from));
     if plan.halving {
@@ -163,7 +164,7 @@ fn rows(plan: &Plan, tuned: &Tuned) -> (Vec<String>, Vec<Vec<String>>) {
         .enumerate()
         .map(|(i, p)| {
             let mut row = p.values.clone();
-            row.push(seconds(p.report.client.latency_s.p99));
+            row.push(seconds(tune::detection_p99(&p.report, plan.detection_side())));
             row.push(format!("{}", p.report.false_positives_per_1000_conn_hours));
             row.push(format!("{:.1}", p.report.keepalive_packets_per_hour));
             for m in &extra {
