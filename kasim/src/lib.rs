@@ -183,13 +183,7 @@ impl Experiment {
     /// A scenario file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Experiment, Error> {
         let path = path.as_ref();
-        let text = harness::input::read_text(path, harness::input::MAX_SCENARIO_BYTES).map_err(|e| ScenarioError {
-            file: path.to_path_buf(),
-            position: None,
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        Experiment::from_toml(path, &text)
+        Experiment::from_toml(path, &harness::scenario::read(path)?)
     }
 
     /// A scenario given as text; `path` names it in messages.

@@ -44,7 +44,9 @@ fn reap_stale_temps(dir: &Path, name: &str) {
         let file = e.file_name().to_string_lossy().to_string();
         let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) else { continue };
         // SAFETY: kill with signal 0 only asks whether the process exists.
-        let gone = pid != std::process::id() as i32
+        // Only a real process id: 0 and negatives name process groups.
+        let gone = pid > 0
+            && pid != std::process::id() as i32
             && unsafe { libc::kill(pid, 0) } == -1
             && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
         if gone {

@@ -415,14 +415,20 @@ pub const MAX_JOBS: usize = 256;
 /// The worker pool for `--jobs`, once `--seeds` and `--jobs` are checked as every command takes them: seeds 1..=1000000 (a
 /// scenario file's own limit), jobs 1..=[`MAX_JOBS`] (absent: every core).
 pub fn worker_pool(seeds: Option<u64>, jobs: Option<usize>) -> Result<rayon::ThreadPool, CliError> {
-    if seeds.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
-        return Err(CliError::BadFlag { flag: "seeds", message: format!("{} is out of range; allowed: 1..=1000000", seeds.unwrap_or(0)) });
-    }
+    check_seeds(seeds)?;
     check_jobs(jobs)?;
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.unwrap_or(0))
         .build()
         .map_err(|e| CliError::BadFlag { flag: "jobs", message: e.to_string() })
+}
+
+/// `--seeds`: 1..=1000000 (a scenario file's own limit), or absent.
+pub fn check_seeds(seeds: Option<u64>) -> Result<(), CliError> {
+    match seeds.filter(|n| !(1..=1_000_000).contains(n)) {
+        Some(n) => Err(CliError::BadFlag { flag: "seeds", message: format!("{n} is out of range; allowed: 1..=1000000") }),
+        None => Ok(()),
+    }
 }
 
 /// `--jobs`: 1..=[`MAX_JOBS`], or absent (every core).

@@ -106,9 +106,9 @@ pub fn fuzz_flags(rng: &mut ChaCha8Rng, inputs: u64, stats: &mut FuzzStats) {
 
 /// Parse `argv` and check what the command would check before running; true if all is accepted.
 fn check(argv: &[String]) -> bool {
-    use crate::cli::{check_jobs, Cli, Command};
+    use crate::cli::{check_jobs, check_seeds, Cli, Command};
     let Ok(cli) = Cli::try_parse_from(argv) else { return false };
-    let seeds_ok = |seeds: Option<u64>| seeds.is_none_or(|n| (1..=1_000_000).contains(&n));
+    let seeds_ok = |seeds: Option<u64>| check_seeds(seeds).is_ok();
     match cli.command {
         Command::Run(a) | Command::Check(crate::cli::CheckArgs { run: a, .. }) => {
             let shard = a.shard.as_deref().map(|s| crate::shard::Shard::parse(s, &|_| None));

@@ -24,8 +24,12 @@ pub(super) const MIN_TRAFFIC_GAP: Duration = Duration::from_millis(1);
 /// Read and validate one scenario file (a regular file of at most
 /// [`MAX_SCENARIO_BYTES`](crate::input::MAX_SCENARIO_BYTES), UTF-8).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let src = input::read_text(path, input::MAX_SCENARIO_BYTES).map_err(|e| read_error(path, e))?;
-    parse(path, &src)
+    parse(path, &read(path)?)
+}
+
+/// The text of a scenario file, read as [`load`] reads it.
+pub fn read(path: &Path) -> Result<String, ScenarioError> {
+    input::read_text(path, input::MAX_SCENARIO_BYTES).map_err(|e| read_error(path, e))
 }
 
 /// A file that could not be read, as a scenario error (bytes that are not

@@ -16,7 +16,7 @@ mod sessions;
 pub(crate) mod strategies;
 
 pub use crate::source::ScenarioError;
-pub use load::{discover, load, parse, parse_with};
+pub use load::{discover, load, parse, parse_with, read};
 pub use schema::json_schema;
 pub(crate) use strategies::check_param;
 
