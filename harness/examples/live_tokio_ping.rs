@@ -82,5 +82,5 @@ fn main() {
     let event = runner::run_scenario(&scenario, &[app], None, &|| {});
     let mut section = runner::scenario_report(&scenario, &[app], &event, scenario.seeds);
     section.strategies.push(harness::metrics::aggregate("my-tokio-keepalive (live)", "live", scenario.horizon, &runs));
-    print!("{}", reports::render::table(&reports::Report { scenarios: vec![section] }));
+    print!("{}", reports::render::table(&reports::Report { scenarios: vec![section], ..Default::default() }));
 }

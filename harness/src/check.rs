@@ -1,10 +1,50 @@
 //! `[[expect]]` evaluation: the observed value, pass or fail, and for a
 //! failure the seeds that show it, each with the command that replays it.
+//! With `confidence` (v3) the interval is judged instead of the figure:
+//! pass, fail or inconclusive, and for an inconclusive one the seeds
+//! estimated to decide it.
 
+use crate::confidence::{self, Estimator, Interval};
 use crate::metrics::{RunSummary, SideOutcome};
 use crate::scenario::{Expect, Metric, Op, Scenario};
 use reports::model::{SideReport, StrategyReport};
 use sim::Side;
+
+/// What became of an expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The figure (with `confidence`: its whole interval) meets the bound.
+    Pass,
+    /// The figure (with `confidence`: its whole interval) breaks the bound, or has no value.
+    Fail,
+    /// `confidence` only: the interval straddles the bound; more seeds may decide it.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// `pass`, `fail`, `inconclusive`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// How many seeds would decide an inconclusive expectation, if the runs to
+/// come looked like those made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedsToDecide {
+    /// About this many seeds in all.
+    About(u64),
+    /// More than this many (the estimate sits on the bound, or the metric's
+    /// interval never closes, as a maximum's).
+    MoreThan(u64),
+}
+
+/// The most seeds [`SeedsToDecide`] looks at.
+pub const MAX_SEEDS_ESTIMATE: u64 = 10_000_000;
 
 /// One expectation's verdict.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,21 +55,55 @@ pub struct Checked {
     pub expect: Expect,
     /// `None` when the metric has no value (no detection at all).
     pub observed: Option<f64>,
-    /// The observed value meets the bound (a metric without a value fails).
+    /// The verdict is [`Verdict::Pass`].
     pub passed: bool,
+    /// Pass, fail, or (with `confidence`) inconclusive.
+    pub verdict: Verdict,
+    /// With `confidence`: the interval judged, at `level`.
+    pub interval: Option<Interval>,
+    /// The level the interval was made at: the expectation's `confidence`,
+    /// or less of the error for each look of `check --until-decided`.
+    pub level: Option<f64>,
+    /// The seeds the verdict stands on.
+    pub runs: u64,
+    /// For an inconclusive one: the seeds estimated to decide it.
+    pub decide: Option<SeedsToDecide>,
     /// Seeds that show the failure (at most `limit`), worst first.
     pub seeds: Vec<u64>,
 }
 
 impl Checked {
     /// One line for stderr and JUnit: scenario, strategy, side, metric, bound, and what was
-    /// observed (`buildbot-dialup: linux-default client detection_p99 <= 10800: observed 7875`).
+    /// observed (`buildbot-dialup: linux-default client detection_p99 <= 10800: observed 7875`);
+    /// with `confidence`, the interval too.
     pub fn describe(&self) -> String {
         let e = &self.expect;
         let side = e.side.map(|s| format!(" {s}")).unwrap_or_default();
         let observed = self.observed.map_or("no value (nothing detected)".to_string(), |v| format!("{v}"));
-        format!("{}: {}{} {} {} {}: observed {}", self.scenario, e.strategy, side, e.metric.name(), e.op.symbol(), e.value, observed)
+        let mut line =
+            format!("{}: {}{} {} {} {}: observed {}", self.scenario, e.strategy, side, e.metric.name(), e.op.symbol(), e.value, observed);
+        if let (Some(i), Some(level)) = (self.interval, self.level) {
+            line.push_str(&format!(", {} % interval {} over {} seeds", percent(level), i.show(|v| format!("{}", (v * 1e6).round() / 1e6)), self.runs));
+        }
+        line
     }
+
+    /// For an inconclusive one: the interval against the bound and the seeds
+    /// that would decide it, as `check` prints it.
+    pub fn undecided(&self) -> Option<String> {
+        let decide = self.decide?;
+        let seeds = match decide {
+            SeedsToDecide::About(n) => format!("about {n} seeds would decide it (--seeds {n}, or --until-decided)"),
+            SeedsToDecide::MoreThan(n) => format!("more than {n} seeds would not decide it (the estimate sits on the bound)"),
+        };
+        Some(format!("the interval straddles the bound {}; {seeds}", self.expect.value))
+    }
+}
+
+/// A level as a percentage without noise: 0.95 → "95", 0.975 → "97.5".
+fn percent(level: f64) -> String {
+    let p = (level * 1e6).round() / 1e4;
+    format!("{p}")
 }
 
 fn side_of(r: &StrategyReport, side: Option<Side>) -> &SideReport {
@@ -154,6 +228,10 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) 
         }
     }
     let failures = results.iter().filter(|c| !c.passed).count();
+    let describe_failure = |c: &Checked| match (c.verdict, c.undecided()) {
+        (Verdict::Inconclusive, Some(why)) => format!("inconclusive: {why}"),
+        _ => format!("observed {}", c.observed.map_or("no value (nothing detected)".to_string(), |v| v.to_string())),
+    };
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kasim check\" tests=\"{}\" failures=\"{failures}\">\n",
         results.len()
@@ -170,14 +248,15 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) 
                 out.push_str("/>\n");
                 continue;
             }
-            let observed = c.observed.map_or("no value (nothing detected)".to_string(), |v| v.to_string());
+            let message = describe_failure(c);
             let mut body = String::new();
             for seed in &c.seeds {
                 body.push_str(&format!("reproduce with: {}\n", crate::paste::replay(&path_of(scenario), &e.strategy, *seed)));
             }
             out.push_str(&format!(
-                ">\n      <failure message=\"observed {}\" type=\"expectation\">{}</failure>\n    </testcase>\n",
-                xml_escape(&observed),
+                ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                xml_escape(&message),
+                if c.verdict == Verdict::Inconclusive { "inconclusive" } else { "expectation" },
                 xml_escape(&body)
             ));
         }
@@ -189,18 +268,99 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) 
 
 /// Evaluate every expectation of a scenario against its report and runs.
 pub fn check(scenario: &Scenario, reports: &[StrategyReport], runs: &[Vec<RunSummary>], limit: usize) -> Vec<Checked> {
+    check_at(scenario, reports, runs, limit, &|c| c)
+}
+
+/// [`check`], each `confidence` turned into the level its interval is made
+/// at by `level` (`check --until-decided` spends the error over its looks).
+pub fn check_at(
+    scenario: &Scenario,
+    reports: &[StrategyReport],
+    runs: &[Vec<RunSummary>],
+    limit: usize,
+    level: &dyn Fn(f64) -> f64,
+) -> Vec<Checked> {
     scenario
         .expects
         .iter()
         .filter_map(|e| {
             let i = reports.iter().position(|r| r.name == e.strategy)?;
             let observed = value(&reports[i], e.metric, e.side);
-            let passed = observed.is_some_and(|v| holds(e.op, v, e.value));
-            let seeds = if passed { Vec::new() } else { witnesses(e, &runs[i], limit) };
-            Some(Checked { scenario: scenario.name.clone(), expect: e.clone(), observed, passed, seeds })
+            let mut c = Checked {
+                scenario: scenario.name.clone(),
+                expect: e.clone(),
+                observed,
+                passed: false,
+                verdict: Verdict::Fail,
+                interval: None,
+                level: None,
+                runs: runs[i].len() as u64,
+                decide: None,
+                seeds: Vec::new(),
+            };
+            match e.confidence {
+                None => c.verdict = if observed.is_some_and(|v| holds(e.op, v, e.value)) { Verdict::Pass } else { Verdict::Fail },
+                Some(confidence) => {
+                    let at = level(confidence);
+                    let estimator = confidence::estimator(e.metric, e.side.unwrap_or(Side::Client), &runs[i], scenario.horizon);
+                    if let (Some(estimator), Some(_)) = (estimator, observed) {
+                        let interval = estimator.interval(at);
+                        c.verdict = judge(e.op, e.value, interval);
+                        c.interval = Some(interval);
+                        c.level = Some(at);
+                        if c.verdict == Verdict::Inconclusive {
+                            c.decide = Some(seeds_to_decide(&estimator, e, at, runs[i].len() as u64));
+                        }
+                    }
+                }
+            }
+            c.passed = c.verdict == Verdict::Pass;
+            if c.verdict == Verdict::Fail {
+                c.seeds = witnesses(e, &runs[i], limit);
+            }
+            Some(c)
         })
         .collect()
 }
+
+/// An interval against a bound: wholly within it, wholly beyond it, or across it.
+pub fn judge(op: Op, bound: f64, i: Interval) -> Verdict {
+    let meets = |v: f64| holds(op, v, bound);
+    match op {
+        Op::Le | Op::Ge => {
+            let (near, far) = if op == Op::Le { (i.lo, i.hi) } else { (i.hi, i.lo) };
+            if far.is_some_and(meets) {
+                Verdict::Pass
+            } else if near.is_some_and(|v| !meets(v)) {
+                Verdict::Fail
+            } else {
+                Verdict::Inconclusive
+            }
+        }
+        Op::Eq => match (i.lo, i.hi) {
+            (Some(lo), Some(hi)) if meets(lo) && meets(hi) => Verdict::Pass,
+            (Some(lo), _) if lo > bound && !meets(lo) => Verdict::Fail,
+            (_, Some(hi)) if hi < bound && !meets(hi) => Verdict::Fail,
+            _ => Verdict::Inconclusive,
+        },
+    }
+}
+
+/// The fewest seeds (on a grid 25 % apart) whose projected interval decides
+/// the expectation, up to [`MAX_SEEDS_ESTIMATE`].
+fn seeds_to_decide(estimator: &Estimator, e: &Expect, level: f64, runs: u64) -> SeedsToDecide {
+    let runs = runs.max(1);
+    let mut seeds = runs as f64;
+    while seeds < MAX_SEEDS_ESTIMATE as f64 {
+        seeds = (seeds * 1.25).ceil();
+        let projected = estimator.projected(level, seeds / runs as f64);
+        if judge(e.op, e.value, projected) != Verdict::Inconclusive {
+            return SeedsToDecide::About(seeds as u64);
+        }
+    }
+    SeedsToDecide::MoreThan(MAX_SEEDS_ESTIMATE)
+}
+
 
 #[cfg(test)]
 mod tests {

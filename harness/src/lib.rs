@@ -23,6 +23,7 @@
 
 pub mod calibrate;
 pub mod check;
+pub mod confidence;
 pub mod cli;
 pub mod driver;
 pub mod export;

@@ -526,7 +526,9 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
         r
     };
     let client = side_report(Side::Client);
-    let server = side_report(Side::Server);
+    let mut server = side_report(Side::Server);
+    let (ci95, server_ci95) = crate::confidence::ci95(runs, horizon, kind == "quic");
+    server.ci95 = server_ci95;
     let slots = runs.iter().flat_map(|r| &r.slots);
     let hours: f64 = slots.clone().map(|s| Duration::from_nanos(s.healthy_ns).as_secs_f64() / 3600.0).sum();
     let total_fp = client.false_positives + server.false_positives;
@@ -547,6 +549,8 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
         keepalive_bytes_per_hour: per_hour(bytes),
         session: session_report(horizon, runs),
         idle_closes: (kind == "quic").then(|| runs.iter().map(|r| u64::from(r.idle_closes)).sum()),
+        ci95,
+        per_seed: None,
     }
 }
 

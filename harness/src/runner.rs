@@ -405,6 +405,7 @@ pub fn scenario_report(scenario: &Scenario, strategies: &[&StrategySpec], runs: 
         seeds,
         description: scenario.description.clone(),
         horizon_s: scenario.horizon.as_secs_f64(),
+        source: None,
         strategies: strategies.iter().zip(runs).map(|(s, r)| aggregate(s, scenario.horizon, r)).collect(),
     }
 }

@@ -684,6 +684,8 @@ mod tests {
             nat_expiries: 0,
             keepalive_packets_per_hour: pkts,
             keepalive_bytes_per_hour: 0.0,
+            ci95: Default::default(),
+            per_seed: None,
         }
     }
 

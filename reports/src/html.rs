@@ -9,7 +9,11 @@
 
 use crate::model::{Report, ScenarioReport};
 use crate::plot::{cdf_svg, color, restore_cdf_svg, timeline_svg, tradeoff_svg, tune_svg, worst_p99, DrawResult, MARK_KINDS};
-use crate::render::seconds;
+use crate::render::{availability, seconds, with_interval};
+
+fn secs(v: f64) -> String {
+    seconds(Some(v))
+}
 use plotters::style::RGBColor;
 use std::fmt::Write;
 
@@ -125,24 +129,25 @@ fn table(sc: &ScenarioReport) -> String {
     );
     for s in &sc.strategies {
         let fp = s.client.false_positives + s.server.false_positives;
+        let c = |name: &str| s.ci95.get(name);
         let _ = write!(
             t,
-            "<tr data-strategy=\"{}\"><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+            "<tr data-strategy=\"{}\"><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.name),
             esc(&s.name),
             esc(&s.kind),
             s.client.detected,
             s.client.detected + s.client.undetected,
-            seconds(s.client.latency_s.p50),
-            seconds(s.client.latency_s.p99),
+            with_interval(true, seconds(s.client.latency_s.p50), c("detection_p50"), secs),
+            with_interval(true, seconds(s.client.latency_s.p99), c("detection_p99"), secs),
             s.server.detected,
             s.server.detected + s.server.undetected,
-            seconds(s.server.latency_s.p99),
+            with_interval(true, seconds(s.server.latency_s.p99), s.server.ci95.get("detection_p99"), secs),
             if fp > 0 { "bad" } else { "" },
             fp,
-            s.false_positives_per_1000_conn_hours,
-            s.nat_expiries,
-            s.keepalive_packets_per_hour
+            with_interval(true, s.false_positives_per_1000_conn_hours.to_string(), c("false_positives_per_1000_conn_hours"), |v| v.to_string()),
+            with_interval(true, s.nat_expiries.to_string(), c("nat_expiries"), |v| format!("{v:.1}")),
+            with_interval(true, format!("{:.1}", s.keepalive_packets_per_hour), c("keepalive_packets_per_hour"), |v| format!("{v:.1}"))
         );
     }
     t.push_str("</tbody></table>");
@@ -159,21 +164,23 @@ fn session_table(sc: &ScenarioReport) -> String {
     for s in &sc.strategies {
         let Some(x) = &s.session else { continue };
         let restore = x.time_to_restore_s.unwrap_or_default();
+        let c = |name: &str| s.ci95.get(name);
+        let one = |v: f64| format!("{v:.1}");
         let _ = write!(
             t,
-            "<tr data-strategy=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr>",
+            "<tr data-strategy=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.name),
             esc(&s.name),
             x.requests.sent,
             if x.requests.failed > 0 { "bad" } else { "" },
-            x.failed_requests_per_1000,
+            with_interval(true, one(x.failed_requests_per_1000), c("failed_requests_per_1000"), one),
             x.requests.hung,
-            seconds(x.requests.latency_s.p99),
-            seconds(restore.p50),
-            seconds(restore.p99),
+            with_interval(true, seconds(x.requests.latency_s.p99), c("request_p99"), secs),
+            with_interval(true, seconds(restore.p50), c("time_to_restore_p50"), secs),
+            with_interval(true, seconds(restore.p99), c("time_to_restore_p99"), secs),
             x.unrestored,
-            crate::render::availability(x.availability),
-            x.reconnects_per_1000_conn_hours
+            with_interval(true, availability(x.availability), c("availability"), availability),
+            with_interval(true, one(x.reconnects_per_1000_conn_hours), c("reconnects_per_1000_conn_hours"), one)
         );
     }
     t.push_str("</tbody></table>");

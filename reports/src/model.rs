@@ -7,6 +7,14 @@ use std::collections::BTreeMap;
 /// A whole report: what `kasim run --format json` prints.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Report {
+    /// v3, with `run --per-seed`: the kasim release that made the runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kasim_version: Option<String>,
+    /// v3, with `run --per-seed`: the build's fingerprint of its model (two
+    /// builds that differ in a line of the model differ here); `kasim diff`
+    /// refuses to compare documents of two builds unless told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kasim_build: Option<String>,
     /// One entry per scenario run.
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -22,6 +30,10 @@ pub struct ScenarioReport {
     pub description: String,
     /// Addition: simulated time per run, in seconds.
     pub horizon_s: f64,
+    /// v3, with `run --per-seed`: the scenario file's text, so `kasim diff`
+    /// can name the keys that changed between a baseline and a new run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// One entry per strategy that ran.
     pub strategies: Vec<StrategyReport>,
 }
@@ -66,6 +78,16 @@ pub struct StrategyReport {
     /// broken (an orderly end, not a detection); present for `quic` strategies only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_closes: Option<u64>,
+    /// v3: the 95 % interval `[lo, hi]` of every figure estimated from the
+    /// seeds, by its `[[expect]]` metric name (per-side metrics: the
+    /// client's; the server's are in `server.ci95`); null for an end the
+    /// seeds cannot bound. Absent in documents written before v3.
+    #[serde(default)]
+    pub ci95: BTreeMap<String, [Option<f64>; 2]>,
+    /// v3, with `run --per-seed`: each seed's run summary (what paired
+    /// comparisons and `kasim diff` need), in seed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_seed: Option<Vec<serde_json::Value>>,
 }
 
 /// What the client's users felt (v2 "Sessions"): requests, time to restore,
@@ -120,6 +142,11 @@ pub struct SideReport {
     /// Those, by the transient condition that explains each (every
     /// condition's name present, zero or not).
     pub false_positives_by_cause: BTreeMap<String, u64>,
+    /// v3, the server side only: the 95 % intervals of its per-side metrics
+    /// (the client's are in the strategy's `ci95`, under the names
+    /// `[[expect]]` reads without a `side`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci95: BTreeMap<String, [Option<f64>; 2]>,
 }
 
 fn one() -> u64 {

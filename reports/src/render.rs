@@ -57,17 +57,39 @@ const HEADERS: [&str; 9] = [
     "keepalive pkt/h",
 ];
 
-fn rows(s: &StrategyReport) -> [String; 9] {
+/// `value [lo, hi]`: a figure with its 95 % interval, each end through
+/// `show` (`…` for an end the seeds cannot bound); the figure alone when
+/// `ci` is off or it has no interval.
+pub fn with_interval(ci: bool, value: String, interval: Option<&[Option<f64>; 2]>, show: impl Fn(f64) -> String) -> String {
+    match interval.filter(|_| ci) {
+        None => value,
+        Some([lo, hi]) => {
+            let end = |v: &Option<f64>| v.map_or("…".to_string(), &show);
+            format!("{value} [{}, {}]", end(lo), end(hi))
+        }
+    }
+}
+
+fn secs(v: f64) -> String {
+    seconds(Some(v))
+}
+
+fn one_decimal(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn rows(s: &StrategyReport, ci: bool) -> [String; 9] {
+    let c = |name: &str| s.ci95.get(name);
     [
         s.name.clone(),
         s.kind.clone(),
         detected(&s.client),
-        seconds(s.client.latency_s.p50),
-        seconds(s.client.latency_s.p99),
+        with_interval(ci, seconds(s.client.latency_s.p50), c("detection_p50"), secs),
+        with_interval(ci, seconds(s.client.latency_s.p99), c("detection_p99"), secs),
         detected(&s.server),
-        seconds(s.server.latency_s.p99),
+        with_interval(ci, seconds(s.server.latency_s.p99), s.server.ci95.get("detection_p99"), secs),
         fp(s),
-        format!("{:.1}", s.keepalive_packets_per_hour),
+        with_interval(ci, format!("{:.1}", s.keepalive_packets_per_hour), c("keepalive_packets_per_hour"), one_decimal),
     ]
 }
 
@@ -95,19 +117,20 @@ const SESSION_HEADERS: [&str; 9] =
     ["strategy", "requests", "failed/1000", "hung", "request p99", "restore p50", "restore p99", "availability", "reconnects/1000h"];
 
 /// The session figures of a strategy that has them.
-fn session_rows(s: &StrategyReport) -> Option<[String; 9]> {
+fn session_rows(s: &StrategyReport, ci: bool) -> Option<[String; 9]> {
     let x = s.session.as_ref()?;
     let restore = x.time_to_restore_s.unwrap_or_default();
+    let c = |name: &str| s.ci95.get(name);
     Some([
         s.name.clone(),
         x.requests.sent.to_string(),
-        format!("{:.1}", x.failed_requests_per_1000),
+        with_interval(ci, format!("{:.1}", x.failed_requests_per_1000), c("failed_requests_per_1000"), one_decimal),
         x.requests.hung.to_string(),
-        seconds(x.requests.latency_s.p99),
-        seconds(restore.p50),
-        seconds(restore.p99),
-        availability(x.availability),
-        format!("{:.1}", x.reconnects_per_1000_conn_hours),
+        with_interval(ci, seconds(x.requests.latency_s.p99), c("request_p99"), secs),
+        with_interval(ci, seconds(restore.p50), c("time_to_restore_p50"), secs),
+        with_interval(ci, seconds(restore.p99), c("time_to_restore_p99"), secs),
+        with_interval(ci, availability(x.availability), c("availability"), availability),
+        with_interval(ci, format!("{:.1}", x.reconnects_per_1000_conn_hours), c("reconnects_per_1000_conn_hours"), one_decimal),
     ])
 }
 
@@ -124,24 +147,34 @@ fn cost_headers(idle_closes: bool) -> Vec<&'static str> {
 /// What a strategy costs besides its detections: healthy connections it
 /// killed per 1000 connection-hours, NAT mappings lost, (QUIC) idle closes,
 /// and the bytes its keep-alives put on the wire.
-fn cost_row(s: &StrategyReport, idle_closes: bool) -> Vec<String> {
-    let mut r = vec![s.name.clone(), format!("{:.2}", s.false_positives_per_1000_conn_hours), s.nat_expiries.to_string()];
+fn cost_row(s: &StrategyReport, idle_closes: bool, ci: bool) -> Vec<String> {
+    let c = |name: &str| s.ci95.get(name);
+    let mut r = vec![
+        s.name.clone(),
+        with_interval(ci, format!("{:.2}", s.false_positives_per_1000_conn_hours), c("false_positives_per_1000_conn_hours"), |v| {
+            format!("{v:.2}")
+        }),
+        with_interval(ci, s.nat_expiries.to_string(), c("nat_expiries"), one_decimal),
+    ];
     if idle_closes {
         r.push(s.idle_closes.map_or("-".to_string(), |n| n.to_string()));
     }
-    r.push(format!("{:.1}", s.keepalive_bytes_per_hour));
+    r.push(with_interval(ci, format!("{:.1}", s.keepalive_bytes_per_hour), c("keepalive_bytes_per_hour"), one_decimal));
     r
 }
 
-fn cost_rows(strategies: &[StrategyReport]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+fn cost_rows(strategies: &[StrategyReport], ci: bool) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let idle_closes = strategies.iter().any(|s| s.idle_closes.is_some());
-    (cost_headers(idle_closes), strategies.iter().map(|s| cost_row(s, idle_closes)).collect())
+    (cost_headers(idle_closes), strategies.iter().map(|s| cost_row(s, idle_closes, ci)).collect())
 }
 
 /// Printed once under the tables: what the two easily misread columns count.
 pub const LEGEND: &str = "detected: broken connections a side declared dead before the horizon, whether its keepalive
   found out or an error (ECONNRESET, ETIMEDOUT) on its own traffic did.
 false positives: declarations on a connection that was not broken (by cause; per 1000 connection-hours below).";
+
+/// Printed under markdown (and `--ci`) tables: what the brackets are.
+pub const CI_LEGEND: &str = "[lo, hi]: the 95 % interval of the figure over the seeds (… where the seeds cannot bound it; see the README, \"How sure is a figure?\").";
 
 /// Rows under headers, each column as wide as its widest cell.
 fn aligned<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
@@ -163,22 +196,31 @@ fn aligned<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
 /// One aligned table per scenario: detections, the session figures for a
 /// scenario that measures them, and the costs; the legend once at the end.
 pub fn table(report: &Report) -> String {
+    table_with(report, false)
+}
+
+/// [`table`], each estimated figure followed by its 95 % interval when
+/// `ci` (`kasim run --ci`); without it, today's bytes.
+pub fn table_with(report: &Report, ci: bool) -> String {
     let mut out = String::new();
     for sc in &report.scenarios {
         let _ = writeln!(out, "{} ({} seeds)", sc.name, sc.seeds);
-        let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
+        let all: Vec<[String; 9]> = sc.strategies.iter().map(|s| rows(s, ci)).collect();
         aligned(&mut out, &HEADERS, &all);
-        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(session_rows).collect();
+        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(|s| session_rows(s, ci)).collect();
         if !sessions.is_empty() {
             out.push('\n');
             aligned(&mut out, &SESSION_HEADERS, &sessions);
         }
-        let (headers, costs) = cost_rows(&sc.strategies);
+        let (headers, costs) = cost_rows(&sc.strategies, ci);
         out.push('\n');
         aligned(&mut out, &headers, &costs);
         out.push('\n');
     }
     if !report.scenarios.is_empty() {
+        if ci {
+            let _ = writeln!(out, "{CI_LEGEND}");
+        }
         let _ = writeln!(out, "{LEGEND}");
     }
     out
@@ -229,19 +271,20 @@ pub fn markdown(report: &Report) -> String {
         for paragraph in paragraphs(&sc.description) {
             let _ = writeln!(out, "{}\n", md_text(&paragraph));
         }
-        let all: Vec<[String; 9]> = sc.strategies.iter().map(rows).collect();
+        let all: Vec<[String; 9]> = sc.strategies.iter().map(|s| rows(s, true)).collect();
         markdown_table(&mut out, &HEADERS, &all);
-        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(session_rows).collect();
+        let sessions: Vec<[String; 9]> = sc.strategies.iter().filter_map(|s| session_rows(s, true)).collect();
         if !sessions.is_empty() {
             out.push('\n');
             markdown_table(&mut out, &SESSION_HEADERS, &sessions);
         }
-        let (headers, costs) = cost_rows(&sc.strategies);
+        let (headers, costs) = cost_rows(&sc.strategies, true);
         out.push('\n');
         markdown_table(&mut out, &headers, &costs);
         out.push('\n');
     }
     if !report.scenarios.is_empty() {
+        let _ = writeln!(out, "_{}_\n", CI_LEGEND);
         let _ = writeln!(out, "_{}_", LEGEND.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     out
@@ -303,12 +346,17 @@ mod tests {
             keepalive_bytes_per_hour: 624.0,
             session: None,
             idle_closes,
+            ci95: Default::default(),
+            per_seed: None,
         }
     }
 
     fn report(strategies: Vec<StrategyReport>) -> Report {
         let description = "First line of the lesson,\nwrapped in the file.\n\nA second paragraph.".into();
-        Report { scenarios: vec![crate::model::ScenarioReport { name: "s".into(), seeds: 10, description, horizon_s: 3600.0, strategies }] }
+        Report {
+            scenarios: vec![crate::model::ScenarioReport { name: "s".into(), seeds: 10, description, horizon_s: 3600.0, source: None, strategies }],
+            ..Default::default()
+        }
     }
 
     #[test]

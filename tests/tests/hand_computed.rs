@@ -160,7 +160,7 @@ fn runs_are_identical_at_any_job_count() {
     let render = |jobs| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
         let runs = pool.install(|| runner::run_scenario(&s, &strategies, Some(12), &|| {}));
-        let report = reports::Report { scenarios: vec![runner::scenario_report(&s, &strategies, &runs, 12)] };
+        let report = reports::Report { scenarios: vec![runner::scenario_report(&s, &strategies, &runs, 12)], ..Default::default() };
         reports::render::json(&report)
     };
     let one = render(1);

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod decide;
 mod files;
 mod replay;
 mod run;
@@ -102,6 +103,14 @@ pub struct RunArgs {
     /// Kubernetes Indexed Job's JOB_COMPLETION_INDEX + KASIM_SHARD_COUNT); needs --format json.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Show each estimated figure's 95 % interval in the table (markdown, HTML and
+    /// JSON always carry them).
+    #[arg(long)]
+    pub ci: bool,
+    /// With --format json: also write each seed's run summary, the kasim build and each
+    /// scenario's text (what `kasim diff` needs to pair seeds and name changed keys).
+    #[arg(long)]
+    pub per_seed: bool,
 }
 
 /// The flags of `kasim merge`.
@@ -123,6 +132,12 @@ pub struct MergeArgs {
     /// Write the expectations' results as JUnit XML (implies --check).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Show each estimated figure's 95 % interval in the table.
+    #[arg(long)]
+    pub ci: bool,
+    /// With --format json: also write each seed's run summary (as `run --per-seed`).
+    #[arg(long)]
+    pub per_seed: bool,
 }
 
 /// The flags of `kasim tune`.
@@ -190,6 +205,14 @@ pub struct CheckArgs {
     /// Also write the results as JUnit XML (one test case per expectation).
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Add seeds (doubling, in the deterministic order) until every `confidence`
+    /// expectation is decided or --max-seeds is reached; each look spends its share of
+    /// the error (see the README).
+    #[arg(long)]
+    pub until_decided: bool,
+    /// The most seeds --until-decided runs per scenario.
+    #[arg(long, default_value_t = 2000, requires = "until_decided")]
+    pub max_seeds: u64,
 }
 
 /// The flags of `kasim replay`.
@@ -389,6 +412,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(a) => run::run(&a, None),
+        Command::Check(a) if a.until_decided => decide::until_decided(&a),
         Command::Check(a) => run::run(&a.run, Some((a.limit, a.junit.clone()))),
         Command::Merge(a) => run::merge(&a),
         Command::Tune(a) => tune::tune(&a),

@@ -205,7 +205,7 @@ pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<Ex
         Engine::Event => crate::plots::timeline(s, st, seed),
         Engine::Live => live_timeline(s, st, seed, args),
     };
-    let emit_args = Emit { format: args.format, out: args.out.clone(), check };
+    let emit_args = Emit { format: args.format, out: args.out.clone(), check, ci: args.ci, per_seed: args.per_seed, decided: None };
     emit(&out.report, &out.scenarios, &out.runs, &out.ran, &emit_args, &timeline_of)
 }
 
@@ -253,7 +253,7 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode, CliError> {
         report.scenarios.push(runner::scenario_report(s, &strategies, &merged.runs[i], merged.seeds[i]));
     }
     let check = (args.check || args.junit.is_some()).then(|| (args.limit, args.junit.clone()));
-    let emit_args = Emit { format: args.format, out: None, check };
+    let emit_args = Emit { format: args.format, out: None, check, ci: args.ci, per_seed: args.per_seed, decided: None };
     emit(&report, &merged.scenarios, &merged.runs, &merged.ran, &emit_args, &|s, st, seed| crate::plots::timeline(s, st, seed))
 }
 
@@ -265,6 +265,28 @@ pub struct Emit {
     pub out: Option<PathBuf>,
     /// Evaluate `[[expect]]`: seeds listed per failure, JUnit path.
     pub check: Option<(usize, Option<PathBuf>)>,
+    /// The table shows each figure's 95 % interval (`--ci`).
+    pub ci: bool,
+    /// The JSON carries each seed's summary, the build and the scenarios' text (`--per-seed`).
+    pub per_seed: bool,
+    /// The expectations' verdicts when they were already made (`check --until-decided`).
+    pub decided: Option<Vec<Checked>>,
+}
+
+/// The report with what `--per-seed` adds: the build, each scenario's text,
+/// each strategy's run summaries in seed order.
+fn with_per_seed(report: &Report, scenarios: &[Scenario], runs: &[Vec<Vec<RunSummary>>]) -> Result<Report, CliError> {
+    let mut doc = report.clone();
+    doc.kasim_version = Some(shard::VERSION.to_string());
+    doc.kasim_build = Some(shard::BUILD.to_string());
+    for ((sc, s), runs) in doc.scenarios.iter_mut().zip(scenarios).zip(runs) {
+        sc.source = Some(super::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?);
+        for (st, runs) in sc.strategies.iter_mut().zip(runs) {
+            let summaries = runs.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>();
+            st.per_seed = Some(summaries.map_err(|e| CliError::BadFlag { flag: "per-seed", message: e.to_string() })?);
+        }
+    }
+    Ok(doc)
 }
 
 /// Print (and write) a report; with `check`, evaluate the expectations too.
@@ -276,9 +298,13 @@ pub fn emit(
     args: &Emit,
     timeline_of: &dyn Fn(&Scenario, &StrategySpec, u64) -> RunTimeline,
 ) -> Result<ExitCode, CliError> {
+    if args.per_seed && args.format != Format::Json {
+        return Err(CliError::BadFlag { flag: "per-seed", message: "per-seed summaries go into the JSON document: add --format json".into() });
+    }
     let text = match args.format {
-        Format::Table => render::table(report),
+        Format::Table => render::table_with(report, args.ci),
         Format::Markdown => render::markdown(report),
+        Format::Json if args.per_seed => render::json(&with_per_seed(report, scenarios, runs)?),
         Format::Json => render::json(report),
     };
     if let Some(dir) = &args.out {
@@ -294,7 +320,7 @@ pub fn emit(
         write_set(
             dir,
             &[
-                ("report.txt", render::table(report)),
+                ("report.txt", render::table_with(report, args.ci)),
                 ("report.md", render::markdown(report)),
                 ("report.json", render::json(report)),
                 ("index.html", reports::html::page(report, &plots)),
@@ -309,19 +335,32 @@ pub fn emit(
     if args.format != Format::Json {
         print_out(&text)?;
     }
-    let mut results: Vec<Checked> = Vec::new();
-    for (i, s) in scenarios.iter().enumerate() {
-        results.extend(check::check(s, &report.scenarios[i].strategies, &runs[i], *limit));
-    }
+    let results: Vec<Checked> = match &args.decided {
+        Some(decided) => decided.clone(),
+        None => scenarios.iter().enumerate().flat_map(|(i, s)| check::check(s, &report.scenarios[i].strategies, &runs[i], *limit)).collect(),
+    };
     let failed: Vec<&Checked> = results.iter().filter(|c| !c.passed).collect();
     for c in &failed {
-        eprintln!("FAIL {}", c.describe());
+        match c.undecided() {
+            Some(why) => {
+                eprintln!("INCONCLUSIVE {}", c.describe());
+                eprintln!("  {why}");
+            }
+            None => eprintln!("FAIL {}", c.describe()),
+        }
         let path = scenarios.iter().find(|s| s.name == c.scenario).map(|s| s.path.clone()).unwrap_or_default();
         for seed in &c.seeds {
             eprintln!("  reproduce with: {}", crate::paste::replay(&path, &c.expect.strategy, *seed));
         }
     }
-    eprintln!("{} expectations, {} passed, {} failed", results.len(), results.len() - failed.len(), failed.len());
+    let inconclusive = failed.iter().filter(|c| c.verdict == check::Verdict::Inconclusive).count();
+    let undecided = if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() };
+    eprintln!(
+        "{} expectations, {} passed, {} failed{undecided}",
+        results.len(),
+        results.len() - failed.len(),
+        failed.len() - inconclusive
+    );
     if let Some(path) = junit {
         let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.clone()).unwrap_or_default();
         write_atomic(path, &check::junit(&results, &path_of))?;

@@ -131,7 +131,7 @@ pub fn fuzz_partials(rng: &mut ChaCha8Rng, inputs: u64, stats: &mut FuzzStats) {
                 let strategies: Vec<&crate::strategy::StrategySpec> =
                     merged.ran[i].iter().filter_map(|n| s.strategies.iter().find(|st| &st.name == n)).collect();
                 let report = runner::scenario_report(s, &strategies, &merged.runs[i], merged.seeds[i]);
-                let doc = reports::model::Report { scenarios: vec![report] };
+                let doc = reports::model::Report { scenarios: vec![report], ..Default::default() };
                 let _ = (reports::render::markdown(&doc), reports::render::json(&doc), reports::render::table(&doc));
             }
             2

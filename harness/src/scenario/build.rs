@@ -642,7 +642,27 @@ fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec], als
         }
         _ => return Err(ctx.error(Some(v.span()), key(op_key(op)), "must be a number or a duration string")),
     };
-    Ok(Expect { strategy, side, metric, op, value, line: ctx.position(raw.strategy.span()).0 })
+    let confidence = match &raw.confidence {
+        None => None,
+        Some(c) => {
+            let level = match c.get_ref() {
+                toml::Value::Float(f) => Some(*f),
+                toml::Value::Integer(n) => Some(*n as f64),
+                _ => None,
+            };
+            match level {
+                Some(l) if l > 0.0 && l < 1.0 => Some(l),
+                _ => {
+                    return Err(ctx.error(
+                        Some(c.span()),
+                        key("confidence"),
+                        format!("{} is not a confidence level; allowed: a number between 0 and 1, both excluded (e.g. 0.95)", c.get_ref()),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(Expect { strategy, side, metric, op, value, confidence, line: ctx.position(raw.strategy.span()).0 })
 }
 
 fn op_key(op: Op) -> &'static str {

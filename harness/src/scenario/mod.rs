@@ -379,6 +379,9 @@ pub struct Expect {
     pub op: Op,
     /// Seconds for durations, plain numbers otherwise.
     pub value: f64,
+    /// `confidence` (v3): judge the interval at this level (0 < c < 1)
+    /// instead of the figure: pass, fail or inconclusive.
+    pub confidence: Option<f64>,
     /// Where it was written (for messages).
     pub line: usize,
 }

@@ -276,4 +276,9 @@ pub(super) struct RawExpect {
     #[serde(default)]
     #[schemars(schema_with = "bound_schema")]
     pub(super) eq: Option<S<toml::Value>>,
+    /// Judge the interval at this level, not the figure (0 < confidence < 1): pass when the
+    /// whole interval meets the bound, fail when the whole interval breaks it, else inconclusive.
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub(super) confidence: Option<S<toml::Value>>,
 }
