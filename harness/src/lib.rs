@@ -24,6 +24,7 @@
 pub mod calibrate;
 pub mod check;
 pub mod confidence;
+pub mod diff;
 pub mod cli;
 pub mod driver;
 pub mod export;

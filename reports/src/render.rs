@@ -177,7 +177,7 @@ false positives: declarations on a connection that was not broken (by cause; per
 pub const CI_LEGEND: &str = "[lo, hi]: the 95 % interval of the figure over the seeds (… where the seeds cannot bound it; see the README, \"How sure is a figure?\").";
 
 /// Rows under headers, each column as wide as its widest cell.
-fn aligned<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
+pub fn aligned<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
     let widths: Vec<usize> =
         (0..headers.len()).map(|i| all.iter().map(|r| r.as_ref()[i].len()).chain([headers[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: &[String]| {
@@ -227,7 +227,7 @@ pub fn table_with(report: &Report, ci: bool) -> String {
 }
 
 /// A markdown table: header, separator, rows (cells [escaped](md_cell)).
-fn markdown_table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
+pub fn markdown_table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
     let _ = writeln!(out, "| {} |", headers.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(headers.len()));
     for r in all {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod decide;
+mod diff;
 mod files;
 mod replay;
 mod run;
@@ -55,6 +56,50 @@ pub enum Command {
     Schema,
     /// Measure the real Linux kernel in network namespaces and compare the model (needs root).
     Calibrate(CalibrateArgs),
+    /// Compare a new run with a baseline (or two strategies of one run), figure by figure.
+    Diff(DiffArgs),
+}
+
+/// The flags of `kasim diff`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// BASE.json NEW.json (documents of `kasim run --format json`, best with --per-seed),
+    /// or one RUN.json with --between.
+    #[arg(required = true, num_args = 1..=2, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Compare strategy B against strategy A in each scenario of one run.
+    #[arg(long, num_args = 2, value_names = ["A", "B"])]
+    pub between: Vec<String>,
+    /// `--format`: the differences as a table (default), markdown (for a job summary) or
+    /// the contract's JSON (`{"comparisons": [...], "regressions": N}`).
+    #[arg(long, value_enum, default_value_t = Format::Table, help = None)]
+    pub format: Format,
+    /// Exit 1 on `worse` (default), or on `worse` and `inconclusive` (`any`).
+    #[arg(long, value_enum, default_value_t = FailOn::Worse)]
+    pub fail_on: FailOn,
+    /// How large a difference is still `same`: "5%" of the baseline's figure, or a number
+    /// in the metric's unit.
+    #[arg(long, default_value = "0%")]
+    pub tolerance: String,
+    /// Compare documents of two kasim builds (the model's effect is reported apart when
+    /// this binary made the new run).
+    #[arg(long)]
+    pub allow_model_change: bool,
+    /// Then rewrite BASE with NEW (accept the new figures as the baseline).
+    #[arg(long)]
+    pub accept: bool,
+    /// Also write the comparisons as JUnit XML.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// When `kasim diff` exits 1.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// On any `worse` figure.
+    Worse,
+    /// On any `worse` or `inconclusive` figure.
+    Any,
 }
 
 /// The flags of `kasim calibrate`.
@@ -374,6 +419,9 @@ pub enum CliError {
     /// cannot model, or a binary built without the `live` feature.
     #[error("{0}")]
     Live(String),
+    /// `kasim diff` cannot compare the documents (see [`crate::diff::DiffError`]).
+    #[error("{0}")]
+    Diff(#[from] crate::diff::DiffError),
 }
 
 /// With `RUST_LOG` set (`RUST_LOG=trace`, `RUST_LOG=sim=debug`, …), log
@@ -419,6 +467,7 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::replay(&a),
         Command::List(a) => tools::list(&a),
         Command::Calibrate(a) => tools::calibrate(&a),
+        Command::Diff(a) => diff::diff(&a),
         Command::Schema => print_out(&format!("{}\n", schema_text())).map(|()| ExitCode::SUCCESS),
     };
     match result {
