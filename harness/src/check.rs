@@ -83,7 +83,12 @@ impl Checked {
         let mut line =
             format!("{}: {}{} {} {} {}: observed {}", self.scenario, e.strategy, side, e.metric.name(), e.op.symbol(), e.value, observed);
         if let (Some(i), Some(level)) = (self.interval, self.level) {
-            line.push_str(&format!(", {} % interval {} over {} seeds", percent(level), i.show(|v| format!("{}", (v * 1e6).round() / 1e6)), self.runs));
+            line.push_str(&format!(
+                ", {} % interval {} over {} seeds",
+                percent(level),
+                i.show(|v| format!("{}", (v * 1e6).round() / 1e6)),
+                self.runs
+            ));
         }
         line
     }
@@ -360,7 +365,6 @@ fn seeds_to_decide(estimator: &Estimator, e: &Expect, level: f64, runs: u64) -> 
     }
     SeedsToDecide::MoreThan(MAX_SEEDS_ESTIMATE)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -23,9 +23,9 @@
 
 pub mod calibrate;
 pub mod check;
+pub mod cli;
 pub mod confidence;
 pub mod diff;
-pub mod cli;
 pub mod driver;
 pub mod export;
 pub mod fuzz;

@@ -171,8 +171,9 @@ kind = "tcp_keepalive"
     let html = run();
     // 5 of 10 requests fail (tests/tests/sessions.rs): 500 per 1000; availability 29.17 %.
     assert!(html.contains("<table class=\"sessions\">"), "{html}");
-    assert!(html.contains("<td>os-defaults</td><td>10</td><td class=\"bad\">500.0</td>"), "{html}");
-    assert!(html.contains("<td>29.17 %</td>"), "{html}");
+    // Each figure with its 95 % interval after it (v3).
+    assert!(html.contains("<td>os-defaults</td><td>10</td><td class=\"bad\">500.0 ["), "{html}");
+    assert!(html.contains("<td>29.17 % ["), "{html}");
     assert!(html.contains("Time to restore, cumulative"));
     assert!(html.contains(">\ntime to restore\n<"), "the CDF's axis");
     // The same file without sessions: no session table, no restore plot.

@@ -354,7 +354,14 @@ mod tests {
     fn report(strategies: Vec<StrategyReport>) -> Report {
         let description = "First line of the lesson,\nwrapped in the file.\n\nA second paragraph.".into();
         Report {
-            scenarios: vec![crate::model::ScenarioReport { name: "s".into(), seeds: 10, description, horizon_s: 3600.0, source: None, strategies }],
+            scenarios: vec![crate::model::ScenarioReport {
+                name: "s".into(),
+                seeds: 10,
+                description,
+                horizon_s: 3600.0,
+                source: None,
+                strategies,
+            }],
             ..Default::default()
         }
     }

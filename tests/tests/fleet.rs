@@ -167,7 +167,10 @@ fn a_fleet_gives_the_same_bytes_at_any_job_count() {
     let render = |jobs| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().unwrap();
         let runs = pool.install(|| runner::run_scenario(&s, &strategies, Some(3), &|| {}));
-        reports::render::json(&reports::Report { scenarios: vec![runner::scenario_report(&s, &strategies, &runs, 3)], ..Default::default() })
+        reports::render::json(&reports::Report {
+            scenarios: vec![runner::scenario_report(&s, &strategies, &runs, 3)],
+            ..Default::default()
+        })
     };
     let one = render(1);
     assert!(one.contains("\"connections\": 2000"), "{one}");

@@ -31,7 +31,10 @@ pub fn looks(first: u64, max: u64) -> Vec<u64> {
 /// `kasim check --until-decided [--max-seeds N]`.
 pub fn until_decided(args: &CheckArgs) -> Result<ExitCode, CliError> {
     if args.run.shard.is_some() || args.run.engine != Engine::Event {
-        return Err(CliError::BadFlag { flag: "until-decided", message: "adds seeds to the event engine's whole run: no --shard, no --engine live".into() });
+        return Err(CliError::BadFlag {
+            flag: "until-decided",
+            message: "adds seeds to the event engine's whole run: no --shard, no --engine live".into(),
+        });
     }
     let mut out = execute(&args.run)?;
     let pool = super::worker_pool(Some(args.max_seeds), args.run.jobs)?;
@@ -80,7 +83,13 @@ pub fn until_decided(args: &CheckArgs) -> Result<ExitCode, CliError> {
                 results.extend(now.into_iter().zip(frozen).map(|(c, f)| f.unwrap_or(c)));
                 break;
             }
-            eprintln!("{}: {open} expectation(s) inconclusive at {seeds} seeds; running {} (look {} of {})", s.name, plan[look + 1], look + 2, plan.len());
+            eprintln!(
+                "{}: {open} expectation(s) inconclusive at {seeds} seeds; running {} (look {} of {})",
+                s.name,
+                plan[look + 1],
+                look + 2,
+                plan.len()
+            );
         }
     }
     let emit_args = Emit {

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn read(path: &Path) -> Result<(String, Document), CliError> {
-    let text = crate::input::read_text(path, crate::input::MAX_PARTIAL_BYTES).map_err(|source| CliError::Read { path: path.to_path_buf(), source })?;
+    let text = crate::input::read_text(path, crate::input::MAX_PARTIAL_BYTES)
+        .map_err(|source| CliError::Read { path: path.to_path_buf(), source })?;
     let doc = Document::parse(path, &text)?;
     Ok((text, doc))
 }
@@ -20,12 +21,18 @@ pub fn diff(args: &DiffArgs) -> Result<ExitCode, CliError> {
     let report = match (&args.between[..], &args.files[..]) {
         ([a, b], [run]) => {
             if args.accept {
-                return Err(CliError::BadFlag { flag: "accept", message: "rewrites a baseline with a new run: give BASE NEW, not --between".into() });
+                return Err(CliError::BadFlag {
+                    flag: "accept",
+                    message: "rewrites a baseline with a new run: give BASE NEW, not --between".into(),
+                });
             }
             diff::between(&read(run)?.1, a, b, tolerance)?
         }
         ([_, _], files) => {
-            return Err(CliError::BadFlag { flag: "between", message: format!("compares two strategies of one run; allowed: one file, got {}", files.len()) })
+            return Err(CliError::BadFlag {
+                flag: "between",
+                message: format!("compares two strategies of one run; allowed: one file, got {}", files.len()),
+            })
         }
         (_, [base, new]) => {
             let (_, base_doc) = read(base)?;

@@ -299,7 +299,10 @@ pub fn emit(
     timeline_of: &dyn Fn(&Scenario, &StrategySpec, u64) -> RunTimeline,
 ) -> Result<ExitCode, CliError> {
     if args.per_seed && args.format != Format::Json {
-        return Err(CliError::BadFlag { flag: "per-seed", message: "per-seed summaries go into the JSON document: add --format json".into() });
+        return Err(CliError::BadFlag {
+            flag: "per-seed",
+            message: "per-seed summaries go into the JSON document: add --format json".into(),
+        });
     }
     let text = match args.format {
         Format::Table => render::table_with(report, args.ci),
@@ -337,7 +340,9 @@ pub fn emit(
     }
     let results: Vec<Checked> = match &args.decided {
         Some(decided) => decided.clone(),
-        None => scenarios.iter().enumerate().flat_map(|(i, s)| check::check(s, &report.scenarios[i].strategies, &runs[i], *limit)).collect(),
+        None => {
+            scenarios.iter().enumerate().flat_map(|(i, s)| check::check(s, &report.scenarios[i].strategies, &runs[i], *limit)).collect()
+        }
     };
     let failed: Vec<&Checked> = results.iter().filter(|c| !c.passed).collect();
     for c in &failed {
@@ -355,12 +360,7 @@ pub fn emit(
     }
     let inconclusive = failed.iter().filter(|c| c.verdict == check::Verdict::Inconclusive).count();
     let undecided = if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() };
-    eprintln!(
-        "{} expectations, {} passed, {} failed{undecided}",
-        results.len(),
-        results.len() - failed.len(),
-        failed.len() - inconclusive
-    );
+    eprintln!("{} expectations, {} passed, {} failed{undecided}", results.len(), results.len() - failed.len(), failed.len() - inconclusive);
     if let Some(path) = junit {
         let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.clone()).unwrap_or_default();
         write_atomic(path, &check::junit(&results, &path_of))?;

@@ -34,10 +34,17 @@ pub fn rounded(metric: Metric, i: Interval) -> [Option<f64>; 2] {
     [i.lo.map(|v| (v * scale).round() / scale), i.hi.map(|v| (v * scale).round() / scale)]
 }
 
+/// Intervals by metric name, as the report's `ci95` holds them.
+pub type Intervals = BTreeMap<String, [Option<f64>; 2]>;
+
 /// The `ci95` maps of one strategy's runs: what `[[expect]]` reads without a
 /// `side` (per-strategy metrics and the client's per-side ones), and the
 /// server's per-side ones. `quic`: whether `idle_closes` is reported.
-pub fn ci95(runs: &[RunSummary], horizon: Duration, quic: bool) -> (BTreeMap<String, [Option<f64>; 2]>, BTreeMap<String, [Option<f64>; 2]>) {
+pub fn ci95(
+    runs: &[RunSummary],
+    horizon: Duration,
+    quic: bool,
+) -> (Intervals, Intervals) {
     let mut strategy = BTreeMap::new();
     let mut server = BTreeMap::new();
     for (name, metric) in Metric::ALL {

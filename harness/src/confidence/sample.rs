@@ -68,8 +68,7 @@ fn session(metric: Metric, runs: &[RunSummary], horizon: Duration) -> Option<Est
         M::TimeToRestoreMax => Estimator::Maximum { max: max_of(restores().map(|v: Vec<(f64, u64)>| v.into_iter().map(|x| x.0)))? },
         M::Availability => {
             let slot_ns = |r: &RunSummary| r.slots.len() as f64 * horizon.as_nanos() as f64;
-            let per_run: Vec<f64> =
-                runs.iter().zip(&sessions).map(|(r, s)| 1.0 - s.unavailable_ns as f64 / slot_ns(r).max(1.0)).collect();
+            let per_run: Vec<f64> = runs.iter().zip(&sessions).map(|(r, s)| 1.0 - s.unavailable_ns as f64 / slot_ns(r).max(1.0)).collect();
             mean_over_runs(&per_run, 0.0, 1.0)
         }
         M::ReconnectsPer1000ConnHours => rate(sessions.iter().map(|s| (s.reconnects as f64, s.working_ns as f64 / 3.6e12)), 1000.0),
@@ -177,7 +176,13 @@ fn nat_expiries(runs: &[RunSummary], total: bool) -> Estimator {
     }
     let per_run = runs.iter().map(|r| r.nat_expiries() as f64);
     if total {
-        return Estimator::Count { x: per_run.clone().sum(), exposure: 1.0, deff: count_deff(per_run.map(|x| (x, 1.0))), scale: 1.0, grows: true };
+        return Estimator::Count {
+            x: per_run.clone().sum(),
+            exposure: 1.0,
+            deff: count_deff(per_run.map(|x| (x, 1.0))),
+            scale: 1.0,
+            grows: true,
+        };
     }
     rate(per_run.map(|x| (x, 1.0)), 1.0)
 }

@@ -42,9 +42,14 @@ pub fn compared_metrics() -> Vec<(Metric, Option<Side>, Good)> {
     use Metric as M;
     let mut v = Vec::new();
     for side in Side::BOTH {
-        for (m, good) in
-            [(M::DetectionP50, Lower), (M::DetectionP90, Lower), (M::DetectionP99, Lower), (M::DetectionMean, Lower), (M::Undetected, Lower), (M::FalsePositives, Lower)]
-        {
+        for (m, good) in [
+            (M::DetectionP50, Lower),
+            (M::DetectionP90, Lower),
+            (M::DetectionP99, Lower),
+            (M::DetectionMean, Lower),
+            (M::Undetected, Lower),
+            (M::FalsePositives, Lower),
+        ] {
             v.push((m, Some(side), good));
         }
     }
@@ -96,7 +101,13 @@ pub struct Arm<'a> {
 /// (`None` where fewer than 95 % of the resamples have both figures), from
 /// the same resamples of seeds for all of them. `base` and `new` hold the
 /// same seeds in the same order.
-pub fn paired(base: &Arm<'_>, new: &Arm<'_>, horizon: Duration, metrics: &[(Metric, Option<Side>, Good)], level: f64) -> Vec<Option<Interval>> {
+pub fn paired(
+    base: &Arm<'_>,
+    new: &Arm<'_>,
+    horizon: Duration,
+    metrics: &[(Metric, Option<Side>, Good)],
+    level: f64,
+) -> Vec<Option<Interval>> {
     let n = base.runs.len();
     let deltas: Vec<Vec<Option<f64>>> = (0..RESAMPLES)
         .into_par_iter()

@@ -69,10 +69,12 @@ mod tests {
 
     #[test]
     fn names_the_changed_parameter_by_its_strategy() {
-        let base = "name = \"s\"\n[nat]\nidle_timeout = \"350s\"\n[[strategy]]\nname = \"a\"\nidle = \"300s\"\n[[strategy]]\nname = \"b\"\n";
+        let base =
+            "name = \"s\"\n[nat]\nidle_timeout = \"350s\"\n[[strategy]]\nname = \"a\"\nidle = \"300s\"\n[[strategy]]\nname = \"b\"\n";
         let new = "name = \"s\"\n[nat]\nidle_timeout = \"350s\"\n[[strategy]]\nname = \"b\"\n[[strategy]]\nname = \"a\"\nidle = \"360s\"\ncount = 3\n";
         let c = changed("s", base, new).unwrap();
-        let shown: Vec<(&str, Option<&str>, Option<&str>)> = c.iter().map(|k| (k.key.as_str(), k.base.as_deref(), k.new.as_deref())).collect();
+        let shown: Vec<(&str, Option<&str>, Option<&str>)> =
+            c.iter().map(|k| (k.key.as_str(), k.base.as_deref(), k.new.as_deref())).collect();
         // Reordering the strategies is no change; the idle and the new count are.
         assert_eq!(shown, [("strategy[a].count", None, Some("3")), ("strategy[a].idle", Some("\"300s\""), Some("\"360s\""))]);
         assert_eq!(changed("s", base, base).unwrap(), []);

@@ -88,7 +88,11 @@ pub enum Tolerance {
 impl Tolerance {
     /// `5%` (of the baseline's figure) or a plain number (the metric's unit); not negative.
     pub fn parse(s: &str) -> Result<Tolerance, String> {
-        let bad = || format!("\"{s}\" is not a tolerance; allowed: a percentage of the baseline's figure (\"5%\") or a number >= 0 in the metric's unit");
+        let bad = || {
+            format!(
+                "\"{s}\" is not a tolerance; allowed: a percentage of the baseline's figure (\"5%\") or a number >= 0 in the metric's unit"
+            )
+        };
         let t = s.trim();
         let (number, relative) = match t.strip_suffix('%') {
             Some(n) => (n.trim(), true),
@@ -126,10 +130,12 @@ impl Document {
             return Err(DiffError::Partial { path: path.to_path_buf() });
         }
         if value.get("scenarios").is_none() {
-            let why = if value.get("points").is_some() { "a `kasim tune` document".to_string() } else { "it has no \"scenarios\"".to_string() };
+            let why =
+                if value.get("points").is_some() { "a `kasim tune` document".to_string() } else { "it has no \"scenarios\"".to_string() };
             return Err(DiffError::NotARun { path: path.to_path_buf(), why });
         }
-        let report: Report = serde_json::from_value(value).map_err(|e| DiffError::NotARun { path: path.to_path_buf(), why: e.to_string() })?;
+        let report: Report =
+            serde_json::from_value(value).map_err(|e| DiffError::NotARun { path: path.to_path_buf(), why: e.to_string() })?;
         for sc in &report.scenarios {
             for st in &sc.strategies {
                 summaries(path, st)?;
@@ -243,7 +249,12 @@ pub fn documents(base: &Document, new: &Document, tolerance: Tolerance, allow_mo
     if let (Some(a), Some(b)) = (&base.report.kasim_build, &new.report.kasim_build) {
         if a != b {
             if !allow_model_change {
-                return Err(DiffError::ModelChanged { base: base.path.clone(), new: new.path.clone(), base_build: a.clone(), new_build: b.clone() });
+                return Err(DiffError::ModelChanged {
+                    base: base.path.clone(),
+                    new: new.path.clone(),
+                    base_build: a.clone(),
+                    new_build: b.clone(),
+                });
             }
             out.model.changed = true;
         }
@@ -301,7 +312,10 @@ pub fn between(run: &Document, a: &str, b: &str, tolerance: Tolerance) -> Result
             return Err(DiffError::UnknownStrategy { path: run.path.clone(), name: name.to_string(), allowed: allowed.join(", ") });
         }
     }
-    let mut out = DiffReport { model: Model { base: run.report.kasim_build.clone(), new: run.report.kasim_build.clone(), ..Model::default() }, ..DiffReport::default() };
+    let mut out = DiffReport {
+        model: Model { base: run.report.kasim_build.clone(), new: run.report.kasim_build.clone(), ..Model::default() },
+        ..DiffReport::default()
+    };
     for sc in &run.report.scenarios {
         match (sc.strategies.iter().find(|s| s.name == a), sc.strategies.iter().find(|s| s.name == b)) {
             (Some(x), Some(y)) => {
@@ -364,7 +378,8 @@ fn strategies(
             _ => {}
         }
         // Totals from other numbers of seeds are compared per the baseline's seeds.
-        let rescale = if compare::is_total(metric) && new.runs > 0 && base.runs != new.runs { base.runs as f64 / new.runs as f64 } else { 1.0 };
+        let rescale =
+            if compare::is_total(metric) && new.runs > 0 && base.runs != new.runs { base.runs as f64 / new.runs as f64 } else { 1.0 };
         nv = nv.map(|v| v * rescale);
         let interval = match (bv, nv) {
             (Some(_), Some(_)) if method == Method::Identical => Some(Interval::point(0.0)),

@@ -19,7 +19,8 @@ fn row(c: &Comparison) -> Vec<String> {
         None => c.strategy.clone(),
     };
     let end = |v: Option<f64>| v.map_or("…".to_string(), |v| format!("{v}"));
-    let verdict = if c.verdict == DiffVerdict::Same { "same".to_string() } else { format!("{} ({:?})", c.verdict.name(), c.method).to_lowercase() };
+    let verdict =
+        if c.verdict == DiffVerdict::Same { "same".to_string() } else { format!("{} ({:?})", c.verdict.name(), c.method).to_lowercase() };
     vec![
         c.scenario.clone(),
         strategy,
@@ -74,14 +75,13 @@ fn model_line(r: &DiffReport) -> Option<String> {
     if !r.model.changed {
         return None;
     }
-    let mut line = format!(
-        "kasim's model changed (build {} -> {}): ",
-        r.model.base.as_deref().unwrap_or("?"),
-        r.model.new.as_deref().unwrap_or("?")
-    );
+    let mut line =
+        format!("kasim's model changed (build {} -> {}): ", r.model.base.as_deref().unwrap_or("?"), r.model.new.as_deref().unwrap_or("?"));
     match &r.model.note {
         Some(why) => line.push_str(&format!("its effect could not be told apart ({why}); each difference mixes it with the policy's")),
-        None => line.push_str("the baseline was run again by the new build; the figures above are the policy's change alone, the model's own is below"),
+        None => line.push_str(
+            "the baseline was run again by the new build; the figures above are the policy's change alone, the model's own is below",
+        ),
     }
     Some(line)
 }
@@ -90,7 +90,14 @@ fn model_line(r: &DiffReport) -> Option<String> {
 pub fn table(r: &DiffReport) -> String {
     let mut out = String::new();
     for c in &r.changes {
-        let _ = writeln!(out, "changed in {}: {}: {} -> {}", c.scenario, c.key, c.base.as_deref().unwrap_or("(absent)"), c.new.as_deref().unwrap_or("(absent)"));
+        let _ = writeln!(
+            out,
+            "changed in {}: {}: {} -> {}",
+            c.scenario,
+            c.key,
+            c.base.as_deref().unwrap_or("(absent)"),
+            c.new.as_deref().unwrap_or("(absent)")
+        );
     }
     if !r.changes.is_empty() {
         out.push('\n');
@@ -188,7 +195,8 @@ pub fn junit(r: &DiffReport, fail_on_any: bool) -> String {
             let name = format!("{} {}", cells[1], c.metric);
             let _ = write!(out, "    <testcase classname=\"{}\" name=\"{}\"", xml(scenario), xml(&name));
             if fails(c) {
-                let message = format!("{}: {} -> {} (delta {}, 95 % interval {})", c.verdict.name(), cells[3], cells[4], cells[5], cells[6]);
+                let message =
+                    format!("{}: {} -> {} (delta {}, 95 % interval {})", c.verdict.name(), cells[3], cells[4], cells[5], cells[6]);
                 let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"{}\"/>\n    </testcase>", xml(&message), c.verdict.name());
             } else {
                 out.push_str("/>\n");
