@@ -83,12 +83,9 @@ impl Checked {
         let mut line =
             format!("{}: {}{} {} {} {}: observed {}", self.scenario, e.strategy, side, e.metric.name(), e.op.symbol(), e.value, observed);
         if let (Some(i), Some(level)) = (self.interval, self.level) {
-            line.push_str(&format!(
-                ", {} % interval {} over {} seeds",
-                percent(level),
-                i.show(|v| format!("{}", (v * 1e6).round() / 1e6)),
-                self.runs
-            ));
+            let [lo, hi] = confidence::rounded(e.metric, i);
+            let shown = Interval { lo, hi }.show(|v| format!("{v}"));
+            line.push_str(&format!(", {} % interval {shown} over {} seeds", percent(level), self.runs));
         }
         line
     }

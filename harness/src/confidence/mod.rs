@@ -15,6 +15,7 @@ mod exact;
 mod sample;
 
 pub use estimate::{Estimator, Interval};
+pub use exact::garwood;
 pub use sample::estimator;
 
 use crate::metrics::RunSummary;
@@ -40,11 +41,7 @@ pub type Intervals = BTreeMap<String, [Option<f64>; 2]>;
 /// The `ci95` maps of one strategy's runs: what `[[expect]]` reads without a
 /// `side` (per-strategy metrics and the client's per-side ones), and the
 /// server's per-side ones. `quic`: whether `idle_closes` is reported.
-pub fn ci95(
-    runs: &[RunSummary],
-    horizon: Duration,
-    quic: bool,
-) -> (Intervals, Intervals) {
+pub fn ci95(runs: &[RunSummary], horizon: Duration, quic: bool) -> (Intervals, Intervals) {
     let mut strategy = BTreeMap::new();
     let mut server = BTreeMap::new();
     for (name, metric) in Metric::ALL {

@@ -135,6 +135,37 @@ pub fn paired(
         .collect()
 }
 
+/// The fewest paired seeds a difference is decided on: with five, even
+/// five differences of one sign are not significant at 95 % by the sign
+/// test (2 / 2^5 = 0.0625), and a bootstrap over five seeds that all agree
+/// would give a point. Below it the paired interval is left unbounded.
+pub const MIN_PAIRED_SEEDS: usize = 6;
+
+/// The paired interval of a total count's difference (`undetected`,
+/// `nat_expiries`, failed requests): the events the new run has beyond the
+/// baseline, seed by seed (`P`), and those it lacks (`N`), each a Poisson
+/// count with its exact Garwood interval, combined as
+/// `[lo(P) − hi(N), hi(P) − lo(N)]`. Unlike a bootstrap, it stays honest
+/// about a rare event that no seed showed: no seed differing gives
+/// `[−3.69, 3.69]` at 95 %, not `[0, 0]`.
+pub fn discordant(base: &Arm<'_>, new: &Arm<'_>, horizon: Duration, metric: Metric, side: Option<Side>, level: f64) -> Interval {
+    let count = |arm: &Arm<'_>, i: usize| {
+        let one = metrics::figures(arm.name, arm.kind, horizon, std::slice::from_ref(&arm.runs[i]));
+        check::value(&one, metric, side).unwrap_or(0.0)
+    };
+    let (mut more, mut fewer) = (0.0, 0.0);
+    for i in 0..base.runs.len().min(new.runs.len()) {
+        let d = count(new, i) - count(base, i);
+        if d > 0.0 {
+            more += d;
+        } else {
+            fewer -= d;
+        }
+    }
+    let (p, n) = (crate::confidence::garwood(more, level), crate::confidence::garwood(fewer, level));
+    Interval { lo: Some(p.0 - n.1), hi: Some(p.1 - n.0) }
+}
+
 /// MOVER: the interval of `new − base` from each figure's own interval
 /// (independent samples). An end is unbounded when an end it needs is.
 pub fn mover(base: f64, base_ci: Interval, new: f64, new_ci: Interval) -> Interval {

@@ -353,14 +353,17 @@ fn strategies(
             _ => Method::Unpaired,
         }
     };
-    let paired = match (method, &ra, &rb) {
-        (Method::Paired, Some(x), Some(y)) => compare::paired(
-            &Arm { name: &base.name, kind: &base.kind, runs: x },
-            &Arm { name: &new.name, kind: &new.kind, runs: y },
-            horizon,
-            &metrics,
-            REPORT_LEVEL,
-        ),
+    let arms = match (&ra, &rb) {
+        (Some(x), Some(y)) => {
+            Some((Arm { name: &base.name, kind: &base.kind, runs: x }, Arm { name: &new.name, kind: &new.kind, runs: y }))
+        }
+        _ => None,
+    };
+    let paired = match (method, &arms) {
+        (Method::Paired, Some((x, y))) if x.runs.len() >= compare::MIN_PAIRED_SEEDS => {
+            compare::paired(x, y, horizon, &metrics, REPORT_LEVEL)
+        }
+        (Method::Paired, _) => vec![Some(Interval { lo: None, hi: None }); metrics.len()],
         _ => Vec::new(),
     };
     let mut out = Vec::new();
@@ -383,7 +386,12 @@ fn strategies(
         nv = nv.map(|v| v * rescale);
         let interval = match (bv, nv) {
             (Some(_), Some(_)) if method == Method::Identical => Some(Interval::point(0.0)),
-            (Some(_), Some(_)) if method == Method::Paired => paired[k],
+            (Some(_), Some(_)) if method == Method::Paired => match &arms {
+                Some((x, y)) if compare::is_total(metric) && x.runs.len() >= compare::MIN_PAIRED_SEEDS => {
+                    Some(compare::discordant(x, y, horizon, metric, side, REPORT_LEVEL))
+                }
+                _ => paired[k],
+            },
             (Some(b), Some(n)) => {
                 let ci = |r: &StrategyReport, scale: f64| {
                     let map = if side == Some(Side::Server) { &r.server.ci95 } else { &r.ci95 };
