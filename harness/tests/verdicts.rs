@@ -239,3 +239,66 @@ fn diff_refuses_what_it_cannot_compare() {
     let out = kasim_in(&dir, &["diff", "base.json", "base.json", "--tolerance", "-5%"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `kasim` with extra environment variables, in `dir`.
+fn kasim_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kasim"));
+    c.args(args).current_dir(dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("kasim runs")
+}
+
+/// The diff workflow, run as GitHub would run it: four shards of the pull
+/// request's run (KASIM_SHARD=K/4), merged with the per-seed summaries, then
+/// diffed against the baseline committed on the base branch.
+#[test]
+fn the_github_diff_workflow_shards_merges_and_holds_the_baseline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let yml = std::fs::read_to_string(root.join("examples/github-actions-diff.yml")).unwrap();
+    for needed in [
+        "on: pull_request",
+        "KASIM_SHARD: ${{ matrix.shard }}/4",
+        "--shard auto --format json > shard-${{ matrix.shard }}.json",
+        "kasim merge shard-*.json --format json --per-seed > new.json",
+        "git show \"origin/${{ github.base_ref }}:kasim-baseline.json\" > base.json",
+        "kasim diff base.json new.json --format markdown --fail-on worse >> \"$GITHUB_STEP_SUMMARY\"",
+        "kasim diff base.json new.json --junit kasim-diff.xml",
+    ] {
+        assert!(yml.contains(needed), "the workflow lacks {needed:?}");
+    }
+    let dir = temp_folder("verdicts", "workflow");
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(dir.join("scenarios/nat.toml"), nat_scenario("300s")).unwrap();
+    // The baseline, committed on the base branch.
+    run_json(&dir, "scenarios", "kasim-baseline.json", &["--seeds", "24"]);
+    // The pull request changes the idle; its run is made by four shards and merged.
+    std::fs::write(dir.join("scenarios/nat.toml"), nat_scenario("360s")).unwrap();
+    let mut shards = Vec::new();
+    for k in 1..=4 {
+        let o = kasim_env(&dir, &["run", "scenarios", "--seeds", "24", "--shard", "auto", "--format", "json"], &[("KASIM_SHARD", &format!("{k}/4"))]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let name = format!("shard-{k}.json");
+        std::fs::write(dir.join(&name), &o.stdout).unwrap();
+        shards.push(name);
+    }
+    let mut merge = vec!["merge"];
+    merge.extend(shards.iter().map(String::as_str));
+    merge.extend(["--format", "json", "--per-seed"]);
+    let merged = kasim_in(&dir, &merge);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    std::fs::write(dir.join("new.json"), &merged.stdout).unwrap();
+    // Merged with the summaries, it is byte for byte the unsharded run.
+    run_json(&dir, "scenarios", "unsharded.json", &["--seeds", "24"]);
+    assert_eq!(merged.stdout, std::fs::read(dir.join("unsharded.json")).unwrap());
+    // The summary step and the regression step.
+    let md = kasim_in(&dir, &["diff", "kasim-baseline.json", "new.json", "--format", "markdown", "--fail-on", "worse"]);
+    let text = String::from_utf8_lossy(&md.stdout);
+    assert!(text.contains("# kasim diff") && text.contains("`strategy[ka].idle`: `\"300s\"` → `\"360s\"`"), "{text}");
+    assert!(text.contains("| ka-behind-350s-nat | ka | nat_expiries | 0 |"), "{text}");
+    let junit = kasim_in(&dir, &["diff", "kasim-baseline.json", "new.json", "--junit", "kasim-diff.xml"]);
+    assert_eq!(junit.status.code(), Some(1), "a regression fails the job");
+    let xml = std::fs::read_to_string(dir.join("kasim-diff.xml")).unwrap();
+    assert!(xml.contains("<testcase classname=\"ka-behind-350s-nat\" name=\"ka nat_expiries\">") && xml.contains("type=\"worse\""), "{xml}");
+}

@@ -109,6 +109,18 @@ fn metrics(r: &reports::StrategyReport) -> Value {
     Value::Object(m)
 }
 
+/// The point's 95 % intervals, keyed as [`metrics`] keys its figures.
+fn intervals(r: &reports::StrategyReport) -> Value {
+    let mut m = Map::new();
+    for (name, pair) in &r.ci95 {
+        m.insert(name.clone(), json!(pair));
+    }
+    for (name, pair) in &r.server.ci95 {
+        m.insert(format!("server.{name}"), json!(pair));
+    }
+    Value::Object(m)
+}
+
 /// The contract's JSON (plus `seeds`, `dropped`, the plan and the explanation).
 pub fn document(scenario: &str, plan: &Plan, tuned: &Tuned, explanation: &str) -> Value {
     let points: Vec<Value> = tuned
@@ -118,6 +130,7 @@ pub fn document(scenario: &str, plan: &Plan, tuned: &Tuned, explanation: &str) -
             json!({
                 "params": params(plan, &p.values),
                 "metrics": metrics(&p.report),
+                "ci95": intervals(&p.report),
                 "feasible": p.feasible,
                 "pareto": p.pareto,
                 "seeds": p.seeds,
