@@ -277,7 +277,11 @@ fn the_github_diff_workflow_shards_merges_and_holds_the_baseline() {
     std::fs::write(dir.join("scenarios/nat.toml"), nat_scenario("360s")).unwrap();
     let mut shards = Vec::new();
     for k in 1..=4 {
-        let o = kasim_env(&dir, &["run", "scenarios", "--seeds", "24", "--shard", "auto", "--format", "json"], &[("KASIM_SHARD", &format!("{k}/4"))]);
+        let o = kasim_env(
+            &dir,
+            &["run", "scenarios", "--seeds", "24", "--shard", "auto", "--format", "json"],
+            &[("KASIM_SHARD", &format!("{k}/4"))],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let name = format!("shard-{k}.json");
         std::fs::write(dir.join(&name), &o.stdout).unwrap();
@@ -300,5 +304,8 @@ fn the_github_diff_workflow_shards_merges_and_holds_the_baseline() {
     let junit = kasim_in(&dir, &["diff", "kasim-baseline.json", "new.json", "--junit", "kasim-diff.xml"]);
     assert_eq!(junit.status.code(), Some(1), "a regression fails the job");
     let xml = std::fs::read_to_string(dir.join("kasim-diff.xml")).unwrap();
-    assert!(xml.contains("<testcase classname=\"ka-behind-350s-nat\" name=\"ka nat_expiries\">") && xml.contains("type=\"worse\""), "{xml}");
+    assert!(
+        xml.contains("<testcase classname=\"ka-behind-350s-nat\" name=\"ka nat_expiries\">") && xml.contains("type=\"worse\""),
+        "{xml}"
+    );
 }

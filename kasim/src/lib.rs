@@ -76,7 +76,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use harness::check::Checked;
+pub use harness::check::{Checked, SeedsToDecide, Verdict};
+pub use harness::confidence::Interval;
 pub use harness::scenario::ScenarioError;
 pub use harness::strategy::{Control, Observed, Strategy, Transport};
 pub use reports::model::{Latency, SessionReport, SideReport, StrategyReport};
@@ -163,9 +164,16 @@ impl CheckReport {
         self.results.iter().all(|c| c.passed)
     }
 
-    /// One line per failed expectation (scenario, strategy, metric, bound, observed).
+    /// One line per failed or inconclusive expectation (scenario, strategy,
+    /// metric, bound, observed; with `confidence`, the interval).
     pub fn failures(&self) -> Vec<String> {
         self.results.iter().filter(|c| !c.passed).map(Checked::describe).collect()
+    }
+
+    /// The expectations with `confidence` that the seeds could not decide
+    /// (the interval straddles the bound), each with the seeds estimated to decide it.
+    pub fn inconclusive(&self) -> Vec<&Checked> {
+        self.results.iter().filter(|c| c.verdict == Verdict::Inconclusive).collect()
     }
 }
 

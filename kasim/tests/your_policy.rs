@@ -104,13 +104,25 @@ strategy = "two-strikes"
 side = "client"
 metric = "detection_p50"
 le = "59s"
+[[expect]]
+strategy = "two-strikes"
+side = "client"
+metric = "detection_p50"
+ge = "60s"
+confidence = 0.95
 "#;
     let e = Experiment::from_toml("ours.toml", text).expect("valid").strategy("two-strikes", Side::Client, TwoStrikes::new).seeds(20);
     let checked = e.check().expect("runs");
-    assert_eq!(checked.results.len(), 2);
+    assert_eq!(checked.results.len(), 3);
     // The first holds (<= 90 s); the second cannot (nothing is detected in under 60 s), and names seeds.
     assert!(checked.results[0].passed, "{:?}", checked.failures());
     assert!(!checked.results[1].passed && !checked.results[1].seeds.is_empty());
+    // With confidence the interval is judged: every latency is at least 60 s, so even the
+    // interval's lower end (an order statistic, a latency seen) meets `ge 60s`.
+    let c = &checked.results[2];
+    assert_eq!(c.verdict, kasim::Verdict::Pass, "{}", c.describe());
+    assert!(c.interval.and_then(|i| i.lo).is_some_and(|lo| lo >= 60.0), "{}", c.describe());
+    assert!(checked.inconclusive().is_empty());
     assert!(!checked.passed());
     // Without the strategy in code, the name is unknown: the file's own error, with what is allowed.
     let without = Experiment::from_toml("ours.toml", text).expect("valid").run();
