@@ -139,9 +139,19 @@ fn poisson_crash_rate_intervals_cover_one_per_mean_gap() {
 /// the p90 has an upper end); the mean: Student's t.
 #[test]
 fn detection_latency_intervals_cover_a_fixed_delay_plus_a_uniform_phase() {
-    let src = r#"
+    let truths = [(Metric::DetectionP50, 8.0), (Metric::DetectionP90, 12.0), (Metric::DetectionMean, 8.0)];
+    assert_band("detection phase", &coverage(&phase(1), 60, &truths));
+}
+
+/// The ping-and-vanish scenario of the two tests above and below, with
+/// `clients` clients behind the one server.
+fn phase(clients: u32) -> String {
+    format!(
+        r#"
         name = "coverage-detection-phase"
         horizon = "12m"
+        [client]
+        count = {clients}
         [client.link]
         delay = "1ms"
         [server.link]
@@ -155,9 +165,8 @@ fn detection_latency_intervals_cover_a_fixed_delay_plus_a_uniform_phase() {
         kind = "app_ping"
         interval = "10s"
         timeout = "3s"
-    "#;
-    let truths = [(Metric::DetectionP50, 8.0), (Metric::DetectionP90, 12.0), (Metric::DetectionMean, 8.0)];
-    assert_band("detection phase", &coverage(src, 60, &truths));
+    "#
+    )
 }
 
 /// The same ping behind one server, but a fleet of 8 clients: the vanish
@@ -169,34 +178,16 @@ fn detection_latency_intervals_cover_a_fixed_delay_plus_a_uniform_phase() {
 /// (the run as the unit) keeps them honest.
 #[test]
 fn a_fleets_shared_fate_is_not_taken_for_independent_samples() {
-    let src = r#"
-        name = "coverage-fleet-phase"
-        horizon = "12m"
-        [client]
-        count = 8
-        [client.link]
-        delay = "1ms"
-        [server.link]
-        delay = "1ms"
-        [[fault]]
-        kind = "vanish"
-        target = "server"
-        at = "uniform(60s, 660s)"
-        [[strategy]]
-        name = "ping"
-        kind = "app_ping"
-        interval = "10s"
-        timeout = "3s"
-    "#;
+    let src = phase(8);
     let truths = [(Metric::DetectionP50, 8.0), (Metric::DetectionP90, 12.0), (Metric::DetectionMean, 8.0)];
-    assert_band("fleet phase", &coverage(src, 60, &truths));
+    assert_band("fleet phase", &coverage(&src, 60, &truths));
     // The same percentiles with the design effect forced to 1 (every connection
     // independent): the intervals shrink about sqrt(8)-fold and miss the truth often.
     let naive = |e: Estimator| match e {
         Estimator::Quantile { values, p, .. } => Estimator::Quantile { values, p, deff: 1.0 },
         other => other,
     };
-    for (metric, hits, _) in coverage_with(src, 60, &truths[..2], naive) {
+    for (metric, hits, _) in coverage_with(&src, 60, &truths[..2], naive) {
         eprintln!("fleet phase, connections taken as independent: {}: {hits} of {REPLICATES}", metric.name());
         assert!(hits < REPLICATES * 3 / 4, "{}: {hits}", metric.name());
     }

@@ -301,6 +301,9 @@ pub struct ListArgs {
     /// Scenario files or folders to list (none: the bundled catalogue).
     #[arg(help = None)]
     pub paths: Vec<PathBuf>,
+    /// Print every middlebox preset (`[nat] preset`, `[proxy] preset`) with its numbers and sources.
+    #[arg(long)]
+    pub presets: bool,
 }
 
 /// How `run`, `check`, `merge` and `tune` print their results (`--format`).

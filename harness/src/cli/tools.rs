@@ -44,6 +44,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
 }
 
 pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
+    if args.presets {
+        print_out(&crate::scenario::presets::listing())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let scenarios = load_all(&args.paths)?;
     use std::fmt::Write as _;
     let mut out = String::from("Scenarios:\n");

@@ -10,6 +10,7 @@
 
 mod build;
 mod load;
+pub mod presets;
 mod raw;
 mod schema;
 mod sessions;

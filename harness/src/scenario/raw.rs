@@ -142,12 +142,18 @@ pub(super) struct RawLink {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNat {
-    /// Idle timeout of an established flow.
-    #[schemars(schema_with = "duration_schema")]
-    pub(super) idle_timeout: S<String>,
-    /// What the flow's next packet meets once the mapping is gone.
+    /// A named box whose numbers are the defaults of the keys below (`kasim list --presets`).
+    #[serde(default)]
+    #[schemars(schema_with = "nat_preset_schema")]
+    pub(super) preset: Option<S<String>>,
+    /// Idle timeout of an established flow (required without a preset).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) idle_timeout: Option<S<String>>,
+    /// What the flow's next packet meets once the mapping is gone (required without a preset).
+    #[serde(default)]
     #[schemars(schema_with = "on_expired_schema")]
-    pub(super) on_expired: S<String>,
+    pub(super) on_expired: Option<S<String>>,
     /// Idle timeout during the handshake and after FIN/RST (default 4m).
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
@@ -168,6 +174,10 @@ pub(super) struct RawNat {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProxy {
+    /// A named proxy whose numbers are the defaults of the keys below (`kasim list --presets`).
+    #[serde(default)]
+    #[schemars(schema_with = "proxy_preset_schema")]
+    pub(super) preset: Option<S<String>>,
     /// A client connection with no data either way for this long is closed (AWS ALB: 60s); "0s" = never (default).
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]

@@ -30,6 +30,14 @@ pub(crate) fn opt_rate_schema(_: &mut SchemaGenerator) -> Schema {
 pub(crate) fn on_expired_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["drop", "rst", "new_port", "loose"] })
 }
+pub(crate) fn nat_preset_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = super::presets::NAT_PRESETS.iter().map(|p| p.name).collect();
+    json_schema!({ "enum": names })
+}
+pub(crate) fn proxy_preset_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = super::presets::PROXY_PRESETS.iter().map(|p| p.name).collect();
+    json_schema!({ "enum": names })
+}
 pub(crate) fn on_idle_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["fin", "rst", "silent"] })
 }
