@@ -26,6 +26,7 @@ pub mod check;
 pub mod cli;
 pub mod confidence;
 pub mod diff;
+pub mod doctor;
 pub mod driver;
 pub mod export;
 pub mod fuzz;

@@ -113,3 +113,52 @@ fn list_presets_prints_every_preset_with_its_numbers_and_source() {
         .filter(|l| l.starts_with("    "))
         .all(|l| l.contains("as of") || l.contains("Chosen figures") || l.contains("measured")));
 }
+
+/// `kasim doctor` on the AWS scenario: the kernel's default keepalive (2 h)
+/// against the gateway's 350 s is an error with a seed whose replay shows
+/// the mapping expiring; the 300 s keepalive beside it is not mentioned.
+#[test]
+fn doctor_names_the_broken_link_and_a_seed_that_shows_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = kasim_in(&root, &["doctor", "scenarios/aws-nat-gateway.toml", "--seeds", "4", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "an error finding: {}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{doc}");
+    let f = &findings[0];
+    assert_eq!((f["scenario"].as_str(), f["strategy"].as_str()), (Some("aws-nat-gateway"), Some("linux-default")));
+    assert_eq!((f["rule"].as_str(), f["severity"].as_str()), (Some("nat-forgets-idle-connection"), Some("error")));
+    let message = f["message"].as_str().unwrap();
+    assert!(message.contains("idle for 350s, then answers with RST") && message.contains("quiet up to 2h (idle)"), "{message}");
+    // The replay command runs as printed and shows the expiry.
+    let replay = f["replay"].as_str().unwrap();
+    let args: Vec<&str> = replay.split(' ').skip(1).collect();
+    let r = kasim_in(&root, &args);
+    assert!(String::from_utf8_lossy(&r.stdout).contains("NAT mapping expired"), "{replay}");
+
+    // The server closing before the proxy (node's 5 s behind the ALB's 60 s).
+    let o = kasim_in(&root, &["doctor", "scenarios/node-behind-alb-race.toml", "--seeds", "4", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["rule"], "server-closes-before-proxy", "{doc}");
+    assert!(doc["findings"][0]["message"].as_str().unwrap().contains("after 5s but the proxy keeps its side 1m"));
+}
+
+#[test]
+fn doctor_is_quiet_about_a_sound_chain_and_warns_about_one_traffic_rescues() {
+    let dir = temp_folder("middleboxes", "doctor");
+    let sound = "name = \"sound\"\nhorizon = \"2h\"\nseeds = 4\n[nat]\npreset = \"aws-nat-gateway\"\n[[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"300s\"\ninterval = \"30s\"\ncount = 3\n";
+    let f = write(&dir, "sound.toml", sound);
+    let o = kasim_in(&dir, &["doctor", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "0 findings: 0 errors, 0 warnings\n");
+    // A 400 s keepalive behind the 350 s gateway, but a request every minute keeps the flow
+    // busy: the ordering is wrong, no seed shows it; a warning, exit 0, no replay.
+    let rescued = sound.replace("idle = \"300s\"", "idle = \"400s\"")
+        + "[[traffic]]\nkind = \"requests\"\nevery = \"1m\"\nsize = \"100B\"\nreply = \"100B\"\n";
+    let f = write(&dir, "rescued.toml", &rescued);
+    let o = kasim_in(&dir, &["doctor", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("warning[nat-forgets-idle-connection] sound / ka:") && text.contains("none of 4 seeds lost one"), "{text}");
+    assert!(!text.contains("see it:"), "{text}");
+}

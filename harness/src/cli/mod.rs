@@ -58,6 +58,24 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Compare a new run with a baseline (or two strategies of one run), figure by figure.
     Diff(DiffArgs),
+    /// Read each scenario's timeout chain and say which link breaks first, with a seed that shows it.
+    Doctor(DoctorArgs),
+}
+
+/// The flags of `kasim doctor`.
+#[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    /// Scenario files or folders (default: the bundled catalogue).
+    pub paths: Vec<PathBuf>,
+    /// Seeds run per strategy to find a seed that shows each finding (default: the scenario's).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// `--format`: findings as text (default) or the contract's JSON (`{"findings": [...]}`).
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Text, help = None)]
+    pub format: ReplayFormat,
 }
 
 /// The flags of `kasim diff`.
@@ -471,6 +489,7 @@ pub fn main() -> ExitCode {
         Command::List(a) => tools::list(&a),
         Command::Calibrate(a) => tools::calibrate(&a),
         Command::Diff(a) => diff::diff(&a),
+        Command::Doctor(a) => tools::doctor(&a),
         Command::Schema => print_out(&format!("{}\n", schema_text())).map(|()| ExitCode::SUCCESS),
     };
     match result {

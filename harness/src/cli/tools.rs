@@ -69,3 +69,22 @@ pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `kasim doctor`: findings of every scenario; exit 1 when any is an error.
+pub fn doctor(args: &super::DoctorArgs) -> Result<ExitCode, CliError> {
+    let scenarios = load_all(&args.paths)?;
+    let pool = super::worker_pool(args.seeds, args.jobs)?;
+    super::check_seed_range(&scenarios, args.seeds)?;
+    let findings: Vec<crate::doctor::Finding> =
+        pool.install(|| scenarios.iter().flat_map(|s| crate::doctor::examine(s, args.seeds)).collect());
+    match args.format {
+        ReplayFormat::Text => print_out(&crate::doctor::text(&findings))?,
+        ReplayFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&serde_json::json!({ "findings": findings })).unwrap_or_default();
+            text.push('\n');
+            print_out(&text)?;
+        }
+    }
+    let errors = findings.iter().any(|f| f.severity == crate::doctor::Severity::Error);
+    Ok(if errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,190 @@
+//! `kasim doctor`: read each scenario's timeout chain (the strategy's
+//! quiet periods, the NAT's and the proxy's idle timers, the client pool's
+//! and the server application's) and say which link breaks first, with a
+//! seed that shows it.
+//!
+//! Why every finding carries a replay: a rule of thumb about timeouts is
+//! easy to state and easy to get wrong (a keepalive that looks too slow may
+//! be rescued by traffic; a NAT may refresh on inbound packets). The doctor
+//! states the rule and the numbers, then runs the scenario's seeds: an
+//! ordering the seeds show breaking is an `error`, with the first seed that
+//! does as a `kasim replay` command; one they do not show is a `warning`.
+
+use crate::metrics::RunSummary;
+use crate::runner;
+use crate::scenario::Scenario;
+use crate::strategy::StrategySpec;
+use crate::units::format_duration;
+use serde::Serialize;
+use std::time::Duration;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The ordering is wrong and a seed shows it failing.
+    Error,
+    /// The ordering is wrong, but none of the seeds run showed it.
+    Warning,
+}
+
+/// One finding (the contract's fields).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The strategy the finding is about (or whose runs show it).
+    pub strategy: String,
+    /// Which rule: `nat-forgets-idle-connection`, `server-closes-before-proxy`,
+    /// `pool-outlives-server-idle`.
+    pub rule: &'static str,
+    /// `error` or `warning`.
+    pub severity: Severity,
+    /// The rule, the numbers, and what the seeds showed.
+    pub message: String,
+    /// A command that replays a seed showing it (null when no seed did).
+    pub replay: Option<String>,
+}
+
+/// The longest a strategy stays quiet on an idle connection: a kernel
+/// keepalive's `idle` (its `interval` only spaces unanswered probes), else
+/// the shortest period it names (a ping's interval, a heartbeat); `None`
+/// for a strategy that sends nothing of its own (`none`, a period of 0).
+pub fn quiet_period(st: &StrategySpec) -> Option<(Duration, &'static str)> {
+    const PERIODS: [&str; 8] =
+        ["interval", "keep_alive", "heartbeat", "time", "persistent_keepalive", "keep_alive_interval", "net_ticktime", "tcp_keepalive"];
+    if st.params.contains_key("idle") {
+        let idle = st.duration("idle");
+        return (!idle.is_zero()).then_some((idle, "idle"));
+    }
+    PERIODS
+        .iter()
+        .filter(|k| st.params.contains_key(*k))
+        .map(|k| (st.duration(k), *k))
+        .filter(|(d, _)| !d.is_zero())
+        .min_by_key(|(d, _)| *d)
+}
+
+/// Strategies whose connection is a UDP flow through the NAT.
+fn over_udp(st: &StrategySpec) -> bool {
+    matches!(st.kind, "quic" | "udp_keepalive")
+}
+
+fn seconds(d: Duration) -> String {
+    format_duration(d)
+}
+
+/// The first run of `runs` that shows `shows`, and how many do.
+fn evidence(runs: &[RunSummary], shows: impl Fn(&RunSummary) -> bool) -> (Option<u64>, usize) {
+    let hits: Vec<u64> = runs.iter().filter(|r| shows(r)).map(|r| r.seed).collect();
+    (hits.first().copied(), hits.len())
+}
+
+/// Every finding of one scenario, its strategies run over `seeds` seeds.
+pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
+    let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| !st.kind.starts_with("live_")).collect();
+    let runs = runner::run_scenario(s, &strategies, seeds, &|| {});
+    let n = runs.first().map_or(0, Vec::len);
+    let mut out = Vec::new();
+    let mut finding = |strategy: &str, rule, message: String, seed: Option<u64>| {
+        out.push(Finding {
+            scenario: s.name.clone(),
+            strategy: strategy.to_string(),
+            rule,
+            severity: if seed.is_some() { Severity::Error } else { Severity::Warning },
+            message,
+            replay: seed.map(|seed| crate::paste::replay(&s.path, strategy, seed)),
+        });
+    };
+    let failed = |r: &RunSummary| r.session.as_ref().is_some_and(|x| x.requests.failed > 0);
+    if let Some(nat) = &s.nat {
+        for (st, runs) in strategies.iter().zip(&runs) {
+            let quiet = quiet_period(st);
+            // A one-way keepalive never lets a UDP flow reach its stream timer.
+            let (timeout, flow) = if over_udp(st) {
+                (
+                    nat.udp_idle_timeout,
+                    format!(
+                        "a UDP flow idle for {} ({} once both directions were seen)",
+                        seconds(nat.udp_idle_timeout),
+                        seconds(nat.udp_stream_timeout)
+                    ),
+                )
+            } else {
+                (nat.idle_timeout, format!("a TCP flow idle for {}", seconds(nat.idle_timeout)))
+            };
+            let too_slow = quiet.is_some_and(|(q, _)| q >= timeout);
+            let (seed, count) = evidence(runs, |r| r.nat_expiries() > 0);
+            // Nothing to say: the period is short enough and no seed lost a mapping, or the
+            // strategy sends nothing and its traffic (or its own idle close) kept the flow.
+            if seed.is_none() && !too_slow {
+                continue;
+            }
+            let says = match quiet {
+                Some((q, key)) => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
+                None => format!("{} sends nothing of its own on an idle connection", st.name),
+            };
+            let shown = match seed {
+                Some(seed) => format!("{count} of {n} seeds lost a mapping while the connection was held (first: seed {seed})"),
+                None => format!("none of {n} seeds lost one (traffic kept it alive); more seeds may"),
+            };
+            let rule = format!(
+                "the NAT forgets {flow}, then {}; {says}: {shown}. Keep the keepalive period under the NAT's idle timeout",
+                match nat.on_expired {
+                    sim::nat::OnExpired::Drop => "drops its packets",
+                    sim::nat::OnExpired::Rst => "answers with RST",
+                    sim::nat::OnExpired::NewPort => "maps the next packet to a new port",
+                    sim::nat::OnExpired::Loose => "picks it up again from mid-stream packets",
+                }
+            );
+            finding(&st.name, "nat-forgets-idle-connection", rule, seed);
+        }
+    }
+    let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
+    let first = strategies.first().map_or("", |st| st.name.as_str());
+    if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy.and_then(|p| p.idle_timeout)) {
+        if server <= proxy_idle {
+            let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
+            let message = format!(
+                "the server application closes an idle connection after {} but the proxy keeps its side {}: a request the proxy forwards on a connection the server is closing fails (the ALB 502 race); make the server's idle timeout longer than the proxy's{}",
+                seconds(server),
+                seconds(proxy_idle),
+                seed.map_or(" (no seed run showed a failed request)".to_string(), |seed| format!(" (seed {seed} shows a failed request)"))
+            );
+            finding(strategy, "server-closes-before-proxy", message, seed);
+        }
+    }
+    if let (Some(server), None) = (s.server_idle_timeout, s.proxy) {
+        let pool = s.client_idle_timeout;
+        if pool.is_none_or(|c| c >= server) {
+            let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
+            let held = pool.map_or("for ever".to_string(), |c| format!("for {}", seconds(c)));
+            let message = format!(
+                "the client keeps an idle connection {held} but the server closes it after {}: the first request after an idle gap may meet a connection the server is closing; close idle connections in the client first ([client.app] idle_timeout under {}){}",
+                seconds(server),
+                seconds(server),
+                seed.map_or(" (no seed run showed a failed request)".to_string(), |seed| format!(" (seed {seed} shows a failed request)"))
+            );
+            finding(strategy, "pool-outlives-server-idle", message, seed);
+        }
+    }
+    out
+}
+
+/// Findings as text: one block per finding.
+pub fn text(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let severity = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        out.push_str(&format!("{severity}[{}] {} / {}: {}\n", f.rule, f.scenario, f.strategy, f.message));
+        if let Some(r) = &f.replay {
+            out.push_str(&format!("  see it: {r}\n"));
+        }
+    }
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    out.push_str(&format!("{} findings: {errors} errors, {} warnings\n", findings.len(), findings.len() - errors));
+    out
+}
