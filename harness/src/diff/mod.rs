@@ -259,6 +259,13 @@ pub fn documents(base: &Document, new: &Document, tolerance: Tolerance, allow_mo
             out.model.changed = true;
         }
     }
+    if base.report.kasim_build.is_none() || new.report.kasim_build.is_none() {
+        let which = if base.report.kasim_build.is_none() { &base.path } else { &new.path };
+        out.model.note = Some(format!(
+            "{} has no kasim_build (written without --per-seed): a change of kasim's model between the two cannot be ruled out",
+            which.display()
+        ));
+    }
     let mut matched = false;
     for b in &base.report.scenarios {
         let Some(n) = new.report.scenarios.iter().find(|n| n.name == b.name) else {

@@ -73,7 +73,7 @@ fn summary(r: &DiffReport) -> String {
 
 fn model_line(r: &DiffReport) -> Option<String> {
     if !r.model.changed {
-        return None;
+        return r.model.note.as_ref().map(|n| format!("note: {n}"));
     }
     let mut line =
         format!("kasim's model changed (build {} -> {}): ", r.model.base.as_deref().unwrap_or("?"), r.model.new.as_deref().unwrap_or("?"));
