@@ -3,7 +3,7 @@
 
 mod common;
 use common::{kasim_in, stderr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -392,5 +392,12 @@ fn printed_replay_lines_run_as_printed() {
     let o = Command::new("sh").arg("-c").arg(&pasted).current_dir(&dir).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{pasted}: {}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("declared dead at"));
+    // Away from a checkout (no ./scenarios), the default catalogue is the binary's own copy,
+    // never the build-time checkout's folder: `list` names no path of the sources.
+    let o = kasim_in(&dir, &["list"]);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display().to_string();
+    assert!(text.contains("  buildbot-dialup              bundled (commands take its name)"), "{text}");
+    assert!(!text.contains(&sources), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -561,16 +561,15 @@ mod catalogue {
     include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
 }
 
-/// The bundled catalogue: `scenarios/` here, or next to the workspace; `None`
-/// when neither exists (an installed binary away from its sources), and the
-/// embedded copy is used.
+/// What no PATH means: `scenarios/` in the current folder (a checkout, whose
+/// files may be edited), else `None`: the copy embedded in the binary at
+/// build time, named by scenario name in every printed command. (Falling
+/// back to the build-time checkout's folder, as before, made an installed
+/// binary print that absolute path, and run files that may have changed
+/// since it was built: issue 29 item 4.)
 pub fn default_paths() -> Option<Vec<PathBuf>> {
     let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return Some(vec![local]);
-    }
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios");
-    source.is_dir().then(|| vec![source])
+    local.is_dir().then(|| vec![local])
 }
 
 /// The embedded copy of a bundled scenario, by file name or scenario name

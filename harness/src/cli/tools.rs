@@ -53,7 +53,10 @@ pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     let mut out = String::from("Scenarios:\n");
     for s in &scenarios {
         let names: Vec<&str> = s.strategies.iter().map(|st| st.name.as_str()).collect();
-        let _ = writeln!(out, "  {:<28} {} (horizon {}, {} seeds)", s.name, s.path.display(), format_duration(s.horizon), s.seeds);
+        // A bundled scenario's `<bundled>/…` path is no file: say what commands accept.
+        let place =
+            if s.path.starts_with("<bundled>") { "bundled (commands take its name)".to_string() } else { s.path.display().to_string() };
+        let _ = writeln!(out, "  {:<28} {place} (horizon {}, {} seeds)", s.name, format_duration(s.horizon), s.seeds);
         for line in s.description.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
             let _ = writeln!(out, "  {:<28} {}", "", line);
         }
