@@ -56,10 +56,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
             return Err(err(format!("\"{s}\" is ambiguous: M means months to the parser and minutes to many readers"), DURATION_ALLOWED));
         }
         if !DURATION_UNITS.contains(&unit) {
-            return Err(err(
-                format!("\"{s}\": unknown unit \"{unit}\" (months and years have no fixed length: write days)"),
-                DURATION_ALLOWED,
-            ));
+            let lower = unit.to_ascii_lowercase();
+            let hint = if DURATION_UNITS.contains(&lower.as_str()) {
+                format!("units are lower case: write \"{lower}\"")
+            } else if ["mo", "mon", "month", "months", "y", "yr", "yrs", "year", "years"].contains(&lower.as_str()) {
+                "months and years have no fixed length: write days".to_string()
+            } else {
+                "see the units below".to_string()
+            };
+            return Err(err(format!("\"{s}\": unknown unit \"{unit}\" ({hint})"), DURATION_ALLOWED));
         }
     }
     let d = humantime::parse_duration(t).map_err(|e| err(format!("\"{s}\" is not a duration ({e})"), DURATION_ALLOWED))?;
@@ -154,7 +159,8 @@ impl RandomTime {
         let t = s.trim();
         let inner = |prefix: &str| t.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
         if let Some(mean) = inner("exp(") {
-            let mean = parse_duration(mean).map_err(|_| err(format!("\"{s}\": the mean is not a duration"), TIME_ALLOWED))?;
+            let mean =
+                parse_duration(mean).map_err(|e| err(format!("\"{s}\": the mean is not a duration: {}", e.problem), TIME_ALLOWED))?;
             if mean.is_zero() {
                 return Err(err(format!("\"{s}\": the mean must be greater than zero"), TIME_ALLOWED));
             }
@@ -162,8 +168,10 @@ impl RandomTime {
         }
         if let Some(args) = inner("uniform(") {
             let (a, b) = args.split_once(',').ok_or_else(|| err(format!("\"{s}\" needs two bounds"), TIME_ALLOWED))?;
-            let a = parse_duration(a).map_err(|_| err(format!("\"{s}\": the lower bound is not a duration"), TIME_ALLOWED))?;
-            let b = parse_duration(b).map_err(|_| err(format!("\"{s}\": the upper bound is not a duration"), TIME_ALLOWED))?;
+            let a =
+                parse_duration(a).map_err(|e| err(format!("\"{s}\": the lower bound is not a duration: {}", e.problem), TIME_ALLOWED))?;
+            let b =
+                parse_duration(b).map_err(|e| err(format!("\"{s}\": the upper bound is not a duration: {}", e.problem), TIME_ALLOWED))?;
             if b < a {
                 return Err(err(format!("\"{s}\": the upper bound is below the lower"), TIME_ALLOWED));
             }
@@ -288,6 +296,11 @@ mod tests {
             Ok(RandomTime::Uniform(Duration::from_secs(30 * 3600), Duration::from_secs(60 * 3600)))
         );
         assert_eq!(RandomTime::parse("exp(6h)"), Ok(RandomTime::Exp(Duration::from_secs(6 * 3600))));
+        // A wrong unit inside says which (issue 29 item 7): "3H" is "3h" in upper case.
+        let e = RandomTime::parse("exp(3H)").unwrap_err().to_string();
+        assert!(e.contains("the mean is not a duration: \"3H\": unknown unit \"H\" (units are lower case: write \"h\")"), "{e}");
+        let e = parse_duration("2 years").unwrap_err().to_string();
+        assert!(e.contains("unknown unit \"years\" (months and years have no fixed length: write days)"), "{e}");
         assert_eq!(RandomTime::parse("26h"), Ok(RandomTime::Fixed(Duration::from_secs(26 * 3600))));
         assert!(RandomTime::parse("uniform(5h)").is_err());
         let mut rng = ChaCha8Rng::seed_from_u64(1);
