@@ -2,13 +2,13 @@
 //! and cross-references checked, and every error naming its span and key.
 
 use super::load::{MAX_HORIZON, MAX_LINK_DELAY, MIN_TRAFFIC_GAP};
+use super::middlebox::{nat, proxy};
 use super::raw::*;
 use super::sessions::{accept_queue, reconnect};
 use super::*;
 use crate::source::{Ctx, ScenarioError};
 use crate::strategy::StrategySpec;
 use crate::units::{self, RandomTime};
-use sim::nat::{NatConfig, OnExpired};
 use sim::tcp::TcpConfig;
 use sim::timer::TimerModel;
 use sim::world::AccessLink;
@@ -224,116 +224,6 @@ fn access_link(ctx: &Ctx, raw: Option<RawLink>, prefix: &str) -> Result<AccessLi
 
 /// The largest message a datagram tunnel carries (about 47 000 datagrams).
 const MAX_TUNNEL_MESSAGE: u64 = 64 << 20;
-
-fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioError> {
-    use sim::world::OnIdle;
-    let preset = match &raw.preset {
-        None => None,
-        Some(name) => Some(presets::proxy(name.get_ref()).ok_or_else(|| {
-            let allowed = presets::allowed(presets::PROXY_PRESETS.iter().map(|p| p.name));
-            ctx.error(Some(name.span()), "proxy.preset", format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
-        })?),
-    };
-    let idle_timeout = match (&raw.idle_timeout, preset) {
-        (Some(v), _) => ctx.timeout(v, "proxy.idle_timeout", "never")?,
-        (None, Some(p)) => Some(p.idle_timeout),
-        (None, None) => None,
-    };
-    let preset_on_idle = preset.and_then(|p| OnIdle::ALL.iter().find(|o| o.name() == p.on_idle).copied());
-    let on_idle = match &raw.on_idle {
-        None => preset_on_idle.unwrap_or(OnIdle::Fin),
-        Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
-            ctx.error(
-                Some(v.span()),
-                "proxy.on_idle",
-                format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
-            )
-        })?,
-    };
-    Ok(sim::world::ProxyConfig { idle_timeout, on_idle })
-}
-
-fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
-    let preset = match &raw.preset {
-        None => None,
-        Some(name) => Some(presets::nat(name.get_ref()).ok_or_else(|| {
-            let allowed = presets::allowed(presets::NAT_PRESETS.iter().map(|p| p.name));
-            ctx.error(Some(name.span()), "nat.preset", format!("\"{}\" is not a NAT preset; allowed: {allowed}", name.get_ref()))
-        })?),
-    };
-    let idle = match (&raw.idle_timeout, preset) {
-        (Some(v), _) => {
-            let idle = ctx.unit(v, "nat.idle_timeout", units::parse_duration)?;
-            if idle.is_zero() {
-                return Err(ctx.error(Some(v.span()), "nat.idle_timeout", "must be greater than zero"));
-            }
-            idle
-        }
-        (None, Some(p)) => p.idle_timeout,
-        (None, None) => {
-            return Err(ctx.error(
-                None,
-                "nat.idle_timeout",
-                "missing; allowed: a duration such as \"350s\", or a `preset` (kasim list --presets)",
-            ))
-        }
-    };
-    let behaviour = |name: &str| match name {
-        "drop" => Some(OnExpired::Drop),
-        "rst" => Some(OnExpired::Rst),
-        "new_port" => Some(OnExpired::NewPort),
-        "loose" => Some(OnExpired::Loose),
-        _ => None,
-    };
-    let on = match (&raw.on_expired, preset) {
-        (Some(v), _) => behaviour(v.get_ref()).ok_or_else(|| {
-            ctx.error(
-                Some(v.span()),
-                "nat.on_expired",
-                format!("\"{}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\"", v.get_ref()),
-            )
-        })?,
-        (None, Some(p)) => behaviour(p.on_expired).unwrap_or(OnExpired::Drop),
-        (None, None) => {
-            return Err(ctx.error(
-                None,
-                "nat.on_expired",
-                "missing; allowed: \"drop\", \"rst\", \"new_port\", \"loose\", or a `preset` (kasim list --presets)",
-            ))
-        }
-    };
-    let mut cfg = NatConfig::new(idle, on);
-    if let Some(p) = preset {
-        cfg.transitory_timeout = p.transitory_timeout.unwrap_or(cfg.transitory_timeout);
-        cfg.udp_idle_timeout = p.udp_idle_timeout.unwrap_or(cfg.udp_idle_timeout);
-    }
-    if let Some(t) = &raw.transitory_timeout {
-        cfg.transitory_timeout = ctx.unit(t, "nat.transitory_timeout", units::parse_duration)?;
-        if cfg.transitory_timeout.is_zero() {
-            return Err(ctx.error(Some(t.span()), "nat.transitory_timeout", "must be greater than zero"));
-        }
-    }
-    if let Some(r) = raw.refresh_on_inbound {
-        cfg.refresh_on_inbound = r;
-    }
-    let positive = |v: &S<String>, key: &str| -> Result<Duration, ScenarioError> {
-        let d = ctx.unit(v, key, units::parse_duration)?;
-        if d.is_zero() {
-            return Err(ctx.error(Some(v.span()), key, "must be greater than zero"));
-        }
-        Ok(d)
-    };
-    if let Some(t) = &raw.udp_idle_timeout {
-        cfg.udp_idle_timeout = positive(t, "nat.udp_idle_timeout")?;
-    }
-    cfg.udp_stream_timeout = match (&raw.udp_stream_timeout, preset.and_then(|p| p.udp_stream_timeout)) {
-        (Some(t), _) => positive(t, "nat.udp_stream_timeout")?,
-        // A preset's stream timer holds unless the file set the idle one (then, as without a preset).
-        (None, Some(stream)) if raw.udp_idle_timeout.is_none() => stream,
-        _ => cfg.udp_idle_timeout,
-    };
-    Ok(cfg)
-}
 
 fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
     let mut cfg = TcpConfig::default();

@@ -10,6 +10,7 @@
 
 mod build;
 mod load;
+mod middlebox;
 pub mod presets;
 mod raw;
 mod schema;
