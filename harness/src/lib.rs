@@ -34,6 +34,7 @@ pub mod input;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod metrics;
+pub mod netns;
 pub mod packed;
 pub mod paste;
 pub mod plots;

@@ -559,6 +559,8 @@ pub fn figures(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -
         idle_closes: (kind == "quic").then(|| runs.iter().map(|r| u64::from(r.idle_closes)).sum()),
         ci95: Default::default(),
         per_seed: None,
+        engine: None,
+        lateness_ms: None,
     }
 }
 

@@ -686,6 +686,8 @@ mod tests {
             keepalive_bytes_per_hour: 0.0,
             ci95: Default::default(),
             per_seed: None,
+            engine: None,
+            lateness_ms: None,
         }
     }
 

@@ -9,4 +9,4 @@ pub mod pcap;
 pub mod plot;
 pub mod render;
 
-pub use model::{Latency, Report, ScenarioReport, SideReport, StrategyReport};
+pub use model::{Latency, Lateness, Report, ScenarioReport, SideReport, StrategyReport};

@@ -88,6 +88,42 @@ pub struct StrategyReport {
     /// comparisons and `kasim diff` need), in seed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_seed: Option<Vec<serde_json::Value>>,
+    /// v3 `--engine netns`: `"netns"` for a run on real Linux stacks; absent
+    /// for the event engine, so its documents keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// v3 `--engine netns`: how late kasim wrote the packets into their hosts
+    /// against the instants the network model gave them, over all runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_ms: Option<Lateness>,
+}
+
+/// Scheduling accuracy of a run on real hosts: each packet's write into its
+/// host minus its modelled arrival, in milliseconds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Lateness {
+    /// Packets written.
+    pub packets: u64,
+    /// The median lateness.
+    pub p50: f64,
+    /// The 99th percentile (the bound: at most 1 ms).
+    pub p99: f64,
+    /// The largest.
+    pub max: f64,
+}
+
+impl Lateness {
+    /// From lateness samples in nanoseconds (sorted here); `None` when empty.
+    pub fn of(mut samples_ns: Vec<u64>) -> Option<Lateness> {
+        if samples_ns.is_empty() {
+            return None;
+        }
+        samples_ns.sort_unstable();
+        let n = samples_ns.len();
+        // Nearest rank: the smallest sample with at least q of all at or below it.
+        let rank = |q: f64| samples_ns[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1e6;
+        Some(Lateness { packets: n as u64, p50: rank(0.5), p99: rank(0.99), max: samples_ns[n - 1] as f64 / 1e6 })
+    }
 }
 
 /// What the client's users felt (v2 "Sessions"): requests, time to restore,

@@ -348,6 +348,8 @@ mod tests {
             idle_closes,
             ci95: Default::default(),
             per_seed: None,
+            engine: None,
+            lateness_ms: None,
         }
     }
 

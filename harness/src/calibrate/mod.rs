@@ -13,7 +13,7 @@
 //! whole calibration takes about as long as its slowest case (~30 s).
 
 mod backlog;
-mod netns;
+pub(crate) mod netns;
 mod twin;
 
 pub use netns::{available, reap_stale, remove_all, TestbedError};

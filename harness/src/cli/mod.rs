@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod decide;
 mod diff;
 mod files;
+mod netns;
 mod replay;
 mod run;
 mod signals;
@@ -60,6 +61,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Read each scenario's timeout chain and say which link breaks first, with a seed that shows it.
     Doctor(DoctorArgs),
+    /// kasim's own program for built-in strategies on real sockets (`--engine netns` starts it).
+    #[command(hide = true)]
+    Agent(crate::netns::AgentArgs),
 }
 
 /// The flags of `kasim doctor`.
@@ -156,9 +160,13 @@ pub struct RunArgs {
     /// Also write report.txt, report.md, report.json and index.html into this folder (replaced as a whole).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// `event` (the simulator) or `live` (live_* strategies' tokio code on turmoil).
+    /// `event` (the simulator), `live` (live_* strategies' tokio code on turmoil), or `netns`
+    /// (real programs in network namespaces, in real time; needs root).
     #[arg(long, value_enum, default_value_t = Engine::Event)]
     pub engine: Engine,
+    /// --engine netns runs in real time: refuse a scenario whose horizon is longer than this.
+    #[arg(long, value_parser = crate::units::parse_duration_arg, default_value = "30m")]
+    pub max_wall: std::time::Duration,
     /// turmoil's tick for --engine live, e.g. "1ms" (default) or "100ms".
     #[arg(long, value_parser = crate::units::parse_duration_arg)]
     pub tick: Option<std::time::Duration>,
@@ -254,6 +262,11 @@ pub enum Engine {
     /// strategies are left out, and `--shard` is refused.
     #[value(help = None)]
     Live,
+    /// Real programs on real Linux stacks, one network namespace per host, kasim's link
+    /// and NAT models between them in real time (needs root; `program`, `none` and
+    /// `tcp_keepalive` strategies).
+    #[value(help = None)]
+    Netns,
 }
 
 /// The flags of `kasim check`: those of `run`, and what to say about failures.
@@ -440,6 +453,11 @@ pub enum CliError {
     /// cannot model, or a binary built without the `live` feature.
     #[error("{0}")]
     Live(String),
+    /// `--engine netns` cannot run (not root, a horizon over `--max-wall`, what the engine
+    /// does not run yet, a program that cannot start), or a `program` strategy under the
+    /// event engine: the message names the file, line, key and what is allowed.
+    #[error("{0}")]
+    Netns(String),
     /// `kasim diff` cannot compare the documents (see [`crate::diff::DiffError`]).
     #[error("{0}")]
     Diff(#[from] crate::diff::DiffError),
@@ -490,8 +508,11 @@ pub fn main() -> ExitCode {
         Command::Calibrate(a) => tools::calibrate(&a),
         Command::Diff(a) => diff::diff(&a),
         Command::Doctor(a) => tools::doctor(&a),
+        Command::Agent(a) => Ok(crate::netns::agent_main(&a)),
         Command::Schema => print_out(&format!("{}\n", schema_text())).map(|()| ExitCode::SUCCESS),
     };
+    // Namespaces this process made and still has (an error cut a netns run short) go now.
+    crate::calibrate::remove_all();
     match result {
         Ok(code) => code,
         Err(CliError::ClosedPipe) => ExitCode::SUCCESS,

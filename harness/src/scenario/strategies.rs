@@ -30,6 +30,9 @@ pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::
                     ParamType::Bool => serde_json::json!({ "type": "boolean" }),
                     ParamType::Size => super::schema::size_schema(g).to_value(),
                     ParamType::Choice(options) => serde_json::json!({ "enum": options }),
+                    ParamType::Argv => serde_json::json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 }),
+                    ParamType::Pattern => serde_json::json!({ "type": "string", "format": "regex" }),
+                    ParamType::Env => serde_json::json!({ "type": "object", "additionalProperties": { "type": "string" } }),
                 };
                 if let Some(obj) = schema.as_object_mut() {
                     obj.insert("description".into(), format!("{} (default {})", p.help, p.default).into());
@@ -117,6 +120,9 @@ pub(crate) fn parse_spec(
             return Err(ctx.error(Some(kind_span), key("interval"), "app_ping needs an interval and a timeout greater than zero"));
         }
     }
+    if kind.kind == "program" && params["client"].is_empty() {
+        return Err(ctx.error(Some(kind_span), key("client"), "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"]"));
+    }
     Ok(StrategySpec { name: name.to_string(), kind: kind.kind, sides, params })
 }
 
@@ -169,5 +175,28 @@ pub(crate) fn check_param(p: &ParamSpec, v: &toml::Value) -> Result<String, Stri
         (ParamType::Count { min, max }, _) => Err(format!("must be an integer; allowed: {min}..={max}")),
         (ParamType::Bool, _) => Err("allowed: true, false".into()),
         (ParamType::Size, _) => Err(format!("must be a string; allowed: {}", units::SIZE_ALLOWED)),
+        (ParamType::Argv, toml::Value::Array(items)) => {
+            let argv: Option<Vec<&str>> = items.iter().map(toml::Value::as_str).collect();
+            match argv {
+                Some(argv) if argv.first().is_some_and(|p| !p.is_empty()) => Ok(serde_json::to_string(&argv).unwrap_or_default()),
+                Some(_) => Err("must not be empty: the first string is the program".into()),
+                None => Err("must be a list of strings (the program, then its arguments)".into()),
+            }
+        }
+        (ParamType::Argv, _) => Err("must be a list of strings (the program, then its arguments)".into()),
+        (ParamType::Pattern, toml::Value::String(s)) => match regex::Regex::new(s) {
+            Ok(_) => Ok(s.clone()),
+            Err(e) => Err(format!("is not a regular expression: {}", e.to_string().lines().last().unwrap_or_default().trim())),
+        },
+        (ParamType::Pattern, _) => Err("must be a string: a regular expression".into()),
+        (ParamType::Env, toml::Value::Table(t)) => {
+            let mut env = BTreeMap::new();
+            for (k, v) in t {
+                let Some(v) = v.as_str() else { return Err(format!("`{k}` must be a string")) };
+                env.insert(k.as_str(), v);
+            }
+            Ok(serde_json::to_string(&env).unwrap_or_default())
+        }
+        (ParamType::Env, _) => Err("must be a table of strings, e.g. { LANG = \"C\" }".into()),
     }
 }

@@ -179,6 +179,13 @@ pub enum ParamType {
     Size,
     /// One of these strings, exactly.
     Choice(&'static [&'static str]),
+    /// A command line: a list of strings, the first the program (kept as a
+    /// JSON array; `""` when absent).
+    Argv,
+    /// A regular expression (kept as written; `""` when absent).
+    Pattern,
+    /// A table of environment variables, strings to strings (kept as a JSON object).
+    Env,
 }
 
 /// One parameter of a strategy kind: its key in a `[[strategy]]` table, its type, its
@@ -405,6 +412,32 @@ pub const KINDS: &[KindSpec] = &[
         ],
     },
     KindSpec {
+        kind: "program",
+        help: "a real client program (and optionally its server) on real Linux stacks; --engine netns only",
+        default_sides: BOTH,
+        params: &[
+            ParamSpec {
+                name: "client",
+                ty: ParamType::Argv,
+                default: "",
+                help: "the client's command line (required); placeholders {server} {port} {client} {seed}",
+            },
+            ParamSpec {
+                name: "server",
+                ty: ParamType::Argv,
+                default: "",
+                help: "the server's command line (default: kasim's own server)",
+            },
+            ParamSpec {
+                name: "declare",
+                ty: ParamType::Pattern,
+                default: "",
+                help: "a regex: a line the program prints (stdout or stderr) when it declares its peer dead",
+            },
+            ParamSpec { name: "env", ty: ParamType::Env, default: "{}", help: "environment variables of both programs" },
+        ],
+    },
+    KindSpec {
         kind: "erlang",
         help: "Erlang distribution net_ticktime T: a tick every T/4 when idle; down after 4 silent tick periods",
         default_sides: BOTH,
@@ -446,6 +479,18 @@ impl StrategySpec {
     }
     fn number(&self, key: &str) -> f64 {
         self.params.get(key).and_then(|v| v.parse::<f64>().ok()).unwrap_or_default()
+    }
+    /// A command-line parameter (`program`'s `client`, `server`), if given.
+    pub fn argv(&self, key: &str) -> Option<Vec<String>> {
+        self.params.get(key).filter(|v| !v.is_empty()).and_then(|v| serde_json::from_str(v).ok())
+    }
+    /// An environment parameter (`program`'s `env`), in key order.
+    pub fn env(&self, key: &str) -> Vec<(String, String)> {
+        self.params
+            .get(key)
+            .and_then(|v| serde_json::from_str::<BTreeMap<String, String>>(v).ok())
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default()
     }
     fn flag(&self, key: &str) -> bool {
         self.params.get(key).is_some_and(|v| v == "true")

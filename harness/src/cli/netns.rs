@@ -1,0 +1,134 @@
+//! `kasim run|check --engine netns`: the checks before real hosts are made
+//! (root, `--max-wall`, program strategies only here), the runs in parallel,
+//! and what the report adds (`"engine": "netns"`, packet lateness).
+
+use super::{CliError, RunArgs};
+use crate::metrics::RunSummary;
+use crate::netns::{self, NetnsConfig, NetnsError};
+use crate::scenario::Scenario;
+use crate::strategy::StrategySpec;
+use rayon::prelude::*;
+use reports::Lateness;
+
+/// Real-time runs in parallel when `--jobs` is not given: they mostly wait,
+/// so more than the cores (the accuracy bound is for 8 at once).
+pub const DEFAULT_JOBS: usize = 8;
+
+/// The 1-based line of strategy `index`'s `kind` key in its file (or of its
+/// `[[strategy]]` header), for errors; `None` for a bundled scenario.
+pub fn strategy_line(s: &Scenario, index: usize) -> Option<usize> {
+    let text = std::fs::read_to_string(&s.path).ok()?;
+    let mut seen = 0;
+    let mut header = None;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with("[[strategy]]") {
+            if header.is_some() {
+                break;
+            }
+            if seen == index {
+                header = Some(n + 1);
+            }
+            seen += 1;
+        } else if header.is_some() && t.starts_with('[') {
+            break;
+        } else if header.is_some() && t.starts_with("kind") {
+            return Some(n + 1);
+        }
+    }
+    header
+}
+
+fn at(s: &Scenario, index: usize) -> String {
+    match strategy_line(s, index) {
+        Some(line) => format!("{}:{line}", s.path.display()),
+        None => s.path.display().to_string(),
+    }
+}
+
+/// Under the event engine: a `program` strategy cannot run (exit 2, naming it).
+pub fn refuse_programs(s: &Scenario, strategies: &[&StrategySpec]) -> Result<(), CliError> {
+    for st in strategies.iter().filter(|st| st.kind == "program") {
+        let index = s.strategies.iter().position(|x| x.name == st.name).unwrap_or(0);
+        return Err(CliError::Netns(format!(
+            "{}: strategy[{index}].kind: \"program\" (strategy \"{}\") runs real programs, which the event engine cannot; allowed: --engine netns (needs root), or leave it out with --strategy",
+            at(s, index),
+            st.name
+        )));
+    }
+    Ok(())
+}
+
+/// Before any namespace is made: root, the horizons against `--max-wall`,
+/// what the engine cannot run; then reap what a killed run left.
+pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, CliError> {
+    let max_wall = args.max_wall;
+    for s in scenarios {
+        if s.horizon > max_wall {
+            return Err(CliError::Netns(format!(
+                "{}: horizon {} runs in real time under --engine netns, longer than --max-wall {}; allowed: a horizon up to --max-wall (raise it, or shorten the horizon)",
+                s.path.display(),
+                crate::units::format_duration(s.horizon),
+                crate::units::format_duration(max_wall)
+            )));
+        }
+        for (i, st) in s.strategies.iter().enumerate().filter(|(_, st)| args.strategies.is_empty() || args.strategies.contains(&st.name)) {
+            let parts = netns::unsupported(s, st);
+            if !parts.is_empty() {
+                return Err(CliError::Netns(format!(
+                    "{}: strategy \"{}\": --engine netns cannot run it yet: {}",
+                    at(s, i),
+                    st.name,
+                    parts.join("; ")
+                )));
+            }
+        }
+    }
+    crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
+    super::signals::on_signal(crate::calibrate::remove_all);
+    let reaped = crate::calibrate::reap_stale();
+    if !reaped.is_empty() {
+        eprintln!("removed {} network namespaces left by an earlier run that was killed: {}", reaped.len(), reaped.join(", "));
+    }
+    let agent = std::env::current_exe().map_err(|e| CliError::Netns(format!("cannot find kasim's own binary for its agent: {e}")))?;
+    Ok(NetnsConfig { agent })
+}
+
+/// Every seed of every strategy of `s` on real hosts, `jobs` at a time; the
+/// summaries in seed order and each strategy's lateness over its runs.
+pub fn run_scenario(
+    s: &Scenario,
+    strategies: &[&StrategySpec],
+    seeds: &[u64],
+    cfg: &NetnsConfig,
+    pool: &rayon::ThreadPool,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(Vec<Vec<RunSummary>>, Vec<Option<Lateness>>), CliError> {
+    let mut summaries = Vec::new();
+    let mut lateness = Vec::new();
+    for st in strategies {
+        let runs: Vec<Result<netns::NetnsRun, NetnsError>> = pool.install(|| {
+            seeds
+                .par_iter()
+                .map(|&seed| {
+                    let r = netns::run(s, st, seed, cfg);
+                    tick();
+                    r
+                })
+                .collect()
+        });
+        let mut sums = Vec::new();
+        let mut late = Vec::new();
+        for r in runs {
+            let r = r.map_err(|e| {
+                let index = s.strategies.iter().position(|x| x.name == st.name).unwrap_or(0);
+                CliError::Netns(format!("{}: strategy \"{}\": {e}", at(s, index), st.name))
+            })?;
+            sums.push(RunSummary::of(&r.record));
+            late.extend(r.lateness_ns);
+        }
+        summaries.push(sums);
+        lateness.push(Lateness::of(late));
+    }
+    Ok((summaries, lateness))
+}

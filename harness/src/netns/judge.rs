@@ -1,0 +1,639 @@
+//! The oracle for real hosts: which connection each real packet, program
+//! line and socket-table change belongs to, and what each side's end of
+//! each connection was.
+//!
+//! The event engine knows every connection from inside its stacks; here the
+//! stacks are real kernels, so the judge rebuilds the same picture from
+//! outside, as the contract says: a connection is a 4-tuple seen on the wire
+//! (a new SYN from a client host is that host's next connection: a
+//! reconnect of its slot); the ground truth (when it broke) comes from the
+//! network models and the faults, exactly as in the event engine; and a
+//! side's *end* is the first of its program printing a `declare` line, its
+//! kernel sending FIN or RST, the socket leaving ESTABLISHED in its
+//! namespace's table, or its program exiting. [`Judge::finish`] turns ends
+//! into the event engine's [`Outcome`]: on a broken connection an end is a
+//! detection; on a working one it is a false positive when it was a
+//! declaration, otherwise an orderly end. So every metric, report and
+//! `[[expect]]` reads a netns run as it reads an event run.
+//!
+//! Like the network it is sans-IO: fed what was seen and when, it reads no
+//! clock and touches no socket, so its rules are tested here without root.
+
+use sim::nat::{NatEvent, OnExpired};
+use sim::oracle::{echoes_peer, judge, BreakCause, Condition, Declaration, Evidence, Verdict};
+use sim::packet::{Flags, Segment, SegmentKind};
+use sim::world::{ConnOutcome, Outcome, SlotOutcome, WireStats};
+use sim::{Instant, Side};
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+/// How a side's end of a connection came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndHow {
+    /// Its program printed a line matching `declare` (the agent: its
+    /// strategy or its socket error declared, with the cause it gave).
+    Declared(String),
+    /// Its kernel sent a FIN.
+    SentFin,
+    /// Its kernel sent a RST.
+    SentRst,
+    /// The socket left ESTABLISHED in its namespace's table without a FIN or
+    /// RST from it.
+    LeftTable,
+    /// Its program exited (the status as the OS reports it).
+    Exited(String),
+    /// A fault killed its program (a crash, a reboot): not a declaration.
+    Killed,
+}
+
+#[derive(Clone, Debug)]
+struct End {
+    at: Instant,
+    how: EndHow,
+}
+
+/// Per direction, what a classifier needs: the highest sequence number sent,
+/// and whether the peer's keepalive probe waits for its ACK.
+#[derive(Clone, Copy, Debug, Default)]
+struct Flow {
+    snd_max: Option<u64>,
+    probe_to_answer: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    slot: usize,
+    generation: u32,
+    outcome: ConnOutcome,
+    ends: [Option<End>; 2],
+    /// When a FIN and a RST first reached each side.
+    got_fin: [Option<Instant>; 2],
+    got_rst: [Option<Instant>; 2],
+    flows: [Flow; 2],
+    /// Seen ESTABLISHED in each side's socket table.
+    in_table: [bool; 2],
+    /// The tuple as the server sees it (after the NAT), once known.
+    server_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
+}
+
+impl Conn {
+    fn open_on(&self, side: Side) -> bool {
+        self.ends[side.index()].is_none()
+    }
+}
+
+/// A socket of a namespace's table, as `/proc/net/tcp` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableEntry {
+    /// Its local address and port.
+    pub local: SocketAddrV4,
+    /// Its peer's.
+    pub remote: SocketAddrV4,
+    /// Linux's TCP state number (1 = ESTABLISHED).
+    pub state: u8,
+}
+
+/// Linux's number for ESTABLISHED in `/proc/net/tcp`.
+pub const ESTABLISHED: u8 = 1;
+
+/// Parse `/proc/<pid>/net/tcp` (addresses as the kernel prints a `__be32`
+/// with `%08X` on a little-endian machine, ports in host order).
+pub fn parse_table(text: &str) -> Vec<TableEntry> {
+    let addr = |s: &str| -> Option<SocketAddrV4> {
+        let (ip, port) = s.split_once(':')?;
+        let ip = u32::from_str_radix(ip, 16).ok()?;
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddrV4::new(ip.to_le_bytes().into(), port))
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace().skip(1);
+            let local = addr(f.next()?)?;
+            let remote = addr(f.next()?)?;
+            let state = u8::from_str_radix(f.next()?, 16).ok()?;
+            Some(TableEntry { local, remote, state })
+        })
+        .collect()
+}
+
+/// Everything seen on real hosts during one run, turned into an [`Outcome`].
+pub struct Judge {
+    clients: usize,
+    server_port: u16,
+    on_expired: Option<OnExpired>,
+    conns: Vec<Conn>,
+    by_client: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    by_server: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    slots: Vec<Vec<usize>>,
+    stats: [WireStats; 2],
+    /// Hosts powered off or frozen: what their side does then is not its end.
+    down: Vec<bool>,
+    /// Per client host, and one the server's faults share.
+    evidence: Vec<Evidence>,
+    shared: Evidence,
+    nat_expired_at: Vec<Instant>,
+    nat_expiries: u64,
+}
+
+impl Judge {
+    /// A judge for `clients` client hosts and a server listening on
+    /// `server_port`, behind a NAT with this expiry policy (if any).
+    pub fn new(clients: usize, server_port: u16, on_expired: Option<OnExpired>) -> Judge {
+        Judge {
+            clients,
+            server_port,
+            on_expired,
+            conns: Vec::new(),
+            by_client: HashMap::new(),
+            by_server: HashMap::new(),
+            slots: vec![Vec::new(); clients],
+            stats: [WireStats::default(); 2],
+            down: vec![false; clients + 1],
+            evidence: vec![Evidence::default(); clients],
+            shared: Evidence::default(),
+            nat_expired_at: Vec::new(),
+            nat_expiries: 0,
+        }
+    }
+
+    fn side_of(&self, host: usize) -> Side {
+        if host < self.clients {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// The connection a segment sent by `host` belongs to (a client's new
+    /// SYN opens one).
+    fn conn_of_sent(&mut self, now: Instant, host: usize, seg: &Segment) -> Option<usize> {
+        if host < self.clients {
+            if seg.dst.port() != self.server_port {
+                return None;
+            }
+            let key = (seg.src, seg.dst);
+            let fresh_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
+            match self.by_client.get(&key) {
+                Some(&c) if !(fresh_syn && !self.conns[c].open_on(Side::Client)) => Some(c),
+                _ if fresh_syn => {
+                    let c = self.conns.len();
+                    let generation = self.slots[host].len() as u32;
+                    self.conns.push(Conn {
+                        slot: host,
+                        generation,
+                        outcome: ConnOutcome { opened_at: now, ..ConnOutcome::default() },
+                        ends: [None, None],
+                        got_fin: [None; 2],
+                        got_rst: [None; 2],
+                        flows: [Flow::default(); 2],
+                        in_table: [false; 2],
+                        server_tuple: None,
+                    });
+                    self.slots[host].push(c);
+                    self.by_client.insert(key, c);
+                    Some(c)
+                }
+                _ => None,
+            }
+        } else {
+            self.by_server.get(&(seg.dst, seg.src)).copied()
+        }
+    }
+
+    /// The NAT (or, without one, the plain wire) carried a client's packet as
+    /// `after`: the server's side of its connection is that tuple.
+    pub fn translated(&mut self, before: &Segment, after: &Segment) {
+        if let Some(&c) = self.by_client.get(&(before.src, before.dst)) {
+            self.conns[c].server_tuple = Some((after.src, after.dst));
+            self.by_server.insert((after.src, after.dst), c);
+        }
+    }
+
+    /// A packet `host` sent, read from its TUN device at `now`: counted by
+    /// kind for its side, and a FIN or RST from a side still open is its end.
+    pub fn sent(&mut self, now: Instant, host: usize, seg: &Segment, ip_bytes: usize) {
+        let side = self.side_of(host);
+        if self.down[host] {
+            return;
+        }
+        let Some(c) = self.conn_of_sent(now, host, seg) else {
+            self.count(side, SegmentKind::Data, ip_bytes);
+            return;
+        };
+        if side == Side::Client && self.by_server.is_empty() && self.conns[c].server_tuple.is_none() {
+            // No NAT: the server sees the client's own tuple.
+            self.conns[c].server_tuple = Some((seg.src, seg.dst));
+            self.by_server.insert((seg.src, seg.dst), c);
+        }
+        let kind = self.classify(c, side, seg);
+        self.count(side, kind, ip_bytes);
+        let conn = &mut self.conns[c];
+        if side == Side::Client && !seg.flags.contains(Flags::SYN) && seg.flags.contains(Flags::ACK) {
+            conn.outcome.established_at.get_or_insert(now);
+        }
+        if conn.open_on(side) {
+            if seg.flags.contains(Flags::RST) {
+                conn.ends[side.index()] = Some(End { at: now, how: EndHow::SentRst });
+            } else if seg.flags.contains(Flags::FIN) {
+                conn.ends[side.index()] = Some(End { at: now, how: EndHow::SentFin });
+            }
+        }
+    }
+
+    /// A packet written into `host` at `now` (after the network): a FIN or
+    /// RST reaching a side names the cause of its end (EOF, ECONNRESET).
+    pub fn delivered(&mut self, now: Instant, host: usize, seg: &Segment) {
+        let side = self.side_of(host);
+        let key = if side == Side::Client { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
+        let c = if side == Side::Client { self.by_client.get(&key) } else { self.by_server.get(&key) };
+        let Some(&c) = c else { return };
+        let conn = &mut self.conns[c];
+        if seg.flags.contains(Flags::RST) {
+            conn.got_rst[side.index()].get_or_insert(now);
+        } else if seg.flags.contains(Flags::FIN) {
+            conn.got_fin[side.index()].get_or_insert(now);
+        }
+        // A probe (seq one below what the other side has sent) waits for its ACK.
+        let peer = side.peer().index();
+        if let Some(max) = conn.flows[peer].snd_max {
+            conn.flows[side.index()].probe_to_answer = seg.len <= 1 && seg.seq + 1 == max && !seg.flags.contains(Flags::SYN);
+        }
+    }
+
+    fn classify(&mut self, c: usize, side: Side, seg: &Segment) -> SegmentKind {
+        let flow = &mut self.conns[c].flows[side.index()];
+        let end = seg.seq + seg.seq_len();
+        let kind = if seg.flags.contains(Flags::RST) {
+            SegmentKind::Reset
+        } else if seg.flags.contains(Flags::SYN) {
+            SegmentKind::Handshake
+        } else if flow.snd_max.is_some_and(|m| seg.seq + 1 == m && seg.len <= 1 && !seg.flags.contains(Flags::FIN)) {
+            SegmentKind::KeepaliveProbe
+        } else if seg.seq_len() > 0 {
+            if flow.snd_max.is_some_and(|m| end <= m) {
+                SegmentKind::Retransmit
+            } else {
+                SegmentKind::Data
+            }
+        } else if std::mem::take(&mut flow.probe_to_answer) {
+            SegmentKind::KeepaliveAck
+        } else {
+            SegmentKind::Ack
+        };
+        if kind != SegmentKind::KeepaliveProbe && kind != SegmentKind::Reset {
+            flow.snd_max = Some(flow.snd_max.map_or(end, |m| m.max(end)));
+        }
+        kind
+    }
+
+    fn count(&mut self, side: Side, kind: SegmentKind, ip_bytes: usize) {
+        let st = &mut self.stats[side.index()];
+        st.packets[kind as usize] += 1;
+        st.bytes[kind as usize] += ip_bytes as u64;
+    }
+
+    /// A line of `host`'s program that matches `declare` (or the agent's
+    /// declaration): the end of that host's side of its connection. A client
+    /// host's line is about its latest connection; the server's, about the
+    /// oldest connection still open on its side (a server program does not
+    /// say which of several it means).
+    pub fn declared(&mut self, now: Instant, host: usize, cause: String) {
+        if self.down[host] {
+            return;
+        }
+        let side = self.side_of(host);
+        let c = if side == Side::Client {
+            self.slots[host].last().copied().filter(|&c| self.conns[c].open_on(side))
+        } else {
+            (0..self.conns.len()).find(|&c| self.conns[c].open_on(side) && self.conns[c].server_tuple.is_some())
+        };
+        if let Some(c) = c {
+            self.conns[c].ends[side.index()] = Some(End { at: now, how: EndHow::Declared(cause) });
+        }
+    }
+
+    /// `host`'s program exited at `now`: every connection still open on its side ends.
+    pub fn exited(&mut self, now: Instant, host: usize, status: &str) {
+        if self.down[host] {
+            return;
+        }
+        let side = self.side_of(host);
+        for c in self.conns_of(host) {
+            let conn = &mut self.conns[c];
+            if conn.open_on(side) {
+                conn.ends[side.index()] = Some(End { at: now, how: EndHow::Exited(status.to_string()) });
+            }
+        }
+    }
+
+    /// A fault killed `host`'s programs at `now` (a crash, a reboot): what
+    /// its kernel sends for them afterwards is not that side's end.
+    pub fn killed(&mut self, now: Instant, host: usize) {
+        let side = self.side_of(host);
+        for c in self.conns_of(host) {
+            let conn = &mut self.conns[c];
+            if conn.open_on(side) {
+                conn.ends[side.index()] = Some(End { at: now, how: EndHow::Killed });
+            }
+        }
+    }
+
+    fn conns_of(&self, host: usize) -> Vec<usize> {
+        if host < self.clients {
+            self.slots[host].clone()
+        } else {
+            (0..self.conns.len()).collect()
+        }
+    }
+
+    /// `host`'s socket table read at `now`: a connection seen ESTABLISHED
+    /// before that is no longer has ended on that side.
+    pub fn table(&mut self, now: Instant, host: usize, entries: &[TableEntry]) {
+        if self.down[host] {
+            return;
+        }
+        let side = self.side_of(host);
+        for c in self.conns_of(host) {
+            let conn = &mut self.conns[c];
+            let tuple = match side {
+                Side::Client => self.by_client.iter().find(|(_, &v)| v == c).map(|(k, _)| *k),
+                Side::Server => conn.server_tuple.map(|(src, dst)| (dst, src)),
+            };
+            let Some((local, remote)) = tuple else { continue };
+            let established = entries.iter().any(|e| e.local == local && e.remote == remote && e.state == ESTABLISHED);
+            if established {
+                conn.in_table[side.index()] = true;
+            } else if conn.in_table[side.index()] && conn.open_on(side) {
+                conn.ends[side.index()] = Some(End { at: now, how: EndHow::LeftTable });
+            }
+        }
+    }
+
+    /// Something the NAT did at `now`: expiries and reboots break the
+    /// connections whose mapping they took (under a policy that does not
+    /// recover), a forgetting `loose` NAT is evidence.
+    pub fn nat(&mut self, now: Instant, event: &NatEvent) {
+        let breaks = self.on_expired.is_some_and(OnExpired::breaks_connection);
+        match event {
+            NatEvent::Expired { mapping, idle } => {
+                let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) else { return };
+                let at = mapping.last_activity + *idle;
+                let conn = &mut self.conns[c];
+                if conn.open_on(Side::Client) && !mapping.closing {
+                    self.nat_expiries += 1;
+                    self.nat_expired_at.push(at);
+                    conn.outcome.nat_expired_at.push(at);
+                    if breaks {
+                        Self::record_break(conn, at, BreakCause::NatExpired);
+                    } else {
+                        self.evidence[conn.slot].open_transient(at, Condition::NatIdle);
+                    }
+                }
+            }
+            NatEvent::Created { mapping, recreated: true } => {
+                if let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) {
+                    let slot = self.conns[c].slot;
+                    self.evidence[slot].close_transient(now, Condition::NatIdle);
+                }
+            }
+            NatEvent::Lost { mapping } => {
+                if let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) {
+                    let conn = &mut self.conns[c];
+                    if breaks && conn.open_on(Side::Client) {
+                        Self::record_break(conn, now, BreakCause::NatReboot);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn record_break(conn: &mut Conn, at: Instant, cause: BreakCause) {
+        if conn.outcome.ended_at.is_none() {
+            conn.outcome.broken.get_or_insert((at, cause));
+        }
+    }
+
+    /// A host-breaking fault at `now` on `host` (vanish, reboot, crash): every
+    /// connection it holds and its client still has open breaks.
+    pub fn host_broke(&mut self, now: Instant, host: usize, cause: BreakCause) {
+        for c in self.conns_of(host) {
+            let conn = &mut self.conns[c];
+            if conn.open_on(Side::Client) {
+                Self::record_break(conn, now, cause);
+            }
+        }
+    }
+
+    /// `host` goes down (vanish, reboot, suspend: `true`) or comes back.
+    pub fn set_down(&mut self, host: usize, down: bool) {
+        self.down[host] = down;
+    }
+
+    /// A transient condition on `host` (an outage of its link, its suspend):
+    /// opened at `from`, closed at `to`.
+    pub fn transient(&mut self, host: usize, condition: Condition, from: Instant, to: Instant) {
+        let e = if host < self.clients { &mut self.evidence[host] } else { &mut self.shared };
+        e.open_transient(from, condition);
+        e.close_transient(to, condition);
+    }
+
+    /// `host`'s link lost a packet at random at `at`.
+    pub fn lost(&mut self, host: usize, at: Instant) {
+        let e = if host < self.clients { &mut self.evidence[host] } else { &mut self.shared };
+        e.record_random_loss(at);
+    }
+
+    /// The run's outcome, as the event engine would give it: each end judged
+    /// (`lookback` as the strategy's detection window), up to `ended_at`.
+    pub fn finish(mut self, ended_at: Instant, lookback: Duration) -> Outcome {
+        let mut declarations = Vec::new();
+        for conn in &mut self.conns {
+            let mut ends: Vec<(Side, End)> =
+                Side::BOTH.iter().filter_map(|&s| conn.ends[s.index()].clone().map(|e| (s, e))).filter(|(_, e)| e.at <= ended_at).collect();
+            ends.sort_by_key(|(_, e)| e.at);
+            let mut first_declared: Option<Side> = None;
+            for (side, end) in ends {
+                let i = side.index();
+                if side == Side::Client {
+                    conn.outcome.closed_at.get_or_insert(end.at);
+                }
+                let cause = match &end.how {
+                    EndHow::Killed => continue,
+                    EndHow::Declared(c) => c.clone(),
+                    EndHow::Exited(status) => format!("exited ({status})"),
+                    _ if conn.got_rst[i].is_some_and(|t| t <= end.at) => "ECONNRESET".into(),
+                    _ if conn.got_fin[i].is_some_and(|t| t <= end.at) => "EOF".into(),
+                    EndHow::SentRst => "RST sent".into(),
+                    EndHow::SentFin => "FIN sent".into(),
+                    // Linux drops an established socket without a word only when it gives up.
+                    EndHow::LeftTable => "ETIMEDOUT".into(),
+                };
+                let broken = conn.outcome.broken.filter(|(since, _)| *since <= end.at);
+                let declared = matches!(end.how, EndHow::Declared(_));
+                let verdict = if broken.is_some() {
+                    let evidence = &self.evidence[conn.slot];
+                    judge(broken, evidence, &[&self.shared], end.at, lookback, false)
+                } else if !declared {
+                    // A working connection's end without a declaration: an orderly end.
+                    conn.outcome.ended_at.get_or_insert(end.at);
+                    continue;
+                } else if conn.outcome.ended_at.is_some_and(|t| t <= end.at) {
+                    Verdict::OrderlyEnd
+                } else {
+                    judge(None, &self.evidence[conn.slot], &[&self.shared], end.at, lookback, false)
+                };
+                let echo = echoes_peer(&cause, first_declared == Some(side.peer()));
+                conn.outcome.declared[i] = true;
+                first_declared.get_or_insert(side);
+                declarations.push(Declaration {
+                    side,
+                    at: end.at,
+                    cause,
+                    verdict,
+                    slot: conn.slot as u32,
+                    conn: conn.generation,
+                    echo,
+                });
+            }
+        }
+        declarations.sort_by_key(|d| (d.at, d.slot, d.side.index()));
+        let slots: Vec<SlotOutcome> = self
+            .slots
+            .iter()
+            .map(|cs| SlotOutcome { connections: cs.iter().map(|&c| self.conns[c].outcome.clone()).collect(), client_clock: ended_at })
+            .collect();
+        self.nat_expired_at.sort();
+        Outcome {
+            ended_at,
+            broken: slots.first().and_then(SlotOutcome::broken),
+            declarations,
+            slots,
+            stats: self.stats,
+            nat_expiries: self.nat_expiries,
+            nat_expired_at: self.nat_expired_at,
+            messages_received: [0; 2],
+            events_processed: 0,
+            trace: Vec::new(),
+            stopped: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::packet::{addr, Proto};
+
+    const CLIENT: &str = "198.18.0.2:40000";
+    const SERVER: &str = "203.0.113.10:8000";
+
+    fn seg(src: &str, dst: &str, flags: Flags, seq: u64, len: u32) -> Segment {
+        Segment {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            seq,
+            ack: 0,
+            flags,
+            len,
+            window: 0,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Data,
+            sender: Segment::NO_SENDER,
+            proto: Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
+        }
+    }
+
+    fn s(x: u64) -> Instant {
+        Instant::from_secs(x)
+    }
+
+    /// A client that connects at 0 and whose handshake completes at once.
+    fn connected() -> Judge {
+        let mut j = Judge::new(1, 8000, None);
+        j.sent(s(0), 0, &seg(CLIENT, SERVER, Flags::SYN, 100, 0), 60);
+        j.sent(s(0), 1, &seg(SERVER, CLIENT, Flags::SYN | Flags::ACK, 500, 0), 60);
+        j.sent(s(0), 0, &seg(CLIENT, SERVER, Flags::ACK, 101, 0), 52);
+        j
+    }
+
+    #[test]
+    fn kernel_keepalive_giving_up_on_a_vanished_server_is_a_detection() {
+        let mut j = connected();
+        j.host_broke(s(1), 1, BreakCause::Vanish(Side::Server));
+        j.set_down(1, true);
+        // Probes at 2, 3, 4 s (seq one below snd_max = 101), then the kernel's RST at 5 s.
+        for t in [2, 3, 4] {
+            j.sent(s(t), 0, &seg(CLIENT, SERVER, Flags::ACK, 100, 0), 52);
+        }
+        j.sent(s(5), 0, &seg(CLIENT, SERVER, Flags::RST | Flags::ACK, 101, 0), 40);
+        // The vanished server's own kernel gives up too: not its end (it is powered off).
+        j.table(s(6), 1, &[]);
+        let o = j.finish(s(10), Duration::from_secs(60));
+        assert_eq!(o.declarations.len(), 1);
+        let d = &o.declarations[0];
+        assert_eq!((d.side, d.at, d.cause.as_str()), (Side::Client, s(5), "RST sent"));
+        assert_eq!(d.verdict, Verdict::Detection { latency: Duration::from_secs(4) });
+        assert_eq!(o.stats[0].packets_of(SegmentKind::KeepaliveProbe), 3);
+        assert_eq!(o.stats[0].packets_of(SegmentKind::Handshake), 1);
+        assert_eq!(o.slots[0].connections[0].closed_at, Some(s(5)));
+    }
+
+    #[test]
+    fn a_declaration_on_a_working_connection_is_a_false_positive_and_a_fin_an_orderly_end() {
+        let mut j = connected();
+        j.transient(0, Condition::Outage, s(10), s(20));
+        j.declared(s(15), 0, "timed out".into());
+        let o = j.finish(s(30), Duration::from_secs(60));
+        assert_eq!(o.declarations[0].verdict, Verdict::FalsePositive { condition: Condition::Outage });
+
+        let mut j = connected();
+        j.sent(s(5), 1, &seg(SERVER, CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
+        j.delivered(s(5), 0, &seg(SERVER, CLIENT, Flags::FIN | Flags::ACK, 501, 0));
+        j.sent(s(5), 0, &seg(CLIENT, SERVER, Flags::FIN | Flags::ACK, 101, 0), 52);
+        let o = j.finish(s(30), Duration::from_secs(60));
+        assert!(o.declarations.is_empty(), "{:?}", o.declarations);
+        assert_eq!(o.slots[0].connections[0].ended_at, Some(s(5)));
+    }
+
+    #[test]
+    fn a_rst_from_the_nat_after_expiry_is_a_detection_of_the_expiry() {
+        let mut j = Judge::new(1, 8000, Some(OnExpired::Rst));
+        j.sent(s(0), 0, &seg(CLIENT, SERVER, Flags::SYN, 100, 0), 60);
+        let public = SocketAddrV4::new(addr::NAT_PUBLIC_IP, 40000);
+        let before = seg(CLIENT, SERVER, Flags::SYN, 100, 0);
+        j.translated(&before, &Segment { src: public, ..before });
+        // The event engine's own NAT model forgets the flow after 5 s of silence.
+        let mut nat = sim::nat::Nat::new(
+            sim::nat::NatConfig::new(Duration::from_secs(5), OnExpired::Rst),
+            sim::rng::Stream::new(1, sim::rng::Purpose::NatPorts),
+        );
+        nat.outbound(s(0), &before);
+        nat.inbound(s(0), &seg(SERVER, &public.to_string(), Flags::SYN | Flags::ACK, 500, 0));
+        nat.handle_timeout(s(5));
+        while let Some(e) = nat.poll_event() {
+            j.nat(s(5), &e);
+        }
+        let established = TableEntry { local: before.src, remote: before.dst, state: ESTABLISHED };
+        j.table(s(1), 0, &[established]);
+        j.sent(s(7), 0, &seg(CLIENT, SERVER, Flags::ACK | Flags::PSH, 101, 10), 62);
+        j.delivered(s(7), 0, &seg(SERVER, CLIENT, Flags::RST, 111, 0));
+        j.table(s(7), 0, &[]);
+        let o = j.finish(s(30), Duration::from_secs(60));
+        assert_eq!(o.nat_expired_at, vec![s(5)]);
+        let d = &o.declarations[0];
+        assert_eq!((d.cause.as_str(), d.verdict), ("ECONNRESET", Verdict::Detection { latency: Duration::from_secs(2) }));
+    }
+
+    #[test]
+    fn the_proc_table_is_read_as_the_kernel_prints_it() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+                    0: 020012C6:9C40 0A7100CB:1F40 01 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n";
+        let e = parse_table(text);
+        assert_eq!(e, vec![TableEntry { local: CLIENT.parse().unwrap(), remote: SERVER.parse().unwrap(), state: ESTABLISHED }]);
+    }
+}

@@ -1,0 +1,393 @@
+//! The network between the real hosts, as a sans-IO state machine.
+//!
+//! This is the event engine's packet path with real packets in it: each
+//! host's access link (rate, delay, queue, loss, outages: [`LinkDir`]), then
+//! the NAT ([`Nat`]) for packets between clients and the server, then the
+//! destination's link. The models are the event engine's own, unchanged,
+//! with their random streams drawn from the same seed and purpose, so a
+//! scenario's network behaves alike on both engines; only the endpoints are
+//! real.
+//!
+//! Like the models inside it, it reads no clock: the caller feeds each packet
+//! read from a host with the instant it was read
+//! ([`from_host`](Network::from_host)), asks for the next instant anything is
+//! due ([`poll_timeout`](Network::poll_timeout)), advances it
+//! ([`handle_timeout`](Network::handle_timeout)), and takes the packets due
+//! out ([`poll_delivery`](Network::poll_delivery)) to write into their
+//! hosts, each with the instant the model meant it to arrive, so the caller
+//! can measure how late the real write was. What the judge needs to know
+//! (translations, expiries, losses) comes out of
+//! [`poll_note`](Network::poll_note).
+
+use super::packet::Packet;
+use sim::link::{LinkConfig, LinkDir, LinkDrop, Offer, Outage};
+use sim::nat::{Nat, NatConfig, NatEvent, NatVerdict};
+use sim::packet::Segment;
+use sim::rng::{Purpose, Stream};
+use sim::world::AccessLink;
+use sim::Instant;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::Ipv4Addr;
+
+const UP: usize = 0;
+const DOWN: usize = 1;
+
+/// A packet due to be written into a host.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The host (clients `0..n`, then the server).
+    pub host: usize,
+    /// The packet, translated.
+    pub packet: Packet,
+    /// When the model has it arrive: the write is late by the time after this.
+    pub due: Instant,
+}
+
+/// What the network did that the judge needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// The NAT translated a packet from a client (`before` → `after`): how the
+    /// server's side of a connection is found.
+    Translated {
+        /// As the client sent it.
+        before: Segment,
+        /// As it left the NAT.
+        after: Segment,
+    },
+    /// Something the NAT did (a mapping made, expired, lost; a reboot).
+    Nat(NatEvent),
+    /// The NAT dropped a packet from a client and answered it with this RST.
+    NatReset(Segment),
+    /// A host's link lost a packet at random (evidence for the oracle).
+    Lost {
+        /// The host whose link lost it.
+        host: usize,
+        /// When.
+        at: Instant,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Hop {
+    /// Leaves host `from`'s uplink into the middle (the NAT).
+    Middle { from: usize },
+    /// Arrives at host `to`.
+    Host { to: usize },
+}
+
+struct InFlight {
+    at: Instant,
+    order: u64,
+    hop: Hop,
+    packet: Packet,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// Clients `0..clients` behind an optional NAT, and a server.
+pub struct Network {
+    links: Vec<[LinkDir; 2]>,
+    addrs: Vec<Ipv4Addr>,
+    clients: usize,
+    nat: Option<Nat>,
+    powered: Vec<bool>,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    order: u64,
+    out: VecDeque<Delivery>,
+    notes: VecDeque<Note>,
+}
+
+impl Network {
+    /// `clients` hosts at the event engine's client addresses and the server
+    /// at `server`, their links as the scenario says, each link's random
+    /// losses and the NAT's port choices drawn from `seed` exactly as the
+    /// event engine draws them.
+    pub fn new(
+        seed: u64,
+        clients: u32,
+        client_link: &AccessLink,
+        server: Ipv4Addr,
+        server_link: &AccessLink,
+        nat: Option<NatConfig>,
+    ) -> Network {
+        let mut links = Vec::new();
+        let mut addrs = Vec::new();
+        for i in 0..clients {
+            links.push([
+                LinkDir::new(client_link.up.clone(), Stream::for_host(seed, Purpose::ClientUpLoss, i)),
+                LinkDir::new(client_link.down.clone(), Stream::for_host(seed, Purpose::ClientDownLoss, i)),
+            ]);
+            addrs.push(sim::packet::addr::client_ip(i));
+        }
+        links.push([
+            LinkDir::new(server_link.up.clone(), Stream::new(seed, Purpose::ServerUpLoss)),
+            LinkDir::new(server_link.down.clone(), Stream::new(seed, Purpose::ServerDownLoss)),
+        ]);
+        addrs.push(server);
+        let hosts = links.len();
+        Network {
+            links,
+            addrs,
+            clients: clients as usize,
+            nat: nat.map(|n| Nat::new(n, Stream::new(seed, Purpose::NatPorts))),
+            powered: vec![true; hosts],
+            in_flight: BinaryHeap::new(),
+            order: 0,
+            out: VecDeque::new(),
+            notes: VecDeque::new(),
+        }
+    }
+
+    /// The server's host number (after the clients).
+    pub fn server(&self) -> usize {
+        self.clients
+    }
+
+    /// Host `host`'s address.
+    pub fn addr(&self, host: usize) -> Ipv4Addr {
+        self.addrs[host]
+    }
+
+    /// Host `host`'s access link passes nothing during `outage` (both ways).
+    pub fn add_outage(&mut self, host: usize, outage: Outage) {
+        for dir in &mut self.links[host] {
+            dir.add_outage(outage);
+        }
+    }
+
+    /// Power host `host` off (`false`: nothing it sends leaves, nothing
+    /// reaches it) or on again.
+    pub fn set_powered(&mut self, host: usize, on: bool) {
+        self.powered[host] = on;
+    }
+
+    /// The NAT forgets every mapping.
+    pub fn reboot_nat(&mut self) {
+        if let Some(nat) = &mut self.nat {
+            nat.reboot();
+            while let Some(e) = nat.poll_event() {
+                self.notes.push_back(Note::Nat(e));
+            }
+        }
+    }
+
+    /// A packet host `host` sent, read at `now`.
+    pub fn from_host(&mut self, now: Instant, host: usize, packet: Packet) {
+        if self.powered[host] {
+            self.offer(now, host, UP, Hop::Middle { from: host }, packet);
+        }
+    }
+
+    fn offer(&mut self, now: Instant, host: usize, dir: usize, hop: Hop, packet: Packet) {
+        match self.links[host][dir].offer(now, packet.bytes.len() as u32) {
+            Offer::Arrives { at, .. } => {
+                self.order += 1;
+                self.in_flight.push(Reverse(InFlight { at, order: self.order, hop, packet }));
+            }
+            Offer::Dropped(LinkDrop::RandomLoss) => self.notes.push_back(Note::Lost { host, at: now }),
+            Offer::Dropped(_) => {}
+        }
+    }
+
+    /// The next instant something is due: a packet at the middle or at a
+    /// host, or a NAT mapping's expiry.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let packet = self.in_flight.peek().map(|Reverse(p)| p.at);
+        let nat = self.nat.as_mut().and_then(Nat::poll_timeout);
+        match (packet, nat) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Carry out everything due at or before `now`, in the models' order:
+    /// at one instant, NAT expiries before packets.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            let nat_due = self.nat.as_mut().and_then(Nat::poll_timeout).filter(|&t| t <= now);
+            let packet_due = self.in_flight.peek().map(|Reverse(p)| p.at).filter(|&t| t <= now);
+            match (nat_due, packet_due) {
+                (Some(t), p) if p.is_none_or(|p| t <= p) => {
+                    let nat = self.nat.as_mut().expect("a NAT deadline");
+                    nat.handle_timeout(t);
+                    while let Some(e) = nat.poll_event() {
+                        self.notes.push_back(Note::Nat(e));
+                    }
+                }
+                (_, Some(_)) => {
+                    let Some(Reverse(p)) = self.in_flight.pop() else { break };
+                    self.arrive(p);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn arrive(&mut self, p: InFlight) {
+        let InFlight { at, hop, mut packet, .. } = p;
+        match hop {
+            Hop::Host { to } => {
+                if self.powered[to] {
+                    self.out.push_back(Delivery { host: to, packet, due: at });
+                }
+            }
+            Hop::Middle { from } => {
+                let seg = packet.seg;
+                let from_client = from < self.clients;
+                let verdict = match &mut self.nat {
+                    Some(nat) if from_client => Some(nat.outbound(at, &seg)),
+                    Some(nat) if *seg.dst.ip() == nat.config().public_ip => Some(nat.inbound(at, &seg)),
+                    _ => None,
+                };
+                if let Some(nat) = &mut self.nat {
+                    while let Some(e) = nat.poll_event() {
+                        self.notes.push_back(Note::Nat(e));
+                    }
+                }
+                match verdict {
+                    None => self.route(at, packet),
+                    Some(NatVerdict::Forward(after)) => {
+                        if from_client {
+                            self.notes.push_back(Note::Translated { before: seg, after });
+                        }
+                        packet.readdress(after.src, after.dst);
+                        self.route(at, packet);
+                    }
+                    Some(NatVerdict::Drop(_)) => {}
+                    Some(NatVerdict::Reset(rst)) => {
+                        self.notes.push_back(Note::NatReset(rst));
+                        self.offer(at, from, DOWN, Hop::Host { to: from }, Packet::made_by_network(rst));
+                    }
+                }
+            }
+        }
+    }
+
+    fn route(&mut self, at: Instant, packet: Packet) {
+        if let Some(to) = self.addrs.iter().position(|a| a == packet.seg.dst.ip()) {
+            self.offer(at, to, DOWN, Hop::Host { to }, packet);
+        }
+    }
+
+    /// The next packet due to be written into its host.
+    pub fn poll_delivery(&mut self) -> Option<Delivery> {
+        self.out.pop_front()
+    }
+
+    /// The next thing the judge should know.
+    pub fn poll_note(&mut self) -> Option<Note> {
+        self.notes.pop_front()
+    }
+
+    /// The link settings of host `host` in direction up (`false`) or down (`true`).
+    pub fn link(&self, host: usize, down: bool) -> &LinkConfig {
+        self.links[host][usize::from(down)].config()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::nat::OnExpired;
+    use sim::packet::{addr, Flags};
+    use std::time::Duration;
+
+    fn tcp(src: &str, dst: &str, flags: Flags) -> Packet {
+        let seg = Segment {
+            flags,
+            ..Segment::datagram(src.parse().unwrap(), dst.parse().unwrap(), 0, sim::packet::SegmentKind::Data)
+        };
+        let seg = Segment { proto: sim::packet::Proto::Tcp, payload: Segment::NO_PAYLOAD, ..seg };
+        Packet::made_by_network(seg)
+    }
+
+    fn dialup_path(nat: Option<NatConfig>) -> Network {
+        let link = AccessLink {
+            up: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
+            down: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
+        };
+        Network::new(1, 1, &link, *addr::SERVER.ip(), &AccessLink::default(), nat)
+    }
+
+    #[test]
+    fn a_packet_takes_the_links_time_to_arrive() {
+        let mut net = dialup_path(None);
+        net.from_host(Instant::ZERO, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
+        // 40 B + 14 B framing = 432 bits at 56 kbit/s = 7.714286 ms (rounded up), plus 100 ms;
+        // the server's link is 1 Gbit/s with no delay: 54 B = 432 ns more.
+        let middle = Instant::from_nanos(7_714_286 + 100_000_000);
+        assert_eq!(net.poll_timeout(), Some(middle));
+        net.handle_timeout(middle);
+        assert!(net.poll_delivery().is_none());
+        let due = middle + Duration::from_nanos(432);
+        assert_eq!(net.poll_timeout(), Some(due));
+        net.handle_timeout(due);
+        let d = net.poll_delivery().unwrap();
+        assert_eq!((d.host, d.due), (1, due));
+    }
+
+    #[test]
+    fn the_nat_translates_and_answers_a_forgotten_flow_with_a_real_rst() {
+        let nat = NatConfig::new(Duration::from_secs(5), OnExpired::Rst);
+        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), Some(nat));
+        let t0 = Instant::ZERO;
+        net.from_host(t0, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
+        net.handle_timeout(Instant::from_millis(1));
+        let d = net.poll_delivery().unwrap();
+        assert_eq!(d.packet.seg.src, std::net::SocketAddrV4::new(addr::NAT_PUBLIC_IP, 40000));
+        assert_eq!(Packet::parse(d.packet.bytes.clone()).unwrap().seg.src.ip(), &addr::NAT_PUBLIC_IP, "bytes rewritten");
+        // The server's SYN-ACK makes the mapping established; then silence past the 5 s idle timeout.
+        net.from_host(Instant::from_millis(2), 1, tcp("203.0.113.10:8000", "198.51.100.1:40000", Flags::SYN | Flags::ACK));
+        net.handle_timeout(Instant::from_millis(3));
+        assert_eq!(net.poll_delivery().unwrap().packet.seg.dst, addr::CLIENT, "translated back to the inside");
+        net.handle_timeout(Instant::from_secs(6));
+        assert!(std::iter::from_fn(|| net.poll_note()).any(|n| matches!(n, Note::Nat(NatEvent::Expired { .. }))));
+        // A mid-stream packet from the client now meets the NAT's RST, a real packet back to the client.
+        net.from_host(Instant::from_secs(7), 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::ACK));
+        net.handle_timeout(Instant::from_secs(8));
+        let rst = net.poll_delivery().unwrap();
+        assert_eq!(rst.host, 0);
+        let parsed = Packet::parse(rst.packet.bytes).unwrap().seg;
+        assert!(parsed.flags.contains(Flags::RST));
+        assert_eq!(parsed.src, addr::SERVER);
+    }
+
+    #[test]
+    fn a_powered_off_host_neither_sends_nor_receives() {
+        let mut net = dialup_path(None);
+        net.set_powered(1, false);
+        net.from_host(Instant::ZERO, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
+        net.from_host(Instant::ZERO, 1, tcp("203.0.113.10:8000", "198.18.0.2:40000", Flags::SYN));
+        net.handle_timeout(Instant::from_secs(1));
+        assert!(net.poll_delivery().is_none());
+        assert_eq!(net.poll_timeout(), None);
+    }
+
+    #[test]
+    fn an_outage_drops_what_crosses_it() {
+        let mut net = dialup_path(None);
+        net.add_outage(0, Outage::new(Instant::from_secs(1), Duration::from_secs(2)));
+        net.from_host(Instant::from_millis(1500), 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::ACK));
+        net.from_host(Instant::from_secs(3), 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::ACK));
+        net.handle_timeout(Instant::from_secs(4));
+        let d = net.poll_delivery().unwrap();
+        assert!(d.due > Instant::from_secs(3), "only the packet after the outage");
+        assert!(net.poll_delivery().is_none());
+    }
+}
