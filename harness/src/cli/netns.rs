@@ -48,7 +48,7 @@ fn at(s: &Scenario, index: usize) -> String {
 
 /// Under the event engine: a `program` strategy cannot run (exit 2, naming it).
 pub fn refuse_programs(s: &Scenario, strategies: &[&StrategySpec]) -> Result<(), CliError> {
-    for st in strategies.iter().filter(|st| st.kind == "program") {
+    if let Some(st) = strategies.iter().find(|st| st.kind == "program") {
         let index = s.strategies.iter().position(|x| x.name == st.name).unwrap_or(0);
         return Err(CliError::Netns(format!(
             "{}: strategy[{index}].kind: \"program\" (strategy \"{}\") runs real programs, which the event engine cannot; allowed: --engine netns (needs root), or leave it out with --strategy",
@@ -94,8 +94,12 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
     Ok(NetnsConfig { agent })
 }
 
-/// Every seed of every strategy of `s` on real hosts, `jobs` at a time; the
-/// summaries in seed order and each strategy's lateness over its runs.
+/// Per strategy, its runs' summaries in seed order, and the lateness of its packets.
+pub type NetnsRuns = (Vec<Vec<RunSummary>>, Vec<Option<Lateness>>);
+
+/// Every seed of every strategy of `s` on real hosts, `jobs` runs at a time
+/// (strategies and seeds alike); the summaries in seed order and each
+/// strategy's lateness over its runs.
 pub fn run_scenario(
     s: &Scenario,
     strategies: &[&StrategySpec],
@@ -103,32 +107,27 @@ pub fn run_scenario(
     cfg: &NetnsConfig,
     pool: &rayon::ThreadPool,
     tick: &(dyn Fn() + Sync),
-) -> Result<(Vec<Vec<RunSummary>>, Vec<Option<Lateness>>), CliError> {
-    let mut summaries = Vec::new();
-    let mut lateness = Vec::new();
-    for st in strategies {
-        let runs: Vec<Result<netns::NetnsRun, NetnsError>> = pool.install(|| {
-            seeds
-                .par_iter()
-                .map(|&seed| {
-                    let r = netns::run(s, st, seed, cfg);
-                    tick();
-                    r
-                })
-                .collect()
-        });
-        let mut sums = Vec::new();
-        let mut late = Vec::new();
-        for r in runs {
-            let r = r.map_err(|e| {
-                let index = s.strategies.iter().position(|x| x.name == st.name).unwrap_or(0);
-                CliError::Netns(format!("{}: strategy \"{}\": {e}", at(s, index), st.name))
-            })?;
-            sums.push(RunSummary::of(&r.record));
-            late.extend(r.lateness_ns);
-        }
-        summaries.push(sums);
-        lateness.push(Lateness::of(late));
+) -> Result<NetnsRuns, CliError> {
+    let jobs: Vec<(usize, u64)> = (0..strategies.len()).flat_map(|st| seeds.iter().map(move |&seed| (st, seed))).collect();
+    let runs: Vec<Result<netns::NetnsRun, NetnsError>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(st, seed)| {
+                let r = netns::run(s, strategies[st], seed, cfg);
+                tick();
+                r
+            })
+            .collect()
+    });
+    let mut summaries: Vec<Vec<RunSummary>> = vec![Vec::new(); strategies.len()];
+    let mut late: Vec<Vec<u64>> = vec![Vec::new(); strategies.len()];
+    for (&(st, _), r) in jobs.iter().zip(runs) {
+        let r = r.map_err(|e| {
+            let name = &strategies[st].name;
+            let index = s.strategies.iter().position(|x| &x.name == name).unwrap_or(0);
+            CliError::Netns(format!("{}: strategy \"{name}\": {e}", at(s, index)))
+        })?;
+        summaries[st].push(RunSummary::of(&r.record));
+        late[st].extend(r.lateness_ns);
     }
-    Ok((summaries, lateness))
+    Ok((summaries, late.into_iter().map(Lateness::of).collect()))
 }

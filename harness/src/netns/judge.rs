@@ -94,6 +94,10 @@ pub struct TableEntry {
     pub state: u8,
 }
 
+/// How long after a kernel's RST or a socket's leaving the table a program's
+/// declare line still counts as the same end (see [`Judge::declared`]).
+pub const DECLARE_GRACE: Duration = Duration::from_millis(100);
+
 /// Linux's number for ESTABLISHED in `/proc/net/tcp`.
 pub const ESTABLISHED: u8 = 1;
 
@@ -176,7 +180,7 @@ impl Judge {
             let key = (seg.src, seg.dst);
             let fresh_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
             match self.by_client.get(&key) {
-                Some(&c) if !(fresh_syn && !self.conns[c].open_on(Side::Client)) => Some(c),
+                Some(&c) if !fresh_syn || self.conns[c].open_on(Side::Client) => Some(c),
                 _ if fresh_syn => {
                     let c = self.conns.len();
                     let generation = self.slots[host].len() as u32;
@@ -297,20 +301,31 @@ impl Judge {
     /// A line of `host`'s program that matches `declare` (or the agent's
     /// declaration): the end of that host's side of its connection. A client
     /// host's line is about its latest connection; the server's, about the
-    /// oldest connection still open on its side (a server program does not
-    /// say which of several it means).
+    /// oldest connection its side has not yet declared (a server program
+    /// does not say which of several it means).
+    ///
+    /// A program learns of a kernel's give-up from the same event that put
+    /// the kernel's RST on the wire or took the socket out of the table, and
+    /// its line is read a moment later: a line within [`DECLARE_GRACE`] after
+    /// such an end makes that end a declaration (at the earlier instant).
     pub fn declared(&mut self, now: Instant, host: usize, cause: String) {
         if self.down[host] {
             return;
         }
         let side = self.side_of(host);
+        let i = side.index();
+        let open_or_recent = |conn: &Conn| match &conn.ends[i] {
+            None => true,
+            Some(e) => !matches!(e.how, EndHow::Declared(_) | EndHow::Killed) && now <= e.at + DECLARE_GRACE,
+        };
         let c = if side == Side::Client {
-            self.slots[host].last().copied().filter(|&c| self.conns[c].open_on(side))
+            self.slots[host].last().copied().filter(|&c| open_or_recent(&self.conns[c]))
         } else {
-            (0..self.conns.len()).find(|&c| self.conns[c].open_on(side) && self.conns[c].server_tuple.is_some())
+            (0..self.conns.len()).find(|&c| self.conns[c].server_tuple.is_some() && open_or_recent(&self.conns[c]))
         };
         if let Some(c) = c {
-            self.conns[c].ends[side.index()] = Some(End { at: now, how: EndHow::Declared(cause) });
+            let at = self.conns[c].ends[i].as_ref().map_or(now, |e| e.at.min(now));
+            self.conns[c].ends[i] = Some(End { at, how: EndHow::Declared(cause) });
         }
     }
 
@@ -488,15 +503,7 @@ impl Judge {
                 let echo = echoes_peer(&cause, first_declared == Some(side.peer()));
                 conn.outcome.declared[i] = true;
                 first_declared.get_or_insert(side);
-                declarations.push(Declaration {
-                    side,
-                    at: end.at,
-                    cause,
-                    verdict,
-                    slot: conn.slot as u32,
-                    conn: conn.generation,
-                    echo,
-                });
+                declarations.push(Declaration { side, at: end.at, cause, verdict, slot: conn.slot as u32, conn: conn.generation, echo });
             }
         }
         declarations.sort_by_key(|d| (d.at, d.slot, d.side.index()));
@@ -627,6 +634,27 @@ mod tests {
         assert_eq!(o.nat_expired_at, vec![s(5)]);
         let d = &o.declarations[0];
         assert_eq!((d.cause.as_str(), d.verdict), ("ECONNRESET", Verdict::Detection { latency: Duration::from_secs(2) }));
+    }
+
+    #[test]
+    fn a_program_line_right_after_its_kernels_rst_is_that_ends_declaration() {
+        // Keepalive gives up during an outage (a working connection): the kernel's RST
+        // is read at 12.000 s, the program's "Connection timed out" 3 ms later.
+        let mut j = connected();
+        j.transient(0, Condition::Outage, s(5), s(20));
+        j.sent(s(12), 0, &seg(CLIENT, SERVER, Flags::RST | Flags::ACK, 101, 0), 40);
+        j.declared(s(12) + Duration::from_millis(3), 0, "E read(5): Connection timed out".into());
+        let o = j.finish(s(30), Duration::from_secs(60));
+        let d = &o.declarations[0];
+        assert_eq!((d.at, d.cause.as_str()), (s(12), "E read(5): Connection timed out"));
+        assert_eq!(d.verdict, Verdict::FalsePositive { condition: Condition::Outage });
+        // A line long after an orderly FIN is about nothing: the end stays orderly.
+        let mut j = connected();
+        j.sent(s(5), 0, &seg(CLIENT, SERVER, Flags::FIN | Flags::ACK, 101, 0), 52);
+        j.declared(s(6), 0, "timed out".into());
+        let o = j.finish(s(30), Duration::from_secs(60));
+        assert!(o.declarations.is_empty());
+        assert_eq!(o.slots[0].connections[0].ended_at, Some(s(5)));
     }
 
     #[test]

@@ -282,7 +282,9 @@ fn actions(faults: &[DerivedFault], server: usize) -> Vec<(Instant, Action)> {
         };
         let side = if h == server { Side::Server } else { Side::Client };
         match f.kind {
-            FaultKind::Vanish => v.extend([(at, Action::Break(h, BreakCause::Vanish(side))), (at, Action::Power(h, false)), (at, Action::Stop(h))]),
+            FaultKind::Vanish => {
+                v.extend([(at, Action::Break(h, BreakCause::Vanish(side))), (at, Action::Power(h, false)), (at, Action::Stop(h))])
+            }
             FaultKind::Reboot => v.extend([
                 (at, Action::Break(h, BreakCause::Reboot(side))),
                 (at, Action::Power(h, false)),
@@ -296,12 +298,9 @@ fn actions(faults: &[DerivedFault], server: usize) -> Vec<(Instant, Action)> {
                     v.push((end, Action::Restart(h)));
                 }
             }
-            FaultKind::Suspend => v.extend([
-                (at, Action::Power(h, false)),
-                (at, Action::Stop(h)),
-                (end, Action::Power(h, true)),
-                (end, Action::Resume(h)),
-            ]),
+            FaultKind::Suspend => {
+                v.extend([(at, Action::Power(h, false)), (at, Action::Stop(h)), (end, Action::Power(h, true)), (end, Action::Resume(h))])
+            }
             FaultKind::Outage | FaultKind::NatReboot => {}
         }
     }

@@ -49,7 +49,9 @@ impl Packet {
             IpNumber::TCP => {
                 let (tcp, payload) = TcpHeader::from_slice(rest).map_err(|e| NotCarried::Malformed(e.to_string()))?;
                 let mut flags = Flags::default();
-                for (on, f) in [(tcp.syn, Flags::SYN), (tcp.ack, Flags::ACK), (tcp.fin, Flags::FIN), (tcp.rst, Flags::RST), (tcp.psh, Flags::PSH)] {
+                for (on, f) in
+                    [(tcp.syn, Flags::SYN), (tcp.ack, Flags::ACK), (tcp.fin, Flags::FIN), (tcp.rst, Flags::RST), (tcp.psh, Flags::PSH)]
+                {
                     if on {
                         flags = flags | f;
                     }

@@ -31,11 +31,8 @@ impl Tun {
     /// Create the device `name` in the calling thread's network namespace,
     /// non-blocking.
     pub fn create(name: &str) -> io::Result<Tun> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")?;
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open("/dev/net/tun")?;
         let mut req = IfReq { name: [0; libc::IFNAMSIZ], flags: (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short, _pad: [0; 22] };
         let n = name.len().min(libc::IFNAMSIZ - 1);
         req.name[..n].copy_from_slice(&name.as_bytes()[..n]);

@@ -121,7 +121,11 @@ pub(crate) fn parse_spec(
         }
     }
     if kind.kind == "program" && params["client"].is_empty() {
-        return Err(ctx.error(Some(kind_span), key("client"), "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"]"));
+        return Err(ctx.error(
+            Some(kind_span),
+            key("client"),
+            "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"]",
+        ));
     }
     Ok(StrategySpec { name: name.to_string(), kind: kind.kind, sides, params })
 }
