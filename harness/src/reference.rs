@@ -81,7 +81,7 @@ pub fn commands() -> String {
     // Built, so that each flag says whether it takes a value.
     cli.build();
     let mut out = String::new();
-    for sub in cli.get_subcommands() {
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
         let _ = writeln!(out, "### `kasim {}`\n", sub.get_name());
         if let Some(about) = sub.get_about() {
             let _ = writeln!(out, "{about}\n");

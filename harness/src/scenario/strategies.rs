@@ -35,7 +35,9 @@ pub(crate) fn strategies_schema(g: &mut schemars::SchemaGenerator) -> schemars::
                     ParamType::Env => serde_json::json!({ "type": "object", "additionalProperties": { "type": "string" } }),
                 };
                 if let Some(obj) = schema.as_object_mut() {
-                    obj.insert("description".into(), format!("{} (default {})", p.help, p.default).into());
+                    // An empty default is a parameter left out (program's `server`, `declare`).
+                    let description = if p.default.is_empty() { p.help.to_string() } else { format!("{} (default {})", p.help, p.default) };
+                    obj.insert("description".into(), description.into());
                 }
                 props.insert(p.name.into(), schema);
             }
