@@ -127,6 +127,16 @@ pub enum FailOn {
 /// The flags of `kasim calibrate`.
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
+    /// Scenario files or folders: run each on both engines (the event engine and real
+    /// stacks, `--engine netns`) and compare seed by seed, figure by figure. Without
+    /// PATH: the built-in kernel cases.
+    pub paths: Vec<PathBuf>,
+    /// Runs per strategy for scenario files, overriding their `seeds`.
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// The longest horizon run in real time.
+    #[arg(long, value_parser = crate::units::parse_duration_arg, default_value = "30m")]
+    pub max_wall: std::time::Duration,
     /// Repetitions of each case against the kernel.
     #[arg(long, default_value_t = 3)]
     pub reps: usize,

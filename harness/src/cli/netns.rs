@@ -9,6 +9,7 @@ use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
 use rayon::prelude::*;
 use reports::Lateness;
+use std::time::Duration;
 
 /// Real-time runs in parallel when `--jobs` is not given: they mostly wait,
 /// so more than the cores (the accuracy bound is for 8 at once).
@@ -63,6 +64,14 @@ pub fn refuse_programs(s: &Scenario, strategies: &[&StrategySpec]) -> Result<(),
 /// what the engine cannot run; then reap what a killed run left.
 pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, CliError> {
     let max_wall = args.max_wall;
+    refuse_unrunnable(scenarios, &args.strategies, max_wall)?;
+    crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
+    make_ready()
+}
+
+/// Every selected strategy of every scenario can run on real hosts within `max_wall`.
+fn refuse_unrunnable(scenarios: &[Scenario], strategies: &[String], max_wall: Duration) -> Result<(), CliError> {
+    let args_strategies = strategies;
     for s in scenarios {
         if s.horizon > max_wall {
             return Err(CliError::Netns(format!(
@@ -72,7 +81,7 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
                 crate::units::format_duration(max_wall)
             )));
         }
-        for (i, st) in s.strategies.iter().enumerate().filter(|(_, st)| args.strategies.is_empty() || args.strategies.contains(&st.name)) {
+        for (i, st) in s.strategies.iter().enumerate().filter(|(_, st)| args_strategies.is_empty() || args_strategies.contains(&st.name)) {
             let parts = netns::unsupported(s, st);
             if !parts.is_empty() {
                 return Err(CliError::Netns(format!(
@@ -84,7 +93,12 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
             }
         }
     }
-    crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
+    Ok(())
+}
+
+/// Reap what a killed run left, arrange for this run's namespaces to go on a
+/// signal, and find the agent (this binary).
+pub fn make_ready() -> Result<NetnsConfig, CliError> {
     super::signals::on_signal(crate::calibrate::remove_all);
     let reaped = crate::calibrate::reap_stale();
     if !reaped.is_empty() {
@@ -130,4 +144,52 @@ pub fn run_scenario(
         late[st].extend(r.lateness_ns);
     }
     Ok((summaries, late.into_iter().map(Lateness::of).collect()))
+}
+
+/// `kasim calibrate PATH...`: every strategy the netns engine runs, every
+/// seed, on both engines; rows compared figure by figure ([`netns::compare`]).
+/// Strategies it cannot run are named on stderr and left out.
+pub fn calibrate_scenarios(scenarios: &[Scenario], seeds: Option<u64>, max_wall: Duration) -> Result<Vec<netns::compare::Row>, CliError> {
+    let mut plan: Vec<(&Scenario, &StrategySpec, u64)> = Vec::new();
+    for s in scenarios {
+        for st in &s.strategies {
+            let mut why = netns::unsupported(s, st);
+            if st.kind == "program" {
+                why.push(
+                    "a program has no model in the event engine (compare it with its twin strategy in `kasim run --engine netns`)".into(),
+                );
+            }
+            if s.horizon > max_wall {
+                why.push(format!("horizon {} over --max-wall", crate::units::format_duration(s.horizon)));
+            }
+            if why.is_empty() {
+                plan.extend(crate::runner::seeds(s, seeds).into_iter().map(|seed| (s, st, seed)));
+            } else {
+                eprintln!("skipped {} / {}: {}", s.name, st.name, why.join("; "));
+            }
+        }
+    }
+    if plan.is_empty() {
+        return Err(CliError::Netns(
+            "nothing to calibrate: no strategy of these scenarios runs on real hosts (see the lines above)".into(),
+        ));
+    }
+    let cfg = make_ready()?;
+    let pool = super::worker_pool(None, Some(DEFAULT_JOBS))?;
+    eprintln!("calibrating {} runs on both engines, {DEFAULT_JOBS} real-time runs at a time...", plan.len());
+    let results: Vec<Result<Vec<netns::compare::Row>, CliError>> = pool.install(|| {
+        plan.par_iter()
+            .map(|&(s, st, seed)| {
+                let event = crate::runner::run_one(s, st, seed, false);
+                let real = netns::run(s, st, seed, &cfg)
+                    .map_err(|e| CliError::Netns(format!("{}: strategy \"{}\": {e}", s.path.display(), st.name)))?;
+                Ok(netns::compare::compare((&s.name, &st.name, seed), &event.outcome, &real.record.outcome))
+            })
+            .collect()
+    });
+    let mut rows = Vec::new();
+    for r in results {
+        rows.extend(r?);
+    }
+    Ok(rows)
 }

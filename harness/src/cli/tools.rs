@@ -6,6 +6,20 @@ use crate::strategy::KINDS;
 use crate::units::format_duration;
 use std::process::ExitCode;
 
+/// `kasim calibrate PATH...`: the scenarios on both engines; exit 1 when a figure differs.
+fn calibrate_scenarios(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
+    super::check_seeds(args.seeds)?;
+    let scenarios = load_all(&args.paths)?;
+    let rows = super::netns::calibrate_scenarios(&scenarios, args.seeds, args.max_wall)?;
+    match args.format {
+        ReplayFormat::Text => print_out(&crate::netns::compare::table(&rows))?,
+        ReplayFormat::Json => {
+            print_out(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({ "scenarios": rows })).unwrap_or_default()))?
+        }
+    }
+    Ok(if rows.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     use crate::calibrate;
     if args.reps == 0 || args.reps > 20 {
@@ -14,6 +28,9 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     if let Err(why) = calibrate::available() {
         eprintln!("SKIPPED: kasim calibrate cannot build its testbed here: {why}");
         return Ok(ExitCode::from(EXIT_SKIPPED));
+    }
+    if !args.paths.is_empty() {
+        return calibrate_scenarios(args);
     }
     // Our namespaces go away on Ctrl-C and kill too; those a killed run left are reaped now.
     super::signals::on_signal(calibrate::remove_all);

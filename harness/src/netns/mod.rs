@@ -27,6 +27,7 @@
 //! event engine freezes them): real namespaces cannot be frozen.
 
 mod agent;
+pub mod compare;
 mod host;
 pub mod judge;
 pub mod network;
