@@ -286,3 +286,22 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `scenarios/programs/`: real redis-server, mosquitto and socat, each held
+/// to its `[[expect]]`s on real stacks (7: their twins the agent cannot run,
+/// `redis` and `mqtt`, are left out with a note), and the twins to theirs in
+/// the event engine (3).
+#[test]
+#[ignore = "needs root, iproute2, socat, redis-server and mosquitto: cargo test -- --include-ignored (as .ci/run does)"]
+fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs");
+    let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("7 expectations, 7 passed, 0 failed"), "{err}");
+    assert!(err.contains("left out") && err.contains("strategy kind redis"), "{err}");
+    let out = kasim().arg("check").arg(&dir).args(["--strategy", "twin"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("3 expectations, 3 passed, 0 failed"), "{err}");
+}

@@ -69,9 +69,11 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
     make_ready()
 }
 
-/// Every selected strategy of every scenario can run on real hosts within `max_wall`.
-fn refuse_unrunnable(scenarios: &[Scenario], strategies: &[String], max_wall: Duration) -> Result<(), CliError> {
-    let args_strategies = strategies;
+/// Every scenario fits in `max_wall`, and every strategy the engine cannot
+/// run is either left out with a note (as `--engine live` leaves out what is
+/// not `live_*`: a scenario may hold a program beside its event-engine twin)
+/// or, when `--strategy` named it, refused.
+fn refuse_unrunnable(scenarios: &[Scenario], named: &[String], max_wall: Duration) -> Result<(), CliError> {
     for s in scenarios {
         if s.horizon > max_wall {
             return Err(CliError::Netns(format!(
@@ -81,16 +83,27 @@ fn refuse_unrunnable(scenarios: &[Scenario], strategies: &[String], max_wall: Du
                 crate::units::format_duration(max_wall)
             )));
         }
-        for (i, st) in s.strategies.iter().enumerate().filter(|(_, st)| args_strategies.is_empty() || args_strategies.contains(&st.name)) {
+        let mut runnable = 0;
+        let mut reasons = Vec::new();
+        for (i, st) in s.strategies.iter().enumerate().filter(|(_, st)| named.is_empty() || named.contains(&st.name)) {
             let parts = netns::unsupported(s, st);
-            if !parts.is_empty() {
-                return Err(CliError::Netns(format!(
-                    "{}: strategy \"{}\": --engine netns cannot run it yet: {}",
-                    at(s, i),
-                    st.name,
-                    parts.join("; ")
-                )));
+            if parts.is_empty() {
+                runnable += 1;
+                continue;
             }
+            let why = format!("{}: strategy \"{}\": --engine netns cannot run it yet: {}", at(s, i), st.name, parts.join("; "));
+            if !named.is_empty() {
+                return Err(CliError::Netns(why));
+            }
+            eprintln!("note: left out: {why}");
+            reasons.push(why);
+        }
+        if runnable == 0 && !reasons.is_empty() {
+            return Err(CliError::Netns(format!(
+                "{}: no strategy runs under --engine netns:\n  {}",
+                s.path.display(),
+                reasons.join("\n  ")
+            )));
         }
     }
     Ok(())

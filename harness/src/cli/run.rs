@@ -103,6 +103,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
         let mut lateness = Vec::new();
         let r = match args.engine {
             Engine::Netns => {
+                strategies.retain(|st| crate::netns::unsupported(s, st).is_empty());
                 let (cfg, pool) = netns.as_ref().expect("prepared above");
                 let (r, late) = super::netns::run_scenario(s, &strategies, &runner::seeds(s, args.seeds), cfg, pool, &tick)?;
                 lateness = late;
