@@ -124,8 +124,8 @@ count = 3
 /// A NAT that forgets a flow after 1 s and answers its next packet with RST,
 /// in front of a real program: socat with keepalive idle 2 s. The NAT is the
 /// event engine's model, so the mapping expires 1 s after the handshake's
-/// last packet, the first probe (~2 s) meets the NAT's RST, and socat prints
-/// "Connection reset by peer": a detection ~1 s after the break. The agent's
+/// last packet, the first probe (~2 s) meets the NAT's RST, and socat (with
+/// -d -d) logs "Connection reset by peer": a detection ~1 s after the break. The agent's
 /// twin (`tcp_keepalive` with the same options) and the event engine agree.
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
@@ -142,7 +142,7 @@ on_expired = "rst"
 [[strategy]]
 name = "socat"
 kind = "program"
-client = ["socat", "-u", "TCP:{server}:{port},keepalive,keepidle=2,keepintvl=1,keepcnt=3", "STDOUT"]
+client = ["socat", "-d", "-d", "-u", "TCP:{server}:{port},keepalive,keepidle=2,keepintvl=1,keepcnt=3", "STDOUT"]
 declare = "Connection reset"
 [[strategy]]
 name = "twin"
@@ -304,4 +304,37 @@ fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("3 expectations, 3 passed, 0 failed"), "{err}");
+}
+
+/// `replay --engine netns --pcap`: the timeline carries the program's own
+/// line and the NAT's RST; the capture holds the real packets on both sides
+/// of the NAT (the client's SYN from its own address, then from the NAT's
+/// public one), the kernel's keepalive probe and the NAT's RST, as tshark
+/// reads them.
+#[test]
+#[ignore = "needs root, iproute2, socat and tshark: cargo test -- --include-ignored (as .ci/run does)"]
+fn a_real_replay_prints_the_programs_lines_and_captures_both_sides_of_the_nat() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs/socat-keepalive-behind-nat.toml");
+    let dir = tempdir::Dir::new("replay");
+    let pcap = dir.0.join("real.pcap");
+    let out = kasim()
+        .arg("replay")
+        .arg(&file)
+        .args(["--strategy", "socat", "--seed", "0", "--engine", "netns", "--pcap"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("log INFO socat:") && text.contains("Connection reset by peer"), "{text}");
+    assert!(text.contains("nat          answers with RST"), "{text}");
+    assert!(text.contains("(detection, 1.0"), "{text}");
+    assert!(text.contains("packets written into their hosts, late by p50"), "{text}");
+    let tshark = Command::new("tshark").arg("-r").arg(&pcap).output().unwrap();
+    let rows = String::from_utf8_lossy(&tshark.stdout).to_string();
+    let has = |from: &str, what: &str| rows.lines().any(|l| l.contains(&format!("{from} →")) && l.contains(what));
+    assert!(has("198.18.0.2", "[SYN]"), "the SYN as the client sent it:\n{rows}");
+    assert!(has("198.51.100.1", "[SYN]"), "the SYN as the NAT passed it on:\n{rows}");
+    assert!(has("198.18.0.2", "[TCP Keep-Alive]"), "the kernel's probe:\n{rows}");
+    assert!(has("203.0.113.10", "[RST]"), "the NAT's RST, from the server's address:\n{rows}");
 }

@@ -140,16 +140,22 @@ fn ipv4(seg: &Segment, id: u16, proto: u8, total: usize, body: &[&[u8]]) -> Vec<
 /// A failure is the operating system's error (a full disk says "No space
 /// left on device"; pcap-file's own wrapper said "Error reading bytes").
 pub fn write<W: Write>(out: W, trace: &[TraceRecord]) -> std::io::Result<usize> {
+    let packets: Vec<(Duration, Vec<u8>)> =
+        wire_packets(trace).iter().enumerate().map(|(i, (at, seg))| (*at, encode(seg, i as u16))).collect();
+    write_raw(out, &packets)
+}
+
+/// Write whole IPv4 packets as they are (a real run's, `--engine netns`),
+/// each at its instant; returns how many.
+pub fn write_raw<W: Write>(out: W, packets: &[(Duration, Vec<u8>)]) -> std::io::Result<usize> {
     let io = |e: pcap_file::PcapError| match e {
         pcap_file::PcapError::IoError(e) => e,
         other => std::io::Error::other(other.to_string()),
     };
     let header = PcapHeader { datalink: DataLink::RAW, snaplen: 65535, ..PcapHeader::default() };
     let mut w = PcapWriter::with_header(out, header).map_err(io)?;
-    let packets = wire_packets(trace);
-    for (i, (at, seg)) in packets.iter().enumerate() {
-        let data = encode(seg, i as u16);
-        w.write_packet(&PcapPacket::new(*at, data.len() as u32, &data)).map_err(io)?;
+    for (at, data) in packets {
+        w.write_packet(&PcapPacket::new(*at, data.len() as u32, data)).map_err(io)?;
     }
     w.into_writer().flush()?;
     Ok(packets.len())

@@ -334,6 +334,13 @@ pub struct ReplayArgs {
     /// Only these kinds of timeline lines (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<crate::timeline::Topic>,
+    /// `event` (the simulator, default) or `netns` (the same seed on real hosts, in real
+    /// time: the programs' lines in the timeline, the real packets in --pcap; needs root).
+    #[arg(long, value_enum, default_value_t = Engine::Event)]
+    pub engine: Engine,
+    /// With --engine netns: refuse a scenario whose horizon is longer than this.
+    #[arg(long, value_parser = crate::units::parse_duration_arg, default_value = "30m")]
+    pub max_wall: std::time::Duration,
 }
 
 /// The flags of `kasim list`.

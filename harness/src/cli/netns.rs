@@ -66,7 +66,7 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
     let max_wall = args.max_wall;
     refuse_unrunnable(scenarios, &args.strategies, max_wall)?;
     crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
-    make_ready()
+    make_ready(false)
 }
 
 /// Every scenario fits in `max_wall`, and every strategy the engine cannot
@@ -111,14 +111,14 @@ fn refuse_unrunnable(scenarios: &[Scenario], named: &[String], max_wall: Duratio
 
 /// Reap what a killed run left, arrange for this run's namespaces to go on a
 /// signal, and find the agent (this binary).
-pub fn make_ready() -> Result<NetnsConfig, CliError> {
+pub fn make_ready(trace: bool) -> Result<NetnsConfig, CliError> {
     super::signals::on_signal(crate::calibrate::remove_all);
     let reaped = crate::calibrate::reap_stale();
     if !reaped.is_empty() {
         eprintln!("removed {} network namespaces left by an earlier run that was killed: {}", reaped.len(), reaped.join(", "));
     }
     let agent = std::env::current_exe().map_err(|e| CliError::Netns(format!("cannot find kasim's own binary for its agent: {e}")))?;
-    Ok(NetnsConfig { agent })
+    Ok(NetnsConfig { agent, trace })
 }
 
 /// Per strategy, its runs' summaries in seed order, and the lateness of its packets.
@@ -187,7 +187,7 @@ pub fn calibrate_scenarios(scenarios: &[Scenario], seeds: Option<u64>, max_wall:
             "nothing to calibrate: no strategy of these scenarios runs on real hosts (see the lines above)".into(),
         ));
     }
-    let cfg = make_ready()?;
+    let cfg = make_ready(false)?;
     let pool = super::worker_pool(None, Some(DEFAULT_JOBS))?;
     eprintln!("calibrating {} runs on both engines, {DEFAULT_JOBS} real-time runs at a time...", plan.len());
     let results: Vec<Result<Vec<netns::compare::Row>, CliError>> = pool.install(|| {
@@ -205,4 +205,18 @@ pub fn calibrate_scenarios(scenarios: &[Scenario], seeds: Option<u64>, max_wall:
         rows.extend(r?);
     }
     Ok(rows)
+}
+
+/// `kasim replay --engine netns`: one traced run on real hosts; the record
+/// (its trace renders as the event engine's does), the real packets, and the
+/// lateness of the run's packets.
+pub fn replay(s: &Scenario, strategy: &StrategySpec, seed: u64, max_wall: Duration) -> Result<netns::NetnsRun, CliError> {
+    let index = s.strategies.iter().position(|x| x.name == strategy.name).unwrap_or(0);
+    refuse_unrunnable(std::slice::from_ref(s), std::slice::from_ref(&strategy.name), max_wall)?;
+    crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
+    let cfg = make_ready(true)?;
+    let run =
+        netns::run(s, strategy, seed, &cfg).map_err(|e| CliError::Netns(format!("{}: strategy \"{}\": {e}", at(s, index), strategy.name)));
+    crate::calibrate::remove_all();
+    run
 }

@@ -1,7 +1,7 @@
 //! `kasim replay`: one seed of one strategy, told as a story.
 
 use super::files::{print_out, write_atomic, write_atomic_with};
-use super::{CliError, ReplayArgs, ReplayFormat};
+use super::{CliError, Engine, ReplayArgs, ReplayFormat};
 use crate::runner;
 use crate::scenario::ScenarioError;
 use crate::timeline;
@@ -59,6 +59,12 @@ struct ReplayJson {
     stopped_at_s: Option<f64>,
     declarations: Vec<ReplayDeclaration>,
     timeline: Vec<timeline::Line>,
+    /// `"netns"` for a run on real hosts (absent for the event engine's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    engine: Option<&'static str>,
+    /// A real run's packet lateness against the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lateness_ms: Option<reports::Lateness>,
 }
 
 /// Every fault occurrence in the order it happens (the scenario's order among equals).
@@ -97,11 +103,34 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             });
         }
     }
-    let r = runner::run_one(&s, strategy, args.seed, true);
+    let (r, real) = match args.engine {
+        Engine::Netns => {
+            let run = super::netns::replay(&s, strategy, args.seed, args.max_wall)?;
+            (run.record, Some((run.packets, reports::Lateness::of(run.lateness_ns))))
+        }
+        Engine::Event => {
+            super::netns::refuse_programs(&s, &[strategy])?;
+            (runner::run_one(&s, strategy, args.seed, true), None)
+        }
+        Engine::Live => {
+            return Err(CliError::BadFlag {
+                flag: "engine",
+                message: "replay runs the event engine or netns; allowed: event, netns".into(),
+            })
+        }
+    };
     if let Some(path) = &args.pcap {
         let mut count = 0;
         write_atomic_with(path, |f| {
-            count = reports::pcap::write(std::io::BufWriter::new(f), &r.outcome.trace)?;
+            let out = std::io::BufWriter::new(f);
+            count = match &real {
+                // The real bytes, on both sides of the NAT.
+                Some((packets, _)) => {
+                    let packets: Vec<_> = packets.iter().map(|(at, b)| (at.since_start(), b.clone())).collect();
+                    reports::pcap::write_raw(out, &packets)?
+                }
+                None => reports::pcap::write(out, &r.outcome.trace)?,
+            };
             Ok(())
         })
         .map_err(|e| match e {
@@ -192,7 +221,18 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             if r.requests.is_some() {
                 session_summary(&mut out, &r, s.horizon);
             }
-            let _ = writeln!(out, "reproduce with: {}", crate::paste::replay(&s.path, &strategy.name, args.seed));
+            if let Some((_, late)) = &real {
+                let _ = match late {
+                    Some(l) => writeln!(
+                        out,
+                        "real hosts (--engine netns): {} packets written into their hosts, late by p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms against the model",
+                        l.packets, l.p50, l.p99, l.max
+                    ),
+                    None => writeln!(out, "real hosts (--engine netns): no packet written into a host"),
+                };
+            }
+            let engine = if real.is_some() { " --engine netns" } else { "" };
+            let _ = writeln!(out, "reproduce with: {}{engine}", crate::paste::replay(&s.path, &strategy.name, args.seed));
             out.push('\n');
             out.push_str(&timeline::render(&lines));
             print_out(&out)?;
@@ -238,6 +278,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     })
                     .collect(),
                 timeline: lines,
+                engine: real.as_ref().map(|_| "netns"),
+                lateness_ms: real.and_then(|(_, l)| l),
             };
             print_out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
         }

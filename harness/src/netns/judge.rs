@@ -217,14 +217,15 @@ impl Judge {
 
     /// A packet `host` sent, read from its TUN device at `now`: counted by
     /// kind for its side, and a FIN or RST from a side still open is its end.
-    pub fn sent(&mut self, now: Instant, host: usize, seg: &Segment, ip_bytes: usize) {
+    /// Returns its kind, as the judge classified it.
+    pub fn sent(&mut self, now: Instant, host: usize, seg: &Segment, ip_bytes: usize) -> SegmentKind {
         let side = self.side_of(host);
         if self.down[host] {
-            return;
+            return SegmentKind::Data;
         }
         let Some(c) = self.conn_of_sent(now, host, seg) else {
             self.count(side, SegmentKind::Data, ip_bytes);
-            return;
+            return SegmentKind::Data;
         };
         if side == Side::Client && self.by_server.is_empty() && self.conns[c].server_tuple.is_none() {
             // No NAT: the server sees the client's own tuple.
@@ -244,6 +245,7 @@ impl Judge {
                 conn.ends[side.index()] = Some(End { at: now, how: EndHow::SentFin });
             }
         }
+        kind
     }
 
     /// A packet written into `host` at `now` (after the network): a FIN or

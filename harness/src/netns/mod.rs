@@ -32,6 +32,7 @@ mod host;
 pub mod judge;
 pub mod network;
 pub mod packet;
+mod record;
 mod tun;
 
 pub use agent::{run as agent_main, AgentArgs};
@@ -162,6 +163,9 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
 pub struct NetnsConfig {
     /// The kasim binary whose hidden `agent` subcommand runs the built-in kinds.
     pub agent: PathBuf,
+    /// Keep a trace (packets, translations, faults, program lines,
+    /// declarations) in the record, and the real packets (`kasim replay`).
+    pub trace: bool,
 }
 
 /// One netns run: the record every report reads, and the scheduling accuracy.
@@ -171,8 +175,8 @@ pub struct NetnsRun {
     pub record: RunRecord,
     /// Each packet's lateness (its write minus its modelled arrival), in ns.
     pub lateness_ns: Vec<u64>,
-    /// Every line the programs printed: when (run time), which host, the text.
-    pub lines: Vec<(Instant, usize, String)>,
+    /// The real packets on both sides of the NAT, when traced (for a pcap).
+    pub packets: Vec<(Instant, Vec<u8>)>,
 }
 
 /// What runs in the hosts, with placeholders filled in.
@@ -391,7 +395,8 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
     let mut buf = vec![0u8; 65536];
     let mut next_table = Instant::ZERO;
     let mut lateness_ns = Vec::new();
-    let mut lines = Vec::new();
+    let mut rec = record::Recorder::new(cfg.trace, scenario.nat.is_some());
+    let side_of = |h: usize| if h == server { Side::Server } else { Side::Client };
     let mut opened = vec![false; clients];
     loop {
         let now = clock(std::time::Instant::now());
@@ -431,18 +436,23 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
                     if h < clients && p.seg.dst.port() == PORT {
                         opened[h] = true;
                     }
-                    judge.sent(t, h, &p.seg, n);
+                    let kind = judge.sent(t, h, &p.seg, n);
+                    rec.sent(t, side_of(h), sim::packet::Segment { kind, ..p.seg }, &p.bytes);
                     net.from_host(t, h, p);
                 }
             }
         }
         net.handle_timeout(clock(std::time::Instant::now()));
+        let now = clock(std::time::Instant::now());
         while let Some(note) = net.poll_note() {
             match note {
-                Note::Translated { before, after } => judge.translated(&before, &after),
+                Note::Translated { before, after } => {
+                    judge.translated(&before, &after);
+                    rec.translated(now, before, after);
+                }
                 Note::Nat(e) => judge.nat(now, &e),
                 Note::Lost { host, at } => judge.lost(host, at),
-                Note::NatReset(_) => {}
+                Note::NatReset(seg) => rec.nat_reset(now, seg),
             }
         }
         while let Some(d) = net.poll_delivery() {
@@ -451,13 +461,16 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
             let t = clock(std::time::Instant::now());
             lateness_ns.push((t - d.due).as_nanos() as u64);
             judge.delivered(t, d.host, &d.packet.seg);
+            // Parsed packets are `Data` until classified; only the network's own (a NAT's RST) are `Reset` here.
+            rec.delivered(t, &d.packet.bytes, d.packet.seg.kind == sim::packet::SegmentKind::Reset);
         }
         while let Ok(line) = rx.try_recv() {
             let at = clock(line.at);
             if let Some(cause) = programs.declaration(&line.text) {
                 judge.declared(at, line.host, cause);
             }
-            lines.push((at, line.host, line.text));
+            let program = argv_of(line.host).first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or_default();
+            rec.line(at, side_of(line.host), program, &line.text);
         }
         if now >= next_table {
             for (h, host) in hosts.iter_mut().enumerate() {
@@ -480,7 +493,9 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
         wait(&fds, start, due.since_start());
     }
     drop(hosts);
-    let outcome = judge.finish(horizon, strategy.detection_window());
+    let mut outcome = judge.finish(horizon, strategy.detection_window());
+    let (trace, packets) = rec.finish(&faults, &outcome.declarations);
+    outcome.trace = trace;
     let record = RunRecord {
         seed,
         faults,
@@ -490,5 +505,5 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
         requests: None,
         request_log: Vec::new(),
     };
-    Ok(NetnsRun { record, lateness_ns, lines })
+    Ok(NetnsRun { record, lateness_ns, packets })
 }

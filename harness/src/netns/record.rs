@@ -1,0 +1,112 @@
+//! What a traced netns run (`kasim replay --engine netns`) keeps: the same
+//! trace records the event engine writes, so the same timeline renders it,
+//! plus the real packets for a pcap.
+//!
+//! The trace holds each packet as its host sent it (with the kind the judge
+//! gave it), the NAT's translations and RSTs, the faults, every line the
+//! programs printed (as log lines of their side, target = the program's
+//! name), and the declarations with their verdicts. The capture holds the
+//! real bytes on both sides of the NAT: each packet as read from its host,
+//! and, when a NAT rewrote it, as written into the other host; without a NAT
+//! both would be the same packet, so it appears once.
+
+use crate::runner::DerivedFault;
+use crate::scenario::FaultKind;
+use sim::oracle::Declaration;
+use sim::packet::Segment;
+use sim::trace::{FaultEvent, TraceEvent, TraceRecord};
+use sim::{Instant, Side};
+
+/// The records of one run; does nothing unless on.
+#[derive(Default)]
+pub struct Recorder {
+    on: bool,
+    nat: bool,
+    records: Vec<TraceRecord>,
+    packets: Vec<(Instant, Vec<u8>)>,
+}
+
+impl Recorder {
+    /// A recorder; `on` = keep anything, `nat` = the path has a NAT.
+    pub fn new(on: bool, nat: bool) -> Recorder {
+        Recorder { on, nat, ..Recorder::default() }
+    }
+
+    fn push(&mut self, at: Instant, event: TraceEvent) {
+        self.records.push(TraceRecord { at, event, conn: None });
+    }
+
+    /// A packet as its host sent it.
+    pub fn sent(&mut self, at: Instant, side: Side, seg: Segment, bytes: &[u8]) {
+        if self.on {
+            self.push(at, TraceEvent::Sent { side, seg });
+            self.packets.push((at, bytes.to_vec()));
+        }
+    }
+
+    /// A packet written into its host: captured when a NAT stood between
+    /// (the other side's copy), or when the network made it (a NAT's RST).
+    pub fn delivered(&mut self, at: Instant, bytes: &[u8], made_by_network: bool) {
+        if self.on && (self.nat || made_by_network) {
+            self.packets.push((at, bytes.to_vec()));
+        }
+    }
+
+    /// The NAT rewrote a client's packet.
+    pub fn translated(&mut self, at: Instant, before: Segment, after: Segment) {
+        if self.on && before != after {
+            self.push(at, TraceEvent::Translated { before, after });
+        }
+    }
+
+    /// The NAT answered a client's packet with this RST.
+    pub fn nat_reset(&mut self, at: Instant, seg: Segment) {
+        if self.on {
+            self.push(at, TraceEvent::NatReset { seg });
+        }
+    }
+
+    /// A line a host's program printed.
+    pub fn line(&mut self, at: Instant, side: Side, program: &str, text: &str) {
+        if self.on {
+            let event =
+                TraceEvent::Log { side: Some(side), level: tracing::Level::INFO, target: program.to_string(), message: text.to_string() };
+            self.push(at, event);
+        }
+    }
+
+    /// The trace in time order (faults, then packets and lines, then
+    /// declarations at one instant) and the captured packets.
+    pub fn finish(mut self, faults: &[DerivedFault], declarations: &[Declaration]) -> (Vec<TraceRecord>, Vec<(Instant, Vec<u8>)>) {
+        if !self.on {
+            return (Vec::new(), Vec::new());
+        }
+        let mut trace = Vec::new();
+        for f in faults {
+            let (at, end) = (Instant::ZERO + f.at, Instant::ZERO + f.at + f.duration.unwrap_or_default());
+            let side = f.side.unwrap_or(Side::Server);
+            let events: Vec<(Instant, FaultEvent)> = match f.kind {
+                FaultKind::Vanish => vec![(at, FaultEvent::Vanish(side))],
+                FaultKind::Reboot => vec![(at, FaultEvent::RebootStart(side)), (end, FaultEvent::RebootDone(side))],
+                FaultKind::Suspend => vec![(at, FaultEvent::SuspendStart(side)), (end, FaultEvent::SuspendEnd(side))],
+                FaultKind::Outage => vec![(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
+                FaultKind::NatReboot => vec![(at, FaultEvent::NatReboot)],
+                FaultKind::Crash if f.duration.is_some() => vec![(at, FaultEvent::Crash(side)), (end, FaultEvent::Restarted(side))],
+                FaultKind::Crash => vec![(at, FaultEvent::Crash(side))],
+            };
+            trace.extend(events.into_iter().map(|(at, f)| TraceRecord { at, event: TraceEvent::Fault(f), conn: None }));
+        }
+        trace.append(&mut self.records);
+        for d in declarations {
+            trace.push(TraceRecord {
+                at: d.at,
+                event: TraceEvent::Declared { side: d.side, cause: d.cause.clone(), verdict: d.verdict, echo: d.echo },
+                conn: None,
+            });
+        }
+        // Stable: at one instant, faults first, declarations last.
+        trace.sort_by_key(|r| r.at);
+        self.packets.sort_by_key(|p| p.0);
+        (trace, self.packets)
+    }
+}
