@@ -129,12 +129,16 @@ pub struct AppIo {
 }
 
 impl AppIo {
-    pub(crate) fn reset(&mut self, written: u64, acked: u64) {
+    /// Empty the command queue and set the stream counters (`written` bytes
+    /// written so far, `acked` of them acknowledged) before a callback: what
+    /// a world, or a runtime on real sockets, does before each call.
+    pub fn reset(&mut self, written: u64, acked: u64) {
         self.commands.clear();
         self.written = written;
         self.acked = acked;
     }
-    pub(crate) fn take(&mut self) -> std::vec::Drain<'_, AppCommand> {
+    /// The commands the callback issued, in order, to carry out.
+    pub fn take(&mut self) -> std::vec::Drain<'_, AppCommand> {
         self.commands.drain(..)
     }
 

@@ -1,56 +1,41 @@
-//! kasim's own program for the built-in strategy kinds on real sockets
-//! (`kasim agent`, a hidden subcommand of the same binary).
+//! kasim's own program on real hosts (`kasim agent`, a hidden subcommand of
+//! the same binary), for the built-in strategy kinds.
 //!
-//! Under `--engine netns` a scenario's `tcp_keepalive` or `none` strategy
-//! runs as this program in each host's namespace: the client connects to the
-//! server, the server accepts, and each side whose strategy asks for it sets
-//! `SO_KEEPALIVE`/`TCP_KEEPIDLE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT` and
-//! `TCP_USER_TIMEOUT` on its socket, exactly the options the event engine's
-//! model applies. Then each side blocks in `read`, as an idle application
-//! does, and reports the socket error that ends it (`ETIMEDOUT`,
-//! `ECONNRESET`, `EOF`: the names the event engine gives) on stdout as
-//! `kasim-agent: dead CAUSE`. That line is the agent's declaration.
+//! Under `--engine netns` every TCP strategy kind runs as this program in
+//! each host's namespace, with the event engine's own application for its
+//! side (the scenario's workload, the strategy, the application idle
+//! timeout, the reconnect policy) driven on a real socket by
+//! [`SocketApp`](super::socket_app::SocketApp). The scenario's text comes on
+//! stdin, so a bundled scenario needs no file. What the application decides
+//! reaches kasim as lines on stdout:
+//!
+//! * `kasim-agent: dead CAUSE`: a declaration (the strategy's, or a socket
+//!   error's: ETIMEDOUT, ECONNRESET, EOF, as the event engine names them);
+//! * `kasim-agent: ping BYTES` / `kasim-agent: pong BYTES`: the strategy's
+//!   keepalive messages, which `keepalive_packets_per_hour` counts.
+//!
+//! The client connects once per slot and again when the application asks
+//! (a reconnect); the server accepts, and gives its k-th connection the
+//! application of slot k (a server cannot tell which client host a
+//! connection behind a NAT came from).
 
-use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
+use super::socket_app::{Ended, SocketApp};
+use crate::driver::{AppDriver, DriverStats};
+use crate::scenario::Scenario;
+use sim::app::{AppEvent, AppIo, Application};
+use sim::tcp::SocketError;
+use sim::{Instant, Side};
+use std::cell::RefCell;
 use std::io::Read;
-use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::time::Duration;
+use std::net::{SocketAddrV4, TcpListener, TcpStream};
+use std::rc::Rc;
 
 /// What the agent prints when its side declares the peer dead.
 pub const DEAD: &str = "kasim-agent: dead ";
-
-/// The socket options one side applies.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SocketPolicy {
-    /// `SO_KEEPALIVE` with idle, interval and count.
-    pub keepalive: Option<(Duration, Duration, u32)>,
-    /// `TCP_USER_TIMEOUT`.
-    pub user_timeout: Option<Duration>,
-}
-
-impl SocketPolicy {
-    /// As command-line arguments of `kasim agent`.
-    pub fn args(&self) -> Vec<String> {
-        let mut a = Vec::new();
-        if let Some((idle, interval, count)) = self.keepalive {
-            a.extend(["--keepalive".to_string(), format!("{},{},{}", idle.as_secs(), interval.as_secs(), count)]);
-        }
-        if let Some(t) = self.user_timeout {
-            a.extend(["--user-timeout-ms".to_string(), t.as_millis().to_string()]);
-        }
-        a
-    }
-
-    fn apply(&self, socket: &SockRef<'_>) -> std::io::Result<()> {
-        if let Some((idle, interval, count)) = self.keepalive {
-            socket.set_tcp_keepalive(&TcpKeepalive::new().with_time(idle).with_interval(interval).with_retries(count))?;
-        }
-        if let Some(t) = self.user_timeout {
-            socket.set_tcp_user_timeout(Some(t))?;
-        }
-        Ok(())
-    }
-}
+/// What it prints for each keepalive message its strategy sends.
+pub const PING: &str = "kasim-agent: ping ";
+/// What it prints for each answer its application sends.
+pub const PONG: &str = "kasim-agent: pong ";
 
 /// The flags of `kasim agent`.
 #[derive(clap::Args, Debug)]
@@ -60,88 +45,158 @@ pub struct AgentArgs {
     pub role: String,
     /// The server's address and port (client), or the port to listen on (server).
     pub target: String,
-    /// SO_KEEPALIVE: "IDLE,INTERVAL,COUNT" in seconds.
+    /// The strategy to run: its name in the scenario read on stdin.
     #[arg(long)]
-    pub keepalive: Option<String>,
-    /// TCP_USER_TIMEOUT in milliseconds.
+    pub strategy: String,
+    /// The run's seed (the workload's random gaps).
     #[arg(long)]
-    pub user_timeout_ms: Option<u64>,
+    pub seed: u64,
+    /// The client's slot (its host's index).
+    #[arg(long, default_value_t = 0)]
+    pub slot: u32,
 }
 
-fn errno_name(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
-        Some(libc::ECONNRESET) => "ECONNRESET".into(),
-        Some(libc::EPIPE) => "EPIPE".into(),
-        Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
-        Some(libc::EHOSTUNREACH) => "EHOSTUNREACH".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// Block reading until the connection ends; say how.
-fn hold(mut stream: TcpStream) {
-    let mut buf = [0u8; 4096];
-    let cause = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break "EOF".to_string(),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => break errno_name(&e),
-        }
+/// The event engine's application for `side` of `slot`, as `runner` makes it.
+fn application(s: &Scenario, strategy: &str, seed: u64, side: Side, slot: u32, stats: Rc<RefCell<DriverStats>>) -> AppDriver {
+    let spec = s.strategies.iter().find(|st| st.name == strategy);
+    let instance = spec.and_then(|st| st.sides.contains(&side).then(|| st.build(side)));
+    let idle = match side {
+        Side::Client => s.client_idle_timeout,
+        Side::Server => s.server_idle_timeout,
     };
-    println!("{DEAD}{cause}");
+    AppDriver::new(side, s.traffic.clone().into(), seed, slot, instance, stats).with_idle_timeout(idle)
 }
 
-/// Run the agent; the exit code: 0 after a declaration, 1 when it could not start.
-pub fn run(args: &AgentArgs) -> std::process::ExitCode {
-    let mut policy = SocketPolicy::default();
-    if let Some(k) = &args.keepalive {
-        let v: Vec<u64> = k.split(',').filter_map(|x| x.parse().ok()).collect();
-        if let [idle, interval, count] = v[..] {
-            policy.keepalive = Some((Duration::from_secs(idle), Duration::from_secs(interval), count as u32));
+/// Print each ping and pong the application sent since `before`.
+fn report_keepalives(stats: &Rc<RefCell<DriverStats>>, before: &mut DriverStats) {
+    let now = *stats.borrow();
+    for _ in before.pings..now.pings {
+        println!("{PING}{}", (now.ping_bytes - before.ping_bytes) / (now.pings - before.pings).max(1));
+    }
+    for _ in before.pongs..now.pongs {
+        println!("{PONG}{}", (now.pong_bytes - before.pong_bytes) / (now.pongs - before.pongs).max(1));
+    }
+    *before = now;
+}
+
+/// Drive one connection; returns how it ended.
+fn drive(app: &mut AppDriver, stream: TcpStream, stats: &Rc<RefCell<DriverStats>>, start: std::time::Instant) -> Ended {
+    let clock = move || Instant::ZERO + start.elapsed();
+    let mut before = *stats.borrow();
+    let stats2 = stats.clone();
+    let mut on_dead = |cause: &str| println!("{DEAD}{cause}");
+    let end = {
+        let mut counted = Counted { app, stats: stats2, before: &mut before };
+        SocketApp::new(&mut counted, stream, &clock, &mut on_dead).run()
+    };
+    end
+}
+
+/// An application whose keepalive messages are printed as they are sent.
+struct Counted<'a> {
+    app: &'a mut AppDriver,
+    stats: Rc<RefCell<DriverStats>>,
+    before: &'a mut DriverStats,
+}
+
+impl Application for Counted<'_> {
+    fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo) {
+        self.app.on_event(now, event, io);
+        report_keepalives(&self.stats, self.before);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.app.poll_timeout()
+    }
+    fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
+        self.app.on_timeout(now, io);
+        report_keepalives(&self.stats, self.before);
+    }
+}
+
+/// A connect that failed: the application hears the error (and may reconnect).
+fn failed_connect(app: &mut AppDriver, e: &std::io::Error, start: std::time::Instant) -> bool {
+    let error = match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => SocketError::Refused,
+        Some(libc::ECONNRESET) => SocketError::Reset,
+        _ => SocketError::TimedOut,
+    };
+    let mut io = AppIo::default();
+    app.on_event(Instant::ZERO + start.elapsed(), AppEvent::Error(error), &mut io);
+    let mut again = false;
+    for c in io.take() {
+        match c {
+            sim::app::AppCommand::DeclareDead { cause } => println!("{DEAD}{cause}"),
+            sim::app::AppCommand::Connect => again = true,
+            _ => {}
         }
     }
-    policy.user_timeout = args.user_timeout_ms.map(Duration::from_millis);
-    let fail = |what: &str, e: std::io::Error| {
+    again
+}
+
+/// Run the agent; the exit code: 0 after its work, 1 when it could not start.
+pub fn run(args: &AgentArgs) -> std::process::ExitCode {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
         eprintln!("kasim-agent: {what}: {e}");
         std::process::ExitCode::from(1)
     };
+    let mut text = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+        return fail("reading the scenario on stdin", &e);
+    }
+    let scenario = match crate::scenario::parse(std::path::Path::new("<stdin>"), &text) {
+        Ok(s) => s,
+        Err(e) => return fail("the scenario on stdin", &e),
+    };
+    if !scenario.strategies.iter().any(|st| st.name == args.strategy) {
+        return fail("no such strategy", &args.strategy);
+    }
+    let start = std::time::Instant::now();
     if args.role == "client" {
         let Ok(addr) = args.target.parse::<SocketAddrV4>() else {
-            return fail("bad address", std::io::Error::other(args.target.clone()));
+            return fail("bad address", &args.target);
         };
-        let socket = match Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)) {
-            Ok(s) => s,
-            Err(e) => return fail("socket", e),
-        };
-        // Options first, as the model sets them before the handshake.
-        if let Err(e) = policy.apply(&SockRef::from(&socket)) {
-            return fail("socket options", e);
+        let stats: Rc<RefCell<DriverStats>> = Rc::default();
+        let mut app = application(&scenario, &args.strategy, args.seed, Side::Client, args.slot, stats.clone());
+        loop {
+            match TcpStream::connect(addr) {
+                Ok(stream) => {
+                    if drive(&mut app, stream, &stats, start) != Ended::Reconnect {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if !failed_connect(&mut app, &e, start) {
+                        break;
+                    }
+                }
+            }
         }
-        if let Err(e) = socket.connect(&SocketAddr::V4(addr).into()) {
-            println!("{DEAD}{}", errno_name(&e));
-            return std::process::ExitCode::SUCCESS;
+        // Stay until kasim ends the run: an exit would be an end of the connection.
+        loop {
+            std::thread::park();
         }
-        hold(socket.into());
-        return std::process::ExitCode::SUCCESS;
     }
     let Ok(port) = args.target.parse::<u16>() else {
-        return fail("bad port", std::io::Error::other(args.target.clone()));
+        return fail("bad port", &args.target);
     };
     let listener = match TcpListener::bind(("0.0.0.0", port)) {
         Ok(l) => l,
-        Err(e) => return fail("listen", e),
+        Err(e) => return fail("listen", &e),
     };
+    let scenario = std::sync::Arc::new(scenario);
+    let mut slot = 0u32;
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                if let Err(e) = policy.apply(&SockRef::from(&stream)) {
-                    eprintln!("kasim-agent: socket options: {e}");
-                }
-                std::thread::spawn(move || hold(stream));
+                let (scenario, strategy, seed) = (scenario.clone(), args.strategy.clone(), args.seed);
+                std::thread::spawn(move || {
+                    let stats: Rc<RefCell<DriverStats>> = Rc::default();
+                    let mut app = application(&scenario, &strategy, seed, Side::Server, slot, stats.clone());
+                    drive(&mut app, stream, &stats, start);
+                });
+                slot += 1;
             }
-            Err(e) => return fail("accept", e),
+            Err(e) => return fail("accept", &e),
         }
     }
 }

@@ -41,6 +41,8 @@ struct Running {
     child: Child,
     argv0: String,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// The thread reading its stderr (finished once the pipe closes).
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A namespace with its TUN device and its programs.
@@ -68,12 +70,12 @@ fn sysctls(tcp: &TcpConfig) -> Vec<(&'static str, String)> {
     v
 }
 
-fn spawn_in(ns: &Netns, argv: &[String], env: &[(String, String)], piped: bool) -> Result<Child, NetnsError> {
+fn spawn_in(ns: &Netns, argv: &[String], env: &[(String, String)], piped: bool, stdin: bool) -> Result<Child, NetnsError> {
     let path = format!("/run/netns/{}", ns.name);
     let ns_file = std::fs::File::open(&path).map_err(|source| NetnsError::Namespace { what: format!("open {path}"), source })?;
     let fd = ns_file.as_raw_fd();
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).stdin(Stdio::null());
+    cmd.args(&argv[1..]).envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).stdin(if stdin { Stdio::piped() } else { Stdio::null() });
     if piped {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {
@@ -116,20 +118,37 @@ impl RealHost {
         ] {
             ns.ip(args).map_err(NetnsError::Testbed)?;
         }
-        let holder = spawn_in(&ns, &["sleep".to_string(), "infinity".to_string()], &[], false)?;
+        let holder = spawn_in(&ns, &["sleep".to_string(), "infinity".to_string()], &[], false, false)?;
         Ok(RealHost { ns, tun, holder, programs: Vec::new() })
     }
 
     /// Start a program in the namespace; its output lines go to `lines`.
-    pub fn spawn(&mut self, host: usize, argv: &[String], env: &[(String, String)], lines: &Sender<Line>) -> Result<(), NetnsError> {
-        let mut child = spawn_in(&self.ns, argv, env, true)?;
+    /// `stdin`: text written to its standard input, which is then closed (else /dev/null).
+    pub fn spawn(
+        &mut self,
+        host: usize,
+        argv: &[String],
+        env: &[(String, String)],
+        stdin: Option<&str>,
+        lines: &Sender<Line>,
+    ) -> Result<(), NetnsError> {
+        let mut child = spawn_in(&self.ns, argv, env, true, stdin.is_some())?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            let text = text.to_string();
+            // A thread: a large text must not block the run while the program starts.
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut pipe, text.as_bytes());
+            });
+        }
         let stderr_tail: Arc<Mutex<VecDeque<String>>> = Arc::default();
         let out = child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
         let err = child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>);
+        let mut stderr_reader = None;
         for (stream, tail) in [(out, None), (err, Some(stderr_tail.clone()))] {
             let Some(stream) = stream else { continue };
             let tx = lines.clone();
-            std::thread::spawn(move || {
+            let is_stderr = tail.is_some();
+            let reader = std::thread::spawn(move || {
                 for text in BufReader::new(stream).lines().map_while(Result::ok) {
                     if let Some(tail) = &tail {
                         let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -143,8 +162,11 @@ impl RealHost {
                     }
                 }
             });
+            if is_stderr {
+                stderr_reader = Some(reader);
+            }
         }
-        self.programs.push(Running { child, argv0: argv[0].clone(), stderr_tail });
+        self.programs.push(Running { child, argv0: argv[0].clone(), stderr_tail, stderr_reader });
         Ok(())
     }
 
@@ -182,6 +204,13 @@ impl RealHost {
         let mut gone = Vec::new();
         self.programs.retain_mut(|p| match p.child.try_wait() {
             Ok(Some(status)) => {
+                // Its last words may still be in the pipe: give the reader up to 200 ms
+                // (a child it left behind may hold the pipe open for longer).
+                let waited = std::time::Instant::now();
+                while p.stderr_reader.as_ref().is_some_and(|r| !r.is_finished()) && waited.elapsed() < std::time::Duration::from_millis(200)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
                 let tail = p.stderr_tail.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
                 gone.push((p.argv0.clone(), status.to_string(), tail));
                 false

@@ -33,6 +33,7 @@ pub mod judge;
 pub mod network;
 pub mod packet;
 mod record;
+mod socket_app;
 mod tun;
 
 pub use agent::{run as agent_main, AgentArgs};
@@ -41,7 +42,6 @@ use crate::calibrate::TestbedError;
 use crate::runner::{derive_faults, DerivedFault, RunRecord};
 use crate::scenario::{FaultKind, Scenario};
 use crate::strategy::StrategySpec;
-use agent::SocketPolicy;
 use host::{Line, RealHost};
 use judge::Judge;
 use network::{Network, Note};
@@ -120,14 +120,19 @@ pub enum NetnsError {
 /// Everything in `scenario` with `strategy` this engine cannot run yet (empty: runnable).
 pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> {
     let mut parts = Vec::new();
-    if !matches!(strategy.kind, "program" | "none" | "tcp_keepalive") {
-        parts.push(format!("strategy kind {} (allowed: program, none, tcp_keepalive)", strategy.kind));
+    if matches!(strategy.transport(), crate::strategy::Transport::Quic(_) | crate::strategy::Transport::Tunnel(_)) {
+        parts.push(format!("strategy kind {} (not yet: QUIC and datagram tunnels; allowed: program and the TCP kinds)", strategy.kind));
     }
     if scenario.proxy.is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
     }
-    if !scenario.traffic.is_empty() || scenario.sessions() {
-        parts.push("[[traffic]] and sessions (the programs own their streams)".into());
+    if scenario.sessions() {
+        parts.push(
+            "sessions: [client.reconnect], request timeouts, session metrics (not yet: the agent's request outcomes stay in it)".into(),
+        );
+    }
+    if strategy.kind == "program" && !scenario.traffic.is_empty() {
+        parts.push("[[traffic]] with a program strategy (the program owns its stream)".into());
     }
     if scenario.connections > 1 {
         parts.push("[client] connections > 1 (one connection per client host)".into());
@@ -135,8 +140,8 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if scenario.clients > MAX_CLIENTS {
         parts.push(format!("[client] count {} (allowed: at most {MAX_CLIENTS} client hosts)", scenario.clients));
     }
-    if scenario.client_idle_timeout.is_some() || scenario.server_idle_timeout.is_some() {
-        parts.push("[client.app]/[server.app] idle_timeout (not yet in the agent)".into());
+    if strategy.kind == "program" && (scenario.client_idle_timeout.is_some() || scenario.server_idle_timeout.is_some()) {
+        parts.push("[client.app]/[server.app] idle_timeout with a program strategy (the program has its own)".into());
     }
     if scenario.accept.is_some() {
         parts.push("[server] backlog and accept_time (the real kernel's listen queue decides)".into());
@@ -187,11 +192,12 @@ struct Programs {
     /// A line matching it is a declaration; its cause is the line (the
     /// agent's: the cause after its prefix).
     declare: Option<regex::Regex>,
-    agent: bool,
+    /// The agent's stdin (the scenario's text) when it runs the hosts.
+    agent_input: Option<String>,
 }
 
 impl Programs {
-    fn of(strategy: &StrategySpec, clients: u32, seed: u64, cfg: &NetnsConfig) -> Programs {
+    fn of(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsConfig) -> Result<Programs, NetnsError> {
         let server_ip = addr::SERVER.ip().to_string();
         let fill = |argv: &[String], client: u32| -> Vec<String> {
             argv.iter()
@@ -203,30 +209,40 @@ impl Programs {
                 })
                 .collect()
         };
-        let agent = |role: &str, target: String, side: Side| -> Vec<String> {
+        let agent = |role: &str, target: String, slot: u32| -> Vec<String> {
             let mut argv = vec![cfg.agent.display().to_string(), "agent".into(), role.into(), target];
-            argv.extend(policy(strategy, side).args());
+            argv.extend(["--strategy".into(), strategy.name.clone(), "--seed".into(), seed.to_string(), "--slot".into(), slot.to_string()]);
             argv
         };
+        let agent_server = || agent("server", PORT.to_string(), 0);
         if strategy.kind == "program" {
             let client = strategy.argv("client").unwrap_or_default();
-            let server = strategy.argv("server").map(|s| fill(&s, 0)).unwrap_or_else(|| agent("server", PORT.to_string(), Side::Server));
-            Programs {
-                client: (0..clients).map(|i| fill(&client, i)).collect(),
-                server,
+            let server = strategy.argv("server").map(|s| fill(&s, 0));
+            let text = match server {
+                Some(_) => None,
+                None => Some(scenario_text(scenario)?),
+            };
+            return Ok(Programs {
+                client: (0..scenario.clients).map(|i| fill(&client, i)).collect(),
+                server: server.unwrap_or_else(agent_server),
                 env: strategy.env("env"),
                 declare: strategy.params.get("declare").filter(|d| !d.is_empty()).and_then(|d| regex::Regex::new(d).ok()),
-                agent: false,
-            }
-        } else {
-            Programs {
-                client: (0..clients).map(|_| agent("client", addr::SERVER.to_string(), Side::Client)).collect(),
-                server: agent("server", PORT.to_string(), Side::Server),
-                env: Vec::new(),
-                declare: None,
-                agent: true,
-            }
+                agent_input: text,
+            });
         }
+        Ok(Programs {
+            client: (0..scenario.clients).map(|i| agent("client", addr::SERVER.to_string(), i)).collect(),
+            server: agent_server(),
+            env: Vec::new(),
+            declare: None,
+            agent_input: Some(scenario_text(scenario)?),
+        })
+    }
+
+    /// What to write on a host's program's stdin: the scenario, for the agent.
+    fn stdin_of(&self, argv: &[String], cfg: &NetnsConfig) -> Option<&str> {
+        let is_agent = argv.first().is_some_and(|p| *p == cfg.agent.display().to_string()) && argv.get(1).is_some_and(|a| a == "agent");
+        self.agent_input.as_deref().filter(|_| is_agent)
     }
 
     /// The declaration a line makes, if any.
@@ -234,23 +250,17 @@ impl Programs {
         if let Some(cause) = line.strip_prefix(agent::DEAD) {
             return Some(cause.trim().to_string());
         }
-        if self.agent {
+        if line.starts_with("kasim-agent: ") {
             return None;
         }
         self.declare.as_ref().filter(|re| re.is_match(line)).map(|_| line.trim().to_string())
     }
 }
 
-/// The socket options a built-in kind sets on `side`.
-fn policy(strategy: &StrategySpec, side: Side) -> SocketPolicy {
-    if strategy.kind != "tcp_keepalive" || !strategy.sides.contains(&side) {
-        return SocketPolicy::default();
-    }
-    let count = strategy.params.get("count").and_then(|c| c.parse().ok()).unwrap_or(9);
-    SocketPolicy {
-        keepalive: Some((strategy.duration("idle"), strategy.duration("interval"), count)),
-        user_timeout: Some(strategy.duration("user_timeout")).filter(|t| !t.is_zero()),
-    }
+/// The scenario's text, for the agent (a bundled scenario's from the binary).
+fn scenario_text(s: &Scenario) -> Result<String, NetnsError> {
+    crate::cli::source_text(&s.path)
+        .map_err(|e| NetnsError::Namespace { what: format!("read {}", s.path.display()), source: std::io::Error::other(e.to_string()) })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -365,11 +375,11 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
             judge.transient(h, Condition::Suspend, at, at + d);
         }
     }
-    let programs = Programs::of(strategy, scenario.clients, seed, cfg);
+    let programs = Programs::of(scenario, strategy, seed, cfg)?;
     let (tx, rx) = mpsc::channel::<Line>();
     let argv_of = |h: usize| if h == server { &programs.server } else { &programs.client[h] };
 
-    hosts[server].spawn(server, argv_of(server), &programs.env, &tx)?;
+    hosts[server].spawn(server, argv_of(server), &programs.env, programs.stdin_of(argv_of(server), cfg), &tx)?;
     let waited = std::time::Instant::now();
     loop {
         if hosts[server].table().iter().any(|e| e.state == 10 && e.local.port() == PORT) {
@@ -387,7 +397,7 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
     let start = std::time::Instant::now();
     let clock = |t: std::time::Instant| Instant::ZERO + t.saturating_duration_since(start);
     for (h, host) in hosts.iter_mut().enumerate().take(clients) {
-        host.spawn(h, argv_of(h), &programs.env, &tx)?;
+        host.spawn(h, argv_of(h), &programs.env, programs.stdin_of(argv_of(h), cfg), &tx)?;
     }
     let plan = actions(&faults, server);
     let mut next_action = 0;
@@ -396,6 +406,7 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
     let mut next_table = Instant::ZERO;
     let mut lateness_ns = Vec::new();
     let mut rec = record::Recorder::new(cfg.trace, scenario.nat.is_some());
+    let mut endpoints = [crate::driver::DriverStats::default(); 2];
     let side_of = |h: usize| if h == server { Side::Server } else { Side::Client };
     let mut opened = vec![false; clients];
     loop {
@@ -425,7 +436,7 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
                         hosts[h] = RealHost::new(&format!("e{id}-{h}r{next_action}"), addr, &scenario.tcp)?;
                     }
                 }
-                Action::Restart(h) => hosts[h].spawn(h, argv_of(h), &programs.env, &tx)?,
+                Action::Restart(h) => hosts[h].spawn(h, argv_of(h), &programs.env, programs.stdin_of(argv_of(h), cfg), &tx)?,
                 Action::NatReboot => net.reboot_nat(),
             }
         }
@@ -469,6 +480,14 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
             if let Some(cause) = programs.declaration(&line.text) {
                 judge.declared(at, line.host, cause);
             }
+            let stats = &mut endpoints[side_of(line.host).index()];
+            if let Some(bytes) = line.text.strip_prefix(agent::PING).and_then(|b| b.trim().parse::<u64>().ok()) {
+                stats.pings += 1;
+                stats.ping_bytes += bytes;
+            } else if let Some(bytes) = line.text.strip_prefix(agent::PONG).and_then(|b| b.trim().parse::<u64>().ok()) {
+                stats.pongs += 1;
+                stats.pong_bytes += bytes;
+            }
             let program = argv_of(line.host).first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or_default();
             rec.line(at, side_of(line.host), program, &line.text);
         }
@@ -496,14 +515,6 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
     let mut outcome = judge.finish(horizon, strategy.detection_window());
     let (trace, packets) = rec.finish(&faults, &outcome.declarations);
     outcome.trace = trace;
-    let record = RunRecord {
-        seed,
-        faults,
-        outcome,
-        endpoints: Default::default(),
-        horizon: scenario.horizon,
-        requests: None,
-        request_log: Vec::new(),
-    };
+    let record = RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests: None, request_log: Vec::new() };
     Ok(NetnsRun { record, lateness_ns, packets })
 }
