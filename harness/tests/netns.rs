@@ -8,66 +8,11 @@
 //! `cargo test`; `.ci/run` installs what they need and runs them with
 //! `--include-ignored`. Each run takes its horizon in real time (8-12 s).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn kasim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kasim"))
-}
-
-fn scenario(name: &str, text: &str) -> (tempdir::Dir, PathBuf) {
-    let dir = tempdir::Dir::new(name);
-    let path = dir.0.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-mod tempdir {
-    /// A folder removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("kasim-netns-test-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn json_run(path: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = kasim().arg("run").arg(path).args(["--format", "json"]).args(extra).output().unwrap();
-    assert!(out.status.success(), "kasim run {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn strategy<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["scenarios"][0]["strategies"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()
-}
-
-/// The calibration bound: 2 % or 50 ms, whichever is larger.
-fn close(real: f64, model: f64) -> bool {
-    (real - model).abs() <= (0.02 * model).max(0.050)
-}
-
-/// Namespaces a process of this pid left (`kasim-cal-<pid>-…`).
-fn namespaces_of(pid: u32) -> Vec<String> {
-    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let prefix = format!("kasim-cal-{pid}-");
-    String::from_utf8_lossy(&list.stdout).lines().filter(|l| l.starts_with(&prefix)).map(str::to_string).collect()
-}
-
-/// Run kasim to the end, returning its output and pid.
-fn run_kasim(args: &[&str]) -> (Output, u32) {
-    let child = kasim().args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let pid = child.id();
-    (child.wait_with_output().unwrap(), pid)
-}
+mod common;
+use common::netns::*;
 
 /// Linux's keepalive on a real socket against a server that vanishes at 1 s:
 /// idle 2 s, interval 1 s, count 3 from the handshake at ~0 s, so probes at
@@ -210,60 +155,14 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     assert!(err.contains("not root"), "{err}");
 }
 
-/// SIGINT in the middle of a run: exit 130, and no namespace or program of
-/// the run is left. SIGKILL: the programs die with kasim (PR_SET_PDEATHSIG),
-/// its namespaces stay, and the next netns run reaps them.
-#[test]
-#[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
-fn interrupted_and_killed_runs_leave_nothing_behind() {
-    // A client program with a marker no other test uses.
-    let marker = format!("{}.25", 4000 + std::process::id() % 1000);
-    let text = format!(
-        "name = \"long\"\nhorizon = \"30s\"\n\n[[strategy]]\nname = \"sleeper\"\nkind = \"program\"\nclient = [\"sleep\", \"{marker}\"]\n"
-    );
-    let (_dir, path) = scenario("signals", &text);
-    let alive = || {
-        let out = Command::new("pgrep").args(["-f", &format!("^sleep {marker}$")]).output().unwrap();
-        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
-    };
-    for (signal, code) in [(libc::SIGINT, Some(130)), (libc::SIGKILL, None)] {
-        let mut child = kasim().arg("run").arg(&path).args(["--engine", "netns"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
-        let pid = child.id();
-        let started = std::time::Instant::now();
-        while !alive() && started.elapsed() < std::time::Duration::from_secs(10) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        assert!(alive(), "the program started");
-        assert!(!namespaces_of(pid).is_empty(), "the run made its namespaces");
-        // SAFETY: a signal to our own child.
-        unsafe {
-            libc::kill(pid as i32, signal);
-        }
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), code);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        assert!(!alive(), "the program died with kasim (signal {signal})");
-        if signal == libc::SIGINT {
-            assert_eq!(namespaces_of(pid), Vec::<String>::new());
-        } else {
-            let left = namespaces_of(pid);
-            assert!(!left.is_empty(), "SIGKILL leaves namespaces for the next run to reap");
-            let (_d, short) = scenario("short", "name = \"s\"\nhorizon = \"1s\"\n\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n");
-            let (out, _) = run_kasim(&["run", short.to_str().unwrap(), "--engine", "netns"]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            assert!(String::from_utf8_lossy(&out.stderr).contains("removed"), "{}", String::from_utf8_lossy(&out.stderr));
-            assert_eq!(namespaces_of(pid), Vec::<String>::new(), "reaped");
-        }
-    }
-}
-
 /// `kasim calibrate calibration/`: the bundled scenario set on both engines,
 /// seed by seed. app-ping-upload-vanish: 2 seeds x (verdict, false
 /// positives, NAT expiries) = 6 figures; fleet of 8: 8 server detections
 /// (3.064 s and, for the vanished client, 3.564 s in the model), false
 /// positives and NAT expiries: 10; keepalive-vanish: 3 seeds x 3 = 9. Every
-/// one within 2 % or 50 ms, or equal. And `check --engine netns` holds the
-/// same files' expectations on real stacks.
+/// one within 2 % or 50 ms, or equal; server-crash, -reboot and -suspend
+/// (faults on real hosts): 3 figures each. And `check --engine netns` holds
+/// the same files' expectations on real stacks (7).
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_bundled_calibration_scenarios_agree_on_both_engines() {
@@ -271,7 +170,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("calibrate").arg(&dir).args(["--format", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let rows = doc["scenarios"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rows.len(), 25, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows.len(), 34, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
     let bad: Vec<_> = rows.iter().filter(|r| r["ok"] != true).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(out.status.code(), Some(0));
@@ -282,7 +181,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("4 expectations, 4 passed, 0 failed"),
+        String::from_utf8_lossy(&out.stderr).contains("7 expectations, 7 passed, 0 failed"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -394,12 +394,24 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
         std::thread::sleep(Duration::from_millis(5));
     }
 
+    // A reboot's fresh namespace is made now: making one takes ~30 ms of `ip`
+    // commands, which in the middle of the run would stall every host's packets.
+    let plan = actions(&faults, server);
+    let mut spares: Vec<Option<RealHost>> = Vec::new();
+    for (i, (_, action)) in plan.iter().enumerate() {
+        spares.push(match *action {
+            Action::Kill(h, true) => {
+                let addr = if h == server { server_ip } else { addr::client_ip(h as u32) };
+                Some(RealHost::new(&format!("e{id}-{h}r{i}"), addr, &scenario.tcp)?)
+            }
+            _ => None,
+        });
+    }
     let start = std::time::Instant::now();
     let clock = |t: std::time::Instant| Instant::ZERO + t.saturating_duration_since(start);
     for (h, host) in hosts.iter_mut().enumerate().take(clients) {
         host.spawn(h, argv_of(h), &programs.env, programs.stdin_of(argv_of(h), cfg), &tx)?;
     }
-    let plan = actions(&faults, server);
     let mut next_action = 0;
     let horizon = Instant::ZERO + scenario.horizon;
     let mut buf = vec![0u8; 65536];
@@ -431,9 +443,10 @@ pub fn run(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsC
                 Action::Resume(h) => hosts[h].resume(),
                 Action::Kill(h, fresh) => {
                     hosts[h].kill();
-                    if fresh {
-                        let addr = if h == server { server_ip } else { addr::client_ip(h as u32) };
-                        hosts[h] = RealHost::new(&format!("e{id}-{h}r{next_action}"), addr, &scenario.tcp)?;
+                    if let Some(spare) = spares[next_action - 1].take().filter(|_| fresh) {
+                        let old = std::mem::replace(&mut hosts[h], spare);
+                        // Removing a namespace takes a while too: not on the packets' time.
+                        std::thread::spawn(move || drop(old));
                     }
                 }
                 Action::Restart(h) => hosts[h].spawn(h, argv_of(h), &programs.env, programs.stdin_of(argv_of(h), cfg), &tx)?,

@@ -3,6 +3,8 @@
 //! this module; not every file uses every helper.)
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
