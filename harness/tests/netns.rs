@@ -187,21 +187,21 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     );
 }
 
-/// `scenarios/programs/`: real redis-server, mosquitto and socat, each held
-/// to its `[[expect]]`s on real stacks, where the twins run as kasim's agent
-/// (9), and the twins to theirs in the event engine (3).
+/// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto and socat,
+/// each held to its `[[expect]]`s on real stacks, where the twins run as
+/// kasim's agent (12), and the twins to theirs in the event engine (4).
 #[test]
-#[ignore = "needs root, iproute2, socat, redis-server and mosquitto: cargo test -- --include-ignored (as .ci/run does)"]
+#[ignore = "needs root, iproute2, socat, redis-server, mosquitto and OpenSSH: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs");
     let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("9 expectations, 9 passed, 0 failed"), "{err}");
+    assert!(err.contains("12 expectations, 12 passed, 0 failed"), "{err}");
     let out = kasim().arg("check").arg(&dir).args(["--strategy", "twin"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("3 expectations, 3 passed, 0 failed"), "{err}");
+    assert!(err.contains("4 expectations, 4 passed, 0 failed"), "{err}");
 }
 
 /// `replay --engine netns --pcap`: the timeline carries the program's own

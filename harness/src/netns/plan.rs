@@ -1,0 +1,79 @@
+//! A run's faults as the actions they take on real hosts, in time order
+//! (vanish: break, power off, SIGSTOP; reboot: break, power off, kill and a
+//! fresh namespace, then power on and restart; crash: break and kill, then
+//! restart if it says so; suspend: power off and SIGSTOP, then back).
+//! Outages and NAT expiry are the network models' own.
+
+use crate::runner::DerivedFault;
+use crate::scenario::FaultKind;
+use sim::oracle::BreakCause;
+use sim::world::HostRef;
+use sim::{Instant, Side};
+
+/// One thing a fault does to host number `usize` (clients `0..n`, then the server).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Action {
+    /// The ground truth: the host's connections break, for this cause.
+    Break(usize, BreakCause),
+    /// The network drops everything of the host (`false`), or carries it again.
+    Power(usize, bool),
+    /// SIGSTOP to its programs.
+    Stop(usize),
+    /// SIGCONT to its programs.
+    Resume(usize),
+    /// Kill its programs; `true`: also replace its namespace (a reboot's empty socket state).
+    Kill(usize, bool),
+    /// Start its program again.
+    Restart(usize),
+    /// The NAT forgets every mapping.
+    NatReboot,
+}
+
+/// The host a fault acts on (`None`: the NAT).
+pub(super) fn host_index(f: &DerivedFault, server: usize) -> Option<usize> {
+    match f.host {
+        Some(HostRef::Client(c)) => Some(c as usize),
+        Some(HostRef::Server) => Some(server),
+        _ => None,
+    }
+}
+
+/// The actions a run's faults take, in time order.
+pub(super) fn actions(faults: &[DerivedFault], server: usize) -> Vec<(Instant, Action)> {
+    let mut v = Vec::new();
+    for f in faults {
+        let at = Instant::ZERO + f.at;
+        let end = at + f.duration.unwrap_or_default();
+        let Some(h) = host_index(f, server) else {
+            if f.kind == FaultKind::NatReboot {
+                v.push((at, Action::NatReboot));
+            }
+            continue;
+        };
+        let side = if h == server { Side::Server } else { Side::Client };
+        match f.kind {
+            FaultKind::Vanish => {
+                v.extend([(at, Action::Break(h, BreakCause::Vanish(side))), (at, Action::Power(h, false)), (at, Action::Stop(h))])
+            }
+            FaultKind::Reboot => v.extend([
+                (at, Action::Break(h, BreakCause::Reboot(side))),
+                (at, Action::Power(h, false)),
+                (at, Action::Kill(h, true)),
+                (end, Action::Power(h, true)),
+                (end, Action::Restart(h)),
+            ]),
+            FaultKind::Crash => {
+                v.extend([(at, Action::Break(h, BreakCause::Crash(side))), (at, Action::Kill(h, false))]);
+                if f.duration.is_some() {
+                    v.push((end, Action::Restart(h)));
+                }
+            }
+            FaultKind::Suspend => {
+                v.extend([(at, Action::Power(h, false)), (at, Action::Stop(h)), (end, Action::Power(h, true)), (end, Action::Resume(h))])
+            }
+            FaultKind::Outage | FaultKind::NatReboot => {}
+        }
+    }
+    v.sort_by_key(|a| a.0);
+    v
+}

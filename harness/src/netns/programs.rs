@@ -1,0 +1,87 @@
+//! What runs in each host: a `program` strategy's command lines with their
+//! placeholders filled in, or kasim's own agent (which gets the scenario's
+//! text on stdin); and which printed lines are declarations.
+
+use super::{agent, NetnsConfig, NetnsError, PORT};
+use crate::scenario::Scenario;
+use crate::strategy::StrategySpec;
+use sim::packet::addr;
+
+/// What runs in the hosts, with placeholders filled in.
+pub(super) struct Programs {
+    pub(super) client: Vec<Vec<String>>,
+    pub(super) server: Vec<String>,
+    pub(super) env: Vec<(String, String)>,
+    /// A line matching it is a declaration; its cause is the line (the
+    /// agent's: the cause after its prefix).
+    declare: Option<regex::Regex>,
+    /// The agent's stdin (the scenario's text) when it runs the hosts.
+    agent_input: Option<String>,
+}
+
+impl Programs {
+    pub(super) fn of(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsConfig) -> Result<Programs, NetnsError> {
+        let server_ip = addr::SERVER.ip().to_string();
+        let fill = |argv: &[String], client: u32| -> Vec<String> {
+            argv.iter()
+                .map(|a| {
+                    a.replace("{server}", &server_ip)
+                        .replace("{port}", &PORT.to_string())
+                        .replace("{client}", &client.to_string())
+                        .replace("{seed}", &seed.to_string())
+                })
+                .collect()
+        };
+        let agent = |role: &str, target: String, slot: u32| -> Vec<String> {
+            let mut argv = vec![cfg.agent.display().to_string(), "agent".into(), role.into(), target];
+            argv.extend(["--strategy".into(), strategy.name.clone(), "--seed".into(), seed.to_string(), "--slot".into(), slot.to_string()]);
+            argv
+        };
+        let agent_server = || agent("server", PORT.to_string(), 0);
+        if strategy.kind == "program" {
+            let client = strategy.argv("client").unwrap_or_default();
+            let server = strategy.argv("server").map(|s| fill(&s, 0));
+            let text = match server {
+                Some(_) => None,
+                None => Some(scenario_text(scenario)?),
+            };
+            return Ok(Programs {
+                client: (0..scenario.clients).map(|i| fill(&client, i)).collect(),
+                server: server.unwrap_or_else(agent_server),
+                env: strategy.env("env"),
+                declare: strategy.params.get("declare").filter(|d| !d.is_empty()).and_then(|d| regex::Regex::new(d).ok()),
+                agent_input: text,
+            });
+        }
+        Ok(Programs {
+            client: (0..scenario.clients).map(|i| agent("client", addr::SERVER.to_string(), i)).collect(),
+            server: agent_server(),
+            env: Vec::new(),
+            declare: None,
+            agent_input: Some(scenario_text(scenario)?),
+        })
+    }
+
+    /// What to write on a host's program's stdin: the scenario, for the agent.
+    pub(super) fn stdin_of(&self, argv: &[String], cfg: &NetnsConfig) -> Option<&str> {
+        let is_agent = argv.first().is_some_and(|p| *p == cfg.agent.display().to_string()) && argv.get(1).is_some_and(|a| a == "agent");
+        self.agent_input.as_deref().filter(|_| is_agent)
+    }
+
+    /// The declaration a line makes, if any.
+    pub(super) fn declaration(&self, line: &str) -> Option<String> {
+        if let Some(cause) = line.strip_prefix(agent::DEAD) {
+            return Some(cause.trim().to_string());
+        }
+        if line.starts_with("kasim-agent: ") {
+            return None;
+        }
+        self.declare.as_ref().filter(|re| re.is_match(line)).map(|_| line.trim().to_string())
+    }
+}
+
+/// The scenario's text, for the agent (a bundled scenario's from the binary).
+fn scenario_text(s: &Scenario) -> Result<String, NetnsError> {
+    crate::cli::source_text(&s.path)
+        .map_err(|e| NetnsError::Namespace { what: format!("read {}", s.path.display()), source: std::io::Error::other(e.to_string()) })
+}
