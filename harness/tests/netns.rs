@@ -161,8 +161,9 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
 /// (3.064 s and, for the vanished client, 3.564 s in the model), false
 /// positives and NAT expiries: 10; keepalive-vanish: 3 seeds x 3 = 9. Every
 /// one within 2 % or 50 ms, or equal; server-crash, -reboot and -suspend
-/// (faults on real hosts): 3 figures each. And `check --engine netns` holds
-/// the same files' expectations on real stacks (7).
+/// (faults on real hosts): 3 figures each; session-reboot-reconnect: 4 (its
+/// failed requests too). And `check --engine netns` holds the same files'
+/// expectations on real stacks (9).
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_bundled_calibration_scenarios_agree_on_both_engines() {
@@ -170,7 +171,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("calibrate").arg(&dir).args(["--format", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let rows = doc["scenarios"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rows.len(), 34, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows.len(), 38, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
     let bad: Vec<_> = rows.iter().filter(|r| r["ok"] != true).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(out.status.code(), Some(0));
@@ -181,7 +182,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("7 expectations, 7 passed, 0 failed"),
+        String::from_utf8_lossy(&out.stderr).contains("9 expectations, 9 passed, 0 failed"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

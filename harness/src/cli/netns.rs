@@ -196,7 +196,7 @@ pub fn calibrate_scenarios(scenarios: &[Scenario], seeds: Option<u64>, max_wall:
                 let event = crate::runner::run_one(s, st, seed, false);
                 let real = netns::run(s, st, seed, &cfg)
                     .map_err(|e| CliError::Netns(format!("{}: strategy \"{}\": {e}", s.path.display(), st.name)))?;
-                Ok(netns::compare::compare((&s.name, &st.name, seed), &event.outcome, &real.record.outcome))
+                Ok(netns::compare::compare((&s.name, &st.name, seed), &event, &real.record))
             })
             .collect()
     });

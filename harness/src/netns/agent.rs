@@ -12,7 +12,11 @@
 //! * `kasim-agent: dead CAUSE`: a declaration (the strategy's, or a socket
 //!   error's: ETIMEDOUT, ECONNRESET, EOF, as the event engine names them);
 //! * `kasim-agent: ping BYTES` / `kasim-agent: pong BYTES`: the strategy's
-//!   keepalive messages, which `keepalive_packets_per_hour` counts.
+//!   keepalive messages, which `keepalive_packets_per_hour` counts;
+//! * `kasim-agent: requests {JSON}`: in a scenario with sessions, the
+//!   client's request outcomes ([`RequestCounts`]), printed when kasim ends
+//!   the run with SIGTERM at the horizon (requests still pending then are
+//!   settled as the event engine settles them at its horizon).
 //!
 //! The client connects once per slot and again when the application asks
 //! (a reconnect); the server accepts, and gives its k-th connection the
@@ -20,8 +24,9 @@
 //! connection behind a NAT came from).
 
 use super::socket_app::{Ended, SocketApp};
-use crate::driver::{AppDriver, DriverStats};
+use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::scenario::Scenario;
+use crate::session::{Reconnector, RequestBook, RequestCounts};
 use sim::app::{AppEvent, AppIo, Application};
 use sim::tcp::SocketError;
 use sim::{Instant, Side};
@@ -29,6 +34,8 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// What the agent prints when its side declares the peer dead.
 pub const DEAD: &str = "kasim-agent: dead ";
@@ -36,6 +43,15 @@ pub const DEAD: &str = "kasim-agent: dead ";
 pub const PING: &str = "kasim-agent: ping ";
 /// What it prints for each answer its application sends.
 pub const PONG: &str = "kasim-agent: pong ";
+/// What the client prints, with its request outcomes as JSON, when the run ends.
+pub const REQUESTS: &str = "kasim-agent: requests ";
+
+/// Set by SIGTERM: kasim ends the run.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
 
 /// The flags of `kasim agent`.
 #[derive(clap::Args, Debug)]
@@ -87,7 +103,7 @@ fn drive(app: &mut AppDriver, stream: TcpStream, stats: &Rc<RefCell<DriverStats>
     let mut on_dead = |cause: &str| println!("{DEAD}{cause}");
     let end = {
         let mut counted = Counted { app, stats: stats2, before: &mut before };
-        SocketApp::new(&mut counted, stream, &clock, &mut on_dead).run()
+        SocketApp::new(&mut counted, stream, &clock, &mut on_dead, &STOP).run()
     };
     end
 }
@@ -113,7 +129,22 @@ impl Application for Counted<'_> {
     }
 }
 
-/// A connect that failed: the application hears the error (and may reconnect).
+/// Carry out what the application asked with no connection open: its
+/// declarations are printed; `true` when it asked for a connection.
+fn apply_without_socket(io: &mut AppIo) -> bool {
+    let mut connect = false;
+    for c in io.take() {
+        match c {
+            sim::app::AppCommand::DeclareDead { cause } => println!("{DEAD}{cause}"),
+            sim::app::AppCommand::Connect => connect = true,
+            _ => {}
+        }
+    }
+    connect
+}
+
+/// A connect that failed: the application hears the error; `true` when it
+/// asks for another attempt at once.
 fn failed_connect(app: &mut AppDriver, e: &std::io::Error, start: std::time::Instant) -> bool {
     let error = match e.raw_os_error() {
         Some(libc::ECONNREFUSED) => SocketError::Refused,
@@ -122,15 +153,110 @@ fn failed_connect(app: &mut AppDriver, e: &std::io::Error, start: std::time::Ins
     };
     let mut io = AppIo::default();
     app.on_event(Instant::ZERO + start.elapsed(), AppEvent::Error(error), &mut io);
-    let mut again = false;
-    for c in io.take() {
-        match c {
-            sim::app::AppCommand::DeclareDead { cause } => println!("{DEAD}{cause}"),
-            sim::app::AppCommand::Connect => again = true,
-            _ => {}
+    apply_without_socket(&mut io)
+}
+
+/// Between connections: run the application's timers (a reconnect's
+/// backoff) until it asks for a connection (`true`) or the run ends.
+fn wait_for_connect(app: &mut AppDriver, start: std::time::Instant) -> bool {
+    loop {
+        if STOP.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::ZERO + start.elapsed();
+        match app.poll_timeout() {
+            Some(due) if due <= now => {
+                let mut io = AppIo::default();
+                app.on_timeout(now, &mut io);
+                if apply_without_socket(&mut io) {
+                    return true;
+                }
+            }
+            due => std::thread::sleep(due.map_or(Duration::from_millis(10), |d| d.saturating_since(now)).min(Duration::from_millis(10))),
         }
     }
-    again
+}
+
+/// Connect without blocking past the end of the run (a SYN to a vanished
+/// server is retried for minutes); `None` when the run ended first.
+fn connect(addr: SocketAddrV4) -> Option<std::io::Result<TcpStream>> {
+    let socket = match socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, Some(socket2::Protocol::TCP)) {
+        Ok(s) => s,
+        Err(e) => return Some(Err(e)),
+    };
+    let _ = socket.set_nonblocking(true);
+    match socket.connect(&std::net::SocketAddr::V4(addr).into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
+            if STOP.load(Ordering::Relaxed) {
+                return None;
+            }
+            let mut p = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&socket), events: libc::POLLOUT, revents: 0 };
+            // SAFETY: one valid pollfd for the call.
+            if unsafe { libc::poll(&mut p, 1, 10) } > 0 {
+                match socket.take_error() {
+                    Ok(None) => break,
+                    Ok(Some(e)) | Err(e) => return Some(Err(e)),
+                }
+            }
+        },
+        Err(e) => return Some(Err(e)),
+    }
+    let _ = socket.set_nonblocking(false);
+    Some(Ok(socket.into()))
+}
+
+/// The client's connections, one after another as its application asks,
+/// until the run ends; then its request outcomes, if it keeps a session.
+fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
+    let start = std::time::Instant::now();
+    let stats: Rc<RefCell<DriverStats>> = Rc::default();
+    let mut app = application(scenario, &args.strategy, args.seed, Side::Client, args.slot, stats.clone());
+    let book = scenario.sessions().then(|| Rc::new(RefCell::new(RequestBook::default())));
+    if let Some(book) = &book {
+        let spec = scenario.strategies.iter().find(|st| st.name == args.strategy).cloned();
+        let make: Rc<dyn Fn() -> Option<Box<dyn crate::strategy::Strategy>>> =
+            Rc::new(move || spec.as_ref().and_then(|st| st.sides.contains(&Side::Client).then(|| st.build(Side::Client))));
+        let rng = sim::rng::chacha(args.seed, sim::rng::streams::session(args.slot));
+        let session = ClientSession::new(args.slot, Reconnector::new(scenario.reconnect_policy(), rng), book.clone(), make);
+        app = app.with_session(Instant::ZERO, session);
+    }
+    loop {
+        let Some(attempt) = connect(addr) else { break };
+        let again = match attempt {
+            Ok(stream) => match drive(&mut app, stream, &stats, start) {
+                Ended::Reconnect => true,
+                Ended::Stopped => break,
+                Ended::Aborted => wait_for_connect(&mut app, start),
+            },
+            Err(e) => failed_connect(&mut app, &e, start) || wait_for_connect(&mut app, start),
+        };
+        if !again {
+            break;
+        }
+    }
+    // Stay until kasim ends the run: an exit would look like an end of the connection.
+    while !STOP.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some(book) = book {
+        let now = Instant::ZERO + start.elapsed();
+        let (counts, _) = std::mem::take(&mut *book.borrow_mut()).finish(|_| now);
+        println!("{REQUESTS}{}", serde_json::to_string(&counts).unwrap_or_default());
+    }
+}
+
+/// Sum the request outcomes of several clients.
+pub fn add_requests(total: &mut RequestCounts, more: &RequestCounts) {
+    total.issued += more.issued;
+    total.uncounted += more.uncounted;
+    total.ok += more.ok;
+    total.failed += more.failed;
+    total.hung += more.hung;
+    for (ms, n) in &more.latency_ms {
+        *total.latency_ms.entry(*ms).or_default() += n;
+    }
+    total.latency_sum_us += more.latency_sum_us;
 }
 
 /// Run the agent; the exit code: 0 after its work, 1 when it could not start.
@@ -150,31 +276,18 @@ pub fn run(args: &AgentArgs) -> std::process::ExitCode {
     if !scenario.strategies.iter().any(|st| st.name == args.strategy) {
         return fail("no such strategy", &args.strategy);
     }
+    let handler = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores into an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, handler);
+    }
     let start = std::time::Instant::now();
     if args.role == "client" {
         let Ok(addr) = args.target.parse::<SocketAddrV4>() else {
             return fail("bad address", &args.target);
         };
-        let stats: Rc<RefCell<DriverStats>> = Rc::default();
-        let mut app = application(&scenario, &args.strategy, args.seed, Side::Client, args.slot, stats.clone());
-        loop {
-            match TcpStream::connect(addr) {
-                Ok(stream) => {
-                    if drive(&mut app, stream, &stats, start) != Ended::Reconnect {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    if !failed_connect(&mut app, &e, start) {
-                        break;
-                    }
-                }
-            }
-        }
-        // Stay until kasim ends the run: an exit would be an end of the connection.
-        loop {
-            std::thread::park();
-        }
+        client(&scenario, args, addr);
+        return std::process::ExitCode::SUCCESS;
     }
     let Ok(port) = args.target.parse::<u16>() else {
         return fail("bad port", &args.target);

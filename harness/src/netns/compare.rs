@@ -6,8 +6,10 @@
 //! the same verdicts at nearly the same times. What is compared, per seed:
 //! each connection's first verdict per side (its class, and for a detection
 //! its latency, within 2 % or 50 ms, whichever is larger, as `calibrate`
-//! holds the kernel cases), the false positives, and the NAT expiries.
+//! holds the kernel cases), the false positives, the NAT expiries, and in a
+//! scenario with sessions the failed requests.
 
+use crate::runner::RunRecord;
 use serde::Serialize;
 use sim::oracle::Verdict;
 use sim::world::Outcome;
@@ -56,8 +58,25 @@ fn false_positives(o: &Outcome) -> usize {
     o.declarations.iter().filter(|d| !d.echo && matches!(d.verdict, Verdict::FalsePositive { .. })).count()
 }
 
-/// Compare one seed's outcomes; `head` = (scenario, strategy, seed).
-pub fn compare(head: (&str, &str, u64), event: &Outcome, netns: &Outcome) -> Vec<Row> {
+/// Compare one seed's runs; `head` = (scenario, strategy, seed).
+pub fn compare(head: (&str, &str, u64), event: &RunRecord, netns: &RunRecord) -> Vec<Row> {
+    let mut rows = compare_outcomes(head, &event.outcome, &netns.outcome);
+    if let (Some(e), Some(n)) = (&event.requests, &netns.requests) {
+        rows.push(Row {
+            scenario: head.0.to_string(),
+            strategy: head.1.to_string(),
+            seed: head.2,
+            figure: "failed requests".into(),
+            event: format!("{} of {}", e.failed, e.sent()),
+            netns: format!("{} of {}", n.failed, n.sent()),
+            ok: e.failed == n.failed,
+        });
+    }
+    rows
+}
+
+/// [`compare`] on the outcomes alone.
+pub fn compare_outcomes(head: (&str, &str, u64), event: &Outcome, netns: &Outcome) -> Vec<Row> {
     let row = |figure: String, e: String, n: String, ok: bool| Row {
         scenario: head.0.to_string(),
         strategy: head.1.to_string(),
@@ -153,11 +172,14 @@ mod tests {
     #[test]
     fn latencies_within_50_ms_agree_and_classes_must_match() {
         // 4.088 s in the model, 4.130 s real: 42 ms apart, within the 50 ms floor.
-        let rows =
-            compare(("s", "k", 0), &outcome(vec![detection(Side::Client, 4088)], 0), &outcome(vec![detection(Side::Client, 4130)], 0));
+        let rows = compare_outcomes(
+            ("s", "k", 0),
+            &outcome(vec![detection(Side::Client, 4088)], 0),
+            &outcome(vec![detection(Side::Client, 4130)], 0),
+        );
         assert!(rows.iter().all(|r| r.ok), "{rows:?}");
         // 100 s vs 102.5 s: 2.5 s apart, over the 2 % (2 s) bound.
-        let rows = compare(
+        let rows = compare_outcomes(
             ("s", "k", 0),
             &outcome(vec![detection(Side::Client, 100_000)], 0),
             &outcome(vec![detection(Side::Client, 102_500)], 0),
@@ -165,7 +187,7 @@ mod tests {
         assert!(!rows[0].ok);
         // A detection against a false positive differs whatever the times.
         let fp = Declaration { verdict: Verdict::FalsePositive { condition: Condition::Outage }, ..detection(Side::Client, 4088) };
-        let rows = compare(("s", "k", 0), &outcome(vec![detection(Side::Client, 4088)], 1), &outcome(vec![fp], 0));
+        let rows = compare_outcomes(("s", "k", 0), &outcome(vec![detection(Side::Client, 4088)], 1), &outcome(vec![fp], 0));
         assert_eq!(rows.iter().filter(|r| !r.ok).count(), 3, "{rows:?}");
         assert_eq!(rows[0].netns, "false positive (outage)");
     }

@@ -184,6 +184,11 @@ impl RealHost {
         self.signal_all(libc::SIGSTOP);
     }
 
+    /// Ask them to end (SIGTERM): kasim's agent then prints what it kept.
+    pub fn terminate(&self) {
+        self.signal_all(libc::SIGTERM);
+    }
+
     /// Let them run again.
     pub fn resume(&self) {
         self.signal_all(libc::SIGCONT);

@@ -302,9 +302,10 @@ impl Judge {
 
     /// A line of `host`'s program that matches `declare` (or the agent's
     /// declaration): the end of that host's side of its connection. A client
-    /// host's line is about its latest connection; the server's, about the
-    /// oldest connection its side has not yet declared (a server program
-    /// does not say which of several it means).
+    /// host's line is about the connection whose end it just saw, else its
+    /// latest open one; the server's, about the oldest connection its side
+    /// has not yet declared (a server program does not say which of several
+    /// it means).
     ///
     /// A program learns of a kernel's give-up from the same event that put
     /// the kernel's RST on the wire or took the socket out of the table, and
@@ -320,8 +321,17 @@ impl Judge {
             None => true,
             Some(e) => !matches!(e.how, EndHow::Declared(_) | EndHow::Killed) && now <= e.at + DECLARE_GRACE,
         };
+        let ended_just_now = |conn: &Conn| conn.ends[i].as_ref().is_some_and(|_| open_or_recent(conn));
         let c = if side == Side::Client {
-            self.slots[host].last().copied().filter(|&c| open_or_recent(&self.conns[c]))
+            // The connection whose kernel just gave up, if one did (its application may
+            // already have opened the next one: a reconnect's SYN can be read before the
+            // line), else the latest one still open.
+            let slot = &self.slots[host];
+            slot.iter()
+                .rev()
+                .copied()
+                .find(|&c| ended_just_now(&self.conns[c]))
+                .or_else(|| slot.last().copied().filter(|&c| self.conns[c].open_on(side)))
         } else {
             (0..self.conns.len()).find(|&c| self.conns[c].server_tuple.is_some() && open_or_recent(&self.conns[c]))
         };
@@ -657,6 +667,24 @@ mod tests {
         let o = j.finish(s(30), Duration::from_secs(60));
         assert!(o.declarations.is_empty());
         assert_eq!(o.slots[0].connections[0].ended_at, Some(s(5)));
+    }
+
+    #[test]
+    fn a_declaration_read_after_the_reconnects_syn_belongs_to_the_connection_that_ended() {
+        // The agent declares, aborts (RST at 3.503 s) and reconnects at once: the new SYN
+        // is read before its "dead" line, which still belongs to connection 0.
+        let mut j = connected();
+        j.host_broke(s(2), 1, BreakCause::Reboot(Side::Server));
+        let rst_at = Instant::from_millis(3503);
+        j.sent(rst_at, 0, &seg(CLIENT, SERVER, Flags::RST | Flags::ACK, 101, 0), 40);
+        j.sent(rst_at, 0, &seg("198.18.0.2:40001", SERVER, Flags::SYN, 900, 0), 60);
+        j.declared(rst_at + Duration::from_millis(1), 0, "ping timeout".into());
+        let o = j.finish(s(10), Duration::from_secs(60));
+        assert_eq!(o.declarations.len(), 1, "{:?}", o.declarations);
+        let d = &o.declarations[0];
+        assert_eq!((d.conn, d.cause.as_str()), (0, "ping timeout"));
+        assert_eq!(d.verdict, Verdict::Detection { latency: Duration::from_millis(1503) });
+        assert_eq!(o.slots[0].connections.len(), 2, "the reconnect is the slot's second connection");
     }
 
     #[test]

@@ -15,16 +15,16 @@
 //! the namespaces' socket tables, and produces the same [`Outcome`].
 //!
 //! What runs in the hosts: a `kind = "program"` strategy's own command
-//! lines, or, for the built-in kinds that are socket options (`none`,
-//! `tcp_keepalive`), kasim's [`agent`]. Each run makes its namespaces fresh
-//! and removes them; a run killed with SIGKILL leaves namespaces named
+//! lines, or, for every other TCP kind, kasim's [`agent`], which runs the
+//! event engine's own application (workload, strategy, idle timeout,
+//! reconnects and requests) on a real socket. Each run makes its namespaces
+//! fresh and removes them; a run killed with SIGKILL leaves namespaces named
 //! `kasim-cal-<pid>-…`, which the next `kasim calibrate` or netns run reaps.
 //!
-//! Limits of this first part (each refused with a clear message by
-//! [`unsupported`]): no proxy, no workload traffic or sessions, one
-//! connection per client, at most [`MAX_CLIENTS`] client hosts, and only
-//! the kinds above. A suspended host's kernel keeps its timers running (the
-//! event engine freezes them): real namespaces cannot be frozen.
+//! Limits of this first part (each named by [`unsupported`]): no proxy,
+//! no QUIC or datagram tunnel, one connection per client, at most
+//! [`MAX_CLIENTS`] client hosts. A suspended host's kernel keeps its timers
+//! running (the event engine freezes them): real namespaces cannot be frozen.
 
 mod agent;
 pub mod compare;
@@ -119,10 +119,8 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if scenario.proxy.is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
     }
-    if scenario.sessions() {
-        parts.push(
-            "sessions: [client.reconnect], request timeouts, session metrics (not yet: the agent's request outcomes stay in it)".into(),
-        );
+    if strategy.kind == "program" && scenario.sessions() {
+        parts.push("sessions with a program strategy ([client.reconnect], request timeouts: kasim cannot see a program's requests)".into());
     }
     if strategy.kind == "program" && !scenario.traffic.is_empty() {
         parts.push("[[traffic]] with a program strategy (the program owns its stream)".into());

@@ -13,6 +13,7 @@ use super::{agent, record, NetnsConfig, NetnsError, NetnsRun, LISTEN_WAIT, PORT,
 use crate::driver::DriverStats;
 use crate::runner::{derive_faults, DerivedFault, RunRecord};
 use crate::scenario::{FaultKind, Scenario};
+use crate::session::RequestCounts;
 use crate::strategy::StrategySpec;
 use sim::link::Outage;
 use sim::oracle::{BreakCause, Condition};
@@ -23,6 +24,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 static NEXT_RUN: AtomicU64 = AtomicU64::new(0);
+
+/// How long the clients' agents get to print their request outcomes at the end.
+const REQUESTS_WAIT: Duration = Duration::from_secs(2);
 
 /// Sleep until `deadline` (from `start`) or until a TUN device has a packet.
 fn wait(fds: &[i32], start: std::time::Instant, deadline: Duration) {
@@ -331,14 +335,45 @@ impl<'a> RealRun<'a> {
         Ok(())
     }
 
+    /// In a scenario with sessions: ask each client's agent for its request
+    /// outcomes (SIGTERM; it prints them and exits) and add them up.
+    fn collect_requests(&mut self) -> Option<RequestCounts> {
+        if !self.scenario.sessions() {
+            return None;
+        }
+        let clients = self.server();
+        for h in 0..clients {
+            self.hosts[h].terminate();
+        }
+        let mut total = RequestCounts::default();
+        let mut heard = 0;
+        let waited = std::time::Instant::now();
+        while heard < clients && waited.elapsed() < REQUESTS_WAIT {
+            match self.rx.recv_timeout(Duration::from_millis(10)) {
+                Ok(line) => {
+                    if let Some(counts) =
+                        line.text.strip_prefix(agent::REQUESTS).and_then(|j| serde_json::from_str::<RequestCounts>(j).ok())
+                    {
+                        agent::add_requests(&mut total, &counts);
+                        heard += 1;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Some(total)
+    }
+
     /// Stop every program, remove the namespaces, and judge what was seen.
-    pub(super) fn finish(self) -> NetnsRun {
+    pub(super) fn finish(mut self) -> NetnsRun {
+        let requests = self.collect_requests();
         let RealRun { scenario, strategy, seed, hosts, judge, faults, rec, endpoints, lateness_ns, .. } = self;
         drop(hosts);
         let mut outcome = judge.finish(Instant::ZERO + scenario.horizon, strategy.detection_window());
         let (trace, packets) = rec.finish(&faults, &outcome.declarations);
         outcome.trace = trace;
-        let record = RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests: None, request_log: Vec::new() };
+        let record = RunRecord { seed, faults, outcome, endpoints, horizon: scenario.horizon, requests, request_log: Vec::new() };
         NetnsRun { record, lateness_ns, packets }
     }
 }

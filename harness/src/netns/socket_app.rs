@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Bytes of a message's header: its size (u32) and its tag (u64).
@@ -81,6 +82,8 @@ pub enum Ended {
     Aborted,
     /// The application asked for a new connection (a reconnect).
     Reconnect,
+    /// kasim ended the run (the agent got SIGTERM at the horizon).
+    Stopped,
 }
 
 fn socket_error(e: &std::io::Error) -> SocketError {
@@ -120,11 +123,19 @@ pub struct SocketApp<'a, A: Application + ?Sized> {
     clock: &'a dyn Fn() -> Instant,
     /// Called with each declaration's cause.
     on_dead: &'a mut dyn FnMut(&str),
+    /// Set when the run is over: the loop returns [`Ended::Stopped`] within 10 ms.
+    stop: &'a AtomicBool,
 }
 
 impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
     /// Drive `app` on an established `stream`.
-    pub fn new(app: &'a mut A, stream: TcpStream, clock: &'a dyn Fn() -> Instant, on_dead: &'a mut dyn FnMut(&str)) -> Self {
+    pub fn new(
+        app: &'a mut A,
+        stream: TcpStream,
+        clock: &'a dyn Fn() -> Instant,
+        on_dead: &'a mut dyn FnMut(&str),
+        stop: &'a AtomicBool,
+    ) -> Self {
         let _ = stream.set_nonblocking(true);
         SocketApp {
             app,
@@ -139,6 +150,7 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
             close_after_flush: false,
             clock,
             on_dead,
+            stop,
         }
     }
 
@@ -154,9 +166,17 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
         self.apply()
     }
 
+    /// Carry out the commands of the last call, in order. An abort ends the
+    /// connection, but the commands after it still count: a session declares,
+    /// aborts and asks for the next connection in one call.
     fn apply(&mut self) -> Option<Ended> {
         let commands: Vec<AppCommand> = self.io.take().collect();
+        let mut ended = None;
         for c in commands {
+            // After an abort only a declaration or the next connection still means anything.
+            if ended.is_some() && !matches!(c, AppCommand::DeclareDead { .. } | AppCommand::Connect) {
+                continue;
+            }
             match c {
                 AppCommand::Write { size, tag } => {
                     self.written += size;
@@ -164,8 +184,9 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
                 }
                 AppCommand::Close | AppCommand::CloseOnPurpose => self.close_after_flush = true,
                 AppCommand::Abort => {
+                    // Dropped with the SocketApp: linger 0 makes the close a RST.
                     let _ = SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
-                    return Some(Ended::Aborted);
+                    ended = Some(Ended::Aborted);
                 }
                 AppCommand::SetKeepalive(k) => {
                     let s = SockRef::from(&self.stream);
@@ -180,10 +201,10 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
                     let _ = SockRef::from(&self.stream).set_tcp_user_timeout(t);
                 }
                 AppCommand::DeclareDead { cause } => (self.on_dead)(&cause),
-                AppCommand::Connect => return Some(Ended::Reconnect),
+                AppCommand::Connect => ended = Some(Ended::Reconnect),
             }
         }
-        None
+        ended
     }
 
     fn flush(&mut self) -> Result<(), std::io::Error> {
@@ -212,6 +233,9 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
         }
         let mut buf = vec![0u8; 65536];
         loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ended::Stopped;
+            }
             if let Err(e) = self.flush() {
                 if let Some(end) = self.event(AppEvent::Error(socket_error(&e))) {
                     return end;
