@@ -179,13 +179,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
         rows.iter().filter(|r| r["scenario"] == "fleet-8-behind-nat" && r["figure"].as_str().unwrap().starts_with("server:")).count();
     assert_eq!(fleet_server, 8);
 
-    let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("9 expectations, 9 passed, 0 failed"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_checks_pass(&dir, &["--engine", "netns"], 9);
 }
 
 /// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto and socat,
@@ -195,14 +189,8 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
 #[ignore = "needs root, iproute2, socat, redis-server, mosquitto and OpenSSH: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs");
-    let out = kasim().arg("check").arg(&dir).args(["--engine", "netns"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("12 expectations, 12 passed, 0 failed"), "{err}");
-    let out = kasim().arg("check").arg(&dir).args(["--strategy", "twin"]).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("4 expectations, 4 passed, 0 failed"), "{err}");
+    assert_checks_pass(&dir, &["--engine", "netns"], 12);
+    assert_checks_pass(&dir, &["--strategy", "twin"], 4);
 }
 
 /// `replay --engine netns --pcap`: the timeline carries the program's own

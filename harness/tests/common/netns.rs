@@ -66,3 +66,11 @@ pub fn run_kasim(args: &[&str]) -> (Output, u32) {
     let pid = child.id();
     (child.wait_with_output().unwrap(), pid)
 }
+
+/// `kasim check DIR EXTRA…` exits 0 with `n` expectations, every one passed.
+pub fn assert_checks_pass(dir: &Path, extra: &[&str], n: usize) {
+    let out = kasim().arg("check").arg(dir).args(extra).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("{n} expectations, {n} passed, 0 failed")), "{err}");
+}
