@@ -82,7 +82,8 @@ fn evidence(runs: &[RunSummary], shows: impl Fn(&RunSummary) -> bool) -> (Option
 
 /// Every finding of one scenario, its strategies run over `seeds` seeds.
 pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
-    let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| !st.kind.starts_with("live_")).collect();
+    // A real program has no model to run; its twin (if the file has one) speaks for it.
+    let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| !st.kind.starts_with("live_") && st.kind != "program").collect();
     let runs = runner::run_scenario(s, &strategies, seeds, &|| {});
     let n = runs.first().map_or(0, Vec::len);
     let mut out = Vec::new();

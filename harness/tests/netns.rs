@@ -123,6 +123,16 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("{}:6: strategy[0].kind", event_only.display())) && err.contains("--engine netns"), "{err}");
+    // tune and replay run the event engine too: refused the same way.
+    for args in [
+        vec!["tune", event_only.to_str().unwrap(), "--strategy", "prog", "--vary", "x=1,2"],
+        vec!["replay", event_only.to_str().unwrap(), "--strategy", "prog", "--seed", "0"],
+    ] {
+        let (out, _) = run_kasim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("strategy[0].kind: \"program\""), "{args:?}: {err}");
+    }
 
     let (_d2, missing) = scenario("missing", &program(r#"["kasim-no-such-program", "x"]"#));
     let (out, pid) = run_kasim(&["run", missing.to_str().unwrap(), "--engine", "netns"]);

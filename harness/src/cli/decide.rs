@@ -33,7 +33,7 @@ pub fn until_decided(args: &CheckArgs) -> Result<ExitCode, CliError> {
     if args.run.shard.is_some() || args.run.engine != Engine::Event {
         return Err(CliError::BadFlag {
             flag: "until-decided",
-            message: "adds seeds to the event engine's whole run: no --shard, no --engine live".into(),
+            message: "adds seeds to the event engine's whole run: no --shard, no --engine live or netns".into(),
         });
     }
     let mut out = execute(&args.run)?;

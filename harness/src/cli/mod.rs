@@ -273,8 +273,8 @@ pub enum Engine {
     #[value(help = None)]
     Live,
     /// Real programs on real Linux stacks, one network namespace per host, kasim's link
-    /// and NAT models between them in real time (needs root; `program`, `none` and
-    /// `tcp_keepalive` strategies).
+    /// and NAT models between them in real time (needs root; `program` strategies, and
+    /// every TCP kind as kasim's agent).
     #[value(help = None)]
     Netns,
 }

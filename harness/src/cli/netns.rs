@@ -1,6 +1,7 @@
-//! `kasim run|check --engine netns`: the checks before real hosts are made
-//! (root, `--max-wall`, program strategies only here), the runs in parallel,
-//! and what the report adds (`"engine": "netns"`, packet lateness).
+//! `kasim run|check|replay --engine netns` and `kasim calibrate PATH...`: the
+//! checks before real hosts are made (root, `--max-wall`, what the engine
+//! cannot run yet; program strategies only here), the runs in parallel, and
+//! what the report adds (`"engine": "netns"`, packet lateness).
 
 use super::{CliError, RunArgs};
 use crate::metrics::RunSummary;

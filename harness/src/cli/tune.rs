@@ -23,6 +23,7 @@ pub fn tune(args: &TuneArgs) -> Result<ExitCode, CliError> {
     };
     let pool = super::worker_pool(args.seeds, args.jobs)?;
     super::check_seed_range(std::slice::from_ref(&s), args.seeds)?;
+    super::netns::refuse_programs(&s, &[strategy])?;
     let plan = Plan::new(strategy, &args.vary, &args.require, &args.minimize, runner::seeds(&s, args.seeds), args.halving)?;
     plan.check_sessions(s.sessions())?;
     let total = (plan.grid().len() * plan.seeds.len()) as u64;
