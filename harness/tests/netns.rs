@@ -172,8 +172,9 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
 /// positives and NAT expiries: 10; keepalive-vanish: 3 seeds x 3 = 9. Every
 /// one within 2 % or 50 ms, or equal; server-crash, -reboot and -suspend
 /// (faults on real hosts): 3 figures each; session-reboot-reconnect: 4 (its
-/// failed requests too). And `check --engine netns` holds the same files'
-/// expectations on real stacks (9).
+/// failed requests too); fleet-3-client-vanish: 3 (no NAT: the server's
+/// line matched to the right connection). And `check --engine netns` holds
+/// the same files' expectations on real stacks (10).
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_bundled_calibration_scenarios_agree_on_both_engines() {
@@ -181,7 +182,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("calibrate").arg(&dir).args(["--format", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let rows = doc["scenarios"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rows.len(), 38, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows.len(), 41, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
     let bad: Vec<_> = rows.iter().filter(|r| r["ok"] != true).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(out.status.code(), Some(0));
@@ -189,7 +190,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
         rows.iter().filter(|r| r["scenario"] == "fleet-8-behind-nat" && r["figure"].as_str().unwrap().starts_with("server:")).count();
     assert_eq!(fleet_server, 8);
 
-    assert_checks_pass(&dir, &["--engine", "netns"], 9);
+    assert_checks_pass(&dir, &["--engine", "netns"], 10);
 }
 
 /// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto and socat,

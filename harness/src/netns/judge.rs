@@ -73,6 +73,8 @@ struct Conn {
     flows: [Flow; 2],
     /// Seen ESTABLISHED in each side's socket table.
     in_table: [bool; 2],
+    /// The tuple as the client sees it: (its own address, the server's).
+    client_tuple: (SocketAddrV4, SocketAddrV4),
     /// The tuple as the server sees it (after the NAT), once known.
     server_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
 }
@@ -143,7 +145,8 @@ pub struct Judge {
 
 impl Judge {
     /// A judge for `clients` client hosts and a server listening on
-    /// `server_port`, behind a NAT with this expiry policy (if any).
+    /// `server_port`, behind a NAT with this expiry policy (`None`: no NAT,
+    /// so the server sees each client's own addresses).
     pub fn new(clients: usize, server_port: u16, on_expired: Option<OnExpired>) -> Judge {
         Judge {
             clients,
@@ -193,6 +196,7 @@ impl Judge {
                         got_rst: [None; 2],
                         flows: [Flow::default(); 2],
                         in_table: [false; 2],
+                        client_tuple: key,
                         server_tuple: None,
                     });
                     self.slots[host].push(c);
@@ -227,7 +231,7 @@ impl Judge {
             self.count(side, SegmentKind::Data, ip_bytes);
             return SegmentKind::Data;
         };
-        if side == Side::Client && self.by_server.is_empty() && self.conns[c].server_tuple.is_none() {
+        if side == Side::Client && self.on_expired.is_none() && self.conns[c].server_tuple.is_none() {
             // No NAT: the server sees the client's own tuple.
             self.conns[c].server_tuple = Some((seg.src, seg.dst));
             self.by_server.insert((seg.src, seg.dst), c);
@@ -303,9 +307,9 @@ impl Judge {
     /// A line of `host`'s program that matches `declare` (or the agent's
     /// declaration): the end of that host's side of its connection. A client
     /// host's line is about the connection whose end it just saw, else its
-    /// latest open one; the server's, about the oldest connection its side
-    /// has not yet declared (a server program does not say which of several
-    /// it means).
+    /// latest open one; the server's, about the connection whose end it just
+    /// saw, else its oldest open one (a server program does not say which of
+    /// several it means).
     ///
     /// A program learns of a kernel's give-up from the same event that put
     /// the kernel's RST on the wire or took the socket out of the table, and
@@ -333,7 +337,14 @@ impl Judge {
                 .find(|&c| ended_just_now(&self.conns[c]))
                 .or_else(|| slot.last().copied().filter(|&c| self.conns[c].open_on(side)))
         } else {
-            (0..self.conns.len()).find(|&c| self.conns[c].server_tuple.is_some() && open_or_recent(&self.conns[c]))
+            // The same on the server, whose program does not say which connection it means:
+            // the one whose kernel just gave up, else the oldest still open.
+            let known = |c: &usize| self.conns[*c].server_tuple.is_some();
+            (0..self.conns.len())
+                .rev()
+                .filter(known)
+                .find(|&c| ended_just_now(&self.conns[c]))
+                .or_else(|| (0..self.conns.len()).filter(known).find(|&c| self.conns[c].open_on(side)))
         };
         if let Some(c) = c {
             let at = self.conns[c].ends[i].as_ref().map_or(now, |e| e.at.min(now));
@@ -385,7 +396,7 @@ impl Judge {
         for c in self.conns_of(host) {
             let conn = &mut self.conns[c];
             let tuple = match side {
-                Side::Client => self.by_client.iter().find(|(_, &v)| v == c).map(|(k, _)| *k),
+                Side::Client => Some(conn.client_tuple),
                 Side::Server => conn.server_tuple.map(|(src, dst)| (dst, src)),
             };
             let Some((local, remote)) = tuple else { continue };
@@ -685,6 +696,27 @@ mod tests {
         assert_eq!((d.conn, d.cause.as_str()), (0, "ping timeout"));
         assert_eq!(d.verdict, Verdict::Detection { latency: Duration::from_millis(1503) });
         assert_eq!(o.slots[0].connections.len(), 2, "the reconnect is the slot's second connection");
+    }
+
+    #[test]
+    fn without_a_nat_every_clients_connection_is_found_from_the_server_side() {
+        // Two client hosts, no NAT: the server's RST to the second one is that connection's end.
+        let mut j = Judge::new(2, 8000, None);
+        let second = "198.18.0.3:40000";
+        for (h, c) in [(0, CLIENT), (1, second)] {
+            j.sent(s(0), h, &seg(c, SERVER, Flags::SYN, 100, 0), 60);
+            j.sent(s(0), h, &seg(c, SERVER, Flags::ACK, 101, 0), 52);
+        }
+        j.host_broke(s(1), 1, BreakCause::Vanish(Side::Client));
+        j.sent(s(4), 2, &seg(SERVER, second, Flags::RST | Flags::ACK, 501, 0), 40);
+        // The server's agent then says so; its line is about that connection, not the
+        // older one still open to the first client.
+        j.declared(s(4) + Duration::from_millis(2), 2, "ETIMEDOUT".into());
+        let o = j.finish(s(10), Duration::from_secs(60));
+        assert_eq!(o.declarations.len(), 1, "{:?}", o.declarations);
+        assert_eq!((o.declarations[0].slot, o.declarations[0].side), (1, Side::Server));
+        assert_eq!(o.declarations[0].cause, "ETIMEDOUT");
+        assert_eq!(o.declarations[0].verdict, Verdict::Detection { latency: Duration::from_secs(3) });
     }
 
     #[test]
