@@ -101,11 +101,8 @@ fn drive(app: &mut AppDriver, stream: TcpStream, stats: &Rc<RefCell<DriverStats>
     let mut before = *stats.borrow();
     let stats2 = stats.clone();
     let mut on_dead = |cause: &str| println!("{DEAD}{cause}");
-    let end = {
-        let mut counted = Counted { app, stats: stats2, before: &mut before };
-        SocketApp::new(&mut counted, stream, &clock, &mut on_dead, &STOP).run()
-    };
-    end
+    let mut counted = Counted { app, stats: stats2, before: &mut before };
+    SocketApp::new(&mut counted, stream, &clock, &mut on_dead, &STOP).run()
 }
 
 /// An application whose keepalive messages are printed as they are sent.
