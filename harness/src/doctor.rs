@@ -143,7 +143,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     }
     let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
     let first = strategies.first().map_or("", |st| st.name.as_str());
-    if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy.and_then(|p| p.idle_timeout)) {
+    if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy.and_then(|p| p.forwards_for())) {
         if server <= proxy_idle {
             let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
             let message = format!(

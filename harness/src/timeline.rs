@@ -398,14 +398,20 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 "proxy".into(),
                 match *p {
                     ProxyEvent::BackendOpened { slot } => format!("connection {slot} accepted; opens its own to the server"),
-                    ProxyEvent::LegEnded { slot, front, eof } => format!(
-                        "connection {slot}: the {} leg ended ({}); resets the other",
+                    ProxyEvent::LegEnded { slot, front, eof, forwarded } => format!(
+                        "connection {slot}: the {} leg ended ({}); {} the other",
                         if front { "client's" } else { "server's" },
-                        if eof { "FIN" } else { "error" }
+                        if eof { "FIN" } else { "error" },
+                        if forwarded { "passes the FIN on to" } else { "resets" }
                     ),
                     ProxyEvent::IdleClose { slot, on_idle } => {
                         format!("connection {slot} idle for the proxy's timeout: closes both legs ({})", on_idle.name())
                     }
+                    ProxyEvent::HalfClose { slot, toward_server } => format!(
+                        "connection {slot} idle for the proxy's {} timeout: half-closes (FIN to the {}; the other way stays open)",
+                        if toward_server { "client" } else { "server" },
+                        if toward_server { "server" } else { "client" }
+                    ),
                 },
             ),
             TraceEvent::ClosedOnPurpose { side } => (named(*side), "closed the connection on purpose (idle timeout): FIN".into()),

@@ -74,6 +74,14 @@ fn unknown_presets_and_missing_keys_are_named() {
             ["bad.toml:7:", "`proxy.preset`", "allowed: \"aws-alb\", \"gcp-https-lb\", \"haproxy\", \"nginx\", \"envoy\""],
         ),
         (
+            "[proxy]\nidle_timeout = \"60s\"\nserver_timeout = \"30s\"\n",
+            [
+                "bad.toml:8:18:",
+                "`proxy.server_timeout`",
+                "is not allowed beside proxy.idle_timeout; allowed: idle_timeout (one timer, a cloud load balancer's) or client_timeout and server_timeout (haproxy's two)",
+            ],
+        ),
+        (
             "[nat]\non_expired = \"rst\"\n",
             ["bad.toml", "`nat.idle_timeout`", "missing; allowed: a duration such as \"350s\", or a `preset`"],
         ),
@@ -101,7 +109,7 @@ fn list_presets_prints_every_preset_with_its_numbers_and_source() {
         "k8s-ipvs: idle_timeout 15m, on_expired drop, transitory_timeout 2m, udp_idle_timeout 5m",
         "carrier-nat: idle_timeout 5m, on_expired drop",
         "aws-alb: idle_timeout 1m, on_idle fin",
-        "haproxy: idle_timeout 50s, on_idle fin",
+        "haproxy: client_timeout 50s, server_timeout 50s, on_idle fin",
     ] {
         assert!(text.contains(line), "expected {line:?} in\n{text}");
     }

@@ -239,7 +239,7 @@ pub enum ProxyEvent {
         /// The client connection's slot.
         slot: u32,
     },
-    /// One leg ended (`front`: the client's; else the server's), so the proxy resets the other.
+    /// One leg ended (`front`: the client's; else the server's), so the proxy ends the other.
     LegEnded {
         /// The client connection's slot.
         slot: u32,
@@ -248,6 +248,18 @@ pub enum ProxyEvent {
         /// It ended with the peer's FIN (the proxy closes that leg in turn);
         /// otherwise with an error (a RST, or a timeout).
         eof: bool,
+        /// The proxy passed the FIN on to the other leg (haproxy's two
+        /// timers: a TCP relay); otherwise it reset the other leg.
+        forwarded: bool,
+    },
+    /// The shorter of haproxy's two timers struck alone: the proxy sent a
+    /// FIN toward one side and keeps the other direction open.
+    HalfClose {
+        /// The client connection's slot.
+        slot: u32,
+        /// The client's timer struck, so the FIN went to the server (else the
+        /// server's timer struck and the FIN went to the client).
+        toward_server: bool,
     },
     /// The client connection was idle for the proxy's timeout; closed as `on_idle` says.
     IdleClose {

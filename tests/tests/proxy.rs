@@ -178,3 +178,66 @@ fn the_proxy_vanishing_breaks_every_client_connection() {
     assert_eq!(report.client.detected, 3);
     assert!(report.client.latency_s.max.unwrap() <= 20.0 + 1.3 + 3.0 * 5.2 + 0.1);
 }
+
+/// haproxy's two timers (`client_timeout` 40 s, `server_timeout` 60 s): both
+/// start when the client's connection reaches the proxy (30 ms), and the
+/// request at 30 s restarts them; the last data is the reply reaching the
+/// proxy at 30.030 s (three 10 ms hops). The client's timer strikes alone at
+/// 70.030 s: a FIN to the server only (a half-close), which the server's
+/// application reads as the end of the connection. The client's keepalive
+/// probes (every 20 s) end at the proxy and restart neither timer. It is an
+/// orderly end, not a false positive.
+#[test]
+fn haproxys_client_timeout_half_closes_toward_the_server() {
+    let s = scenario("[proxy]\nclient_timeout = \"40s\"\nserver_timeout = \"60s\"");
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    let fins: Vec<(u64, std::net::SocketAddrV4)> = r
+        .outcome
+        .trace
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
+            _ => None,
+        })
+        .collect();
+    let backend = std::net::SocketAddrV4::new(*addr::SERVER.ip(), addr::PROXY_FIRST_PORT);
+    assert_eq!(fins.first(), Some(&(70_030, backend)), "{fins:?}");
+    assert!(r
+        .outcome
+        .trace
+        .iter()
+        .any(|t| ms(t.at) == 70_030
+            && matches!(t.event, TraceEvent::Proxy(sim::trace::ProxyEvent::HalfClose { slot: 0, toward_server: true }))));
+    assert_eq!(r.outcome.slots[0].ended_at().map(ms), Some(70_030));
+    let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
+    assert_eq!(report.client.false_positives + report.server.false_positives, 0);
+
+    // The same timers the other way round: the FIN goes to the client at 70.030 s.
+    let s = scenario("[proxy]\nclient_timeout = \"60s\"\nserver_timeout = \"40s\"");
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    let first_fin = r.outcome.trace.iter().find_map(|t| match t.event {
+        TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
+        _ => None,
+    });
+    assert_eq!(first_fin, Some((70_030, addr::SERVER)));
+}
+
+/// `preset = "haproxy"` is Debian's 50 s for both timers; a key written
+/// beside it wins for its side only: with `server_timeout = "2m"` the
+/// client's 50 s strikes first, at 30.030 + 50 = 80.030 s, toward the server.
+#[test]
+fn the_haproxy_preset_has_two_timers_and_a_written_side_wins() {
+    let s = scenario("[proxy]\npreset = \"haproxy\"\nserver_timeout = \"2m\"");
+    let p = s.proxy.expect("a proxy");
+    assert_eq!(
+        (p.idle_timeout, p.client_timeout, p.server_timeout),
+        (None, Some(std::time::Duration::from_secs(50)), Some(std::time::Duration::from_secs(120)))
+    );
+    let r = runner::run_one(&s, &s.strategies[0], 0, true);
+    assert!(r
+        .outcome
+        .trace
+        .iter()
+        .any(|t| ms(t.at) == 80_030
+            && matches!(t.event, TraceEvent::Proxy(sim::trace::ProxyEvent::HalfClose { slot: 0, toward_server: true }))));
+}

@@ -127,6 +127,7 @@ const KINDS: &[&str] = &[
 const SECTIONS: &[&str] = &[
     "[nat]\nidle_timeout = \"30s\"\non_expired = \"new_port\"",
     "[proxy]\nidle_timeout = \"60s\"",
+    "[proxy]\nclient_timeout = \"5s\"\nserver_timeout = \"10s\"\non_idle = \"rst\"",
     "[client.reconnect]\nmode = \"eager\"",
     "[client]\ncount = 3\nconnections = 2",
     "[server.app]\nidle_timeout = \"5s\"\nbacklog = 0",

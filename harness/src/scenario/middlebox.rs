@@ -20,11 +20,40 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
             ctx.error(Some(name.span()), "proxy.preset", format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
         })?),
     };
-    let idle_timeout = match (&raw.idle_timeout, preset) {
-        (Some(v), _) => ctx.timeout(v, "proxy.idle_timeout", "never")?,
-        (None, Some(p)) => Some(p.idle_timeout),
-        (None, None) => None,
+    let per_side_key = raw.client_timeout.as_ref().or(raw.server_timeout.as_ref());
+    if let (Some(_), Some(v)) = (&raw.idle_timeout, per_side_key) {
+        let key = if raw.client_timeout.is_some() { "proxy.client_timeout" } else { "proxy.server_timeout" };
+        return Err(ctx.error(
+            Some(v.span()),
+            key,
+            "is not allowed beside proxy.idle_timeout; allowed: idle_timeout (one timer, a cloud load balancer's) \
+             or client_timeout and server_timeout (haproxy's two)",
+        ));
+    }
+    let side = |v: &Option<super::raw::S<String>>, key: &str, preset_value: Option<Duration>| match v {
+        Some(v) => ctx.timeout(v, key, "never"),
+        None => Ok(preset_value),
     };
+    let (mut idle_timeout, mut client_timeout, mut server_timeout) = (None, None, None);
+    match (&raw.idle_timeout, per_side_key, preset.map(|p| p.timers)) {
+        (Some(v), _, _) => idle_timeout = ctx.timeout(v, "proxy.idle_timeout", "never")?,
+        // Keys written in the file win; a side left out takes the preset's
+        // timer for it (a one-timer preset's for both).
+        (None, Some(_), timers) => {
+            let (c, s) = match timers {
+                Some(presets::ProxyTimers::Idle(t)) => (Some(t), Some(t)),
+                Some(presets::ProxyTimers::PerSide { client, server }) => (Some(client), Some(server)),
+                None => (None, None),
+            };
+            client_timeout = side(&raw.client_timeout, "proxy.client_timeout", c)?;
+            server_timeout = side(&raw.server_timeout, "proxy.server_timeout", s)?;
+        }
+        (None, None, Some(presets::ProxyTimers::Idle(t))) => idle_timeout = Some(t),
+        (None, None, Some(presets::ProxyTimers::PerSide { client, server })) => {
+            (client_timeout, server_timeout) = (Some(client), Some(server));
+        }
+        (None, None, None) => {}
+    }
     let preset_on_idle = preset.and_then(|p| OnIdle::ALL.iter().find(|o| o.name() == p.on_idle).copied());
     let on_idle = match &raw.on_idle {
         None => preset_on_idle.unwrap_or(OnIdle::Fin),
@@ -36,7 +65,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
             )
         })?,
     };
-    Ok(sim::world::ProxyConfig { idle_timeout, on_idle })
+    Ok(sim::world::ProxyConfig { idle_timeout, on_idle, client_timeout, server_timeout })
 }
 
 pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {

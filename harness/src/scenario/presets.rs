@@ -36,12 +36,27 @@ pub struct NatPreset {
 pub struct ProxyPreset {
     /// The name in `[proxy] preset`.
     pub name: &'static str,
-    /// `idle_timeout`: a client connection with no data either way this long is closed.
-    pub idle_timeout: Duration,
+    /// Its idle timers: one for the client connection, or haproxy's two.
+    pub timers: ProxyTimers,
     /// `on_idle`: `fin`, `rst` or `silent`.
     pub on_idle: &'static str,
     /// Where the numbers come from, and as of when.
     pub source: &'static str,
+}
+
+/// A proxy preset's idle timers (`[proxy]` keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyTimers {
+    /// `idle_timeout`: a client connection with no data either way this long is closed.
+    Idle(Duration),
+    /// `client_timeout` and `server_timeout`: haproxy's `timeout client` and
+    /// `timeout server` (the shorter alone half-closes).
+    PerSide {
+        /// `client_timeout`.
+        client: Duration,
+        /// `server_timeout`.
+        server: Duration,
+    },
 }
 
 const fn s(secs: u64) -> Duration {
@@ -169,35 +184,38 @@ pub const NAT_PRESETS: &[NatPreset] = &[
 pub const PROXY_PRESETS: &[ProxyPreset] = &[
     ProxyPreset {
         name: "aws-alb",
-        idle_timeout: s(60),
+        timers: ProxyTimers::Idle(s(60)),
         on_idle: "fin",
         source: "AWS Application Load Balancer guide, connection idle timeout (as of 2024): 60 s by default \
                  (1-4000 s), then the load balancer closes the front-end connection.",
     },
     ProxyPreset {
         name: "gcp-https-lb",
-        idle_timeout: s(610),
+        timers: ProxyTimers::Idle(s(610)),
         on_idle: "fin",
         source: "Google Cloud external Application Load Balancer, timeouts (as of 2024): the client HTTP \
                  keepalive timeout is 610 s (the backend's 600 s plus 10 s), then the proxy closes.",
     },
     ProxyPreset {
         name: "haproxy",
-        idle_timeout: s(50),
+        timers: ProxyTimers::PerSide { client: s(50), server: s(50) },
         on_idle: "fin",
-        source: "HAProxy as Debian and Ubuntu package it (/etc/haproxy/haproxy.cfg: timeout client 50000); \
-                 measured on haproxy 2.6 in TCP mode: FIN to the client at the timeout (DESIGN.md).",
+        source: "HAProxy as Debian and Ubuntu package it (/etc/haproxy/haproxy.cfg: timeout client 50000, \
+                 timeout server 50000; 2.6.12 in Debian 12); measured on haproxy 2.6.12 in TCP mode (DESIGN.md, \
+                 and again for this preset): both timers at once send a FIN to the client, then FIN and RST at once \
+                 to the server; the shorter alone sends a FIN toward the other side (a half-close) and data either \
+                 way restarts both; option nolinger (on_idle rst): FIN and RST to the client, RST to the server.",
     },
     ProxyPreset {
         name: "nginx",
-        idle_timeout: s(600),
+        timers: ProxyTimers::Idle(s(600)),
         on_idle: "fin",
         source: "nginx stream proxy (ngx_stream_proxy_module, proxy_timeout 10m by default, as of 1.26): \
                  the connection closes after 10 minutes without data either way.",
     },
     ProxyPreset {
         name: "envoy",
-        idle_timeout: s(3600),
+        timers: ProxyTimers::Idle(s(3600)),
         on_idle: "fin",
         source: "Envoy's TCP proxy filter (idle_timeout, 1 hour by default, as of 1.30): the downstream and \
                  upstream connections close after an hour without data.",
@@ -241,10 +259,17 @@ pub fn listing() -> String {
     }
     out.push_str("\nProxies ([proxy] preset = NAME):\n");
     for p in PROXY_PRESETS {
+        let timers = match p.timers {
+            ProxyTimers::Idle(t) => format!("idle_timeout {}", crate::units::format_duration(t)),
+            ProxyTimers::PerSide { client, server } => format!(
+                "client_timeout {}, server_timeout {}",
+                crate::units::format_duration(client),
+                crate::units::format_duration(server)
+            ),
+        };
         out.push_str(&format!(
-            "  {}: idle_timeout {}, on_idle {}\n    {}\n",
+            "  {}: {timers}, on_idle {}\n    {}\n",
             p.name,
-            crate::units::format_duration(p.idle_timeout),
             p.on_idle,
             p.source.split_whitespace().collect::<Vec<_>>().join(" ")
         ));

@@ -182,7 +182,15 @@ pub(super) struct RawProxy {
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) idle_timeout: Option<S<String>>,
-    /// How: "fin" (default), "rst", or "silent" (forget both legs; the next segment meets a RST).
+    /// haproxy's `timeout client`: idle on the client's leg; with server_timeout instead of idle_timeout. Data either way restarts both; the shorter alone half-closes (a FIN toward the other side), both close as on_idle says; "0s" = never.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) client_timeout: Option<S<String>>,
+    /// haproxy's `timeout server`: idle on the server's leg (see client_timeout); "0s" = never.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) server_timeout: Option<S<String>>,
+    /// How: "fin" (default), "rst", or "silent" (forget both legs; the next segment meets a RST). With client_timeout/server_timeout, "fin" is haproxy's close (FIN to the client, FIN and RST to the server) and "rst" its nolinger (FIN and RST to the client, RST to the server).
     #[serde(default)]
     #[schemars(schema_with = "on_idle_schema")]
     pub(super) on_idle: Option<S<String>>,

@@ -251,8 +251,12 @@ struct Conn {
     peer: Option<usize>,
     /// A proxy's leg: the other leg of the same client connection.
     relay: Option<usize>,
-    /// A proxy's front leg: when its idle timeout closes it.
+    /// A proxy's front leg: when its idle timeout closes it (with haproxy's
+    /// two timers: when the next of them strikes).
     idle_at: Option<Instant>,
+    /// A proxy's front leg: the shorter of haproxy's two timers has struck
+    /// and the proxy half-closed the connection.
+    half_closed: bool,
     /// A server connection its application has not accepted yet (a listen
     /// queue): its events wait, and so does what it received, up to here.
     awaiting_accept: bool,
@@ -582,6 +586,7 @@ impl World {
             peer,
             relay: None,
             idle_at: None,
+            half_closed: false,
             awaiting_accept: false,
             held_up_to: 0,
         });

@@ -94,11 +94,26 @@ impl World {
         port_of(self.backend_conns)
     }
 
-    /// One leg ended: close it (a FIN is answered with ours) and reset the other.
+    /// One leg ended. A proxy with haproxy's two timers is a TCP relay: a FIN
+    /// is passed on to the other leg as a FIN. Otherwise (and after an
+    /// error) the leg is closed (a FIN is answered with ours) and the other
+    /// reset.
     fn leg_ended(&mut self, c: usize, eof: bool) {
         let now = self.now;
         let (slot, front) = (self.conns[c].slot, self.conns[c].role == Role::ProxyFront);
-        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::LegEnded { slot, front, eof }));
+        let forwarded = eof && self.proxy.is_some_and(|(cfg, _)| cfg.per_side());
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::LegEnded { slot, front, eof, forwarded }));
+        if forwarded {
+            // A relay: the end of what this leg sends goes on to the other
+            // as a FIN, and both keep carrying the other direction (the
+            // proxy's timers still run).
+            if let Some(o) = self.conns[c].relay.filter(|&o| !self.conns[o].gone) {
+                let local = self.local_of(o);
+                self.conns[o].sock.shutdown_write(local);
+                self.after_relay(o);
+            }
+            return;
+        }
         if eof {
             let local = self.local_of(c);
             self.conns[c].sock.close(local);
@@ -115,29 +130,65 @@ impl World {
         }
     }
 
-    /// The client connection's idle timer restarts with data either way.
+    /// The client connection's idle timer restarts with data either way
+    /// (with haproxy's two timers, the next of them to strike: data restarts
+    /// both, so the shorter first, then after a half-close the longer).
     fn touch_idle(&mut self, front: usize) {
-        if let Some(timeout) = self.proxy.and_then(|(cfg, _)| cfg.idle_timeout) {
+        let Some((cfg, _)) = self.proxy else { return };
+        let timeout = if cfg.per_side() {
+            let (first, last) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
+            if self.conns[front].half_closed {
+                last
+            } else {
+                first
+            }
+        } else {
+            cfg.idle_timeout
+        };
+        if let Some(timeout) = timeout {
             let local = self.hosts[self.conns[front].host].local(self.now);
             self.conns[front].idle_at = Some(local + timeout);
         }
     }
 
-    /// The front leg `f` has been idle for the proxy's timeout: an orderly end.
+    /// The front leg `f` has been idle for the proxy's timeout: an orderly
+    /// end (with haproxy's two timers, the shorter one alone half-closes).
     pub(super) fn idle_close(&mut self, f: usize) {
         let Some((cfg, _)) = self.proxy else { return };
         let now = self.now;
         let slot = self.conns[f].slot;
         self.conns[f].idle_at = None;
-        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
         let g = self.gen_of(f);
         if g.broken.is_none() {
             g.ended_at.get_or_insert(now);
         }
+        if cfg.per_side() && !self.conns[f].half_closed && cfg.client_timeout != cfg.server_timeout {
+            self.half_close(f, cfg);
+            return;
+        }
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
         let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
         for &leg in &legs {
             let local = self.local_of(leg);
+            let toward_client = leg == f;
             match cfg.on_idle {
+                // haproxy's close, measured: FIN to the client; FIN then RST
+                // at once to the server (with nolinger, RST there alone).
+                OnIdle::Fin | OnIdle::Rst if cfg.per_side() => {
+                    let fin = toward_client || cfg.on_idle == OnIdle::Fin;
+                    let rst = !toward_client || cfg.on_idle == OnIdle::Rst;
+                    // Each leg's packets leave as haproxy sends them: the
+                    // client's FIN first, and a FIN before its RST.
+                    if fin {
+                        self.conns[leg].sock.close(local);
+                        self.after_relay(leg);
+                    }
+                    if rst && !self.conns[leg].gone {
+                        let local = self.local_of(leg);
+                        self.conns[leg].sock.abort(local);
+                        self.after_relay(leg);
+                    }
+                }
                 OnIdle::Fin => self.conns[leg].sock.close(local),
                 OnIdle::Rst => self.conns[leg].sock.abort(local),
                 OnIdle::Silent => {
@@ -154,11 +205,49 @@ impl World {
         }
     }
 
+    /// The shorter of haproxy's two timers struck alone: a FIN toward the
+    /// other side (the client's timer ends what the client sends, and the
+    /// proxy passes that end on to the server; the server's, to the client).
+    /// The longer timer then runs from the last data.
+    fn half_close(&mut self, f: usize, cfg: super::ProxyConfig) {
+        let now = self.now;
+        let slot = self.conns[f].slot;
+        let client_first = shorter_longer(cfg.client_timeout, cfg.server_timeout).0 == cfg.client_timeout;
+        let toward_server = client_first;
+        self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::HalfClose { slot, toward_server }));
+        self.conns[f].half_closed = true;
+        let leg = if toward_server { self.conns[f].relay } else { Some(f) };
+        if let Some(leg) = leg.filter(|&l| !self.conns[l].gone) {
+            let local = self.local_of(leg);
+            self.conns[leg].sock.shutdown_write(local);
+            if leg != f {
+                self.after_relay(leg);
+            }
+        }
+        let (shorter, longer) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
+        if let (Some(shorter), Some(longer)) = (shorter, longer) {
+            let local = self.local_of(f);
+            self.conns[f].idle_at = Some(local + (longer - shorter));
+        }
+    }
+
     /// Send what a leg has to send and schedule it, outside its own pump.
     pub(super) fn after_relay(&mut self, c: usize) {
         if !self.conns[c].gone {
             self.pump(c);
         }
+    }
+}
+
+/// haproxy's two timers in the order they strike (`None`: never, so last).
+fn shorter_longer(
+    a: Option<std::time::Duration>,
+    b: Option<std::time::Duration>,
+) -> (Option<std::time::Duration>, Option<std::time::Duration>) {
+    match (a, b) {
+        (Some(x), Some(y)) => (Some(x.min(y)), Some(x.max(y))),
+        (Some(x), None) | (None, Some(x)) => (Some(x), None),
+        (None, None) => (None, None),
     }
 }
 
@@ -170,7 +259,7 @@ mod tests {
 
     #[test]
     fn backend_ports_wrap_past_65535_and_skip_ports_still_in_use() {
-        let proxy = ProxyConfig { idle_timeout: None, on_idle: OnIdle::Fin };
+        let proxy = ProxyConfig::idle(None, OnIdle::Fin);
         let cfg = WorldConfig { proxy: Some(proxy), ..WorldConfig::default() };
         let mut w = World::new(cfg, Box::new(Idle), Box::new(Idle)).unwrap();
         // The client connects; the proxy's first backend connection takes port 1024 and stays open.
@@ -183,5 +272,130 @@ mod tests {
         w.backend_conns = 65_535 - 1024;
         assert_eq!(w.next_backend_port(p, remote), 65_535);
         assert_eq!(w.next_backend_port(p, remote), 1025);
+    }
+
+    /// The server's application: writes one byte `after` its connection is
+    /// established, and never reacts to anything (as the measured peers did).
+    struct WritesOnce {
+        after: std::time::Duration,
+        at: Option<Instant>,
+    }
+
+    impl crate::app::Application for WritesOnce {
+        fn on_event(&mut self, now: Instant, event: crate::app::AppEvent, _io: &mut crate::app::AppIo) {
+            if event == crate::app::AppEvent::Connected {
+                self.at = Some(now + self.after);
+            }
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.at
+        }
+        fn on_timeout(&mut self, now: Instant, io: &mut crate::app::AppIo) {
+            if self.at.is_some_and(|t| t <= now) {
+                self.at = None;
+                io.write(1, 0);
+            }
+        }
+    }
+
+    /// (time, flags, toward the client?) of every segment the proxy put on a
+    /// wire (flags `PSH` for one that carries data), and when the proxy's front leg connected and its back leg last
+    /// received data.
+    fn proxy_story(client_timeout: u64, server_timeout: u64, on_idle: OnIdle) -> (Vec<(Instant, Flags, bool)>, Instant, Instant) {
+        use crate::trace::TraceEvent;
+        let proxy = ProxyConfig {
+            idle_timeout: None,
+            on_idle,
+            client_timeout: Some(std::time::Duration::from_secs(client_timeout)),
+            server_timeout: Some(std::time::Duration::from_secs(server_timeout)),
+        };
+        let cfg = WorldConfig { proxy: Some(proxy), trace: true, horizon: std::time::Duration::from_secs(60), ..WorldConfig::default() };
+        let server = WritesOnce { after: std::time::Duration::from_secs(7), at: None };
+        let mut w = World::new(cfg, Box::new(Idle), Box::new(server)).unwrap();
+        w.run_until(Instant::from_secs(60));
+        let out = w.finish();
+        let front = |seg: &crate::packet::Segment| seg.src == addr::SERVER;
+        // The proxy's connections' own segments (not its stack's answers to
+        // segments for a socket already gone: the server acks the FIN at
+        // once here, where Linux delays that ACK in CLOSE_WAIT and the RST
+        // kills the socket first, so the capture has no such answer).
+        let from_proxy =
+            |seg: &crate::packet::Segment| seg.src.ip() == addr::SERVER.ip() && seg.sender != crate::packet::Segment::NO_SENDER;
+        let mut sent = Vec::new();
+        let (mut connected, mut last_data) = (None, Instant::ZERO);
+        for r in &out.trace {
+            match &r.event {
+                TraceEvent::Sent { seg, .. } if from_proxy(seg) && seg.len == 0 => sent.push((r.at, seg.flags, front(seg))),
+                TraceEvent::Sent { seg, .. } if from_proxy(seg) => sent.push((r.at, Flags::PSH, front(seg))),
+                TraceEvent::Delivered { seg, .. } if seg.dst.ip() == addr::SERVER.ip() => {
+                    if connected.is_none() && seg.dst == addr::SERVER && seg.flags == Flags::ACK {
+                        connected = Some(r.at);
+                    }
+                    if seg.len > 0 {
+                        last_data = r.at;
+                    }
+                }
+                _ => {}
+            }
+        }
+        (sent, connected.expect("the client connected"), last_data)
+    }
+
+    fn closing(sent: &[(Instant, Flags, bool)]) -> Vec<(Instant, Flags, bool)> {
+        sent.iter().filter(|(_, f, _)| f.contains(Flags::FIN) || f.contains(Flags::RST)).copied().collect()
+    }
+
+    use crate::packet::Flags;
+
+    /// haproxy 2.6.12 in TCP mode, `timeout client 5s`, `timeout server 10s`,
+    /// both peers silent but for one byte the server sends at 7 s (measured in
+    /// namespaces; DESIGN.md): a FIN to the server at 5.00 s (the client's
+    /// timer, a half-close), the byte still reaches the client, and 10 s after
+    /// that byte a FIN to the client and a RST to the server (whose FIN
+    /// already went). Here: the front leg connects at `c`; the client's timer
+    /// strikes at c + 5 s; the server's byte reaches the proxy at `d`
+    /// (7 s after the server's end connected), and the server's timer strikes
+    /// at d + 10 s.
+    #[test]
+    fn haproxys_shorter_timer_half_closes_toward_the_other_side_and_data_restarts_the_longer() {
+        let (sent, c, d) = proxy_story(5, 10, OnIdle::Fin);
+        let s5 = c + std::time::Duration::from_secs(5);
+        let d10 = d + std::time::Duration::from_secs(10);
+        assert!(d > s5, "the byte comes after the half-close");
+        assert_eq!(
+            closing(&sent),
+            [(s5, Flags::FIN | Flags::ACK, false), (d10, Flags::FIN | Flags::ACK, true), (d10, Flags::RST | Flags::ACK, false)]
+        );
+        // The server's byte crossed the half-closed proxy to the client.
+        assert!(sent.contains(&(d, Flags::PSH, true)));
+    }
+
+    /// The other way round (`timeout client 10s`, `timeout server 5s`), as
+    /// measured: the FIN goes to the client at 5 s, and at the end FIN and
+    /// RST to the server. Equal timers close at once: FIN to the client, then
+    /// FIN and RST to the server; `option nolinger` (on_idle rst): FIN and RST
+    /// to the client, RST to the server.
+    #[test]
+    fn haproxys_close_sends_fin_to_the_client_and_fin_rst_to_the_server() {
+        let (sent, c, d) = proxy_story(10, 5, OnIdle::Fin);
+        let (s5, d10) = (c + std::time::Duration::from_secs(5), d + std::time::Duration::from_secs(10));
+        assert_eq!(
+            closing(&sent),
+            [(s5, Flags::FIN | Flags::ACK, true), (d10, Flags::FIN | Flags::ACK, false), (d10, Flags::RST | Flags::ACK, false)]
+        );
+
+        let (sent, c, _) = proxy_story(5, 5, OnIdle::Fin);
+        let s5 = c + std::time::Duration::from_secs(5);
+        assert_eq!(
+            closing(&sent),
+            [(s5, Flags::FIN | Flags::ACK, true), (s5, Flags::FIN | Flags::ACK, false), (s5, Flags::RST | Flags::ACK, false)]
+        );
+
+        let (sent, c, _) = proxy_story(5, 5, OnIdle::Rst);
+        let s5 = c + std::time::Duration::from_secs(5);
+        assert_eq!(
+            closing(&sent),
+            [(s5, Flags::FIN | Flags::ACK, true), (s5, Flags::RST | Flags::ACK, true), (s5, Flags::RST | Flags::ACK, false)]
+        );
     }
 }

@@ -124,6 +124,14 @@ impl Socket {
             Socket::Tunnel(t) => t.close(),
         }
     }
+    /// `shutdown(SHUT_WR)` of a TCP socket (a proxy's half-close); the
+    /// datagram transports have no half-close and close.
+    pub(super) fn shutdown_write(&mut self, local: Instant) {
+        match self {
+            Socket::Tcp(t) => t.shutdown_write(),
+            other => other.close(local),
+        }
+    }
     pub(super) fn abort(&mut self, local: Instant) {
         match self {
             Socket::Tcp(t) => t.abort(),

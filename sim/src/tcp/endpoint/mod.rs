@@ -165,6 +165,9 @@ pub struct TcpEndpoint {
     /// Sequence number after the last byte the application wrote.
     write_end: u64,
     fin_queued: bool,
+    /// The FIN came from `shutdown(SHUT_WR)`: the socket still reads (new
+    /// data is not answered with RST, as after `close`).
+    write_shut_only: bool,
     peer_window: u64,
 
     // Receive side.
@@ -244,6 +247,7 @@ impl TcpEndpoint {
             snd_max: iss,
             write_end: iss + 1,
             fin_queued: false,
+            write_shut_only: false,
             peer_window: u64::from(cfg.receive_window),
             irs: 0,
             rcv: Reassembly::new(0),
@@ -365,6 +369,18 @@ impl TcpEndpoint {
     pub fn close(&mut self) {
         if self.state != TcpState::Closed {
             self.fin_queued = true;
+            self.write_shut_only = false;
+        }
+    }
+
+    /// `shutdown(SHUT_WR)`: a FIN follows the queued data, and the socket
+    /// still reads what the peer sends (a relay passing an end of stream on,
+    /// or haproxy's half-close). A later [`close`](Self::close) makes it a
+    /// full close.
+    pub fn shutdown_write(&mut self) {
+        if self.state != TcpState::Closed && !self.fin_queued {
+            self.fin_queued = true;
+            self.write_shut_only = true;
         }
     }
 

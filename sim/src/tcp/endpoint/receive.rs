@@ -130,7 +130,7 @@ impl TcpEndpoint {
         if self.state == TcpState::Closed {
             return;
         }
-        if self.fin_queued && seg.len > 0 && seg.seq + u64::from(seg.len) > self.rcv.rcv_nxt() {
+        if self.fin_queued && !self.write_shut_only && seg.len > 0 && seg.seq + u64::from(seg.len) > self.rcv.rcv_nxt() {
             // Linux tcp_rcv_state_process in FIN_WAIT1/2 with RCV_SHUTDOWN: new
             // data for a socket its application closed is answered with RST and
             // the socket is gone (TCPAbortOnData). The application hears nothing:
