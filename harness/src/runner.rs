@@ -135,9 +135,13 @@ pub type StrategyFactory = Rc<dyn Fn(Side) -> Option<Box<dyn Strategy>>>;
 
 /// Build the world for one run of a declared strategy.
 pub fn world(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: bool) -> (World, Vec<DerivedFault>, Probes) {
+    build_world(scenario, declared(strategy), strategy.detection_window(), seed, trace.then_some(None), strategy.transport())
+}
+
+/// The factory of a declared strategy: a fresh instance on each side it names.
+fn declared(strategy: &StrategySpec) -> StrategyFactory {
     let spec = strategy.clone();
-    let factory: StrategyFactory = Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)));
-    build_world(scenario, factory, strategy.detection_window(), seed, trace, strategy.transport())
+    Rc::new(move |side: Side| spec.sides.contains(&side).then(|| spec.build(side)))
 }
 
 /// The application of every connection: the scenario's workload and a fresh
@@ -195,16 +199,17 @@ pub fn world_with(
     seed: u64,
     trace: bool,
 ) -> (World, Vec<DerivedFault>, Probes) {
-    build_world(scenario, factory, lookback, seed, trace, Transport::Tcp)
+    build_world(scenario, factory, lookback, seed, trace.then_some(None), Transport::Tcp)
 }
 
-/// [`world_with`], over the given transport.
+/// [`world_with`], over the given transport; `trace`: record a trace
+/// (`Some`), of every record (`Some(None)`) or only a focus's.
 fn build_world(
     scenario: &Scenario,
     factory: StrategyFactory,
     lookback: Duration,
     seed: u64,
-    trace: bool,
+    trace: Option<Option<sim::trace::TraceFocus>>,
     transport: Transport,
 ) -> (World, Vec<DerivedFault>, Probes) {
     let faults = derive_faults(scenario, seed);
@@ -228,12 +233,14 @@ fn build_world(
         },
         tcp: scenario.tcp.clone(),
         faults: faults.iter().map(to_sim).collect(),
-        trace,
+        trace: trace.is_some(),
+        trace_focus: trace.clone().flatten(),
         condition_lookback: lookback,
         ..WorldConfig::default()
     };
     let stats = [Rc::new(RefCell::new(DriverStats::default())), Rc::new(RefCell::new(DriverStats::default()))];
-    let book = scenario.sessions().then(|| Rc::new(RefCell::new(if trace { RequestBook::logging() } else { RequestBook::default() })));
+    let book =
+        scenario.sessions().then(|| Rc::new(RefCell::new(if trace.is_some() { RequestBook::logging() } else { RequestBook::default() })));
     let apps = SlotApps {
         traffic: scenario.traffic.clone().into(),
         seed,
@@ -259,6 +266,13 @@ pub fn run_one(scenario: &Scenario, strategy: &StrategySpec, seed: u64, trace: b
     finish(scenario, seed, world(scenario, strategy, seed, trace))
 }
 
+/// [`run_one`] with a trace of only what concerns `focus` (some slots of a
+/// fleet): a replay of one connection keeps in memory only what it prints.
+pub fn run_one_focused(scenario: &Scenario, strategy: &StrategySpec, seed: u64, focus: sim::trace::TraceFocus) -> RunRecord {
+    let world = build_world(scenario, declared(strategy), strategy.detection_window(), seed, Some(Some(focus)), strategy.transport());
+    finish(scenario, seed, world)
+}
+
 /// Run one seed of any strategy (see [`world_with`]).
 pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duration, seed: u64, trace: bool) -> RunRecord {
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))
@@ -266,7 +280,7 @@ pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duratio
 
 /// [`run_with`] over a chosen transport (QUIC, a datagram tunnel) instead of TCP.
 pub fn run_with_transport(scenario: &Scenario, factory: StrategyFactory, lookback: Duration, seed: u64, transport: Transport) -> RunRecord {
-    finish(scenario, seed, build_world(scenario, factory, lookback, seed, false, transport))
+    finish(scenario, seed, build_world(scenario, factory, lookback, seed, None, transport))
 }
 
 /// Run a built world (see [`world`]) to its horizon and collect its record; a world

@@ -259,15 +259,24 @@ pub fn filter(lines: Vec<Line>, since: Option<Instant>, until: Option<Instant>, 
 
 /// The readable lines of a trace; `all` keeps pure ACKs and arrivals too.
 pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
+    lines_of(trace, all, false)
+}
+
+/// [`lines`], told as a fleet's (lines name the client host and the
+/// connection) when `fleet`, or when the trace shows more than one client
+/// host; a replay of one connection of a fleet sets it, since its trace
+/// may show only one.
+pub fn lines_of(trace: &[TraceRecord], all: bool, fleet: bool) -> Vec<Line> {
     // With a proxy, the address clients dial is the proxy's: name it.
     let proxied = trace.iter().any(|r| matches!(r.event, TraceEvent::Proxy(_)));
     // In a fleet, a client host's packets say which host: "client:3" (its
     // address is 198.18.0.2 + 3; the port tells its connections apart).
     let first_client = u32::from(*sim::packet::addr::CLIENT.ip());
     let client_index = |addr: std::net::SocketAddrV4| u32::from(*addr.ip()).checked_sub(first_client).filter(|i| *i < 1 << 16);
-    let fleet = trace
-        .iter()
-        .any(|r| matches!(r.event, TraceEvent::Sent { side: sim::Side::Client, seg } if client_index(seg.src).is_some_and(|i| i > 0)));
+    let fleet = fleet
+        || trace
+            .iter()
+            .any(|r| matches!(r.event, TraceEvent::Sent { side: sim::Side::Client, seg } if client_index(seg.src).is_some_and(|i| i > 0)));
     let who = |side: sim::Side, addr: std::net::SocketAddrV4| {
         if proxied && addr.ip() == sim::packet::addr::SERVER.ip() {
             "proxy".to_string()
@@ -430,6 +439,13 @@ pub fn lines(trace: &[TraceRecord], all: bool) -> Vec<Line> {
                 };
                 (named(*side), format!("declared dead: {cause} ({judged})"))
             }
+        };
+        // The server's end of a fleet's connection: which connection it
+        // serves, said in the words (numbers aside, a fleet's like lines at
+        // one instant still fold into one).
+        let event = match r.conn.filter(|_| fleet && place == "server") {
+            Some(c) => format!("connection {}: {event}", c.slot),
+            None => event,
         };
         out.push(Line { at_s: r.at.as_secs_f64(), at: r.at, topic: Topic::of(&r.event), place, event });
     }

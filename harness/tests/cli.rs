@@ -846,3 +846,51 @@ fn replay_filters_by_topic_and_time() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("possible values: faults, nat, declarations, packets, sockets, app"), "{}", stderr(&o));
 }
+
+/// A fleet's replay starts with the fleet's summary (issue 29): how many of
+/// its 50 connections broke and were detected, counted here from the
+/// declarations of the JSON replay, and the median and worst connections,
+/// each with a command that replays it alone; that command runs, tells only
+/// its connection, and a connection past the fleet is refused (exit 2).
+#[test]
+fn a_fleets_replay_summarises_first_and_picks_one_connection() {
+    let args = ["replay", "../scenarios/fleet-behind-carrier-nat.toml", "--strategy", "linux-default", "--seed", "3"];
+    let o = kasim(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&kasim(&json_args).stdout).unwrap();
+    // Connections with a detection (not a false positive, not an orderly end), counted by hand.
+    let mut detected: Vec<u64> = doc["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["latency_s"].is_number())
+        .map(|d| d["connection"].as_u64().unwrap())
+        .collect();
+    detected.sort();
+    detected.dedup();
+    let second = text.lines().nth(1).unwrap();
+    assert!(second.starts_with(&format!("fleet: 50 connections; 50 broke, {} detected", detected.len())), "{second}");
+    let worst = text.lines().find(|l| l.starts_with("  worst detection: connection ")).expect("a worst line");
+    let command = worst.split_once(": kasim ").map(|(_, c)| format!("kasim {c}")).expect("a command");
+    let n: String = worst["  worst detection: connection ".len()..].chars().take_while(char::is_ascii_digit).collect();
+    assert!(command.ends_with(&format!(" --connection {n}")), "{command}");
+    // The printed command, run as printed (from the harness folder, where the path was given relative).
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let words: Vec<&str> =
+        words.iter().map(|w| if w.ends_with(".toml") { "../scenarios/fleet-behind-carrier-nat.toml" } else { w }).collect();
+    let alone = kasim(&words);
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    let alone = String::from_utf8(alone.stdout).unwrap();
+    assert!(alone.contains(&format!("replaying connection(s) {n} of client:{n} alone")), "{alone}");
+    // Its declarations are its own, and its packets are its client's.
+    assert!(alone.lines().filter(|l| l.starts_with("declared dead")).all(|l| l.contains(&format!("of connection {n}:"))));
+    assert!(!alone.lines().any(|l| l.contains(" client:") && !l.contains(&format!("client:{n} ")) && l.starts_with('+')));
+    let mut past = args.to_vec();
+    past.extend(["--connection", "50"]);
+    let o = kasim(&past);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--connection: 50 is past the scenario's 50 connection(s); allowed: 0 to 49"), "{}", stderr(&o));
+}

@@ -346,18 +346,111 @@ pub struct ConnRef {
     pub index: u32,
     /// Its client host (0-based), if it is a client's connection.
     pub client: Option<u32>,
+    /// The connection slot it serves (a server's or a proxy's end too), so
+    /// a fleet's server-side lines can say which connection.
+    pub slot: u32,
+}
+
+/// Record only what concerns some connection slots of a fleet (one, or a
+/// client host's pool), and what concerns every connection (the server's and
+/// the NAT's faults, the NAT's reboot), so that replaying one connection of
+/// a big fleet keeps in memory only what it will print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceFocus {
+    /// The slots whose records are kept.
+    pub slots: std::ops::Range<u32>,
+    /// Their client host: packets without a connection (a stack's or the
+    /// NAT's RST) and NAT mappings are kept when they carry its address.
+    pub client: u32,
+}
+
+/// A focus and the slot of every connection opened so far (a segment names
+/// its sending connection by index).
+#[derive(Clone, Debug)]
+struct Focus {
+    spec: TraceFocus,
+    client_ip: std::net::Ipv4Addr,
+    conn_slot: Vec<u32>,
+    /// The client host the fault being applied is on (the world says so
+    /// before it applies each fault; a fault event names only the side).
+    fault_client: Option<u32>,
+}
+
+impl Focus {
+    fn slot_kept(&self, slot: u32) -> bool {
+        self.spec.slots.contains(&slot)
+    }
+
+    fn segment_kept(&self, seg: &Segment) -> bool {
+        match self.conn_slot.get(seg.sender as usize) {
+            Some(&slot) => self.slot_kept(slot),
+            None => *seg.src.ip() == self.client_ip || *seg.dst.ip() == self.client_ip,
+        }
+    }
+
+    fn keeps(&self, r: &TraceRecord) -> bool {
+        if let Some(c) = r.conn {
+            return self.slot_kept(c.slot);
+        }
+        match &r.event {
+            TraceEvent::Sent { seg, .. }
+            | TraceEvent::Queued { seg, .. }
+            | TraceEvent::Dropped { seg, .. }
+            | TraceEvent::Delivered { seg, .. }
+            | TraceEvent::NatReset { seg } => self.segment_kept(seg),
+            TraceEvent::Translated { before, after } => self.segment_kept(before) || self.segment_kept(after),
+            TraceEvent::NatMappingCreated { mapping, .. } | TraceEvent::NatMappingExpired { mapping, .. } => {
+                *mapping.inside.ip() == self.client_ip
+            }
+            TraceEvent::Fault(_) => self.fault_client.is_none_or(|c| c == self.spec.client),
+            TraceEvent::Proxy(p) => self.slot_kept(match *p {
+                ProxyEvent::BackendOpened { slot }
+                | ProxyEvent::LegEnded { slot, .. }
+                | ProxyEvent::IdleClose { slot, .. }
+                | ProxyEvent::HalfClose { slot, .. } => slot,
+            }),
+            _ => true,
+        }
+    }
 }
 
 /// The trace of one run (empty when recording is off).
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
     records: Option<Vec<TraceRecord>>,
+    focus: Option<Box<Focus>>,
 }
 
 impl Trace {
     /// A trace that records if `enabled` (events still reach `tracing` either way).
     pub fn new(enabled: bool) -> Self {
-        Trace { records: enabled.then(Vec::new) }
+        Trace { records: enabled.then(Vec::new), focus: None }
+    }
+
+    /// A recording trace that keeps only what concerns `focus`.
+    pub fn focused(focus: TraceFocus) -> Self {
+        let client_ip = crate::packet::addr::client_ip(focus.client);
+        Trace { records: Some(Vec::new()), focus: Some(Box::new(Focus { spec: focus, client_ip, conn_slot: Vec::new(), fault_client: None })) }
+    }
+
+    /// The fault about to be applied (its start or end) is on client host
+    /// `client` (`None`: the server, the proxy, the NAT): a focused trace
+    /// keeps its fault events only when it concerns the focus.
+    #[inline]
+    pub fn note_fault_on(&mut self, client: Option<u32>) {
+        if let Some(f) = &mut self.focus {
+            f.fault_client = client;
+        }
+    }
+
+    /// A connection was opened with world index `index` for `slot` (a
+    /// focused trace needs it to know whose segments are whose).
+    #[inline]
+    pub fn note_connection(&mut self, index: usize, slot: u32) {
+        if let Some(f) = &mut self.focus {
+            debug_assert_eq!(index, f.conn_slot.len());
+            f.conn_slot.push(slot);
+        }
     }
 
     /// Does it keep records?
@@ -383,7 +476,10 @@ impl Trace {
                 if logging() {
                     emit(&event);
                 }
-                r.push(TraceRecord { at, event, conn });
+                let record = TraceRecord { at, event, conn };
+                if self.focus.as_ref().is_none_or(|f| f.keeps(&record)) {
+                    r.push(record);
+                }
             }
             None if logging() => emit_with(make),
             None => {}

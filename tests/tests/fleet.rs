@@ -301,3 +301,40 @@ fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
     assert_eq!(timeline_line(&r), "declared dead: ECONNRESET (the peer's own decision reaching us, not counted)");
     assert_eq!(client_mark(&s, &r), reports::html::MarkKind::PeerClosed);
 }
+
+/// `replay --connection 7` runs the same world with a trace that keeps only
+/// what concerns connection 7 (issue 29): the outcome is the full run's, the
+/// focused trace holds every record the full one has about connection 7 or
+/// its client's address and nothing about any other client, and it is a
+/// small part of the whole (50 clients: under a tenth).
+#[test]
+fn a_focused_trace_is_one_connections_part_of_the_full_run() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fleet-behind-carrier-nat.toml");
+    let s = harness::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let strategy = s.strategies.iter().find(|st| st.name == "linux-default").expect("the strategy");
+    let full = runner::run_one(&s, strategy, 3, true);
+    let focus = sim::trace::TraceFocus { slots: 7..8, client: 7 };
+    let part = runner::run_one_focused(&s, strategy, 3, focus);
+    assert_eq!(part.outcome.declarations, full.outcome.declarations);
+    assert_eq!(part.outcome.slots, full.outcome.slots);
+    let ip7 = sim::packet::addr::client_ip(7);
+    let about = |r: &sim::trace::TraceRecord, other: bool| {
+        let seg = match &r.event {
+            TraceEvent::Sent { seg, .. } | TraceEvent::Delivered { seg, .. } | TraceEvent::Dropped { seg, .. } => Some(*seg),
+            _ => None,
+        };
+        match (r.conn, seg) {
+            (Some(c), _) => (c.slot == 7) != other,
+            // A client's own packet (not the server's, whose address is not a client's).
+            (None, Some(seg)) if other => seg.src.ip() != &ip7 && seg.src.ip().octets()[..2] == [198, 18],
+            (None, Some(seg)) => seg.src.ip() == &ip7 || seg.dst.ip() == &ip7,
+            (None, None) => false,
+        }
+    };
+    let wanted: Vec<_> = full.outcome.trace.iter().filter(|r| about(r, false)).collect();
+    let kept: Vec<_> = part.outcome.trace.iter().filter(|r| about(r, false)).collect();
+    assert!(!wanted.is_empty());
+    assert_eq!(kept, wanted);
+    assert!(part.outcome.trace.iter().all(|r| !about(r, true)), "another client's record kept");
+    assert!(part.outcome.trace.len() * 10 < full.outcome.trace.len(), "{} of {}", part.outcome.trace.len(), full.outcome.trace.len());
+}

@@ -15,6 +15,7 @@ mod diff;
 mod files;
 mod netns;
 mod replay;
+mod replay_fleet;
 mod run;
 mod signals;
 mod tools;
@@ -334,6 +335,13 @@ pub struct ReplayArgs {
     /// Only these kinds of timeline lines (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<crate::timeline::Topic>,
+    /// A fleet or pool: only this connection's story (its number from 0, as the fleet
+    /// summary names it); the run keeps only its records, so a big fleet's replay is quick.
+    #[arg(long, conflicts_with = "client")]
+    pub connection: Option<u32>,
+    /// A fleet: only the stories of this client host's connections (from 0).
+    #[arg(long)]
+    pub client: Option<u32>,
     /// `event` (the simulator, default) or `netns` (the same seed on real hosts, in real
     /// time: the programs' lines in the timeline, the real packets in --pcap; needs root).
     #[arg(long, value_enum, default_value_t = Engine::Event)]

@@ -5,7 +5,6 @@ use super::{CliError, Engine, ReplayArgs, ReplayFormat};
 use crate::runner;
 use crate::scenario::ScenarioError;
 use crate::timeline;
-use crate::units::format_duration;
 use serde::Serialize;
 use sim::oracle::Verdict;
 use std::process::ExitCode;
@@ -103,14 +102,24 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
             });
         }
     }
+    let focus = super::replay_fleet::focus(args, &s)?;
     let (r, real) = match args.engine {
+        Engine::Netns if focus.is_some() => {
+            return Err(CliError::BadFlag {
+                flag: if args.connection.is_some() { "connection" } else { "client" },
+                message: "picks connections of the event engine's replay; allowed with --engine event".into(),
+            })
+        }
         Engine::Netns => {
             let run = super::netns::replay(&s, strategy, args.seed, args.max_wall)?;
             (run.record, Some((run.packets, reports::Lateness::of(run.lateness_ns))))
         }
         Engine::Event => {
             super::netns::refuse_programs(&s, &[strategy])?;
-            (runner::run_one(&s, strategy, args.seed, true), None)
+            match &focus {
+                Some(f) => (runner::run_one_focused(&s, strategy, args.seed, f.clone()), None),
+                None => (runner::run_one(&s, strategy, args.seed, true), None),
+            }
         }
         Engine::Live => {
             return Err(CliError::BadFlag {
@@ -150,10 +159,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
     }
     let at = |d: Option<std::time::Duration>| d.map(|d| sim::Instant::ZERO + d);
-    let lines = timeline::with_requests(timeline::lines(&r.outcome.trace, args.all), &r.request_log);
-    let lines = timeline::filter(lines, at(args.since), at(args.until), &args.only);
     // A fleet or pool: its replay says which connection.
     let many = r.outcome.slots.len() > 1;
+    let focused = |slot: u32| focus.as_ref().is_none_or(|f| f.slots.contains(&slot));
+    // The faults of the focus's client host, and those every connection meets.
+    let faults: Vec<runner::DerivedFault> =
+        in_time_order(&r.faults).into_iter().filter(|f| super::replay_fleet::fault_concerns(f, focus.as_ref())).collect();
+    let requests: Vec<_> = r.request_log.iter().filter(|o| focused(o.id.0)).cloned().collect();
+    let trace_lines = timeline::lines_of(&r.outcome.trace, args.all, many);
+    let lines = timeline::with_requests(trace_lines, &requests);
+    let lines = timeline::filter(lines, at(args.since), at(args.until), &args.only);
+    let declarations: Vec<&sim::oracle::Declaration> = r.outcome.declarations.iter().filter(|d| focused(d.slot)).collect();
     match args.format {
         ReplayFormat::Text => {
             use std::fmt::Write as _;
@@ -173,29 +189,39 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     "STOPPED at {at}: the run had opened {opened} connection endpoints (a reconnect storm); nothing after this was simulated"
                 );
             }
-            if r.faults.is_empty() {
-                out.push_str("faults: none\n");
+            if many {
+                super::replay_fleet::summary(&mut out, &r, &s, &strategy.name, args.seed);
+                if let Some(f) = &focus {
+                    let _ = writeln!(out, "replaying connection(s) {} of client:{} alone", slots_named(&f.slots), f.client);
+                }
             }
-            for f in &in_time_order(&r.faults) {
-                let dur = f.duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default();
-                let _ = writeln!(out, "fault: {} {} at {}{dur}", f.kind.name(), f.target, sim::Instant::ZERO + f.at);
-            }
-            let _ = if many {
-                broken_connections(&mut out, &r.outcome.slots)
-            } else {
-                match r.outcome.broken {
+            super::replay_fleet::fault_lines(&mut out, &faults);
+            // One connection of a fleet picked: its own break and expiries.
+            let alone = focus.as_ref().filter(|f| f.slots.len() == 1).and_then(|f| r.outcome.slots.get(f.slots.start as usize));
+            let _ = match (many, alone) {
+                (true, Some(slot)) => match slot.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0) {
+                    Some((at, cause)) => writeln!(out, "this connection broke at {at}: {cause}"),
+                    None => writeln!(out, "this connection never broke"),
+                },
+                (true, None) => broken_connections(&mut out, &r.outcome.slots),
+                (false, _) => match r.outcome.broken {
                     Some((at, cause)) => writeln!(out, "broken at {at}: {cause}"),
                     None => writeln!(out, "the connection never broke"),
-                }
+                },
             };
             // The story in a few lines before the timeline: NAT expiries, every declaration and its verdict.
-            if !r.outcome.nat_expired_at.is_empty() {
-                let at: Vec<String> = r.outcome.nat_expired_at.iter().take(5).map(|t| t.to_string()).collect();
-                let more = r.outcome.nat_expired_at.len().saturating_sub(5);
+            let expired: Vec<sim::Instant> = match alone {
+                Some(slot) => slot.connections.iter().flat_map(|c| c.nat_expired_at.iter().copied()).collect(),
+                None => r.outcome.nat_expired_at.clone(),
+            };
+            if !expired.is_empty() {
+                let at: Vec<String> = expired.iter().take(5).map(|t| t.to_string()).collect();
+                let more = expired.len().saturating_sub(5);
                 let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-                let _ = writeln!(out, "NAT mappings expired: {} ({}{more})", r.outcome.nat_expired_at.len(), at.join(", "));
+                let _ = writeln!(out, "NAT mappings expired: {} ({}{more})", expired.len(), at.join(", "));
             }
-            for d in &r.outcome.declarations {
+            let listed = super::replay_fleet::declarations_listed(many, focus.is_some(), declarations.len());
+            for d in &declarations[..listed] {
                 // The oracle's mark, which the timeline and the metrics read too.
                 let verdict = match d.verdict {
                     _ if d.echo => "the peer's own decision reaching us, not counted".into(),
@@ -206,6 +232,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                     Verdict::OrderlyEnd => "after an orderly close, not counted".into(),
                 };
                 let _ = writeln!(out, "declared dead at {} by the {}{}: {} ({verdict})", d.at, d.side, whose(d, many), d.cause);
+            }
+            if listed < declarations.len() {
+                let _ = writeln!(out, "(and {} more declarations: --connection N shows one connection's)", declarations.len() - listed);
             }
             if let Some(c) = r.requests.as_ref().filter(|c| c.issued > 0) {
                 let _ = writeln!(
@@ -232,7 +261,12 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 };
             }
             let engine = if real.is_some() { " --engine netns" } else { "" };
-            let _ = writeln!(out, "reproduce with: {}{engine}", crate::paste::replay(&s.path, &strategy.name, args.seed));
+            let picked = match (args.connection, args.client) {
+                (Some(n), _) => format!(" --connection {n}"),
+                (None, Some(c)) => format!(" --client {c}"),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(out, "reproduce with: {}{picked}{engine}", crate::paste::replay(&s.path, &strategy.name, args.seed));
             out.push('\n');
             out.push_str(&timeline::render(&lines));
             print_out(&out)?;
@@ -242,7 +276,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 scenario: s.name.clone(),
                 strategy: strategy.name.clone(),
                 seed: args.seed,
-                faults: in_time_order(&r.faults)
+                faults: faults
                     .iter()
                     .map(|f| ReplayFault {
                         kind: f.kind.name(),
@@ -255,9 +289,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
                 connections_broken: many.then(|| broken_slots(&r.outcome.slots).len()),
                 stopped_at_s: r.outcome.stopped.map(|(at, _)| at.as_secs_f64()),
-                declarations: r
-                    .outcome
-                    .declarations
+                declarations: declarations
                     .iter()
                     .map(|d| ReplayDeclaration {
                         side: d.side.name(),
@@ -285,6 +317,15 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "7" or "6 to 7": the slots a focus picks.
+fn slots_named(slots: &std::ops::Range<u32>) -> String {
+    if slots.len() == 1 {
+        slots.start.to_string()
+    } else {
+        format!("{} to {}", slots.start, slots.end - 1)
+    }
 }
 
 /// Which connection a declaration is about, where the world has a choice:

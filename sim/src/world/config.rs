@@ -324,6 +324,9 @@ pub struct WorldConfig {
     pub faults: Vec<Fault>,
     /// Record a [`Trace`](crate::trace::Trace).
     pub trace: bool,
+    /// With `trace`: keep only the records about these slots (and what
+    /// concerns every connection); `None`: every record.
+    pub trace_focus: Option<crate::trace::TraceFocus>,
     /// How far back a false positive looks for a transient condition to blame.
     pub condition_lookback: Duration,
     /// A queue this long (link backlog, or unacknowledged bytes at the uplink's
@@ -353,6 +356,7 @@ impl Default for WorldConfig {
             tcp: TcpConfig::default(),
             faults: Vec::new(),
             trace: false,
+            trace_focus: None,
             condition_lookback: Duration::from_secs(600),
             queue_condition: Duration::from_secs(1),
             max_connections: None,

@@ -38,6 +38,11 @@ impl World {
 
     pub(super) fn fault_start(&mut self, i: usize) {
         let now = self.now;
+        let client = match self.faults[i].target() {
+            Some(HostRef::Client(c)) => Some(c),
+            _ => None,
+        };
+        self.trace.note_fault_on(client);
         let fault = self.faults[i];
         let ev = match fault {
             Fault::Vanish { host, .. } => {
@@ -179,6 +184,11 @@ impl World {
 
     pub(super) fn fault_end(&mut self, i: usize) {
         let now = self.now;
+        let client = match self.faults[i].target() {
+            Some(HostRef::Client(c)) => Some(c),
+            _ => None,
+        };
+        self.trace.note_fault_on(client);
         let ev = match self.faults[i] {
             Fault::Reboot { host, .. } => {
                 let h = self.host_index(host);

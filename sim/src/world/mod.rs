@@ -269,7 +269,7 @@ impl World {
     /// (`None` for no connection, as a segment's `NO_SENDER`).
     fn trace_ref(&self, c: usize) -> Option<crate::trace::ConnRef> {
         let conn = self.conns.get(c)?;
-        Some(crate::trace::ConnRef { index: c as u32, client: (conn.role == Role::Client).then_some(conn.host as u32) })
+        Some(crate::trace::ConnRef { index: c as u32, client: (conn.role == Role::Client).then_some(conn.host as u32), slot: conn.slot })
     }
 }
 
@@ -471,7 +471,10 @@ impl World {
             backend_conns: 0,
             faults: cfg.faults,
             shared: Evidence::default(),
-            trace: Trace::new(cfg.trace),
+            trace: match cfg.trace_focus.clone() {
+                Some(focus) if cfg.trace => Trace::focused(focus),
+                _ => Trace::new(cfg.trace),
+            },
             declarations: Vec::new(),
             io: crate::app::AppIo::default(),
             stats: [WireStats::default(); 2],
@@ -592,6 +595,7 @@ impl World {
         });
         self.hosts[host].stack.insert(key, c);
         self.hosts[host].conns.push(c);
+        self.trace.note_connection(c, slot);
         c
     }
 
