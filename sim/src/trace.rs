@@ -430,7 +430,10 @@ impl Trace {
     /// A recording trace that keeps only what concerns `focus`.
     pub fn focused(focus: TraceFocus) -> Self {
         let client_ip = crate::packet::addr::client_ip(focus.client);
-        Trace { records: Some(Vec::new()), focus: Some(Box::new(Focus { spec: focus, client_ip, conn_slot: Vec::new(), fault_client: None })) }
+        Trace {
+            records: Some(Vec::new()),
+            focus: Some(Box::new(Focus { spec: focus, client_ip, conn_slot: Vec::new(), fault_client: None })),
+        }
     }
 
     /// The fault about to be applied (its start or end) is on client host
