@@ -232,6 +232,8 @@ fn build_world(
             _ => None,
         },
         tcp: scenario.tcp.clone(),
+        client_tcp: scenario.client_os.map(|os| os.tcp_config(&scenario.tcp)),
+        server_tcp: scenario.server_os.map(|os| os.tcp_config(&scenario.tcp)),
         faults: faults.iter().map(to_sim).collect(),
         trace: trace.is_some(),
         trace_focus: trace.clone().flatten(),

@@ -115,11 +115,17 @@ fn list_presets_prints_every_preset_with_its_numbers_and_source() {
     }
     // Every preset says where its numbers come from and as of when (or that they were chosen).
     let sources = text.lines().filter(|l| l.starts_with("    ")).count();
-    assert_eq!(sources, 15, "{text}");
+    // 10 NAT-like boxes, 5 proxies, 5 operating systems.
+    assert_eq!(sources, 20, "{text}");
     assert!(text
         .lines()
         .filter(|l| l.starts_with("    "))
-        .all(|l| l.contains("as of") || l.contains("Chosen figures") || l.contains("measured")));
+        .all(|l| l.contains("as of") || l.contains("Chosen figures") || l.contains("measured") || l.contains("calibrated")));
+    // Each OS says whether kasim could check it.
+    for os in ["android", "windows", "macos", "ios"] {
+        let line = text.lines().skip_while(|l| !l.starts_with(&format!("  {os}: "))).nth(1).unwrap_or_default();
+        assert!(line.contains("not calibrated"), "{os}: {line}");
+    }
 }
 
 /// `kasim doctor` on the AWS scenario: the kernel's default keepalive (2 h)

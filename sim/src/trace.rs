@@ -457,6 +457,7 @@ impl Trace {
     }
 
     /// Does it keep records?
+    #[inline]
     pub fn is_enabled(&self) -> bool {
         self.records.is_some()
     }

@@ -233,3 +233,74 @@ fn a_connects_user_timeout_counts_from_the_first_syn() {
     assert_eq!(syns, [0, 1_000, 3_000, 7_000, 15_000]);
     assert_eq!(gave_up, Some(20_000));
 }
+
+/// Other operating systems' connects ([`sim::tcp::Os`]). Windows (its
+/// documented TcpInitialRTT 3 s and TcpMaxConnectRetransmissions 2): SYNs at
+/// 0, 3 and 9 s, and after the last "TCP/IP waits for an interval equal to
+/// double the last delay": ETIMEDOUT at 9 + 12 = 21 s (what GitHub's Windows
+/// runners measured, 21.0 s). macOS/iOS (XNU's tcp_syn_backoff {1, 1, 1, 1,
+/// 1, 2, 4, 8, 16, 32, 64, ...} from a 1 s RTO): SYNs at 0, 1, 2, 3, 4, 5, 7,
+/// 11, 19, 35, 67 s, and TCPTV_KEEP_INIT drops the connect at 75 s, before
+/// its next SYN (131 s).
+#[test]
+fn windows_and_xnu_connects_give_up_at_21_s_and_75_s() {
+    let (syns, gave_up) = unanswered_connect(sim::tcp::Os::Windows.tcp_config(&cfg()), 300_000);
+    assert_eq!((syns, gave_up), (vec![0, 3_000, 9_000], Some(21_000)));
+    let (syns, gave_up) = unanswered_connect(sim::tcp::Os::Macos.tcp_config(&cfg()), 300_000);
+    let secs: Vec<u64> = syns.iter().map(|ms| ms / 1000).collect();
+    assert_eq!(secs, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
+    assert_eq!(gave_up, Some(75_000));
+}
+
+/// A connected pair on `cfg`; the client writes at 100 ms and the server is
+/// gone: when the client's retransmissions give up (ms), and its RTO before
+/// any backoff.
+fn data_give_up(cfg: TcpConfig) -> (u64, std::time::Duration) {
+    let mut c = TcpEndpoint::client(cfg.clone(), addr::CLIENT, addr::SERVER, 1000);
+    let mut s = TcpEndpoint::server(cfg, addr::SERVER, 5000);
+    c.connect(ms(0));
+    let syn = drain(&mut c, ms(0));
+    deliver(&mut s, ms(10), &syn);
+    let syn_ack = drain(&mut s, ms(10));
+    deliver(&mut c, ms(20), &syn_ack);
+    drain(&mut c, ms(20));
+    c.write(100);
+    drain(&mut c, ms(100));
+    let base = c.rto();
+    while let Some(at) = c.poll_timeout().filter(|t| *t <= ms(3_600_000)) {
+        c.handle_timeout(at, |_, _| {});
+        drain(&mut c, at);
+        if c.state() == TcpState::Closed {
+            let last = std::iter::from_fn(|| c.poll_event()).last();
+            assert_eq!(last, Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
+            return (at.as_nanos() / 1_000_000, base);
+        }
+    }
+    panic!("never gave up");
+}
+
+/// Established give-ups by count. The handshake's 20 ms sample makes srtt
+/// 20 ms and rttvar 10 ms (RFC 6298's first sample), so the RTO is
+/// srtt + max(4 rttvar, min RTO):
+/// - Windows (MinRto 300 ms): 320 ms; TcpMaxDataRetransmissions 5 with a
+///   doubling RTO gives up at the timer after the fifth: 320 ms x (1 + 2 +
+///   4 + 8 + 16 + 32) = 20.16 s after the write at 0.1 s: 20.26 s.
+/// - XNU (t_rttmin 30 ms): 60 ms, and each RTO is min(60 ms x tcp_backoff[k]
+///   + 200 ms slop, 64 s) over 13 expiries: 260 + 320 + 440 + 680 + 1160 +
+///   2120 + 7 x 4040 = 33 260 ms after the write: 33.36 s.
+/// - Linux: tcp_retries2 = 15 as time: tcp_model_timeout(15, 200 ms) =
+///   924.6 s since the first retransmission (at 0.1 + 0.22 = 0.32 s), seen
+///   at the first expiry past it. From there the RTOs are 0.44, 0.88, ...,
+///   112.64 s, then 120 s each: expiries 0.44, 1.32, 3.08, 6.6, 13.64,
+///   27.72, 55.88, 112.2, 224.84, 344.84, ..., 824.84, 944.84 s after it;
+///   the give-up at 0.32 + 944.84 = 945.16 s.
+#[test]
+fn windows_and_xnu_give_up_by_count_where_linux_gives_up_by_time() {
+    let (windows, rto) = data_give_up(sim::tcp::Os::Windows.tcp_config(&cfg()));
+    assert_eq!((windows, rto), (20_260, std::time::Duration::from_millis(320)));
+    let (xnu, rto) = data_give_up(sim::tcp::Os::Macos.tcp_config(&cfg()));
+    // The RTO it reports includes the slop: 60 + 200 ms.
+    assert_eq!((xnu, rto), (33_360, std::time::Duration::from_millis(260)));
+    let (linux, rto) = data_give_up(cfg());
+    assert_eq!((linux, rto), (945_160, std::time::Duration::from_millis(220)));
+}

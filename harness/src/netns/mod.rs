@@ -119,6 +119,12 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if scenario.proxy.is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
     }
+    for (key, os) in [("client", scenario.client_os), ("server", scenario.server_os)] {
+        // Android's stack is Linux's: its hosts run this kernel as they are.
+        if let Some(os) = os.filter(|&o| o != sim::tcp::Os::Android) {
+            parts.push(format!("[{key}] os = \"{}\" (real hosts here run Linux; allowed: linux, android)", os.name()));
+        }
+    }
     if strategy.kind == "program" && scenario.sessions() {
         parts.push("sessions with a program strategy ([client.reconnect], request timeouts: kasim cannot see a program's requests)".into());
     }

@@ -84,6 +84,8 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     let accept = accept_queue(ctx, raw.client.as_ref().and_then(|c| c.app.as_ref()), raw.server.as_ref().and_then(|s| s.app.as_ref()))?;
     let server_idle_timeout = idle(raw.server.as_ref().and_then(|c| c.app.as_ref()), "server.app.idle_timeout")?;
     let reconnect = raw.client.as_ref().and_then(|c| c.reconnect.as_ref()).map(|r| reconnect(ctx, r)).transpose()?;
+    let client_os = super::os::parse(ctx, raw.client.as_ref().and_then(|c| c.os.as_ref()), "client.os")?;
+    let server_os = super::os::parse(ctx, raw.server.as_ref().and_then(|c| c.os.as_ref()), "server.os")?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
     let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
@@ -106,7 +108,8 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     let mut strategies: Vec<StrategySpec> = Vec::new();
     for (i, spanned) in raw.strategy.iter().enumerate() {
         let table = spanned.get_ref();
-        let spec = super::strategies::parse_spec(ctx, i, table, spanned.span())?;
+        let mut spec = super::strategies::parse_spec(ctx, i, table, spanned.span())?;
+        super::os::keepalive_defaults(ctx, i, table, &mut spec, [client_os, server_os])?;
         if strategies.iter().any(|s| s.name == spec.name) {
             let span = table.get("name").map(|v| v.span());
             return Err(ctx.error(
@@ -161,6 +164,8 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         server_link,
         nat,
         tcp,
+        client_os,
+        server_os,
         traffic,
         faults,
         strategies,

@@ -11,6 +11,7 @@
 mod build;
 mod load;
 mod middlebox;
+mod os;
 pub mod presets;
 mod raw;
 mod schema;
@@ -425,6 +426,10 @@ pub struct Scenario {
     pub nat: Option<NatConfig>,
     /// `[tcp]`: the Linux sysctls of every host's stack (defaults where the file says nothing).
     pub tcp: TcpConfig,
+    /// `[client] os`: the client hosts' stack where it is not Linux's (`None`: Linux).
+    pub client_os: Option<sim::tcp::Os>,
+    /// `[server] os`: the server's.
+    pub server_os: Option<sim::tcp::Os>,
     /// `[[traffic]]`, in file order.
     pub traffic: Vec<Traffic>,
     /// `[[fault]]`, in file order; times not yet drawn.

@@ -274,5 +274,42 @@ pub fn listing() -> String {
             p.source.split_whitespace().collect::<Vec<_>>().join(" ")
         ));
     }
+    out.push_str("\nOperating systems ([client] os / [server] os = NAME; a tcp_keepalive strategy's keys left out take the OS's):\n");
+    for os in sim::tcp::Os::ALL {
+        let (idle, interval, count) = os.keepalive_defaults();
+        let cfg = os.tcp_config(&sim::tcp::TcpConfig::default());
+        let data = match cfg.stack.max_retransmissions {
+            Some(n) => format!("gives up at the timer after {n} retransmissions"),
+            None => format!("gives up after tcp_retries2 = {} as time", cfg.retries2),
+        };
+        let backoff = match cfg.stack.max_backoff {
+            Some(cap) => format!("RTO x{cap} at most"),
+            None => "RTO doubling".to_string(),
+        };
+        let slop = if cfg.stack.rto_slop.is_zero() {
+            String::new()
+        } else {
+            format!(" + {} slop", crate::units::format_duration(cfg.stack.rto_slop))
+        };
+        let connect = match cfg.stack.connect_timeout {
+            Some(t) => format!("connect gives up at {}", crate::units::format_duration(t)),
+            None => format!(
+                "connect: {} SYN retransmissions from a {} RTO{}",
+                cfg.syn_retries,
+                crate::units::format_duration(cfg.rto_initial),
+                if cfg.syn_linear_timeouts > 0 { format!(" ({} linear)", cfg.syn_linear_timeouts) } else { String::new() }
+            ),
+        };
+        out.push_str(&format!(
+            "  {}: keepalive {}/{}/{}; data {data} (min RTO {}, max {}, {backoff}{slop}); {connect}\n    {}\n",
+            os.name(),
+            crate::units::format_duration(idle),
+            crate::units::format_duration(interval),
+            count,
+            crate::units::format_duration(cfg.rto_min),
+            crate::units::format_duration(cfg.rto_max),
+            os.source().split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
+    }
     out
 }

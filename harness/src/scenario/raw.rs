@@ -51,6 +51,10 @@ pub(super) struct RawScenario {
 pub(super) struct RawHost {
     pub(super) link: Option<RawLink>,
     pub(super) app: Option<RawApp>,
+    /// The server's operating system (default "linux"): its keepalive defaults and its retransmission and connect give-up rules (`kasim list --presets`).
+    #[serde(default)]
+    #[schemars(schema_with = "os_schema")]
+    pub(super) os: Option<S<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -85,6 +89,10 @@ pub(super) struct RawClient {
     pub(super) link: Option<RawLink>,
     pub(super) app: Option<RawApp>,
     pub(super) reconnect: Option<RawReconnect>,
+    /// The client hosts' operating system (default "linux"): its keepalive defaults and its retransmission and connect give-up rules (`kasim list --presets`).
+    #[serde(default)]
+    #[schemars(schema_with = "os_schema")]
+    pub(super) os: Option<S<String>>,
 }
 
 /// How a client replaces a connection that ended (a declaration, RST, EOF, a give-up).

@@ -38,6 +38,10 @@ pub(crate) fn proxy_preset_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = super::presets::PROXY_PRESETS.iter().map(|p| p.name).collect();
     json_schema!({ "enum": names })
 }
+pub(crate) fn os_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = sim::tcp::Os::ALL.iter().map(|o| o.name()).collect();
+    json_schema!({ "enum": names })
+}
 pub(crate) fn on_idle_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["fin", "rst", "silent"] })
 }

@@ -23,10 +23,12 @@
 mod endpoint;
 mod reassembly;
 mod rtt;
+mod stack;
 
 pub use endpoint::{SocketError, SocketEvent, TcpEndpoint, TcpState, TimerKind};
 pub use reassembly::Reassembly;
 pub use rtt::RttEstimator;
+pub use stack::{Os, StackRules};
 
 use crate::error::{positive, within, ConfigError};
 use crate::packet::DEFAULT_MSS;
@@ -68,6 +70,8 @@ pub struct TcpConfig {
     pub tail_loss_probe: bool,
     /// How armed timers map to firing instants.
     pub timers: TimerModel,
+    /// Another OS's rules where they differ from Linux's (default: none).
+    pub stack: StackRules,
 }
 
 impl Default for TcpConfig {
@@ -85,6 +89,7 @@ impl Default for TcpConfig {
             receive_window: 6 << 20,
             tail_loss_probe: true,
             timers: TimerModel::default(),
+            stack: StackRules::default(),
         }
     }
 }

@@ -320,6 +320,11 @@ pub struct WorldConfig {
     pub tunnel: Option<crate::tunnel::TunnelConfig>,
     /// Sysctls of every host.
     pub tcp: TcpConfig,
+    /// The client hosts' stack where it is not `tcp` (another OS's; see
+    /// [`crate::tcp::Os`]); `None`: `tcp`.
+    pub client_tcp: Option<TcpConfig>,
+    /// The server host's stack where it is not `tcp`; `None`: `tcp`.
+    pub server_tcp: Option<TcpConfig>,
     /// What goes wrong, and when; each must start before the horizon.
     pub faults: Vec<Fault>,
     /// Record a [`Trace`](crate::trace::Trace).
@@ -357,6 +362,8 @@ impl Default for WorldConfig {
             faults: Vec::new(),
             trace: false,
             trace_focus: None,
+            client_tcp: None,
+            server_tcp: None,
             condition_lookback: Duration::from_secs(600),
             queue_condition: Duration::from_secs(1),
             max_connections: None,
@@ -402,6 +409,9 @@ impl WorldConfig {
             nat.validate()?;
         }
         self.tcp.validate()?;
+        for t in [&self.client_tcp, &self.server_tcp].into_iter().flatten() {
+            t.validate()?;
+        }
         if let Some(p) = &self.proxy {
             for (field, t) in [
                 ("proxy.idle_timeout", p.idle_timeout),

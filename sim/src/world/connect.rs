@@ -25,7 +25,7 @@ impl World {
             (None, Some(cfg)) => Socket::Tunnel(Box::new(crate::tunnel::Tunnel::open(cfg, 0, local_now))),
             (None, None) => {
                 let iss = self.hosts[h].isn.u32();
-                let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, server, iss);
+                let mut tcp = TcpEndpoint::client(self.tcp_cfg_of(h), local, server, iss);
                 tcp.connect(local_now);
                 Socket::Tcp(tcp)
             }

@@ -267,7 +267,12 @@ impl World {
     /// How the trace names connection `c`: its index and, for a client's
     /// connection, its client host, so a fleet's timeline says which client
     /// (`None` for no connection, as a segment's `NO_SENDER`).
+    #[inline]
     fn trace_ref(&self, c: usize) -> Option<crate::trace::ConnRef> {
+        // Only a recording trace keeps it: skip the loads otherwise.
+        if !self.trace.is_enabled() {
+            return None;
+        }
         let conn = self.conns.get(c)?;
         Some(crate::trace::ConnRef { index: c as u32, client: (conn.role == Role::Client).then_some(conn.host as u32), slot: conn.slot })
     }
@@ -288,8 +293,11 @@ pub struct World {
     clients: usize,
     connections_per_client: u32,
     apps: Box<dyn AppFactory>,
-    /// Every TCP endpoint's settings, shared.
+    /// The TCP settings of the proxy's endpoints (and every host's without
+    /// another OS), shared.
     tcp_cfg: std::sync::Arc<crate::tcp::TcpConfig>,
+    /// The client hosts' and the server's, `[client, server]`.
+    side_tcp_cfg: [std::sync::Arc<crate::tcp::TcpConfig>; 2],
     nat: Option<Nat>,
     nat_wake: Option<Instant>,
     /// The proxy's settings and host index, if there is one.
@@ -402,7 +410,8 @@ impl World {
         let server_addr = SocketAddrV4::new(*server_addr.ip(), service_port(cfg.quic.is_some() || cfg.tunnel.is_some()));
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let tcp_cfg = std::sync::Arc::new(cfg.tcp.clone());
-        let spare = TcpEndpoint::server(tcp_cfg.clone(), server_addr, server.isn.u32());
+        let side_tcp_cfg = [&cfg.client_tcp, &cfg.server_tcp].map(|c| c.clone().map_or_else(|| tcp_cfg.clone(), std::sync::Arc::new));
+        let spare = TcpEndpoint::server(side_tcp_cfg[1].clone(), server_addr, server.isn.u32());
         server.listener = Some(Box::new(Listener::new(server_addr.port(), Some(spare))));
         // The server's QUIC randomness: first its reset key (kept across
         // restarts), then one seed per listener it ever starts.
@@ -460,6 +469,7 @@ impl World {
             connections_per_client: cfg.connections_per_client,
             apps,
             tcp_cfg,
+            side_tcp_cfg,
             nat,
             nat_wake: None,
             proxy,
@@ -519,6 +529,15 @@ impl World {
     /// Connection `c`'s host's clock now.
     fn local_of(&self, c: usize) -> Instant {
         self.hosts[self.conns[c].host].local(self.now)
+    }
+
+    /// The TCP settings of host `h`'s endpoints.
+    fn tcp_cfg_of(&self, h: usize) -> std::sync::Arc<crate::tcp::TcpConfig> {
+        match h {
+            _ if h < self.clients => self.side_tcp_cfg[0].clone(),
+            _ if h == self.server() => self.side_tcp_cfg[1].clone(),
+            _ => self.tcp_cfg.clone(),
+        }
     }
 
     /// The server's host index (after the clients).

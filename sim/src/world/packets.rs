@@ -196,7 +196,7 @@ impl World {
             Some(t) => t,
             None => {
                 let iss = self.hosts[h].isn.u32();
-                TcpEndpoint::server(self.tcp_cfg.clone(), seg.dst, iss)
+                TcpEndpoint::server(self.tcp_cfg_of(h), seg.dst, iss)
             }
         };
         let app: Box<dyn Application> = match kept {
@@ -227,9 +227,10 @@ impl World {
         self.hosts[h].stack.remove(&key);
         self.conns[c].gone = true;
         let slot = self.conns[c].slot;
+        let cfg = self.tcp_cfg_of(h);
         let Some(listener) = self.hosts[h].listener.as_mut() else { return };
         if listener.spare.is_none() {
-            let placeholder = TcpEndpoint::server(self.tcp_cfg.clone(), key.0, 0);
+            let placeholder = TcpEndpoint::server(cfg, key.0, 0);
             let Socket::Tcp(endpoint) = std::mem::replace(&mut self.conns[c].sock, Socket::Tcp(placeholder)) else {
                 unreachable!("a half-open connection is TCP")
             };

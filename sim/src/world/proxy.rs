@@ -158,6 +158,12 @@ impl World {
         let now = self.now;
         let slot = self.conns[f].slot;
         self.conns[f].idle_at = None;
+        // A relay whose ends both closed (FINs passed both ways) has nothing
+        // left for its timers to end.
+        let open = |w: &World, l: usize| !w.conns[l].gone && w.conns[l].sock.state() != TcpState::Closed;
+        if cfg.per_side() && ![Some(f), self.conns[f].relay].into_iter().flatten().any(|l| open(self, l)) {
+            return;
+        }
         let g = self.gen_of(f);
         if g.broken.is_none() {
             g.ended_at.get_or_insert(now);
@@ -212,8 +218,9 @@ impl World {
     fn half_close(&mut self, f: usize, cfg: super::ProxyConfig) {
         let now = self.now;
         let slot = self.conns[f].slot;
-        let client_first = shorter_longer(cfg.client_timeout, cfg.server_timeout).0 == cfg.client_timeout;
-        let toward_server = client_first;
+        let (shorter, longer) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
+        // The client's timer struck: the FIN goes to the server.
+        let toward_server = shorter == cfg.client_timeout;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::HalfClose { slot, toward_server }));
         self.conns[f].half_closed = true;
         let leg = if toward_server { self.conns[f].relay } else { Some(f) };
@@ -224,7 +231,6 @@ impl World {
                 self.after_relay(leg);
             }
         }
-        let (shorter, longer) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
         if let (Some(shorter), Some(longer)) = (shorter, longer) {
             let local = self.local_of(f);
             self.conns[f].idle_at = Some(local + (longer - shorter));
@@ -254,6 +260,7 @@ fn shorter_longer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::Flags;
     use crate::world::{OnIdle, ProxyConfig, WorldConfig};
     use crate::Instant;
 
@@ -298,9 +305,9 @@ mod tests {
         }
     }
 
-    /// (time, flags, toward the client?) of every segment the proxy put on a
-    /// wire (flags `PSH` for one that carries data), and when the proxy's front leg connected and its back leg last
-    /// received data.
+    /// (time, flags, toward the client?) of every segment the proxy put on
+    /// a wire (flags `PSH` for one that carries data), when the proxy's front
+    /// leg connected, and when the proxy last received data.
     fn proxy_story(client_timeout: u64, server_timeout: u64, on_idle: OnIdle) -> (Vec<(Instant, Flags, bool)>, Instant, Instant) {
         use crate::trace::TraceEvent;
         let proxy = ProxyConfig {
@@ -341,18 +348,19 @@ mod tests {
         (sent, connected.expect("the client connected"), last_data)
     }
 
+    /// The FINs and RSTs among them.
     fn closing(sent: &[(Instant, Flags, bool)]) -> Vec<(Instant, Flags, bool)> {
         sent.iter().filter(|(_, f, _)| f.contains(Flags::FIN) || f.contains(Flags::RST)).copied().collect()
     }
 
-    use crate::packet::Flags;
-
-    /// haproxy 2.6.12 in TCP mode, `timeout client 5s`, `timeout server 10s`,
-    /// both peers silent but for one byte the server sends at 7 s (measured in
-    /// namespaces; DESIGN.md): a FIN to the server at 5.00 s (the client's
-    /// timer, a half-close), the byte still reaches the client, and 10 s after
-    /// that byte a FIN to the client and a RST to the server (whose FIN
-    /// already went). Here: the front leg connects at `c`; the client's timer
+    /// haproxy 2.6.12 in TCP mode, `timeout client 5s`, `timeout server 10s`
+    /// (measured in namespaces, README "Middleboxes by name"): a FIN to the
+    /// server at 5.00 s (the client's timer, a half-close); silent peers then
+    /// get a FIN to the client and a RST to the server (whose FIN already
+    /// went) at 10.00 s; a server sending every 7 s after the half-close kept
+    /// it open, its data reaching the client. So data restarts the longer
+    /// timer: with one byte from the server at 7 s, the close comes 10 s
+    /// after that byte. Here: the front leg connects at `c`; the client's timer
     /// strikes at c + 5 s; the server's byte reaches the proxy at `d`
     /// (7 s after the server's end connected), and the server's timer strikes
     /// at d + 10 s.

@@ -306,7 +306,17 @@ impl TcpEndpoint {
     /// jiffy before backing off (51 → 102 jiffies, not 400.002 ms → 101).
     pub fn rto(&self) -> Duration {
         let base = self.cfg.timers.round_up(self.rtt.rto());
-        base.saturating_mul(1 << self.backoff.min(31)).min(self.cfg.rto_max)
+        let multiplier = 1u32 << self.backoff.min(31);
+        let stack = &self.cfg.stack;
+        match (stack.max_backoff, stack.rto_slop.is_zero()) {
+            // Linux: doubling up to rto_max.
+            (None, true) => base.saturating_mul(multiplier).min(self.cfg.rto_max),
+            // XNU: its backoff table's cap, and its slop once established.
+            (cap, _) => {
+                let slop = if self.state == TcpState::Established { stack.rto_slop } else { Duration::ZERO };
+                base.saturating_mul(multiplier.min(cap.unwrap_or(u32::MAX))).saturating_add(slop).min(self.cfg.rto_max)
+            }
+        }
     }
     /// The smoothed round-trip time, once there is a sample.
     pub fn srtt(&self) -> Option<Duration> {

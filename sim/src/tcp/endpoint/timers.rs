@@ -58,10 +58,17 @@ impl TcpEndpoint {
             let remaining = ut.saturating_sub(now - stamp);
             delay = if remaining.is_zero() { Duration::from_nanos(1) } else { delay.min(remaining) };
         }
+        // XNU's connect deadline (its TCPT_KEEP timer) ends a connect on time.
+        if let (TcpState::SynSent, Some(limit)) = (self.state, self.cfg.stack.connect_timeout) {
+            let remaining = limit.saturating_sub(now - self.syn_sent_at);
+            delay = if remaining.is_zero() { Duration::from_nanos(1) } else { delay.min(remaining) };
+        }
         self.rtx = Some(RtxTimer::arm(self.cfg.timers, now, delay, false));
     }
 
-    /// Linux `tcp_write_timeout` / `retransmits_timed_out`. During the
+    /// Linux `tcp_write_timeout` / `retransmits_timed_out` (another OS's
+    /// count or connect deadline where [`StackRules`](crate::tcp::StackRules)
+    /// set one). During the
     /// handshake the kernel counts: a connect gives up at the timer after its
     /// `tcp_syn_retries`-th retransmission (1 + 2 + 4 s with 2; 127 s with 6)
     /// — with linear SYN timeouts after `syn_retries + syn_linear_timeouts`
@@ -75,6 +82,9 @@ impl TcpEndpoint {
             return false;
         }
         match self.state {
+            TcpState::SynSent if self.cfg.stack.connect_timeout.is_some_and(|limit| now - self.syn_sent_at >= limit) => {
+                return true;
+            }
             TcpState::SynSent => {
                 let linear = self.cfg.syn_linear_timeouts;
                 let model = self.cfg.model_timeout(self.cfg.syn_retries, self.cfg.rto_initial);
@@ -86,6 +96,10 @@ impl TcpEndpoint {
             }
             TcpState::SynReceived if self.retransmits >= self.cfg.syn_retries => return true,
             _ => {}
+        }
+        // Another OS's count (Windows, XNU), unless TCP_USER_TIMEOUT rules.
+        if let (TcpState::Established, None, Some(n)) = (self.state, self.user_timeout, self.cfg.stack.max_retransmissions) {
+            return self.retransmits >= n;
         }
         let timeout = self.user_timeout.unwrap_or_else(|| {
             if self.state == TcpState::Established {
