@@ -63,6 +63,18 @@ fn sent(r: &RunRecord, kind: SegmentKind) -> Vec<(u64, std::net::SocketAddrV4)> 
         .collect()
 }
 
+/// (time in ms, sender address) of every segment with FIN put on a wire.
+fn fins(r: &RunRecord) -> Vec<(u64, std::net::SocketAddrV4)> {
+    r.outcome
+        .trace
+        .iter()
+        .filter_map(|t| match t.event {
+            TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Segments of `kind` that reached the server itself (behind the proxy, at the backend address).
 fn delivered_to_server(r: &RunRecord, kind: SegmentKind) -> usize {
     r.outcome
@@ -112,16 +124,8 @@ fn keepalive_probes_end_at_the_proxy_and_pings_cross_it() {
 fn the_proxys_idle_timeout_ignores_keepalive_probes_and_closes_both_legs() {
     let s = scenario("[proxy]\nidle_timeout = \"60s\"");
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
-    let fins: Vec<(u64, std::net::SocketAddrV4)> = r
-        .outcome
-        .trace
-        .iter()
-        .filter_map(|t| match t.event {
-            TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(fins[..2], [(90_030, std::net::SocketAddrV4::new(*addr::SERVER.ip(), addr::PROXY_FIRST_PORT)), (90_030, addr::SERVER)]);
+    let sent = fins(&r);
+    assert_eq!(sent[..2], [(90_030, std::net::SocketAddrV4::new(*addr::SERVER.ip(), addr::PROXY_FIRST_PORT)), (90_030, addr::SERVER)]);
     assert_eq!(r.outcome.slots[0].ended_at().map(ms), Some(90_030));
     assert!(r.outcome.declarations.iter().all(|d| d.verdict == Verdict::OrderlyEnd || d.cause == "ECONNRESET"));
     let report = runner::aggregate(&s.strategies[0], s.horizon, &[RunSummary::of(&r)]);
@@ -191,17 +195,9 @@ fn the_proxy_vanishing_breaks_every_client_connection() {
 fn haproxys_client_timeout_half_closes_toward_the_server() {
     let s = scenario("[proxy]\nclient_timeout = \"40s\"\nserver_timeout = \"60s\"");
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
-    let fins: Vec<(u64, std::net::SocketAddrV4)> = r
-        .outcome
-        .trace
-        .iter()
-        .filter_map(|t| match t.event {
-            TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
-            _ => None,
-        })
-        .collect();
+    let sent = fins(&r);
     let backend = std::net::SocketAddrV4::new(*addr::SERVER.ip(), addr::PROXY_FIRST_PORT);
-    assert_eq!(fins.first(), Some(&(70_030, backend)), "{fins:?}");
+    assert_eq!(sent.first(), Some(&(70_030, backend)), "{sent:?}");
     assert!(r
         .outcome
         .trace
@@ -215,11 +211,7 @@ fn haproxys_client_timeout_half_closes_toward_the_server() {
     // The same timers the other way round: the FIN goes to the client at 70.030 s.
     let s = scenario("[proxy]\nclient_timeout = \"60s\"\nserver_timeout = \"40s\"");
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
-    let first_fin = r.outcome.trace.iter().find_map(|t| match t.event {
-        TraceEvent::Sent { seg, .. } if seg.flags.contains(Flags::FIN) => Some((ms(t.at), seg.src)),
-        _ => None,
-    });
-    assert_eq!(first_fin, Some((70_030, addr::SERVER)));
+    assert_eq!(fins(&r).first(), Some(&(70_030, addr::SERVER)));
 }
 
 /// `preset = "haproxy"` is Debian's 50 s for both timers; a key written
