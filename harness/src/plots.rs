@@ -6,7 +6,7 @@ use crate::metrics::{RunSummary, SideOutcome};
 use crate::runner::{self, RunRecord};
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
-use reports::html::{Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
+use reports::html::{FleetActivity, Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
 use sim::oracle::Verdict;
 use sim::trace::{FaultEvent, TraceEvent};
 use sim::Side;
@@ -50,9 +50,74 @@ fn close_span(marks: &mut [Mark], label: &str, row: Row, at_s: f64) -> Option<Ma
     None
 }
 
-/// A traced re-run of `seed`, as timeline marks.
+/// A traced re-run of `seed`, as timeline marks. A fleet or pool draws one
+/// connection (every connection's marks would overprint into a band): its
+/// [`representative_connection`], re-run with a trace of that connection
+/// alone, so the memory is one connection's whatever the fleet's size.
 pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunTimeline {
-    traced_timeline(scenario, &runner::run_one(scenario, strategy, seed, true))
+    if scenario.clients * scenario.connections <= 1 {
+        return traced_timeline(scenario, &runner::run_one(scenario, strategy, seed, true));
+    }
+    let whole = runner::run_one(scenario, strategy, seed, false);
+    let slot = representative_connection(&whole);
+    let per_client = scenario.connections;
+    let focus = sim::trace::TraceFocus { slots: slot..slot + 1, client: slot / per_client };
+    let r = runner::run_one_focused(scenario, strategy, seed, focus);
+    let mut t = traced_timeline(scenario, &r);
+    // Its own break, not connection 0's.
+    t.marks.retain(|m| m.kind != MarkKind::Broken);
+    let own = r.outcome.slots.get(slot as usize).and_then(|o| o.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0));
+    t.marks.extend(own.map(|(at, cause)| broken_mark(at, cause)));
+    t.connection = Some(slot);
+    t.fleet = Some(fleet_activity(&whole, scenario.horizon));
+    t
+}
+
+/// Bins of a fleet's activity picture.
+const FLEET_BINS: usize = 60;
+
+/// A fleet run's breaks (every attempt's), detections and false positives
+/// (echoes left out), counted in [`FLEET_BINS`] stretches of the horizon.
+pub fn fleet_activity(r: &RunRecord, horizon: std::time::Duration) -> FleetActivity {
+    let bin_s = horizon.as_secs_f64() / FLEET_BINS as f64;
+    let mut bins = vec![[0u32; 3]; FLEET_BINS];
+    let mut count = |at: sim::Instant, k: usize| {
+        let i = ((at.as_secs_f64() / bin_s) as usize).min(FLEET_BINS - 1);
+        bins[i][k] += 1;
+    };
+    for slot in &r.outcome.slots {
+        for (at, _) in slot.connections.iter().filter_map(|c| c.broken) {
+            count(at, 0);
+        }
+    }
+    for d in r.outcome.declarations.iter().filter(|d| !d.echo) {
+        match d.verdict {
+            Verdict::Detection { .. } => count(d.at, 1),
+            Verdict::FalsePositive { .. } => count(d.at, 2),
+            Verdict::OrderlyEnd => {}
+        }
+    }
+    FleetActivity { connections: r.outcome.slots.len() as u32, bin_s, bins }
+}
+
+/// The connection of a fleet's run worth drawing: the first with a false
+/// positive, else the one of the median first detection (the lower of an
+/// even count), else connection 0.
+pub fn representative_connection(r: &RunRecord) -> u32 {
+    let counted = || r.outcome.declarations.iter().filter(|d| !d.echo);
+    if let Some(d) = counted().find(|d| matches!(d.verdict, Verdict::FalsePositive { .. })) {
+        return d.slot;
+    }
+    let mut firsts: Vec<(std::time::Duration, u32)> = Vec::new();
+    for d in counted() {
+        if let Verdict::Detection { latency } = d.verdict {
+            if !firsts.iter().any(|f| f.1 == d.slot) {
+                firsts.push((latency, d.slot));
+            }
+        }
+    }
+    firsts.sort();
+    firsts.get(firsts.len().saturating_sub(1) / 2).map_or(0, |f| f.1)
 }
 
 /// A traced run's timeline marks (the event engine's, or a live run's).
@@ -95,7 +160,7 @@ pub fn traced_timeline(scenario: &Scenario, r: &RunRecord) -> RunTimeline {
     if let Some((at, cause)) = r.outcome.broken {
         marks.push(broken_mark(at, cause));
     }
-    RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks }
+    RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks, connection: None, fleet: None }
 }
 
 /// The run worth drawing for a strategy, and why: the first false positive
@@ -148,8 +213,16 @@ pub fn scenario_plots(
             let restore_s =
                 runs.iter().filter_map(|r| r.session.as_ref()).flat_map(|s| s.restore_ns.iter()).map(|ns| ns as f64 / 1e9).collect();
             let (seed, why) = representative(runs, scenario.base_seed);
-            let replay = crate::paste::replay(&scenario.path, &st.name, seed);
-            StrategyPlots { latencies_s, restore_s, timeline: timeline_of(st, seed), why, replay }
+            let timeline = timeline_of(st, seed);
+            let (why, replay) = match timeline.connection {
+                // A fleet's run is drawn as one of its connections.
+                Some(c) => (
+                    format!("{why}; connection {c} of that run"),
+                    format!("{} --connection {c}", crate::paste::replay(&scenario.path, &st.name, seed)),
+                ),
+                None => (why, crate::paste::replay(&scenario.path, &st.name, seed)),
+            };
+            StrategyPlots { latencies_s, restore_s, timeline, why, replay }
         })
         .collect();
     ScenarioPlots { strategies }
@@ -157,7 +230,7 @@ pub fn scenario_plots(
 
 /// An empty timeline: a run that could not be drawn (live mode unavailable).
 pub fn no_timeline(scenario: &Scenario) -> RunTimeline {
-    RunTimeline { seed: 0, horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new() }
+    RunTimeline { seed: 0, horizon_s: scenario.horizon.as_secs_f64(), marks: Vec::new(), connection: None, fleet: None }
 }
 
 #[cfg(test)]
@@ -209,5 +282,38 @@ mod tests {
         let mut marks = vec![span("outage", 10.0), span("outage", 20.0)];
         close_span(&mut marks, "outage", Row::Server, 30.0);
         assert_eq!(marks.iter().map(|m| m.until_s).collect::<Vec<_>>(), [Some(100.0), Some(30.0)]);
+    }
+
+    /// fleet-behind-carrier-nat, seed 3, kernel defaults: all 50 workers'
+    /// mappings expire at 20 min (the 20-minute NAT, no traffic before the
+    /// first request), so the first 72-minute bin holds all 50 breaks; every
+    /// detection and false positive is counted once, echoes left out; and the
+    /// connection drawn has the lower median of the connections' first
+    /// detection latencies.
+    #[test]
+    fn a_fleets_activity_counts_every_break_and_declaration_and_the_median_connection_is_drawn() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/fleet-behind-carrier-nat.toml");
+        let s = crate::scenario::load(&path).unwrap();
+        let st = s.strategies.iter().find(|st| st.name == "linux-default").unwrap();
+        let r = runner::run_one(&s, st, 3, false);
+        let f = fleet_activity(&r, s.horizon);
+        assert_eq!((f.connections, f.bins.len(), f.bin_s), (50, 60, 4320.0));
+        assert_eq!(f.bins[0][0], 50);
+        let counted = |v: fn(&Verdict) -> bool| r.outcome.declarations.iter().filter(|d| !d.echo && v(&d.verdict)).count() as u32;
+        assert_eq!(f.bins.iter().map(|b| b[1]).sum::<u32>(), counted(|v| matches!(v, Verdict::Detection { .. })));
+        assert_eq!(f.bins.iter().map(|b| b[2]).sum::<u32>(), counted(|v| matches!(v, Verdict::FalsePositive { .. })));
+        // Each connection's first detection latency; the drawn one is the lower median.
+        let mut firsts: Vec<(Duration, u32)> = Vec::new();
+        for d in r.outcome.declarations.iter().filter(|d| !d.echo) {
+            if let Verdict::Detection { latency } = d.verdict {
+                if firsts.iter().all(|f| f.1 != d.slot) {
+                    firsts.push((latency, d.slot));
+                }
+            }
+        }
+        assert_eq!(firsts.len(), 50);
+        let slot = representative_connection(&r);
+        let mine = firsts.iter().find(|f| f.1 == slot).unwrap().0;
+        assert_eq!(firsts.iter().filter(|f| f.0 < mine).count(), 24, "below the lower median of 50: 24");
     }
 }

@@ -102,3 +102,28 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
         assert!(!html.contains(needle), "the page fetches: {needle}");
     }
 }
+
+/// A fleet's `--out` (issue 29): each strategy's run is drawn as the whole
+/// fleet's activity (one bar picture) and one connection's timeline, whose
+/// caption replays that connection alone. In seed 3 of
+/// fleet-behind-carrier-nat every one of the 50 workers' mappings expires at
+/// 20 min (in the first 72-minute stretch); the connection's timeline has a
+/// handful of marks (its own outages, the vanish, its break and its
+/// declarations), where the whole fleet's had hundreds.
+#[test]
+fn a_fleets_report_draws_the_fleet_as_bars_and_one_connection_as_a_timeline() {
+    let dir = std::env::temp_dir().join(format!("kasim-html-fleet-{}", std::process::id()));
+    let args = ["run", "../scenarios/fleet-behind-carrier-nat.toml", "--seeds", "4", "--strategy", "linux-default", "--out"];
+    let out = Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).arg(&dir).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let fleet = html.split("<figure class=\"plot fleet\">").nth(1).expect("a fleet picture");
+    assert!(fleet.contains("all 50 connections, per 1h12m"), "{}", &fleet[..300.min(fleet.len())]);
+    let timeline = html.split("<figure class=\"plot timeline\">").nth(1).expect("a timeline");
+    let caption = timeline.split("</figcaption>").next().unwrap();
+    assert!(caption.contains("of that run") && caption.contains(" --connection "), "{caption}");
+    let svg = timeline.split("</svg>").next().unwrap();
+    let marks = svg.matches("<circle").count() + svg.matches("<rect").count();
+    assert!((3..60).contains(&marks), "{marks} marks on one connection's timeline");
+    std::fs::remove_dir_all(&dir).ok();
+}

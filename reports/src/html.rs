@@ -8,7 +8,7 @@
 //! `<text>` elements: no system fonts are needed to make them.
 
 use crate::model::{Report, ScenarioReport};
-use crate::plot::{cdf_svg, color, restore_cdf_svg, timeline_svg, tradeoff_svg, tune_svg, worst_p99, DrawResult, MARK_KINDS};
+use crate::plot::{cdf_svg, color, fleet_svg, restore_cdf_svg, timeline_svg, tradeoff_svg, tune_svg, worst_p99, DrawResult, MARK_KINDS};
 use crate::render::{availability, seconds, with_interval};
 
 fn secs(v: f64) -> String {
@@ -93,6 +93,23 @@ pub struct RunTimeline {
     pub horizon_s: f64,
     /// Everything drawn, in time order.
     pub marks: Vec<Mark>,
+    /// A fleet's run is drawn as one of its connections: which (from 0).
+    pub connection: Option<u32>,
+    /// A fleet's run: what happened to all its connections, over time.
+    pub fleet: Option<FleetActivity>,
+}
+
+/// A fleet's run as a whole: how many of its connections broke, were
+/// detected and were declared dead by mistake, per stretch of time (a
+/// fleet's marks on one timeline would overprint into a band).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FleetActivity {
+    /// Connections (slots) in the run.
+    pub connections: u32,
+    /// The width of each bin, simulated seconds; bin `i` starts at `i * bin_s`.
+    pub bin_s: f64,
+    /// Per bin: `[breaks, detections, false positives]`.
+    pub bins: Vec<[u32; 3]>,
 }
 
 /// What the plots need beyond the report's figures.
@@ -281,6 +298,16 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
             } else {
                 format!("{} (seed {}): {}. <code>{}</code>", esc(name), sp.timeline.seed, esc(&sp.why), esc(&sp.replay))
             };
+            if let Some(fleet) = &sp.timeline.fleet {
+                let caption = format!(
+                    "{} (seed {}): all {} connections, per {} (black: connections that broke; green: detections; red: false positives; declarations of either side)",
+                    esc(name),
+                    sp.timeline.seed,
+                    fleet.connections,
+                    crate::plot::tick(fleet.bin_s)
+                );
+                out.push_str(&figure("fleet", &caption, fleet_svg(fleet, sp.timeline.horizon_s), ""));
+            }
             out.push_str(&figure("timeline", &caption, timeline_svg(&sp.timeline), ""));
         }
         out.push_str("</div></section>");

@@ -11,7 +11,7 @@
 //! crashed process) are spans from start to end, and a label that would
 //! overprint its row's previous one is left out (its mark stays).
 
-use crate::html::{Mark, MarkKind, Row, RunTimeline, StrategyPlots, TunePoint};
+use crate::html::{FleetActivity, Mark, MarkKind, Row, RunTimeline, StrategyPlots, TunePoint};
 use crate::model::StrategyReport;
 use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
@@ -381,6 +381,47 @@ pub fn timeline_svg(t: &RunTimeline) -> DrawResult<String> {
     Ok(svg)
 }
 
+/// A fleet's run: per stretch of time, how many connections broke (black),
+/// were detected (green) and were declared dead by mistake (red), three
+/// bars side by side in each stretch.
+pub fn fleet_svg(f: &FleetActivity, horizon_s: f64) -> DrawResult<String> {
+    let xmax = horizon_s.max(1e-3);
+    let ymax = f.bins.iter().flat_map(|b| b.iter()).copied().max().unwrap_or(0).max(1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, 170)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(64)
+            .build_cartesian_2d(linear_axis(0.0, xmax), 0f64..f64::from(ymax) * 1.1)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .light_line_style(WHITE)
+            .y_labels(5)
+            .x_label_formatter(&|x| tick(*x))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .x_desc("time since the start")
+            .y_desc("how many")
+            .draw()?;
+        let kinds = [MarkKind::Broken, MarkKind::Detection, MarkKind::FalsePositive];
+        let third = f.bin_s / 3.0;
+        for (i, bin) in f.bins.iter().enumerate() {
+            for (k, (&n, kind)) in bin.iter().zip(kinds).enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let x0 = i as f64 * f.bin_s + k as f64 * third;
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.0), (x0 + third, f64::from(n))], kind.color().filled())))?;
+            }
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 /// Keepalive cost against p99 detection latency, one point per grid point:
 /// grey infeasible, blue feasible, ringed when on the Pareto frontier, the
 /// recommendation a large green triangle with its label.
@@ -471,7 +512,7 @@ mod tests {
     #[test]
     fn a_lasting_fault_is_a_span_from_its_start_to_its_end() {
         let outage = Mark { at_s: 3600.0, until_s: Some(5400.0), row: Row::Network, kind: MarkKind::Fault, label: "outage".into() };
-        let t = RunTimeline { seed: 1, horizon_s: 86_400.0, marks: vec![outage] };
+        let t = RunTimeline { seed: 1, horizon_s: 86_400.0, marks: vec![outage], connection: None, fleet: None };
         let svg = timeline_svg(&t).unwrap();
         // 646 plot pixels for a day: the half hour is 13.5 px wide.
         let rect = svg.split("<rect").skip(2).find(|r| r.contains("opacity=\"0.45\"")).expect("a span");
@@ -486,7 +527,13 @@ mod tests {
         let mark = |at_s: f64| Mark { at_s, until_s: None, row: Row::Network, kind: MarkKind::NatExpiry, label: "NAT expiry".into() };
         // The break just after the first of them keeps its label: it matters more.
         let broken = Mark { at_s: 1005.0, until_s: None, row: Row::Network, kind: MarkKind::Broken, label: "broken: NAT expiry".into() };
-        let t = RunTimeline { seed: 1, horizon_s: 86_400.0, marks: vec![mark(1000.0), mark(1010.0), mark(40_000.0), broken] };
+        let t = RunTimeline {
+            seed: 1,
+            horizon_s: 86_400.0,
+            marks: vec![mark(1000.0), mark(1010.0), mark(40_000.0), broken],
+            connection: None,
+            fleet: None,
+        };
         let svg = timeline_svg(&t).unwrap();
         assert_eq!(svg.matches(">\nNAT expiry\n<").count(), 1, "{svg}");
         assert_eq!(svg.matches(">\nbroken: NAT expiry\n<").count(), 1, "{svg}");
