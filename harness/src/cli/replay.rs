@@ -170,6 +170,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let lines = timeline::with_requests(trace_lines, &requests);
     let lines = timeline::filter(lines, at(args.since), at(args.until), &args.only);
     let declarations: Vec<&sim::oracle::Declaration> = r.outcome.declarations.iter().filter(|d| focused(d.slot)).collect();
+    // One connection of a fleet picked: its own break and expiries.
+    let alone = focus.as_ref().filter(|f| f.slots.len() == 1).and_then(|f| r.outcome.slots.get(f.slots.start as usize));
+    let first_break = |slot: &sim::world::SlotOutcome| slot.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0);
+    let broken = match alone {
+        Some(slot) => first_break(slot),
+        None => r.outcome.broken,
+    };
     match args.format {
         ReplayFormat::Text => {
             use std::fmt::Write as _;
@@ -196,10 +203,8 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 }
             }
             super::replay_fleet::fault_lines(&mut out, &faults);
-            // One connection of a fleet picked: its own break and expiries.
-            let alone = focus.as_ref().filter(|f| f.slots.len() == 1).and_then(|f| r.outcome.slots.get(f.slots.start as usize));
             let _ = match (many, alone) {
-                (true, Some(slot)) => match slot.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0) {
+                (true, Some(_)) => match broken {
                     Some((at, cause)) => writeln!(out, "this connection broke at {at}: {cause}"),
                     None => writeln!(out, "this connection never broke"),
                 },
@@ -285,8 +290,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                         duration_s: f.duration.map(|d| d.as_secs_f64()),
                     })
                     .collect(),
-                broken_at_s: r.outcome.broken.map(|b| b.0.as_secs_f64()),
-                broken_cause: r.outcome.broken.map(|b| b.1.to_string()),
+                // With --connection, that connection's break.
+                broken_at_s: broken.map(|b| b.0.as_secs_f64()),
+                broken_cause: broken.map(|b| b.1.to_string()),
                 connections_broken: many.then(|| broken_slots(&r.outcome.slots).len()),
                 stopped_at_s: r.outcome.stopped.map(|(at, _)| at.as_secs_f64()),
                 declarations: declarations
