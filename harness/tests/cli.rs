@@ -894,3 +894,18 @@ fn a_fleets_replay_summarises_first_and_picks_one_connection() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--connection: 50 is past the scenario's 50 connection(s); allowed: 0 to 49"), "{}", stderr(&o));
 }
+
+/// A session fleet replayed with `--connection 6` lists connection 6's
+/// attempts and unavailable periods, not the fleet's first five.
+#[test]
+fn a_picked_session_connection_gets_its_own_session_lines() {
+    let src = std::fs::read_to_string("../scenarios/phone-flaky-cellular-sessions.toml").unwrap();
+    let path = scenario("sessions8", &src.replace("[client.reconnect]", "[client]\ncount = 8\n[client.reconnect]"));
+    let p = path.to_str().unwrap();
+    let o = kasim(&["replay", p, "--strategy", "aggressive-ping-10s", "--seed", "1", "--connection", "6"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let listed: Vec<&str> = text.lines().filter(|l| l.starts_with("connection ") && l.contains(" attempts, ")).collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].starts_with("connection 6: "), "{}", listed[0]);
+}

@@ -253,7 +253,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 );
             }
             if r.requests.is_some() {
-                session_summary(&mut out, &r, s.horizon);
+                session_summary(&mut out, &r, s.horizon, &|slot| focused(slot as u32));
             }
             if let Some((_, late)) = &real {
                 let _ = match late {
@@ -365,11 +365,12 @@ fn broken_connections(out: &mut String, slots: &[sim::world::SlotOutcome]) -> st
     }
 }
 
-/// Per connection slot (the first five): its attempts and unavailable periods.
-fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std::time::Duration) {
+/// Per connection slot that `shown` keeps (the first five): its attempts and unavailable periods.
+fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std::time::Duration, shown: &dyn Fn(usize) -> bool) {
     use std::fmt::Write as _;
     let end = sim::Instant::ZERO + horizon;
-    for (i, slot) in r.outcome.slots.iter().enumerate().take(5) {
+    let picked: Vec<(usize, &sim::world::SlotOutcome)> = r.outcome.slots.iter().enumerate().filter(|(i, _)| shown(*i)).collect();
+    for &(i, slot) in picked.iter().take(5) {
         let established = slot.connections.iter().filter(|c| c.established_at.is_some()).count();
         let periods: Vec<String> = crate::metrics::unavailable_periods(&slot.connections, end)
             .iter()
@@ -381,8 +382,8 @@ fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std:
         let periods = if periods.is_empty() { "never unavailable".to_string() } else { format!("unavailable {}", periods.join(", ")) };
         let _ = writeln!(out, "connection {i}: {} attempts, {established} established; {periods}", slot.connections.len());
     }
-    if r.outcome.slots.len() > 5 {
-        let _ = writeln!(out, "(and {} more connections)", r.outcome.slots.len() - 5);
+    if picked.len() > 5 {
+        let _ = writeln!(out, "(and {} more connections)", picked.len() - 5);
     }
 }
 

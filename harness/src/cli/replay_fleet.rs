@@ -134,25 +134,17 @@ pub(super) fn summary(out: &mut String, r: &RunRecord, s: &Scenario, strategy: &
     );
     let command = |slot: usize| format!("{} --connection {slot}", crate::paste::replay(&s.path, strategy, seed));
     detected.sort_by_key(|d| (d.latency, d.slot));
+    let line = |out: &mut String, what: &str, d: &Detected| {
+        let latency = reports::render::seconds(Some(d.latency.as_secs_f64()));
+        let _ = writeln!(out, "  {what} detection: connection {}, {latency} after its break: {}", d.slot, command(d.slot));
+    };
     if let Some(median) = detected.get((detected.len().saturating_sub(1)) / 2) {
-        let _ = writeln!(
-            out,
-            "  median detection: connection {}, {} after its break: {}",
-            median.slot,
-            reports::render::seconds(Some(median.latency.as_secs_f64())),
-            command(median.slot)
-        );
+        line(out, "median", median);
     }
     // The slowest; among equals, the lowest-numbered (the list is sorted so).
     let slowest = detected.last().map(|d| d.latency);
     if let Some(worst) = detected.iter().find(|d| Some(d.latency) == slowest) {
-        let _ = writeln!(
-            out,
-            "  worst detection: connection {}, {} after its break: {}",
-            worst.slot,
-            reports::render::seconds(Some(worst.latency.as_secs_f64())),
-            command(worst.slot)
-        );
+        line(out, "worst", worst);
     }
     if let Some(&first) = undetected.first() {
         let more = if undetected.len() > 1 { format!(" (and {} more)", undetected.len() - 1) } else { String::new() };
