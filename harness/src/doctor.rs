@@ -98,7 +98,13 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
         });
     };
     let failed = |r: &RunSummary| r.session.as_ref().is_some_and(|x| x.requests.failed > 0);
-    if let Some(nat) = &s.nat {
+    // The path's NATs, each judged on its own; the seeds' lost mappings are
+    // counted over the whole path, so without a period too slow for any box
+    // they are laid at the door of the box that forgets soonest.
+    let nats: Vec<(String, &sim::nat::NatConfig)> = s.nats().collect();
+    let soonest = nats.iter().map(|(_, n)| n.idle_timeout).min();
+    let the = |name: &str| if s.chained { name.to_string() } else { "the NAT".to_string() };
+    for (name, nat) in &nats {
         for (st, runs) in strategies.iter().zip(&runs) {
             let quiet = quiet_period(st);
             // A one-way keepalive never lets a UDP flow reach its stream timer.
@@ -114,15 +120,28 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             } else {
                 (nat.idle_timeout, format!("a TCP flow idle for {}", seconds(nat.idle_timeout)))
             };
-            let too_slow = quiet.is_some_and(|(q, _)| q >= timeout);
+            // A kernel keepalive fires late by up to its timer wheel level's granularity.
+            let late = match quiet {
+                Some((q, "idle")) if st.kind == "tcp_keepalive" => s.tcp.timers.granularity(q),
+                _ => Duration::ZERO,
+            };
+            let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);
             let (seed, count) = evidence(runs, |r| r.nat_expiries() > 0);
-            // Nothing to say: the period is short enough and no seed lost a mapping, or the
-            // strategy sends nothing and its traffic (or its own idle close) kept the flow.
-            if seed.is_none() && !too_slow {
+            // Nothing to say: the period is short enough and no seed lost a mapping (or
+            // another box forgets sooner), or the strategy sends nothing and its traffic
+            // (or its own idle close) kept the flow.
+            if !too_slow && (seed.is_none() || Some(nat.idle_timeout) != soonest) {
                 continue;
             }
             let says = match quiet {
-                Some((q, key)) => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
+                Some((q, key)) if late.is_zero() => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
+                Some((q, key)) => format!(
+                    "{} stays quiet up to {} ({key}), and its probe fires up to {} late on the kernel's timer wheel: {}",
+                    st.name,
+                    seconds(q),
+                    seconds(late),
+                    seconds(q + late)
+                ),
                 None => format!("{} sends nothing of its own on an idle connection", st.name),
             };
             let shown = match seed {
@@ -130,7 +149,8 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
                 None => format!("none of {n} seeds lost one (traffic kept it alive); more seeds may"),
             };
             let rule = format!(
-                "the NAT forgets {flow}, then {}; {says}: {shown}. Keep the keepalive period under the NAT's idle timeout",
+                "{} forgets {flow}, then {}; {says}: {shown}. Keep the keepalive period under the NAT's idle timeout",
+                the(name),
                 match nat.on_expired {
                     sim::nat::OnExpired::Drop => "drops its packets",
                     sim::nat::OnExpired::Rst => "answers with RST",
@@ -143,7 +163,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     }
     let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
     let first = strategies.first().map_or("", |st| st.name.as_str());
-    if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy.and_then(|p| p.forwards_for())) {
+    if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy().and_then(|p| p.forwards_for())) {
         if server <= proxy_idle {
             let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
             let message = format!(
@@ -155,7 +175,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             finding(strategy, "server-closes-before-proxy", message, seed);
         }
     }
-    if let (Some(server), None) = (s.server_idle_timeout, s.proxy) {
+    if let (Some(server), None) = (s.server_idle_timeout, s.proxy()) {
         let pool = s.client_idle_timeout;
         if pool.is_none_or(|c| c >= server) {
             let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));

@@ -37,6 +37,8 @@ pub struct DerivedFault {
     /// (crash); drawn anew for each occurrence, at least 1 ms. `None` when the kind has no
     /// duration or a crash never restarts.
     pub duration: Option<Duration>,
+    /// The box it hits, by its position on the path (a nat_reboot's NAT, the proxy).
+    pub middlebox: Option<u8>,
 }
 
 /// The fault times a seed gives (faults drawn past the horizon are dropped).
@@ -60,16 +62,17 @@ pub fn derive_faults(scenario: &Scenario, seed: u64) -> Vec<DerivedFault> {
                 _ => 0,
             };
             let mut rng = sim::rng::chacha(seed, sim::rng::streams::fault(i, index));
-            let name = match host {
-                Some(HostRef::Client(c)) if scenario.clients > 1 => format!("client:{c}"),
-                Some(HostRef::Proxy) => "proxy".to_string(),
-                Some(h) => h.side().to_string(),
-                None => "nat".to_string(),
+            let name = match (host, f.middlebox) {
+                (Some(HostRef::Client(c)), _) if scenario.clients > 1 => format!("client:{c}"),
+                (Some(HostRef::Proxy) | None, Some(k)) => scenario.box_name(k as usize),
+                (Some(HostRef::Proxy), None) => "proxy".to_string(),
+                (Some(h), _) => h.side().to_string(),
+                (None, None) => "nat".to_string(),
             };
             let target = if f.kind == FaultKind::Outage { format!("{name}.link") } else { name };
             let mut occur = |at: Duration, rng: &mut rand_chacha::ChaCha8Rng| {
                 let duration = f.duration.map(|d| d.sample(rng).max(Duration::from_millis(1)));
-                out.push(DerivedFault { kind: f.kind, side: f.side, host, target: target.clone(), at, duration });
+                out.push(DerivedFault { kind: f.kind, side: f.side, host, target: target.clone(), at, duration, middlebox: f.middlebox });
                 duration
             };
             match f.when {
@@ -106,7 +109,7 @@ fn to_sim(f: &DerivedFault) -> Fault {
         (FaultKind::Suspend, Some(host)) => Fault::Suspend { host, at, duration },
         (FaultKind::Outage, Some(link)) => Fault::Outage { link, at, duration },
         (FaultKind::Crash, Some(host)) => Fault::Crash { host, at, restart_after: f.duration },
-        _ => Fault::NatReboot { at },
+        _ => Fault::NatReboot { at, middlebox: f.middlebox.unwrap_or(0) },
     }
 }
 
@@ -220,8 +223,9 @@ fn build_world(
         connections_per_client: scenario.connections,
         client_link: scenario.client_link.clone(),
         server_link: scenario.server_link.clone(),
-        nat: scenario.nat.clone(),
-        proxy: scenario.proxy,
+        nat: (!scenario.chained).then(|| scenario.nat().cloned()).flatten(),
+        proxy: (!scenario.chained).then(|| scenario.proxy()).flatten(),
+        middleboxes: if scenario.chained { scenario.middleboxes.clone() } else { Vec::new() },
         accept: scenario.accept,
         quic: match transport {
             Transport::Quic(q) => Some(q),

@@ -79,7 +79,7 @@ fn message(tag: u64, size: u64) -> String {
 fn place(p: Place) -> String {
     match p {
         Place::Uplink(s) | Place::Downlink(s) => format!("{s}.link"),
-        Place::Nat => "nat".into(),
+        Place::Nat(nat) => nat.to_string(),
         Place::Host(s) => s.to_string(),
     }
 }
@@ -350,15 +350,21 @@ pub fn lines_of(trace: &[TraceRecord], all: bool, fleet: bool) -> Vec<Line> {
                 }
                 None => (place_of(*p, seg), format!("dropped {} ({})", segment(seg), drop_reason(*reason))),
             },
-            TraceEvent::Translated { before, after } => {
+            TraceEvent::Translated { before, after, nat } => {
                 if !all {
                     continue;
                 }
-                ("nat".into(), format!("{} -> {}", before.src, after.src))
+                // Outward the source changes, inward the destination. A `[nat]`
+                // keeps v2's line (the sources, either way), a chain's box says
+                // which address it rewrote.
+                match (nat, before.src == after.src) {
+                    (sim::trace::NatRef::Chain(_), true) => (nat.to_string(), format!("{} -> {}", before.dst, after.dst)),
+                    _ => (nat.to_string(), format!("{} -> {}", before.src, after.src)),
+                }
             }
-            TraceEvent::NatReset { seg } => ("nat".into(), format!("answers with {}", segment(seg))),
-            TraceEvent::NatMappingCreated { mapping, recreated } => (
-                "nat".into(),
+            TraceEvent::NatReset { seg, nat } => (nat.to_string(), format!("answers with {}", segment(seg))),
+            TraceEvent::NatMappingCreated { mapping, recreated, nat } => (
+                nat.to_string(),
                 format!(
                     "mapping {} -> {} {}",
                     mapping.inside,
@@ -366,10 +372,10 @@ pub fn lines_of(trace: &[TraceRecord], all: bool, fleet: bool) -> Vec<Line> {
                     if *recreated { "re-created mid-stream" } else { "created" }
                 ),
             ),
-            TraceEvent::NatMappingExpired { mapping, idle } => {
-                ("nat".into(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, to_the_ms(*idle)))
+            TraceEvent::NatMappingExpired { mapping, idle, nat } => {
+                (nat.to_string(), format!("mapping {} -> {} expired (idle {})", mapping.inside, mapping.public, to_the_ms(*idle)))
             }
-            TraceEvent::NatRebooted { lost } => ("nat".into(), format!("rebooted, {lost} mapping(s) lost")),
+            TraceEvent::NatRebooted { lost, nat } => (nat.to_string(), format!("rebooted, {lost} mapping(s) lost")),
             TraceEvent::TimerFired { side, late: l, .. } => {
                 late[side.index()] = Some((r.at, *l));
                 continue;
@@ -399,7 +405,7 @@ pub fn lines_of(trace: &[TraceRecord], all: bool, fleet: bool) -> Vec<Line> {
                 FaultEvent::SuspendEnd(s) => (s.to_string(), "resumed".into()),
                 FaultEvent::OutageStart(s) => (format!("{s}.link"), "FAULT: link down".into()),
                 FaultEvent::OutageEnd(s) => (format!("{s}.link"), "link up".into()),
-                FaultEvent::NatReboot => ("nat".into(), "FAULT: rebooting".into()),
+                FaultEvent::NatReboot(nat) => (nat.to_string(), "FAULT: rebooting".into()),
                 FaultEvent::Crash(s) => (s.to_string(), "FAULT: process crashed".into()),
                 FaultEvent::Restarted(s) => (s.to_string(), "process restarted (listening again if a server)".into()),
             },

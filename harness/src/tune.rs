@@ -622,12 +622,15 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     // granularity. Said of each point it names, right after the point (issue 29: the
     // recommendation's 330 s figures read as if they were the cheaper 6m point's).
     let idle = plan.axes.iter().position(|a| a.param == "idle" && plan.strategy.kind == "tcp_keepalive");
-    let wheel = |q: &Point| match (idle, &scenario.nat) {
-        (Some(i), Some(nat)) => {
+    // The box of the path that forgets soonest is the one the keepalive must beat.
+    let soonest = scenario.nats().min_by_key(|(_, n)| n.idle_timeout);
+    let wheel = |q: &Point| match (idle, &soonest) {
+        (Some(i), Some((name, nat))) => {
+            let whose = if scenario.chained { format!("{name}'s") } else { "the NAT's".to_string() };
             let idle = units::parse_duration(&q.values[i]).unwrap_or_default();
             let late = scenario.tcp.timers.granularity(idle);
             format!(
-                "its probes fire up to {:.1} s late on the kernel's timer wheel ({:.1} s {} the NAT's {:.1} s)",
+                "its probes fire up to {:.1} s late on the kernel's timer wheel ({:.1} s {} {whose} {:.1} s)",
                 late.as_secs_f64(),
                 (idle + late).as_secs_f64(),
                 if idle + late < nat.idle_timeout { "<" } else { ">=" },

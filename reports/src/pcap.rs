@@ -3,7 +3,8 @@
 //! Every packet appears as it was on the wire where it was sent: each host's
 //! segments as it sent them, and, behind a NAT, the translated copy on the
 //! server side too (so the capture shows the NAT's public address and port,
-//! and a new port after a `new_port` expiry). Timestamps are simulated time
+//! and a new port after a `new_port` expiry; behind a chain of NATs, one
+//! copy past each). Timestamps are simulated time
 //! from the Unix epoch. Headers are real IPv4 + TCP with the options Linux
 //! sends (SYN: MSS, timestamps, window scale 7; others: NOP NOP timestamps),
 //! so lengths match the simulator's 52-byte headers. A SYN does not
@@ -32,7 +33,7 @@ pub fn wire_packets(trace: &[TraceRecord]) -> Vec<(Duration, Segment)> {
     trace
         .iter()
         .filter_map(|r| match &r.event {
-            TraceEvent::Sent { seg, .. } | TraceEvent::NatReset { seg } => Some((r.at.since_start(), *seg)),
+            TraceEvent::Sent { seg, .. } | TraceEvent::NatReset { seg, .. } => Some((r.at.since_start(), *seg)),
             TraceEvent::Translated { after, .. } => Some((r.at.since_start(), *after)),
             _ => None,
         })

@@ -15,6 +15,27 @@ use crate::tcp::{SocketEvent, TimerKind};
 use crate::time::Instant;
 use std::time::Duration;
 
+/// Which NAT-like box: the world's one `[nat]` (as v1 and v2 name it), or
+/// box N of a `[[middlebox]]` chain, counted from the clients (proxy
+/// included), as fault targets name it (`middlebox:N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NatRef {
+    /// The `[nat]` of a topology without a chain.
+    Only,
+    /// Box N of the chain.
+    Chain(u8),
+}
+
+impl std::fmt::Display for NatRef {
+    /// `nat`, or `middlebox:N`: what a scenario file calls the box.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NatRef::Only => f.write_str("nat"),
+            NatRef::Chain(k) => write!(f, "middlebox:{k}"),
+        }
+    }
+}
+
 /// A place on the path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Place {
@@ -22,8 +43,8 @@ pub enum Place {
     Uplink(Side),
     /// A host's access link, toward the host.
     Downlink(Side),
-    /// The NAT, between the clients' links and the server's.
-    Nat,
+    /// A NAT-like box on the path (the one `[nat]`, or one of a chain).
+    Nat(NatRef),
     /// A host's stack, as a packet arrives off its link.
     Host(Side),
 }
@@ -64,8 +85,8 @@ pub enum FaultEvent {
     OutageStart(Side),
     /// It passes packets again.
     OutageEnd(Side),
-    /// The NAT rebooted, forgetting every mapping.
-    NatReboot,
+    /// A NAT-like box rebooted, forgetting every mapping.
+    NatReboot(NatRef),
     /// The application process of a host of that side died; its kernel
     /// closed its TCP sockets with FIN.
     Crash(Side),
@@ -103,17 +124,21 @@ pub enum TraceEvent {
         /// Why.
         reason: DropReason,
     },
-    /// The NAT rewrote a packet.
+    /// A NAT rewrote a packet.
     Translated {
         /// As it reached the NAT.
         before: Segment,
         /// As the NAT passed it on.
         after: Segment,
+        /// Which box.
+        nat: NatRef,
     },
-    /// The NAT answered an inside packet of a forgotten flow with this RST (policy `rst`).
+    /// A NAT answered an inside packet of a forgotten flow with this RST (policy `rst`).
     NatReset {
         /// The RST, on its way back to the inside host.
         seg: Segment,
+        /// Which box.
+        nat: NatRef,
     },
     /// A segment reached a host.
     Delivered {
@@ -128,18 +153,24 @@ pub enum TraceEvent {
         mapping: Mapping,
         /// Made for a flow already under way (see the NAT event).
         recreated: bool,
+        /// Which box.
+        nat: NatRef,
     },
-    /// The NAT forgot an idle mapping.
+    /// A NAT forgot an idle mapping.
     NatMappingExpired {
         /// The mapping as it was.
         mapping: Mapping,
         /// How long the flow had been silent.
         idle: Duration,
+        /// Which box.
+        nat: NatRef,
     },
-    /// The NAT rebooted.
+    /// A NAT rebooted.
     NatRebooted {
         /// How many mappings it lost.
         lost: usize,
+        /// Which box.
+        nat: NatRef,
     },
     /// A TCP timer ran.
     TimerFired {
@@ -295,16 +326,25 @@ fn emit_with(make: impl FnOnce() -> TraceEvent) {
 fn emit(event: &TraceEvent) {
     use tracing::{debug, info, trace};
     match event {
+        // As v1 and v2 logged it, without the box.
+        TraceEvent::Fault(FaultEvent::NatReboot(NatRef::Only)) => info!(target: "sim", fault = ?format_args!("NatReboot"), "fault"),
         TraceEvent::Fault(f) => info!(target: "sim", fault = ?f, "fault"),
         TraceEvent::Declared { side, cause, verdict, echo } => info!(target: "sim", %side, cause, ?verdict, echo, "declared dead"),
-        TraceEvent::NatRebooted { lost } => info!(target: "sim", lost, "NAT rebooted"),
+        TraceEvent::NatRebooted { lost, nat: NatRef::Only } => info!(target: "sim", lost, "NAT rebooted"),
+        TraceEvent::NatRebooted { lost, nat } => info!(target: "sim", lost, %nat, "NAT rebooted"),
         TraceEvent::Socket { side, event } => debug!(target: "sim", %side, ?event, "socket"),
         TraceEvent::TimerFired { side, timer, late } => debug!(target: "sim", %side, ?timer, ?late, "timer fired"),
-        TraceEvent::NatMappingCreated { mapping, recreated } => {
+        TraceEvent::NatMappingCreated { mapping, recreated, nat: NatRef::Only } => {
             debug!(target: "sim", inside = %mapping.inside, public = %mapping.public, recreated, "NAT mapping created")
         }
-        TraceEvent::NatMappingExpired { mapping, idle } => {
+        TraceEvent::NatMappingCreated { mapping, recreated, nat } => {
+            debug!(target: "sim", %nat, inside = %mapping.inside, public = %mapping.public, recreated, "NAT mapping created")
+        }
+        TraceEvent::NatMappingExpired { mapping, idle, nat: NatRef::Only } => {
             debug!(target: "sim", inside = %mapping.inside, public = %mapping.public, ?idle, "NAT mapping expired")
+        }
+        TraceEvent::NatMappingExpired { mapping, idle, nat } => {
+            debug!(target: "sim", %nat, inside = %mapping.inside, public = %mapping.public, ?idle, "NAT mapping expired")
         }
         TraceEvent::ClosedOnPurpose { side } => debug!(target: "sim", %side, "closed on purpose"),
         TraceEvent::QuicIdleClose { side } => debug!(target: "sim", %side, "QUIC idle close"),
@@ -314,8 +354,10 @@ fn emit(event: &TraceEvent) {
         TraceEvent::Delivered { side, seg } => trace!(target: "sim", %side, kind = ?seg.kind, "delivered {seg}"),
         TraceEvent::Queued { place, seg, wait } => trace!(target: "sim", ?place, ?wait, "queued {seg}"),
         TraceEvent::Dropped { place, seg, reason } => trace!(target: "sim", ?place, ?reason, "dropped {seg}"),
-        TraceEvent::Translated { before, after } => trace!(target: "sim", "NAT translated {before} to {after}"),
-        TraceEvent::NatReset { seg } => trace!(target: "sim", "NAT reset {seg}"),
+        TraceEvent::Translated { before, after, nat: NatRef::Only } => trace!(target: "sim", "NAT translated {before} to {after}"),
+        TraceEvent::Translated { before, after, nat } => trace!(target: "sim", "{nat} translated {before} to {after}"),
+        TraceEvent::NatReset { seg, nat: NatRef::Only } => trace!(target: "sim", "NAT reset {seg}"),
+        TraceEvent::NatReset { seg, nat } => trace!(target: "sim", "{nat} reset {seg}"),
         TraceEvent::AppWrite { side, tag, size } => trace!(target: "sim", %side, tag, size, "application wrote"),
         TraceEvent::AppMessage { side, tag, size } => trace!(target: "sim", %side, tag, size, "application received"),
         TraceEvent::MessageLost { side, tag, size } => trace!(target: "sim", %side, tag, size, "message lost"),
@@ -397,8 +439,8 @@ impl Focus {
             | TraceEvent::Queued { seg, .. }
             | TraceEvent::Dropped { seg, .. }
             | TraceEvent::Delivered { seg, .. }
-            | TraceEvent::NatReset { seg } => self.segment_kept(seg),
-            TraceEvent::Translated { before, after } => self.segment_kept(before) || self.segment_kept(after),
+            | TraceEvent::NatReset { seg, .. } => self.segment_kept(seg),
+            TraceEvent::Translated { before, after, .. } => self.segment_kept(before) || self.segment_kept(after),
             TraceEvent::NatMappingCreated { mapping, .. } | TraceEvent::NatMappingExpired { mapping, .. } => {
                 *mapping.inside.ip() == self.client_ip
             }

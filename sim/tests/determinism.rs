@@ -78,7 +78,7 @@ fn bad_configuration_is_an_error_naming_the_field() {
     let err = World::new(cfg, Box::new(Script::new()), Box::new(Script::new())).err().unwrap();
     assert!(matches!(err, ConfigError::FaultAfterHorizon { index: 0, kind: "vanish", .. }), "{err}");
 
-    let cfg = WorldConfig { faults: vec![Fault::NatReboot { at: Instant::from_secs(1) }], ..WorldConfig::default() };
+    let cfg = WorldConfig { faults: vec![Fault::NatReboot { at: Instant::from_secs(1), middlebox: 0 }], ..WorldConfig::default() };
     let err = World::new(cfg, Box::new(Script::new()), Box::new(Script::new())).err().unwrap();
     assert_eq!(err.to_string(), "fault #0 (nat_reboot) needs a NAT, and the topology has none");
 }

@@ -77,7 +77,7 @@ fn nat_drop_retransmissions_die_at_the_give_up_time() {
     let bound = cfg.tcp.model_timeout(5, ms(200));
     assert!(err - rtx[0] >= bound && rtx[4] - rtx[0] < bound, "{:?} {:?}", err - rtx[0], rtx[4] - rtx[0]);
     // Every copy died at the NAT: the server never heard a thing.
-    let nat_drops = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { place: Place::Nat, .. })).count();
+    let nat_drops = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { place: Place::Nat(_), .. })).count();
     assert_eq!(nat_drops, 1 + 1 + 5, "data, loss probe and 5 retransmissions");
     assert_eq!(message_at(&slog, 7), None);
 }
@@ -106,7 +106,7 @@ fn nat_new_port_the_server_answers_rst_and_the_client_sees_econnreset() {
         .trace
         .iter()
         .filter_map(|r| match r.event {
-            TraceEvent::NatMappingCreated { mapping, recreated: true } => Some(mapping.public.port()),
+            TraceEvent::NatMappingCreated { mapping, recreated: true, .. } => Some(mapping.public.port()),
             _ => None,
         })
         .collect();

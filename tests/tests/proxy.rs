@@ -220,7 +220,7 @@ fn haproxys_client_timeout_half_closes_toward_the_server() {
 #[test]
 fn the_haproxy_preset_has_two_timers_and_a_written_side_wins() {
     let s = scenario("[proxy]\npreset = \"haproxy\"\nserver_timeout = \"2m\"");
-    let p = s.proxy.expect("a proxy");
+    let p = s.proxy().expect("a proxy");
     assert_eq!(
         (p.idle_timeout, p.client_timeout, p.server_timeout),
         (None, Some(std::time::Duration::from_secs(50)), Some(std::time::Duration::from_secs(120)))

@@ -176,6 +176,7 @@ mod tests {
             target: format!("client:{i}.link"),
             at: Duration::from_secs(at),
             duration: Some(Duration::from_secs(30)),
+            middlebox: None,
         }
     }
 

@@ -114,7 +114,7 @@ pub fn unsupported(scenario: &Scenario) -> Vec<String> {
             parts.push(format!("{name} asymmetric delay"));
         }
     }
-    if scenario.nat.is_some() {
+    if scenario.nat().is_some() {
         parts.push("[nat] (no NAT or idle expiry in turmoil)".into());
     }
     if scenario.tcp != TcpConfig::default() {

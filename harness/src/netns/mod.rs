@@ -116,8 +116,11 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if matches!(strategy.transport(), crate::strategy::Transport::Quic(_) | crate::strategy::Transport::Tunnel(_)) {
         parts.push(format!("strategy kind {} (not yet: QUIC and datagram tunnels; allowed: program and the TCP kinds)", strategy.kind));
     }
-    if scenario.proxy.is_some() {
+    if scenario.proxy().is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
+    }
+    if scenario.nats().count() > 1 {
+        parts.push("[[middlebox]] with more than one NAT (not yet: this engine's path holds one NAT)".into());
     }
     for (key, os) in [("client", scenario.client_os), ("server", scenario.server_os)] {
         // Android's stack is Linux's: its hosts run this kernel as they are.

@@ -14,7 +14,7 @@ use crate::runner::DerivedFault;
 use crate::scenario::FaultKind;
 use sim::oracle::Declaration;
 use sim::packet::Segment;
-use sim::trace::{FaultEvent, TraceEvent, TraceRecord};
+use sim::trace::{FaultEvent, NatRef, TraceEvent, TraceRecord};
 use sim::{Instant, Side};
 
 /// The records of one run; does nothing unless on.
@@ -55,14 +55,14 @@ impl Recorder {
     /// The NAT rewrote a client's packet.
     pub fn translated(&mut self, at: Instant, before: Segment, after: Segment) {
         if self.on && before != after {
-            self.push(at, TraceEvent::Translated { before, after });
+            self.push(at, TraceEvent::Translated { before, after, nat: NatRef::Only });
         }
     }
 
     /// The NAT answered a client's packet with this RST.
     pub fn nat_reset(&mut self, at: Instant, seg: Segment) {
         if self.on {
-            self.push(at, TraceEvent::NatReset { seg });
+            self.push(at, TraceEvent::NatReset { seg, nat: NatRef::Only });
         }
     }
 
@@ -90,7 +90,7 @@ impl Recorder {
                 FaultKind::Reboot => vec![(at, FaultEvent::RebootStart(side)), (end, FaultEvent::RebootDone(side))],
                 FaultKind::Suspend => vec![(at, FaultEvent::SuspendStart(side)), (end, FaultEvent::SuspendEnd(side))],
                 FaultKind::Outage => vec![(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
-                FaultKind::NatReboot => vec![(at, FaultEvent::NatReboot)],
+                FaultKind::NatReboot => vec![(at, FaultEvent::NatReboot(NatRef::Only))],
                 FaultKind::Crash if f.duration.is_some() => vec![(at, FaultEvent::Crash(side)), (end, FaultEvent::Restarted(side))],
                 FaultKind::Crash => vec![(at, FaultEvent::Crash(side))],
             };

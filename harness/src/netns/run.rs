@@ -83,8 +83,8 @@ impl<'a> RealRun<'a> {
             hosts.push(RealHost::new(&format!("e{id}-c{i}"), addr::client_ip(i as u32), &scenario.tcp)?);
         }
         hosts.push(RealHost::new(&format!("e{id}-s"), server_ip, &scenario.tcp)?);
-        let mut net = Network::new(seed, scenario.clients, &scenario.client_link, server_ip, &scenario.server_link, scenario.nat.clone());
-        let mut judge = Judge::new(clients, PORT, scenario.nat.as_ref().map(|n| n.on_expired));
+        let mut net = Network::new(seed, scenario.clients, &scenario.client_link, server_ip, &scenario.server_link, scenario.nat().cloned());
+        let mut judge = Judge::new(clients, PORT, scenario.nat().map(|n| n.on_expired));
         let faults = derive_faults(scenario, seed);
         for f in &faults {
             let (Some(h), Some(d)) = (host_index(f, server), f.duration) else { continue };
@@ -127,7 +127,7 @@ impl<'a> RealRun<'a> {
             programs: Programs::of(scenario, strategy, seed, cfg)?,
             tx,
             rx,
-            rec: record::Recorder::new(cfg.trace, scenario.nat.is_some()),
+            rec: record::Recorder::new(cfg.trace, scenario.nat().is_some()),
             endpoints: [DriverStats::default(); 2],
             lateness_ns: Vec::new(),
             opened: vec![false; clients],

@@ -2,7 +2,6 @@
 //! and cross-references checked, and every error naming its span and key.
 
 use super::load::{MAX_HORIZON, MAX_LINK_DELAY, MIN_TRAFFIC_GAP};
-use super::middlebox::{nat, proxy};
 use super::raw::*;
 use super::sessions::{accept_queue, reconnect};
 use super::*;
@@ -11,7 +10,7 @@ use crate::strategy::StrategySpec;
 use crate::units::{self, RandomTime};
 use sim::tcp::TcpConfig;
 use sim::timer::TimerModel;
-use sim::world::AccessLink;
+use sim::world::{AccessLink, Middlebox};
 use sim::Side;
 use std::time::Duration;
 
@@ -88,8 +87,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     let server_os = super::os::parse(ctx, raw.server.as_ref().and_then(|c| c.os.as_ref()), "server.os")?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
-    let nat = raw.nat.map(|n| nat(ctx, n)).transpose()?;
-    let proxy = raw.proxy.map(|p| proxy(ctx, p)).transpose()?;
+    let (middleboxes, chained) = super::middlebox::path(ctx, raw.nat, raw.proxy, raw.middlebox)?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
     let mut warnings = Vec::new();
@@ -98,7 +96,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let around = Around { horizon, has_nat: nat.is_some(), has_proxy: proxy.is_some(), clients };
+            let around = Around { horizon, middleboxes: &middleboxes, chained, clients };
             fault(ctx, i, f, &around, &mut warnings)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -119,9 +117,10 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
             ));
         }
         // QUIC runs end to end over UDP: no TCP proxy to cross, no TCP listen queue.
-        let clash = match (spec.kind, &proxy, &accept) {
+        let proxy = middleboxes.iter().find(|m| matches!(m, Middlebox::Proxy(_)));
+        let clash = match (spec.kind, proxy, &accept) {
             ("quic" | "udp_keepalive", Some(_), _) => {
-                Some("[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it")
+                Some("the proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it")
             }
             ("quic" | "udp_keepalive", _, Some(_)) => {
                 Some("[server.app] backlog is TCP's listen queue; a quic or udp_keepalive strategy needs a topology without it")
@@ -157,12 +156,12 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         connections,
         client_idle_timeout,
         server_idle_timeout,
-        proxy,
         accept,
         reconnect,
         client_link,
         server_link,
-        nat,
+        middleboxes,
+        chained,
         tcp,
         client_os,
         server_os,
@@ -368,15 +367,16 @@ fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<T
 }
 
 /// What a fault is checked against: the rest of the scenario.
-struct Around {
+struct Around<'a> {
     horizon: Duration,
-    has_nat: bool,
-    has_proxy: bool,
+    middleboxes: &'a [Middlebox],
+    chained: bool,
     clients: u32,
 }
 
 fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Vec<String>) -> Result<FaultSpec, ScenarioError> {
-    let Around { horizon, has_nat, has_proxy, clients } = *around;
+    let Around { horizon, middleboxes, chained, clients } = *around;
+    let has_proxy = middleboxes.iter().any(|m| matches!(m, Middlebox::Proxy(_)));
     let key = |k: &str| format!("fault[{i}].{k}");
     let kind = match raw.kind.get_ref().as_str() {
         "vanish" => FaultKind::Vanish,
@@ -399,6 +399,33 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
     let (host, link) = match target.strip_suffix(".link") {
         Some(h) => (h, true),
         None => (target, false),
+    };
+    // "middlebox:2": a box of the chain (0-based, from the clients).
+    let mut middlebox = None;
+    let host = match host.split_once(':') {
+        Some(("middlebox", n)) => {
+            let k = n.parse::<usize>().ok().filter(|&k| k < middleboxes.len() && n.bytes().all(|b| b.is_ascii_digit()));
+            let (Some(k), true) = (k, chained) else {
+                let allowed = match (chained, middleboxes.len()) {
+                    (false, _) => "targets \"nat\" and \"proxy\" without a [[middlebox]] chain".to_string(),
+                    (true, n) => format!("middlebox:0 to middlebox:{} (the chain has {n} boxes)", n - 1),
+                };
+                return Err(ctx.error(Some(raw.target.span()), key("target"), format!("\"{target}\" is not a box of the path; allowed: {allowed}")));
+            };
+            middlebox = Some(k as u8);
+            match middleboxes[k] {
+                Middlebox::Nat(_) => "nat",
+                Middlebox::Proxy(_) => "proxy",
+            }
+        }
+        None if chained && matches!(host, "nat" | "proxy") => {
+            return Err(ctx.error(
+                Some(raw.target.span()),
+                key("target"),
+                format!("a [[middlebox]] chain names its boxes; allowed: middlebox:0 to middlebox:{}", middleboxes.len() - 1),
+            ))
+        }
+        _ => host,
     };
     // "client:3": one client of the fleet (0-based).
     let (host, client) = match host.split_once(':') {
@@ -437,6 +464,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
         _ => {
             let allowed = match kind {
                 FaultKind::Outage => "\"client.link\", \"client:N.link\", \"server.link\"",
+                FaultKind::NatReboot if chained => "a NAT of the chain (\"middlebox:N\" with kind = \"nat\")",
                 FaultKind::NatReboot => "\"nat\"",
                 FaultKind::Suspend => "\"client\", \"client:N\", \"server\"",
                 _ => "\"client\", \"client:N\", \"server\", \"proxy\"",
@@ -448,9 +476,15 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
             ));
         }
     };
-    if kind == FaultKind::NatReboot && !has_nat {
+    if kind == FaultKind::NatReboot && middleboxes.is_empty() {
         return Err(ctx.error(Some(raw.kind.span()), key("kind"), "nat_reboot needs a [nat] section"));
     }
+    // `nat` is the first box of a path without a chain.
+    let middlebox = match kind {
+        FaultKind::NatReboot => Some(middlebox.unwrap_or(0)),
+        _ if host == "proxy" => middlebox.or_else(|| middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_))).map(|k| k as u8)),
+        _ => None,
+    };
     let when = match (&raw.at, &raw.every) {
         (Some(a), Some(e)) => {
             let _ = a;
@@ -532,7 +566,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
         (Some(d), false) => return Err(ctx.error(Some(d.span()), key("duration"), format!("a {} has no duration", kind.name()))),
         (None, false) => None,
     };
-    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", when, duration })
+    Ok(FaultSpec { kind, side, client, proxy: host == "proxy", middlebox, when, duration })
 }
 
 fn expect(ctx: &Ctx, i: usize, raw: &RawExpect, strategies: &[StrategySpec], also: &[&str]) -> Result<Expect, ScenarioError> {

@@ -1,33 +1,37 @@
-//! The middleboxes of a scenario file, validated: `[nat]` and `[proxy]`,
-//! each either written out or named by a `preset` whose numbers are the
-//! defaults of the keys written beside it. Apart from `build.rs` because
-//! the preset merging is one job: which value wins, and what to say when a
-//! key is missing or a name is unknown.
+//! The middleboxes of a scenario file, validated: `[nat]` and `[proxy]`, or
+//! a `[[middlebox]]` chain of them, each either written out or named by a
+//! `preset` whose numbers are the defaults of the keys written beside it.
+//! Apart from `build.rs` because the preset merging is one job: which value
+//! wins, and what to say when a key is missing or a name is unknown.
 
 use super::presets;
-use super::raw::{RawNat, RawProxy, S};
+use super::raw::{RawMiddlebox, RawNat, RawProxy, S};
+use sim::world::Middlebox;
 use crate::source::{Ctx, ScenarioError};
 use crate::units;
 use sim::nat::{NatConfig, OnExpired};
 use std::time::Duration;
 
-pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig, ScenarioError> {
+pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world::ProxyConfig, ScenarioError> {
+    let key = |k: &str| format!("{prefix}.{k}");
     use sim::world::OnIdle;
     let preset = match &raw.preset {
         None => None,
         Some(name) => Some(presets::proxy(name.get_ref()).ok_or_else(|| {
             let allowed = presets::allowed(presets::PROXY_PRESETS.iter().map(|p| p.name));
-            ctx.error(Some(name.span()), "proxy.preset", format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
+            ctx.error(Some(name.span()), &key("preset"), format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
         })?),
     };
     let per_side_key = raw.client_timeout.as_ref().or(raw.server_timeout.as_ref());
     if let (Some(_), Some(v)) = (&raw.idle_timeout, per_side_key) {
-        let key = if raw.client_timeout.is_some() { "proxy.client_timeout" } else { "proxy.server_timeout" };
+        let which = if raw.client_timeout.is_some() { key("client_timeout") } else { key("server_timeout") };
         return Err(ctx.error(
             Some(v.span()),
-            key,
-            "is not allowed beside proxy.idle_timeout; allowed: idle_timeout (one timer, a cloud load balancer's) \
+            which,
+            format!("is not allowed beside {}; allowed: idle_timeout (one timer, a cloud load balancer's) \
              or client_timeout and server_timeout (haproxy's two)",
+                key("idle_timeout")
+            ),
         ));
     }
     let side = |v: &Option<super::raw::S<String>>, key: &str, preset_value: Option<Duration>| match v {
@@ -36,7 +40,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
     };
     let (mut idle_timeout, mut client_timeout, mut server_timeout) = (None, None, None);
     match (&raw.idle_timeout, per_side_key, preset.map(|p| p.timers)) {
-        (Some(v), _, _) => idle_timeout = ctx.timeout(v, "proxy.idle_timeout", "never")?,
+        (Some(v), _, _) => idle_timeout = ctx.timeout(v, &key("idle_timeout"), "never")?,
         // Keys written in the file win; a side left out takes the preset's
         // timer for it (a one-timer preset's for both).
         (None, Some(_), timers) => {
@@ -45,8 +49,8 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
                 Some(presets::ProxyTimers::PerSide { client, server }) => (Some(client), Some(server)),
                 None => (None, None),
             };
-            client_timeout = side(&raw.client_timeout, "proxy.client_timeout", c)?;
-            server_timeout = side(&raw.server_timeout, "proxy.server_timeout", s)?;
+            client_timeout = side(&raw.client_timeout, &key("client_timeout"), c)?;
+            server_timeout = side(&raw.server_timeout, &key("server_timeout"), s)?;
         }
         (None, None, Some(presets::ProxyTimers::Idle(t))) => idle_timeout = Some(t),
         (None, None, Some(presets::ProxyTimers::PerSide { client, server })) => {
@@ -60,7 +64,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
         Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
-                "proxy.on_idle",
+                &key("on_idle"),
                 format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
             )
         })?,
@@ -68,19 +72,19 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy) -> Result<sim::world::ProxyConfig,
     Ok(sim::world::ProxyConfig { idle_timeout, on_idle, client_timeout, server_timeout })
 }
 
-pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
+pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, ScenarioError> {
+    let key = |k: &str| format!("{prefix}.{k}");
     let preset = match &raw.preset {
         None => None,
         Some(name) => Some(presets::nat(name.get_ref()).ok_or_else(|| {
-            let allowed = presets::allowed(presets::NAT_PRESETS.iter().map(|p| p.name));
-            ctx.error(Some(name.span()), "nat.preset", format!("\"{}\" is not a NAT preset; allowed: {allowed}", name.get_ref()))
+            ctx.error(Some(name.span()), &key("preset"), format!("\"{}\" is not a NAT preset; allowed: {}", name.get_ref(), nat_presets()))
         })?),
     };
     let idle = match (&raw.idle_timeout, preset) {
         (Some(v), _) => {
-            let idle = ctx.unit(v, "nat.idle_timeout", units::parse_duration)?;
+            let idle = ctx.unit(v, &key("idle_timeout"), units::parse_duration)?;
             if idle.is_zero() {
-                return Err(ctx.error(Some(v.span()), "nat.idle_timeout", "must be greater than zero"));
+                return Err(ctx.error(Some(v.span()), &key("idle_timeout"), "must be greater than zero"));
             }
             idle
         }
@@ -88,7 +92,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
         (None, None) => {
             return Err(ctx.error(
                 None,
-                "nat.idle_timeout",
+                &key("idle_timeout"),
                 "missing; allowed: a duration such as \"350s\", or a `preset` (kasim list --presets)",
             ))
         }
@@ -104,7 +108,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
         (Some(v), _) => behaviour(v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
-                "nat.on_expired",
+                &key("on_expired"),
                 format!("\"{}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\"", v.get_ref()),
             )
         })?,
@@ -112,7 +116,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
         (None, None) => {
             return Err(ctx.error(
                 None,
-                "nat.on_expired",
+                &key("on_expired"),
                 "missing; allowed: \"drop\", \"rst\", \"new_port\", \"loose\", or a `preset` (kasim list --presets)",
             ))
         }
@@ -123,9 +127,9 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
         cfg.udp_idle_timeout = p.udp_idle_timeout.unwrap_or(cfg.udp_idle_timeout);
     }
     if let Some(t) = &raw.transitory_timeout {
-        cfg.transitory_timeout = ctx.unit(t, "nat.transitory_timeout", units::parse_duration)?;
+        cfg.transitory_timeout = ctx.unit(t, &key("transitory_timeout"), units::parse_duration)?;
         if cfg.transitory_timeout.is_zero() {
-            return Err(ctx.error(Some(t.span()), "nat.transitory_timeout", "must be greater than zero"));
+            return Err(ctx.error(Some(t.span()), &key("transitory_timeout"), "must be greater than zero"));
         }
     }
     if let Some(r) = raw.refresh_on_inbound {
@@ -139,13 +143,163 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat) -> Result<NatConfig, ScenarioError> {
         Ok(d)
     };
     if let Some(t) = &raw.udp_idle_timeout {
-        cfg.udp_idle_timeout = positive(t, "nat.udp_idle_timeout")?;
+        cfg.udp_idle_timeout = positive(t, &key("udp_idle_timeout"))?;
     }
     cfg.udp_stream_timeout = match (&raw.udp_stream_timeout, preset.and_then(|p| p.udp_stream_timeout)) {
-        (Some(t), _) => positive(t, "nat.udp_stream_timeout")?,
+        (Some(t), _) => positive(t, &key("udp_stream_timeout"))?,
         // A preset's stream timer holds unless the file set the idle one (then, as without a preset).
         (None, Some(stream)) if raw.udp_idle_timeout.is_none() => stream,
         _ => cfg.udp_idle_timeout,
     };
     Ok(cfg)
+}
+
+/// The path's boxes from the clients, and whether the file wrote them as a
+/// `[[middlebox]]` chain. Each NAT of a chain gets its own public address
+/// (the first keeps `[nat]`'s, so a chain of one NAT runs as `[nat]` does).
+pub(super) fn path(
+    ctx: &Ctx,
+    raw_nat: Option<RawNat>,
+    raw_proxy: Option<RawProxy>,
+    chain: Vec<RawMiddlebox>,
+) -> Result<(Vec<Middlebox>, bool), ScenarioError> {
+    if chain.is_empty() {
+        let nat = raw_nat.map(|n| nat(ctx, n, "nat")).transpose()?.map(Middlebox::Nat);
+        let proxy = raw_proxy.map(|p| proxy(ctx, p, "proxy")).transpose()?.map(Middlebox::Proxy);
+        return Ok((nat.into_iter().chain(proxy).collect(), false));
+    }
+    if raw_nat.is_some() || raw_proxy.is_some() {
+        let table = if raw_nat.is_some() { "nat" } else { "proxy" };
+        return Err(ctx.error(
+            chain.first().map(|m| m.kind.span()),
+            "middlebox",
+            format!("is not allowed beside [{table}]; allowed: [nat] and [proxy], or a [[middlebox]] chain instead of both"),
+        ));
+    }
+    if chain.len() > sim::world::MAX_MIDDLEBOXES {
+        return Err(ctx.error(
+            chain.get(sim::world::MAX_MIDDLEBOXES).map(|m| m.kind.span()),
+            "middlebox",
+            format!("has {} boxes; allowed: at most {}", chain.len(), sim::world::MAX_MIDDLEBOXES),
+        ));
+    }
+    let mut boxes = Vec::with_capacity(chain.len());
+    let mut proxy_at: Option<usize> = None;
+    for (k, m) in chain.into_iter().enumerate() {
+        let prefix = format!("middlebox[{k}]");
+        let kind_span = m.kind.span();
+        match m.kind.get_ref().as_str() {
+            "nat" => {
+                let mut cfg = nat(ctx, into_nat(ctx, m, &prefix)?, &prefix)?;
+                let index = boxes.iter().filter(|b| matches!(b, Middlebox::Nat(_))).count();
+                cfg.public_ip = public_ip(index);
+                boxes.push(Middlebox::Nat(cfg));
+            }
+            "proxy" => {
+                if let Some(first) = proxy_at {
+                    return Err(ctx.error(
+                        Some(kind_span),
+                        format!("{prefix}.kind"),
+                        format!("a second proxy (middlebox[{first}] is one); allowed: at most one kind = \"proxy\" per chain"),
+                    ));
+                }
+                proxy_at = Some(k);
+                boxes.push(Middlebox::Proxy(proxy(ctx, into_proxy(ctx, m, &prefix)?, &prefix)?));
+            }
+            other => {
+                return Err(ctx.error(
+                    Some(kind_span),
+                    format!("{prefix}.kind"),
+                    format!("\"{other}\" is not a middlebox kind; allowed: \"nat\", \"proxy\""),
+                ))
+            }
+        }
+    }
+    Ok((boxes, true))
+}
+
+/// The public address of a chain's `index`-th NAT: `[nat]`'s for the first,
+/// then the next addresses of the same documentation range (RFC 5737).
+fn public_ip(index: usize) -> std::net::Ipv4Addr {
+    let first = u32::from(sim::packet::addr::NAT_PUBLIC_IP);
+    std::net::Ipv4Addr::from(first + index as u32)
+}
+
+/// A key written on a box of the other kind: where, and which.
+fn foreign(ctx: &Ctx, prefix: &str, kind: &str, keys: &[(&str, Option<std::ops::Range<usize>>)]) -> Result<(), ScenarioError> {
+    match keys.iter().find(|(_, span)| span.is_some()) {
+        Some((k, span)) => Err(ctx.error(
+            span.clone(),
+            format!("{prefix}.{k}"),
+            format!("is not a key of a kind = \"{kind}\" box; allowed: the keys of [{kind}] (see `kasim schema`)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn into_nat(ctx: &Ctx, m: RawMiddlebox, prefix: &str) -> Result<RawNat, ScenarioError> {
+    let span = |v: &Option<S<String>>| v.as_ref().map(|v| v.span());
+    foreign(
+        ctx,
+        prefix,
+        "nat",
+        &[("client_timeout", span(&m.client_timeout)), ("server_timeout", span(&m.server_timeout)), ("on_idle", span(&m.on_idle))],
+    )?;
+    let preset = match m.preset {
+        Some(p) if presets::nat(p.get_ref()).is_none() && presets::proxy(p.get_ref()).is_some() => {
+            return Err(ctx.error(
+                Some(p.span()),
+                format!("{prefix}.preset"),
+                format!("\"{}\" is a proxy preset; write kind = \"proxy\", or allowed: {}", p.get_ref(), nat_presets()),
+            ))
+        }
+        p => p,
+    };
+    Ok(RawNat {
+        preset,
+        idle_timeout: m.idle_timeout,
+        on_expired: m.on_expired,
+        transitory_timeout: m.transitory_timeout,
+        refresh_on_inbound: m.refresh_on_inbound.map(S::into_inner),
+        udp_idle_timeout: m.udp_idle_timeout,
+        udp_stream_timeout: m.udp_stream_timeout,
+    })
+}
+
+fn into_proxy(ctx: &Ctx, m: RawMiddlebox, prefix: &str) -> Result<RawProxy, ScenarioError> {
+    let span = |v: &Option<S<String>>| v.as_ref().map(|v| v.span());
+    foreign(
+        ctx,
+        prefix,
+        "proxy",
+        &[
+            ("on_expired", span(&m.on_expired)),
+            ("transitory_timeout", span(&m.transitory_timeout)),
+            ("refresh_on_inbound", m.refresh_on_inbound.as_ref().map(|v| v.span())),
+            ("udp_idle_timeout", span(&m.udp_idle_timeout)),
+            ("udp_stream_timeout", span(&m.udp_stream_timeout)),
+        ],
+    )?;
+    let preset = match m.preset {
+        Some(p) if presets::proxy(p.get_ref()).is_none() && presets::nat(p.get_ref()).is_some() => {
+            let allowed = presets::allowed(presets::PROXY_PRESETS.iter().map(|p| p.name));
+            return Err(ctx.error(
+                Some(p.span()),
+                format!("{prefix}.preset"),
+                format!("\"{}\" is a NAT-like box's preset; write kind = \"nat\", or allowed: {allowed}", p.get_ref()),
+            ));
+        }
+        p => p,
+    };
+    Ok(RawProxy {
+        preset,
+        idle_timeout: m.idle_timeout,
+        client_timeout: m.client_timeout,
+        server_timeout: m.server_timeout,
+        on_idle: m.on_idle,
+    })
+}
+
+fn nat_presets() -> String {
+    presets::allowed(presets::NAT_PRESETS.iter().map(|p| p.name))
 }

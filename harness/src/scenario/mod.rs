@@ -27,7 +27,7 @@ use crate::strategy::StrategySpec;
 use crate::units::RandomTime;
 use sim::nat::NatConfig;
 use sim::tcp::TcpConfig;
-use sim::world::AccessLink;
+use sim::world::{AccessLink, Middlebox, ProxyConfig};
 use sim::Side;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -190,6 +190,9 @@ pub struct FaultSpec {
     /// The fault hits the proxy (`target = "proxy"`); `side` is then the server's
     /// (the role the proxy plays toward the clients).
     pub proxy: bool,
+    /// The box it hits, by its position on the path from the clients
+    /// (`middlebox:N`; a `[nat]` is box 0): a nat_reboot's NAT, or the proxy.
+    pub middlebox: Option<u8>,
     /// When it happens: once at a (maybe random) time, or again and again.
     pub when: FaultWhen,
     /// `duration` (a fixed or random time, drawn anew for each occurrence): required for reboot,
@@ -412,8 +415,6 @@ pub struct Scenario {
     pub client_idle_timeout: Option<Duration>,
     /// `[server.app] idle_timeout`: the server closes a connection idle this long.
     pub server_idle_timeout: Option<Duration>,
-    /// `[proxy]`: a TCP-terminating proxy between the NAT and the server.
-    pub proxy: Option<sim::world::ProxyConfig>,
     /// `[client.reconnect]`, if the file has the table.
     pub reconnect: Option<Reconnect>,
     /// `[server.app] backlog` / `accept_time`: the server's listen queue.
@@ -422,8 +423,12 @@ pub struct Scenario {
     pub client_link: AccessLink,
     /// `[server.link]`: the server's access link (both directions).
     pub server_link: AccessLink,
-    /// `[nat]`: the one NAT box shared by every client host, if any.
-    pub nat: Option<NatConfig>,
+    /// The boxes between the clients and the server, from the clients: a
+    /// `[[middlebox]]` chain, or `[nat]` then `[proxy]`.
+    pub middleboxes: Vec<Middlebox>,
+    /// The file wrote `[[middlebox]]` (boxes are then named `middlebox:N`),
+    /// not `[nat]`/`[proxy]`.
+    pub chained: bool,
     /// `[tcp]`: the Linux sysctls of every host's stack (defaults where the file says nothing).
     pub tcp: TcpConfig,
     /// `[client] os`: the client hosts' stack where it is not Linux's (`None`: Linux).
@@ -456,5 +461,37 @@ impl Scenario {
     /// The reconnect policy in force (`off` without the table).
     pub fn reconnect_policy(&self) -> Reconnect {
         self.reconnect.unwrap_or_default()
+    }
+
+    /// The NAT-like boxes of the path, from the clients, each with the name
+    /// a file and a replay give it (`nat`, or `middlebox:N`).
+    pub fn nats(&self) -> impl Iterator<Item = (String, &NatConfig)> {
+        self.middleboxes.iter().enumerate().filter_map(|(k, m)| match m {
+            Middlebox::Nat(n) => Some((self.box_name(k), n)),
+            Middlebox::Proxy(_) => None,
+        })
+    }
+
+    /// The first NAT from the clients, if the path has one.
+    pub fn nat(&self) -> Option<&NatConfig> {
+        self.nats().next().map(|(_, n)| n)
+    }
+
+    /// The path's TCP-terminating proxy, if it has one.
+    pub fn proxy(&self) -> Option<ProxyConfig> {
+        self.middleboxes.iter().find_map(|m| match m {
+            Middlebox::Proxy(p) => Some(*p),
+            Middlebox::Nat(_) => None,
+        })
+    }
+
+    /// How files, faults and replays name box `k` of the path: `nat` and
+    /// `proxy` without a chain, `middlebox:k` in one.
+    pub fn box_name(&self, k: usize) -> String {
+        match (&self.middleboxes[k], self.chained) {
+            (_, true) => format!("middlebox:{k}"),
+            (Middlebox::Nat(_), false) => "nat".into(),
+            (Middlebox::Proxy(_), false) => "proxy".into(),
+        }
     }
 }

@@ -33,6 +33,9 @@ pub(super) struct RawScenario {
     pub(super) server: Option<RawHost>,
     pub(super) nat: Option<RawNat>,
     pub(super) proxy: Option<RawProxy>,
+    /// Boxes in series from the clients toward the server, instead of [nat] and [proxy]: any number of kind "nat", at most one "proxy". Fault targets name them "middlebox:N" (0-based, from the clients).
+    #[serde(default)]
+    pub(super) middlebox: Vec<RawMiddlebox>,
     pub(super) tcp: Option<RawTcp>,
     #[serde(default)]
     pub(super) traffic: Vec<RawTraffic>,
@@ -199,6 +202,54 @@ pub(super) struct RawProxy {
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) server_timeout: Option<S<String>>,
     /// How: "fin" (default), "rst", or "silent" (forget both legs; the next segment meets a RST). With client_timeout/server_timeout, "fin" is haproxy's close (FIN to the client, FIN and RST to the server) and "rst" its nolinger (FIN and RST to the client, RST to the server).
+    #[serde(default)]
+    #[schemars(schema_with = "on_idle_schema")]
+    pub(super) on_idle: Option<S<String>>,
+}
+
+/// One box of a `[[middlebox]]` chain: the keys of [nat] or of [proxy], as `kind` says.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMiddlebox {
+    /// "nat" (a NAT-like box: a NAT, a firewall, a load balancer that does not terminate TCP) or "proxy" (a TCP-terminating one).
+    #[schemars(schema_with = "middlebox_kind_schema")]
+    pub(super) kind: S<String>,
+    /// A named box of that kind (`kasim list --presets`).
+    #[serde(default)]
+    #[schemars(schema_with = "middlebox_preset_schema")]
+    pub(super) preset: Option<S<String>>,
+    /// nat: idle timeout of an established flow; proxy: of a client connection ("0s" = never).
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) idle_timeout: Option<S<String>>,
+    /// nat only: as [nat] on_expired.
+    #[serde(default)]
+    #[schemars(schema_with = "on_expired_schema")]
+    pub(super) on_expired: Option<S<String>>,
+    /// nat only: as [nat] transitory_timeout.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) transitory_timeout: Option<S<String>>,
+    /// nat only: as [nat] refresh_on_inbound.
+    #[schemars(with = "Option<bool>")]
+    pub(super) refresh_on_inbound: Option<S<bool>>,
+    /// nat only: as [nat] udp_idle_timeout.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) udp_idle_timeout: Option<S<String>>,
+    /// nat only: as [nat] udp_stream_timeout.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) udp_stream_timeout: Option<S<String>>,
+    /// proxy only: as [proxy] client_timeout.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) client_timeout: Option<S<String>>,
+    /// proxy only: as [proxy] server_timeout.
+    #[serde(default)]
+    #[schemars(schema_with = "opt_duration_schema")]
+    pub(super) server_timeout: Option<S<String>>,
+    /// proxy only: as [proxy] on_idle.
     #[serde(default)]
     #[schemars(schema_with = "on_idle_schema")]
     pub(super) on_idle: Option<S<String>>,

@@ -38,6 +38,14 @@ pub(crate) fn proxy_preset_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = super::presets::PROXY_PRESETS.iter().map(|p| p.name).collect();
     json_schema!({ "enum": names })
 }
+pub(crate) fn middlebox_preset_schema(_: &mut SchemaGenerator) -> Schema {
+    let nats = super::presets::NAT_PRESETS.iter().map(|p| p.name);
+    let names: Vec<&str> = nats.chain(super::presets::PROXY_PRESETS.iter().map(|p| p.name)).collect();
+    json_schema!({ "enum": names })
+}
+pub(crate) fn middlebox_kind_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": ["nat", "proxy"] })
+}
 pub(crate) fn os_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = sim::tcp::Os::ALL.iter().map(|o| o.name()).collect();
     json_schema!({ "enum": names })

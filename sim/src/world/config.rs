@@ -21,6 +21,21 @@ pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 10_000;
 /// Most connections in one world (client hosts × connections): the NAT's
 /// public ports above 1024.
 pub const MAX_SLOTS: u32 = 60_000;
+/// Most boxes on one path ([`WorldConfig::middleboxes`]): more than any
+/// field report's path, and a box's index fits the trace's byte.
+pub const MAX_MIDDLEBOXES: usize = 16;
+
+/// One box on the path from the clients to the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Middlebox {
+    /// A NAT-like box: a NAT, a firewall's connection tracking, a
+    /// pass-through load balancer that forgets idle flows. Each NAT of a
+    /// path needs its own public address.
+    Nat(NatConfig),
+    /// A TCP-terminating proxy: the clients' connections end at it, and it
+    /// opens its own to the server. At most one per path.
+    Proxy(ProxyConfig),
+}
 
 /// The fewest connection endpoints a run may open before it is stopped
 /// ([`WorldConfig::connection_limit`]): the world keeps every connection's
@@ -127,10 +142,13 @@ pub enum Fault {
         /// How long it passes nothing.
         duration: Duration,
     },
-    /// The NAT forgets every mapping.
+    /// A NAT-like box forgets every mapping.
     NatReboot {
         /// When.
         at: Instant,
+        /// The box: its position on the path from the clients
+        /// ([`WorldConfig::path`]; 0 for `[nat]`).
+        middlebox: u8,
     },
     /// The application process dies; its kernel closes every socket (FIN).
     /// With `restart_after`, a supervisor starts it again that much later
@@ -153,7 +171,7 @@ impl Fault {
             | Fault::Reboot { at, .. }
             | Fault::Suspend { at, .. }
             | Fault::Outage { at, .. }
-            | Fault::NatReboot { at }
+            | Fault::NatReboot { at, .. }
             | Fault::Crash { at, .. } => at,
         }
     }
@@ -271,6 +289,25 @@ impl ProxyConfig {
         ProxyConfig { idle_timeout, on_idle, client_timeout: None, server_timeout: None }
     }
 
+    /// Its timers are positive, and one timer or haproxy's two, not both.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, t) in [
+            ("proxy.idle_timeout", self.idle_timeout),
+            ("proxy.client_timeout", self.client_timeout),
+            ("proxy.server_timeout", self.server_timeout),
+        ] {
+            if t.is_some_and(|t| t.is_zero()) {
+                return Err(ConfigError::MustBePositive { field });
+            }
+        }
+        if self.idle_timeout.is_some() && self.per_side() {
+            return Err(ConfigError::Unsupported {
+                what: "proxy.idle_timeout with proxy.client_timeout/server_timeout (one timer, or haproxy's two)",
+            });
+        }
+        Ok(())
+    }
+
     /// haproxy's two timers are in use.
     pub fn per_side(&self) -> bool {
         self.client_timeout.is_some() || self.server_timeout.is_some()
@@ -310,6 +347,10 @@ pub struct WorldConfig {
     pub nat: Option<NatConfig>,
     /// A TCP-terminating proxy between the NAT and the server's link.
     pub proxy: Option<ProxyConfig>,
+    /// Boxes in series from the clients toward the server (`[[middlebox]]`),
+    /// instead of `nat` and `proxy`: any number of NATs, at most one proxy.
+    /// Empty: the path is `nat` then `proxy` ([`path`](Self::path)).
+    pub middleboxes: Vec<Middlebox>,
     /// The server application's listen queue; `None`: it accepts at once, without limit.
     pub accept: Option<AcceptQueue>,
     /// Every connection is QUIC (quinn-proto over UDP) with these transport
@@ -355,6 +396,7 @@ impl Default for WorldConfig {
             server_link: AccessLink::default(),
             nat: None,
             proxy: None,
+            middleboxes: Vec::new(),
             accept: None,
             quic: None,
             tunnel: None,
@@ -372,6 +414,26 @@ impl Default for WorldConfig {
 }
 
 impl WorldConfig {
+    /// The boxes between the clients and the server, from the clients:
+    /// [`middleboxes`](Self::middleboxes), or else `nat` then `proxy`.
+    pub fn path(&self) -> Vec<Middlebox> {
+        if !self.middleboxes.is_empty() {
+            return self.middleboxes.clone();
+        }
+        let nat = self.nat.clone().map(Middlebox::Nat);
+        nat.into_iter().chain(self.proxy.map(Middlebox::Proxy)).collect()
+    }
+
+    /// The path's TCP-terminating proxy, if it has one.
+    pub fn proxy_config(&self) -> Option<ProxyConfig> {
+        self.proxy.or_else(|| {
+            self.middleboxes.iter().find_map(|m| match m {
+                Middlebox::Proxy(p) => Some(*p),
+                Middlebox::Nat(_) => None,
+            })
+        })
+    }
+
     /// Connections in the world: one slot per client connection.
     pub fn slots(&self) -> u32 {
         self.clients.saturating_mul(self.connections_per_client)
@@ -405,33 +467,38 @@ impl WorldConfig {
         self.client_link.down.validate("client.link.down")?;
         self.server_link.up.validate("server.link.up")?;
         self.server_link.down.validate("server.link.down")?;
-        if let Some(nat) = &self.nat {
-            nat.validate()?;
-        }
         self.tcp.validate()?;
         for t in [&self.client_tcp, &self.server_tcp].into_iter().flatten() {
             t.validate()?;
         }
-        if let Some(p) = &self.proxy {
-            for (field, t) in [
-                ("proxy.idle_timeout", p.idle_timeout),
-                ("proxy.client_timeout", p.client_timeout),
-                ("proxy.server_timeout", p.server_timeout),
-            ] {
-                if t.is_some_and(|t| t.is_zero()) {
-                    return Err(ConfigError::MustBePositive { field });
+        if !self.middleboxes.is_empty() && (self.nat.is_some() || self.proxy.is_some()) {
+            return Err(ConfigError::Unsupported { what: "middleboxes (a chain) beside nat or proxy" });
+        }
+        let path = self.path();
+        if path.len() > MAX_MIDDLEBOXES {
+            return Err(ConfigError::OutOfRange { field: "middlebox", value: path.len().to_string(), allowed: "at most 16 boxes" });
+        }
+        let mut public = Vec::new();
+        for m in &path {
+            match m {
+                Middlebox::Nat(nat) => {
+                    nat.validate()?;
+                    if public.contains(&nat.public_ip) {
+                        return Err(ConfigError::Unsupported { what: "two NATs on one path with the same public address" });
+                    }
+                    public.push(nat.public_ip);
                 }
-            }
-            if p.idle_timeout.is_some() && p.per_side() {
-                return Err(ConfigError::Unsupported {
-                    what: "proxy.idle_timeout with proxy.client_timeout/server_timeout (one timer, or haproxy's two)",
-                });
+                Middlebox::Proxy(p) => p.validate()?,
             }
         }
-        if self.tunnel.is_some() && (self.quic.is_some() || self.proxy.is_some() || self.accept.is_some()) {
+        if path.iter().filter(|m| matches!(m, Middlebox::Proxy(_))).count() > 1 {
+            return Err(ConfigError::Unsupported { what: "two TCP-terminating proxies on one path" });
+        }
+        let proxy = self.proxy_config();
+        if self.tunnel.is_some() && (self.quic.is_some() || proxy.is_some() || self.accept.is_some()) {
             return Err(ConfigError::Unsupported { what: "a datagram tunnel with QUIC, a TCP proxy or a listen queue" });
         }
-        if self.quic.is_some() && self.proxy.is_some() {
+        if self.quic.is_some() && proxy.is_some() {
             return Err(ConfigError::Unsupported { what: "a QUIC connection through [proxy] (a TCP-terminating proxy)" });
         }
         if self.quic.is_some() && self.accept.is_some() {
@@ -446,14 +513,16 @@ impl WorldConfig {
             if f.duration().is_some_and(|d| d.is_zero()) {
                 return Err(ConfigError::FaultNeedsDuration { index, kind });
             }
-            if matches!(f, Fault::NatReboot { .. }) && self.nat.is_none() {
-                return Err(ConfigError::NoNat { index, kind });
+            if let Fault::NatReboot { middlebox, .. } = *f {
+                if !matches!(path.get(middlebox as usize), Some(Middlebox::Nat(_))) {
+                    return Err(ConfigError::NoNat { index, kind });
+                }
             }
             match f.target() {
                 Some(HostRef::Client(i)) if i >= self.clients => {
                     return Err(ConfigError::NoSuchClient { index, kind, client: i, clients: self.clients });
                 }
-                Some(HostRef::Proxy) if self.proxy.is_none() => return Err(ConfigError::NoProxy { index, kind }),
+                Some(HostRef::Proxy) if proxy.is_none() => return Err(ConfigError::NoProxy { index, kind }),
                 Some(HostRef::Proxy) if matches!(f, Fault::Suspend { .. } | Fault::Outage { .. }) => {
                     return Err(ConfigError::BadFaultTarget { index, kind, target: "proxy", allowed: "client, server" })
                 }

@@ -104,12 +104,14 @@ impl World {
                 self.evidence_of(h).open_transient(now, Condition::Outage);
                 FaultEvent::OutageStart(link.side())
             }
-            Fault::NatReboot { .. } => {
-                if let Some(nat) = &mut self.nat {
-                    nat.reboot();
-                }
-                self.trace.record(now, || TraceEvent::Fault(FaultEvent::NatReboot));
-                self.after_nat();
+            Fault::NatReboot { middlebox, .. } => {
+                // Validated: the box is a NAT. Its index among the NATs is
+                // how many NATs come before it on the path.
+                let Some(k) = self.nat_at(middlebox as usize) else { return };
+                self.nats[k].nat.reboot();
+                let name = self.nats[k].name;
+                self.trace.record(now, || TraceEvent::Fault(FaultEvent::NatReboot(name)));
+                self.after_nat(k);
                 return;
             }
             Fault::Crash { host, .. } => {

@@ -8,6 +8,11 @@
 //! client n ── its link ──┘
 //! ```
 //!
+//! The middle is a path of boxes ([`WorldConfig::path`]): NATs, and at most
+//! one proxy, which is a host of its own. A packet crosses the NATs on its
+//! side of the proxy within the event that brings it off its link (boxes
+//! add no delay), so a chain costs a NAT lookup per box and no events.
+//!
 //! Every client host opens `connections_per_client` connections to the
 //! server at time 0; each is a *slot*, judged on its own by the oracle. A
 //! host's stack finds a segment's connection by its 4-tuple in a hash map;
@@ -47,8 +52,8 @@ mod socket;
 mod udp;
 
 pub use config::{
-    AcceptQueue, AccessLink, Fault, HostRef, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS, MAX_CONNECTIONS_PER_CLIENT,
-    MAX_SLOTS, MIN_CONNECTION_LIMIT,
+    AcceptQueue, AccessLink, Fault, HostRef, Middlebox, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS,
+    MAX_CONNECTIONS_PER_CLIENT, MAX_MIDDLEBOXES, MAX_SLOTS, MIN_CONNECTION_LIMIT,
 };
 use event_queue::EventQueue;
 use outcome::Slot;
@@ -60,13 +65,14 @@ use crate::app::{Application, Idle, Side};
 use crate::error::ConfigError;
 use crate::link::{LinkDir, LinkDrop, Offer, Outage};
 use crate::nat::{Nat, NatVerdict};
+use nat_glue::NatBox;
 use crate::oracle::{Declaration, Evidence};
 use crate::packet::{addr, Segment};
 use crate::quic::{QuicConfig, QuicListener};
 use crate::rng::{Purpose, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
-use crate::trace::{DropReason, Place, Trace, TraceEvent};
+use crate::trace::{DropReason, NatRef, Place, Trace, TraceEvent};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -298,8 +304,11 @@ pub struct World {
     tcp_cfg: std::sync::Arc<crate::tcp::TcpConfig>,
     /// The client hosts' and the server's, `[client, server]`.
     side_tcp_cfg: [std::sync::Arc<crate::tcp::TcpConfig>; 2],
-    nat: Option<Nat>,
-    nat_wake: Option<Instant>,
+    /// The NAT-like boxes of the path, from the clients.
+    nats: Vec<NatBox>,
+    /// How many of them sit between the clients and the proxy (all of them
+    /// without a proxy); the rest are between the proxy and the server.
+    proxy_at: usize,
     /// The proxy's settings and host index, if there is one.
     proxy: Option<(ProxyConfig, usize)>,
     /// The server application's listen queue, if it has one.
@@ -368,7 +377,23 @@ impl World {
     pub fn with_apps(cfg: WorldConfig, apps: Box<dyn AppFactory>) -> Result<World, ConfigError> {
         cfg.validate()?;
         let seed = cfg.seed;
-        let nat = cfg.nat.clone().map(|n| Nat::new(n, Stream::new(seed, Purpose::NatPorts)));
+        let path = cfg.path();
+        // A `[nat]` is named "nat" as v1 and v2 named it; a chain's boxes by position.
+        let chain = !cfg.middleboxes.is_empty();
+        let mut nats = Vec::new();
+        let mut proxy_at = None;
+        for (position, m) in path.iter().enumerate() {
+            match m {
+                Middlebox::Nat(n) => {
+                    // The first NAT draws what a one-NAT world always drew.
+                    let rng = Stream::for_host(seed, Purpose::NatPorts, nats.len() as u32);
+                    let name = if chain { NatRef::Chain(position as u8) } else { NatRef::Only };
+                    nats.push(NatBox { nat: Nat::new(n.clone(), rng), name, wake: None });
+                }
+                Middlebox::Proxy(_) => proxy_at = Some(nats.len()),
+            }
+        }
+        let proxy_at = proxy_at.unwrap_or(nats.len());
         let host = |role: HostRef, addr: Ipv4Addr, isn: Stream, link: [LinkDir; 2]| Host {
             role,
             addr,
@@ -406,7 +431,7 @@ impl World {
             LinkDir::new(cfg.server_link.down.clone(), Stream::new(seed, Purpose::ServerDownLoss)),
         ];
         // Behind a proxy the server moves to the backend address; the proxy takes the one clients dial.
-        let server_addr = if cfg.proxy.is_some() { addr::BACKEND } else { addr::SERVER };
+        let server_addr = if cfg.proxy_config().is_some() { addr::BACKEND } else { addr::SERVER };
         let server_addr = SocketAddrV4::new(*server_addr.ip(), service_port(cfg.quic.is_some() || cfg.tunnel.is_some()));
         let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
         let tcp_cfg = std::sync::Arc::new(cfg.tcp.clone());
@@ -425,7 +450,7 @@ impl World {
         }
         hosts.push(server);
         let server = hosts.len() - 1;
-        let proxy = cfg.proxy.map(|p| {
+        let proxy = cfg.proxy_config().map(|p| {
             let link = [
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyUpLoss)),
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
@@ -470,8 +495,8 @@ impl World {
             apps,
             tcp_cfg,
             side_tcp_cfg,
-            nat,
-            nat_wake: None,
+            nats,
+            proxy_at,
             proxy,
             accept: cfg.accept,
             quic: cfg.quic,
@@ -513,9 +538,14 @@ impl World {
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
-    /// The NAT and its current mappings, if the world has one.
+    /// The NAT and its current mappings, if the world has one (with a
+    /// chain, the first NAT from the clients).
     pub fn nat(&self) -> Option<&Nat> {
-        self.nat.as_ref()
+        self.nats.first().map(|b| &b.nat)
+    }
+    /// Every NAT-like box of the path, from the clients.
+    pub fn nats(&self) -> impl Iterator<Item = &Nat> {
+        self.nats.iter().map(|b| &b.nat)
     }
     /// Events processed so far.
     pub fn events_processed(&self) -> u64 {
@@ -633,18 +663,7 @@ impl World {
                 }
             }
             Ev::Wake(c) => self.wake(c as usize),
-            Ev::NatWake => {
-                // A superseded wake-up (the NAT's deadline moved earlier and a
-                // later one is scheduled) must not forget the one pending.
-                if self.nat_wake.is_some_and(|w| w <= self.now) {
-                    self.nat_wake = None;
-                }
-                let now = self.now;
-                if let Some(nat) = &mut self.nat {
-                    nat.handle_timeout(now);
-                }
-                self.after_nat();
-            }
+            Ev::NatWake(k) => self.nat_wake(k as usize),
             Ev::FaultStart(i) => self.fault_start(i as usize),
             Ev::FaultEnd(i) => self.fault_end(i as usize),
             Ev::Accept(h) => self.accept_next(h as usize),

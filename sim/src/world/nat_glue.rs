@@ -1,11 +1,21 @@
-//! The NAT's events, turned into what the oracle knows of each flow's
-//! connection, and the NAT's one wake-up in the event queue.
+//! The NATs' events, turned into what the oracle knows of each flow's
+//! connection, and each NAT's one wake-up in the event queue.
 
 use super::{Ev, World};
-use crate::nat::{Mapping, NatEvent};
+use crate::nat::{Mapping, Nat, NatEvent};
 use crate::oracle::{BreakCause, Condition};
 use crate::packet::Segment;
-use crate::trace::TraceEvent;
+use crate::time::Instant;
+use crate::trace::{NatRef, TraceEvent};
+
+/// A NAT-like box of the path, with what the world keeps for it.
+pub(super) struct NatBox {
+    pub(super) nat: Nat,
+    /// How the trace names it.
+    pub(super) name: NatRef,
+    /// Its earliest wake-up already in the event queue.
+    pub(super) wake: Option<Instant>,
+}
 
 impl World {
     /// The slot and connection generation a mapping belongs to: its
@@ -22,11 +32,26 @@ impl World {
         c.map(of).or(only)
     }
 
-    pub(super) fn after_nat(&mut self) {
+    /// NAT `k`'s wake-up is due.
+    pub(super) fn nat_wake(&mut self, k: usize) {
+        // A superseded wake-up (the NAT's deadline moved earlier and a
+        // later one is scheduled) must not forget the one pending.
         let now = self.now;
-        let Some(nat) = &mut self.nat else { return };
-        let breaks = nat.config().on_expired.breaks_connection();
-        while let Some(ev) = self.nat.as_mut().and_then(|n| n.poll_event()) {
+        let b = &mut self.nats[k];
+        if b.wake.is_some_and(|w| w <= now) {
+            b.wake = None;
+        }
+        b.nat.handle_timeout(now);
+        self.after_nat(k);
+    }
+
+    /// What NAT `k` has to tell after a packet, a timeout or a reboot, and
+    /// its next wake-up.
+    pub(super) fn after_nat(&mut self, k: usize) {
+        let now = self.now;
+        let name = self.nats[k].name;
+        let breaks = self.nats[k].nat.config().on_expired.breaks_connection();
+        while let Some(ev) = self.nats[k].nat.poll_event() {
             match ev {
                 NatEvent::Created { mapping, recreated } => {
                     let breaks = breaks && !mapping.udp;
@@ -35,7 +60,7 @@ impl World {
                             self.slots[s].evidence.close_transient(now, Condition::NatIdle);
                         }
                     }
-                    self.trace.record(now, || TraceEvent::NatMappingCreated { mapping, recreated });
+                    self.trace.record(now, || TraceEvent::NatMappingCreated { mapping, recreated, nat: name });
                 }
                 NatEvent::Expired { mapping, idle } => {
                     // QUIC migrates: a UDP flow rebinds on its next datagram.
@@ -53,7 +78,7 @@ impl World {
                             }
                         }
                     }
-                    self.trace.record(now, || TraceEvent::NatMappingExpired { mapping, idle });
+                    self.trace.record(now, || TraceEvent::NatMappingExpired { mapping, idle, nat: name });
                 }
                 NatEvent::Lost { mapping } => {
                     let breaks = breaks && !mapping.udp;
@@ -66,14 +91,14 @@ impl World {
                         }
                     }
                 }
-                NatEvent::Rebooted { lost } => self.trace.record(now, || TraceEvent::NatRebooted { lost }),
+                NatEvent::Rebooted { lost } => self.trace.record(now, || TraceEvent::NatRebooted { lost, nat: name }),
             }
         }
-        let next = self.nat.as_mut().and_then(|n| n.poll_timeout());
-        if let Some(next) = next {
-            if self.nat_wake.is_none_or(|w| next < w || w < now) {
-                self.nat_wake = Some(next);
-                self.schedule(next.max(now), Ev::NatWake);
+        let b = &mut self.nats[k];
+        if let Some(next) = b.nat.poll_timeout() {
+            if b.wake.is_none_or(|w| next < w || w < now) {
+                b.wake = Some(next);
+                self.schedule(next.max(now), Ev::NatWake(k as u32));
             }
         }
     }
@@ -147,7 +172,7 @@ mod tests {
             ..WorldConfig::default()
         };
         let mut w = World::with_apps(cfg, Box::new(Pool)).unwrap();
-        let nat_wakes = |w: &World| w.queue.pending().filter(|(_, ev)| matches!(ev, Ev::NatWake)).map(|(at, _)| at).collect::<Vec<_>>();
+        let nat_wakes = |w: &World| w.queue.pending().filter(|(_, ev)| matches!(ev, Ev::NatWake(0))).map(|(at, _)| at).collect::<Vec<_>>();
         w.run_until(Instant::from_secs(539));
         assert_eq!(w.nat().unwrap().len(), 3);
         w.run_until(Instant::from_secs(541));

@@ -61,51 +61,118 @@ impl World {
         (self.clients..self.hosts.len()).find(|&h| self.hosts[h].addr == dst)
     }
 
-    /// A packet leaves a host's link into the middle: packets from a client go
-    /// out through the NAT, packets to the NAT's public address come in
-    /// through it, and everything else (proxy and server, or no NAT) goes
-    /// straight to the host with the destination address.
+    /// NAT `position`'s index among the world's NATs (`None`: that box is
+    /// the proxy, or there is no such box).
+    pub(super) fn nat_at(&self, position: usize) -> Option<usize> {
+        let k = match self.proxy {
+            Some(_) if position == self.proxy_at => return None,
+            Some(_) if position > self.proxy_at => position - 1,
+            _ => position,
+        };
+        (k < self.nats.len()).then_some(k)
+    }
+
+    /// A packet leaves host `from`'s link into the middle, and crosses the
+    /// NATs between it and its destination: a client's outward through the
+    /// NATs before the proxy (all of them without one); the proxy's toward
+    /// the server outward through the NATs after it; everything else inward,
+    /// from the NAT nearest its sender. A NAT translates an inward packet
+    /// only if it is addressed to the NAT's public address, and passes the
+    /// rest on as a router would.
     pub(super) fn at_middle(&mut self, from: usize, seg: Segment) {
-        let now = self.now;
-        let from_client = from < self.clients;
-        let Some(nat) = &mut self.nat else {
+        if self.nats.is_empty() {
             self.route(seg);
             return;
-        };
-        let verdict = if from_client {
-            nat.outbound(now, &seg)
-        } else if *seg.dst.ip() == nat.config().public_ip {
-            nat.inbound(now, &seg)
+        }
+        let (front, back) = (0..self.proxy_at, self.proxy_at..self.nats.len());
+        if from < self.clients {
+            self.outward(from, front, seg);
+        } else if self.proxy.is_some_and(|p| p.1 == from) && *seg.dst.ip() == self.hosts[self.server()].addr {
+            self.outward(from, back, seg);
+        } else if from == self.server() && self.proxy.is_some() {
+            self.inward(back, seg);
         } else {
-            self.route(seg);
-            return;
-        };
-        self.after_nat();
-        match verdict {
-            NatVerdict::Forward(after) => {
-                if after != seg {
-                    self.trace.record(now, || TraceEvent::Translated { before: seg, after });
+            self.inward(front, seg);
+        }
+    }
+
+    /// Through NATs `boxes` in order, each mapping the packet's source; then
+    /// to its destination.
+    fn outward(&mut self, from: usize, boxes: std::ops::Range<usize>, mut seg: Segment) {
+        let now = self.now;
+        let first = boxes.start;
+        for k in boxes {
+            let verdict = self.nats[k].nat.outbound(now, &seg);
+            self.after_nat(k);
+            let nat = self.nats[k].name;
+            match verdict {
+                NatVerdict::Forward(after) => {
+                    if after != seg {
+                        self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
+                    }
+                    seg = after;
                 }
-                self.route(after);
-            }
-            NatVerdict::Drop(reason) => {
-                self.discard(&seg);
-                self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
-                    place: Place::Nat,
-                    seg,
-                    reason: DropReason::Nat(reason),
-                });
-            }
-            NatVerdict::Reset(rst) => {
-                self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
-                    place: Place::Nat,
-                    seg,
-                    reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
-                });
-                self.trace.record(now, || TraceEvent::NatReset { seg: rst });
-                self.offer(from, DOWN, rst, Hop::Host(from as u32));
+                NatVerdict::Drop(reason) => {
+                    self.discard(&seg);
+                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+                        place: Place::Nat(nat),
+                        seg,
+                        reason: DropReason::Nat(reason),
+                    });
+                    return;
+                }
+                NatVerdict::Reset(rst) => {
+                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+                        place: Place::Nat(nat),
+                        seg,
+                        reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
+                    });
+                    self.trace.record(now, || TraceEvent::NatReset { seg: rst, nat });
+                    if k == first {
+                        self.offer(from, DOWN, rst, Hop::Host(from as u32));
+                    } else {
+                        // Back through the boxes it crossed, to the sender.
+                        self.inward(first..k, rst);
+                    }
+                    return;
+                }
             }
         }
+        self.route(seg);
+    }
+
+    /// Through NATs `boxes` from the last, each translating what is
+    /// addressed to its public address back to the inside; then to its
+    /// destination.
+    fn inward(&mut self, boxes: std::ops::Range<usize>, mut seg: Segment) {
+        let now = self.now;
+        for k in boxes.rev() {
+            if *seg.dst.ip() != self.nats[k].nat.config().public_ip {
+                continue;
+            }
+            let verdict = self.nats[k].nat.inbound(now, &seg);
+            self.after_nat(k);
+            let nat = self.nats[k].name;
+            match verdict {
+                NatVerdict::Forward(after) => {
+                    if after != seg {
+                        self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
+                    }
+                    seg = after;
+                }
+                // `Nat::inbound` answers nothing: what it cannot map, it drops.
+                NatVerdict::Drop(_) | NatVerdict::Reset(_) => {
+                    self.discard(&seg);
+                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+                        place: Place::Nat(nat),
+                        seg,
+                        reason: DropReason::Nat(crate::nat::NatDrop::NoMappingInbound),
+                    });
+                    return;
+                }
+            }
+        }
+        self.route(seg);
     }
 
     /// Onto the link of the host with the segment's destination address.

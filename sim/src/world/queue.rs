@@ -21,7 +21,8 @@ pub(super) enum Ev {
         seg: u32,
     },
     Wake(u32),
-    NatWake,
+    /// NAT-like box N of the world's (in path order) is due.
+    NatWake(u32),
     FaultStart(u32),
     FaultEnd(u32),
     /// A host's application accepts the next connection of its listen queue.

@@ -5,7 +5,6 @@
 //! that handle each kind of event.
 
 use super::{lookahead, Host, HostState, World};
-use crate::nat::Nat;
 use crate::time::Instant;
 use crate::world::{Outcome, SlotOutcome};
 
@@ -88,7 +87,7 @@ impl World {
             declarations: self.declarations,
             slots,
             stats: self.stats,
-            nat_expiries: self.nat.as_ref().map_or(0, Nat::expiries),
+            nat_expiries: self.nats.iter().map(|b| b.nat.expiries()).sum(),
             nat_expired_at: self.nat_expired_at,
             messages_received: self.messages_received,
             events_processed: self.events_processed,
