@@ -136,11 +136,11 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             let says = match quiet {
                 Some((q, key)) if late.is_zero() => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
                 Some((q, key)) => format!(
-                    "{} stays quiet up to {} ({key}), and its probe fires up to {} late on the kernel's timer wheel: {}",
+                    "{} stays quiet up to {} ({key}), and its probe fires up to {:.1}s late on the kernel's timer wheel: {:.1}s",
                     st.name,
                     seconds(q),
-                    seconds(late),
-                    seconds(q + late)
+                    late.as_secs_f64(),
+                    (q + late).as_secs_f64()
                 ),
                 None => format!("{} sends nothing of its own on an idle connection", st.name),
             };

@@ -176,3 +176,121 @@ fn doctor_is_quiet_about_a_sound_chain_and_warns_about_one_traffic_rescues() {
     assert!(text.starts_with("warning[nat-forgets-idle-connection] sound / ka:") && text.contains("none of 4 seeds lost one"), "{text}");
     assert!(!text.contains("see it:"), "{text}");
 }
+
+/// Two NAT-like boxes in series, as the contract's example: a carrier NAT
+/// (5 min, silent) and then AWS's NLB (350 s, RST).
+const CHAIN: &str = "name = \"chain\"\nhorizon = \"2h\"\nseeds = 4\n\
+[[middlebox]]\nkind = \"nat\"\npreset = \"carrier-nat\"\n\
+[[middlebox]]\nkind = \"nat\"\npreset = \"aws-nlb\"\n";
+
+fn strategies_json(path: &Path) -> Vec<serde_json::Value> {
+    let o = kasim(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    doc["scenarios"][0]["strategies"].as_array().unwrap().clone()
+}
+
+/// The box that forgets soonest decides: a 320 s keepalive beats the
+/// NLB's 350 s but not the carrier NAT's 300 s in front of it, so every
+/// seed loses mappings (the kernel fires a 320 s keepalive up to 16.4 s late,
+/// 336.4 s, still under 350 s: alone behind the NLB it would hold); a 240 s
+/// one holds through both.
+#[test]
+fn a_chain_is_as_forgetful_as_its_most_forgetful_box() {
+    let dir = temp_folder("middleboxes", "chain");
+    let ka = |name: &str, idle: &str| format!("[[strategy]]\nname = \"{name}\"\nkind = \"tcp_keepalive\"\nidle = \"{idle}\"\ninterval = \"30s\"\ncount = 3\n");
+    let text = format!("{CHAIN}{}{}", ka("ka-320", "320s"), ka("ka-240", "240s"));
+    let runs = strategies_json(&write(&dir, "chain.toml", &text));
+    let expiries = |i: usize| runs[i]["nat_expiries"].as_u64().unwrap();
+    // 2 h of 320 s idle periods: the first expiry breaks the connection (drop, then
+    // the keepalive's probes die and it declares); at least one per seed.
+    assert!(expiries(0) >= 4, "{:?}", runs[0]);
+    assert_eq!(expiries(1), 0, "{:?}", runs[1]);
+    // The same 320 s keepalive behind the NLB alone holds.
+    let nlb_only = text.replace("[[middlebox]]\nkind = \"nat\"\npreset = \"carrier-nat\"\n", "");
+    let runs = strategies_json(&write(&dir, "nlb.toml", &nlb_only));
+    assert_eq!(runs[0]["nat_expiries"].as_u64(), Some(0), "{:?}", runs[0]);
+
+    // The doctor names the box, with a replay that shows it forgetting.
+    let o = kasim_in(&dir, &["doctor", "chain.toml", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "only the carrier NAT is too quick for ka-320: {doc}");
+    let message = findings[0]["message"].as_str().unwrap();
+    assert!(message.starts_with("middlebox:0 forgets a TCP flow idle for 5m, then drops its packets; ka-320 stays quiet up to 320s (idle), and its probe fires up to 16.4s late on the kernel's timer wheel: 336.4s"), "{message}");
+    let replay = findings[0]["replay"].as_str().unwrap();
+    let args: Vec<&str> = replay.split(' ').skip(1).collect();
+    let r = kasim_in(&dir, &args);
+    let story = String::from_utf8_lossy(&r.stdout);
+    assert!(story.contains("middlebox:0  mapping 198.18.0.2:40000 -> 198.51.100.1:40000 expired (idle 5m)"), "{story}");
+    assert!(story.contains("middlebox:1  mapping 198.51.100.1:40000 -> 198.51.100.2:40000 created"), "{story}");
+}
+
+/// `middlebox:N` names a box as a fault target: rebooting the NLB loses its
+/// mapping only, and the replay says which box rebooted.
+#[test]
+fn a_fault_names_a_box_of_the_chain() {
+    let dir = temp_folder("middleboxes", "chain-fault");
+    let text = format!(
+        "{CHAIN}[[fault]]\nkind = \"nat_reboot\"\ntarget = \"middlebox:1\"\nat = \"10m\"\n\
+         [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n"
+    );
+    let f = write(&dir, "fault.toml", &text);
+    let o = kasim_in(&dir, &["replay", "fault.toml", "--strategy", "ka", "--seed", "0"]);
+    let story = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(story.contains("+00:10:00.000 middlebox:1  FAULT: rebooting"), "{story}");
+    assert!(story.contains("middlebox:1  rebooted, 1 mapping(s) lost"), "{story}");
+    // The NLB answers the next keepalive probe with RST, which the carrier NAT maps
+    // back: the client detects then. An idle 60 s keepalive lands on the kernel's
+    // wheel level of 2.048 s buckets (HZ 250: 512 jiffies), so it fires every
+    // 61.44 s: the 10th probe, at 614.4 s, is the first after the 600 s reboot.
+    let runs = strategies_json(&f);
+    assert_eq!(runs[0]["client"]["latency_s"]["p99"].as_f64(), Some(14.4), "{:?}", runs[0]);
+}
+
+#[test]
+fn a_chain_that_cannot_be_is_refused_with_what_is_allowed() {
+    let dir = temp_folder("middleboxes", "chain-bad");
+    let strategy = "[[strategy]]\nname = \"none\"\nkind = \"none\"\n";
+    let proxy = "[[middlebox]]\nkind = \"proxy\"\npreset = \"aws-alb\"\n";
+    for (text, expect) in [
+        (format!("{CHAIN}[nat]\nidle_timeout = \"1m\"\non_expired = \"drop\"\n{strategy}"), ["bad.toml:5:", "`middlebox`", "is not allowed beside [nat]"]),
+        (format!("{CHAIN}{proxy}{proxy}{strategy}"), ["bad.toml:14:", "`middlebox[3].kind`", "a second proxy (middlebox[2] is one); allowed: at most one"]),
+        (
+            format!("{CHAIN}[[fault]]\nkind = \"nat_reboot\"\ntarget = \"middlebox:2\"\nat = \"1m\"\n{strategy}"),
+            ["`fault[0].target`", "\"middlebox:2\" is not a box of the path", "allowed: middlebox:0 to middlebox:1 (the chain has 2 boxes)"],
+        ),
+        (
+            format!("{CHAIN}[[fault]]\nkind = \"nat_reboot\"\ntarget = \"nat\"\nat = \"1m\"\n{strategy}"),
+            ["`fault[0].target`", "a [[middlebox]] chain names its boxes", "middlebox:0 to middlebox:1"],
+        ),
+        (
+            format!("{CHAIN}{proxy}[[fault]]\nkind = \"nat_reboot\"\ntarget = \"middlebox:2\"\nat = \"1m\"\n{strategy}"),
+            ["`fault[0].target`", "a nat_reboot cannot target \"middlebox:2\"", "a NAT of the chain"],
+        ),
+        (format!("{CHAIN}[[middlebox]]\nkind = \"router\"\n{strategy}"), ["bad.toml:11:", "`middlebox[2].kind`", "\"router\" is not a middlebox kind; allowed: \"nat\", \"proxy\""]),
+        (
+            format!("{CHAIN}[[middlebox]]\nkind = \"proxy\"\non_expired = \"rst\"\n{strategy}"),
+            ["bad.toml:12:", "`middlebox[2].on_expired`", "is not a key of a kind = \"proxy\" box"],
+        ),
+        (
+            format!("[[middlebox]]\nkind = \"nat\"\npreset = \"aws-alb\"\n{strategy}"),
+            ["`middlebox[0].preset`", "\"aws-alb\" is a proxy preset; write kind = \"proxy\"", "\"aws-nat-gateway\""],
+        ),
+        (
+            format!("[[middlebox]]\nkind = \"nat\"\nidle_timeout = \"0s\"\non_expired = \"drop\"\n{strategy}"),
+            ["`middlebox[0].idle_timeout`", "must be greater than zero", "bad.toml:5:"],
+        ),
+    ] {
+        let text = if text.starts_with("name") { text } else { format!("name = \"bad\"\nhorizon = \"1h\"\n{text}") };
+        let f = write(&dir, "bad.toml", &text);
+        let o = kasim_in(&dir, &["run", f.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        for e in expect {
+            assert!(err.contains(e), "expected {e:?} in {err}");
+        }
+    }
+}

@@ -313,7 +313,7 @@ pub(super) struct RawTraffic {
 pub(super) struct RawFault {
     #[schemars(schema_with = "fault_kind_schema")]
     pub(super) kind: S<String>,
-    /// client | client:N | server (vanish, reboot, suspend, crash); client.link | client:N.link | server.link (outage); nat (nat_reboot). With [client] count > 1, "client" means every client, each with its own draws.
+    /// client | client:N | server (vanish, reboot, suspend, crash); client.link | client:N.link | server.link (outage); nat (nat_reboot); proxy (vanish, reboot, crash); middlebox:N, a box of a [[middlebox]] chain (nat_reboot of a nat box; vanish, reboot, crash of the proxy). With [client] count > 1, "client" means every client, each with its own draws.
     #[schemars(schema_with = "fault_target_schema")]
     pub(super) target: S<String>,
     /// Once, at this time (fixed, "exp(MEAN)" or "uniform(A, B)"). Give `at` or `every`.

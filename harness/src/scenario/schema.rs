@@ -69,7 +69,7 @@ pub(crate) fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot", "crash"] })
 }
 pub(crate) fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat|proxy)$", "examples": ["client", "client:3.link", "server", "server.link", "nat", "proxy"] })
+    json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat|proxy|middlebox:[0-9]+)$", "examples": ["client", "client:3.link", "server", "server.link", "nat", "proxy", "middlebox:1"] })
 }
 pub(crate) fn metric_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
