@@ -35,8 +35,8 @@ pub struct Finding {
     pub scenario: String,
     /// The strategy the finding is about (or whose runs show it).
     pub strategy: String,
-    /// Which rule: `nat-forgets-idle-connection`, `server-closes-before-proxy`,
-    /// `pool-outlives-server-idle`.
+    /// Which rule: `nat-forgets-idle-connection`, `box-forgets-before-proxy`,
+    /// `server-closes-before-proxy`, `pool-outlives-server-idle`.
     pub rule: &'static str,
     /// `error` or `warning`.
     pub severity: Severity,
@@ -87,7 +87,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     let runs = runner::run_scenario(s, &strategies, seeds, &|| {});
     let n = runs.first().map_or(0, Vec::len);
     let mut out = Vec::new();
-    let mut finding = |strategy: &str, rule, message: String, seed: Option<u64>| {
+    let mut finding = |strategy: &str, rule: &'static str, message: String, seed: Option<u64>| {
         out.push(Finding {
             scenario: s.name.clone(),
             strategy: strategy.to_string(),
@@ -120,9 +120,12 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             } else {
                 (nat.idle_timeout, format!("a TCP flow idle for {}", seconds(nat.idle_timeout)))
             };
-            // A kernel keepalive fires late by up to its timer wheel level's granularity.
+            // A Linux kernel's keepalive fires late by up to its timer wheel level's
+            // granularity (Windows' and XNU's fire on time in the model).
+            let os = if st.sides.contains(&sim::Side::Client) { s.client_os } else { s.server_os };
+            let wheel = os.is_none_or(|o| matches!(o, sim::tcp::Os::Linux | sim::tcp::Os::Android));
             let late = match quiet {
-                Some((q, "idle")) if st.kind == "tcp_keepalive" => s.tcp.timers.granularity(q),
+                Some((q, "idle")) if st.kind == "tcp_keepalive" && wheel => s.tcp.timers.granularity(q),
                 _ => Duration::ZERO,
             };
             let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);
@@ -134,7 +137,8 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
                 continue;
             }
             let says = match quiet {
-                Some((q, key)) if late.is_zero() => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
+                // The wheel's lateness is worth saying only where it tips the period over.
+                Some((q, key)) if late.is_zero() || q >= timeout => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
                 Some((q, key)) => format!(
                     "{} stays quiet up to {} ({key}), and its probe fires up to {:.1}s late on the kernel's timer wheel: {:.1}s",
                     st.name,
@@ -161,6 +165,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             finding(&st.name, "nat-forgets-idle-connection", rule, seed);
         }
     }
+    box_before_proxy(s, &strategies, &runs, &mut finding);
     let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
     let first = strategies.first().map_or("", |st| st.name.as_str());
     if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy().and_then(|p| p.forwards_for())) {
@@ -190,6 +195,53 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// `box-forgets-before-proxy`: a NAT-like box next to the proxy that forgets
+/// an idle flow before the proxy closes that connection: on the clients'
+/// side, an idle client connection is lost in the box (a RST or a silent
+/// drop) where the proxy would have closed it with a FIN the client sees;
+/// on the server's side, the proxy's backend connection is. The question
+/// of kubernetes/ingress-nginx#5695 ("NLB in front of ingress-nginx: which
+/// timeout must be larger?"): the proxy's, shorter.
+fn box_before_proxy(
+    s: &Scenario,
+    strategies: &[&StrategySpec],
+    runs: &[Vec<RunSummary>],
+    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
+) {
+    use sim::world::Middlebox;
+    let Some(at) = s.middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_))) else { return };
+    let Some(proxy) = s.proxy() else { return };
+    let proxy_name = s.box_name(at);
+    for (k, m) in s.middleboxes.iter().enumerate() {
+        let Middlebox::Nat(nat) = m else { continue };
+        // The proxy's timer on that side: the client's leg in front of it, the server's behind.
+        let (keeps, leg) = match (k < at, proxy.per_side()) {
+            (true, true) => (proxy.client_timeout, "client connection"),
+            (false, true) => (proxy.server_timeout, "connection to the server"),
+            (true, false) => (proxy.idle_timeout, "client connection"),
+            (false, false) => (proxy.idle_timeout, "connection to the server"),
+        };
+        if keeps.is_some_and(|p| p < nat.idle_timeout) {
+            continue;
+        }
+        let first =
+            strategies.iter().zip(runs).find_map(|(st, r)| evidence(r, |x| x.nat_expiries() > 0).0.map(|seed| (st.name.as_str(), seed)));
+        let (strategy, seed) = first.map_or((strategies.first().map_or("", |st| st.name.as_str()), None), |(st, seed)| (st, Some(seed)));
+        let box_name = s.box_name(k);
+        let side = if k < at { "in front of" } else { "behind" };
+        let message = format!(
+            "{box_name} {side} the proxy ({proxy_name}) forgets a TCP flow idle for {} but the proxy keeps an idle {leg} {}: \
+             the connection is lost in the box ({}) where the proxy would have closed it with a FIN; make the proxy's idle \
+             timeout shorter than the box's, or keep the flow busy{}",
+            seconds(nat.idle_timeout),
+            keeps.map_or("for ever".to_string(), |p| format!("for {}", seconds(p))),
+            if nat.on_expired == sim::nat::OnExpired::Rst { "its next packet meets a RST" } else { "its next packet is dropped" },
+            seed.map_or(" (no seed run lost a mapping)".to_string(), |seed| format!(" (seed {seed} loses one)"))
+        );
+        finding(strategy, "box-forgets-before-proxy", message, seed);
+    }
 }
 
 /// Findings as text: one block per finding.

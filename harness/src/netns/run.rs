@@ -83,7 +83,8 @@ impl<'a> RealRun<'a> {
             hosts.push(RealHost::new(&format!("e{id}-c{i}"), addr::client_ip(i as u32), &scenario.tcp)?);
         }
         hosts.push(RealHost::new(&format!("e{id}-s"), server_ip, &scenario.tcp)?);
-        let mut net = Network::new(seed, scenario.clients, &scenario.client_link, server_ip, &scenario.server_link, scenario.nat().cloned());
+        let mut net =
+            Network::new(seed, scenario.clients, &scenario.client_link, server_ip, &scenario.server_link, scenario.nat().cloned());
         let mut judge = Judge::new(clients, PORT, scenario.nat().map(|n| n.on_expired));
         let faults = derive_faults(scenario, seed);
         for f in &faults {

@@ -410,7 +410,11 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
                     (false, _) => "targets \"nat\" and \"proxy\" without a [[middlebox]] chain".to_string(),
                     (true, n) => format!("middlebox:0 to middlebox:{} (the chain has {n} boxes)", n - 1),
                 };
-                return Err(ctx.error(Some(raw.target.span()), key("target"), format!("\"{target}\" is not a box of the path; allowed: {allowed}")));
+                return Err(ctx.error(
+                    Some(raw.target.span()),
+                    key("target"),
+                    format!("\"{target}\" is not a box of the path; allowed: {allowed}"),
+                ));
             };
             middlebox = Some(k as u8);
             match middleboxes[k] {

@@ -6,10 +6,10 @@
 
 use super::presets;
 use super::raw::{RawMiddlebox, RawNat, RawProxy, S};
-use sim::world::Middlebox;
 use crate::source::{Ctx, ScenarioError};
 use crate::units;
 use sim::nat::{NatConfig, OnExpired};
+use sim::world::Middlebox;
 use std::time::Duration;
 
 pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world::ProxyConfig, ScenarioError> {
@@ -28,7 +28,8 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world
         return Err(ctx.error(
             Some(v.span()),
             which,
-            format!("is not allowed beside {}; allowed: idle_timeout (one timer, a cloud load balancer's) \
+            format!(
+                "is not allowed beside {}; allowed: idle_timeout (one timer, a cloud load balancer's) \
              or client_timeout and server_timeout (haproxy's two)",
                 key("idle_timeout")
             ),
