@@ -120,7 +120,11 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         let proxy = middleboxes.iter().find(|m| matches!(m, Middlebox::Proxy(_)));
         let clash = match (spec.kind, proxy, &accept) {
             ("quic" | "udp_keepalive", Some(_), _) => {
-                Some("the proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it")
+                Some(if chained {
+                    "the chain's proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
+                } else {
+                    "[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
+                })
             }
             ("quic" | "udp_keepalive", _, Some(_)) => {
                 Some("[server.app] backlog is TCP's listen queue; a quic or udp_keepalive strategy needs a topology without it")
