@@ -36,7 +36,8 @@ pub struct Finding {
     /// The strategy the finding is about (or whose runs show it).
     pub strategy: String,
     /// Which rule: `nat-forgets-idle-connection`, `box-forgets-before-proxy`,
-    /// `server-closes-before-proxy`, `pool-outlives-server-idle`.
+    /// `server-closes-before-proxy`, `pool-outlives-server-idle`,
+    /// `grpc-ping-too-often`, `herd-without-jitter`.
     pub rule: &'static str,
     /// `error` or `warning`.
     pub severity: Severity,
@@ -166,6 +167,8 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
         }
     }
     box_before_proxy(s, &strategies, &runs, &mut finding);
+    grpc_pings_too_often(&strategies, &runs, &mut finding);
+    herd_without_jitter(s, &strategies, &runs, &mut finding);
     let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
     let first = strategies.first().map_or("", |st| st.name.as_str());
     if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy().and_then(|p| p.forwards_for())) {
@@ -242,6 +245,90 @@ fn box_before_proxy(
         );
         finding(strategy, "box-forgets-before-proxy", message, seed);
     }
+}
+
+/// Did a run's `side` declare a healthy connection dead?
+fn false_positive(r: &RunSummary, side: sim::Side) -> bool {
+    r.outcomes(side).any(|o| matches!(o, crate::metrics::SideOutcome::FalsePositive(_)))
+}
+
+/// `grpc-ping-too-often`: a gRPC client that pings an idle connection every
+/// `time` against a server that expects pings no closer than `min_time`
+/// (without `permit_without_stream`, no closer than 2 hours): its third
+/// ping too soon brings GOAWAY `too_many_pings`, and a healthy connection
+/// is closed (grpc/grpc-go's enforcement policy).
+fn grpc_pings_too_often(
+    strategies: &[&StrategySpec],
+    runs: &[Vec<RunSummary>],
+    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
+) {
+    use crate::strategy::GrpcServer;
+    for (st, runs) in strategies.iter().zip(runs) {
+        let time = st.duration("time");
+        let idle_pings = st.params.get("permit_without_calls").is_some_and(|v| v == "true");
+        if st.kind != "grpc" || time.is_zero() || !idle_pings || !st.sides.contains(&sim::Side::Server) {
+            continue;
+        }
+        let without_stream = st.params.get("permit_without_stream").is_some_and(|v| v == "true");
+        let (spacing, why) = match without_stream {
+            true => (st.duration("min_time"), "(its min_time)"),
+            false => (GrpcServer::NO_STREAM_MIN, "(with no active stream, as permit_without_stream is off)"),
+        };
+        if time >= spacing {
+            continue;
+        }
+        let (seed, count) = evidence(runs, |r| false_positive(r, sim::Side::Server));
+        let message = format!(
+            "the client pings an idle connection every {} but the server expects pings no closer than {} {why}: after {} \
+             pings too soon it sends GOAWAY too_many_pings and closes a healthy connection; set the server's min_time (and \
+             permit_without_stream) under the client's time, or the client's time above them: {}",
+            seconds(time),
+            seconds(spacing),
+            GrpcServer::MAX_PING_STRIKES + 1,
+            match seed {
+                Some(seed) => format!("{count} of {} seeds show it (first: seed {seed})", runs.len()),
+                None => format!("none of {} seeds showed it", runs.len()),
+            }
+        );
+        finding(&st.name, "grpc-ping-too-often", message, seed);
+    }
+}
+
+/// `herd-without-jitter`: a fleet that reconnects with no jitter after the
+/// server restarts comes back in lockstep, every client in the same
+/// instant, into a listen queue that holds only `backlog + 1`: the rest
+/// wait half-open, and clients not accepted in time declare a live server
+/// dead (the herd of fleet-restart-herd).
+fn herd_without_jitter(
+    s: &Scenario,
+    strategies: &[&StrategySpec],
+    runs: &[Vec<RunSummary>],
+    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
+) {
+    use crate::scenario::{FaultKind, ReconnectMode};
+    let (Some(reconnect), Some(queue)) = (s.reconnect, s.accept) else { return };
+    let restarts = s.faults.iter().any(|f| {
+        f.side == Some(sim::Side::Server) && !f.proxy && matches!(f.kind, FaultKind::Crash | FaultKind::Reboot) && f.duration.is_some()
+    });
+    let fleet = u64::from(s.clients) * u64::from(s.connections);
+    if reconnect.mode == ReconnectMode::Off || reconnect.jitter > 0.0 || !restarts || fleet <= u64::from(queue.backlog) + 1 {
+        return;
+    }
+    let first = strategies.iter().zip(runs).find_map(|(st, r)| {
+        evidence(r, |x| false_positive(x, sim::Side::Client) || x.session.as_ref().is_some_and(|x| x.requests.failed > 0))
+            .0
+            .map(|seed| (st.name.as_str(), seed))
+    });
+    let (strategy, seed) = first.map_or((strategies.first().map_or("", |st| st.name.as_str()), None), |(st, seed)| (st, Some(seed)));
+    let message = format!(
+        "{fleet} connections reconnect without jitter after the server restarts: they return in lockstep into a listen \
+         queue of {} (backlog {}), the rest wait half-open and may declare a live server dead; give the backoff jitter \
+         ([client.reconnect] jitter, e.g. 0.5){}",
+        queue.backlog + 1,
+        queue.backlog,
+        seed.map_or(" (no seed run showed a false positive or a failed request)".to_string(), |seed| format!(" (seed {seed} shows it)"))
+    );
+    finding(strategy, "herd-without-jitter", message, seed);
 }
 
 /// Findings as text: one block per finding.

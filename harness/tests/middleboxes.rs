@@ -319,3 +319,37 @@ fn a_chain_that_cannot_be_is_refused_with_what_is_allowed() {
         }
     }
 }
+
+/// The doctor's protocol and fleet rules on the catalogue: gRPC's client
+/// pinging every 10 s against grpc-go's default enforcement (no idle pings
+/// closer than 2 h without permit_without_stream), and 1,000 clients
+/// reconnecting without jitter into a 129-place listen queue. Their twins
+/// (the permissive server, the jittered fleet) are not mentioned.
+#[test]
+fn doctor_names_grpc_ping_enforcement_and_a_herd_without_jitter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let files =
+        ["scenarios/grpc-aggressive-client.toml", "scenarios/fleet-restart-herd.toml", "scenarios/fleet-restart-herd-jittered.toml"];
+    let o = kasim_in(&root, &["doctor", files[0], files[1], files[2], "--seeds", "2", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found: Vec<(&str, &str, &str)> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["scenario"].as_str().unwrap(), f["strategy"].as_str().unwrap(), f["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("grpc-aggressive-client", "client-10s-default-server", "grpc-ping-too-often"),
+            ("fleet-restart-herd", "ping-10s-5s", "herd-without-jitter"),
+        ],
+        "{doc}"
+    );
+    let grpc = doc["findings"][0]["message"].as_str().unwrap();
+    assert!(grpc.contains("every 10s but the server expects pings no closer than 2h") && grpc.contains("2 of 2 seeds show it"), "{grpc}");
+    let herd = doc["findings"][1]["message"].as_str().unwrap();
+    assert!(herd.starts_with("1000 connections reconnect without jitter") && herd.contains("listen queue of 129 (backlog 128)"), "{herd}");
+    assert_eq!(doc["findings"][1]["severity"], "error", "the unjittered herd shows false positives: {doc}");
+}

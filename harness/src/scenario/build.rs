@@ -119,13 +119,11 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         // QUIC runs end to end over UDP: no TCP proxy to cross, no TCP listen queue.
         let proxy = middleboxes.iter().find(|m| matches!(m, Middlebox::Proxy(_)));
         let clash = match (spec.kind, proxy, &accept) {
-            ("quic" | "udp_keepalive", Some(_), _) => {
-                Some(if chained {
-                    "the chain's proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
-                } else {
-                    "[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
-                })
-            }
+            ("quic" | "udp_keepalive", Some(_), _) => Some(if chained {
+                "the chain's proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
+            } else {
+                "[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
+            }),
             ("quic" | "udp_keepalive", _, Some(_)) => {
                 Some("[server.app] backlog is TCP's listen queue; a quic or udp_keepalive strategy needs a topology without it")
             }

@@ -19,7 +19,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world
         None => None,
         Some(name) => Some(presets::proxy(name.get_ref()).ok_or_else(|| {
             let allowed = presets::allowed(presets::PROXY_PRESETS.iter().map(|p| p.name));
-            ctx.error(Some(name.span()), &key("preset"), format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
+            ctx.error(Some(name.span()), key("preset"), format!("\"{}\" is not a proxy preset; allowed: {allowed}", name.get_ref()))
         })?),
     };
     let per_side_key = raw.client_timeout.as_ref().or(raw.server_timeout.as_ref());
@@ -65,7 +65,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world
         Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
-                &key("on_idle"),
+                key("on_idle"),
                 format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
             )
         })?,
@@ -78,14 +78,14 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
     let preset = match &raw.preset {
         None => None,
         Some(name) => Some(presets::nat(name.get_ref()).ok_or_else(|| {
-            ctx.error(Some(name.span()), &key("preset"), format!("\"{}\" is not a NAT preset; allowed: {}", name.get_ref(), nat_presets()))
+            ctx.error(Some(name.span()), key("preset"), format!("\"{}\" is not a NAT preset; allowed: {}", name.get_ref(), nat_presets()))
         })?),
     };
     let idle = match (&raw.idle_timeout, preset) {
         (Some(v), _) => {
             let idle = ctx.unit(v, &key("idle_timeout"), units::parse_duration)?;
             if idle.is_zero() {
-                return Err(ctx.error(Some(v.span()), &key("idle_timeout"), "must be greater than zero"));
+                return Err(ctx.error(Some(v.span()), key("idle_timeout"), "must be greater than zero"));
             }
             idle
         }
@@ -93,7 +93,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
         (None, None) => {
             return Err(ctx.error(
                 None,
-                &key("idle_timeout"),
+                key("idle_timeout"),
                 "missing; allowed: a duration such as \"350s\", or a `preset` (kasim list --presets)",
             ))
         }
@@ -109,7 +109,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
         (Some(v), _) => behaviour(v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
-                &key("on_expired"),
+                key("on_expired"),
                 format!("\"{}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\"", v.get_ref()),
             )
         })?,
@@ -117,7 +117,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
         (None, None) => {
             return Err(ctx.error(
                 None,
-                &key("on_expired"),
+                key("on_expired"),
                 "missing; allowed: \"drop\", \"rst\", \"new_port\", \"loose\", or a `preset` (kasim list --presets)",
             ))
         }
@@ -130,7 +130,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
     if let Some(t) = &raw.transitory_timeout {
         cfg.transitory_timeout = ctx.unit(t, &key("transitory_timeout"), units::parse_duration)?;
         if cfg.transitory_timeout.is_zero() {
-            return Err(ctx.error(Some(t.span()), &key("transitory_timeout"), "must be greater than zero"));
+            return Err(ctx.error(Some(t.span()), key("transitory_timeout"), "must be greater than zero"));
         }
     }
     if let Some(r) = raw.refresh_on_inbound {
