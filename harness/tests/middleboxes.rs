@@ -17,6 +17,17 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `text` as `dir/bad.toml` is refused with exit 2, and the message has each of `expect`.
+fn assert_refused(dir: &Path, text: &str, expect: &[&str]) {
+    let f = write(dir, "bad.toml", text);
+    let o = kasim_in(dir, &["run", f.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for e in expect {
+        assert!(err.contains(e), "expected {e:?} in {err}");
+    }
+}
+
 fn run_json(path: &Path) -> String {
     let o = kasim(&["run", path.to_str().unwrap(), "--seeds", "8", "--format", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -86,13 +97,7 @@ fn unknown_presets_and_missing_keys_are_named() {
             ["bad.toml", "`nat.idle_timeout`", "missing; allowed: a duration such as \"350s\", or a `preset`"],
         ),
     ] {
-        let f = write(&dir, "bad.toml", &format!("{base}{tail}"));
-        let o = kasim_in(&dir, &["run", f.to_str().unwrap()]);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        for e in expect {
-            assert!(err.contains(e), "expected {e:?} in {err}");
-        }
+        assert_refused(&dir, &format!("{base}{tail}"), &expect);
     }
 }
 
@@ -310,13 +315,7 @@ fn a_chain_that_cannot_be_is_refused_with_what_is_allowed() {
         ),
     ] {
         let text = if text.starts_with("name") { text } else { format!("name = \"bad\"\nhorizon = \"1h\"\n{text}") };
-        let f = write(&dir, "bad.toml", &text);
-        let o = kasim_in(&dir, &["run", f.to_str().unwrap()]);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        for e in expect {
-            assert!(err.contains(e), "expected {e:?} in {err}");
-        }
+        assert_refused(&dir, &text, &expect);
     }
 }
 

@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// What became of a packet at one NAT.
+enum Crossing {
+    /// Passed on, as it now is.
+    Passed(Segment),
+    /// Dropped.
+    Stopped,
+    /// Dropped and answered with this RST (policy `rst`), back toward its sender.
+    Answered(Segment),
+}
+
 impl World {
     /// Put `seg` on host `h`'s link in direction `dir`; schedule its arrival.
     pub(super) fn offer(&mut self, h: usize, dir: usize, seg: Segment, hop: Hop) {
@@ -99,43 +109,14 @@ impl World {
     /// Through NATs `boxes` in order, each mapping the packet's source; then
     /// to its destination.
     fn outward(&mut self, from: usize, boxes: std::ops::Range<usize>, mut seg: Segment) {
-        let now = self.now;
         let first = boxes.start;
         for k in boxes {
-            let verdict = self.nats[k].nat.outbound(now, &seg);
-            self.after_nat(k);
-            let nat = self.nats[k].name;
-            match verdict {
-                NatVerdict::Forward(after) => {
-                    if after != seg {
-                        self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
-                    }
-                    seg = after;
-                }
-                NatVerdict::Drop(reason) => {
-                    self.discard(&seg);
-                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
-                        place: Place::Nat(nat),
-                        seg,
-                        reason: DropReason::Nat(reason),
-                    });
-                    return;
-                }
-                NatVerdict::Reset(rst) => {
-                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
-                        place: Place::Nat(nat),
-                        seg,
-                        reason: DropReason::Nat(crate::nat::NatDrop::NoMappingOutbound),
-                    });
-                    self.trace.record(now, || TraceEvent::NatReset { seg: rst, nat });
-                    if k == first {
-                        self.offer(from, DOWN, rst, Hop::Host(from as u32));
-                    } else {
-                        // Back through the boxes it crossed, to the sender.
-                        self.inward(first..k, rst);
-                    }
-                    return;
-                }
+            match self.cross(k, seg, true) {
+                Crossing::Passed(after) => seg = after,
+                Crossing::Stopped => return,
+                Crossing::Answered(rst) if k == first => return self.offer(from, DOWN, rst, Hop::Host(from as u32)),
+                // Back through the boxes it crossed, to the sender.
+                Crossing::Answered(rst) => return self.inward(first..k, rst),
             }
         }
         self.route(seg);
@@ -145,34 +126,50 @@ impl World {
     /// addressed to its public address back to the inside; then to its
     /// destination.
     fn inward(&mut self, boxes: std::ops::Range<usize>, mut seg: Segment) {
-        let now = self.now;
         for k in boxes.rev() {
             if *seg.dst.ip() != self.nats[k].nat.config().public_ip {
                 continue;
             }
-            let verdict = self.nats[k].nat.inbound(now, &seg);
-            self.after_nat(k);
-            let nat = self.nats[k].name;
-            match verdict {
-                NatVerdict::Forward(after) => {
-                    if after != seg {
-                        self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
-                    }
-                    seg = after;
-                }
-                // `Nat::inbound` answers nothing: what it cannot map, it drops.
-                NatVerdict::Drop(_) | NatVerdict::Reset(_) => {
-                    self.discard(&seg);
-                    self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
-                        place: Place::Nat(nat),
-                        seg,
-                        reason: DropReason::Nat(crate::nat::NatDrop::NoMappingInbound),
-                    });
-                    return;
-                }
+            match self.cross(k, seg, false) {
+                Crossing::Passed(after) => seg = after,
+                Crossing::Stopped | Crossing::Answered(_) => return,
             }
         }
         self.route(seg);
+    }
+
+    /// `seg` meets NAT `k`, outbound (from its inside) or inbound: what the
+    /// NAT did, in the trace, and what goes on.
+    fn cross(&mut self, k: usize, seg: Segment, outbound: bool) -> Crossing {
+        let now = self.now;
+        let verdict = if outbound { self.nats[k].nat.outbound(now, &seg) } else { self.nats[k].nat.inbound(now, &seg) };
+        self.after_nat(k);
+        let nat = self.nats[k].name;
+        let (reason, answer) = match verdict {
+            NatVerdict::Forward(after) => {
+                if after != seg {
+                    self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
+                }
+                return Crossing::Passed(after);
+            }
+            NatVerdict::Drop(reason) => {
+                self.discard(&seg);
+                (reason, None)
+            }
+            NatVerdict::Reset(rst) => (crate::nat::NatDrop::NoMappingOutbound, Some(rst)),
+        };
+        self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
+            place: Place::Nat(nat),
+            seg,
+            reason: DropReason::Nat(reason),
+        });
+        match answer {
+            Some(rst) => {
+                self.trace.record(now, || TraceEvent::NatReset { seg: rst, nat });
+                Crossing::Answered(rst)
+            }
+            None => Crossing::Stopped,
+        }
     }
 
     /// Onto the link of the host with the segment's destination address.
