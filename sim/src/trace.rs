@@ -507,15 +507,23 @@ impl Trace {
     /// Record the event `make` builds, if recording; and hand it to
     /// `tracing` (target `sim`) if a subscriber wants it. With neither, this
     /// is two branches: `make` is not called.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, at: Instant, make: impl FnOnce() -> TraceEvent) {
         self.record_for(at, None, make);
     }
 
     /// [`record`](Self::record) an event about connection `conn` (see
-    /// [`TraceRecord::conn`]).
-    #[inline]
+    /// [`TraceRecord::conn`]). The check that nobody records or listens is
+    /// inlined at every trace point; the rest is not.
+    #[inline(always)]
     pub fn record_for(&mut self, at: Instant, conn: Option<ConnRef>, make: impl FnOnce() -> TraceEvent) {
+        if self.records.is_some() || logging() {
+            self.keep(at, conn, make);
+        }
+    }
+
+    #[inline(never)]
+    fn keep(&mut self, at: Instant, conn: Option<ConnRef>, make: impl FnOnce() -> TraceEvent) {
         match &mut self.records {
             Some(r) => {
                 let event = make();

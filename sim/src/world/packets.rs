@@ -5,8 +5,8 @@ use super::*;
 
 /// What became of a packet at one NAT.
 enum Crossing {
-    /// Passed on, as it now is.
-    Passed(Segment),
+    /// Passed on (rewritten in place).
+    Passed,
     /// Dropped.
     Stopped,
     /// Dropped and answered with this RST (policy `rst`), back toward its sender.
@@ -111,8 +111,8 @@ impl World {
     fn outward(&mut self, from: usize, boxes: std::ops::Range<usize>, mut seg: Segment) {
         let first = boxes.start;
         for k in boxes {
-            match self.cross(k, seg, true) {
-                Crossing::Passed(after) => seg = after,
+            match self.cross(k, &mut seg, true) {
+                Crossing::Passed => {}
                 Crossing::Stopped => return,
                 Crossing::Answered(rst) if k == first => return self.offer(from, DOWN, rst, Hop::Host(from as u32)),
                 // Back through the boxes it crossed, to the sender.
@@ -130,8 +130,8 @@ impl World {
             if *seg.dst.ip() != self.nats[k].nat.config().public_ip {
                 continue;
             }
-            match self.cross(k, seg, false) {
-                Crossing::Passed(after) => seg = after,
+            match self.cross(k, &mut seg, false) {
+                Crossing::Passed => {}
                 Crossing::Stopped | Crossing::Answered(_) => return,
             }
         }
@@ -139,25 +139,31 @@ impl World {
     }
 
     /// `seg` meets NAT `k`, outbound (from its inside) or inbound: what the
-    /// NAT did, in the trace, and what goes on.
-    fn cross(&mut self, k: usize, seg: Segment, outbound: bool) -> Crossing {
+    /// NAT did (a packet passed on is rewritten in place), in the trace, and
+    /// what goes on.
+    #[inline(always)]
+    fn cross(&mut self, k: usize, seg: &mut Segment, outbound: bool) -> Crossing {
         let now = self.now;
-        let verdict = if outbound { self.nats[k].nat.outbound(now, &seg) } else { self.nats[k].nat.inbound(now, &seg) };
+        let verdict = if outbound { self.nats[k].nat.outbound(now, seg) } else { self.nats[k].nat.inbound(now, seg) };
         self.after_nat(k);
         let nat = self.nats[k].name;
+        let seg = &mut *seg;
         let (reason, answer) = match verdict {
             NatVerdict::Forward(after) => {
-                if after != seg {
-                    self.trace.record(now, || TraceEvent::Translated { before: seg, after, nat });
+                if after != *seg {
+                    let before = *seg;
+                    self.trace.record(now, || TraceEvent::Translated { before, after, nat });
+                    *seg = after;
                 }
-                return Crossing::Passed(after);
+                return Crossing::Passed;
             }
             NatVerdict::Drop(reason) => {
-                self.discard(&seg);
+                self.discard(seg);
                 (reason, None)
             }
             NatVerdict::Reset(rst) => (crate::nat::NatDrop::NoMappingOutbound, Some(rst)),
         };
+        let seg = *seg;
         self.trace.record_for(now, self.trace_ref(seg.sender as usize), || TraceEvent::Dropped {
             place: Place::Nat(nat),
             seg,
