@@ -164,6 +164,18 @@ pub fn traced_timeline(scenario: &Scenario, r: &RunRecord) -> RunTimeline {
     RunTimeline { seed, horizon_s: scenario.horizon.as_secs_f64(), marks, connection: None, fleet: None }
 }
 
+/// A latency as a reader says it, to the tenth of a second: "1h54m18.9s",
+/// "2m05.5s", "30.1s" (not "6858.9 s").
+fn hours_minutes_seconds(d: std::time::Duration) -> String {
+    let tenths = (d.as_secs_f64() * 10.0).round() as u64;
+    let (h, m, s) = (tenths / 36_000, tenths / 600 % 60, (tenths % 600) as f64 / 10.0);
+    match (h, m) {
+        (0, 0) => format!("{s:.1}s"),
+        (0, m) => format!("{m}m{s:04.1}s"),
+        (h, m) => format!("{h}h{m:02}m{s:04.1}s"),
+    }
+}
+
 /// The run worth drawing for a strategy, and why: the first false positive
 /// (the mistake a reader wants to see), else the run of the median detection
 /// (nearest rank, the lower one of an even count), else the first run.
@@ -185,7 +197,7 @@ pub fn representative(runs: &[RunSummary], base_seed: u64) -> (u64, String) {
         .collect();
     detections.sort();
     if let Some(&(latency, seed)) = detections.get(detections.len().saturating_sub(1) / 2) {
-        return (seed, format!("the median detection, {:.1} s", latency.as_secs_f64()));
+        return (seed, format!("the median detection, {}", hours_minutes_seconds(latency)));
     }
     (runs.first().map_or(base_seed, |r| r.seed), "no declaration in any run".into())
 }
@@ -255,11 +267,22 @@ mod tests {
     }
 
     #[test]
+    fn latencies_read_as_hours_minutes_and_seconds() {
+        let t = |ms: u64| hours_minutes_seconds(Duration::from_millis(ms));
+        assert_eq!(t(30_120), "30.1s");
+        assert_eq!(t(125_500), "2m05.5s");
+        // The catalogue's 6858.9 s: 1 h, 54 min, 18.9 s.
+        assert_eq!(t(6_858_900), "1h54m18.9s");
+        // Rounded before it is split: 59.96 s is a minute, not "0m60.0s".
+        assert_eq!(t(59_960), "1m00.0s");
+    }
+
+    #[test]
     fn the_drawn_run_is_the_first_mistake_else_the_median_detection() {
         let d = |s: u64| SideOutcome::Detected(Duration::from_secs(s));
         // Detections of 9, 5 and 1 s: the median is 5 s, seed 1.
         let runs = [run(0, d(9)), run(1, d(5)), run(2, d(1))];
-        assert_eq!(representative(&runs, 0), (1, "the median detection, 5.0 s".into()));
+        assert_eq!(representative(&runs, 0), (1, "the median detection, 5.0s".into()));
         // An even count takes the lower middle: 1, 2, 3, 4 s -> 2 s.
         let runs = [run(10, d(4)), run(11, d(2)), run(12, d(3)), run(13, d(1))];
         assert_eq!(representative(&runs, 10).0, 11);

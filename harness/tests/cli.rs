@@ -345,6 +345,27 @@ fn list_shows_scenarios_and_every_kind_with_defaults() {
     }
 }
 
+/// `list FILE` (issue 29): that file's scenario, and only the strategy kinds
+/// it uses; a name wider than its column gets a line of its own.
+#[test]
+fn list_of_a_file_shows_only_the_kinds_it_uses_and_long_names_keep_clear_of_the_path() {
+    let o = kasim(&["list", "../scenarios/postgres-pool-first-query-after-idle.toml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // 36 characters, wider than the 28 of the column: the path starts the next line.
+    assert!(out.contains("  postgres-pool-first-query-after-idle\n                               ../scenarios/"), "{out}");
+    assert!(out.contains("Strategy kinds these files use"), "{out}");
+    let kinds: Vec<&str> = out
+        .split("kasim list` prints every kind):\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("      "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["tcp_keepalive"], "{out}");
+}
+
 #[test]
 fn replay_json_has_the_contract_fields() {
     let o = kasim(&["replay", "../scenarios/server-reboot.toml", "--strategy", "ping-1m-10s", "--seed", "3", "--format", "json"]);

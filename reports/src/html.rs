@@ -121,7 +121,7 @@ pub struct StrategyPlots {
     pub restore_s: Vec<f64>,
     /// The representative run drawn for this strategy.
     pub timeline: RunTimeline,
-    /// Why this run was drawn ("the first false positive", "the median detection, 33.6 s").
+    /// Why this run was drawn ("the first false positive", "the median detection, 33.6s").
     pub why: String,
     /// The command that replays it.
     pub replay: String,

@@ -22,6 +22,13 @@ pub(crate) type DrawResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Picture width in pixels.
 const W: u32 = 720;
+/// Tick labels and axis titles: plotters' defaults come out at 9-10 px on a
+/// 720 px picture, too small to read at a glance (issue 29). The SVG backend
+/// writes a font of size N as 0.81 N px: these are 13 and 13.7 px.
+const LABEL_FONT: (&str, u32) = ("sans-serif", 16);
+const AXIS_FONT: (&str, u32) = ("sans-serif", 17);
+/// The timeline's mark labels: 11.3 px.
+const MARK_FONT: (&str, u32) = ("sans-serif", 14);
 
 /// Series colour `i` (matplotlib's ten, minus two hard to tell apart).
 pub fn color(i: usize) -> RGBColor {
@@ -221,9 +228,16 @@ where
     X: AsRangedCoord<Value = f64>,
     X::CoordDescType: ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(root).margin(12).x_label_area_size(36).y_label_area_size(48).build_cartesian_2d(x, 0f64..1.0)?;
+    let mut chart = ChartBuilder::on(root).margin(12).x_label_area_size(44).y_label_area_size(78).build_cartesian_2d(x, 0f64..1.0)?;
     let x_desc = if log { format!("{x_desc} (log scale)") } else { x_desc.to_string() };
-    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).x_label_formatter(&|v| tick(*v)).draw()?;
+    chart
+        .configure_mesh()
+        .label_style(LABEL_FONT)
+        .axis_desc_style(AXIS_FONT)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| tick(*v))
+        .draw()?;
     for (i, p) in series.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
         let mut xs = p.to_vec();
         xs.sort_by(f64::total_cmp);
@@ -284,13 +298,20 @@ where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(root).margin(12).x_label_area_size(36).y_label_area_size(56).build_cartesian_2d(x, y)?;
+    let mut chart = ChartBuilder::on(root).margin(12).x_label_area_size(44).y_label_area_size(78).build_cartesian_2d(x, y)?;
     let y_desc = if log { format!("{y_desc} (log scale)") } else { y_desc.to_string() };
-    chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).y_label_formatter(&|v| tick(*v)).draw()?;
+    chart
+        .configure_mesh()
+        .label_style(LABEL_FONT)
+        .axis_desc_style(AXIS_FONT)
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| tick(*v))
+        .draw()?;
     for &(i, x, y) in pts {
         let c = color(i);
         chart.draw_series(std::iter::once(Circle::new((x, y), 6, c.filled())))?;
-        let number = EmptyElement::at((x, y)) + Text::new((i + 1).to_string(), (8, -16), ("sans-serif", 13).into_font().color(&BLACK));
+        let number = EmptyElement::at((x, y)) + Text::new((i + 1).to_string(), (8, -16), ("sans-serif", 15).into_font().color(&BLACK));
         chart.draw_series(std::iter::once(number))?;
     }
     Ok(())
@@ -308,9 +329,9 @@ fn label_rank(kind: MarkKind) -> u8 {
     }
 }
 
-/// Pixels a label of `chars` characters takes at the timeline's 11 px font.
+/// Pixels a label of `chars` characters takes at the timeline's mark font.
 fn label_px(chars: usize) -> f64 {
-    6.5 * chars as f64
+    8.0 * chars as f64
 }
 
 /// One run: faults (spans for those that last), NAT expiries, the break and
@@ -325,11 +346,13 @@ pub fn timeline_svg(t: &RunTimeline) -> DrawResult<String> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(margin)
-            .x_label_area_size(30)
+            .x_label_area_size(40)
             .y_label_area_size(left)
             .build_cartesian_2d(linear_axis(0.0, xmax), 0f64..3f64)?;
         chart
             .configure_mesh()
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .disable_y_mesh()
             // Ticks every half row; the odd ones sit on the rows and carry their names.
             .y_labels(7)
@@ -374,7 +397,7 @@ pub fn timeline_svg(t: &RunTimeline) -> DrawResult<String> {
             }
             row.push(span);
             let c = m.kind.color();
-            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y + 0.32), ("sans-serif", 11).into_font().color(&c))))?;
+            chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y + 0.32), MARK_FONT.into_font().color(&c))))?;
         }
         root.present()?;
     }
@@ -393,11 +416,13 @@ pub fn fleet_svg(f: &FleetActivity, horizon_s: f64) -> DrawResult<String> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
-            .x_label_area_size(30)
+            .x_label_area_size(40)
             .y_label_area_size(64)
             .build_cartesian_2d(linear_axis(0.0, xmax), 0f64..f64::from(ymax) * 1.1)?;
         chart
             .configure_mesh()
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .disable_x_mesh()
             .light_line_style(WHITE)
             .y_labels(5)
@@ -435,11 +460,13 @@ pub fn tune_svg(points: &[TunePoint]) -> DrawResult<String> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
+            .x_label_area_size(44)
+            .y_label_area_size(78)
             .build_cartesian_2d(0f64..xmax, linear_axis(0.0, ymax))?;
         chart
             .configure_mesh()
+            .label_style(LABEL_FONT)
+            .axis_desc_style(AXIS_FONT)
             .x_desc("keepalive packets per hour")
             .y_desc("client p99 detection latency")
             .y_label_formatter(&|v| tick(*v))
@@ -457,7 +484,7 @@ pub fn tune_svg(points: &[TunePoint]) -> DrawResult<String> {
             if p.recommended {
                 chart.draw_series(std::iter::once(TriangleMarker::new(at, 12, green.filled())))?;
                 let text = format!("recommended: {}", p.label);
-                chart.draw_series(std::iter::once(Text::new(text, at, ("sans-serif", 13).into_font().color(&green))))?;
+                chart.draw_series(std::iter::once(Text::new(text, at, ("sans-serif", 15).into_font().color(&green))))?;
             }
         }
         root.present()?;

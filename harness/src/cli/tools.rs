@@ -60,6 +60,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     Ok(if rows.iter().all(|r| r.as_ref().is_ok_and(|r| r.ok)) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// Width of `kasim list`'s name column.
+const NAME_COLUMN: usize = 28;
+
+/// `kasim list`: the scenarios with their strategies, then the strategy kinds.
 pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
     if args.presets {
         print_out(&crate::scenario::presets::listing())?;
@@ -73,14 +77,24 @@ pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
         // A bundled scenario's `<bundled>/…` path is no file: say what commands accept.
         let place =
             if s.path.starts_with("<bundled>") { "bundled (commands take its name)".to_string() } else { s.path.display().to_string() };
-        let _ = writeln!(out, "  {:<28} {place} (horizon {}, {} seeds)", s.name, format_duration(s.horizon), s.seeds);
+        // A name that fills its column gets a line of its own, so it never runs into the path.
+        let head =
+            if s.name.len() < NAME_COLUMN { format!("{:<NAME_COLUMN$}", s.name) } else { format!("{}\n  {:<NAME_COLUMN$}", s.name, "") };
+        let _ = writeln!(out, "  {head} {place} (horizon {}, {} seeds)", format_duration(s.horizon), s.seeds);
         for line in s.description.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
-            let _ = writeln!(out, "  {:<28} {}", "", line);
+            let _ = writeln!(out, "  {:<NAME_COLUMN$} {}", "", line);
         }
-        let _ = writeln!(out, "  {:<28} strategies: {}", "", names.join(", "));
+        let _ = writeln!(out, "  {:<NAME_COLUMN$} strategies: {}", "", names.join(", "));
     }
-    out.push_str("\nStrategy kinds (parameter = default):\n");
-    for k in KINDS {
+    // Files named on the command line: only the kinds they use (the catalogue: every kind).
+    let used: Vec<&str> = scenarios.iter().flat_map(|s| s.strategies.iter().map(|st| st.kind)).collect();
+    let kinds: Vec<_> = KINDS.iter().filter(|k| args.paths.is_empty() || used.contains(&k.kind)).collect();
+    if args.paths.is_empty() {
+        out.push_str("\nStrategy kinds (parameter = default):\n");
+    } else {
+        out.push_str("\nStrategy kinds these files use (parameter = default; `kasim list` prints every kind):\n");
+    }
+    for k in kinds {
         let _ = writeln!(out, "  {:<14} {}", k.kind, k.help);
         for p in k.params {
             let _ = writeln!(out, "      {:<22} = {:<8} {}", p.name, p.default, p.help);
