@@ -15,7 +15,7 @@
 //!   or the miss), so the file fails if the behaviour ever changes.
 
 use crate::driver::Class;
-use crate::runner::{side_outcome, RunRecord, SideOutcome};
+use crate::runner::{RunRecord, SideOutcome};
 use crate::scenario::{FaultKind, Scenario, Schedule};
 use crate::strategy::StrategySpec;
 use crate::units::RandomTime;
@@ -53,11 +53,16 @@ fn readable(d: Duration) -> String {
     out
 }
 
-/// How far `side`'s clock is behind the world's at `at` (completed suspensions).
-fn clock_offset(run: &RunRecord, side: Side, at: Instant) -> Duration {
+/// How far `side`'s clock is behind the world's at `at` (completed
+/// suspensions; of a fleet, client `client`'s own).
+fn clock_offset(run: &RunRecord, side: Side, client: Option<u32>, at: Instant) -> Duration {
     run.faults
         .iter()
         .filter(|f| f.kind == FaultKind::Suspend && f.side == Some(side))
+        .filter(|f| match (client, f.host) {
+            (Some(c), Some(sim::world::HostRef::Client(i))) => i == c,
+            _ => true,
+        })
         .filter_map(|f| f.duration.filter(|d| Instant::ZERO + f.at + *d <= at))
         .sum()
 }
@@ -66,10 +71,34 @@ fn is_random(t: &RandomTime) -> bool {
     !matches!(t, RandomTime::Fixed(_))
 }
 
-/// The exported scenario as TOML text. `run` must have been traced.
-pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &RunRecord) -> Result<String, toml::de::Error> {
+/// How each side fared on connection `slot` of `run` (`[client, server]`):
+/// what an exported file's expectations pin.
+pub fn outcomes(run: &RunRecord, slot: u32) -> [SideOutcome; 2] {
+    let declarations: Vec<&sim::oracle::Declaration> = run.outcome.declarations.iter().filter(|d| d.slot == slot).collect();
+    let broken = match run.outcome.slots.get(slot as usize) {
+        Some(s) if run.outcome.slots.len() > 1 => s.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0),
+        _ => run.outcome.broken,
+    };
+    Side::BOTH.map(|side| crate::metrics::slot_side_outcome(&declarations, broken, side))
+}
+
+/// The exported scenario as TOML text. `run` must have been traced. With
+/// `client`, `run` is a fleet of one-connection clients and the file is that
+/// client's world alone: its own faults (as `client`), the server's, its
+/// connection's messages, and its connection's outcome pinned.
+pub fn export(
+    scenario: &Scenario,
+    source: &str,
+    strategy: &StrategySpec,
+    run: &RunRecord,
+    client: Option<u32>,
+) -> Result<String, toml::de::Error> {
     let mut doc: Table = toml::from_str(source)?;
-    let name = format!("{}-seed{}-{}", scenario.name, run.seed, strategy.name);
+    let slot = client.unwrap_or(0);
+    let name = match client {
+        Some(c) => format!("{}-seed{}-{}-client{c}", scenario.name, run.seed, strategy.name),
+        None => format!("{}-seed{}-{}", scenario.name, run.seed, strategy.name),
+    };
     doc.insert("name".into(), Value::String(name));
     doc.insert(
         "description".into(),
@@ -86,13 +115,29 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
     doc.insert("seeds".into(), Value::Integer(1));
     doc.insert("base_seed".into(), Value::Integer(run.seed as i64));
 
+    if client.is_some() {
+        if let Some(Value::Table(c)) = doc.get_mut("client") {
+            c.remove("count");
+        }
+    }
+    // A fleet's client alone: its own faults (named as a one-client file names
+    // them) and those every connection meets; the other clients' are gone.
+    let own = |f: &&crate::runner::DerivedFault| match (client, f.host) {
+        (Some(c), Some(sim::world::HostRef::Client(i))) => i == c,
+        _ => true,
+    };
     let faults: Vec<Value> = run
         .faults
         .iter()
+        .filter(own)
         .map(|f| {
             let mut t = Table::new();
+            let target = match client {
+                Some(c) => f.target.replace(&format!("client:{c}"), "client"),
+                None => f.target.clone(),
+            };
             t.insert("kind".into(), Value::String(f.kind.name().into()));
-            t.insert("target".into(), Value::String(f.target.clone()));
+            t.insert("target".into(), Value::String(target));
             t.insert("at".into(), exact(f.at));
             if let Some(d) = f.duration {
                 t.insert("duration".into(), exact(d));
@@ -114,6 +159,9 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
         }
         for r in &run.outcome.trace {
             let TraceEvent::AppWrite { side, tag, .. } = r.event else { continue };
+            if client.is_some() && r.conn.is_some_and(|c| c.slot != slot) {
+                continue;
+            }
             let workload = matches!(Class::of(tag), Some(Class::Request | Class::Upload | Class::Download));
             if !workload || side != t.from || crate::driver::traffic_index(tag) != i {
                 continue;
@@ -121,7 +169,7 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
             let mut entry = raw.as_table().cloned().unwrap_or_default();
             entry.remove("every");
             entry.remove("count");
-            let local = r.at.since_start() - clock_offset(run, side, r.at);
+            let local = r.at.since_start() - clock_offset(run, side, client, r.at);
             entry.insert("at".into(), exact(local));
             traffic.push(Value::Table(entry));
         }
@@ -134,15 +182,59 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
         .and_then(|all| all.iter().find(|s| s.get("name").and_then(Value::as_str) == Some(strategy.name.as_str())).cloned());
     doc.insert("strategy".into(), Value::Array(raw_strategy.into_iter().collect()));
 
+    pin(&mut doc, strategy, outcomes(run, slot));
+    let body = toml::to_string(&doc).unwrap_or_default();
+    let picked = client.map_or(String::new(), |c| format!(" --client {c}"));
+    Ok(format!(
+        "# Exported by `kasim replay {} --strategy {} --seed {}{picked} --export-scenario`.\n# Commit it as a regression test; `kasim check` holds the outcome below.\n\n{body}",
+        scenario.path.display(),
+        strategy.name,
+        run.seed
+    ))
+}
+
+/// An outcome in words, for the note an export prints.
+pub fn said(o: SideOutcome) -> String {
+    match o {
+        SideOutcome::Detected(l) => format!("detected after {:.3} s", l.as_secs_f64()),
+        SideOutcome::Undetected => "never detected".into(),
+        SideOutcome::FalsePositive(c) => format!("a false positive ({})", c.name()),
+        SideOutcome::Quiet => "nothing to detect".into(),
+        SideOutcome::NotApplicable => "not its to detect".into(),
+    }
+}
+
+/// `text` (an export) with its expectations pinning `outcomes` instead, and
+/// a comment line saying why.
+pub fn repin(text: &str, strategy: &StrategySpec, outcomes: [SideOutcome; 2], why: &str) -> Result<String, toml::de::Error> {
+    let mut doc: Table = toml::from_str(text)?;
+    pin(&mut doc, strategy, outcomes);
+    let header: String = text.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    Ok(format!("{header}# {why}\n\n{}", toml::to_string(&doc).unwrap_or_default()))
+}
+
+/// The expectation that pins `outcome`: its metric and value (none for
+/// "not its to detect").
+fn pinned(outcome: SideOutcome) -> Option<(&'static str, Value)> {
+    Some(match outcome {
+        SideOutcome::Detected(l) => ("detection_max", Value::Float(round_ms(l.as_secs_f64()))),
+        SideOutcome::Undetected => ("undetected", Value::Integer(1)),
+        SideOutcome::FalsePositive(_) => ("false_positives", Value::Integer(1)),
+        SideOutcome::Quiet => ("false_positives", Value::Integer(0)),
+        SideOutcome::NotApplicable => return None,
+    })
+}
+
+/// Would the two outcomes be pinned by the same expectations?
+pub fn same_pins(a: [SideOutcome; 2], b: [SideOutcome; 2]) -> bool {
+    a.into_iter().zip(b).all(|(a, b)| pinned(a) == pinned(b))
+}
+
+/// Replace `doc`'s expectations by ones that hold exactly `outcomes` (`[client, server]`).
+fn pin(doc: &mut Table, strategy: &StrategySpec, outcomes: [SideOutcome; 2]) {
     let mut expects = Vec::new();
-    for side in Side::BOTH {
-        let (metric, value) = match side_outcome(&run.outcome, side) {
-            SideOutcome::Detected(l) => ("detection_max", Value::Float(round_ms(l.as_secs_f64()))),
-            SideOutcome::Undetected => ("undetected", Value::Integer(1)),
-            SideOutcome::FalsePositive(_) => ("false_positives", Value::Integer(1)),
-            SideOutcome::Quiet => ("false_positives", Value::Integer(0)),
-            SideOutcome::NotApplicable => continue,
-        };
+    for (side, outcome) in Side::BOTH.into_iter().zip(outcomes) {
+        let Some((metric, value)) = pinned(outcome) else { continue };
         let mut e = Table::new();
         e.insert("strategy".into(), Value::String(strategy.name.clone()));
         e.insert("side".into(), Value::String(side.name().into()));
@@ -151,14 +243,6 @@ pub fn export(scenario: &Scenario, source: &str, strategy: &StrategySpec, run: &
         expects.push(Value::Table(e));
     }
     doc.insert("expect".into(), Value::Array(expects));
-
-    let body = toml::to_string(&doc).unwrap_or_default();
-    Ok(format!(
-        "# Exported by `kasim replay {} --strategy {} --seed {} --export-scenario`.\n# Commit it as a regression test; `kasim check` holds the outcome below.\n\n{body}",
-        scenario.path.display(),
-        strategy.name,
-        run.seed
-    ))
 }
 
 #[cfg(test)]

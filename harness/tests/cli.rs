@@ -537,19 +537,83 @@ fn proxy_out_of_range() {
     );
 }
 
+/// A fleet's whole world cannot be one file's, but one client's can
+/// (issue 29): without `--client` the refusal names that way out; a pool
+/// (connections sharing a host) is still refused.
 #[test]
-fn a_fleet_cannot_be_exported_yet_and_says_so() {
+fn a_fleet_exports_one_clients_world_and_says_how() {
     let fleet = VALID.replace("horizon = \"1h\"", "horizon = \"1h\"\n[client]\ncount = 3");
     let path = scenario("export-fleet", &fleet);
     let out = path.with_extension("exported.toml");
     let o = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ka", "--seed", "0", "--export-scenario", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("has 3 connections ([client] count x connections); export works for one-connection scenarios"),
+        stderr(&o)
+            .contains("has 3 connections ([client] count x connections); allowed: add --client N to export that client's world alone"),
         "{}",
         stderr(&o)
     );
     assert!(!out.exists());
+    let pool = VALID.replace("horizon = \"1h\"", "horizon = \"1h\"\n[client]\nconnections = 3");
+    let path = scenario("export-pool", &pool);
+    let o = kasim(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--strategy",
+        "ka",
+        "--seed",
+        "0",
+        "--client",
+        "0",
+        "--export-scenario",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(a pool: its connections share one host)"), "{}", stderr(&o));
+}
+
+/// Two clients and a server that takes 60 s to accept each connection
+/// (listen backlog 0): client 1 waits unaccepted, its 10 s ping goes
+/// unanswered, and it declares the live server dead at 10 + 5 = 15 s. Its
+/// world exported alone has no client 0 ahead of it in the queue: it is
+/// accepted at once and nothing is declared. The export keeps client 1's own
+/// fault (as `client.link`), drops client 0's, says the outcome changed and
+/// pins the alone run, which `kasim check` then holds.
+#[test]
+fn a_fleet_clients_export_pins_what_it_does_alone_and_says_when_that_differs() {
+    let text = "name = \"two\"\nhorizon = \"5m\"\nseeds = 1\n[client]\ncount = 2\n[server.app]\nbacklog = 0\naccept_time = \"60s\"\n\
+        [[fault]]\nkind = \"outage\"\ntarget = \"client:0.link\"\nat = \"2m\"\nduration = \"10s\"\n\
+        [[fault]]\nkind = \"outage\"\ntarget = \"client:1.link\"\nat = \"3m\"\nduration = \"3s\"\n\
+        [[strategy]]\nname = \"ping\"\nkind = \"app_ping\"\ninterval = \"10s\"\ntimeout = \"5s\"\n";
+    let path = scenario("export-client", text);
+    let replay = kasim(&["replay", path.to_str().unwrap(), "--strategy", "ping", "--seed", "0", "--client", "1"]);
+    assert!(String::from_utf8_lossy(&replay.stdout)
+        .contains("declared dead at +00:00:15.000 by the client of connection 1: ping timeout (FALSE POSITIVE (healthy))"));
+    let out = path.with_extension("client1.toml");
+    let o = kasim(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--strategy",
+        "ping",
+        "--seed",
+        "0",
+        "--client",
+        "1",
+        "--export-scenario",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: Alone, this client fared otherwise than in the fleet (there: client a false positive (healthy), server a false positive (healthy); alone: client nothing to detect, server nothing to detect)"),
+        "{}",
+        stderr(&o)
+    );
+    let exported = std::fs::read_to_string(&out).unwrap();
+    assert!(!exported.contains("count = 2") && !exported.contains("client:0"), "{exported}");
+    assert!(exported.contains("target = \"client.link\"\nat = \"3m\"\nduration = \"3s\""), "{exported}");
+    let check = kasim(&["check", out.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(stderr(&check).contains("2 expectations, 2 passed, 0 failed"), "{}", stderr(&check));
 }
 
 /// Run `kasim ARGS | READER` in bash; return kasim's exit status and stderr.

@@ -323,7 +323,7 @@ pub struct ReplayArgs {
     /// Write the run's packets as a pcap file (Wireshark, tshark).
     #[arg(long)]
     pub pcap: Option<PathBuf>,
-    /// Write this seed as a scenario with every random value fixed (a regression test).
+    /// Write this seed as a scenario with every random value fixed (a regression test); of a fleet, with --client N: that client alone.
     #[arg(long)]
     pub export_scenario: Option<PathBuf>,
     /// Only the timeline from this simulated time on (e.g. "22h").

@@ -75,13 +75,21 @@ fn in_time_order(faults: &[runner::DerivedFault]) -> Vec<runner::DerivedFault> {
 
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let s = super::load_one(&args.path)?;
-    if args.export_scenario.is_some() && s.clients * s.connections > 1 {
+    // A fleet's client can be exported alone (`--client N`, or `--connection N`
+    // of one-connection clients); a pool's connections share a host and cannot.
+    let picked = args.client.or(args.connection).filter(|_| s.connections == 1);
+    if args.export_scenario.is_some() && s.clients * s.connections > 1 && picked.is_none() {
         // Each connection's messages would need a schedule of their own; the
         // exported file's [[traffic]] entries would run on every connection.
+        let way_out = if s.connections == 1 {
+            "; allowed: add --client N to export that client's world alone"
+        } else {
+            " (a pool: its connections share one host); export works for one-connection scenarios and a fleet's client (--client N)"
+        };
         return Err(CliError::BadFlag {
             flag: "export-scenario",
             message: format!(
-                "{} has {} connections ([client] count x connections); export works for one-connection scenarios",
+                "{} has {} connections ([client] count x connections){way_out}",
                 args.path.display(),
                 s.clients * s.connections
             ),
@@ -152,9 +160,30 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         let source = super::source_text(&args.path).map_err(|e| {
             CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
         })?;
-        let text = crate::export::export(&s, &source, strategy, &r).map_err(|e| {
+        let failed = |e: toml::de::Error| {
             CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
-        })?;
+        };
+        let client = picked.filter(|_| s.clients > 1);
+        let mut text = crate::export::export(&s, &source, strategy, &r, client).map_err(failed)?;
+        if let Some(c) = client {
+            // Alone, the client draws its randomness as client 0 and shares
+            // no NAT, listen queue or server with the others: run the file,
+            // and pin what it does if that is not what the fleet showed.
+            let alone = crate::scenario::parse(path, &text).map_err(CliError::Scenario)?;
+            let run = runner::run_one(&alone, &alone.strategies[0], args.seed, false);
+            let (fleet, solo) = (crate::export::outcomes(&r, c), crate::export::outcomes(&run, 0));
+            if !crate::export::same_pins(fleet, solo) {
+                let why = format!(
+                    "Alone, this client fared otherwise than in the fleet (there: client {}, server {}; alone: client {}, server {}): the expectations pin the alone run.",
+                    crate::export::said(fleet[0]),
+                    crate::export::said(fleet[1]),
+                    crate::export::said(solo[0]),
+                    crate::export::said(solo[1])
+                );
+                eprintln!("note: {why}");
+                text = crate::export::repin(&text, strategy, solo, &why).map_err(failed)?;
+            }
+        }
         write_atomic(path, &text)?;
         eprintln!("wrote {} (check it with: kasim check {})", path.display(), path.display());
     }
