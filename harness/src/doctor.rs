@@ -102,7 +102,18 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     // The path's NATs, each judged on its own; the seeds' lost mappings are
     // counted over the whole path, so without a period too slow for any box
     // they are laid at the door of the box that forgets soonest.
-    let nats: Vec<(String, &sim::nat::NatConfig)> = s.nats().collect();
+    // A box behind the proxy never sees the client's keepalive (the proxy
+    // answers it): `box-forgets-before-proxy` judges those.
+    let proxy_at = s.middleboxes.iter().position(|m| matches!(m, sim::world::Middlebox::Proxy(_))).unwrap_or(usize::MAX);
+    let nats: Vec<(String, &sim::nat::NatConfig)> = s
+        .middleboxes
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| match m {
+            sim::world::Middlebox::Nat(n) if k < proxy_at => Some((s.box_name(k), n)),
+            _ => None,
+        })
+        .collect();
     let soonest = nats.iter().map(|(_, n)| n.idle_timeout).min();
     let the = |name: &str| if s.chained { name.to_string() } else { "the NAT".to_string() };
     for (name, nat) in &nats {

@@ -93,6 +93,11 @@ fn unknown_presets_and_missing_keys_are_named() {
             ],
         ),
         (
+            // A proxy is a box of the path, but no NAT to reboot.
+            "[proxy]\nidle_timeout = \"60s\"\n[[fault]]\nkind = \"nat_reboot\"\ntarget = \"nat\"\nat = \"1m\"\n",
+            ["bad.toml:9:", "`fault[0].kind`", "nat_reboot needs a [nat] section"],
+        ),
+        (
             "[nat]\non_expired = \"rst\"\n",
             ["bad.toml", "`nat.idle_timeout`", "missing; allowed: a duration such as \"350s\", or a `preset`"],
         ),
@@ -351,4 +356,29 @@ fn doctor_names_grpc_ping_enforcement_and_a_herd_without_jitter() {
     let herd = doc["findings"][1]["message"].as_str().unwrap();
     assert!(herd.starts_with("1000 connections reconnect without jitter") && herd.contains("listen queue of 129 (backlog 128)"), "{herd}");
     assert_eq!(doc["findings"][1]["severity"], "error", "the unjittered herd shows false positives: {doc}");
+}
+
+/// A NAT behind the proxy never sees the client's keepalive (the proxy's
+/// stack answers it), so the doctor does not tell the client to keep it
+/// alive: it says the proxy keeps its connection to the server (nginx: 10
+/// minutes) longer than the box behind it keeps the flow (5 minutes).
+#[test]
+fn a_box_behind_the_proxy_is_the_proxys_business_not_the_keepalives() {
+    let dir = temp_folder("middleboxes", "behind");
+    let text = "name = \"behind\"\nhorizon = \"1h\"\nseeds = 2\n\
+        [[middlebox]]\nkind = \"proxy\"\npreset = \"nginx\"\n\
+        [[middlebox]]\nkind = \"nat\"\nidle_timeout = \"5m\"\non_expired = \"drop\"\n\
+        [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"10m\"\ninterval = \"30s\"\ncount = 3\n";
+    write(&dir, "behind.toml", text);
+    let o = kasim_in(&dir, &["doctor", "behind.toml", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rules: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["box-forgets-before-proxy"], "{doc}");
+    let message = doc["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("middlebox:1 behind the proxy (middlebox:0) forgets a TCP flow idle for 5m but the proxy keeps an idle connection to the server for 10m"),
+        "{message}"
+    );
+    // The backend flow idles from the handshake: forgotten at 5 min, in every seed.
+    assert_eq!(doc["findings"][0]["severity"], "error", "{doc}");
 }

@@ -482,7 +482,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
             ));
         }
     };
-    if kind == FaultKind::NatReboot && middleboxes.is_empty() {
+    if kind == FaultKind::NatReboot && !middleboxes.iter().any(|m| matches!(m, Middlebox::Nat(_))) {
         return Err(ctx.error(Some(raw.kind.span()), key("kind"), "nat_reboot needs a [nat] section"));
     }
     // `nat` is the first box of a path without a chain.
