@@ -104,19 +104,11 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     // they are laid at the door of the box that forgets soonest.
     // A box behind the proxy never sees the client's keepalive (the proxy
     // answers it): `box-forgets-before-proxy` judges those.
-    let proxy_at = s.middleboxes.iter().position(|m| matches!(m, sim::world::Middlebox::Proxy(_))).unwrap_or(usize::MAX);
-    let nats: Vec<(String, &sim::nat::NatConfig)> = s
-        .middleboxes
-        .iter()
-        .enumerate()
-        .filter_map(|(k, m)| match m {
-            sim::world::Middlebox::Nat(n) if k < proxy_at => Some((s.box_name(k), n)),
-            _ => None,
-        })
-        .collect();
+    let proxy_at = s.proxy_position().unwrap_or(usize::MAX);
+    let nats: Vec<(usize, &sim::nat::NatConfig)> = s.nats().filter(|&(k, _)| k < proxy_at).collect();
     let soonest = nats.iter().map(|(_, n)| n.idle_timeout).min();
-    let the = |name: &str| if s.chained { name.to_string() } else { "the NAT".to_string() };
-    for (name, nat) in &nats {
+    let the = |k: usize| if s.chained { s.box_name(k) } else { "the NAT".to_string() };
+    for &(k, nat) in &nats {
         for (st, runs) in strategies.iter().zip(&runs) {
             let quiet = quiet_period(st);
             // A one-way keepalive never lets a UDP flow reach its stream timer.
@@ -132,12 +124,12 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             } else {
                 (nat.idle_timeout, format!("a TCP flow idle for {}", seconds(nat.idle_timeout)))
             };
-            // A Linux kernel's keepalive fires late by up to its timer wheel level's
-            // granularity (Windows' and XNU's fire on time in the model).
+            // A kernel keepalive fires late by up to its stack's timer granularity
+            // (a Linux wheel level's; none for the OSes whose timers are exact).
             let os = if st.sides.contains(&sim::Side::Client) { s.client_os } else { s.server_os };
-            let wheel = os.is_none_or(|o| matches!(o, sim::tcp::Os::Linux | sim::tcp::Os::Android));
+            let timers = os.map_or(s.tcp.timers, |o| o.tcp_config(&s.tcp).timers);
             let late = match quiet {
-                Some((q, "idle")) if st.kind == "tcp_keepalive" && wheel => s.tcp.timers.granularity(q),
+                Some((q, "idle")) if st.kind == "tcp_keepalive" => timers.granularity(q),
                 _ => Duration::ZERO,
             };
             let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);
@@ -166,7 +158,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             };
             let rule = format!(
                 "{} forgets {flow}, then {}; {says}: {shown}. Keep the keepalive period under the NAT's idle timeout",
-                the(name),
+                the(k),
                 match nat.on_expired {
                     sim::nat::OnExpired::Drop => "drops its packets",
                     sim::nat::OnExpired::Rst => "answers with RST",
@@ -224,12 +216,9 @@ fn box_before_proxy(
     runs: &[Vec<RunSummary>],
     finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
 ) {
-    use sim::world::Middlebox;
-    let Some(at) = s.middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_))) else { return };
-    let Some(proxy) = s.proxy() else { return };
+    let (Some(at), Some(proxy)) = (s.proxy_position(), s.proxy()) else { return };
     let proxy_name = s.box_name(at);
-    for (k, m) in s.middleboxes.iter().enumerate() {
-        let Middlebox::Nat(nat) = m else { continue };
+    for (k, nat) in s.nats() {
         // The proxy's timer on that side: the client's leg in front of it, the server's behind.
         let (keeps, leg) = match (k < at, proxy.per_side()) {
             (true, true) => (proxy.client_timeout, "client connection"),

@@ -624,9 +624,9 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     let idle = plan.axes.iter().position(|a| a.param == "idle" && plan.strategy.kind == "tcp_keepalive");
     // The box of the path that forgets soonest is the one the keepalive must beat.
     let soonest = scenario.nats().min_by_key(|(_, n)| n.idle_timeout);
-    let wheel = |q: &Point| match (idle, &soonest) {
-        (Some(i), Some((name, nat))) => {
-            let whose = if scenario.chained { format!("{name}'s") } else { "the NAT's".to_string() };
+    let wheel = |q: &Point| match (idle, soonest) {
+        (Some(i), Some((k, nat))) => {
+            let whose = if scenario.chained { format!("{}'s", scenario.box_name(k)) } else { "the NAT's".to_string() };
             let idle = units::parse_duration(&q.values[i]).unwrap_or_default();
             let late = scenario.tcp.timers.granularity(idle);
             format!(

@@ -378,7 +378,8 @@ struct Around<'a> {
 
 fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Vec<String>) -> Result<FaultSpec, ScenarioError> {
     let Around { horizon, middleboxes, chained, clients } = *around;
-    let has_proxy = middleboxes.iter().any(|m| matches!(m, Middlebox::Proxy(_)));
+    let proxy_at = middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_)));
+    let has_proxy = proxy_at.is_some();
     let key = |k: &str| format!("fault[{i}].{k}");
     let kind = match raw.kind.get_ref().as_str() {
         "vanish" => FaultKind::Vanish,
@@ -488,7 +489,7 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
     // `nat` is the first box of a path without a chain.
     let middlebox = match kind {
         FaultKind::NatReboot => Some(middlebox.unwrap_or(0)),
-        _ if host == "proxy" => middlebox.or_else(|| middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_))).map(|k| k as u8)),
+        _ if host == "proxy" => middlebox.or(proxy_at.map(|k| k as u8)),
         _ => None,
     };
     let when = match (&raw.at, &raw.every) {

@@ -463,13 +463,18 @@ impl Scenario {
         self.reconnect.unwrap_or_default()
     }
 
-    /// The NAT-like boxes of the path, from the clients, each with the name
-    /// a file and a replay give it (`nat`, or `middlebox:N`).
-    pub fn nats(&self) -> impl Iterator<Item = (String, &NatConfig)> {
+    /// The NAT-like boxes of the path, from the clients, each with its
+    /// position on the path ([`box_name`](Self::box_name) names it).
+    pub fn nats(&self) -> impl Iterator<Item = (usize, &NatConfig)> {
         self.middleboxes.iter().enumerate().filter_map(|(k, m)| match m {
-            Middlebox::Nat(n) => Some((self.box_name(k), n)),
+            Middlebox::Nat(n) => Some((k, n)),
             Middlebox::Proxy(_) => None,
         })
+    }
+
+    /// The proxy's position on the path, if it has one.
+    pub fn proxy_position(&self) -> Option<usize> {
+        self.middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_)))
     }
 
     /// The first NAT from the clients, if the path has one.
@@ -479,10 +484,10 @@ impl Scenario {
 
     /// The path's TCP-terminating proxy, if it has one.
     pub fn proxy(&self) -> Option<ProxyConfig> {
-        self.middleboxes.iter().find_map(|m| match m {
-            Middlebox::Proxy(p) => Some(*p),
-            Middlebox::Nat(_) => None,
-        })
+        match self.middleboxes.get(self.proxy_position()?) {
+            Some(Middlebox::Proxy(p)) => Some(*p),
+            _ => None,
+        }
     }
 
     /// How files, faults and replays name box `k` of the path: `nat` and
