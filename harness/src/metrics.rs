@@ -250,6 +250,11 @@ pub struct RunSummary {
     /// no whole figures; commands refuse it ([`RunSummary::first_stopped`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<(u64, u64)>,
+    /// Connections closed on purpose by an idle timer (the proxy's, or an
+    /// application's) before they broke. Not in shard files: only
+    /// `kasim doctor` reads it, on runs it made itself.
+    #[serde(skip)]
+    pub orderly_ends: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -290,7 +295,9 @@ impl RunSummary {
             s.restore_ns.shrink();
             Box::new(s)
         });
-        let idle_closes = r.outcome.slots.iter().flat_map(|s| &s.connections).filter(|c| c.idle_closed).count() as u32;
+        let connections = || r.outcome.slots.iter().flat_map(|s| &s.connections);
+        let idle_closes = connections().filter(|c| c.idle_closed).count() as u32;
+        let orderly_ends = connections().filter(|c| c.ended_at.is_some()).count() as u32;
         RunSummary {
             seed: r.seed,
             slots,
@@ -300,6 +307,7 @@ impl RunSummary {
             session,
             idle_closes,
             stopped: r.outcome.stopped.map(|(at, n)| (at.since_start().as_nanos() as u64, n as u64)),
+            orderly_ends,
         }
     }
 

@@ -778,6 +778,7 @@ mod tests {
             session: None,
             idle_closes: 0,
             stopped: None,
+            orderly_ends: 0,
         }
     }
 

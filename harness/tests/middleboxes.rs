@@ -361,8 +361,8 @@ fn doctor_names_grpc_ping_enforcement_and_a_herd_without_jitter() {
 }
 
 /// A NAT behind the proxy never sees the client's keepalive (the proxy's
-/// stack answers it), so the doctor does not tell the client to keep it
-/// alive: it says the proxy keeps its connection to the server (nginx: 10
+/// stack answers it), so the doctor does not tell the client to keep that
+/// box alive: it says the proxy keeps its connection to the server (nginx: 10
 /// minutes) longer than the box behind it keeps the flow (5 minutes).
 #[test]
 fn a_box_behind_the_proxy_is_the_proxys_business_not_the_keepalives() {
@@ -375,7 +375,10 @@ fn a_box_behind_the_proxy_is_the_proxys_business_not_the_keepalives() {
     let o = kasim_in(&dir, &["doctor", "behind.toml", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rules: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
-    assert_eq!(rules, ["box-forgets-before-proxy"], "{doc}");
+    // The kernel keepalive cannot keep the proxy's own 10 minutes either (its
+    // stack answers the probes); no seed shows it: the backend broke first.
+    assert_eq!(rules, ["box-forgets-before-proxy", "proxy-closes-idle-connection"], "{doc}");
+    assert_eq!(doc["findings"][1]["severity"], "warning", "{doc}");
     let message = doc["findings"][0]["message"].as_str().unwrap();
     assert!(
         message.starts_with("middlebox:1 behind the proxy (middlebox:0) forgets a TCP flow idle for 5m but the proxy keeps an idle connection to the server for 10m"),

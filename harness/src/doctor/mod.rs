@@ -10,6 +10,9 @@
 //! ordering the seeds show breaking is an `error`, with the first seed that
 //! does as a `kasim replay` command; one they do not show is a `warning`.
 
+mod protocols;
+mod proxy;
+
 use crate::metrics::RunSummary;
 use crate::runner;
 use crate::scenario::Scenario;
@@ -36,8 +39,10 @@ pub struct Finding {
     /// The strategy the finding is about (or whose runs show it).
     pub strategy: String,
     /// Which rule: `nat-forgets-idle-connection`, `box-forgets-before-proxy`,
+    /// `proxy-closes-idle-connection`, `mqtt-box-inside-grace`,
+    /// `grpc-ping-too-often`, `herd-without-jitter`,
     /// `server-closes-before-proxy`, `pool-outlives-server-idle`,
-    /// `grpc-ping-too-often`, `herd-without-jitter`.
+    /// `pool-outlives-proxy-idle`.
     pub rule: &'static str,
     /// `error` or `warning`.
     pub severity: Severity,
@@ -79,6 +84,17 @@ fn seconds(d: Duration) -> String {
 fn evidence(runs: &[RunSummary], shows: impl Fn(&RunSummary) -> bool) -> (Option<u64>, usize) {
     let hits: Vec<u64> = runs.iter().filter(|r| shows(r)).map(|r| r.seed).collect();
     (hits.first().copied(), hits.len())
+}
+
+/// The first strategy (in file order) with a run that `shows` it, and that
+/// run's seed; else the first strategy and no seed.
+fn first_showing<'a>(
+    strategies: &[&'a StrategySpec],
+    runs: &[Vec<RunSummary>],
+    shows: impl Fn(&RunSummary) -> bool,
+) -> (&'a str, Option<u64>) {
+    let found = strategies.iter().zip(runs).find_map(|(st, r)| evidence(r, &shows).0.map(|seed| (st.name.as_str(), seed)));
+    found.map_or((strategies.first().map_or("", |st| st.name.as_str()), None), |(st, seed)| (st, Some(seed)))
 }
 
 /// Every finding of one scenario, its strategies run over `seeds` seeds.
@@ -140,6 +156,10 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             if !too_slow && (seed.is_none() || Some(nat.idle_timeout) != soonest) {
                 continue;
             }
+            // MQTT's own window holds the box's timer: `mqtt-box-inside-grace` says why it was lost.
+            if !too_slow && protocols::inside_grace(st, nat.idle_timeout) {
+                continue;
+            }
             let says = match quiet {
                 // The wheel's lateness is worth saying only where it tips the period over.
                 Some((q, key)) if late.is_zero() || q >= timeout => format!("{} stays quiet up to {} ({key})", st.name, seconds(q)),
@@ -169,14 +189,14 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             finding(&st.name, "nat-forgets-idle-connection", rule, seed);
         }
     }
-    box_before_proxy(s, &strategies, &runs, &mut finding);
-    grpc_pings_too_often(&strategies, &runs, &mut finding);
-    herd_without_jitter(s, &strategies, &runs, &mut finding);
-    let any_failed = || strategies.iter().zip(&runs).find_map(|(st, r)| evidence(r, failed).0.map(|seed| (st.name.as_str(), seed)));
-    let first = strategies.first().map_or("", |st| st.name.as_str());
+    proxy::box_before_proxy(s, &strategies, &runs, &mut finding);
+    proxy::proxy_closes_idle_connection(s, &strategies, &runs, &mut finding);
+    protocols::mqtt_box_inside_grace(s, &strategies, &runs, &mut finding);
+    protocols::grpc_pings_too_often(&strategies, &runs, &mut finding);
+    protocols::herd_without_jitter(s, &strategies, &runs, &mut finding);
     if let (Some(server), Some(proxy_idle)) = (s.server_idle_timeout, s.proxy().and_then(|p| p.forwards_for())) {
         if server <= proxy_idle {
-            let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
+            let (strategy, seed) = first_showing(&strategies, &runs, failed);
             let message = format!(
                 "the server application closes an idle connection after {} but the proxy keeps its side {}: a request the proxy forwards on a connection the server is closing fails (the ALB 502 race); make the server's idle timeout longer than the proxy's{}",
                 seconds(server),
@@ -189,7 +209,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     if let (Some(server), None) = (s.server_idle_timeout, s.proxy()) {
         let pool = s.client_idle_timeout;
         if pool.is_none_or(|c| c >= server) {
-            let (strategy, seed) = any_failed().map_or((first, None), |(st, seed)| (st, Some(seed)));
+            let (strategy, seed) = first_showing(&strategies, &runs, failed);
             let held = pool.map_or("for ever".to_string(), |c| format!("for {}", seconds(c)));
             let message = format!(
                 "the client keeps an idle connection {held} but the server closes it after {}: the first request after an idle gap may meet a connection the server is closing; close idle connections in the client first ([client.app] idle_timeout under {}){}",
@@ -200,135 +220,8 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             finding(strategy, "pool-outlives-server-idle", message, seed);
         }
     }
+    proxy::pool_outlives_proxy_idle(s, &strategies, &runs, &mut finding);
     out
-}
-
-/// `box-forgets-before-proxy`: a NAT-like box next to the proxy that forgets
-/// an idle flow before the proxy closes that connection: on the clients'
-/// side, an idle client connection is lost in the box (a RST or a silent
-/// drop) where the proxy would have closed it with a FIN the client sees;
-/// on the server's side, the proxy's backend connection is. The question
-/// of kubernetes/ingress-nginx#5695 ("NLB in front of ingress-nginx: which
-/// timeout must be larger?"): the proxy's, shorter.
-fn box_before_proxy(
-    s: &Scenario,
-    strategies: &[&StrategySpec],
-    runs: &[Vec<RunSummary>],
-    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
-) {
-    let (Some(at), Some(proxy)) = (s.proxy_position(), s.proxy()) else { return };
-    let proxy_name = s.box_name(at);
-    for (k, nat) in s.nats() {
-        // The proxy's timer on that side: the client's leg in front of it, the server's behind.
-        let (keeps, leg) = match (k < at, proxy.per_side()) {
-            (true, true) => (proxy.client_timeout, "client connection"),
-            (false, true) => (proxy.server_timeout, "connection to the server"),
-            (true, false) => (proxy.idle_timeout, "client connection"),
-            (false, false) => (proxy.idle_timeout, "connection to the server"),
-        };
-        if keeps.is_some_and(|p| p < nat.idle_timeout) {
-            continue;
-        }
-        let first =
-            strategies.iter().zip(runs).find_map(|(st, r)| evidence(r, |x| x.nat_expiries() > 0).0.map(|seed| (st.name.as_str(), seed)));
-        let (strategy, seed) = first.map_or((strategies.first().map_or("", |st| st.name.as_str()), None), |(st, seed)| (st, Some(seed)));
-        let box_name = s.box_name(k);
-        let side = if k < at { "in front of" } else { "behind" };
-        let message = format!(
-            "{box_name} {side} the proxy ({proxy_name}) forgets a TCP flow idle for {} but the proxy keeps an idle {leg} {}: \
-             the connection is lost in the box ({}) where the proxy would have closed it with a FIN; make the proxy's idle \
-             timeout shorter than the box's, or keep the flow busy{}",
-            seconds(nat.idle_timeout),
-            keeps.map_or("for ever".to_string(), |p| format!("for {}", seconds(p))),
-            if nat.on_expired == sim::nat::OnExpired::Rst { "its next packet meets a RST" } else { "its next packet is dropped" },
-            seed.map_or(" (no seed run lost a mapping)".to_string(), |seed| format!(" (seed {seed} loses one)"))
-        );
-        finding(strategy, "box-forgets-before-proxy", message, seed);
-    }
-}
-
-/// Did a run's `side` declare a healthy connection dead?
-fn false_positive(r: &RunSummary, side: sim::Side) -> bool {
-    r.outcomes(side).any(|o| matches!(o, crate::metrics::SideOutcome::FalsePositive(_)))
-}
-
-/// `grpc-ping-too-often`: a gRPC client that pings an idle connection every
-/// `time` against a server that expects pings no closer than `min_time`
-/// (without `permit_without_stream`, no closer than 2 hours): its third
-/// ping too soon brings GOAWAY `too_many_pings`, and a healthy connection
-/// is closed (grpc/grpc-go's enforcement policy).
-fn grpc_pings_too_often(
-    strategies: &[&StrategySpec],
-    runs: &[Vec<RunSummary>],
-    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
-) {
-    use crate::strategy::GrpcServer;
-    for (st, runs) in strategies.iter().zip(runs) {
-        let time = st.duration("time");
-        let idle_pings = st.params.get("permit_without_calls").is_some_and(|v| v == "true");
-        if st.kind != "grpc" || time.is_zero() || !idle_pings || !st.sides.contains(&sim::Side::Server) {
-            continue;
-        }
-        let without_stream = st.params.get("permit_without_stream").is_some_and(|v| v == "true");
-        let (spacing, why) = match without_stream {
-            true => (st.duration("min_time"), "(its min_time)"),
-            false => (GrpcServer::NO_STREAM_MIN, "(with no active stream, as permit_without_stream is off)"),
-        };
-        if time >= spacing {
-            continue;
-        }
-        let (seed, count) = evidence(runs, |r| false_positive(r, sim::Side::Server));
-        let message = format!(
-            "the client pings an idle connection every {} but the server expects pings no closer than {} {why}: after {} \
-             pings too soon it sends GOAWAY too_many_pings and closes a healthy connection; set the server's min_time (and \
-             permit_without_stream) under the client's time, or the client's time above them: {}",
-            seconds(time),
-            seconds(spacing),
-            GrpcServer::MAX_PING_STRIKES + 1,
-            match seed {
-                Some(seed) => format!("{count} of {} seeds show it (first: seed {seed})", runs.len()),
-                None => format!("none of {} seeds showed it", runs.len()),
-            }
-        );
-        finding(&st.name, "grpc-ping-too-often", message, seed);
-    }
-}
-
-/// `herd-without-jitter`: a fleet that reconnects with no jitter after the
-/// server restarts comes back in lockstep, every client in the same
-/// instant, into a listen queue that holds only `backlog + 1`: the rest
-/// wait half-open, and clients not accepted in time declare a live server
-/// dead (the herd of fleet-restart-herd).
-fn herd_without_jitter(
-    s: &Scenario,
-    strategies: &[&StrategySpec],
-    runs: &[Vec<RunSummary>],
-    finding: &mut impl FnMut(&str, &'static str, String, Option<u64>),
-) {
-    use crate::scenario::{FaultKind, ReconnectMode};
-    let (Some(reconnect), Some(queue)) = (s.reconnect, s.accept) else { return };
-    let restarts = s.faults.iter().any(|f| {
-        f.side == Some(sim::Side::Server) && !f.proxy && matches!(f.kind, FaultKind::Crash | FaultKind::Reboot) && f.duration.is_some()
-    });
-    let fleet = u64::from(s.clients) * u64::from(s.connections);
-    if reconnect.mode == ReconnectMode::Off || reconnect.jitter > 0.0 || !restarts || fleet <= u64::from(queue.backlog) + 1 {
-        return;
-    }
-    let first = strategies.iter().zip(runs).find_map(|(st, r)| {
-        evidence(r, |x| false_positive(x, sim::Side::Client) || x.session.as_ref().is_some_and(|x| x.requests.failed > 0))
-            .0
-            .map(|seed| (st.name.as_str(), seed))
-    });
-    let (strategy, seed) = first.map_or((strategies.first().map_or("", |st| st.name.as_str()), None), |(st, seed)| (st, Some(seed)));
-    let message = format!(
-        "{fleet} connections reconnect without jitter after the server restarts: they return in lockstep into a listen \
-         queue of {} (backlog {}), the rest wait half-open and may declare a live server dead; give the backoff jitter \
-         ([client.reconnect] jitter, e.g. 0.5){}",
-        queue.backlog + 1,
-        queue.backlog,
-        seed.map_or(" (no seed run showed a false positive or a failed request)".to_string(), |seed| format!(" (seed {seed} shows it)"))
-    );
-    finding(strategy, "herd-without-jitter", message, seed);
 }
 
 /// Findings as text: one block per finding.
