@@ -136,6 +136,12 @@ fn sysctl_out_of_range() {
         "count = 3\n[tcp]\nsyn_linear_timeouts = 128",
         &[":16:23:", "`tcp.syn_linear_timeouts`", "128 is out of range; allowed: 0..=127"],
     );
+    bad(
+        "no-metrics-save-range",
+        "count = 3",
+        "count = 3\n[tcp]\nno_metrics_save = 2",
+        &[":16:19:", "`tcp.no_metrics_save`", "2 is out of range; allowed: 0 (save, Linux's default) or 1"],
+    );
 }
 
 #[test]

@@ -52,6 +52,18 @@ const LVL_SIZE: u64 = 64;
 const LVL_DEPTH: u32 = 9;
 
 impl TimerModel {
+    /// A duration cut to whole jiffies, as the kernel's integer division
+    /// by `USEC_PER_SEC / HZ` cuts it (`tcp_init_metrics`'s cached RTT).
+    pub fn round_down(self, d: Duration) -> Duration {
+        match self {
+            TimerModel::Exact => d,
+            TimerModel::LinuxWheel { hz } => {
+                let jiffy = 1_000_000_000 / u64::from(hz.max(1));
+                Duration::from_nanos(nanos(d) / jiffy * jiffy)
+            }
+        }
+    }
+
     /// A duration as the kernel stores it: rounded up to whole jiffies.
     pub fn round_up(self, d: Duration) -> Duration {
         match self {

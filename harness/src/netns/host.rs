@@ -62,6 +62,7 @@ fn sysctls(tcp: &TcpConfig) -> Vec<(&'static str, String)> {
         ("net/ipv4/tcp_synack_retries", tcp.synack_retries.to_string()),
         // Linux's default (3) enables the tail-loss probe; 0 turns it off.
         ("net/ipv4/tcp_early_retrans", if tcp.tail_loss_probe { "3" } else { "0" }.to_string()),
+        ("net/ipv4/tcp_no_metrics_save", u8::from(tcp.no_metrics_save).to_string()),
         ("net/ipv6/conf/all/disable_ipv6", "1".to_string()),
     ];
     if std::path::Path::new("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").exists() {

@@ -151,7 +151,7 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if (t.mss, t.rto_min, t.rto_max, t.rto_initial, t.initial_cwnd, t.receive_window)
         != (default.mss, default.rto_min, default.rto_max, default.rto_initial, default.initial_cwnd, default.receive_window)
     {
-        parts.push("[tcp] mss, rto_*, initial_cwnd, receive_window (allowed: retries2, syn_retries, synack_retries, syn_linear_timeouts, tail_loss_probe: the sysctls)".into());
+        parts.push("[tcp] mss, rto_*, initial_cwnd, receive_window (allowed: retries2, syn_retries, synack_retries, syn_linear_timeouts, tail_loss_probe, no_metrics_save: the sysctls)".into());
     }
     for f in &scenario.faults {
         if f.proxy {

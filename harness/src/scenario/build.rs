@@ -258,6 +258,16 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
         }
         cfg.synack_retries = *r.get_ref() as u32;
     }
+    if let Some(r) = &raw.no_metrics_save {
+        if !(0..=1).contains(r.get_ref()) {
+            return Err(ctx.error(
+                Some(r.span()),
+                "tcp.no_metrics_save",
+                format!("{} is out of range; allowed: 0 (save, Linux's default) or 1", r.get_ref()),
+            ));
+        }
+        cfg.no_metrics_save = *r.get_ref() == 1;
+    }
     if let Some(t) = &raw.timers {
         cfg.timers = match t.get_ref().as_str() {
             "linux" => TimerModel::default(),

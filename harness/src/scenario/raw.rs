@@ -274,6 +274,10 @@ pub(super) struct RawTcp {
     #[serde(default)]
     #[schemars(schema_with = "timers_schema")]
     pub(super) timers: Option<S<String>>,
+    /// net.ipv4.tcp_no_metrics_save (default 0: a graceful close saves the
+    /// peer's RTT, which seeds the next connection's first RTO; 1: never).
+    #[schemars(with = "Option<u8>", range(min = 0, max = 1))]
+    pub(super) no_metrics_save: Option<S<i64>>,
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -9,8 +9,9 @@
 //!   measured from the first RTO retransmission (`retrans_stamp`),
 //!   SO_KEEPALIVE (`tcp_keepalive_timer`), TCP_USER_TIMEOUT (including its
 //!   clamp of the RTO), RST acceptance (RFC 5961: exact sequence resets,
-//!   in-window ones get a challenge ACK), and the kernel timer wheel's
-//!   rounding ([`crate::timer`]).
+//!   in-window ones get a challenge ACK), the kernel timer wheel's
+//!   rounding ([`crate::timer`]), and the per-destination RTT cache
+//!   (`tcp_metrics`, [`RttCache`]) that seeds a new connection's first RTO.
 //! * **Plain**: congestion control is NewReno-like (initial window 10, slow
 //!   start, halving on three duplicate ACKs, one segment after an RTO) so that
 //!   bulk transfers fill a slow link and recover from loss; no SACK, no Nagle
@@ -23,11 +24,13 @@
 mod endpoint;
 mod reassembly;
 mod rtt;
+mod rtt_cache;
 mod stack;
 
 pub use endpoint::{SocketError, SocketEvent, TcpEndpoint, TcpState, TimerKind};
 pub use reassembly::Reassembly;
 pub use rtt::RttEstimator;
+pub use rtt_cache::{ClosingRtt, RttCache, RTT_CACHE_TIMEOUT};
 pub use stack::{Os, StackRules};
 
 use crate::error::{positive, within, ConfigError};
@@ -72,6 +75,10 @@ pub struct TcpConfig {
     pub timers: TimerModel,
     /// Another OS's rules where they differ from Linux's (default: none).
     pub stack: StackRules,
+    /// `net.ipv4.tcp_no_metrics_save`: 0 (false, Linux's default) saves a
+    /// gracefully closed connection's RTT in the host's per-destination
+    /// cache ([`RttCache`]), which seeds the next connection's first RTO.
+    pub no_metrics_save: bool,
 }
 
 impl Default for TcpConfig {
@@ -90,6 +97,7 @@ impl Default for TcpConfig {
             tail_loss_probe: true,
             timers: TimerModel::default(),
             stack: StackRules::default(),
+            no_metrics_save: false,
         }
     }
 }

@@ -12,6 +12,9 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
+    /// An RTO seeded from the host's cache of the peer's RTT
+    /// ([`seed`](Self::seed)), in force until the next sample.
+    seeded: Option<Duration>,
     rttvar: Duration,
     rto_min: Duration,
     rto_max: Duration,
@@ -22,7 +25,7 @@ impl RttEstimator {
     /// An estimator with no sample yet: its RTO is `rto_initial` until the
     /// first, then `srtt + max(4·rttvar, rto_min)` clamped to `rto_max`.
     pub fn new(rto_min: Duration, rto_max: Duration, rto_initial: Duration) -> Self {
-        RttEstimator { srtt: None, rttvar: Duration::ZERO, rto_min, rto_max, rto_initial }
+        RttEstimator { srtt: None, seeded: None, rttvar: Duration::ZERO, rto_min, rto_max, rto_initial }
     }
 
     /// The smoothed RTT (`srtt`), once there is a sample.
@@ -30,8 +33,21 @@ impl RttEstimator {
         self.srtt
     }
 
+    /// Linux `tcp_init_metrics`: a connection that has just become
+    /// established, whose host cached a larger RTT `cached` for the peer
+    /// (already cut to whole jiffies) than its handshake measured, starts
+    /// with the RTO `cached + max(2·cached, rto_min)` instead. The estimator's
+    /// variables are kept: the next sample recomputes the RTO from them, so
+    /// the cache decides only the first data segment's RTO.
+    pub fn seed(&mut self, cached: Duration) {
+        if cached > self.srtt.unwrap_or(Duration::ZERO) {
+            self.seeded = Some(cached + (cached * 2).max(self.rto_min));
+        }
+    }
+
     /// Feed one measurement (never from a retransmitted segment: Karn).
     pub fn sample(&mut self, r: Duration) {
+        self.seeded = None;
         match self.srtt {
             None => {
                 self.srtt = Some(r);
@@ -47,6 +63,9 @@ impl RttEstimator {
 
     /// The un-backed-off retransmission timeout.
     pub fn rto(&self) -> Duration {
+        if let Some(seeded) = self.seeded {
+            return seeded.min(self.rto_max);
+        }
         match self.srtt {
             None => self.rto_initial,
             Some(s) => (s + (self.rttvar * 4).max(self.rto_min)).min(self.rto_max),
@@ -60,6 +79,38 @@ mod tests {
 
     fn est() -> RttEstimator {
         RttEstimator::new(Duration::from_millis(200), Duration::from_secs(120), Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_larger_cached_rtt_seeds_the_rto_until_the_next_sample() {
+        let mut e = est();
+        // The handshake measured 50 ms: RTO 50 ms + max(4 · 25 ms, 200 ms) = 250 ms.
+        e.sample(Duration::from_millis(50));
+        assert_eq!(e.rto(), Duration::from_millis(250));
+        // A cached 116 ms: 116 + max(232, 200) = 348 ms (tcp_init_metrics).
+        e.seed(Duration::from_millis(116));
+        assert_eq!(e.rto(), Duration::from_millis(348));
+        // A cached 60 ms: 60 + max(120, 200) = 260 ms; the floor is rto_min.
+        let mut f = est();
+        f.sample(Duration::from_millis(50));
+        f.seed(Duration::from_millis(60));
+        assert_eq!(f.rto(), Duration::from_millis(260));
+        // The first data sample (50 ms again) recomputes from the estimator:
+        // srtt 50, rttvar (3 · 25 + 0) / 4 = 18.75 ms: 50 + max(75, 200) = 250 ms.
+        e.sample(Duration::from_millis(50));
+        assert_eq!(e.rto(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_cached_rtt_no_larger_than_the_handshakes_is_ignored() {
+        let mut e = est();
+        e.sample(Duration::from_millis(50));
+        e.seed(Duration::from_millis(50));
+        assert_eq!(e.rto(), Duration::from_millis(250));
+        // No handshake sample (a retransmitted SYN, Karn): any cached RTT is larger than 0.
+        let mut f = est();
+        f.seed(Duration::from_millis(10));
+        assert_eq!(f.rto(), Duration::from_millis(210));
     }
 
     #[test]

@@ -96,6 +96,8 @@ impl Os {
                 syn_linear_timeouts: 0,
                 timers: TimerModel::Exact,
                 stack: StackRules { max_retransmissions: Some(5), ..StackRules::default() },
+                // Linux's tcp_metrics cache is Linux's; others' are not modelled.
+                no_metrics_save: true,
                 ..linux.clone()
             },
             Os::Macos | Os::Ios => TcpConfig {
@@ -110,6 +112,7 @@ impl Os {
                 syn_linear_timeouts: 4,
                 timers: TimerModel::Exact,
                 stack: StackRules { max_retransmissions: Some(12), max_backoff: Some(64), rto_slop: ms(200), connect_timeout: Some(s(75)) },
+                no_metrics_save: true,
                 ..linux.clone()
             },
         }

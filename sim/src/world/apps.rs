@@ -54,6 +54,9 @@ impl World {
         let (side, proxy, conn_ref) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.trace_ref(c));
         let mut relayed = false;
         while let Some(event) = self.conns[c].sock.poll_event() {
+            if event == SocketEvent::Connected {
+                self.start_from_cached_rtt(c);
+            }
             if proxy && event != SocketEvent::HalfOpenDropped {
                 relayed |= self.relay_event(c, event);
                 continue;
@@ -97,6 +100,7 @@ impl World {
                 }
             }
         }
+        self.save_closing_rtt(c);
         self.flush(c);
         if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed) {
             self.gen_of(c).closed_at.get_or_insert(now);

@@ -65,6 +65,8 @@ impl World {
                 hst.state = HostState::Down;
                 hst.holds = 1;
                 hst.stack.clear();
+                // A fresh kernel: its tcp_metrics cache is empty.
+                hst.rtt_cache = None;
                 hst.listener = None;
                 hst.app_alive = false;
                 for &c in &hst.conns {

@@ -47,6 +47,7 @@ mod outcome;
 mod packets;
 mod proxy;
 mod queue;
+mod rtt_cache;
 mod run;
 mod socket;
 mod udp;
@@ -196,6 +197,9 @@ struct Host {
     link: [LinkDir; 2],
     /// Transients and losses on this host or its link (the server's go to the world's shared evidence).
     evidence: Evidence,
+    /// Its kernel's per-destination RTT cache (`tcp_metrics`): boxed and
+    /// made at the first graceful close, so a fleet's hosts stay small.
+    rtt_cache: Option<Box<crate::tcp::RttCache>>,
 }
 
 impl Host {
@@ -417,6 +421,7 @@ impl World {
             isn,
             link,
             evidence: Evidence::default(),
+            rtt_cache: None,
         };
         let mut hosts = Vec::with_capacity(cfg.clients as usize + 1);
         for i in 0..cfg.clients {

@@ -218,6 +218,9 @@ pub struct TcpEndpoint {
 
     out: VecDeque<Segment>,
     ack_pending: bool,
+    /// It ended gracefully and the host has not yet taken its RTT for the
+    /// cache ([`take_closing_rtt`](Self::take_closing_rtt)).
+    graceful_end: bool,
     events: VecDeque<SocketEvent>,
 }
 
@@ -280,6 +283,7 @@ impl TcpEndpoint {
             // endpoint, measured in the engine bench's memory figure).
             out: VecDeque::with_capacity(1),
             ack_pending: false,
+            graceful_end: false,
             events: VecDeque::with_capacity(1),
             cfg,
         }
@@ -321,6 +325,28 @@ impl TcpEndpoint {
     /// The smoothed round-trip time, once there is a sample.
     pub fn srtt(&self) -> Option<Duration> {
         self.rtt.srtt()
+    }
+    /// Linux `tcp_init_metrics`, its RTT part: the host's cached RTT for
+    /// the peer, given once the connection is established and before
+    /// anything is written. A cached RTT larger than the handshake's
+    /// sample seeds the RTO (cut to whole jiffies first, as the kernel's
+    /// division does) until the first data sample.
+    pub fn start_from_cached_rtt(&mut self, cached: Duration) {
+        self.rtt.seed(self.cfg.timers.round_down(cached));
+    }
+    /// Linux `tcp_update_metrics`: once, after the connection ended
+    /// gracefully (TIME-WAIT, or LAST-ACK to CLOSE), what it leaves to the
+    /// host's cache: its smoothed RTT, or `Clear` if it ended backed off or
+    /// without a sample. `None` before that, after an abortive end, again
+    /// after the first call, or with `tcp_no_metrics_save`.
+    pub fn take_closing_rtt(&mut self) -> Option<crate::tcp::ClosingRtt> {
+        if !std::mem::take(&mut self.graceful_end) || self.cfg.no_metrics_save {
+            return None;
+        }
+        Some(match self.rtt.srtt() {
+            Some(srtt) if self.backoff == 0 => crate::tcp::ClosingRtt::Save(srtt),
+            _ => crate::tcp::ClosingRtt::Clear,
+        })
     }
     /// Bytes written by the application but not yet acknowledged.
     pub fn unacked_bytes(&self) -> u64 {

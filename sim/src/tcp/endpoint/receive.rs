@@ -177,6 +177,8 @@ impl TcpEndpoint {
             let data_acked = self.acked_bytes();
             self.events.push_back(SocketEvent::Acked { up_to: data_acked });
             if self.fin_queued && ack == self.write_end + 1 && self.fin_received {
+                // LAST-ACK -> CLOSE: a graceful end (tcp_update_metrics).
+                self.graceful_end = true;
                 self.enter_closed(None);
                 return;
             }
@@ -227,6 +229,8 @@ impl TcpEndpoint {
                 self.events.push_back(SocketEvent::Eof);
                 if self.fin_queued && self.snd_una == self.write_end + 1 {
                     self.out.push_back(self.pure_ack(SegmentKind::Ack));
+                    // FIN-WAIT-2 -> TIME-WAIT: a graceful end (tcp_update_metrics).
+                    self.graceful_end = true;
                     self.enter_closed(None);
                 }
             }
