@@ -100,7 +100,9 @@ impl World {
                 }
             }
         }
-        self.save_closing_rtt(c);
+        if self.conns[c].sock.ended_gracefully() {
+            self.save_closing_rtt(c);
+        }
         self.flush(c);
         if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed) {
             self.gen_of(c).closed_at.get_or_insert(now);

@@ -17,9 +17,10 @@ impl World {
         }
     }
 
-    /// After connection `c`'s segments were handled: if it ended
-    /// gracefully, merge its RTT into its host's cache.
-    #[inline]
+    /// Connection `c` ended gracefully: merge its RTT into its host's cache.
+    /// Out of line: once per connection at most.
+    #[cold]
+    #[inline(never)]
     pub(super) fn save_closing_rtt(&mut self, c: usize) {
         let conn = &mut self.conns[c];
         let Some(tcp) = conn.sock.tcp_mut() else { return };

@@ -30,6 +30,12 @@ impl Socket {
             Socket::Tunnel(t) => t.state(),
         }
     }
+    /// A TCP connection that ended gracefully and has not left its RTT to
+    /// its host's cache yet.
+    #[inline]
+    pub(super) fn ended_gracefully(&self) -> bool {
+        matches!(self, Socket::Tcp(t) if t.ended_gracefully())
+    }
     #[inline]
     pub(super) fn is_quic(&self) -> bool {
         matches!(self, Socket::Quic(_))

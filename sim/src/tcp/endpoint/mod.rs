@@ -334,6 +334,13 @@ impl TcpEndpoint {
     pub fn start_from_cached_rtt(&mut self, cached: Duration) {
         self.rtt.seed(self.cfg.timers.round_down(cached));
     }
+    /// It ended gracefully and [`take_closing_rtt`](Self::take_closing_rtt)
+    /// has not been called since: the cheap test a host makes after every
+    /// burst of events.
+    #[inline]
+    pub fn ended_gracefully(&self) -> bool {
+        self.graceful_end
+    }
     /// Linux `tcp_update_metrics`: once, after the connection ended
     /// gracefully (TIME-WAIT, or LAST-ACK to CLOSE), what it leaves to the
     /// host's cache: its smoothed RTT, or `Clear` if it ended backed off or
