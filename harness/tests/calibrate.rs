@@ -22,7 +22,7 @@ fn every_case_is_within_2_percent_or_50_ms_of_the_kernel() {
     assert_ne!(out.status.code(), Some(77), "kasim calibrate could not build its testbed: {}", stderr.trim());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
     let cases = doc["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 13, "{doc}");
+    assert_eq!(cases.len(), 15, "{doc}");
     for c in cases {
         assert!(c.get("error").is_none(), "testbed error: {c}");
         let (sim, real, tol) =

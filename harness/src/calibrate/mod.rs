@@ -13,6 +13,7 @@
 //! whole calibration takes about as long as its slowest case (~30 s).
 
 mod backlog;
+mod cached_rtt;
 pub(crate) mod netns;
 mod twin;
 
@@ -88,11 +89,19 @@ pub enum Case {
     /// three whose application accepts one and is then busy for 10 s: the
     /// last pair's SYNs meet a full queue and are dropped until 11 s.
     ListenQueueOverflow,
+    /// `tcp_metrics`: a first connection whose messages crossed a 160 kbit/s
+    /// uplink (srtt ~66 ms) ends gracefully; on the next one, to a server
+    /// that then vanishes, 100 bytes with `tcp_retries2 = 5` give up after
+    /// RTOs seeded from the cached RTT (see `cached_rtt`).
+    CachedRttRetries2Is5,
+    /// The same with `tcp_no_metrics_save = 1`: nothing cached, the second
+    /// connection's RTO is its handshake's.
+    NoMetricsSaveRetries2Is5,
 }
 
 impl Case {
     /// Every case, in the order of the calibration table.
-    pub const ALL: [Case; 13] = [
+    pub const ALL: [Case; 15] = [
         Case::Keepalive213,
         Case::Keepalive213UserTimeout4,
         Case::UserTimeout4Data,
@@ -106,6 +115,8 @@ impl Case {
         Case::ConnectSilentSynRetries2,
         Case::RequestAfterIdleClose,
         Case::ListenQueueOverflow,
+        Case::CachedRttRetries2Is5,
+        Case::NoMetricsSaveRetries2Is5,
     ];
 
     /// The case's line in the table (and `case` in the JSON rows).
@@ -124,6 +135,8 @@ impl Case {
             Case::ConnectSilentSynRetries2 => "connect to a silent host, syn_retries = 2",
             Case::RequestAfterIdleClose => "request after the server's idle close: RST",
             Case::ListenQueueOverflow => "listen queue full, SYN bursts (backlog 2)",
+            Case::CachedRttRetries2Is5 => "cached RTT (tcp_metrics), then retries2 = 5",
+            Case::NoMetricsSaveRetries2Is5 => "the same, tcp_no_metrics_save = 1",
         }
     }
 
@@ -174,9 +187,11 @@ impl Case {
                 "[tcp]\nsyn_retries = 2\nsyn_linear_timeouts = {}\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"0s\"\n{none}",
                 linear_syn_timeouts()
             ),
-            // Not scenarios here: their twins are `twin::request_after_idle_close`
-            // and `backlog::simulate`.
-            Case::RequestAfterIdleClose | Case::ListenQueueOverflow => none.to_string(),
+            // Not scenarios here: their twins are `twin::request_after_idle_close`,
+            // `backlog::simulate` and `cached_rtt::simulate`.
+            Case::RequestAfterIdleClose | Case::ListenQueueOverflow | Case::CachedRttRetries2Is5 | Case::NoMetricsSaveRetries2Is5 => {
+                none.to_string()
+            }
             Case::HalfOpenForgotten => format!(
                 "[tcp]\nsynack_retries = 2\n[client.link]\ndelay = \"1ms\"\n\
                  [[fault]]\nkind = \"outage\"\ntarget = \"server.link\"\nat = \"2.5ms\"\nduration = \"14.0075s\"\n{}{none}",
@@ -191,6 +206,8 @@ impl Case {
         match self {
             Case::RequestAfterIdleClose => return twin::request_after_idle_close(),
             Case::ListenQueueOverflow => return backlog::simulate(),
+            Case::CachedRttRetries2Is5 => return cached_rtt::simulate(true),
+            Case::NoMetricsSaveRetries2Is5 => return cached_rtt::simulate(false),
             _ => {}
         }
         let s = scenario::parse(Path::new("calibrate.toml"), &self.scenario()).expect("calibration scenarios are valid");
@@ -245,6 +262,8 @@ impl Case {
         match self {
             Case::ConnectSilentSynRetries2 => return connect_silent(&tb),
             Case::ListenQueueOverflow => return backlog::measure(&tb),
+            Case::CachedRttRetries2Is5 => return cached_rtt::measure(&tb, true),
+            Case::NoMetricsSaveRetries2Is5 => return cached_rtt::measure(&tb, false),
             _ => {}
         }
         let listener = tb.server.enter(|| TcpListener::bind((SERVER_ADDR, 5000)))?;
@@ -317,7 +336,11 @@ impl Case {
             }
             // Never accepted: measured by `half_open_forgotten` and
             // `connect_silent` above, before `accept`.
-            Case::HalfOpenForgotten | Case::ConnectSilentSynRetries2 | Case::ListenQueueOverflow => {
+            Case::HalfOpenForgotten
+            | Case::ConnectSilentSynRetries2
+            | Case::ListenQueueOverflow
+            | Case::CachedRttRetries2Is5
+            | Case::NoMetricsSaveRetries2Is5 => {
                 unreachable!("these cases return before accept")
             }
         };

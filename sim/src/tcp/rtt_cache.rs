@@ -19,7 +19,11 @@
 //! Modelled: the RTT, keyed by the peer's address as this host sees it (a
 //! server sees a NAT's public address, so clients behind one NAT share an
 //! entry, as on Linux). Not modelled: the cached ssthresh, cwnd and
-//! reordering (congestion control here is plain), the table's size bound.
+//! reordering (congestion control here is plain), the table's size bound,
+//! and the orphaned socket's earlier save (Linux saves at the ACK of the FIN
+//! of a socket its application closed, in FIN-WAIT-2; here both FINs are
+//! done). `kasim calibrate` holds the whole to the kernel
+//! (`harness/src/calibrate/cached_rtt.rs`).
 
 use crate::time::Instant;
 use std::collections::HashMap;
