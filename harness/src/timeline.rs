@@ -93,6 +93,7 @@ fn drop_reason(r: DropReason) -> &'static str {
         DropReason::Link(LinkDrop::Outage) => "link down",
         DropReason::Nat(NatDrop::NoMappingInbound) => "no mapping",
         DropReason::Nat(NatDrop::NoMappingOutbound) => "no mapping",
+        DropReason::Nat(NatDrop::NoFreePort) => "no free port on its outside address",
         DropReason::HostDown => "host is down",
         DropReason::HostSuspended => "host is suspended",
         DropReason::ListenOverflow => "listen queue full",

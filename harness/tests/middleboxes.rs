@@ -387,3 +387,42 @@ fn a_box_behind_the_proxy_is_the_proxys_business_not_the_keepalives() {
     // The backend flow idles from the handshake: forgotten at 5 min, in every seed.
     assert_eq!(doc["findings"][0]["severity"], "error", "{doc}");
 }
+
+/// A carrier-grade NAT with a pool of outside addresses (issue 28): 70 000
+/// connections need two addresses of 64 512 ports. With one the file is
+/// refused, naming the key and the least that works; with two every
+/// connection gets its mapping: left idle (`none`) each is forgotten once at
+/// the preset's 5 minutes within the 10-minute horizon (70 000 expiries, a
+/// count only reached if all 70 000 flows were mapped), and a 4-minute
+/// keepalive keeps every one (0). A proxy cannot carry so many (one backend
+/// port each).
+#[test]
+fn a_nat_with_a_pool_of_addresses_carries_more_than_one_addresss_ports() {
+    let dir = temp_folder("middleboxes", "pool");
+    let one = "name = \"cgnat\"\nhorizon = \"10m\"\n[client]\ncount = 70000\n[nat]\npreset = \"carrier-nat\"\n\
+        [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"4m\"\ninterval = \"30s\"\ncount = 4\n\
+        [[strategy]]\nname = \"none\"\nkind = \"none\"\n";
+    assert_refused(
+        &dir,
+        one,
+        &["`nat.public_addresses`", "1 address(es) carry at most 64512 connections", "has 70000", "allowed: public_addresses = 2 or more"],
+    );
+    assert_refused(
+        &dir,
+        &one.replace("preset = \"carrier-nat\"", "preset = \"carrier-nat\"\npublic_addresses = 300"),
+        &[":7:20:", "`nat.public_addresses`", "300 is out of range; allowed: 1..=256"],
+    );
+    let proxy = one.replace("[nat]\npreset = \"carrier-nat\"", "[proxy]\nidle_timeout = \"1m\"");
+    assert_refused(&dir, &proxy, &[":4:9:", "`client.connections`", "70000 connections behind a proxy; allowed: at most 64512"]);
+    let two = one.replace("preset = \"carrier-nat\"", "preset = \"carrier-nat\"\npublic_addresses = 2");
+    let f = write(&dir, "two.toml", &two);
+    let o = kasim(&["run", f.to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let strategies = doc["scenarios"][0]["strategies"].as_array().unwrap();
+    let expiries: Vec<(&str, u64, u64)> = strategies
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["connections"].as_u64().unwrap(), s["nat_expiries"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(expiries, [("ka", 70_000, 0), ("none", 70_000, 70_000)]);
+}

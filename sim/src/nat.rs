@@ -90,8 +90,15 @@ pub struct NatConfig {
     pub on_expired: OnExpired,
     /// Whether packets from outside refresh the mapping (Linux conntrack: yes).
     pub refresh_on_inbound: bool,
-    /// The NAT's outside address: the source servers see for every client.
+    /// The NAT's outside address: the source servers see for every client
+    /// (the first of its pool when it has several).
     pub public_ip: Ipv4Addr,
+    /// How many outside addresses it has: `public_ip` and the ones after it
+    /// (a carrier-grade NAT's pool; 1: one address, as v1 and v2 had). Each
+    /// address has 64 512 ports (1024 and up); an inside host's flows all
+    /// leave from one address, chosen by the host (RFC 4787's "paired"
+    /// pooling, REQ-2).
+    pub public_addresses: u16,
     /// Idle timeout of a UDP flow until a reply was seen (Linux conntrack: 30 s).
     pub udp_idle_timeout: Duration,
     /// Idle timeout of a UDP flow once both directions were seen (Linux
@@ -114,19 +121,53 @@ impl NatConfig {
             on_expired,
             refresh_on_inbound: true,
             public_ip: crate::packet::addr::NAT_PUBLIC_IP,
+            public_addresses: 1,
             udp_idle_timeout: Duration::from_secs(30),
             udp_stream_timeout: Duration::from_secs(30),
         }
     }
 
-    /// Check that every timeout is greater than zero.
+    /// Check that every timeout is greater than zero and the pool holds
+    /// 1 to [`MAX_PUBLIC_ADDRESSES`] addresses that do not wrap past
+    /// 255.255.255.255.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("nat.idle_timeout", self.idle_timeout)?;
         positive("nat.transitory_timeout", self.transitory_timeout)?;
         positive("nat.udp_idle_timeout", self.udp_idle_timeout)?;
-        positive("nat.udp_stream_timeout", self.udp_stream_timeout)
+        positive("nat.udp_stream_timeout", self.udp_stream_timeout)?;
+        let last = u64::from(u32::from(self.public_ip)) + u64::from(self.public_addresses);
+        if self.public_addresses == 0 || self.public_addresses > MAX_PUBLIC_ADDRESSES || last > u64::from(u32::MAX) + 1 {
+            return Err(ConfigError::OutOfRange {
+                field: "nat.public_addresses",
+                value: self.public_addresses.to_string(),
+                allowed: "1..=256",
+            });
+        }
+        Ok(())
+    }
+
+    /// Is `ip` one of the NAT's outside addresses?
+    #[inline]
+    pub fn owns(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip).wrapping_sub(u32::from(self.public_ip)) < u32::from(self.public_addresses)
+    }
+
+    /// The outside address of every flow of the inside host `inside`.
+    pub fn address_for(&self, inside: Ipv4Addr) -> Ipv4Addr {
+        let index = u32::from(inside) % u32::from(self.public_addresses.max(1));
+        Ipv4Addr::from(u32::from(self.public_ip) + index)
+    }
+
+    /// The most flows its addresses can carry at once (64 512 ports each).
+    pub fn capacity(&self) -> u64 {
+        u64::from(self.public_addresses) * PORTS_PER_ADDRESS
     }
 }
+
+/// Most outside addresses one NAT has: a /24.
+pub const MAX_PUBLIC_ADDRESSES: u16 = 256;
+/// Ports a NAT hands out per outside address (1024 to 65535).
+pub const PORTS_PER_ADDRESS: u64 = 65536 - FIRST_PORT as u64;
 
 /// One flow's translation: the inside host's address and port, the remote
 /// it talks to, and the public address and port the remote sees.
@@ -175,6 +216,9 @@ pub enum NatDrop {
     NoMappingInbound,
     /// No mapping for a mid-stream packet from inside (policy `drop`).
     NoMappingOutbound,
+    /// A new flow found every port of its outside address taken (as
+    /// conntrack does, the NAT drops the packet; the inside host retries).
+    NoFreePort,
 }
 
 /// What to do with a packet.
@@ -241,10 +285,11 @@ pub struct Nat {
     by_public: HashMap<FlowKey, u64>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     next_id: u64,
-    /// Public ports in use by live flows.
-    ports: HashSet<u16>,
-    /// Where the search for a free port resumes.
-    port_cursor: u16,
+    /// Outside addresses and ports in use by live flows.
+    ports: HashSet<SocketAddrV4>,
+    /// Per outside address: where the search for a free port resumes, and
+    /// how many of its ports are in use.
+    cursors: Vec<(u16, u64)>,
     /// The last mapping each forgotten flow had (for `loose` re-pickup and `new_port`).
     forgotten: HashMap<FlowKey, Mapping>,
     events: VecDeque<NatEvent>,
@@ -258,6 +303,7 @@ const FIRST_PORT: u16 = 1024;
 impl Nat {
     /// A NAT with no flows, drawing `new_port`'s ports from `rng`.
     pub fn new(cfg: NatConfig, rng: Stream) -> Self {
+        let cursors = vec![(FIRST_PORT, 0); usize::from(cfg.public_addresses.max(1))];
         Nat {
             cfg,
             flows: HashMap::default(),
@@ -266,7 +312,7 @@ impl Nat {
             deadlines: BinaryHeap::new(),
             next_id: 0,
             ports: HashSet::default(),
-            port_cursor: FIRST_PORT,
+            cursors,
             forgotten: HashMap::default(),
             events: VecDeque::new(),
             rng,
@@ -370,8 +416,16 @@ impl Nat {
         let m = self.flows.remove(&id).expect("a live flow");
         self.by_inside.remove(&(m.inside, m.remote));
         self.by_public.remove(&(m.public, m.remote));
-        self.ports.remove(&m.public.port());
+        if self.ports.remove(&m.public) {
+            let k = self.address_index(*m.public.ip());
+            self.cursors[k].1 -= 1;
+        }
         m
+    }
+
+    /// Which of the NAT's outside addresses `ip` is (0 for the first).
+    fn address_index(&self, ip: Ipv4Addr) -> usize {
+        u32::from(ip).wrapping_sub(u32::from(self.cfg.public_ip)) as usize
     }
 
     /// Apply `change` to flow `id`; queue its deadline again only if it moved earlier.
@@ -393,7 +447,10 @@ impl Nat {
             Some(&id) => id,
             None if seg.is_udp() => {
                 let recreated = self.forgotten.contains_key(&(seg.src, seg.dst));
-                self.create(now, seg, recreated, false)
+                match self.create(now, seg, recreated, false) {
+                    Some(id) => id,
+                    None => return NatVerdict::Drop(NatDrop::NoFreePort),
+                }
             }
             None => {
                 let is_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
@@ -404,7 +461,10 @@ impl Nat {
                         OnExpired::NewPort | OnExpired::Loose => {}
                     }
                 }
-                self.create(now, seg, !is_syn, !is_syn)
+                match self.create(now, seg, !is_syn, !is_syn) {
+                    Some(id) => id,
+                    None => return NatVerdict::Drop(NatDrop::NoFreePort),
+                }
             }
         };
         let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
@@ -436,22 +496,31 @@ impl Nat {
     /// A new mapping for `seg`'s flow; `recreated`: the flow had one that
     /// was forgotten; `established`: start with the established timer (a
     /// TCP flow picked up mid-stream, as conntrack does).
-    fn create(&mut self, now: Instant, seg: &Segment, recreated: bool, established: bool) -> u64 {
+    fn create(&mut self, now: Instant, seg: &Segment, recreated: bool, established: bool) -> Option<u64> {
+        let ip = self.cfg.address_for(*seg.src.ip());
+        let k = self.address_index(ip);
+        // Every port of the host's address taken: no mapping (the loops below would never end).
+        if self.cursors[k].1 >= PORTS_PER_ADDRESS {
+            return None;
+        }
         let previous = self.forgotten.remove(&(seg.src, seg.dst));
-        let free = |ports: &HashSet<u16>, p: u16| p >= FIRST_PORT && !ports.contains(&p);
+        let taken = |ports: &HashSet<SocketAddrV4>, p: u16| ports.contains(&SocketAddrV4::new(ip, p));
+        let free = |ports: &HashSet<SocketAddrV4>, p: u16| p >= FIRST_PORT && !taken(ports, p);
         let port = match (self.cfg.on_expired, previous) {
-            (OnExpired::Loose, Some(p)) if free(&self.ports, p.public.port()) => p.public.port(),
-            (OnExpired::NewPort, prev) => loop {
+            (OnExpired::Loose, Some(p)) if *p.public.ip() == ip && free(&self.ports, p.public.port()) => p.public.port(),
+            // A random port other than the old one; with two ports or fewer left
+            // (the draw never gives 65535), the scan below.
+            (OnExpired::NewPort, prev) if self.cursors[k].1 + 2 < PORTS_PER_ADDRESS => loop {
                 let p = self.rng.range_u16(FIRST_PORT, u16::MAX);
-                if prev.is_none_or(|m| m.public.port() != p) && !self.ports.contains(&p) {
+                if prev.is_none_or(|m| m.public.port() != p) && !taken(&self.ports, p) {
                     break p;
                 }
             },
             // Keep the flow's own port when it is free (as Linux does), else the next free one.
             _ if free(&self.ports, seg.src.port()) => seg.src.port(),
             _ => loop {
-                let p = self.port_cursor;
-                self.port_cursor = if p == u16::MAX { FIRST_PORT } else { p + 1 };
+                let p = self.cursors[k].0;
+                self.cursors[k].0 = if p == u16::MAX { FIRST_PORT } else { p + 1 };
                 if free(&self.ports, p) {
                     break p;
                 }
@@ -460,7 +529,7 @@ impl Nat {
         let mapping = Mapping {
             inside: seg.src,
             remote: seg.dst,
-            public: SocketAddrV4::new(self.cfg.public_ip, port),
+            public: SocketAddrV4::new(ip, port),
             last_activity: now,
             established,
             closing: false,
@@ -475,9 +544,10 @@ impl Nat {
         self.flows.insert(id, mapping);
         self.by_inside.insert((mapping.inside, mapping.remote), id);
         self.by_public.insert((mapping.public, mapping.remote), id);
-        self.ports.insert(port);
+        self.ports.insert(mapping.public);
+        self.cursors[k].1 += 1;
         self.deadlines.push(Reverse((mapping.queued, id)));
-        id
+        Some(id)
     }
 }
 
@@ -624,5 +694,58 @@ mod tests {
             }
         }
         assert_eq!(owners, (0..5_000).collect::<Vec<u32>>(), "in creation order");
+    }
+
+    /// A pool of two addresses: a host's flows all leave from one, chosen
+    /// by the host (client_ip(h) = 198.18.x.y: even addresses from the
+    /// first, odd from the second); each address has its own 64 512 ports,
+    /// and when they are all taken a new flow's SYN is dropped (it used to
+    /// search for ever) while the other address still maps.
+    #[test]
+    fn a_pool_pairs_each_host_with_one_address_and_refuses_a_full_one() {
+        let cfg = NatConfig { public_addresses: 2, ..NatConfig::new(Duration::from_secs(1200), OnExpired::Drop) };
+        let mut n = Nat::new(cfg.clone(), Stream::new(9, Purpose::NatPorts));
+        let first = addr::NAT_PUBLIC_IP;
+        let second = Ipv4Addr::from(u32::from(first) + 1);
+        assert!(cfg.owns(first) && cfg.owns(second) && !cfg.owns(Ipv4Addr::from(u32::from(first) + 2)));
+        let syn = |host: u32, port: u16, sender: u32| Segment {
+            src: SocketAddrV4::new(addr::client_ip(host), port),
+            flags: Flags::SYN,
+            sender,
+            ..seg(Flags::SYN)
+        };
+        // 64 512 flows from hosts that pair with the first address (10 flows each).
+        let even: Vec<u32> = (0..20_000).filter(|&h| cfg.address_for(addr::client_ip(h)) == first).take(6452).collect();
+        let mut flows = 0;
+        'fill: for &h in &even {
+            for p in 0..10 {
+                let NatVerdict::Forward(out) = n.outbound(Instant::ZERO, &syn(h, addr::client_port(p), flows)) else {
+                    panic!("flow {flows}")
+                };
+                assert_eq!(*out.src.ip(), first);
+                flows += 1;
+                if u64::from(flows) == PORTS_PER_ADDRESS {
+                    break 'fill;
+                }
+            }
+        }
+        assert_eq!(n.len() as u64, PORTS_PER_ADDRESS);
+        // The next flow of such a host finds no port; a host of the other address does.
+        let full = syn(even[even.len() - 1], addr::client_port(9), flows);
+        assert_eq!(n.outbound(Instant::ZERO, &full), NatVerdict::Drop(NatDrop::NoFreePort));
+        let odd = (0..100).find(|&h| cfg.address_for(addr::client_ip(h)) == second).unwrap();
+        let NatVerdict::Forward(out) = n.outbound(Instant::ZERO, &syn(odd, addr::client_port(0), flows + 1)) else {
+            panic!("the second address")
+        };
+        assert_eq!(out.src, SocketAddrV4::new(second, addr::client_port(0)));
+        // An answer to the second address comes back in.
+        let back = Segment { flags: Flags::SYN | Flags::ACK, ..reply(out.src) };
+        assert!(matches!(n.inbound(Instant::ZERO, &back), NatVerdict::Forward(s) if *s.dst.ip() == addr::client_ip(odd)));
+        // The first address's handshakes never finish: after the transitory
+        // timeout its ports are free again (the answered flow, established by
+        // the SYN-ACK, stays).
+        n.handle_timeout(Instant::from_secs(240));
+        assert_eq!(n.len(), 1);
+        assert!(matches!(n.outbound(Instant::from_secs(240), &full), NatVerdict::Forward(_)));
     }
 }

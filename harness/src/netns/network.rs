@@ -252,7 +252,7 @@ impl Network {
                 let from_client = from < self.clients;
                 let verdict = match &mut self.nat {
                     Some(nat) if from_client => Some(nat.outbound(at, &seg)),
-                    Some(nat) if *seg.dst.ip() == nat.config().public_ip => Some(nat.inbound(at, &seg)),
+                    Some(nat) if nat.config().owns(*seg.dst.ip()) => Some(nat.inbound(at, &seg)),
                     _ => None,
                 };
                 if let Some(nat) = &mut self.nat {

@@ -51,6 +51,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         Some(n) if (1..=i64::from(max)).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
         Some(n) => Err(ctx.error(Some(n.span()), key, format!("{} is out of range; allowed: 1..={max}", n.get_ref()))),
     };
+    let connections_span = raw.client.as_ref().and_then(|c| c.connections.as_ref().or(c.count.as_ref()).map(|v| v.span()));
     let (clients, connections) = match &raw.client {
         None => (1, 1),
         Some(c) => {
@@ -64,7 +65,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
                     span,
                     "client.connections",
                     format!(
-                        "{} clients x {} connections = {} connections; allowed: at most {} in all (the NAT's ports)",
+                        "{} clients x {} connections = {} connections; allowed: at most {} in all",
                         pair.0,
                         pair.1,
                         pair.0 * pair.1,
@@ -87,7 +88,8 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     let server_os = super::os::parse(ctx, raw.server.as_ref().and_then(|c| c.os.as_ref()), "server.os")?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
-    let (middleboxes, chained) = super::middlebox::path(ctx, raw.nat, raw.proxy, raw.middlebox)?;
+    let slots = (u64::from(clients) * u64::from(connections), connections_span);
+    let (middleboxes, chained) = super::middlebox::path(ctx, raw.nat, raw.proxy, raw.middlebox, slots)?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
     let mut warnings = Vec::new();

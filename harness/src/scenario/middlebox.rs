@@ -152,22 +152,78 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
         (None, Some(stream)) if raw.udp_idle_timeout.is_none() => stream,
         _ => cfg.udp_idle_timeout,
     };
+    if let Some(n) = &raw.public_addresses {
+        let max = i64::from(sim::nat::MAX_PUBLIC_ADDRESSES);
+        if !(1..=max).contains(n.get_ref()) {
+            return Err(ctx.error(Some(n.span()), key("public_addresses"), format!("{} is out of range; allowed: 1..={max}", n.get_ref())));
+        }
+        cfg.public_addresses = *n.get_ref() as u16;
+    }
     Ok(cfg)
+}
+
+/// Every connection holds one of the NAT's outside ports: refuse a NAT
+/// with too few addresses for the scenario's `slots` connections
+/// (`span`: where `public_addresses` was written, if it was).
+fn check_nat_capacity(
+    ctx: &Ctx,
+    n: &NatConfig,
+    key: String,
+    span: Option<std::ops::Range<usize>>,
+    slots: u64,
+) -> Result<(), ScenarioError> {
+    if slots <= n.capacity() {
+        return Ok(());
+    }
+    let needed = slots.div_ceil(sim::nat::PORTS_PER_ADDRESS);
+    Err(ctx.error(
+        span,
+        key,
+        format!(
+            "{} address(es) carry at most {} connections (64512 ports each) but the scenario has {slots} (client.count x client.connections); allowed: public_addresses = {needed} or more",
+            n.public_addresses,
+            n.capacity()
+        ),
+    ))
+}
+
+/// A proxy needs a backend port for each connection.
+fn check_proxy_capacity(ctx: &Ctx, slots: u64, connections: Option<std::ops::Range<usize>>) -> Result<(), ScenarioError> {
+    if slots <= sim::nat::PORTS_PER_ADDRESS {
+        return Ok(());
+    }
+    Err(ctx.error(
+        connections,
+        "client.connections",
+        format!("{slots} connections behind a proxy; allowed: at most 64512 (the proxy needs a backend port for each)"),
+    ))
 }
 
 /// The path's boxes from the clients, and whether the file wrote them as a
 /// `[[middlebox]]` chain. Each NAT of a chain gets its own public address
 /// (the first keeps `[nat]`'s, so a chain of one NAT runs as `[nat]` does).
+/// `slots`: the scenario's connections (`client.count x
+/// client.connections`, written at `connections`), which every NAT and
+/// proxy on the path must have ports for.
 pub(super) fn path(
     ctx: &Ctx,
     raw_nat: Option<RawNat>,
     raw_proxy: Option<RawProxy>,
     chain: Vec<RawMiddlebox>,
+    (slots, connections): (u64, Option<std::ops::Range<usize>>),
 ) -> Result<(Vec<Middlebox>, bool), ScenarioError> {
+    let pool_span = |n: &Option<S<i64>>| n.as_ref().map(|v| v.span());
     if chain.is_empty() {
-        let nat = raw_nat.map(|n| nat(ctx, n, "nat")).transpose()?.map(Middlebox::Nat);
+        let span = raw_nat.as_ref().and_then(|n| pool_span(&n.public_addresses));
+        let nat = raw_nat.map(|n| nat(ctx, n, "nat")).transpose()?;
+        if let Some(n) = &nat {
+            check_nat_capacity(ctx, n, "nat.public_addresses".into(), span, slots)?;
+        }
         let proxy = raw_proxy.map(|p| proxy(ctx, p, "proxy")).transpose()?.map(Middlebox::Proxy);
-        return Ok((nat.into_iter().chain(proxy).collect(), false));
+        if proxy.is_some() {
+            check_proxy_capacity(ctx, slots, connections.clone())?;
+        }
+        return Ok((nat.map(Middlebox::Nat).into_iter().chain(proxy).collect(), false));
     }
     if raw_nat.is_some() || raw_proxy.is_some() {
         let table = if raw_nat.is_some() { "nat" } else { "proxy" };
@@ -191,9 +247,18 @@ pub(super) fn path(
         let kind_span = m.kind.span();
         match m.kind.get_ref().as_str() {
             "nat" => {
+                let span = pool_span(&m.public_addresses);
                 let mut cfg = nat(ctx, into_nat(ctx, m, &prefix)?, &prefix)?;
-                let index = boxes.iter().filter(|b| matches!(b, Middlebox::Nat(_))).count();
-                cfg.public_ip = public_ip(index);
+                check_nat_capacity(ctx, &cfg, format!("{prefix}.public_addresses"), span, slots)?;
+                // After the addresses of the NATs before it (one each unless pooled).
+                let before: u32 = boxes
+                    .iter()
+                    .map(|b| match b {
+                        Middlebox::Nat(n) => u32::from(n.public_addresses),
+                        Middlebox::Proxy(_) => 0,
+                    })
+                    .sum();
+                cfg.public_ip = public_ip(before);
                 boxes.push(Middlebox::Nat(cfg));
             }
             "proxy" => {
@@ -205,6 +270,7 @@ pub(super) fn path(
                     ));
                 }
                 proxy_at = Some(k);
+                check_proxy_capacity(ctx, slots, connections.clone())?;
                 boxes.push(Middlebox::Proxy(proxy(ctx, into_proxy(ctx, m, &prefix)?, &prefix)?));
             }
             other => {
@@ -219,11 +285,12 @@ pub(super) fn path(
     Ok((boxes, true))
 }
 
-/// The public address of a chain's `index`-th NAT: `[nat]`'s for the first,
-/// then the next addresses of the same documentation range (RFC 5737).
-fn public_ip(index: usize) -> std::net::Ipv4Addr {
+/// The first public address of a chain's NAT that follows `before`
+/// addresses of NATs in front of it: `[nat]`'s for the first, then the next
+/// addresses of the same documentation range (RFC 5737).
+fn public_ip(before: u32) -> std::net::Ipv4Addr {
     let first = u32::from(sim::packet::addr::NAT_PUBLIC_IP);
-    std::net::Ipv4Addr::from(first + index as u32)
+    std::net::Ipv4Addr::from(first + before)
 }
 
 /// A key written on a box of the other kind: where, and which.
@@ -264,6 +331,7 @@ fn into_nat(ctx: &Ctx, m: RawMiddlebox, prefix: &str) -> Result<RawNat, Scenario
         refresh_on_inbound: m.refresh_on_inbound.map(S::into_inner),
         udp_idle_timeout: m.udp_idle_timeout,
         udp_stream_timeout: m.udp_stream_timeout,
+        public_addresses: m.public_addresses,
     })
 }
 
@@ -279,6 +347,7 @@ fn into_proxy(ctx: &Ctx, m: RawMiddlebox, prefix: &str) -> Result<RawProxy, Scen
             ("refresh_on_inbound", m.refresh_on_inbound.as_ref().map(|v| v.span())),
             ("udp_idle_timeout", span(&m.udp_idle_timeout)),
             ("udp_stream_timeout", span(&m.udp_stream_timeout)),
+            ("public_addresses", m.public_addresses.as_ref().map(|v| v.span())),
         ],
     )?;
     let preset = match m.preset {

@@ -179,6 +179,9 @@ pub(super) struct RawNat {
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) udp_stream_timeout: Option<S<String>>,
+    /// (v3) Outside addresses (default 1): 64512 connections each; a client host's flows all leave from one.
+    #[schemars(with = "Option<u16>", range(min = 1, max = 256))]
+    pub(super) public_addresses: Option<S<i64>>,
 }
 
 /// A TCP-terminating proxy (a load balancer) between the NAT and the server's link.
@@ -241,6 +244,9 @@ pub(super) struct RawMiddlebox {
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]
     pub(super) udp_stream_timeout: Option<S<String>>,
+    /// nat only: as [nat] public_addresses.
+    #[schemars(with = "Option<u16>", range(min = 1, max = 256))]
+    pub(super) public_addresses: Option<S<i64>>,
     /// proxy only: as [proxy] client_timeout.
     #[serde(default)]
     #[schemars(schema_with = "opt_duration_schema")]

@@ -18,9 +18,11 @@ use std::time::Duration;
 pub const MAX_CLIENTS: u32 = 100_000;
 /// See [`MAX_CLIENTS`]; a pool of more than a few thousand connections is not a pool.
 pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 10_000;
-/// Most connections in one world (client hosts × connections): the NAT's
-/// public ports above 1024.
-pub const MAX_SLOTS: u32 = 60_000;
+/// Most connections in one world (client hosts × connections). A NAT on
+/// the path also needs an outside address per 64 512 of them
+/// ([`NatConfig::capacity`](crate::nat::NatConfig::capacity)), and a proxy
+/// a backend port for each: at most 64 512 behind a proxy.
+pub const MAX_SLOTS: u32 = 200_000;
 /// Most boxes on one path ([`WorldConfig::middleboxes`]): more than any
 /// field report's path, and a box's index fits the trace's byte.
 pub const MAX_MIDDLEBOXES: usize = 16;
@@ -462,7 +464,7 @@ impl WorldConfig {
         };
         range("client.count", self.clients, MAX_CLIENTS, "1..=100000")?;
         range("client.connections", self.connections_per_client, MAX_CONNECTIONS_PER_CLIENT, "1..=10000")?;
-        range("client.count x client.connections", self.slots(), MAX_SLOTS, "at most 60000 connections in all")?;
+        range("client.count x client.connections", self.slots(), MAX_SLOTS, "at most 200000 connections in all")?;
         self.client_link.up.validate("client.link.up")?;
         self.client_link.down.validate("client.link.down")?;
         self.server_link.up.validate("server.link.up")?;
@@ -478,17 +480,36 @@ impl WorldConfig {
         if path.len() > MAX_MIDDLEBOXES {
             return Err(ConfigError::OutOfRange { field: "middlebox", value: path.len().to_string(), allowed: "at most 16 boxes" });
         }
-        let mut public = Vec::new();
+        let mut public: Vec<&crate::nat::NatConfig> = Vec::new();
         for m in &path {
             match m {
                 Middlebox::Nat(nat) => {
                     nat.validate()?;
-                    if public.contains(&nat.public_ip) {
+                    let first = nat.public_ip;
+                    let last = std::net::Ipv4Addr::from(u32::from(first) + u32::from(nat.public_addresses) - 1);
+                    if public.iter().any(|other| other.owns(first) || other.owns(last) || nat.owns(other.public_ip)) {
                         return Err(ConfigError::Unsupported { what: "two NATs on one path with the same public address" });
                     }
-                    public.push(nat.public_ip);
+                    public.push(nat);
+                    // Every connection holds one of the NAT's outside ports.
+                    if u64::from(self.slots()) > nat.capacity() {
+                        return Err(ConfigError::OutOfRange {
+                            field: "nat.public_addresses",
+                            value: nat.public_addresses.to_string(),
+                            allowed: "one address per 64512 connections (client.count x client.connections)",
+                        });
+                    }
                 }
-                Middlebox::Proxy(p) => p.validate()?,
+                Middlebox::Proxy(p) => {
+                    p.validate()?;
+                    if u64::from(self.slots()) > crate::nat::PORTS_PER_ADDRESS {
+                        return Err(ConfigError::OutOfRange {
+                            field: "client.count x client.connections",
+                            value: self.slots().to_string(),
+                            allowed: "at most 64512 connections behind a proxy (a backend port each)",
+                        });
+                    }
+                }
             }
         }
         if path.iter().filter(|m| matches!(m, Middlebox::Proxy(_))).count() > 1 {

@@ -127,7 +127,7 @@ impl World {
     /// destination.
     fn inward(&mut self, boxes: std::ops::Range<usize>, mut seg: Segment) {
         for k in boxes.rev() {
-            if *seg.dst.ip() != self.nats[k].nat.config().public_ip {
+            if !self.nats[k].nat.config().owns(*seg.dst.ip()) {
                 continue;
             }
             match self.cross(k, &mut seg, false) {
