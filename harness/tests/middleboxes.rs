@@ -405,13 +405,20 @@ fn a_nat_with_a_pool_of_addresses_carries_more_than_one_addresss_ports() {
     assert_refused(
         &dir,
         one,
-        &["`nat.public_addresses`", "1 address(es) carry at most 64512 connections", "has 70000", "allowed: public_addresses = 2 or more"],
+        &["`nat.public_addresses`", "1 address(es) would carry 70000 connections on the busiest", "allowed: public_addresses = 2 or more"],
     );
     assert_refused(
         &dir,
         &one.replace("preset = \"carrier-nat\"", "preset = \"carrier-nat\"\npublic_addresses = 300"),
         &[":7:20:", "`nat.public_addresses`", "300 is out of range; allowed: 1..=256"],
     );
+    // A chain: the second NAT sees the first one's two addresses as its only
+    // hosts, so with one address of its own it would carry all 70 000.
+    let chain = one.replace(
+        "[nat]\npreset = \"carrier-nat\"",
+        "[[middlebox]]\nkind = \"nat\"\npreset = \"carrier-nat\"\npublic_addresses = 2\n[[middlebox]]\nkind = \"nat\"\npreset = \"home-router\"",
+    );
+    assert_refused(&dir, &chain, &["`middlebox[1].public_addresses`", "1 address(es) would carry 70000", "public_addresses = 2 or more"]);
     let proxy = one.replace("[nat]\npreset = \"carrier-nat\"", "[proxy]\nidle_timeout = \"1m\"");
     assert_refused(&dir, &proxy, &[":4:9:", "`client.connections`", "70000 connections behind a proxy; allowed: at most 64512"]);
     let two = one.replace("preset = \"carrier-nat\"", "preset = \"carrier-nat\"\npublic_addresses = 2");

@@ -88,8 +88,8 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
     let server_os = super::os::parse(ctx, raw.server.as_ref().and_then(|c| c.os.as_ref()), "server.os")?;
     let client_link = access_link(ctx, raw.client.and_then(|h| h.link), "client.link")?;
     let server_link = access_link(ctx, raw.server.and_then(|h| h.link), "server.link")?;
-    let slots = (u64::from(clients) * u64::from(connections), connections_span);
-    let (middleboxes, chained) = super::middlebox::path(ctx, raw.nat, raw.proxy, raw.middlebox, slots)?;
+    let fleet = (clients, connections, connections_span);
+    let (middleboxes, chained) = super::middlebox::path(ctx, raw.nat, raw.proxy, raw.middlebox, fleet)?;
     let tcp = tcp(ctx, raw.tcp)?;
     let traffic = raw.traffic.iter().enumerate().map(|(i, t)| traffic(ctx, i, t, horizon)).collect::<Result<Vec<_>, _>>()?;
     let mut warnings = Vec::new();

@@ -162,27 +162,54 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
     Ok(cfg)
 }
 
-/// Every connection holds one of the NAT's outside ports: refuse a NAT
-/// with too few addresses for the scenario's `slots` connections
-/// (`span`: where `public_addresses` was written, if it was).
+/// Who a box on the path sees as its inside hosts: how many, and the most
+/// connections one of them holds (the clients; behind a NAT, its used
+/// outside addresses; behind the proxy, the proxy alone).
+#[derive(Clone, Copy)]
+struct Inside {
+    hosts: u64,
+    per_host: u64,
+}
+
+impl Inside {
+    /// The most connections one of a NAT's `n` addresses carries: a host's
+    /// flows all leave from one address, hosts' addresses being consecutive
+    /// and paired by address modulo `n`.
+    fn per_address(self, n: u64) -> u64 {
+        self.hosts.div_ceil(n) * self.per_host
+    }
+    /// What the box after a NAT of `n` addresses sees.
+    fn behind_nat(self, n: u64) -> Inside {
+        Inside { hosts: self.hosts.min(n), per_host: self.per_address(n) }
+    }
+}
+
+/// Every connection holds one of its outside address's 64 512 ports: refuse
+/// a NAT whose busiest address would need more, naming the least pool that
+/// fits (`span`: where `public_addresses` was written, if it was).
 fn check_nat_capacity(
     ctx: &Ctx,
     n: &NatConfig,
     key: String,
     span: Option<std::ops::Range<usize>>,
-    slots: u64,
+    inside: Inside,
 ) -> Result<(), ScenarioError> {
-    if slots <= n.capacity() {
+    let ports = sim::nat::PORTS_PER_ADDRESS;
+    let load = inside.per_address(u64::from(n.public_addresses));
+    if load <= ports {
         return Ok(());
     }
-    let needed = slots.div_ceil(sim::nat::PORTS_PER_ADDRESS);
+    let needed = (1..=u64::from(sim::nat::MAX_PUBLIC_ADDRESSES)).find(|&k| inside.per_address(k) <= ports);
     Err(ctx.error(
         span,
         key,
         format!(
-            "{} address(es) carry at most {} connections (64512 ports each) but the scenario has {slots} (client.count x client.connections); allowed: public_addresses = {needed} or more",
+            "{} address(es) would carry {load} connections on the busiest (each has 64512 ports; a host's flows all leave from one address); allowed: {}",
             n.public_addresses,
-            n.capacity()
+            match needed {
+                Some(k) => format!("public_addresses = {k} or more"),
+                None => format!("none suffices: its {} inside host(s) hold {} connections each", inside.hosts, inside.per_host),
+            }
         ),
     ))
 }
@@ -202,22 +229,24 @@ fn check_proxy_capacity(ctx: &Ctx, slots: u64, connections: Option<std::ops::Ran
 /// The path's boxes from the clients, and whether the file wrote them as a
 /// `[[middlebox]]` chain. Each NAT of a chain gets its own public address
 /// (the first keeps `[nat]`'s, so a chain of one NAT runs as `[nat]` does).
-/// `slots`: the scenario's connections (`client.count x
-/// client.connections`, written at `connections`), which every NAT and
-/// proxy on the path must have ports for.
+/// `clients` hosts of `per_client` connections each (`client.connections`
+/// written at `connections`): every NAT and proxy on the path must have
+/// ports for them.
 pub(super) fn path(
     ctx: &Ctx,
     raw_nat: Option<RawNat>,
     raw_proxy: Option<RawProxy>,
     chain: Vec<RawMiddlebox>,
-    (slots, connections): (u64, Option<std::ops::Range<usize>>),
+    (clients, per_client, connections): (u32, u32, Option<std::ops::Range<usize>>),
 ) -> Result<(Vec<Middlebox>, bool), ScenarioError> {
     let pool_span = |n: &Option<S<i64>>| n.as_ref().map(|v| v.span());
+    let mut inside = Inside { hosts: u64::from(clients), per_host: u64::from(per_client) };
+    let slots = inside.hosts * inside.per_host;
     if chain.is_empty() {
         let span = raw_nat.as_ref().and_then(|n| pool_span(&n.public_addresses));
         let nat = raw_nat.map(|n| nat(ctx, n, "nat")).transpose()?;
         if let Some(n) = &nat {
-            check_nat_capacity(ctx, n, "nat.public_addresses".into(), span, slots)?;
+            check_nat_capacity(ctx, n, "nat.public_addresses".into(), span, inside)?;
         }
         let proxy = raw_proxy.map(|p| proxy(ctx, p, "proxy")).transpose()?.map(Middlebox::Proxy);
         if proxy.is_some() {
@@ -249,7 +278,8 @@ pub(super) fn path(
             "nat" => {
                 let span = pool_span(&m.public_addresses);
                 let mut cfg = nat(ctx, into_nat(ctx, m, &prefix)?, &prefix)?;
-                check_nat_capacity(ctx, &cfg, format!("{prefix}.public_addresses"), span, slots)?;
+                check_nat_capacity(ctx, &cfg, format!("{prefix}.public_addresses"), span, inside)?;
+                inside = inside.behind_nat(u64::from(cfg.public_addresses));
                 // After the addresses of the NATs before it (one each unless pooled).
                 let before: u32 = boxes
                     .iter()
@@ -271,6 +301,7 @@ pub(super) fn path(
                 }
                 proxy_at = Some(k);
                 check_proxy_capacity(ctx, slots, connections.clone())?;
+                inside = Inside { hosts: 1, per_host: slots };
                 boxes.push(Middlebox::Proxy(proxy(ctx, into_proxy(ctx, m, &prefix)?, &prefix)?));
             }
             other => {
