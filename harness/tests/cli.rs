@@ -493,8 +493,8 @@ fn fleets_and_pools_out_of_range() {
     fleet("connections-over", "connections = 20000", &[":4:15:", "`client.connections`", "allowed: 1..=10000"]);
     fleet(
         "too-many-in-all",
-        "count = 100\nconnections = 1000",
-        &[":5:15:", "`client.connections`", "100 clients x 1000 connections = 100000 connections; allowed: at most 60000"],
+        "count = 300\nconnections = 1000",
+        &[":5:15:", "`client.connections`", "300 clients x 1000 connections = 300000 connections; allowed: at most 200000"],
     );
     bad("server-count", "horizon = \"1h\"", "horizon = \"1h\"\n[server]\ncount = 2", &["`server.count`", "unknown field `count`"]);
     // A fault on a client the fleet does not have.

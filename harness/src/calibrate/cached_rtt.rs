@@ -58,7 +58,7 @@ const RATE_BPS: u64 = 160_000;
 /// From the end of the first connection to the second connect.
 const PAUSE: Duration = Duration::from_millis(200);
 /// From the first connect: when the server vanishes and when the client
-/// writes on its second connection (up by ~4.3 s).
+/// writes on its second connection (up by ~3.3 s).
 const VANISH_AT: Duration = Duration::from_secs(8);
 const WRITE_AT: Duration = Duration::from_millis(8500);
 

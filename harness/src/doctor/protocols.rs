@@ -128,10 +128,9 @@ pub(super) fn mqtt_box_inside_grace(
             }
             let (seed, count) = evidence(runs, |r| if nat { r.nat_expiries() > 0 } else { r.orderly_ends > 0 });
             let name = match (s.chained, nat) {
+                (_, false) => super::proxy::the_proxy(s, at),
                 (true, true) => s.box_name(at),
-                (true, false) => format!("the proxy ({})", s.box_name(at)),
                 (false, true) => "the NAT".to_string(),
-                (false, false) => "the proxy".to_string(),
             };
             let message = format!(
                 "MQTT keeps a client alive until 1.5 x its Keep Alive ({} x 1.5 = {}) passes without a packet, but {name} {} \

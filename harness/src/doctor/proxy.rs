@@ -53,7 +53,7 @@ pub(super) fn box_before_proxy(
 }
 
 /// "the proxy", naming its place in a `[[middlebox]]` chain.
-fn the_proxy(s: &Scenario, at: usize) -> String {
+pub(super) fn the_proxy(s: &Scenario, at: usize) -> String {
     if s.chained {
         format!("the proxy ({})", s.box_name(at))
     } else {
