@@ -36,7 +36,7 @@
 //!   the kernel's SYN would wait behind that ACK in the bucket (a 7 ms
 //!   handshake sample, a jiffy more of RTO).
 
-use super::{connect, tcp_state, wait_error, Measured, TCP_ESTABLISHED};
+use super::{connect, tcp_info, tcp_state, wait_error, Measured, TCP_ESTABLISHED};
 use crate::calibrate::netns::{Testbed, TestbedError, SERVER_ADDR};
 use sim::app::{AppEvent, AppIo, Application};
 use sim::link::LinkConfig;
@@ -84,7 +84,8 @@ pub(super) fn measure(tb: &Testbed, save: bool) -> Result<Measured, TestbedError
     let fd = std::os::fd::AsRawFd::as_raw_fd(&first);
     for _ in 0..MESSAGES {
         first.write_all(&[0u8; MESSAGE_BYTES])?;
-        while unacked(fd)? > 0 {
+        // Until every segment sent is acknowledged (TCP_INFO's unacked count).
+        while tcp_info(fd)?.tcpi_unacked > 0 {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
@@ -109,20 +110,6 @@ pub(super) fn measure(tb: &Testbed, save: bool) -> Result<Measured, TestbedError
     let outcome = wait_error(&mut second, write);
     drop(accepted);
     Ok(outcome)
-}
-
-/// Segments sent and not yet acknowledged (TCP_INFO).
-fn unacked(fd: std::os::fd::RawFd) -> std::io::Result<u32> {
-    // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
-    unsafe {
-        let mut info: libc::tcp_info = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        let rc = libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&mut info as *mut libc::tcp_info).cast(), &mut len);
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(info.tcpi_unacked)
-    }
 }
 
 /// The client of the twin: the kernel case's socket calls, as an application.

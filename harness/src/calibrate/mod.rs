@@ -488,8 +488,8 @@ const TCP_ESTABLISHED: u8 = 1;
 const TCP_CLOSE: u8 = 7;
 const TCP_CLOSE_WAIT: u8 = 8;
 
-/// A socket's TCP state from TCP_INFO.
-fn tcp_state(fd: std::os::fd::RawFd) -> std::io::Result<u8> {
+/// A socket's TCP_INFO.
+fn tcp_info(fd: std::os::fd::RawFd) -> std::io::Result<libc::tcp_info> {
     // SAFETY: TCP_INFO fills at most `len` bytes of a zeroed `tcp_info`.
     unsafe {
         let mut info: libc::tcp_info = std::mem::zeroed();
@@ -498,8 +498,13 @@ fn tcp_state(fd: std::os::fd::RawFd) -> std::io::Result<u8> {
         if rc != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(info.tcpi_state)
+        Ok(info)
     }
+}
+
+/// A socket's TCP state from TCP_INFO.
+fn tcp_state(fd: std::os::fd::RawFd) -> std::io::Result<u8> {
+    Ok(tcp_info(fd)?.tcpi_state)
 }
 
 /// Has the socket connected (TCP_INFO state ESTABLISHED, or CLOSE_WAIT past it)?
