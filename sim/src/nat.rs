@@ -157,10 +157,40 @@ impl NatConfig {
         let index = u32::from(inside) % u32::from(self.public_addresses.max(1));
         Ipv4Addr::from(u32::from(self.public_ip) + index)
     }
+}
 
-    /// The most flows its addresses can carry at once (64 512 ports each).
-    pub fn capacity(&self) -> u64 {
-        u64::from(self.public_addresses) * PORTS_PER_ADDRESS
+/// Who a box on the path sees as its inside hosts: how many, and the most
+/// connections one of them holds. The clients, for the first box; behind a
+/// NAT, the outside addresses it used; behind a proxy, the proxy alone.
+/// Every connection holds one port of the outside address its host is
+/// paired with ([`NatConfig::address_for`]), so this decides whether a
+/// NAT's pool has ports enough.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsideHosts {
+    /// How many inside hosts the box sees.
+    pub hosts: u64,
+    /// The most connections one of them holds.
+    pub per_host: u64,
+}
+
+impl InsideHosts {
+    /// The most connections one of `addresses` outside addresses carries:
+    /// hosts' addresses are consecutive and paired by address modulo the
+    /// pool's size, so the busiest has ceil(hosts / addresses) of them.
+    pub fn per_address(self, addresses: u16) -> u64 {
+        self.hosts.div_ceil(u64::from(addresses.max(1))) * self.per_host
+    }
+    /// Does a NAT of `addresses` outside addresses have a port for every connection?
+    pub fn fits(self, addresses: u16) -> bool {
+        self.per_address(addresses) <= PORTS_PER_ADDRESS
+    }
+    /// What the box after a NAT of `addresses` outside addresses sees.
+    pub fn behind_nat(self, addresses: u16) -> InsideHosts {
+        InsideHosts { hosts: self.hosts.min(u64::from(addresses)), per_host: self.per_address(addresses) }
+    }
+    /// What the box after a TCP-terminating proxy sees: the proxy, holding every connection.
+    pub fn behind_proxy(self) -> InsideHosts {
+        InsideHosts { hosts: 1, per_host: self.hosts * self.per_host }
     }
 }
 
@@ -747,5 +777,21 @@ mod tests {
         n.handle_timeout(Instant::from_secs(240));
         assert_eq!(n.len(), 1);
         assert!(matches!(n.outbound(Instant::from_secs(240), &full), NatVerdict::Forward(_)));
+    }
+
+    /// 70 000 one-connection clients need two addresses (35 000 on the
+    /// busiest); a NAT behind that one sees its two addresses as hosts of
+    /// 35 000 each, so it needs two as well; behind a proxy, one host holds
+    /// all 70 000. 7 hosts of 10 000 over 2 addresses: ceil(7/2) = 4 hosts,
+    /// 40 000 on the busiest.
+    #[test]
+    fn the_busiest_address_carries_its_share_of_hosts() {
+        let clients = InsideHosts { hosts: 70_000, per_host: 1 };
+        assert_eq!((clients.fits(1), clients.fits(2), clients.per_address(2)), (false, true, 35_000));
+        let behind = clients.behind_nat(2);
+        assert_eq!(behind, InsideHosts { hosts: 2, per_host: 35_000 });
+        assert_eq!((behind.fits(1), behind.fits(2), behind.fits(3)), (false, true, true));
+        assert_eq!(clients.behind_proxy(), InsideHosts { hosts: 1, per_host: 70_000 });
+        assert_eq!(InsideHosts { hosts: 7, per_host: 10_000 }.per_address(2), 40_000);
     }
 }

@@ -8,7 +8,7 @@ use super::presets;
 use super::raw::{RawMiddlebox, RawNat, RawProxy, S};
 use crate::source::{Ctx, ScenarioError};
 use crate::units;
-use sim::nat::{NatConfig, OnExpired};
+use sim::nat::{InsideHosts, NatConfig, OnExpired};
 use sim::world::Middlebox;
 use std::time::Duration;
 
@@ -162,28 +162,6 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
     Ok(cfg)
 }
 
-/// Who a box on the path sees as its inside hosts: how many, and the most
-/// connections one of them holds (the clients; behind a NAT, its used
-/// outside addresses; behind the proxy, the proxy alone).
-#[derive(Clone, Copy)]
-struct Inside {
-    hosts: u64,
-    per_host: u64,
-}
-
-impl Inside {
-    /// The most connections one of a NAT's `n` addresses carries: a host's
-    /// flows all leave from one address, hosts' addresses being consecutive
-    /// and paired by address modulo `n`.
-    fn per_address(self, n: u64) -> u64 {
-        self.hosts.div_ceil(n) * self.per_host
-    }
-    /// What the box after a NAT of `n` addresses sees.
-    fn behind_nat(self, n: u64) -> Inside {
-        Inside { hosts: self.hosts.min(n), per_host: self.per_address(n) }
-    }
-}
-
 /// Every connection holds one of its outside address's 64 512 ports: refuse
 /// a NAT whose busiest address would need more, naming the least pool that
 /// fits (`span`: where `public_addresses` was written, if it was).
@@ -192,14 +170,13 @@ fn check_nat_capacity(
     n: &NatConfig,
     key: String,
     span: Option<std::ops::Range<usize>>,
-    inside: Inside,
+    inside: InsideHosts,
 ) -> Result<(), ScenarioError> {
-    let ports = sim::nat::PORTS_PER_ADDRESS;
-    let load = inside.per_address(u64::from(n.public_addresses));
-    if load <= ports {
+    if inside.fits(n.public_addresses) {
         return Ok(());
     }
-    let needed = (1..=u64::from(sim::nat::MAX_PUBLIC_ADDRESSES)).find(|&k| inside.per_address(k) <= ports);
+    let load = inside.per_address(n.public_addresses);
+    let needed = (1..=sim::nat::MAX_PUBLIC_ADDRESSES).find(|&k| inside.fits(k));
     Err(ctx.error(
         span,
         key,
@@ -240,7 +217,7 @@ pub(super) fn path(
     (clients, per_client, connections): (u32, u32, Option<std::ops::Range<usize>>),
 ) -> Result<(Vec<Middlebox>, bool), ScenarioError> {
     let pool_span = |n: &Option<S<i64>>| n.as_ref().map(|v| v.span());
-    let mut inside = Inside { hosts: u64::from(clients), per_host: u64::from(per_client) };
+    let mut inside = InsideHosts { hosts: u64::from(clients), per_host: u64::from(per_client) };
     let slots = inside.hosts * inside.per_host;
     if chain.is_empty() {
         let span = raw_nat.as_ref().and_then(|n| pool_span(&n.public_addresses));
@@ -279,7 +256,7 @@ pub(super) fn path(
                 let span = pool_span(&m.public_addresses);
                 let mut cfg = nat(ctx, into_nat(ctx, m, &prefix)?, &prefix)?;
                 check_nat_capacity(ctx, &cfg, format!("{prefix}.public_addresses"), span, inside)?;
-                inside = inside.behind_nat(u64::from(cfg.public_addresses));
+                inside = inside.behind_nat(cfg.public_addresses);
                 // After the addresses of the NATs before it (one each unless pooled).
                 let before: u32 = boxes
                     .iter()
@@ -301,7 +278,7 @@ pub(super) fn path(
                 }
                 proxy_at = Some(k);
                 check_proxy_capacity(ctx, slots, connections.clone())?;
-                inside = Inside { hosts: 1, per_host: slots };
+                inside = inside.behind_proxy();
                 boxes.push(Middlebox::Proxy(proxy(ctx, into_proxy(ctx, m, &prefix)?, &prefix)?));
             }
             other => {

@@ -481,6 +481,7 @@ impl WorldConfig {
             return Err(ConfigError::OutOfRange { field: "middlebox", value: path.len().to_string(), allowed: "at most 16 boxes" });
         }
         let mut public: Vec<&crate::nat::NatConfig> = Vec::new();
+        let mut inside = crate::nat::InsideHosts { hosts: u64::from(self.clients), per_host: u64::from(self.connections_per_client) };
         for m in &path {
             match m {
                 Middlebox::Nat(nat) => {
@@ -491,24 +492,27 @@ impl WorldConfig {
                         return Err(ConfigError::Unsupported { what: "two NATs on one path with the same public address" });
                     }
                     public.push(nat);
-                    // Every connection holds one of the NAT's outside ports.
-                    if u64::from(self.slots()) > nat.capacity() {
+                    // Every connection holds one of its outside address's ports.
+                    if !inside.fits(nat.public_addresses) {
                         return Err(ConfigError::OutOfRange {
                             field: "nat.public_addresses",
                             value: nat.public_addresses.to_string(),
-                            allowed: "one address per 64512 connections (client.count x client.connections)",
+                            allowed: "enough addresses that the busiest carries at most 64512 connections",
                         });
                     }
+                    inside = inside.behind_nat(nat.public_addresses);
                 }
                 Middlebox::Proxy(p) => {
                     p.validate()?;
-                    if u64::from(self.slots()) > crate::nat::PORTS_PER_ADDRESS {
+                    // A backend port for each connection.
+                    if inside.hosts * inside.per_host > crate::nat::PORTS_PER_ADDRESS {
                         return Err(ConfigError::OutOfRange {
                             field: "client.count x client.connections",
                             value: self.slots().to_string(),
                             allowed: "at most 64512 connections behind a proxy (a backend port each)",
                         });
                     }
+                    inside = inside.behind_proxy();
                 }
             }
         }
