@@ -232,3 +232,17 @@ pub struct Idle;
 impl Application for Idle {
     fn on_event(&mut self, _now: Instant, _event: AppEvent, _io: &mut AppIo) {}
 }
+
+/// An application that answers the peer's FIN with its own and does nothing
+/// else: a graceful end on both sides, as a server that reads until EOF and
+/// then closes its socket (what Linux's `tcp_metrics` cache needs to save).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CloseOnEof;
+
+impl Application for CloseOnEof {
+    fn on_event(&mut self, _now: Instant, event: AppEvent, io: &mut AppIo) {
+        if event == AppEvent::Eof {
+            io.close();
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 mod common;
 use common::*;
-use sim::app::{AppEvent, AppIo, Application};
+use sim::app::{AppEvent, AppIo, Application, CloseOnEof};
 use sim::link::LinkConfig;
 use sim::packet::SegmentKind;
 use sim::tcp::SocketError;
@@ -50,17 +50,6 @@ impl Application for Reconnecting {
                 0 => io.close(),
                 size => io.write(size, 0),
             }
-        }
-    }
-}
-
-/// Answers the client's FIN with its own: a graceful end on both sides.
-struct CloseOnEof;
-
-impl Application for CloseOnEof {
-    fn on_event(&mut self, _now: Instant, event: AppEvent, io: &mut AppIo) {
-        if event == AppEvent::Eof {
-            io.close();
         }
     }
 }

@@ -38,7 +38,7 @@
 
 use super::{connect, tcp_info, tcp_state, wait_error, Measured, TCP_ESTABLISHED};
 use crate::calibrate::netns::{Testbed, TestbedError, SERVER_ADDR};
-use sim::app::{AppEvent, AppIo, Application};
+use sim::app::{AppEvent, AppIo, Application, CloseOnEof};
 use sim::link::LinkConfig;
 use sim::tcp::SocketError;
 use sim::world::AccessLink;
@@ -163,17 +163,6 @@ impl Application for Client {
         } else {
             io.write(100, 1);
             self.wrote.set(Some(now));
-        }
-    }
-}
-
-/// The server of the twin: answers the client's FIN with its own.
-struct CloseOnEof;
-
-impl Application for CloseOnEof {
-    fn on_event(&mut self, _now: SimInstant, event: AppEvent, io: &mut AppIo) {
-        if event == AppEvent::Eof {
-            io.close();
         }
     }
 }
