@@ -61,10 +61,10 @@ impl World {
             }
             Fault::Reboot { host, .. } => {
                 let h = self.host_index(host);
+                self.stack_clear(h);
                 let hst = &mut self.hosts[h];
                 hst.state = HostState::Down;
                 hst.holds = 1;
-                hst.stack.clear();
                 // A fresh kernel: its tcp_metrics cache is empty.
                 hst.rtt_cache = None;
                 hst.listener = None;
@@ -139,7 +139,7 @@ impl World {
                         // reset). Nothing of it may reach a restarted listener.
                         conn.gone = true;
                         let key = conn.key;
-                        self.hosts[h].stack.remove(&key);
+                        self.stack_remove(h, key);
                     } else {
                         conn.sock.close(local);
                     }

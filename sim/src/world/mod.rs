@@ -50,6 +50,7 @@ mod queue;
 mod rtt_cache;
 mod run;
 mod socket;
+mod stack;
 mod udp;
 
 pub use config::{
@@ -73,7 +74,7 @@ use crate::rng::{Purpose, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
 use crate::trace::{DropReason, NatRef, Place, Trace, TraceEvent};
-use nat_glue::NatBox;
+use nat_glue::{NatBox, NatHint};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -178,7 +179,8 @@ struct Host {
     holds: u32,
     /// When the current suspension began (global time).
     suspended_at: Instant,
-    /// Connections by (local, remote) address.
+    /// Connections by (local, remote) address. Changed only by the `stack`
+    /// module's methods, which keep each connection's `in_stack`.
     stack: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     /// Every connection this host ever had.
     conns: Vec<usize>,
@@ -253,6 +255,11 @@ struct Conn {
     app_closed: bool,
     /// No longer in its host's stack (lost in a reboot, or a dropped half-open).
     gone: bool,
+    /// It is its host's map's entry for `key` (see the `stack` module): kept
+    /// by the map's methods, and cleared when another connection takes the key.
+    in_stack: bool,
+    /// Where its last packet found its NAT flow.
+    nat_hint: NatHint,
     /// The earliest wake-up already in the event queue.
     wake: Option<Instant>,
     ledger: VecDeque<Message>,
@@ -637,6 +644,8 @@ impl World {
             app_alive,
             app_closed: false,
             gone: false,
+            in_stack: false,
+            nat_hint: NatHint::NONE,
             wake: None,
             ledger: VecDeque::new(),
             written: 0,
@@ -647,8 +656,8 @@ impl World {
             awaiting_accept: false,
             held_up_to: 0,
         });
-        self.hosts[host].stack.insert(key, c);
         self.hosts[host].conns.push(c);
+        self.stack_insert(host, key, c);
         self.trace.note_connection(c, slot);
         c
     }

@@ -2,11 +2,25 @@
 //! connection, and each NAT's one wake-up in the event queue.
 
 use super::{Ev, World};
-use crate::nat::{Mapping, Nat, NatEvent};
+use crate::nat::{FlowSlot, Mapping, Nat, NatEvent, NatVerdict};
 use crate::oracle::{BreakCause, Condition};
 use crate::packet::Segment;
 use crate::time::Instant;
 use crate::trace::{NatRef, TraceEvent};
+
+/// Where a connection's packets last found their flow in one NAT of the
+/// path (the first they crossed): offered to that NAT with the next packet,
+/// which then needs no lookup (see `crate::nat::FlowSlot`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct NatHint {
+    /// The NAT's index in the path; `u32::MAX` for none yet.
+    nat: u32,
+    slot: FlowSlot,
+}
+
+impl NatHint {
+    pub(super) const NONE: NatHint = NatHint { nat: u32::MAX, slot: FlowSlot::NONE };
+}
 
 /// A NAT-like box of the path, with what the world keeps for it.
 pub(super) struct NatBox {
@@ -18,6 +32,24 @@ pub(super) struct NatBox {
 }
 
 impl World {
+    /// `seg` through NAT `k`, outbound (from its inside) or inbound, with
+    /// its sending connection's hint; the hint is kept for the next packet.
+    #[inline(always)]
+    pub(super) fn translate(&mut self, k: usize, seg: &Segment, outbound: bool) -> NatVerdict {
+        let now = self.now;
+        let sender = self.conns.get_mut(seg.sender as usize);
+        let kept = sender.as_ref().map_or(NatHint::NONE, |c| c.nat_hint);
+        let hint = if kept.nat == k as u32 { kept.slot } else { FlowSlot::NONE };
+        let nat = &mut self.nats[k].nat;
+        let (verdict, slot) = if outbound { nat.outbound_hinted(now, seg, hint) } else { nat.inbound_hinted(now, seg, hint) };
+        if let Some(conn) = sender {
+            if kept.nat == k as u32 || kept.nat == u32::MAX {
+                conn.nat_hint = NatHint { nat: k as u32, slot };
+            }
+        }
+        verdict
+    }
+
     /// The slot and connection generation a mapping belongs to: its
     /// owner's, or (for a flow a stack's RST opened) the connection with that
     /// 4-tuple; in a one-connection world, the only one.

@@ -144,7 +144,7 @@ impl World {
     #[inline(always)]
     fn cross(&mut self, k: usize, seg: &mut Segment, outbound: bool) -> Crossing {
         let now = self.now;
-        let verdict = if outbound { self.nats[k].nat.outbound(now, seg) } else { self.nats[k].nat.inbound(now, seg) };
+        let verdict = self.translate(k, seg, outbound);
         self.after_nat(k);
         let nat = self.nats[k].name;
         let seg = &mut *seg;
@@ -211,7 +211,7 @@ impl World {
             return;
         }
         let local = host.local(now);
-        match host.stack.get(&(seg.dst, seg.src)).copied() {
+        match self.stack_find(h, &seg) {
             // The ACK that would complete a handshake, with the listen queue full.
             Some(c) if self.conns[c].sock.state() == TcpState::SynReceived && self.conns[c].awaiting_accept && self.listen_overflow(h) => {
                 self.overflow_drop(h, seg)
@@ -294,7 +294,7 @@ impl World {
     pub(super) fn half_open_dropped(&mut self, c: usize) {
         let h = self.conns[c].host;
         let key = self.conns[c].key;
-        self.hosts[h].stack.remove(&key);
+        self.stack_remove(h, key);
         self.conns[c].gone = true;
         let slot = self.conns[c].slot;
         let cfg = self.tcp_cfg_of(h);

@@ -199,7 +199,7 @@ impl World {
                 OnIdle::Rst => self.conns[leg].sock.abort(local),
                 OnIdle::Silent => {
                     let (h, key) = (self.conns[leg].host, self.conns[leg].key);
-                    self.hosts[h].stack.remove(&key);
+                    self.stack_remove(h, key);
                     self.conns[leg].gone = true;
                 }
             }

@@ -79,9 +79,9 @@ impl World {
             Some(c) => {
                 let old = self.conns[c].key;
                 if old.1 != seg.src {
-                    self.hosts[h].stack.remove(&old);
+                    self.stack_remove(h, old);
                     self.conns[c].key.1 = seg.src;
-                    self.hosts[h].stack.insert(self.conns[c].key, c);
+                    self.stack_insert(h, self.conns[c].key, c);
                 }
                 c
             }

@@ -28,13 +28,16 @@
 //! The NAT is sans-IO: it translates the packets handed to it and reports
 //! its next expiry through [`Nat::poll_timeout`].
 
+mod flows;
+
 use crate::error::{positive, ConfigError};
 use crate::packet::{Flags, Segment};
 use crate::rng::Stream;
 use crate::time::Instant;
+pub use flows::FlowSlot;
+use flows::FlowTable;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -295,26 +298,13 @@ pub enum NatEvent {
 
 type FlowKey = (SocketAddrV4, SocketAddrV4);
 
-/// A NAT of many flows. Each packet costs two hash lookups and no heap
-/// operation: never a scan of the flows.
-///
-/// Deadlines sit in a min-heap with one entry per flow, lazily: a packet that
-/// moves a flow's deadline later only updates the flow; when the flow's entry
-/// comes to the top with a stale time it is pushed again at the real
-/// deadline (about once per idle timeout for a busy flow). A deadline that
-/// moves *earlier* (a FIN switches to the shorter transitory timer) is pushed
-/// at once. [`poll_timeout`](Nat::poll_timeout) refreshes the top first, so
-/// it is exact, and flows due at the same instant expire in the order they
-/// were created.
+/// A NAT of many flows. A packet costs at most one hash lookup (none when
+/// its connection's hint holds) and no heap operation: never a scan of the
+/// flows. How flows are stored and expire in order: [`flows`].
 #[derive(Clone, Debug)]
 pub struct Nat {
     cfg: NatConfig,
-    /// Live flows by id (ids are never reused).
-    flows: HashMap<u64, Mapping>,
-    by_inside: HashMap<FlowKey, u64>,
-    by_public: HashMap<FlowKey, u64>,
-    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
-    next_id: u64,
+    flows: FlowTable,
     /// Outside addresses and ports in use by live flows.
     ports: HashSet<SocketAddrV4>,
     /// Per outside address: where the search for a free port resumes, and
@@ -336,11 +326,7 @@ impl Nat {
         let cursors = vec![(FIRST_PORT, 0); usize::from(cfg.public_addresses.max(1))];
         Nat {
             cfg,
-            flows: HashMap::default(),
-            by_inside: HashMap::default(),
-            by_public: HashMap::default(),
-            deadlines: BinaryHeap::new(),
-            next_id: 0,
+            flows: FlowTable::default(),
             ports: HashSet::default(),
             cursors,
             forgotten: HashMap::default(),
@@ -362,12 +348,12 @@ impl Nat {
 
     /// No flow has a mapping.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.flows.len() == 0
     }
 
     /// The mapping of the flow from `inside` to `remote`, if it has one.
     pub fn mapping(&self, inside: SocketAddrV4, remote: SocketAddrV4) -> Option<&Mapping> {
-        self.by_inside.get(&(inside, remote)).and_then(|id| self.flows.get(id))
+        self.flows.find_inside((inside, remote), FlowSlot::NONE).map(|slot| self.flows.get(slot))
     }
 
     /// Mappings of live flows lost to idleness so far (a flow that had
@@ -384,42 +370,17 @@ impl Nat {
 
     /// When the next mapping expires.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        self.drop_stale();
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
-    }
-
-    /// Bring the heap's top up to date: discard entries of flows that are gone
-    /// or were re-queued, and move a flow whose deadline moved later to it.
-    fn drop_stale(&mut self) {
-        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
-            let Some(m) = self.flows.get_mut(&id) else {
-                self.deadlines.pop();
-                continue;
-            };
-            if m.queued != at {
-                self.deadlines.pop();
-                continue;
-            }
-            let real = m.deadline(&self.cfg);
-            if real == at {
-                return;
-            }
-            m.queued = real;
-            self.deadlines.pop();
-            self.deadlines.push(Reverse((real, id)));
-        }
+        self.flows.next_deadline(&self.cfg).map(|(at, _)| at)
     }
 
     /// Expire every mapping idle for its timeout at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            self.drop_stale();
-            let Some(&Reverse((at, id))) = self.deadlines.peek() else { return };
+        while let Some((at, slot)) = self.flows.next_deadline(&self.cfg) {
             if at > now {
                 return;
             }
-            self.deadlines.pop();
-            let m = self.remove(id);
+            self.flows.pop_deadline();
+            let m = self.remove(slot);
             if !m.closing {
                 self.expiries += 1;
             }
@@ -430,22 +391,19 @@ impl Nat {
 
     /// Lose every mapping at once.
     pub fn reboot(&mut self) {
-        let mut ids: Vec<u64> = self.flows.keys().copied().collect();
-        ids.sort_unstable();
-        let lost = ids.len();
-        for id in ids {
-            let m = self.remove(id);
+        let live = self.flows.oldest_first();
+        let lost = live.len();
+        for slot in live {
+            let m = self.remove(slot);
             self.events.push_back(NatEvent::Lost { mapping: m });
             self.forgotten.insert((m.inside, m.remote), m);
         }
-        self.deadlines.clear();
+        self.flows.clear_deadlines();
         self.events.push_back(NatEvent::Rebooted { lost });
     }
 
-    fn remove(&mut self, id: u64) -> Mapping {
-        let m = self.flows.remove(&id).expect("a live flow");
-        self.by_inside.remove(&(m.inside, m.remote));
-        self.by_public.remove(&(m.public, m.remote));
+    fn remove(&mut self, slot: FlowSlot) -> Mapping {
+        let m = self.flows.remove(slot);
         if self.ports.remove(&m.public) {
             let k = self.address_index(*m.public.ip());
             self.cursors[k].1 -= 1;
@@ -458,75 +416,76 @@ impl Nat {
         u32::from(ip).wrapping_sub(u32::from(self.cfg.public_ip)) as usize
     }
 
-    /// Apply `change` to flow `id`; queue its deadline again only if it moved earlier.
-    fn touch(&mut self, id: u64, change: impl FnOnce(&mut Mapping)) -> Mapping {
-        let cfg = &self.cfg;
-        let m = self.flows.get_mut(&id).expect("a live flow");
-        change(m);
-        let deadline = m.deadline(cfg);
-        if deadline < m.queued {
-            m.queued = deadline;
-            self.deadlines.push(Reverse((deadline, id)));
-        }
-        *m
-    }
-
     /// A packet from the inside host toward `seg.dst`.
     pub fn outbound(&mut self, now: Instant, seg: &Segment) -> NatVerdict {
-        let id = match self.by_inside.get(&(seg.src, seg.dst)) {
-            Some(&id) => id,
+        self.outbound_hinted(now, seg, FlowSlot::NONE).0
+    }
+
+    /// [`outbound`](Self::outbound), offered where the flow's last packet
+    /// found its mapping (see [`flows`]); also returns where this one did.
+    #[inline]
+    pub fn outbound_hinted(&mut self, now: Instant, seg: &Segment, hint: FlowSlot) -> (NatVerdict, FlowSlot) {
+        let slot = match self.flows.find_inside((seg.src, seg.dst), hint) {
+            Some(slot) => slot,
             None if seg.is_udp() => {
                 let recreated = self.forgotten.contains_key(&(seg.src, seg.dst));
                 match self.create(now, seg, recreated, false) {
-                    Some(id) => id,
-                    None => return NatVerdict::Drop(NatDrop::NoFreePort),
+                    Some(slot) => slot,
+                    None => return (NatVerdict::Drop(NatDrop::NoFreePort), hint),
                 }
             }
             None => {
                 let is_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
                 if !is_syn {
+                    let no_mapping = NatVerdict::Drop(NatDrop::NoMappingOutbound);
                     match self.cfg.on_expired {
-                        OnExpired::Drop => return NatVerdict::Drop(NatDrop::NoMappingOutbound),
-                        OnExpired::Rst => return seg.reset_reply().map_or(NatVerdict::Drop(NatDrop::NoMappingOutbound), NatVerdict::Reset),
+                        OnExpired::Drop => return (no_mapping, hint),
+                        OnExpired::Rst => return (seg.reset_reply().map_or(no_mapping, NatVerdict::Reset), hint),
                         OnExpired::NewPort | OnExpired::Loose => {}
                     }
                 }
                 match self.create(now, seg, !is_syn, !is_syn) {
-                    Some(id) => id,
-                    None => return NatVerdict::Drop(NatDrop::NoFreePort),
+                    Some(slot) => slot,
+                    None => return (NatVerdict::Drop(NatDrop::NoFreePort), hint),
                 }
             }
         };
         let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
-        let m = self.touch(id, |m| {
+        let m = self.flows.touch(slot, &self.cfg, |m| {
             m.last_activity = now;
             m.closing |= closing;
         });
-        NatVerdict::Forward(Segment { src: m.public, ..*seg })
+        (NatVerdict::Forward(Segment { src: m.public, ..*seg }), slot)
     }
 
     /// A packet from outside toward the NAT's public address.
     pub fn inbound(&mut self, now: Instant, seg: &Segment) -> NatVerdict {
+        self.inbound_hinted(now, seg, FlowSlot::NONE).0
+    }
+
+    /// [`inbound`](Self::inbound), with a hint as [`outbound_hinted`](Self::outbound_hinted)'s.
+    #[inline]
+    pub fn inbound_hinted(&mut self, now: Instant, seg: &Segment, hint: FlowSlot) -> (NatVerdict, FlowSlot) {
         let refresh = self.cfg.refresh_on_inbound;
-        let Some(&id) = self.by_public.get(&(seg.dst, seg.src)) else {
-            return NatVerdict::Drop(NatDrop::NoMappingInbound);
+        let Some(slot) = self.flows.find_public((seg.dst, seg.src), hint) else {
+            return (NatVerdict::Drop(NatDrop::NoMappingInbound), hint);
         };
         let established = !seg.flags.contains(Flags::SYN) || seg.flags.contains(Flags::ACK);
         let closing = seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST);
-        let m = self.touch(id, |m| {
+        let m = self.flows.touch(slot, &self.cfg, |m| {
             if refresh {
                 m.last_activity = now;
             }
             m.established |= established;
             m.closing |= closing;
         });
-        NatVerdict::Forward(Segment { dst: m.inside, ..*seg })
+        (NatVerdict::Forward(Segment { dst: m.inside, ..*seg }), slot)
     }
 
     /// A new mapping for `seg`'s flow; `recreated`: the flow had one that
     /// was forgotten; `established`: start with the established timer (a
     /// TCP flow picked up mid-stream, as conntrack does).
-    fn create(&mut self, now: Instant, seg: &Segment, recreated: bool, established: bool) -> Option<u64> {
+    fn create(&mut self, now: Instant, seg: &Segment, recreated: bool, established: bool) -> Option<FlowSlot> {
         let ip = self.cfg.address_for(*seg.src.ip());
         let k = self.address_index(ip);
         // Every port of the host's address taken: no mapping (the loops below would never end).
@@ -568,16 +527,11 @@ impl Nat {
             queued: Instant::ZERO,
         };
         let mapping = Mapping { queued: mapping.deadline(&self.cfg), ..mapping };
-        let id = self.next_id;
-        self.next_id += 1;
         self.events.push_back(NatEvent::Created { mapping, recreated });
-        self.flows.insert(id, mapping);
-        self.by_inside.insert((mapping.inside, mapping.remote), id);
-        self.by_public.insert((mapping.public, mapping.remote), id);
+        let slot = self.flows.insert(mapping);
         self.ports.insert(mapping.public);
         self.cursors[k].1 += 1;
-        self.deadlines.push(Reverse((mapping.queued, id)));
-        Some(id)
+        Some(slot)
     }
 }
 
@@ -793,5 +747,61 @@ mod tests {
         assert_eq!((behind.fits(1), behind.fits(2), behind.fits(3)), (false, true, true));
         assert_eq!(clients.behind_proxy(), InsideHosts { hosts: 1, per_host: 70_000 });
         assert_eq!(InsideHosts { hosts: 7, per_host: 10_000 }.per_address(2), 40_000);
+    }
+
+    /// A hint is only a hint: offered the place of another flow, or of a
+    /// flow since forgotten whose place a newer flow took, the NAT answers as
+    /// it would with none. Flows A and B (ports 40000, 40001), 1200 s idle
+    /// timeout, `rst`: B's packet offered A's place is B's; after A expires
+    /// (B kept alive at 1000 s) and C takes A's place, A's next packet
+    /// offered that place meets the NAT's RST instead of C's translation.
+    #[test]
+    fn a_wrong_or_stale_hint_gets_the_answer_of_no_hint() {
+        let mut n = nat(OnExpired::Rst);
+        let flow = |port: u16| Segment { src: SocketAddrV4::new(*addr::CLIENT.ip(), port), ..seg(Flags::ACK) };
+        let syn = |port: u16| Segment { flags: Flags::SYN, ..flow(port) };
+        let (a, b, c) = (40_000, 40_001, 40_002);
+        let (_, slot_a) = n.outbound_hinted(Instant::ZERO, &syn(a), FlowSlot::NONE);
+        let (_, slot_b) = n.outbound_hinted(Instant::ZERO, &syn(b), FlowSlot::NONE);
+        assert_ne!(slot_a, slot_b);
+        let (verdict, slot) = n.outbound_hinted(Instant::from_secs(1000), &flow(b), slot_a);
+        assert_eq!((verdict, slot), (n.outbound(Instant::from_secs(1000), &flow(b)), slot_b));
+        // A's handshake never finished: it goes at the 240 s transitory timeout.
+        n.handle_timeout(Instant::from_secs(1100));
+        assert_eq!(n.len(), 1);
+        let (_, slot_c) = n.outbound_hinted(Instant::from_secs(1100), &syn(c), FlowSlot::NONE);
+        assert_eq!(slot_c, slot_a, "C takes A's place");
+        let (verdict, _) = n.outbound_hinted(Instant::from_secs(1100), &flow(a), slot_a);
+        assert!(matches!(verdict, NatVerdict::Reset(rst) if rst.dst == flow(a).src), "{verdict:?}");
+        // And inbound: an answer to C's public end offered B's place is C's.
+        let public_c = n.mapping(flow(c).src, addr::SERVER).unwrap().public;
+        let (verdict, slot) = n.inbound_hinted(Instant::from_secs(1100), &reply(public_c), slot_b);
+        assert!(matches!(verdict, NatVerdict::Forward(s) if s.dst == flow(c).src), "{verdict:?}");
+        assert_eq!(slot, slot_c);
+    }
+
+    /// Flows due at the same instant expire in the order they were created,
+    /// whatever places they took: D is created after E but takes the lower
+    /// place a forgotten flow left, and both are idle from 300 s.
+    #[test]
+    fn flows_due_together_expire_in_creation_order_whatever_their_places() {
+        let mut n = nat(OnExpired::Drop);
+        let syn = |port: u16| Segment { src: SocketAddrV4::new(*addr::CLIENT.ip(), port), flags: Flags::SYN, ..seg(Flags::SYN) };
+        n.outbound(Instant::ZERO, &syn(40_000));
+        n.outbound(Instant::ZERO, &syn(40_001));
+        n.handle_timeout(Instant::from_secs(240));
+        assert_eq!(n.len(), 0);
+        // E then D at 300 s: two places were freed, D gets the one E did not.
+        n.outbound(Instant::from_secs(300), &syn(40_005));
+        n.outbound(Instant::from_secs(300), &syn(40_004));
+        while n.poll_event().is_some() {}
+        n.handle_timeout(Instant::from_secs(540));
+        let order: Vec<u16> = std::iter::from_fn(|| n.poll_event())
+            .filter_map(|e| match e {
+                NatEvent::Expired { mapping, .. } => Some(mapping.inside.port()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(order, [40_005, 40_004]);
     }
 }
