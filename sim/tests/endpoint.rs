@@ -286,8 +286,8 @@ fn data_give_up(cfg: TcpConfig) -> (u64, std::time::Duration) {
 ///   doubling RTO gives up at the timer after the fifth: 320 ms x (1 + 2 +
 ///   4 + 8 + 16 + 32) = 20.16 s after the write at 0.1 s: 20.26 s.
 /// - XNU (t_rttmin 30 ms): 60 ms, and each RTO is min(60 ms x tcp_backoff[k]
-///   + 200 ms slop, 64 s) over 13 expiries: 260 + 320 + 440 + 680 + 1160 +
-///   2120 + 7 x 4040 = 33 260 ms after the write: 33.36 s.
+///   plus 200 ms slop, 64 s) over 13 expiries: 260 + 320 + 440 + 680 +
+///   1160 + 2120 + 7 x 4040 = 33 260 ms after the write: 33.36 s.
 /// - Linux: tcp_retries2 = 15 as time: tcp_model_timeout(15, 200 ms) =
 ///   924.6 s since the first retransmission (at 0.1 + 0.22 = 0.32 s), seen
 ///   at the first expiry past it. From there the RTOs are 0.44, 0.88, ...,
