@@ -48,6 +48,7 @@ pub mod link;
 pub mod nat;
 pub mod oracle;
 pub mod packet;
+mod heap;
 mod prefetch;
 pub mod quic;
 pub mod rng;

@@ -160,6 +160,13 @@ impl LinkDir {
         if self.in_outage(now) {
             return Offer::Dropped(LinkDrop::Outage);
         }
+        if self.busy_until <= now {
+            // Every packet queued has left (none finishes after the last):
+            // forget them without reading the queue, which a fleet's idle
+            // link no longer has in the cache.
+            self.backlog.clear();
+            self.backlog_bytes = 0;
+        }
         while let Some(&(done, bytes)) = self.backlog.front() {
             if done > now {
                 break;

@@ -23,9 +23,8 @@
 
 use super::{FlowKey, Mapping, NatConfig};
 use crate::time::Instant;
+use crate::heap::{key, time_of, QuadHeap};
 use rustc_hash::FxHashMap as HashMap;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// Where a flow lives in its NAT's table: a hint the NAT hands back with
 /// each packet it translated, for the same flow's next packet.
@@ -54,8 +53,8 @@ pub(super) struct FlowTable {
     live: usize,
     by_inside: HashMap<FlowKey, u32>,
     by_public: HashMap<FlowKey, u32>,
-    /// `(deadline, creation number, place)`, earliest first.
-    deadlines: BinaryHeap<Reverse<(Instant, u64, u32)>>,
+    /// Places by `(deadline, creation number)`, earliest first.
+    deadlines: QuadHeap<u32>,
     next_id: u64,
 }
 
@@ -104,7 +103,7 @@ impl FlowTable {
         let deadline = m.deadline(cfg);
         if deadline < m.queued {
             m.queued = deadline;
-            self.deadlines.push(Reverse((deadline, flow.id, slot.0)));
+            self.deadlines.push(key(deadline, flow.id), slot.0);
         }
         *m
     }
@@ -127,7 +126,7 @@ impl FlowTable {
         self.live += 1;
         self.by_inside.insert((mapping.inside, mapping.remote), slot);
         self.by_public.insert((mapping.public, mapping.remote), slot);
-        self.deadlines.push(Reverse((mapping.queued, id, slot)));
+        self.deadlines.push(key(mapping.queued, id), slot);
         FlowSlot(slot)
     }
 
@@ -158,11 +157,11 @@ impl FlowTable {
     /// a flow whose deadline moved later is moved to it.
     pub(super) fn next_deadline(&mut self, cfg: &NatConfig) -> Option<(Instant, FlowSlot)> {
         loop {
-            let mut top = self.deadlines.peek_mut()?;
-            let Reverse((at, id, slot)) = *top;
+            let (k, slot) = self.deadlines.peek()?;
+            let (at, id) = (time_of(k), k as u64);
             let live = self.slab[slot as usize].as_mut().filter(|f| f.id == id && f.mapping.queued == at);
             let Some(flow) = live else {
-                std::collections::binary_heap::PeekMut::pop(top);
+                self.deadlines.pop();
                 continue;
             };
             let real = flow.mapping.deadline(cfg);
@@ -170,8 +169,8 @@ impl FlowTable {
                 return Some((at, FlowSlot(slot)));
             }
             flow.mapping.queued = real;
-            // In place of the top: one sift instead of a pop and a push.
-            *top = Reverse((real, id, slot));
+            // In place of the top: one pass down instead of a pop and a push.
+            self.deadlines.replace_top(key(real, id), slot);
         }
     }
 

@@ -1,15 +1,5 @@
-//! The event queue: a 4-ary min-heap on one 128-bit key, `time << 64 | sequence`.
-//!
-//! Why not `std::collections::BinaryHeap`: a fleet's queue holds one wake-up
-//! per connection (10 000 connections: ~10 000 entries), so every pop walks
-//! the heap's whole depth, and with `BinaryHeap` that was a third of the
-//! engine's instructions. Four children per node halve the depth (7 levels
-//! instead of 14 at 10 000 entries) and keep a node's children in 128
-//! contiguous bytes; a single integer key makes each comparison one
-//! instruction pair instead of a tuple's chain of branches. (Keys apart from
-//! events, four to a cache line aligned so that a node's children are one
-//! line, measured no faster on the fleet and 4 % more instructions on one
-//! connection.)
+//! The event queue: events in `(time, sequence)` order, on the engine's
+//! 4-ary heap ([`crate::heap`]).
 //!
 //! The order is exactly `(time, sequence)`: the sequence number is unique and
 //! increasing, so ties run in the order they were scheduled and a run is a
@@ -17,115 +7,51 @@
 //! `BinaryHeap` over random interleavings).
 
 use super::queue::Ev;
+use crate::heap::{key, time_of, QuadHeap};
 use crate::time::Instant;
 
-/// One scheduled event. 32 bytes: the key is 16-aligned, the event 12 bytes.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    key: u128,
-    ev: Ev,
-}
-
-const _: () = assert!(std::mem::size_of::<Entry>() == 32);
-
-impl Entry {
-    fn at(&self) -> Instant {
-        Instant::from_nanos((self.key >> 64) as u64)
-    }
-}
+// An entry is 32 bytes: the 16-byte key and the 12-byte event.
+const _: () = assert!(std::mem::size_of::<Ev>() <= 16);
 
 /// Events by `(time, sequence)`, earliest first.
 #[derive(Default)]
 pub(super) struct EventQueue {
-    heap: Vec<Entry>,
+    heap: QuadHeap<Ev>,
     /// The last sequence number handed out.
     seq: u64,
 }
-
-const ARITY: usize = 4;
 
 impl EventQueue {
     /// Schedule `ev` at `at`, after everything already scheduled at `at`.
     #[inline]
     pub(super) fn push(&mut self, at: Instant, ev: Ev) {
         self.seq += 1;
-        let entry = Entry { key: (u128::from(at.as_nanos()) << 64) | u128::from(self.seq), ev };
-        let hole = self.heap.len();
-        self.heap.push(entry);
-        self.sift_up(hole, entry);
-    }
-
-    /// Put `entry` at `hole` or above it: parents later than it move down.
-    #[inline]
-    fn sift_up(&mut self, mut hole: usize, entry: Entry) {
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            if self.heap[parent].key < entry.key {
-                break;
-            }
-            self.heap[hole] = self.heap[parent];
-            hole = parent;
-        }
-        self.heap[hole] = entry;
+        self.heap.push(key(at, self.seq), ev);
     }
 
     /// When the earliest event runs.
     #[inline]
     pub(super) fn peek_time(&self) -> Option<Instant> {
-        self.heap.first().map(Entry::at)
+        self.heap.peek().map(|(k, _)| time_of(k))
     }
 
     /// Remove and return the earliest event.
     #[inline]
     pub(super) fn pop(&mut self) -> Option<(Instant, Ev)> {
-        let last = self.heap.pop()?;
-        let Some(&top) = self.heap.first() else {
-            return Some((last.at(), last.ev));
-        };
-        self.sift_down(last);
-        Some((top.at(), top.ev))
-    }
-
-    /// Put `moving` (the old last leaf) in the root's place. As `BinaryHeap`
-    /// does, the hole goes all the way down along the smaller children first
-    /// and `moving` (the old last leaf, so usually large) climbs back up from
-    /// there: that skips one comparison per level on the way down.
-    #[inline]
-    fn sift_down(&mut self, moving: Entry) {
-        let n = self.heap.len();
-        let mut hole = 0;
-        loop {
-            let first = ARITY * hole + 1;
-            let best = if first + ARITY <= n {
-                // A full node: the smallest of four, in two rounds of pairs.
-                let c = &self.heap[first..first + ARITY];
-                let left = if c[1].key < c[0].key { 1 } else { 0 };
-                let right = if c[3].key < c[2].key { 3 } else { 2 };
-                first + if c[right].key < c[left].key { right } else { left }
-            } else if first < n {
-                (first + 1..n).fold(first, |best, j| if self.heap[j].key < self.heap[best].key { j } else { best })
-            } else {
-                break;
-            };
-            self.heap[hole] = self.heap[best];
-            hole = best;
-        }
-        self.sift_up(hole, moving);
+        self.heap.pop().map(|(k, ev)| (time_of(k), ev))
     }
 
     /// Every pending event, in no particular order (for tests).
     #[cfg(test)]
     pub(super) fn pending(&self) -> impl Iterator<Item = (Instant, Ev)> + '_ {
-        self.heap.iter().map(|e| (e.at(), e.ev))
+        self.heap.iter().map(|(k, ev)| (time_of(k), ev))
     }
 
     /// The next event, and the one most likely to follow it (the earliest of
     /// the root's children; an event the next one schedules may come first).
     #[inline]
     pub(super) fn next_two(&self) -> (Option<Ev>, Option<Ev>) {
-        let next = self.heap.first().map(|e| e.ev);
-        let after = self.heap.get(1..self.heap.len().min(1 + ARITY)).and_then(|c| c.iter().min_by_key(|e| e.key)).map(|e| e.ev);
-        (next, after)
+        self.heap.next_two()
     }
 }
 
