@@ -215,6 +215,13 @@ pub trait Application {
     /// React to something that happened to the connection.
     fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo);
     /// The next instant at which [`on_timeout`](Self::on_timeout) has work.
+    ///
+    /// The world asks once when the application is placed on its
+    /// connection and once after each call to [`on_event`](Self::on_event)
+    /// or `on_timeout`, and keeps the answer until the next such call: so
+    /// the answer must depend only on the application's own state, which
+    /// only those calls change (not on shared cells another connection's
+    /// application writes).
     fn poll_timeout(&self) -> Option<Instant> {
         None
     }

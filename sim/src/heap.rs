@@ -95,7 +95,8 @@ impl<T: Copy> QuadHeap<T> {
         (next, after)
     }
 
-    /// Every entry, in no particular order.
+    /// Every entry, in no particular order (for tests).
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u128, T)> + '_ {
         self.heap.iter().map(|e| (e.key, e.value))
     }

@@ -44,11 +44,11 @@
 
 pub mod app;
 pub mod error;
+mod heap;
 pub mod link;
 pub mod nat;
 pub mod oracle;
 pub mod packet;
-mod heap;
 mod prefetch;
 pub mod quic;
 pub mod rng;

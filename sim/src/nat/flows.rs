@@ -22,8 +22,8 @@
 //! whatever places they occupy.
 
 use super::{FlowKey, Mapping, NatConfig};
-use crate::time::Instant;
 use crate::heap::{key, time_of, QuadHeap};
+use crate::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
 
 /// Where a flow lives in its NAT's table: a hint the NAT hands back with

@@ -66,7 +66,7 @@ impl World {
         let slot = self.conns[c].slot;
         let conn = &mut self.conns[c];
         conn.awaiting_accept = false;
-        conn.app = self.apps.server(slot);
+        conn.app = super::AppSlot::new(self.apps.server(slot));
         conn.app_alive = self.hosts[h].app_alive;
         self.deliver(c, crate::app::AppEvent::Connected);
         let held = self.conns[c].held_up_to;

@@ -78,7 +78,7 @@ impl World {
         if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
             return;
         }
-        let app = std::mem::replace(&mut self.conns[c].app, Box::new(Idle));
+        let app = self.conns[c].app.replace(Box::new(Idle));
         self.conns[c].app_alive = false;
         let port = self.next_port(h);
         self.open_client_conn(slot, port, app);

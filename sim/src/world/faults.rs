@@ -73,7 +73,7 @@ impl World {
                     let conn = &mut self.conns[c];
                     conn.gone = true;
                     conn.app_alive = false;
-                    conn.app = Box::new(Idle);
+                    conn.app = super::AppSlot::new(Box::new(Idle));
                     if conn.role == Role::Client {
                         let g = &mut self.slots[conn.slot as usize].gens[conn.gen as usize];
                         g.closed_at.get_or_insert(now);

@@ -25,7 +25,7 @@ impl World {
         if let Some(next) = next {
             if let Some(c) = self.conn_of(next) {
                 let conn = &self.conns[c];
-                crate::prefetch::all(&*conn.app);
+                crate::prefetch::all(conn.app.get());
                 crate::prefetch::all(&self.hosts[conn.host]);
                 if let Socket::Tcp(tcp) = &conn.sock {
                     tcp.prefetch_buffers();

@@ -36,6 +36,7 @@
 //! client never shifts another's numbers.
 
 mod accept;
+mod app_slot;
 mod apps;
 mod config;
 mod connect;
@@ -53,6 +54,7 @@ mod socket;
 mod stack;
 mod udp;
 
+use app_slot::AppSlot;
 pub use config::{
     AcceptQueue, AccessLink, Fault, HostRef, Middlebox, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS,
     MAX_CONNECTIONS_PER_CLIENT, MAX_MIDDLEBOXES, MAX_SLOTS, MIN_CONNECTION_LIMIT,
@@ -249,7 +251,7 @@ struct Conn {
     /// Its key in the host's stack.
     key: (SocketAddrV4, SocketAddrV4),
     sock: Socket,
-    app: Box<dyn Application>,
+    app: AppSlot,
     app_alive: bool,
     /// Its application closed or aborted it (it may still be finishing its FIN handshake).
     app_closed: bool,
@@ -640,7 +642,7 @@ impl World {
             role,
             key,
             sock,
-            app,
+            app: AppSlot::new(app),
             app_alive,
             app_closed: false,
             gone: false,

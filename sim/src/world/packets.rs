@@ -305,7 +305,7 @@ impl World {
                 unreachable!("a half-open connection is TCP")
             };
             listener.spare = Some(endpoint);
-            listener.spare_app = Some((slot, std::mem::replace(&mut self.conns[c].app, Box::new(Idle))));
+            listener.spare_app = Some((slot, self.conns[c].app.replace(Box::new(Idle))));
         }
     }
 
