@@ -46,10 +46,4 @@ impl AppSlot {
     pub(super) fn replace(&mut self, app: Box<dyn Application>) -> Box<dyn Application> {
         std::mem::replace(self, AppSlot::new(app)).app
     }
-
-    /// The application itself (for a prefetch).
-    #[inline(always)]
-    pub(super) fn get(&self) -> &dyn Application {
-        &*self.app
-    }
 }
