@@ -30,8 +30,9 @@ pub struct DriverStats {
     pub pong_bytes: u64,
 }
 
+/// One `[[traffic]]` entry's schedule on this side: its entry is
+/// `AppDriver::traffic[index]`.
 struct Generator {
-    traffic: Traffic,
     index: usize,
     rng: ChaCha8Rng,
     next: Option<Instant>,
@@ -45,7 +46,7 @@ struct Generator {
 pub struct AppDriver {
     side: Side,
     traffic: std::rc::Rc<[Traffic]>,
-    generators: Vec<Generator>,
+    generators: Box<[Generator]>,
     /// The strategy of the current connection once it is established: only
     /// then is it polled and fed events (see [`Strategy`]'s contract).
     strategy: Option<Box<dyn Strategy>>,
@@ -63,8 +64,10 @@ pub struct AppDriver {
     idle_deadline: Option<Instant>,
     /// Client: its requests still waiting for their replies.
     outstanding: u64,
-    /// The client's session across connections (a scenario that measures sessions).
-    session: Option<ClientSession>,
+    /// The client's session across connections (a scenario that measures
+    /// sessions). Boxed: it is half a kilobyte (its reconnect jitter's
+    /// generator), and servers and v1 clients have none.
+    session: Option<Box<ClientSession>>,
 }
 
 /// What a client application keeps across its slot's connections.
@@ -132,11 +135,13 @@ impl AppDriver {
             .iter()
             .enumerate()
             .filter(|(_, t)| t.from == side)
-            .map(|(index, t)| {
+            .map(|(index, _)| {
                 let rng = sim::rng::chacha(seed, sim::rng::streams::traffic(index, slot));
-                Generator { traffic: t.clone(), index, rng, next: None, sent: 0 }
+                Generator { index, rng, next: None, sent: 0 }
             })
-            .collect();
+            .collect::<Vec<_>>()
+            // No spare room: a fleet has one per connection, and a generator is 300 bytes.
+            .into_boxed_slice();
         AppDriver {
             side,
             traffic,
@@ -158,7 +163,7 @@ impl AppDriver {
     /// attempt is already under way (the world connects every slot at 0).
     pub fn with_session(mut self, now: Instant, mut session: ClientSession) -> Self {
         session.reconnect.attempt_started(now);
-        self.session = Some(session);
+        self.session = Some(Box::new(session));
         self
     }
 
@@ -336,7 +341,7 @@ impl AppDriver {
             }
         }
         for g in &mut self.generators {
-            g.next = Some(match g.traffic.schedule {
+            g.next = Some(match self.traffic[g.index].schedule {
                 Schedule::Every(gap) => now + gap.sample(&mut g.rng),
                 Schedule::At(at) => Instant::ZERO + at.sample(&mut g.rng),
             });
@@ -470,16 +475,17 @@ impl Application for AppDriver {
         let mut wrote = Vec::new();
         let mut issued = Vec::new();
         for g in &mut self.generators {
+            let traffic = &self.traffic[g.index];
             while let Some(at) = g.next.filter(|t| *t <= now) {
-                let class = match g.traffic.kind {
+                let class = match traffic.kind {
                     TrafficKind::Requests => Class::Request,
                     TrafficKind::Upload => Class::Upload,
                     TrafficKind::Download => Class::Download,
                 };
-                issued.push((class, g.index, g.sent, g.traffic.size));
+                issued.push((class, g.index, g.sent, traffic.size));
                 g.sent += 1;
-                let more = g.traffic.count.is_none_or(|c| g.sent < c);
-                g.next = match g.traffic.schedule {
+                let more = traffic.count.is_none_or(|c| g.sent < c);
+                g.next = match traffic.schedule {
                     Schedule::Every(gap) if more => Some(at + gap.sample(&mut g.rng).max(Duration::from_millis(1))),
                     _ => None,
                 };
@@ -506,7 +512,7 @@ impl Application for AppDriver {
             self.wrote_since(now, written, io);
             self.settle(now, io);
         }
-        if self.session.as_ref().is_some_and(ClientSession::wants_connection) {
+        if self.session.as_ref().is_some_and(|s| s.wants_connection()) {
             self.try_connect(now, io);
         }
     }

@@ -182,6 +182,11 @@ impl LinkDir {
         let start = self.busy_until.max(now);
         let done = start + self.cfg.serialisation(wire);
         self.busy_until = done;
+        if self.backlog.capacity() == 0 {
+            // Room for one at first (a plain push reserves four): most of a
+            // fleet's links never hold two packets at once.
+            self.backlog.reserve_exact(1);
+        }
         self.backlog.push_back((done, wire));
         self.backlog_bytes += wire;
         if self.cfg.loss > 0.0 && self.rng.unit() < self.cfg.loss {
