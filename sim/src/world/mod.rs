@@ -15,12 +15,13 @@
 //!
 //! Every client host opens `connections_per_client` connections to the
 //! server at time 0; each is a *slot*, judged on its own by the oracle. A
-//! host's stack finds a segment's connection by its 4-tuple in a hash map;
-//! the server's listener makes a new connection for each SYN. Each
-//! connection has its own application (made by an [`AppFactory`]) and its own
-//! wake-up in the event queue, for the earlier of its TCP timers and its
-//! application's deadline: an event costs a heap operation and a few hash
-//! lookups whatever the number of connections.
+//! host's stack finds a segment's connection by its 4-tuple in a hash map,
+//! asked only when the segment's sender's peer is not that connection (the
+//! `stack` module); the server's listener makes a new connection for each
+//! SYN. Each connection has its own application (made by an [`AppFactory`])
+//! and its own wake-up in the event queue, for the earlier of its TCP timers
+//! and its application's deadline: an event costs a heap operation and at
+//! most a few hash lookups whatever the number of connections.
 //!
 //! Events sit in a min-heap ordered by `(time, sequence)`: ties run in the
 //! order they were scheduled, so a run is a pure function of its
