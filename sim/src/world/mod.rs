@@ -73,7 +73,7 @@ use crate::nat::{Nat, NatVerdict};
 use crate::oracle::{Declaration, Evidence};
 use crate::packet::{addr, Segment};
 use crate::quic::{QuicConfig, QuicListener};
-use crate::rng::{Purpose, Stream};
+use crate::rng::{Purpose, RareStream, Stream};
 use crate::tcp::{TcpEndpoint, TcpState};
 use crate::time::Instant;
 use crate::trace::{DropReason, NatRef, Place, Trace, TraceEvent};
@@ -194,10 +194,10 @@ struct Host {
     /// The next reconnect's port, counted past the pool's first ports.
     next_port: u32,
     /// Seeds of the host's QUIC connections and listeners.
-    quic_seeds: Stream,
+    quic_seeds: RareStream,
     /// The application process runs (not crashed, not rebooted).
     app_alive: bool,
-    isn: Stream,
+    isn: RareStream,
     /// `[up, down]`.
     link: [LinkDir; 2],
     /// Transients and losses on this host or its link (the server's go to the world's shared evidence).
@@ -408,7 +408,7 @@ impl World {
             }
         }
         let proxy_at = proxy_at.unwrap_or(nats.len());
-        let host = |role: HostRef, addr: Ipv4Addr, isn: Stream, link: [LinkDir; 2]| Host {
+        let host = |role: HostRef, addr: Ipv4Addr, isn: RareStream, link: [LinkDir; 2]| Host {
             role,
             addr,
             state: HostState::Up,
@@ -419,7 +419,7 @@ impl World {
             conns: Vec::new(),
             listener: None,
             next_port: cfg.connections_per_client,
-            quic_seeds: Stream::for_host(
+            quic_seeds: RareStream::for_host(
                 seed,
                 Purpose::QuicClient,
                 match role {
@@ -439,7 +439,7 @@ impl World {
                 LinkDir::new(cfg.client_link.up.clone(), Stream::for_host(seed, Purpose::ClientUpLoss, i)),
                 LinkDir::new(cfg.client_link.down.clone(), Stream::for_host(seed, Purpose::ClientDownLoss, i)),
             ];
-            hosts.push(host(HostRef::Client(i), addr::client_ip(i), Stream::for_host(seed, Purpose::ClientIsn, i), link));
+            hosts.push(host(HostRef::Client(i), addr::client_ip(i), RareStream::for_host(seed, Purpose::ClientIsn, i), link));
         }
         let link = [
             LinkDir::new(cfg.server_link.up.clone(), Stream::new(seed, Purpose::ServerUpLoss)),
@@ -448,14 +448,14 @@ impl World {
         // Behind a proxy the server moves to the backend address; the proxy takes the one clients dial.
         let server_addr = if cfg.proxy_config().is_some() { addr::BACKEND } else { addr::SERVER };
         let server_addr = SocketAddrV4::new(*server_addr.ip(), service_port(cfg.quic.is_some() || cfg.tunnel.is_some()));
-        let mut server = host(HostRef::Server, *server_addr.ip(), Stream::new(seed, Purpose::ServerIsn), link);
+        let mut server = host(HostRef::Server, *server_addr.ip(), RareStream::for_host(seed, Purpose::ServerIsn, 0), link);
         let tcp_cfg = std::sync::Arc::new(cfg.tcp.clone());
         let side_tcp_cfg = [&cfg.client_tcp, &cfg.server_tcp].map(|c| c.clone().map_or_else(|| tcp_cfg.clone(), std::sync::Arc::new));
         let spare = TcpEndpoint::server(side_tcp_cfg[1].clone(), server_addr, server.isn.u32());
         server.listener = Some(Box::new(Listener::new(server_addr.port(), Some(spare))));
         // The server's QUIC randomness: first its reset key (kept across
         // restarts), then one seed per listener it ever starts.
-        server.quic_seeds = Stream::new(seed, Purpose::QuicServer);
+        server.quic_seeds = RareStream::for_host(seed, Purpose::QuicServer, 0);
         let quic_reset_key = server.quic_seeds.seed32();
         if let (Some(q), Some(l)) = (&cfg.quic, server.listener.as_mut()) {
             l.quic = Some(Box::new(QuicListener::new(q, quic_reset_key, server.quic_seeds.seed32())));
@@ -470,7 +470,7 @@ impl World {
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyUpLoss)),
                 LinkDir::new(Default::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
             ];
-            let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), Stream::new(seed, Purpose::ProxyIsn), link);
+            let mut h = host(HostRef::Proxy, *addr::SERVER.ip(), RareStream::for_host(seed, Purpose::ProxyIsn, 0), link);
             h.listener = Some(Box::new(Listener::new(service_port(cfg.quic.is_some() || cfg.tunnel.is_some()), None)));
             hosts.push(h);
             (p, hosts.len() - 1)
