@@ -130,6 +130,9 @@ pub trait Strategy {
         let _ = (now, event, ctl);
     }
     /// The next instant at which [`on_timeout`](Self::on_timeout) has work.
+    /// It is asked after each of the other calls and the answer is kept
+    /// until the next one (as `sim::app::Application::poll_timeout`'s), so it
+    /// must depend only on the strategy's own state.
     fn poll_timeout(&self) -> Option<Instant> {
         None
     }
