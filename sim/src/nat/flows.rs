@@ -50,7 +50,6 @@ pub(super) struct FlowTable {
     slab: Vec<Option<Flow>>,
     /// Places of `slab` that are empty, reused last-freed first.
     free: Vec<u32>,
-    live: usize,
     by_inside: HashMap<FlowKey, u32>,
     by_public: HashMap<FlowKey, u32>,
     /// Places by `(deadline, creation number)`, earliest first.
@@ -59,8 +58,9 @@ pub(super) struct FlowTable {
 }
 
 impl FlowTable {
+    /// Live flows: the places not free.
     pub(super) fn len(&self) -> usize {
-        self.live
+        self.slab.len() - self.free.len()
     }
 
     /// The flow at `slot`, if it is live.
@@ -123,7 +123,6 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        self.live += 1;
         self.by_inside.insert((mapping.inside, mapping.remote), slot);
         self.by_public.insert((mapping.public, mapping.remote), slot);
         self.deadlines.push(key(mapping.queued, id), slot);
@@ -134,7 +133,6 @@ impl FlowTable {
     pub(super) fn remove(&mut self, slot: FlowSlot) -> Mapping {
         let m = self.slab[slot.0 as usize].take().expect("a live flow").mapping;
         self.free.push(slot.0);
-        self.live -= 1;
         self.by_inside.remove(&(m.inside, m.remote));
         self.by_public.remove(&(m.public, m.remote));
         m
