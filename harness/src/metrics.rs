@@ -246,7 +246,7 @@ pub struct RunSummary {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub idle_closes: u32,
     /// The run hit its connection limit (a reconnect storm) and was stopped:
-    /// (simulated nanoseconds, connection endpoints opened). Such a run has
+    /// (simulated nanoseconds, connection records held). Such a run has
     /// no whole figures; commands refuse it ([`RunSummary::first_stopped`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<(u64, u64)>,
@@ -312,7 +312,7 @@ impl RunSummary {
     }
 
     /// The first run of `runs` (in order) that was stopped at its
-    /// connection limit: its seed, when, and how many endpoints it had opened.
+    /// connection limit: its seed, when, and how many connection records it held.
     pub fn first_stopped(runs: &[RunSummary]) -> Option<(u64, Duration, u64)> {
         runs.iter().find_map(|r| r.stopped.map(|(at, n)| (r.seed, Duration::from_nanos(at), n)))
     }
@@ -340,9 +340,10 @@ impl RunSummary {
 /// counted from its establishment (the first from time 0, as in v1).
 fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Instant) -> SlotSummary {
     let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable.into(); 2], nat_expiries: 0, healthy_ns: 0, later: None };
-    for (g, c) in slot.connections.iter().enumerate() {
+    // `g` is the attempt's number, which declarations name (runs of failed attempts are folded).
+    for (g, c) in slot.numbered() {
         let Some(established) = c.established_at else { continue };
-        let mine: Vec<&Declaration> = declarations.iter().copied().filter(|d| d.conn as usize == g).collect();
+        let mine: Vec<&Declaration> = declarations.iter().copied().filter(|d| d.conn == g).collect();
         let sides = Side::BOTH.map(|side| PackedOutcome::from(slot_side_outcome(&mine, c.broken, side)));
         if g == 0 {
             summary.sides = sides;

@@ -279,6 +279,23 @@ pub fn run_one_focused(scenario: &Scenario, strategy: &StrategySpec, seed: u64, 
     finish(scenario, seed, world)
 }
 
+/// [`run_one`] with a trace (of `focus` only, if given) that keeps nothing
+/// after `until`: a replay that prints up to a time holds only that much.
+pub fn run_one_until(
+    scenario: &Scenario,
+    strategy: &StrategySpec,
+    seed: u64,
+    focus: Option<sim::trace::TraceFocus>,
+    until: Option<sim::Instant>,
+) -> RunRecord {
+    let (mut world, faults, probes) =
+        build_world(scenario, declared(strategy), strategy.detection_window(), seed, Some(focus), strategy.transport());
+    if let Some(at) = until {
+        world.trace_until(at);
+    }
+    finish(scenario, seed, (world, faults, probes))
+}
+
 /// Run one seed of any strategy (see [`world_with`]).
 pub fn run_with(scenario: &Scenario, factory: StrategyFactory, lookback: Duration, seed: u64, trace: bool) -> RunRecord {
     finish(scenario, seed, world_with(scenario, factory, lookback, seed, trace))

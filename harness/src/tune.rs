@@ -435,9 +435,9 @@ pub fn tune(scenario: &Scenario, plan: &Plan, progress: &(dyn Fn() + Sync)) -> T
         made += done.len() as u64;
         for (i, r) in done {
             // A run stopped at its connection limit has no whole figures: the point is out.
-            if let (Some((at, opened)), None) = (r.stopped, &dropped[i]) {
+            if let (Some((at, held)), None) = (r.stopped, &dropped[i]) {
                 dropped[i] = Some(format!(
-                    "seed {} opened {opened} connection endpoints by {} (a reconnect storm) and was stopped",
+                    "seed {} held {held} connection records by {} (a reconnect storm) and was stopped",
                     r.seed,
                     sim::Instant::from_nanos(at)
                 ));

@@ -100,15 +100,15 @@ pub enum Error {
     /// A strategy name is used twice (yours and the file's, or yours twice).
     #[error("strategy {0:?} is named twice; names must be unique in an experiment")]
     DuplicateStrategy(String),
-    /// A run opened more connections than a run may hold (a reconnect storm) and was stopped.
-    #[error("strategy {strategy}, seed {seed}: the run opened {opened} connection endpoints (a reconnect storm) and was stopped")]
+    /// A run held more connections than a run may (a reconnect storm) and was stopped.
+    #[error("strategy {strategy}, seed {seed}: the run held {held} connection records (a reconnect storm) and was stopped")]
     ConnectionStorm {
         /// The strategy whose run it was.
         strategy: String,
         /// The seed.
         seed: u64,
-        /// Connection endpoints it had opened.
-        opened: u64,
+        /// Connection records it held (see `sim::WorldConfig::max_connections`).
+        held: u64,
     },
 }
 
@@ -307,8 +307,8 @@ impl Experiment {
             runs.push(summaries);
         }
         for (st, r) in report.strategies.iter().zip(&runs) {
-            if let Some((seed, _, opened)) = RunSummary::first_stopped(r) {
-                return Err(Error::ConnectionStorm { strategy: st.name.clone(), seed, opened });
+            if let Some((seed, _, held)) = RunSummary::first_stopped(r) {
+                return Err(Error::ConnectionStorm { strategy: st.name.clone(), seed, held });
             }
         }
         Ok((report, runs, s))

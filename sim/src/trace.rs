@@ -461,12 +461,14 @@ impl Focus {
 pub struct Trace {
     records: Option<Vec<TraceRecord>>,
     focus: Option<Box<Focus>>,
+    /// Keep nothing that happens after this ([`Trace::keep_until`]).
+    until: Option<Instant>,
 }
 
 impl Trace {
     /// A trace that records if `enabled` (events still reach `tracing` either way).
     pub fn new(enabled: bool) -> Self {
-        Trace { records: enabled.then(Vec::new), focus: None }
+        Trace { records: enabled.then(Vec::new), focus: None, until: None }
     }
 
     /// A recording trace that keeps only what concerns `focus`.
@@ -475,7 +477,15 @@ impl Trace {
         Trace {
             records: Some(Vec::new()),
             focus: Some(Box::new(Focus { spec: focus, client_ip, conn_slot: Vec::new(), fault_client: None })),
+            until: None,
         }
+    }
+
+    /// Keep only what happens up to `at` (a replay that prints up to a
+    /// time needs nothing later; a reconnect storm's hour would otherwise
+    /// fill gigabytes with records nobody reads). The run goes on.
+    pub fn keep_until(&mut self, at: Instant) {
+        self.until = Some(at);
     }
 
     /// The fault about to be applied (its start or end) is on client host
@@ -525,6 +535,9 @@ impl Trace {
     #[inline(never)]
     fn keep(&mut self, at: Instant, conn: Option<ConnRef>, make: impl FnOnce() -> TraceEvent) {
         match &mut self.records {
+            // Past what a replay keeps: only a log subscriber hears of it.
+            Some(_) if self.until.is_some_and(|u| at > u) && logging() => emit_with(make),
+            Some(_) if self.until.is_some_and(|u| at > u) => {}
             Some(r) => {
                 let event = make();
                 if logging() {

@@ -397,7 +397,7 @@ pub enum CliError {
     /// A run opened more connections than a run may hold (a reconnect storm)
     /// and was stopped: its figures would not be a whole run's.
     #[error(
-        "{}: strategy {strategy}, seed {seed}: the run opened {opened} connection endpoints by {} (a reconnect storm) and was stopped; allowed: at most max(50000, 8 per connection slot) per run, each kept until the run ends (about 1 KB); see the storm with `{} --until {}`, and give [client.reconnect] a longer initial_backoff or connect_timeout",
+        "{}: strategy {strategy}, seed {seed}: the run held {held} connection records by {} (a reconnect storm) and was stopped; allowed: at most max(50000, 8 per connection slot) per run, each up to about 1 KB (a live endpoint, an attempt that connected, or 128 endpoints opened); see the storm with `{} --until {}`, and give [client.reconnect] a longer initial_backoff or connect_timeout",
         scenario.display(), sim::Instant::ZERO + *at, crate::paste::replay(scenario, strategy, *seed), crate::units::format_duration(std::time::Duration::from_secs(at.as_secs() + 1))
     )]
     ConnectionStorm {
@@ -409,8 +409,8 @@ pub enum CliError {
         seed: u64,
         /// When it was stopped (simulated time).
         at: std::time::Duration,
-        /// Connection endpoints it had opened.
-        opened: u64,
+        /// Connection records it held ([`sim::WorldConfig::max_connections`]).
+        held: u64,
     },
     /// `--strategy` named a strategy that no loaded scenario has.
     #[error("unknown strategy \"{name}\"; allowed: {allowed}")]

@@ -124,10 +124,10 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         }
         Engine::Event => {
             super::netns::refuse_programs(&s, &[strategy])?;
-            match &focus {
-                Some(f) => (runner::run_one_focused(&s, strategy, args.seed, f.clone()), None),
-                None => (runner::run_one(&s, strategy, args.seed, true), None),
-            }
+            // Printing up to --until needs no later record, unless the pcap
+            // or an exported scenario reads the whole run's trace.
+            let until = args.until.filter(|_| args.pcap.is_none() && args.export_scenario.is_none());
+            (runner::run_one_until(&s, strategy, args.seed, focus.clone(), until.map(|d| sim::Instant::ZERO + d)), None)
         }
         Engine::Live => {
             return Err(CliError::BadFlag {
@@ -219,10 +219,10 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 strategy.kind,
                 args.seed
             );
-            if let Some((at, opened)) = r.outcome.stopped {
+            if let Some((at, held)) = r.outcome.stopped {
                 let _ = writeln!(
                     out,
-                    "STOPPED at {at}: the run had opened {opened} connection endpoints (a reconnect storm); nothing after this was simulated"
+                    "STOPPED at {at}: the run held {held} connection records (a reconnect storm); nothing after this was simulated"
                 );
             }
             if many {
@@ -409,7 +409,7 @@ fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std:
             })
             .collect();
         let periods = if periods.is_empty() { "never unavailable".to_string() } else { format!("unavailable {}", periods.join(", ")) };
-        let _ = writeln!(out, "connection {i}: {} attempts, {established} established; {periods}", slot.connections.len());
+        let _ = writeln!(out, "connection {i}: {} attempts, {established} established; {periods}", slot.attempts());
     }
     if picked.len() > 5 {
         let _ = writeln!(out, "(and {} more connections)", picked.len() - 5);

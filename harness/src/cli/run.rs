@@ -129,8 +129,8 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
             }
         };
         for (st, runs) in strategies.iter().zip(&r) {
-            if let Some((seed, at, opened)) = RunSummary::first_stopped(runs) {
-                return Err(CliError::ConnectionStorm { scenario: s.path.clone(), strategy: st.name.clone(), seed, at, opened });
+            if let Some((seed, at, held)) = RunSummary::first_stopped(runs) {
+                return Err(CliError::ConnectionStorm { scenario: s.path.clone(), strategy: st.name.clone(), seed, at, held });
             }
         }
         let seeds = args.seeds.unwrap_or(s.seeds);

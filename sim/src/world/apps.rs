@@ -12,7 +12,8 @@ impl World {
     /// Connection `c`'s wake-up: its TCP timers, then its application's.
     pub(super) fn wake(&mut self, c: usize) {
         let (now, conn_ref) = (self.now, self.trace_ref(c));
-        let conn = &mut self.conns[c];
+        // A stale wake-up of a connection released since (numbers are never reused).
+        let Some(conn) = self.conns.get_mut(c) else { return };
         if conn.wake == Some(now) {
             conn.wake = None;
         }
@@ -104,8 +105,11 @@ impl World {
             self.save_closing_rtt(c);
         }
         self.flush(c);
-        if self.conns[c].role == Role::Client && (self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed) {
-            self.gen_of(c).closed_at.get_or_insert(now);
+        if self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed {
+            if self.conns[c].role == Role::Client {
+                self.gen_of(c).closed_at.get_or_insert(now);
+            }
+            self.may_release(c);
         }
         self.reschedule(c);
         if let Some(other) = self.conns[c].relay.filter(|_| relayed) {
@@ -138,10 +142,15 @@ impl World {
         let now = self.now;
         let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         self.deliver(c, AppEvent::Readable { bytes: up_to });
-        let Some(peer) = self.conns[c].peer else { return };
+        // A released peer left nothing unread (see the `release` module).
+        let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return };
         while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
             if end > up_to {
                 break;
+            }
+            if self.conns[peer].ledger.len() == 1 {
+                // Read to the end: the writer may be over.
+                self.may_release(peer);
             }
             self.conns[peer].ledger.pop_front();
             self.messages_received[side.index()] += 1;
@@ -155,7 +164,7 @@ impl World {
     fn receive_message(&mut self, c: usize, end: u64) {
         let now = self.now;
         let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
-        let Some(peer) = self.conns[c].peer else { return };
+        let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return };
         while let Some(&Message { end: e, tag, size }) = self.conns[peer].ledger.front() {
             if e > end {
                 break;
@@ -175,7 +184,7 @@ impl World {
     /// The outcome record of connection `c`: its slot's generation.
     pub(super) fn gen_of(&mut self, c: usize) -> &mut ConnOutcome {
         let (slot, gen) = (self.conns[c].slot, self.conns[c].gen);
-        &mut self.slots[slot as usize].gens[gen as usize]
+        self.slots[slot as usize].attempt(gen)
     }
 
     /// Give one event to the connection's application and apply its commands.
@@ -282,7 +291,7 @@ impl World {
                     let queued = self.long_queue(slot);
                     let s = &self.slots[slot as usize];
                     let host = &self.hosts[s.client].evidence;
-                    let g = &s.gens[gen as usize];
+                    let g = &s.gens[s.record_of(gen)];
                     let verdict = if g.ended_before(now) {
                         Verdict::OrderlyEnd
                     } else {
@@ -290,7 +299,7 @@ impl World {
                     };
                     // Of this connection only: another slot's, or an earlier attempt's, is not ours to echo.
                     let echo = crate::oracle::echoes_peer(&cause, g.declared[side.peer().index()]);
-                    self.slots[slot as usize].gens[gen as usize].declared[side.index()] = true;
+                    self.slots[slot as usize].attempt(gen).declared[side.index()] = true;
                     let cause_for_trace = cause.clone();
                     self.trace.record_for(now, conn_ref, || TraceEvent::Declared { side, cause: cause_for_trace, verdict, echo });
                     self.declarations.push(Declaration { side, at: now, cause, verdict, slot, conn: gen, echo });

@@ -39,12 +39,19 @@ pub enum Middlebox {
     Proxy(ProxyConfig),
 }
 
-/// The fewest connection endpoints a run may open before it is stopped
-/// ([`WorldConfig::connection_limit`]): the world keeps every connection's
-/// state until the run ends (about 1 KB each), so a reconnect storm (a
-/// 1 ms backoff against a crashed server opens ~1 000 a second) would grow
-/// without bound. At this floor a run holds at most ~50 MB of connections.
+/// The lowest connection limit ([`WorldConfig::connection_limit`]), in
+/// records of about a kilobyte. An endpoint that is over is released, and a
+/// run of attempts that failed to connect is folded into one record
+/// ([`ConnOutcome::folded`](crate::world::ConnOutcome::folded)), so a storm
+/// of refused or timed-out attempts holds little. What still grows is a
+/// storm of attempts that connect and break (each keeps its record, for its
+/// detections), and every endpoint's 8-byte number: at the limit a run
+/// holds about 50 MB of connections, and is stopped.
 pub const MIN_CONNECTION_LIMIT: usize = 50_000;
+
+/// Endpoints opened that weigh one record against the connection limit
+/// (each keeps an 8-byte number: 128 of them are a kilobyte).
+pub const NUMBERS_PER_RECORD: usize = 128;
 
 /// Both directions of a host's access link.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -380,8 +387,9 @@ pub struct WorldConfig {
     /// A queue this long (link backlog, or unacknowledged bytes at the uplink's
     /// rate) counts as the `queue` condition.
     pub queue_condition: Duration,
-    /// Stop the run once it has opened more connection endpoints than this
-    /// (every attempt's, both ends', a proxy's legs); `None`:
+    /// Stop the run once it holds more connection records than this: live
+    /// endpoints (both ends', a proxy's legs), attempts its outcome keeps,
+    /// and one per [`NUMBERS_PER_RECORD`] endpoints ever opened; `None`:
     /// [`WorldConfig::connection_limit`]. The run's [`World::stopped`](crate::World::stopped)
     /// then says when, and its figures are not a whole run's.
     pub max_connections: Option<usize>,
@@ -441,8 +449,8 @@ impl WorldConfig {
         self.clients.saturating_mul(self.connections_per_client)
     }
 
-    /// The most connection endpoints this run may open:
-    /// [`max_connections`](Self::max_connections) if set, else
+    /// The most connection records this run may hold (see
+    /// [`max_connections`](Self::max_connections)): that if set, else
     /// [`MIN_CONNECTION_LIMIT`] or 8 per slot (a client end and a server end,
     /// behind a proxy two more, and room to reconnect), whichever is larger.
     pub fn connection_limit(&self) -> usize {

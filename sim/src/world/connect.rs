@@ -2,7 +2,7 @@
 //! reconnects its application asks for, each from a fresh ephemeral port (so
 //! through the NAT a new mapping) as a new generation of the slot.
 
-use super::{ConnOutcome, HostState, Socket, World};
+use super::{HostState, Socket, World};
 use crate::app::{Application, Idle};
 use crate::packet::addr;
 use crate::quic::QuicSocket;
@@ -31,15 +31,16 @@ impl World {
             }
         };
         let now = self.now;
-        let gens = &mut self.slots[slot as usize].gens;
-        // Room for exactly one at first (a plain push reserves four: 312 bytes
-        // wasted per connection that never reconnects).
-        if gens.is_empty() {
-            gens.reserve_exact(1);
+        // A storm's failed attempts are folded once the records weigh a quarter of the limit.
+        let fold = self.attempt_records >= self.connection_limit / 4;
+        if !self.slots[slot as usize].open(now, fold) {
+            self.attempt_records += 1;
         }
-        gens.push(ConnOutcome::opened(now));
         let c = self.add_conn(h, slot, (local, server), sock, app, None);
-        self.slots[slot as usize].conn = Some(c);
+        // The slot's last connection is no longer its current one: it may be over.
+        if let Some(old) = self.slots[slot as usize].conn.replace(c) {
+            self.may_release(old);
+        }
         self.pump(c);
         c
     }

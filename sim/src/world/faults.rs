@@ -70,14 +70,14 @@ impl World {
                 hst.listener = None;
                 hst.app_alive = false;
                 for &c in &hst.conns {
-                    let conn = &mut self.conns[c];
+                    let Some(conn) = self.conns.get_mut(c) else { continue };
                     conn.gone = true;
                     conn.app_alive = false;
                     conn.app = super::AppSlot::new(Box::new(Idle));
                     if conn.role == Role::Client {
-                        let g = &mut self.slots[conn.slot as usize].gens[conn.gen as usize];
-                        g.closed_at.get_or_insert(now);
+                        self.slots[conn.slot as usize].attempt(conn.gen).closed_at.get_or_insert(now);
                     }
+                    self.to_release.push(c as u32);
                 }
                 self.break_slots(host, BreakCause::Reboot(host.side()));
                 FaultEvent::RebootStart(host.side())
@@ -127,7 +127,7 @@ impl World {
                 let conns = hst.conns.clone();
                 let local = hst.local(now);
                 for &c in &conns {
-                    let conn = &mut self.conns[c];
+                    let Some(conn) = self.conns.get_mut(c) else { continue };
                     conn.app_alive = false;
                     if conn.gone {
                         continue;
@@ -146,7 +146,7 @@ impl World {
                 }
                 self.trace.record(now, || TraceEvent::Fault(FaultEvent::Crash(host.side())));
                 for c in conns {
-                    if !self.conns[c].gone {
+                    if self.conns.get(c).is_some_and(|conn| !conn.gone) {
                         self.pump(c);
                     }
                 }
@@ -236,8 +236,9 @@ impl World {
                 self.trace.record(now, || TraceEvent::Fault(FaultEvent::SuspendEnd(host.side())));
                 for k in 0..self.hosts[h].conns.len() {
                     let c = self.hosts[h].conns[k];
+                    let Some(conn) = self.conns.get_mut(c) else { continue };
                     if resumed {
-                        self.conns[c].wake = None;
+                        conn.wake = None;
                     }
                     self.reschedule(c);
                 }

@@ -30,16 +30,15 @@ impl World {
     pub(super) fn prefetch_ahead(&self) {
         let (next, after) = self.queue.next_two();
         if let Some(next) = next {
-            if let Some(c) = self.conn_of(next) {
-                let conn = &self.conns[c];
+            if let Some(conn) = self.conn_of(next).and_then(|c| self.conns.get(c)) {
                 crate::prefetch::all(&self.hosts[conn.host]);
                 if let Socket::Tcp(tcp) = &conn.sock {
                     tcp.prefetch_buffers();
                 }
             }
         }
-        if let Some(c) = after.and_then(|e| self.conn_of(e)) {
-            crate::prefetch::all(&self.conns[c]);
+        if let Some(conn) = after.and_then(|e| self.conn_of(e)).and_then(|c| self.conns.get(c)) {
+            crate::prefetch::all(conn);
         }
     }
 

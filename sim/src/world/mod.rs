@@ -40,6 +40,7 @@ mod accept;
 mod app_slot;
 mod apps;
 mod config;
+mod conn_table;
 mod connect;
 mod event_queue;
 mod faults;
@@ -49,6 +50,7 @@ mod outcome;
 mod packets;
 mod proxy;
 mod queue;
+mod release;
 mod rtt_cache;
 mod run;
 mod socket;
@@ -58,7 +60,7 @@ mod udp;
 use app_slot::AppSlot;
 pub use config::{
     AcceptQueue, AccessLink, Fault, HostRef, Middlebox, OnIdle, ProxyConfig, WireStats, WorldConfig, MAX_CLIENTS,
-    MAX_CONNECTIONS_PER_CLIENT, MAX_MIDDLEBOXES, MAX_SLOTS, MIN_CONNECTION_LIMIT,
+    MAX_CONNECTIONS_PER_CLIENT, MAX_MIDDLEBOXES, MAX_SLOTS, MIN_CONNECTION_LIMIT, NUMBERS_PER_RECORD,
 };
 use event_queue::EventQueue;
 use outcome::Slot;
@@ -185,8 +187,11 @@ struct Host {
     /// Connections by (local, remote) address. Changed only by the `stack`
     /// module's methods, which keep each connection's `in_stack`.
     stack: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
-    /// Every connection this host ever had.
+    /// Its connections in the order they were opened: every live one, and
+    /// released ones until they are half of it (see the `release` module).
     conns: Vec<usize>,
+    /// Released connections still in `conns`.
+    released: u32,
     /// Boxed: only the server and the proxy listen, and a listener (with its
     /// spare endpoint) is three quarters of a kilobyte; a fleet's client hosts
     /// stay small and their hot fields close together.
@@ -293,8 +298,10 @@ impl World {
         if !self.trace.is_enabled() {
             return None;
         }
-        let conn = self.conns.get(c)?;
-        Some(crate::trace::ConnRef { index: c as u32, client: (conn.role == Role::Client).then_some(conn.host as u32), slot: conn.slot })
+        // A released connection still names its slot, and a client's host is its slot's.
+        let id = self.conns.ident(c)?;
+        let client = (id.role == Role::Client).then(|| self.slots[id.slot as usize].client as u32);
+        Some(crate::trace::ConnRef { index: c as u32, client, slot: id.slot })
     }
 }
 
@@ -307,7 +314,15 @@ pub struct World {
     in_flight: SegmentTable,
     /// Clients `0..clients`, then the server.
     hosts: Vec<Host>,
-    conns: Vec<Conn>,
+    /// Every connection endpoint by number; only the live ones' state.
+    conns: conn_table::ConnTable,
+    /// Endpoints that may be over, judged at the end of the event (`release`).
+    to_release: Vec<u32>,
+    /// Connection records the slots keep (after folding failed attempts).
+    attempt_records: usize,
+    /// Tests compare runs with and without releasing.
+    #[cfg(test)]
+    keep_released: bool,
     slots: Vec<Slot>,
     /// Client hosts: `hosts[..clients]`; the server is `hosts[clients]`, the proxy after it.
     clients: usize,
@@ -417,6 +432,7 @@ impl World {
             suspended_at: Instant::ZERO,
             stack: HashMap::default(),
             conns: Vec::new(),
+            released: 0,
             listener: None,
             next_port: cfg.connections_per_client,
             quic_seeds: RareStream::for_host(
@@ -493,6 +509,7 @@ impl World {
                 client: (s / cfg.connections_per_client) as usize,
                 conn: None,
                 gens: Vec::new(),
+                attempts: 0,
                 evidence: Evidence::default(),
             })
             .collect();
@@ -503,7 +520,11 @@ impl World {
             queue: EventQueue::default(),
             in_flight: SegmentTable::default(),
             hosts,
-            conns: Vec::new(),
+            conns: Default::default(),
+            to_release: Vec::new(),
+            attempt_records: 0,
+            #[cfg(test)]
+            keep_released: false,
             slots,
             clients: cfg.clients as usize,
             connections_per_client: cfg.connections_per_client,
@@ -570,6 +591,10 @@ impl World {
     pub fn connections(&self) -> usize {
         self.conns.len()
     }
+    /// Connection endpoints not released yet (see the `release` module).
+    pub fn live_connections(&self) -> usize {
+        self.conns.live()
+    }
 
     /// Connection `c`'s host's clock now.
     fn local_of(&self, c: usize) -> Instant {
@@ -632,16 +657,16 @@ impl World {
         app: Box<dyn Application>,
         peer: Option<usize>,
     ) -> usize {
-        let c = self.conns.len();
         let app_alive = self.hosts[host].app_alive;
-        let gen = peer.map_or((self.slots[slot as usize].gens.len() as u32).saturating_sub(1), |p| self.conns[p].gen);
+        // A server's end is its client's attempt (which may be released by now, its SYN still on the wire).
+        let gen = peer.and_then(|p| self.conns.ident(p)).map_or(self.slots[slot as usize].attempts.saturating_sub(1), |id| id.gen);
         let role = match (self.hosts[host].role, peer) {
             (HostRef::Client(_), _) => Role::Client,
             (HostRef::Server, _) => Role::Server,
             (HostRef::Proxy, Some(_)) => Role::ProxyFront,
             (HostRef::Proxy, None) => Role::ProxyBack,
         };
-        self.conns.push(Conn {
+        let c = self.conns.push(Conn {
             host,
             slot,
             gen,

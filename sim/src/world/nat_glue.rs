@@ -53,15 +53,16 @@ impl World {
     /// The slot and connection generation a mapping belongs to: its
     /// owner's, or (for a flow a stack's RST opened) the connection with that
     /// 4-tuple; in a one-connection world, the only one.
-    fn slot_of(&self, m: &Mapping) -> Option<(usize, usize)> {
-        let of = |c: usize| (self.conns[c].slot as usize, self.conns[c].gen as usize);
+    fn slot_of(&self, m: &Mapping) -> Option<(usize, u32)> {
+        // A released owner still names its slot and attempt.
+        let of = |c: usize| self.conns.ident(c).map(|id| (id.slot as usize, id.gen));
         if m.owner != Segment::NO_SENDER {
-            return ((m.owner as usize) < self.conns.len()).then(|| of(m.owner as usize));
+            return of(m.owner as usize);
         }
-        let only = (self.slots.len() == 1 && !self.slots[0].gens.is_empty()).then(|| (0, self.slots[0].gens.len() - 1));
+        let only = (self.slots.len() == 1 && self.slots[0].attempts > 0).then(|| (0, self.slots[0].attempts - 1));
         let h = self.host_of(*m.inside.ip())?;
         let c = self.hosts[h].stack.get(&(m.inside, m.remote)).copied();
-        c.map(of).or(only)
+        c.and_then(of).or(only)
     }
 
     /// NAT `k`'s wake-up is due.
@@ -102,9 +103,10 @@ impl World {
                         self.nat_expired_at.push(now);
                         if let Some((s, g)) = self.slot_of(&mapping) {
                             let slot = &mut self.slots[s];
-                            slot.gens[g].nat_expired_at.push(now);
+                            let g = slot.attempt(g);
+                            g.nat_expired_at.push(now);
                             if breaks {
-                                slot.gens[g].record_break(now, BreakCause::NatExpired);
+                                g.record_break(now, BreakCause::NatExpired);
                             } else {
                                 slot.evidence.open_transient(now, Condition::NatIdle);
                             }
@@ -117,7 +119,7 @@ impl World {
                     if let Some((s, g)) = self.slot_of(&mapping) {
                         let slot = &mut self.slots[s];
                         if breaks {
-                            slot.gens[g].record_break(now, BreakCause::NatReboot);
+                            slot.attempt(g).record_break(now, BreakCause::NatReboot);
                         } else {
                             slot.evidence.open_transient(now, Condition::NatIdle);
                         }

@@ -30,6 +30,19 @@ pub struct ConnOutcome {
     pub idle_closed: bool,
     /// Which sides' applications have declared it dead (`[client, server]`).
     pub declared: [bool; 2],
+    /// Attempts right after this one that failed as it did, folded into it:
+    /// each was opened, never established, and closed with nothing else to
+    /// tell. Only in a reconnect storm: once a run's records reach a quarter
+    /// of its connection limit
+    /// ([`WorldConfig::connection_limit`](crate::WorldConfig::connection_limit)),
+    /// a failed attempt that follows another is folded into it, so a storm
+    /// keeps one record per run of failures instead of one per attempt.
+    /// This record then stands for attempts `n..=n + folded` of its slot,
+    /// and what later happens to any of them (a NAT forgetting a SYN's
+    /// mapping) is recorded here. No figure kasim reports changes: an
+    /// attempt that never connected has nothing to detect, and only the
+    /// first failure of a run can start an unavailable period. 0 otherwise.
+    pub folded: u32,
 }
 
 /// What happened to one connection slot in a run.
@@ -44,6 +57,19 @@ pub struct SlotOutcome {
 }
 
 impl SlotOutcome {
+    /// How many connections the slot opened (folded attempts included).
+    pub fn attempts(&self) -> u64 {
+        self.connections.iter().map(|c| 1 + u64::from(c.folded)).sum()
+    }
+    /// Each record with the attempt number it starts at (what a
+    /// [`Declaration::conn`] names).
+    pub fn numbered(&self) -> impl Iterator<Item = (u32, &ConnOutcome)> {
+        self.connections.iter().scan(0u32, |next, c| {
+            let n = *next;
+            *next = n + 1 + c.folded;
+            Some((n, c))
+        })
+    }
     /// Its first connection (the only one without reconnects).
     pub fn first(&self) -> Option<&ConnOutcome> {
         self.connections.first()
@@ -88,8 +114,8 @@ pub struct Outcome {
     pub trace: Vec<TraceRecord>,
     /// The run was stopped at its connection limit
     /// ([`WorldConfig::connection_limit`](crate::WorldConfig::connection_limit)):
-    /// when, and how many connection endpoints it had opened. Its figures
-    /// are then not a whole run's.
+    /// when, and how many connection records it held. Its figures are then
+    /// not a whole run's.
     pub stopped: Option<(Instant, usize)>,
 }
 
@@ -100,8 +126,11 @@ pub(super) struct Slot {
     pub(super) client: usize,
     /// Its client-side connection now: the latest attempt.
     pub(super) conn: Option<usize>,
-    /// Every connection it has had, the current one last.
+    /// Every connection it has had, the current one last (runs of failed
+    /// attempts folded: [`ConnOutcome::folded`]).
     pub(super) gens: Vec<ConnOutcome>,
+    /// Connections it has opened: the next one's number.
+    pub(super) attempts: u32,
     /// NAT idleness of its flows (`loose`).
     pub(super) evidence: Evidence,
 }
@@ -109,6 +138,47 @@ pub(super) struct Slot {
 impl Slot {
     fn current(&mut self) -> Option<&mut ConnOutcome> {
         self.gens.last_mut()
+    }
+
+    /// A new connection opened at `now`. With `fold`, if the last two
+    /// attempts both failed plainly, the last is folded into the one before
+    /// it. Returns whether a record was folded away.
+    pub(super) fn open(&mut self, now: Instant, fold: bool) -> bool {
+        let n = self.gens.len();
+        let folds = fold && n >= 2 && self.gens[n - 1].failed_plainly() && self.gens[n - 2].failed_plainly();
+        if folds {
+            self.gens.pop();
+            self.gens[n - 2].folded += 1;
+        }
+        // Room for exactly one at first (a plain push reserves four: 312
+        // bytes wasted per connection that never reconnects).
+        if self.gens.is_empty() {
+            self.gens.reserve_exact(1);
+        }
+        self.gens.push(ConnOutcome::opened(now));
+        self.attempts += 1;
+        folds
+    }
+
+    /// The record of attempt `gen`: its own, or the one it was folded into.
+    pub(super) fn attempt(&mut self, gen: u32) -> &mut ConnOutcome {
+        let at = self.record_of(gen);
+        &mut self.gens[at]
+    }
+
+    /// Where in `gens` attempt `gen`'s record is.
+    pub(super) fn record_of(&self, gen: u32) -> usize {
+        // Searched from the newest: nearly always the last or the one before.
+        let mut end = self.attempts;
+        let mut at = self.gens.len() - 1;
+        loop {
+            let start = end - 1 - self.gens[at].folded;
+            if gen >= start || at == 0 {
+                return at;
+            }
+            end = start;
+            at -= 1;
+        }
     }
 
     /// A breaking fault hits the current connection.
@@ -130,6 +200,19 @@ impl ConnOutcome {
         if self.ended_at.is_none() {
             self.broken.get_or_insert((at, cause));
         }
+    }
+
+    /// Opened, never established, closed, and nothing else to tell.
+    fn failed_plainly(&self) -> bool {
+        let ConnOutcome { opened_at: _, established_at, closed_at, broken, ended_at, nat_expired_at, idle_closed, declared, folded: _ } =
+            self;
+        established_at.is_none()
+            && closed_at.is_some()
+            && broken.is_none()
+            && ended_at.is_none()
+            && nat_expired_at.is_empty()
+            && !idle_closed
+            && *declared == [false; 2]
     }
 
     /// Had the connection ended on purpose by `now`?

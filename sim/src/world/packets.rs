@@ -251,7 +251,8 @@ impl World {
             return;
         }
         let queued = self.queues_accepts(h);
-        let slot = self.conns[peer].slot;
+        // The SYN's sender may be released by now (a connect timeout): its number still names its slot.
+        let Some(slot) = self.conns.ident(peer).map(|id| id.slot) else { return };
         let local = self.hosts[h].local(self.now);
         let listener = self.hosts[h].listener.as_mut().expect("checked by the caller");
         let spare = listener.spare.take();
@@ -283,7 +284,9 @@ impl World {
             self.conns[c].awaiting_accept = true;
             self.conns[c].app_alive = false;
         }
-        self.conns[peer].peer = Some(c);
+        if let Some(p) = self.conns.get_mut(peer) {
+            p.peer = Some(c);
+        }
         self.conns[c].sock.tcp_mut().expect("a TCP listener makes TCP sockets").handle_segment(local, &seg);
         self.pump(c);
     }
@@ -296,6 +299,7 @@ impl World {
         let key = self.conns[c].key;
         self.stack_remove(h, key);
         self.conns[c].gone = true;
+        self.may_release(c);
         let slot = self.conns[c].slot;
         let cfg = self.tcp_cfg_of(h);
         let Some(listener) = self.hosts[h].listener.as_mut() else { return };
@@ -318,8 +322,8 @@ impl World {
         let links = [client, server].iter().flat_map(|&h| &self.hosts[h].link).any(|l| l.backlog_delay(self.now) >= limit);
         let client_conn = self.slots[slot as usize].conn;
         let ends = [client_conn, client_conn.and_then(|c| self.conns[c].peer)];
-        let buffers = ends.into_iter().flatten().filter(|&c| !self.conns[c].gone).any(|c| {
-            let conn = &self.conns[c];
+        // A released end has nothing unacknowledged (see the `release` module).
+        let buffers = ends.into_iter().flatten().filter_map(|c| self.conns.get(c)).filter(|conn| !conn.gone).any(|conn| {
             let rate = self.hosts[conn.host].link[UP].config().rate_bps;
             Duration::from_secs_f64(conn.sock.unacked_bytes() as f64 * 8.0 / rate as f64) >= limit
         });

@@ -24,7 +24,8 @@ impl World {
                 self.touch_idle(c);
             }
             SocketEvent::Received { up_to } => {
-                let Some(peer) = self.conns[c].peer else { return false };
+                // A released peer left nothing unread (see the `release` module).
+                let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return false };
                 let other = self.conns[c].relay;
                 while let Some(&m) = self.conns[peer].ledger.front() {
                     if m.end > up_to {

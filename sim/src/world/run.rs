@@ -1,10 +1,11 @@
 //! The event loop: events in `(time, sequence)` order up to a time, an
-//! event budget (a fuzzer's) or the run's connection limit (a reconnect
-//! storm would otherwise grow memory without bound), and the outcome the
+//! event budget (a fuzzer's) or the run's connection limit (a storm of
+//! attempts that connect would otherwise grow memory without bound), the
+//! release of endpoints that are over after each event, and the outcome the
 //! world leaves. Apart from the module that builds the world and the ones
 //! that handle each kind of event.
 
-use super::{lookahead, Host, HostState, World};
+use super::{lookahead, Host, HostState, World, NUMBERS_PER_RECORD};
 use crate::time::Instant;
 use crate::world::{Outcome, SlotOutcome};
 
@@ -21,7 +22,7 @@ impl World {
     }
 
     /// [`run_until`](Self::run_until), but stop after `max_events` more
-    /// events (a fuzzer's budget), or when the run opens more connections
+    /// events (a fuzzer's budget), or when the run holds more connections
     /// than its limit ([`World::stopped`]); the world's clock then stays at
     /// the last event run.
     pub fn run_until_or(&mut self, until: Instant, max_events: u64) {
@@ -48,7 +49,7 @@ impl World {
                 return false;
             }
             let (at, ev) = self.queue.pop().expect("peeked");
-            if self.conns.len() >= lookahead::PREFETCH_FROM {
+            if self.conns.live() >= lookahead::PREFETCH_FROM {
                 self.prefetch_ahead();
             }
             self.now = at;
@@ -58,19 +59,37 @@ impl World {
             }
             self.events_processed += 1;
             self.dispatch(ev);
-            if self.conns.len() > self.connection_limit {
-                self.stopped = Some((self.now, self.conns.len()));
+            if !self.to_release.is_empty() {
+                self.release_finished();
+            }
+            let held = self.connections_held();
+            if held > self.connection_limit {
+                self.stopped = Some((self.now, held));
                 return false;
             }
         }
         true
     }
 
+    /// Let the trace keep only what happens up to `at` (see [`Trace::keep_until`](crate::trace::Trace::keep_until)).
+    pub fn trace_until(&mut self, at: Instant) {
+        self.trace.keep_until(at);
+    }
+
     /// When the run was stopped at its connection limit, and how many
-    /// connection endpoints it had opened then (see
+    /// connections it held then (see
     /// [`WorldConfig::max_connections`](crate::WorldConfig::max_connections)).
     pub fn stopped(&self) -> Option<(Instant, usize)> {
         self.stopped
+    }
+
+    /// What the run's connections weigh against its limit, in records of
+    /// about a kilobyte: each live endpoint, each attempt the outcome keeps,
+    /// and one per [`NUMBERS_PER_RECORD`] endpoints ever opened (each keeps
+    /// an 8-byte entry).
+    #[inline]
+    fn connections_held(&self) -> usize {
+        self.conns.live() + self.attempt_records + self.conns.len() / NUMBERS_PER_RECORD
     }
 
     /// What the run produced so far.

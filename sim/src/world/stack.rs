@@ -26,15 +26,14 @@ impl World {
     pub(super) fn stack_find(&self, h: usize, seg: &Segment) -> Option<usize> {
         let key = (seg.dst, seg.src);
         let peer = self.conns.get(seg.sender as usize).and_then(|s| s.peer);
-        if let Some(p) = peer {
-            let conn = &self.conns[p];
+        if let Some(conn) = peer.and_then(|p| self.conns.get(p)) {
             if conn.in_stack && conn.host == h && conn.key == key {
                 // The library's own unit tests (which run fleets, reboots,
                 // proxies and tunnels) and debug builds check it against the map.
                 if cfg!(any(test, debug_assertions)) {
-                    assert_eq!(self.hosts[h].stack.get(&key), Some(&p), "the shortcut disagrees with the map");
+                    assert_eq!(self.hosts[h].stack.get(&key), peer.as_ref(), "the shortcut disagrees with the map");
                 }
-                return Some(p);
+                return peer;
             }
         }
         self.hosts[h].stack.get(&key).copied()
@@ -60,7 +59,9 @@ impl World {
     pub(super) fn stack_clear(&mut self, h: usize) {
         self.hosts[h].stack.clear();
         for &c in &self.hosts[h].conns {
-            self.conns[c].in_stack = false;
+            if let Some(conn) = self.conns.get_mut(c) {
+                conn.in_stack = false;
+            }
         }
     }
 }
@@ -108,7 +109,7 @@ mod tests {
 
     /// Every connection's `in_stack` says whether its host's map holds it.
     fn assert_flags_match_the_maps(w: &World) {
-        for (c, conn) in w.conns.iter().enumerate() {
+        for (c, conn) in w.conns.iter() {
             let held = w.hosts[conn.host].stack.get(&conn.key) == Some(&c);
             assert_eq!(conn.in_stack, held, "connection {c} at {:?}", w.now);
         }
@@ -136,19 +137,23 @@ mod tests {
             assert_flags_match_the_maps(&w);
             if s == 29 {
                 // Four client ends and four server ends, all in their maps.
-                assert_eq!(w.conns.iter().filter(|c| c.in_stack).count(), 8);
+                assert_eq!(w.conns.iter().filter(|(_, c)| c.in_stack).count(), 8);
             }
             if s == 36 {
                 // The server's reboot emptied its map.
                 let server = w.clients;
                 assert!(w.hosts[server].stack.is_empty());
-                assert!(w.conns.iter().filter(|c| c.host == server).all(|c| !c.in_stack));
+                // And its four ends, lost, were released with it.
+                assert_eq!(w.conns.iter().filter(|(_, c)| c.host == server).count(), 0);
             }
         }
         // Client 0 came back and connected its two slots again: two more
-        // client ends (and their server ends), each in its map.
-        let client0 = w.conns.iter().filter(|c| c.host == 0).count();
-        assert_eq!(client0, 4, "client 0's two first connections and two after its reboot");
-        assert_eq!(w.conns.iter().filter(|c| c.host == 0 && c.in_stack).count(), 2);
+        // client ends (and their server ends), each in its map; its two lost
+        // ones were released. Client 1's two, reset by the rebooted server,
+        // stay: each is still its slot's connection.
+        assert_eq!(w.conns.len(), 12, "8 at first, 4 after client 0's reboot");
+        assert_eq!(w.conns.iter().filter(|(_, c)| c.host == 0 && c.in_stack).count(), 2);
+        assert_eq!(w.conns.iter().filter(|(_, c)| c.host == 0).count(), 2);
+        assert_eq!(w.conns.live(), 6, "client 0's two and their server ends, client 1's two");
     }
 }
