@@ -10,10 +10,11 @@ use crate::trace::TraceEvent;
 
 impl World {
     /// Connection `c`'s wake-up: its TCP timers, then its application's.
-    pub(super) fn wake(&mut self, c: usize) {
-        let (now, conn_ref) = (self.now, self.trace_ref(c));
+    pub(super) fn wake(&mut self, c: usize, place: u32) {
         // A stale wake-up of a connection released since (numbers are never reused).
-        let Some(conn) = self.conns.get_mut(c) else { return };
+        let Some(p) = self.conns.still_at(c, place) else { return };
+        let (now, conn_ref) = (self.now, self.trace_ref(c));
+        let conn = &mut self.conns[p];
         if conn.wake == Some(now) {
             conn.wake = None;
         }
@@ -27,7 +28,7 @@ impl World {
         if conn.idle_at.is_some_and(|t| t <= local) {
             self.idle_close(c);
         }
-        let conn = &mut self.conns[c];
+        let conn = &mut self.conns[p];
         if conn.app_alive && conn.app.poll_timeout().is_some_and(|t| t <= local) {
             self.io.reset(conn.written, conn.sock.acked_bytes());
             conn.app.on_timeout(local, &mut self.io);
@@ -51,10 +52,11 @@ impl World {
 
     #[inline(always)]
     fn pump_events(&mut self, c: usize) {
+        let p = self.conns.place(c);
         let now = self.now;
-        let (side, proxy, conn_ref) = (self.conns[c].role.side(), self.conns[c].role.is_proxy(), self.trace_ref(c));
+        let (side, proxy, conn_ref) = (self.conns[p].role.side(), self.conns[p].role.is_proxy(), self.trace_ref(c));
         let mut relayed = false;
-        while let Some(event) = self.conns[c].sock.poll_event() {
+        while let Some(event) = self.conns[p].sock.poll_event() {
             if event == SocketEvent::Connected {
                 self.start_from_cached_rtt(c);
             }
@@ -63,11 +65,11 @@ impl World {
                 continue;
             }
             self.trace.record_for(now, conn_ref, || TraceEvent::Socket { side, event });
-            if self.conns[c].awaiting_accept {
+            if self.conns[p].awaiting_accept {
                 // Not accepted yet: the kernel holds it; the application hears later.
                 match event {
                     SocketEvent::Connected => self.queue_for_accept(c),
-                    SocketEvent::Received { up_to } => self.conns[c].held_up_to = up_to,
+                    SocketEvent::Received { up_to } => self.conns[p].held_up_to = up_to,
                     SocketEvent::HalfOpenDropped => {
                         self.half_open_dropped(c);
                         return;
@@ -78,7 +80,7 @@ impl World {
             }
             match event {
                 SocketEvent::Connected => {
-                    if self.conns[c].role == Role::Client {
+                    if self.conns[p].role == Role::Client {
                         self.gen_of(c).established_at.get_or_insert(now);
                     }
                     self.deliver(c, AppEvent::Connected)
@@ -88,7 +90,7 @@ impl World {
                 SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
                 SocketEvent::MessageArrived { end } => self.receive_message(c, end),
                 SocketEvent::Error(e) => {
-                    if e == SocketError::TimedOut && self.conns[c].sock.is_quic() {
+                    if e == SocketError::TimedOut && self.conns[p].sock.is_quic() {
                         self.quic_timed_out(c);
                     }
                     self.deliver(c, AppEvent::Error(e))
@@ -101,18 +103,18 @@ impl World {
                 }
             }
         }
-        if self.conns[c].sock.ended_gracefully() {
+        if self.conns[p].sock.ended_gracefully() {
             self.save_closing_rtt(c);
         }
         self.flush(c);
-        if self.conns[c].gone || self.conns[c].sock.state() == TcpState::Closed {
-            if self.conns[c].role == Role::Client {
+        if self.conns[p].gone || self.conns[p].sock.state() == TcpState::Closed {
+            if self.conns[p].role == Role::Client {
                 self.gen_of(c).closed_at.get_or_insert(now);
             }
             self.may_release(c);
         }
         self.reschedule(c);
-        if let Some(other) = self.conns[c].relay.filter(|_| relayed) {
+        if let Some(other) = self.conns[p].relay.filter(|_| relayed) {
             self.after_relay(other);
         }
     }
@@ -148,11 +150,12 @@ impl World {
             if end > up_to {
                 break;
             }
-            if self.conns[peer].ledger.len() == 1 {
-                // Read to the end: the writer may be over.
+            let writer = &mut self.conns[peer];
+            writer.ledger.pop_front();
+            if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == TcpState::Closed) {
+                // A closed writer read to the end may be over.
                 self.may_release(peer);
             }
-            self.conns[peer].ledger.pop_front();
             self.messages_received[side.index()] += 1;
             self.trace.record_for(now, conn_ref, || TraceEvent::AppMessage { side, tag, size });
             self.deliver(c, AppEvent::Message { tag, size });
@@ -189,7 +192,8 @@ impl World {
 
     /// Give one event to the connection's application and apply its commands.
     pub(super) fn deliver(&mut self, c: usize, ev: AppEvent) {
-        let conn = &mut self.conns[c];
+        let p = self.conns.place(c);
+        let conn = &mut self.conns[p];
         if !conn.app_alive {
             return;
         }
@@ -201,16 +205,17 @@ impl World {
 
     #[inline(always)]
     fn flush(&mut self, c: usize) {
-        if self.conns[c].gone {
+        let p = self.conns.place(c);
+        if self.conns[p].gone {
             return;
         }
-        let h = self.conns[c].host;
+        let h = self.conns[p].host;
         let local = self.hosts[h].local(self.now);
-        if self.conns[c].sock.is_datagram() {
+        if self.conns[p].sock.is_datagram() {
             self.flush_datagrams(c);
             return;
         }
-        while let Some(mut seg) = self.conns[c].sock.tcp_mut().and_then(|t| t.poll_transmit(local)) {
+        while let Some(mut seg) = self.conns[p].sock.tcp_mut().and_then(|t| t.poll_transmit(local)) {
             seg.sender = c as u32;
             self.transmit(h, seg);
         }
@@ -218,7 +223,8 @@ impl World {
 
     #[inline(always)]
     pub(super) fn reschedule(&mut self, c: usize) {
-        let conn = &mut self.conns[c];
+        let p = self.conns.place(c);
+        let conn = &mut self.conns[p];
         let host = &self.hosts[conn.host];
         if host.state != HostState::Up || conn.gone {
             return;
@@ -238,18 +244,19 @@ impl World {
             if crate::trace::logging() {
                 log_timers(conn.sock.armed_timers(), app_t, conn.idle_at, next);
             }
-            self.conns[c].wake = Some(next);
-            self.schedule(next, Ev::Wake(c as u32));
+            self.conns[p].wake = Some(next);
+            self.schedule(next, Ev::Wake { conn: c as u32, place: p.0 });
         }
     }
 
     fn apply_commands(&mut self, c: usize) {
+        let p = self.conns.place(c);
         let now = self.now;
-        let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
+        let (side, conn_ref) = (self.conns[p].role.side(), self.trace_ref(c));
         let mut commands = std::mem::take(&mut self.io);
         let mut reconnect = false;
         for cmd in commands.take() {
-            let conn = &mut self.conns[c];
+            let conn = &mut self.conns[p];
             let local = self.hosts[conn.host].local(now);
             match cmd {
                 AppCommand::Write { size, tag } => {

@@ -27,6 +27,13 @@ pub(super) struct Ident {
     pub(super) role: Role,
 }
 
+/// Where a live connection's state is, for the handlers that touch it
+/// most: found once per call, it spares each access the number's lookup.
+/// Valid until the end of the event: a place is reused only after a
+/// release, and releases wait for the end of the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Place(pub(super) u32);
+
 /// Set on a released number's entry; the rest of the entry is its [`Ident`].
 const RELEASED: u64 = 1 << 63;
 const ROLES: [Role; 4] = [Role::Client, Role::Server, Role::ProxyFront, Role::ProxyBack];
@@ -62,6 +69,12 @@ impl ConnTable {
         self.entries.len()
     }
 
+    /// Places, live or waiting for reuse.
+    #[inline]
+    pub(super) fn places(&self) -> usize {
+        self.places.len()
+    }
+
     /// Endpoints not released.
     pub(super) fn live(&self) -> usize {
         self.places.len() - self.free.len()
@@ -94,13 +107,45 @@ impl ConnTable {
     #[inline]
     pub(super) fn get(&self, c: usize) -> Option<&Conn> {
         let e = *self.entries.get(c)?;
-        (e & RELEASED == 0).then(|| &self.places[e as usize])
+        if e & RELEASED != 0 {
+            return None;
+        }
+        // SAFETY: as in `index`.
+        Some(unsafe { self.places.get_unchecked(e as usize) })
     }
 
     #[inline]
     pub(super) fn get_mut(&mut self, c: usize) -> Option<&mut Conn> {
         let e = *self.entries.get(c)?;
-        (e & RELEASED == 0).then(|| &mut self.places[e as usize])
+        if e & RELEASED != 0 {
+            return None;
+        }
+        // SAFETY: as in `index`.
+        Some(unsafe { self.places.get_unchecked_mut(e as usize) })
+    }
+
+    /// Where live connection `c`'s state is; panics if it was released.
+    #[inline(always)]
+    pub(super) fn place(&self, c: usize) -> Place {
+        let e = self.entries[c];
+        if e & RELEASED != 0 {
+            released(c);
+        }
+        Place(e as u32)
+    }
+
+    /// Where connection `c`'s state is, unless it was released.
+    #[inline(always)]
+    pub(super) fn live_place(&self, c: usize) -> Option<Place> {
+        let e = *self.entries.get(c)?;
+        (e & RELEASED == 0).then_some(Place(e as u32))
+    }
+
+    /// `place` if it still holds connection `c` (a wake-up scheduled for
+    /// `c` there may have outlived it).
+    #[inline(always)]
+    pub(super) fn still_at(&self, c: usize, place: u32) -> Option<Place> {
+        (self.places.get(place as usize)?.number as usize == c).then_some(Place(place))
     }
 
     /// Is `c` a live endpoint?
@@ -127,6 +172,7 @@ impl ConnTable {
         let e = self.entries[c];
         assert_eq!(e & RELEASED, 0, "connection {c} released twice");
         let conn = &mut self.places[e as usize];
+        conn.number = u32::MAX;
         conn.app = super::AppSlot::new(Box::new(crate::app::Idle));
         conn.ledger = Default::default();
         self.entries[c] = Ident { slot: conn.slot, gen: conn.gen, role: conn.role }.pack();
@@ -142,19 +188,54 @@ impl ConnTable {
 
 impl std::ops::Index<usize> for ConnTable {
     type Output = Conn;
-    /// Connection `c`'s state; panics if it was released (its entry is
-    /// then past every place).
+    /// Connection `c`'s state; panics if it was released.
     #[inline(always)]
     fn index(&self, c: usize) -> &Conn {
-        &self.places[self.entries[c] as usize]
+        let e = self.entries[c];
+        if e & RELEASED != 0 {
+            released(c);
+        }
+        // SAFETY: an entry without RELEASED is a place that `push` handed
+        // out, below `places.len()`; `places` never shrinks. (This check is
+        // on every event's path: the number's own bounds check stays.)
+        unsafe { self.places.get_unchecked(e as usize) }
     }
 }
 
 impl std::ops::IndexMut<usize> for ConnTable {
     #[inline(always)]
     fn index_mut(&mut self, c: usize) -> &mut Conn {
-        &mut self.places[self.entries[c] as usize]
+        let e = self.entries[c];
+        if e & RELEASED != 0 {
+            released(c);
+        }
+        // SAFETY: as in `index`.
+        unsafe { self.places.get_unchecked_mut(e as usize) }
     }
+}
+
+impl std::ops::Index<Place> for ConnTable {
+    type Output = Conn;
+    #[inline(always)]
+    fn index(&self, p: Place) -> &Conn {
+        // SAFETY: a place was handed out by `push`, below `places.len()`,
+        // and `places` never shrinks.
+        unsafe { self.places.get_unchecked(p.0 as usize) }
+    }
+}
+
+impl std::ops::IndexMut<Place> for ConnTable {
+    #[inline(always)]
+    fn index_mut(&mut self, p: Place) -> &mut Conn {
+        // SAFETY: as in `index`.
+        unsafe { self.places.get_unchecked_mut(p.0 as usize) }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn released(c: usize) -> ! {
+    panic!("connection {c} was released")
 }
 
 #[cfg(test)]

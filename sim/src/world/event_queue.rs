@@ -76,12 +76,12 @@ mod tests {
             if x % 100 < 52 {
                 let at = Instant::from_nanos(x >> 54); // 1 024 distinct times: many ties
                 seq += 1;
-                ours.push(at, Ev::Wake(round));
+                ours.push(at, Ev::Wake { conn: round, place: 0 });
                 reference.push(Reverse((at, seq, round)));
             } else {
                 let expected = reference.pop().map(|Reverse((at, _, round))| (at, round));
                 let got = ours.pop().map(|(at, ev)| match ev {
-                    Ev::Wake(round) => (at, round),
+                    Ev::Wake { conn: round, .. } => (at, round),
                     other => panic!("pushed only wakes, popped {other:?}"),
                 });
                 assert_eq!(got, expected, "round {round}");
@@ -91,7 +91,7 @@ mod tests {
         assert!(reference.len() > 1000 && popped > 90_000, "{} left, {popped} popped", reference.len());
         while let Some(Reverse((at, _, round))) = reference.pop() {
             assert_eq!(ours.peek_time(), Some(at));
-            assert!(matches!(ours.pop(), Some((t, Ev::Wake(r))) if t == at && r == round));
+            assert!(matches!(ours.pop(), Some((t, Ev::Wake { conn: r, .. })) if t == at && r == round));
         }
         assert!(ours.pop().is_none());
     }

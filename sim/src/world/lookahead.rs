@@ -6,6 +6,7 @@
 //! run waits on memory more than it computes (see [`crate::prefetch`]). Small
 //! worlds stay in the cache and skip it.
 
+use super::conn_table::Place;
 use super::{Ev, Hop, Socket, World};
 
 /// Worlds of this many connection ends (both ends count: 512 client
@@ -30,27 +31,30 @@ impl World {
     pub(super) fn prefetch_ahead(&self) {
         let (next, after) = self.queue.next_two();
         if let Some(next) = next {
-            if let Some(conn) = self.conn_of(next).and_then(|c| self.conns.get(c)) {
+            if let Some(p) = self.place_of(next) {
+                let conn = &self.conns[p];
                 crate::prefetch::all(&self.hosts[conn.host]);
                 if let Socket::Tcp(tcp) = &conn.sock {
                     tcp.prefetch_buffers();
                 }
             }
         }
-        if let Some(conn) = after.and_then(|e| self.conn_of(e)).and_then(|c| self.conns.get(c)) {
-            crate::prefetch::all(conn);
+        if let Some(p) = after.and_then(|e| self.place_of(e)) {
+            crate::prefetch::all(&self.conns[p]);
         }
     }
 
-    /// The connection an event is most likely for: a wake-up's, or the
-    /// peer of an arriving segment's sender.
+    /// Where the state of the connection an event is most likely for is: a
+    /// wake-up's (the place it was scheduled with, not checked: a prefetch
+    /// of a place reused since is only wasted), or the peer of an arriving
+    /// segment's sender.
     #[inline(always)]
-    fn conn_of(&self, ev: Ev) -> Option<usize> {
+    fn place_of(&self, ev: Ev) -> Option<Place> {
         match ev {
-            Ev::Wake(c) => Some(c as usize).filter(|&c| c < self.conns.len()),
+            Ev::Wake { place, .. } => Some(Place(place)).filter(|p| (p.0 as usize) < self.conns.places()),
             Ev::Arrive { hop: Hop::Host(_), seg } => {
                 let sender = self.in_flight.peek(seg).sender as usize;
-                self.conns.get(sender).and_then(|s| s.peer).filter(|&p| p < self.conns.len())
+                self.conns.get(sender).and_then(|s| s.peer).and_then(|p| self.conns.live_place(p))
             }
             _ => None,
         }

@@ -249,6 +249,8 @@ impl Role {
 }
 
 struct Conn {
+    /// Its number (see `conn_table`); `u32::MAX` once released.
+    number: u32,
     host: usize,
     slot: u32,
     /// Which of its slot's connections this is (0 = the first).
@@ -320,6 +322,12 @@ pub struct World {
     to_release: Vec<u32>,
     /// Connection records the slots keep (after folding failed attempts).
     attempt_records: usize,
+    /// Live endpoints passed [`lookahead::PREFETCH_FROM`]: each event
+    /// prefetches the next ones' state (kept when endpoints open and close).
+    busy: bool,
+    /// The connections held when they first passed the run's limit (checked
+    /// as connections open): the run stops after this event.
+    over_limit: Option<usize>,
     /// Tests compare runs with and without releasing.
     #[cfg(test)]
     keep_released: bool,
@@ -523,6 +531,8 @@ impl World {
             conns: Default::default(),
             to_release: Vec::new(),
             attempt_records: 0,
+            busy: false,
+            over_limit: None,
             #[cfg(test)]
             keep_released: false,
             slots,
@@ -667,6 +677,7 @@ impl World {
             (HostRef::Proxy, None) => Role::ProxyBack,
         };
         let c = self.conns.push(Conn {
+            number: self.conns.len() as u32,
             host,
             slot,
             gen,
@@ -692,6 +703,11 @@ impl World {
         self.hosts[host].conns.push(c);
         self.stack_insert(host, key, c);
         self.trace.note_connection(c, slot);
+        self.busy = self.conns.live() >= lookahead::PREFETCH_FROM;
+        let held = self.connections_held();
+        if held > self.connection_limit {
+            self.over_limit.get_or_insert(held);
+        }
         c
     }
 
@@ -709,7 +725,7 @@ impl World {
                     Hop::Host(h) => self.at_host(h as usize, seg),
                 }
             }
-            Ev::Wake(c) => self.wake(c as usize),
+            Ev::Wake { conn, place } => self.wake(conn as usize, place),
             Ev::NatWake(k) => self.nat_wake(k as usize),
             Ev::FaultStart(i) => self.fault_start(i as usize),
             Ev::FaultEnd(i) => self.fault_end(i as usize),

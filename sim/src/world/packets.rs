@@ -211,13 +211,15 @@ impl World {
             return;
         }
         let local = host.local(now);
-        match self.stack_find(h, &seg) {
+        match self.stack_find(h, &seg).map(|c| (c, self.conns.place(c))) {
             // The ACK that would complete a handshake, with the listen queue full.
-            Some(c) if self.conns[c].sock.state() == TcpState::SynReceived && self.conns[c].awaiting_accept && self.listen_overflow(h) => {
+            Some((_, p))
+                if self.conns[p].sock.state() == TcpState::SynReceived && self.conns[p].awaiting_accept && self.listen_overflow(h) =>
+            {
                 self.overflow_drop(h, seg)
             }
-            Some(c) if self.conns[c].sock.state() != TcpState::Closed => {
-                self.conns[c].sock.tcp_mut().expect("segments reach TCP sockets").handle_segment(local, &seg);
+            Some((c, p)) if self.conns[p].sock.state() != TcpState::Closed => {
+                self.conns[p].sock.tcp_mut().expect("segments reach TCP sockets").handle_segment(local, &seg);
                 self.pump(c);
             }
             None if host.listener.as_ref().is_some_and(|l| l.port == seg.dst.port()) => self.at_listener(h, seg),

@@ -31,7 +31,12 @@ impl World {
                     if m.end > up_to {
                         break;
                     }
-                    self.conns[peer].ledger.pop_front();
+                    let writer = &mut self.conns[peer];
+                    writer.ledger.pop_front();
+                    if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == TcpState::Closed) {
+                        // A closed client read to the end may be over.
+                        self.may_release(peer);
+                    }
                     if let Some(o) = other {
                         copied |= self.relay_write(o, m);
                     }

@@ -20,7 +20,13 @@ pub(super) enum Ev {
         hop: Hop,
         seg: u32,
     },
-    Wake(u32),
+    /// Connection `conn`'s wake-up; `place` is where its state was when
+    /// this was scheduled (a look-ahead prefetches it without the number's
+    /// lookup, and the wake-up checks it is still that connection's).
+    Wake {
+        conn: u32,
+        place: u32,
+    },
     /// NAT-like box N of the world's (in path order) is due.
     NatWake(u32),
     FaultStart(u32),

@@ -5,7 +5,7 @@
 //! world leaves. Apart from the module that builds the world and the ones
 //! that handle each kind of event.
 
-use super::{lookahead, Host, HostState, World, NUMBERS_PER_RECORD};
+use super::{Host, HostState, World, NUMBERS_PER_RECORD};
 use crate::time::Instant;
 use crate::world::{Outcome, SlotOutcome};
 
@@ -49,7 +49,7 @@ impl World {
                 return false;
             }
             let (at, ev) = self.queue.pop().expect("peeked");
-            if self.conns.live() >= lookahead::PREFETCH_FROM {
+            if self.busy {
                 self.prefetch_ahead();
             }
             self.now = at;
@@ -62,8 +62,7 @@ impl World {
             if !self.to_release.is_empty() {
                 self.release_finished();
             }
-            let held = self.connections_held();
-            if held > self.connection_limit {
+            if let Some(held) = self.over_limit {
                 self.stopped = Some((self.now, held));
                 return false;
             }
@@ -88,7 +87,7 @@ impl World {
     /// and one per [`NUMBERS_PER_RECORD`] endpoints ever opened (each keeps
     /// an 8-byte entry).
     #[inline]
-    fn connections_held(&self) -> usize {
+    pub(super) fn connections_held(&self) -> usize {
         self.conns.live() + self.attempt_records + self.conns.len() / NUMBERS_PER_RECORD
     }
 
