@@ -1,6 +1,7 @@
 //! Each connection and its application: socket events in, commands out,
 //! timers, and the one wake-up per connection in the event queue.
 
+use super::conn_table::Place;
 use super::{ConnOutcome, Ev, HostState, Message, Role, World};
 use crate::app::{AppCommand, AppEvent};
 use crate::oracle::{judge, Declaration, Verdict};
@@ -32,27 +33,32 @@ impl World {
         if conn.app_alive && conn.app.poll_timeout().is_some_and(|t| t <= local) {
             self.io.reset(conn.written, conn.sock.acked_bytes());
             conn.app.on_timeout(local, &mut self.io);
-            self.apply_commands(c);
+            self.apply_commands_at(c, p);
         }
-        self.pump(c);
+        self.pump_at(c, p);
     }
 
     /// Hand socket events to the application, apply what it asks, transmit,
     /// and schedule the next wake-up. Loops until the socket is quiet.
     pub(super) fn pump(&mut self, c: usize) {
+        self.pump_at(c, self.conns.place(c));
+    }
+
+    /// [`pump`](Self::pump) with `c`'s place known (the handlers below take
+    /// it from here: a number's lookup is a load they need not repeat).
+    pub(super) fn pump_at(&mut self, c: usize, p: Place) {
         if crate::trace::logging() {
             // Log lines about this connection carry which one it is.
-            let conn = &self.conns[c];
+            let conn = &self.conns[p];
             let _span = conn_span(c, conn.slot, conn.gen, conn.role.side());
-            self.pump_events(c);
+            self.pump_events(c, p);
         } else {
-            self.pump_events(c);
+            self.pump_events(c, p);
         }
     }
 
     #[inline(always)]
-    fn pump_events(&mut self, c: usize) {
-        let p = self.conns.place(c);
+    fn pump_events(&mut self, c: usize, p: Place) {
         let now = self.now;
         let (side, proxy, conn_ref) = (self.conns[p].role.side(), self.conns[p].role.is_proxy(), self.trace_ref(c));
         let mut relayed = false;
@@ -83,17 +89,17 @@ impl World {
                     if self.conns[p].role == Role::Client {
                         self.gen_of(c).established_at.get_or_insert(now);
                     }
-                    self.deliver(c, AppEvent::Connected)
+                    self.deliver_at(c, p, AppEvent::Connected)
                 }
                 SocketEvent::Received { up_to } => self.receive(c, up_to),
-                SocketEvent::Acked { up_to } => self.deliver(c, AppEvent::Acked { bytes: up_to }),
-                SocketEvent::Eof => self.deliver(c, AppEvent::Eof),
+                SocketEvent::Acked { up_to } => self.deliver_at(c, p, AppEvent::Acked { bytes: up_to }),
+                SocketEvent::Eof => self.deliver_at(c, p, AppEvent::Eof),
                 SocketEvent::MessageArrived { end } => self.receive_message(c, end),
                 SocketEvent::Error(e) => {
                     if e == SocketError::TimedOut && self.conns[p].sock.is_quic() {
                         self.quic_timed_out(c);
                     }
-                    self.deliver(c, AppEvent::Error(e))
+                    self.deliver_at(c, p, AppEvent::Error(e))
                 }
                 // Never accepted, so the application is not told; the endpoint
                 // goes back to the listener.
@@ -106,14 +112,14 @@ impl World {
         if self.conns[p].sock.ended_gracefully() {
             self.save_closing_rtt(c);
         }
-        self.flush(c);
+        self.flush(c, p);
         if self.conns[p].gone || self.conns[p].sock.state() == TcpState::Closed {
             if self.conns[p].role == Role::Client {
                 self.gen_of(c).closed_at.get_or_insert(now);
             }
             self.may_release(c);
         }
-        self.reschedule(c);
+        self.reschedule_at(c, p);
         if let Some(other) = self.conns[p].relay.filter(|_| relayed) {
             self.after_relay(other);
         }
@@ -192,7 +198,10 @@ impl World {
 
     /// Give one event to the connection's application and apply its commands.
     pub(super) fn deliver(&mut self, c: usize, ev: AppEvent) {
-        let p = self.conns.place(c);
+        self.deliver_at(c, self.conns.place(c), ev);
+    }
+
+    fn deliver_at(&mut self, c: usize, p: Place, ev: AppEvent) {
         let conn = &mut self.conns[p];
         if !conn.app_alive {
             return;
@@ -200,12 +209,11 @@ impl World {
         self.io.reset(conn.written, conn.sock.acked_bytes());
         let local = self.hosts[conn.host].local(self.now);
         conn.app.on_event(local, ev, &mut self.io);
-        self.apply_commands(c);
+        self.apply_commands_at(c, p);
     }
 
     #[inline(always)]
-    fn flush(&mut self, c: usize) {
-        let p = self.conns.place(c);
+    fn flush(&mut self, c: usize, p: Place) {
         if self.conns[p].gone {
             return;
         }
@@ -223,7 +231,11 @@ impl World {
 
     #[inline(always)]
     pub(super) fn reschedule(&mut self, c: usize) {
-        let p = self.conns.place(c);
+        self.reschedule_at(c, self.conns.place(c));
+    }
+
+    #[inline(always)]
+    fn reschedule_at(&mut self, c: usize, p: Place) {
         let conn = &mut self.conns[p];
         let host = &self.hosts[conn.host];
         if host.state != HostState::Up || conn.gone {
@@ -249,8 +261,7 @@ impl World {
         }
     }
 
-    fn apply_commands(&mut self, c: usize) {
-        let p = self.conns.place(c);
+    fn apply_commands_at(&mut self, c: usize, p: Place) {
         let now = self.now;
         let (side, conn_ref) = (self.conns[p].role.side(), self.trace_ref(c));
         let mut commands = std::mem::take(&mut self.io);

@@ -148,6 +148,14 @@ impl ConnTable {
         (self.places.get(place as usize)?.number as usize == c).then_some(Place(place))
     }
 
+    /// Start loading number `c`'s entry (see [`crate::prefetch`]).
+    #[inline(always)]
+    pub(super) fn prefetch_entry(&self, c: usize) {
+        if let Some(e) = self.entries.get(c) {
+            crate::prefetch::line(e);
+        }
+    }
+
     /// Is `c` a live endpoint?
     #[inline]
     pub(super) fn is_live(&self, c: usize) -> bool {

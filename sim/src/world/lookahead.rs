@@ -42,6 +42,11 @@ impl World {
         if let Some(p) = after.and_then(|e| self.place_of(e)) {
             crate::prefetch::all(&self.conns[p]);
         }
+        // A wake-up finds its connection by place, but the handlers it calls
+        // look the number up: its entry too.
+        if let Some(Ev::Wake { conn, .. }) = after {
+            self.conns.prefetch_entry(conn as usize);
+        }
     }
 
     /// Where the state of the connection an event is most likely for is: a

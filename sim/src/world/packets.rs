@@ -220,7 +220,7 @@ impl World {
             }
             Some((c, p)) if self.conns[p].sock.state() != TcpState::Closed => {
                 self.conns[p].sock.tcp_mut().expect("segments reach TCP sockets").handle_segment(local, &seg);
-                self.pump(c);
+                self.pump_at(c, p);
             }
             None if host.listener.as_ref().is_some_and(|l| l.port == seg.dst.port()) => self.at_listener(h, seg),
             _ => {
