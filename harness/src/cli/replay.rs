@@ -125,8 +125,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         Engine::Event => {
             super::netns::refuse_programs(&s, &[strategy])?;
             // Printing up to --until needs no later record, unless the pcap
-            // or an exported scenario reads the whole run's trace.
-            let until = args.until.filter(|_| args.pcap.is_none() && args.export_scenario.is_none());
+            // or an exported scenario reads the whole run's trace, or the
+            // timeline must see a proxy's first backend (which names it).
+            let until = args.until.filter(|_| args.pcap.is_none() && args.export_scenario.is_none() && s.proxy().is_none());
             (runner::run_one_until(&s, strategy, args.seed, focus.clone(), until.map(|d| sim::Instant::ZERO + d)), None)
         }
         Engine::Live => {

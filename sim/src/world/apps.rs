@@ -257,7 +257,7 @@ impl World {
                 log_timers(conn.sock.armed_timers(), app_t, conn.idle_at, next);
             }
             self.conns[p].wake = Some(next);
-            self.schedule(next, Ev::Wake { conn: c as u32, place: p.0 });
+            self.schedule(next, Ev::Wake { conn: c as u32, place: p.index() });
         }
     }
 

@@ -32,7 +32,14 @@ pub(super) struct Ident {
 /// Valid until the end of the event: a place is reused only after a
 /// release, and releases wait for the end of the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Place(pub(super) u32);
+pub(super) struct Place(u32);
+
+impl Place {
+    /// Its index, for an event to carry ([`ConnTable::place_in_bounds`] takes it back).
+    pub(super) fn index(self) -> u32 {
+        self.0
+    }
+}
 
 /// Set on a released number's entry; the rest of the entry is its [`Ident`].
 const RELEASED: u64 = 1 << 63;
@@ -69,10 +76,11 @@ impl ConnTable {
         self.entries.len()
     }
 
-    /// Places, live or waiting for reuse.
-    #[inline]
-    pub(super) fn places(&self) -> usize {
-        self.places.len()
+    /// `index` as a place if there is one (live or waiting for reuse: a
+    /// look-ahead's prefetch of a reused place is only wasted).
+    #[inline(always)]
+    pub(super) fn place_in_bounds(&self, index: u32) -> Option<Place> {
+        ((index as usize) < self.places.len()).then_some(Place(index))
     }
 
     /// Endpoints not released.

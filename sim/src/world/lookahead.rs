@@ -56,7 +56,7 @@ impl World {
     #[inline(always)]
     fn place_of(&self, ev: Ev) -> Option<Place> {
         match ev {
-            Ev::Wake { place, .. } => Some(Place(place)).filter(|p| (p.0 as usize) < self.conns.places()),
+            Ev::Wake { place, .. } => self.conns.place_in_bounds(place),
             Ev::Arrive { hop: Hop::Host(_), seg } => {
                 let sender = self.in_flight.peek(seg).sender as usize;
                 self.conns.get(sender).and_then(|s| s.peer).and_then(|p| self.conns.live_place(p))

@@ -145,7 +145,9 @@ impl Slot {
     /// it. Returns whether a record was folded away.
     pub(super) fn open(&mut self, now: Instant, fold: bool) -> bool {
         let n = self.gens.len();
-        let folds = fold && n >= 2 && self.gens[n - 1].failed_plainly() && self.gens[n - 2].failed_plainly();
+        // Never into the first record: it is the slot's first connection,
+        // whose break is the slot's (`SlotOutcome::broken`).
+        let folds = fold && n >= 3 && self.gens[n - 1].failed_plainly() && self.gens[n - 2].failed_plainly();
         if folds {
             self.gens.pop();
             self.gens[n - 2].folded += 1;

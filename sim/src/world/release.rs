@@ -14,17 +14,25 @@
 //!   no bytes it sent are unacknowledged (what the `queue` condition reads),
 //!   or the peer is released itself.
 //!
-//! Then it leaves its host's stack (a later segment for its 4-tuple meets
-//! no socket, as a closed socket's would) and gives its place back
+//! Then it leaves its host's stack and gives its place back
 //! ([`ConnTable::release`](super::conn_table::ConnTable::release)). Segments
 //! still on the wire, NAT flows and stale wake-ups keep its number, which
 //! still says its slot, attempt and role.
 //!
+//! Leaving the stack is the one thing a run can see, and it is Linux's
+//! behaviour where the old model's was not: a closed socket used to stay in
+//! its host's map for the rest of the run, so a later SYN for the same
+//! 4-tuple (a port used again after 28 000 reconnects, or a NAT handing a
+//! public port out again) met RST from it. Now it meets the listener and
+//! connects, as it does on Linux, where a closed socket is gone (and one in
+//! TIME_WAIT accepts a new SYN).
+//!
 //! Endpoints are noted when they may have become over (closed, no longer
 //! their slot's, their peer released or done reading) and judged at the end
-//! of the event, when no handler holds an index any more. Releasing changes
-//! nothing a run reports: the catalogue's reports, replays and pcaps are
-//! byte-identical with and without it.
+//! of the event, when no handler holds an index any more. Apart from that
+//! SYN, releasing changes nothing a run reports: the catalogue's reports,
+//! replays and pcaps are byte-identical with and without it (a test below
+//! runs a fleet through crashes, reboots and NAT expiries both ways).
 
 use super::{Role, Socket, World};
 use crate::tcp::TcpState;
@@ -58,7 +66,11 @@ impl World {
         let kind = matches!(conn.sock, Socket::Tcp(_)) && !conn.role.is_proxy();
         let reader_done = conn.peer.is_none_or(|p| !self.conns.is_live(p));
         let nothing_owed = conn.ledger.is_empty() && conn.sock.unacked_bytes() == 0;
-        closed && quiet && !current && kind && !conn.awaiting_accept && conn.idle_at.is_none() && (nothing_owed || reader_done)
+        // One waiting to be accepted is in its listener's queue, unless it is
+        // gone: a half-open one dropped never joined it, and a reboot or a
+        // crash took the listener with its queue.
+        let queued = conn.awaiting_accept && !conn.gone;
+        closed && quiet && !current && kind && !queued && conn.idle_at.is_none() && (nothing_owed || reader_done)
     }
 
     fn release(&mut self, c: usize) {
