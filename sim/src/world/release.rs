@@ -241,6 +241,35 @@ mod tests {
         assert!(slot.connections[..195].iter().all(|c| c.established_at.is_some() && c.folded == 0));
     }
 
+    /// The one thing releasing changes, on purpose: a SYN for the 4-tuple
+    /// of a closed and released server end meets the listener (Linux), not
+    /// the closed socket's RST (the model before). The client's reconnects
+    /// take ports 32768..=60999 in turn, so attempt 28 232 (at ~282 s, one
+    /// every ~10 ms) reuses attempt 0's port: the server's end of attempt 0
+    /// was reset at once and is long closed. Released, it is gone and the
+    /// SYN connects; kept, it answered RST, and so did every later port.
+    #[test]
+    fn a_4_tuple_used_again_connects_once_its_old_server_end_is_released() {
+        // Room for the run that keeps every endpoint (its limit counts them).
+        let cfg = WorldConfig { horizon: Duration::from_secs(300), max_connections: Some(1_000_000), ..WorldConfig::default() };
+        let attempt = |release: bool, n: u32| {
+            let mut w = World::with_apps(cfg.clone(), Box::new(Rejecting)).unwrap();
+            w.keep_released = !release;
+            w.run_until(Instant::from_secs(300));
+            assert_eq!(w.stopped(), None);
+            let o = w.finish();
+            let slot = &o.slots[0];
+            assert!(slot.attempts() > 28_300, "{}", slot.attempts());
+            let connected = slot.numbered().find(|&(k, _)| k == n).map(|(_, c)| c.established_at.is_some());
+            connected
+        };
+        // The attempt before the wrap connects either way; the first after it only when released.
+        assert_eq!(attempt(true, 28_231), Some(true));
+        assert_eq!(attempt(false, 28_231), Some(true));
+        assert_eq!(attempt(true, 28_232), Some(true));
+        assert_eq!(attempt(false, 28_232), Some(false));
+    }
+
     /// A world whose releasing can be turned off, run to its end.
     fn run(cfg: &WorldConfig, release: bool) -> (String, usize, usize) {
         let mut w = World::with_apps(cfg.clone(), Box::new(Apps)).unwrap();
