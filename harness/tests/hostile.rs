@@ -246,6 +246,11 @@ fn a_pcap_on_a_full_disk_says_so() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A 1 h run whose client reconnects at once, every 1 ms (item 1's storms).
+const STORM: &str = "name = \"storm\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"1ms\"\nmax_backoff = \"1ms\"\nmultiplier = 1.0\n";
+/// Strategy `none`: what a storm costs with nothing else running.
+const NONE: &str = "[[strategy]]\nname = \"none\"\nkind = \"none\"\n";
+
 /// Item 1: a reconnect storm grew memory without bound (a 1 ms backoff
 /// against a crashed server: 0.55 / 1.65 / 3.29 GB at 10 m / 30 m / 1 h).
 /// Endpoints that are over are now released and a storm's failed attempts
@@ -258,12 +263,8 @@ fn a_pcap_on_a_full_disk_says_so() {
 #[test]
 fn a_reconnect_storm_runs_to_its_end_within_the_documented_bound() {
     let dir = folder("storm");
-    std::fs::write(
-        dir.join("storm.toml"),
-        "name = \"storm\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"1ms\"\nmax_backoff = \"1ms\"\nmultiplier = 1.0\n\
-         [[fault]]\nkind = \"crash\"\ntarget = \"server\"\nat = \"1s\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("storm.toml"), format!("{STORM}[[fault]]\nkind = \"crash\"\ntarget = \"server\"\nat = \"1s\"\n{NONE}"))
+        .unwrap();
     // This run's own peak (wait4 reports the child it reaps, whatever other tests run).
     #[allow(clippy::zombie_processes)] // reaped by wait4 below
     let child = Command::new(env!("CARGO_BIN_EXE_kasim"))
@@ -307,12 +308,7 @@ fn a_reconnect_storm_runs_to_its_end_within_the_documented_bound() {
 #[test]
 fn a_storm_of_connections_that_connect_is_stopped_within_the_documented_bound() {
     let dir = folder("storm-connected");
-    std::fs::write(
-        dir.join("storm.toml"),
-        "name = \"storm\"\nhorizon = \"1h\"\n[client.reconnect]\nmode = \"eager\"\ninitial_backoff = \"1ms\"\nmax_backoff = \"1ms\"\nmultiplier = 1.0\n\
-         [server.app]\nidle_timeout = \"1ms\"\n[[strategy]]\nname = \"none\"\nkind = \"none\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("storm.toml"), format!("{STORM}[server.app]\nidle_timeout = \"1ms\"\n{NONE}")).unwrap();
     let o = kasim_in(&dir, &["run", "storm.toml"]);
     refused(&o, "storm.toml: strategy none, seed 0: the run held 50001 connection records by +00:00:49");
     assert!(stderr(&o).contains("kasim replay storm.toml --strategy none --seed 0 --until 50s"), "{}", stderr(&o));

@@ -52,6 +52,7 @@ pub mod packet;
 mod prefetch;
 pub mod quic;
 pub mod rng;
+mod slab;
 pub mod tcp;
 pub mod time;
 pub mod timer;

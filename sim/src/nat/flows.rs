@@ -113,16 +113,7 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         let flow = Some(Flow { id, mapping });
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = flow;
-                s
-            }
-            None => {
-                self.slab.push(flow);
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let slot = crate::slab::put(&mut self.slab, &mut self.free, flow);
         self.by_inside.insert((mapping.inside, mapping.remote), slot);
         self.by_public.insert((mapping.public, mapping.remote), slot);
         self.deadlines.push(key(mapping.queued, id), slot);

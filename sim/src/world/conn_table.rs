@@ -96,17 +96,8 @@ impl ConnTable {
 
     /// Open `conn`: its number.
     pub(super) fn push(&mut self, conn: Conn) -> usize {
-        let place = match self.free.pop() {
-            Some(p) => {
-                // The released endpoint's socket and buffers go now.
-                self.places[p as usize] = conn;
-                p
-            }
-            None => {
-                self.places.push(conn);
-                (self.places.len() - 1) as u32
-            }
-        };
+        // Into a released place, if any: the released endpoint's socket and buffers go now.
+        let place = crate::slab::put(&mut self.places, &mut self.free, conn);
         self.entries.push(u64::from(place));
         self.entries.len() - 1
     }

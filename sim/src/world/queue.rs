@@ -44,16 +44,7 @@ pub(super) struct SegmentTable {
 
 impl SegmentTable {
     pub(super) fn put(&mut self, seg: Segment) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = seg;
-                i
-            }
-            None => {
-                self.slots.push(seg);
-                (self.slots.len() - 1) as u32
-            }
-        }
+        crate::slab::put(&mut self.slots, &mut self.free, seg)
     }
     /// The segment in slot `i`, left in place.
     pub(super) fn peek(&self, i: u32) -> &Segment {
@@ -75,16 +66,7 @@ pub(super) struct Payloads {
 
 impl Payloads {
     pub(super) fn put(&mut self, bytes: Vec<u8>) -> u32 {
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = bytes;
-                i
-            }
-            None => {
-                self.slots.push(bytes);
-                (self.slots.len() - 1) as u32
-            }
-        }
+        crate::slab::put(&mut self.slots, &mut self.free, bytes)
     }
     /// The bytes of `seg` (empty for a TCP segment), freeing their slot.
     pub(super) fn take(&mut self, seg: &Segment) -> Vec<u8> {

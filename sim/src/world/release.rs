@@ -141,13 +141,21 @@ mod tests {
         }
     }
 
-    struct Apps;
+    /// Redialling clients; a server that stays quiet, or (`rejecting`)
+    /// aborts each connection as it is accepted.
+    struct Apps {
+        rejecting: bool,
+    }
     impl AppFactory for Apps {
         fn client(&mut self, _: u32) -> Box<dyn Application> {
             Box::new(Redial { write_at: None, dial_at: None })
         }
         fn server(&mut self, _: u32) -> Box<dyn Application> {
-            Box::new(Idle)
+            if self.rejecting {
+                Box::new(AbortAtOnce)
+            } else {
+                Box::new(Idle)
+            }
         }
         fn restarted(&mut self, slot: u32) -> Option<Box<dyn Application>> {
             Some(self.client(slot))
@@ -172,7 +180,7 @@ mod tests {
             max_connections: Some(400),
             ..WorldConfig::default()
         };
-        let mut w = World::with_apps(cfg, Box::new(Apps)).unwrap();
+        let mut w = World::with_apps(cfg, Box::new(Apps { rejecting: false })).unwrap();
         let mut most = 0;
         for ms in (100..=10_500).step_by(100) {
             w.run_until(Instant::from_millis(ms));
@@ -195,17 +203,6 @@ mod tests {
         assert_eq!(numbered[97..], [97, 98, 949]);
     }
 
-    /// Redials into a server whose application aborts each connection as
-    /// it is accepted.
-    struct Rejecting;
-    impl AppFactory for Rejecting {
-        fn client(&mut self, _: u32) -> Box<dyn Application> {
-            Box::new(Redial { write_at: None, dial_at: None })
-        }
-        fn server(&mut self, _: u32) -> Box<dyn Application> {
-            Box::new(AbortAtOnce)
-        }
-    }
     struct AbortAtOnce;
     impl Application for AbortAtOnce {
         fn on_event(&mut self, _: Instant, ev: AppEvent, io: &mut AppIo) {
@@ -227,7 +224,7 @@ mod tests {
     #[test]
     fn a_storm_of_attempts_that_connect_is_stopped_at_the_limit() {
         let cfg = WorldConfig { horizon: Duration::from_secs(60), max_connections: Some(200), ..WorldConfig::default() };
-        let mut w = World::with_apps(cfg, Box::new(Rejecting)).unwrap();
+        let mut w = World::with_apps(cfg, Box::new(Apps { rejecting: true })).unwrap();
         w.run_until(Instant::from_secs(60));
         let (at, held) = w.stopped().expect("stopped at its limit");
         assert_eq!(held, 201);
@@ -253,7 +250,7 @@ mod tests {
         // Room for the run that keeps every endpoint (its limit counts them).
         let cfg = WorldConfig { horizon: Duration::from_secs(300), max_connections: Some(1_000_000), ..WorldConfig::default() };
         let attempt = |release: bool, n: u32| {
-            let mut w = World::with_apps(cfg.clone(), Box::new(Rejecting)).unwrap();
+            let mut w = World::with_apps(cfg.clone(), Box::new(Apps { rejecting: true })).unwrap();
             w.keep_released = !release;
             w.run_until(Instant::from_secs(300));
             assert_eq!(w.stopped(), None);
@@ -272,7 +269,7 @@ mod tests {
 
     /// A world whose releasing can be turned off, run to its end.
     fn run(cfg: &WorldConfig, release: bool) -> (String, usize, usize) {
-        let mut w = World::with_apps(cfg.clone(), Box::new(Apps)).unwrap();
+        let mut w = World::with_apps(cfg.clone(), Box::new(Apps { rejecting: false })).unwrap();
         w.keep_released = !release;
         w.run_until(Instant::ZERO + cfg.horizon);
         let (live, opened) = (w.live_connections(), w.connections());
