@@ -43,7 +43,7 @@ fn per_seed(file: &str, text: &str) -> f64 {
     let before = LIVE.load(Ordering::Relaxed);
     let mut kept = Vec::with_capacity(SEEDS as usize);
     for seed in 0..SEEDS {
-        kept.push(harness::metrics::RunSummary::of(&harness::runner::run_one(&scenario, strategy, seed, false)));
+        kept.push(harness::summary::RunSummary::of(&harness::runner::run_one(&scenario, strategy, seed, false)));
     }
     let after = LIVE.load(Ordering::Relaxed);
     let bytes = (after - before) as f64 / SEEDS as f64;
@@ -52,9 +52,9 @@ fn per_seed(file: &str, text: &str) -> f64 {
 }
 
 fn main() {
-    println!("size_of::<RunSummary>() = {} B", std::mem::size_of::<harness::metrics::RunSummary>());
+    println!("size_of::<RunSummary>() = {} B", std::mem::size_of::<harness::summary::RunSummary>());
     for name in ["server-power-off.toml", "lossy-link.toml", "phone-flaky-cellular-sessions.toml"] {
-        let (file, text) = harness::cli::bundled_texts().iter().find(|(f, _)| *f == name).expect("bundled");
+        let (file, text) = harness::catalogue::texts().iter().find(|(f, _)| *f == name).expect("bundled");
         println!("{name:40} {:>7.1} B per seed ({SEEDS} seeds held, first strategy)", per_seed(file, text));
     }
 }

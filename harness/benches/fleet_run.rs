@@ -11,8 +11,8 @@
 //! time, under 40 MB at its peak. Without `--bench` (as `cargo test
 //! --benches` runs it) both sides are a tenth as large.
 
-use harness::metrics::RunSummary;
 use harness::runner;
+use harness::summary::RunSummary;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -12,8 +12,8 @@
 //! run also reconnects — more events, because the connections come back and
 //! carry traffic again, so compare its cost per event.
 
-use harness::metrics::RunSummary;
 use harness::runner;
+use harness::summary::RunSummary;
 use std::path::Path;
 use std::time::Instant;
 

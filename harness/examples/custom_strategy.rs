@@ -68,7 +68,7 @@ fn main() {
     let seeds = runner::seeds(&scenario, None);
     let runs: Vec<_> = seeds
         .iter()
-        .map(|&seed| harness::metrics::RunSummary::of(&runner::run_with(&scenario, factory.clone(), Duration::from_secs(90), seed, false)))
+        .map(|&seed| harness::summary::RunSummary::of(&runner::run_with(&scenario, factory.clone(), Duration::from_secs(90), seed, false)))
         .collect();
     let mut report = reports::Report::default();
     let strategies: Vec<_> = scenario.strategies.iter().collect();

@@ -30,7 +30,7 @@ fn main() {
     let mut failed = false;
     for (target, inputs) in targets {
         let started = std::time::Instant::now();
-        let stats = fuzz_target(target, harness::cli::bundled_texts(), FuzzPlan { inputs, ..plan });
+        let stats = fuzz_target(target, harness::catalogue::texts(), FuzzPlan { inputs, ..plan });
         println!(
             "{target:?}: {} inputs (seed {}): {} accepted, {} runs/merges ({} stopped at {} events), {} panics, in {:.1?}",
             stats.inputs,

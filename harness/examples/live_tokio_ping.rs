@@ -75,7 +75,7 @@ fn main() {
         .map(|seed| {
             let r =
                 live::run(&scenario, mine.clone(), Duration::from_secs(70), seed, LiveConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-            harness::metrics::RunSummary::of(&r)
+            harness::summary::RunSummary::of(&r)
         })
         .collect();
     let app = scenario.strategies.iter().find(|s| s.kind == "app_ping").expect("the scenario's app_ping");

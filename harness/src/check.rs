@@ -5,8 +5,8 @@
 //! estimated to decide it.
 
 use crate::confidence::{self, Estimator, Interval};
-use crate::metrics::{RunSummary, SideOutcome};
 use crate::scenario::{Expect, Metric, Op, Scenario};
+use crate::summary::{RunSummary, SideOutcome};
 use reports::model::{SideReport, StrategyReport};
 use sim::Side;
 

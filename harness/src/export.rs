@@ -15,9 +15,10 @@
 //!   or the miss), so the file fails if the behaviour ever changes.
 
 use crate::driver::Class;
-use crate::runner::{RunRecord, SideOutcome};
+use crate::record::RunRecord;
 use crate::scenario::{FaultKind, Scenario, Schedule};
 use crate::strategy::StrategySpec;
+use crate::summary::SideOutcome;
 use crate::units::RandomTime;
 use reports::model::round_ms;
 use sim::trace::TraceEvent;
@@ -79,7 +80,7 @@ pub fn outcomes(run: &RunRecord, slot: u32) -> [SideOutcome; 2] {
         Some(s) if run.outcome.slots.len() > 1 => s.connections.iter().filter_map(|c| c.broken).min_by_key(|b| b.0),
         _ => run.outcome.broken,
     };
-    Side::BOTH.map(|side| crate::metrics::slot_side_outcome(&declarations, broken, side))
+    Side::BOTH.map(|side| crate::summary::slot_side_outcome(&declarations, broken, side))
 }
 
 /// The exported scenario as TOML text. `run` must have been traced. With
@@ -122,7 +123,7 @@ pub fn export(
     }
     // A fleet's client alone: its own faults (named as a one-client file names
     // them) and those every connection meets; the other clients' are gone.
-    let own = |f: &&crate::runner::DerivedFault| match (client, f.host) {
+    let own = |f: &&crate::record::DerivedFault| match (client, f.host) {
         (Some(c), Some(sim::world::HostRef::Client(i))) => i == c,
         _ => true,
     };

@@ -22,6 +22,7 @@
 //! * [`cli`]: the `kasim` command.
 
 pub mod calibrate;
+pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod confidence;
@@ -38,6 +39,7 @@ pub mod netns;
 pub mod packed;
 pub mod paste;
 pub mod plots;
+pub mod record;
 pub mod reference;
 pub mod runner;
 pub mod scenario;
@@ -45,6 +47,7 @@ pub mod session;
 pub mod shard;
 pub mod source;
 pub mod strategy;
+pub mod summary;
 pub mod timeline;
 pub mod tune;
 pub mod units;

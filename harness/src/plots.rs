@@ -2,11 +2,12 @@
 //! strategy, every restore time (sessions), and one representative run per strategy re-run with a trace
 //! (the first seed in which someone declared the peer dead, else the first).
 
-use crate::metrics::{RunSummary, SideOutcome};
-use crate::runner::{self, RunRecord};
+use crate::record::RunRecord;
+use crate::runner;
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
-use reports::html::{FleetActivity, Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
+use crate::summary::{RunSummary, SideOutcome};
+use reports::plot_input::{FleetActivity, Mark, MarkKind, Row, RunTimeline, ScenarioPlots, StrategyPlots};
 use sim::oracle::Verdict;
 use sim::trace::{FaultEvent, TraceEvent};
 use sim::Side;
@@ -249,7 +250,7 @@ pub fn no_timeline(scenario: &Scenario) -> RunTimeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::SlotSummary;
+    use crate::summary::SlotSummary;
     use std::time::Duration;
 
     fn run(seed: u64, client: SideOutcome) -> RunSummary {

@@ -6,40 +6,19 @@
 //! pool and collected in order, so results are identical at any `--jobs`.
 
 use crate::driver::{AppDriver, ClientSession, DriverStats};
-use crate::metrics::{self, RunSummary};
-pub use crate::metrics::{counted_declaration, side_outcome, SideOutcome};
+use crate::metrics;
+use crate::record::{DerivedFault, Probes, RunRecord};
 use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
-use crate::session::{Reconnector, RequestBook, RequestCounts, RequestOutcome};
+use crate::session::{Reconnector, RequestBook};
 use crate::strategy::{Strategy, StrategySpec, Transport};
+use crate::summary::RunSummary;
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
 use sim::world::{AppFactory, HostRef};
-use sim::{Fault, Instant, Outcome, Side, World, WorldConfig};
+use sim::{Fault, Instant, Side, World, WorldConfig};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
-
-/// A fault with its times drawn for one seed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DerivedFault {
-    /// What happens (the `[[fault]]`'s `kind`).
-    pub kind: FaultKind,
-    /// The host's role, or that of the host whose link; `None` for the NAT.
-    pub side: Option<Side>,
-    /// The host itself (which client of a fleet); `None` for the NAT.
-    pub host: Option<HostRef>,
-    /// As a scenario names it: "client", "server.link", "client:3.link", "nat".
-    pub target: String,
-    /// When it starts: simulated time from the start of the run (the world's global clock),
-    /// drawn to the millisecond; always before the horizon.
-    pub at: Duration,
-    /// How long it lasts (reboot, suspend, outage), or when a crashed process restarts
-    /// (crash); drawn anew for each occurrence, at least 1 ms. `None` when the kind has no
-    /// duration or a crash never restarts.
-    pub duration: Option<Duration>,
-    /// The box it hits, by its position on the path (a nat_reboot's NAT, the proxy).
-    pub middlebox: Option<u8>,
-}
 
 /// The fault times a seed gives (faults drawn past the horizon are dropped).
 ///
@@ -111,26 +90,6 @@ fn to_sim(f: &DerivedFault) -> Fault {
         (FaultKind::Crash, Some(host)) => Fault::Crash { host, at, restart_after: f.duration },
         _ => Fault::NatReboot { at, middlebox: f.middlebox.unwrap_or(0) },
     }
-}
-
-/// One run's raw result.
-#[derive(Debug)]
-pub struct RunRecord {
-    /// The seed the run was made with (`base_seed + i`).
-    pub seed: u64,
-    /// Every fault occurrence of the run with its drawn times, in scenario order.
-    pub faults: Vec<DerivedFault>,
-    /// What the simulated world recorded: declarations and their verdicts, each slot's
-    /// connections, breaks, NAT expiries, wire counters, and the trace when asked for.
-    pub outcome: Outcome,
-    /// Ping and pong counters of every client application, and of every server one.
-    pub endpoints: [DriverStats; 2],
-    /// The scenario's horizon: simulated time the run covered.
-    pub horizon: Duration,
-    /// Request outcomes, when the scenario measures sessions.
-    pub requests: Option<RequestCounts>,
-    /// Each request's outcome, when the run was traced (`kasim replay`).
-    pub request_log: Vec<RequestOutcome>,
 }
 
 /// Makes a fresh strategy for a side, or `None` to leave that side without one.
@@ -257,14 +216,6 @@ fn build_world(
     };
     let world = World::with_apps(cfg, Box::new(apps)).expect("a validated scenario builds a valid world");
     (world, faults, Probes { stats, book })
-}
-
-/// What a run's applications count while it runs, read when it ends.
-pub struct Probes {
-    /// Ping and pong counters, `[client, server]`.
-    pub stats: [Rc<RefCell<DriverStats>>; 2],
-    /// The request outcomes, when the scenario measures sessions.
-    pub book: Option<Rc<RefCell<RequestBook>>>,
 }
 
 /// Run one seed of one declared strategy.

@@ -21,8 +21,8 @@
 //! Kubernetes Indexed Job (`examples/`); `--shard auto` reads the index from
 //! either's environment.
 
-use crate::metrics::RunSummary;
 use crate::scenario::{self, Scenario, ScenarioError};
+use crate::summary::RunSummary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

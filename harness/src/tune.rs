@@ -29,10 +29,11 @@
 //! grid's; dropped points show the figures of the seeds they ran (`seeds`).
 
 use crate::check;
-use crate::metrics::{self, RunSummary, SideOutcome};
+use crate::metrics;
 use crate::runner;
 use crate::scenario::{Metric, Op, Scenario};
 use crate::strategy::{ParamSpec, ParamType, StrategySpec, KINDS};
+use crate::summary::{RunSummary, SideOutcome};
 use crate::units;
 use rayon::prelude::*;
 use reports::model::StrategyReport;
@@ -768,7 +769,7 @@ mod tests {
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
         let slot =
-            crate::metrics::SlotSummary { sides: sides.map(Into::into), nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: None };
+            crate::summary::SlotSummary { sides: sides.map(Into::into), nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: None };
         RunSummary {
             seed: 0,
             slots: vec![slot].into(),

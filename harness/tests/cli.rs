@@ -889,7 +889,7 @@ fn a_fault_time_past_the_horizon_is_a_warning() {
 /// from any folder (an installed kasim has no `scenarios/` beside it).
 #[test]
 fn the_catalogue_is_embedded_and_found_by_name_anywhere() {
-    let embedded = harness::cli::bundled_catalogue().unwrap();
+    let embedded = harness::catalogue::scenarios().unwrap();
     let files = harness::scenario::discover(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")]).unwrap();
     assert_eq!(embedded.len(), files.len());
     for (e, f) in embedded.iter().zip(&files) {

@@ -8,7 +8,7 @@ use harness::fuzz::{fuzz, FuzzPlan};
 #[test]
 fn mutated_scenarios_never_panic() {
     let plan = FuzzPlan { inputs: 3000, seed: 42, budget: 20_000, run_every: 1 };
-    let stats = fuzz(harness::cli::bundled_texts(), plan);
+    let stats = fuzz(harness::catalogue::texts(), plan);
     let first = stats.panics.first().map(|(input, message)| format!("{message}\n{input}")).unwrap_or_default();
     assert!(stats.panics.is_empty(), "{} panics; the first:\n{first}", stats.panics.len());
     assert_eq!(stats.inputs, 3000);
@@ -24,7 +24,7 @@ fn edited_partials_and_hostile_flags_never_panic() {
     use harness::fuzz::{fuzz_target, Target};
     let plan = FuzzPlan { inputs: 2000, seed: 42, budget: 20_000, run_every: 1 };
     for target in [Target::Partials, Target::Flags] {
-        let stats = fuzz_target(target, harness::cli::bundled_texts(), plan);
+        let stats = fuzz_target(target, harness::catalogue::texts(), plan);
         let first = stats.panics.first().map(|(input, message)| format!("{message}\n{input}")).unwrap_or_default();
         assert!(stats.panics.is_empty(), "{target:?}: {} panics; the first:\n{first}", stats.panics.len());
         assert_eq!(stats.inputs, 2000);

@@ -67,9 +67,9 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
-use harness::metrics::RunSummary;
 use harness::runner::{self, StrategyFactory};
 use harness::scenario::Scenario;
+use harness::summary::RunSummary;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -180,7 +180,7 @@ impl CheckReport {
 impl Experiment {
     /// A scenario of the bundled catalogue, by name (`"aws-nat-gateway"`).
     pub fn bundled(name: &str) -> Result<Experiment, Error> {
-        let texts = harness::cli::bundled_texts();
+        let texts = harness::catalogue::texts();
         let Some((file, text)) = texts.iter().find(|(f, _)| f.strip_suffix(".toml") == Some(name) || *f == name) else {
             let allowed: Vec<&str> = texts.iter().filter_map(|(f, _)| f.strip_suffix(".toml")).collect();
             return Err(Error::NotBundled { name: name.into(), allowed: allowed.join(", ") });

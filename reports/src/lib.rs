@@ -7,6 +7,7 @@ pub mod html;
 pub mod model;
 pub mod pcap;
 pub mod plot;
+pub mod plot_input;
 pub mod render;
 
 pub use model::{Latency, Lateness, Report, ScenarioReport, SideReport, StrategyReport};

@@ -11,8 +11,8 @@
 //! crashed process) are spans from start to end, and a label that would
 //! overprint its row's previous one is left out (its mark stays).
 
-use crate::html::{FleetActivity, Mark, MarkKind, Row, RunTimeline, StrategyPlots, TunePoint};
 use crate::model::StrategyReport;
+use crate::plot_input::{FleetActivity, Mark, MarkKind, Row, RunTimeline, StrategyPlots, TunePoint};
 use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;

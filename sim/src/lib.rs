@@ -50,6 +50,7 @@ pub mod nat;
 pub mod oracle;
 pub mod packet;
 mod prefetch;
+pub mod proxy_config;
 pub mod quic;
 pub mod rng;
 mod slab;

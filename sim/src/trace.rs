@@ -297,7 +297,7 @@ pub enum ProxyEvent {
         /// The client connection's slot.
         slot: u32,
         /// What the proxy did to both legs.
-        on_idle: crate::world::OnIdle,
+        on_idle: crate::proxy_config::OnIdle,
     },
 }
 

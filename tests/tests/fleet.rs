@@ -3,9 +3,9 @@
 //! `sim::timer`) and the NAT's timers; every client has its own 1 Gbit/s,
 //! zero-delay link, so a handshake completes within microseconds of t = 0.
 
-use harness::metrics::RunSummary;
 use harness::runner;
 use harness::scenario::parse;
+use harness::summary::RunSummary;
 use sim::oracle::BreakCause;
 use sim::trace::TraceEvent;
 use std::collections::HashSet;
@@ -253,21 +253,21 @@ fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
         );
         parse(Path::new("echo.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
     };
-    let client_1_reset = |r: &runner::RunRecord, at_ms: u128| {
+    let client_1_reset = |r: &harness::record::RunRecord, at_ms: u128| {
         let d = r.outcome.declarations.iter().find(|d| d.slot == 1 && d.side == sim::Side::Client).expect("client 1 declares");
         // At `at_ms` plus the request and the RST serialised at 1 Gbit/s on each link crossed (< 10 us).
         let at_us = d.at.since_start().as_micros();
         assert!(d.cause == "ECONNRESET" && (at_ms * 1000..at_ms * 1000 + 10).contains(&at_us), "{d:?} at {at_us} us");
         d.clone()
     };
-    let timeline_line = |r: &runner::RunRecord| {
+    let timeline_line = |r: &harness::record::RunRecord| {
         let lines = harness::timeline::lines(&r.outcome.trace, false);
         let l = lines.iter().find(|l| l.place == "client:1" && l.event.starts_with("declared dead")).expect("client 1's line");
         l.event.clone()
     };
-    let client_mark = |s: &harness::scenario::Scenario, r: &runner::RunRecord| {
+    let client_mark = |s: &harness::scenario::Scenario, r: &harness::record::RunRecord| {
         let t = harness::plots::traced_timeline(s, r);
-        let m = t.marks.iter().find(|m| m.row == reports::html::Row::Client && m.label == "ECONNRESET").expect("the mark");
+        let m = t.marks.iter().find(|m| m.row == reports::plot_input::Row::Client && m.label == "ECONNRESET").expect("the mark");
         m.kind
     };
 
@@ -284,9 +284,9 @@ fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
     let latency = d.at - sim::Instant::from_secs(600);
     assert_eq!(d.verdict, sim::oracle::Verdict::Detection { latency });
     let client: Vec<_> = RunSummary::of(&r).outcomes(sim::Side::Client).collect();
-    assert_eq!(client[1], runner::SideOutcome::Detected(latency));
+    assert_eq!(client[1], harness::summary::SideOutcome::Detected(latency));
     assert_eq!(timeline_line(&r), "declared dead: ECONNRESET (broken 1.02s ago)");
-    assert_eq!(client_mark(&s, &r), reports::html::MarkKind::Detection);
+    assert_eq!(client_mark(&s, &r), reports::plot_input::MarkKind::Detection);
 
     // Without the NAT, after the server gave up on connection 1: the echo, everywhere.
     let s = scenario("[[fault]]\nkind = \"outage\"\ntarget = \"client:1.link\"\nat = \"100s\"\nduration = \"200s\"");
@@ -297,9 +297,9 @@ fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
     let d = client_1_reset(&r, 601_030);
     assert!(d.echo);
     let client: Vec<_> = RunSummary::of(&r).outcomes(sim::Side::Client).collect();
-    assert_eq!(client[1], runner::SideOutcome::NotApplicable);
+    assert_eq!(client[1], harness::summary::SideOutcome::NotApplicable);
     assert_eq!(timeline_line(&r), "declared dead: ECONNRESET (the peer's own decision reaching us, not counted)");
-    assert_eq!(client_mark(&s, &r), reports::html::MarkKind::PeerClosed);
+    assert_eq!(client_mark(&s, &r), reports::plot_input::MarkKind::PeerClosed);
 }
 
 /// `replay --connection 7` runs the same world with a trace that keeps only

@@ -1,8 +1,9 @@
 //! Hand-computed cases: each asserts a number worked out in its comment from
 //! the strategy's rule, the kernel's timers, or the link arithmetic.
 
-use harness::runner::{self, side_outcome, SideOutcome};
+use harness::runner;
 use harness::scenario;
+use harness::summary::{side_outcome, SideOutcome};
 use sim::oracle::{Condition, Verdict};
 use sim::trace::TraceEvent;
 use sim::{Instant, Side};

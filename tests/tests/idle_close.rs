@@ -4,9 +4,9 @@
 //! 0 → 20 ms, SYN-ACK → 40 ms, ACK → 60 ms) and every packet takes 20 ms
 //! end to end. Application timers are exact.
 
-use harness::metrics::RunSummary;
 use harness::runner;
 use harness::scenario::{parse, Scenario};
+use harness::summary::RunSummary;
 use sim::oracle::Verdict;
 use sim::packet::Flags;
 use sim::trace::TraceEvent;
@@ -40,7 +40,7 @@ fn requests_at(times: &[&str]) -> String {
 
 /// When `side` sent segments with `flags`, in whole milliseconds (each
 /// packet also spends about a microsecond on the 1 Gbit/s links).
-fn sent(r: &runner::RunRecord, side: Side, flags: Flags) -> Vec<u64> {
+fn sent(r: &harness::record::RunRecord, side: Side, flags: Flags) -> Vec<u64> {
     r.outcome
         .trace
         .iter()

@@ -6,7 +6,8 @@
 
 use harness::live::{self, LiveConfig, TokioPing};
 
-use harness::runner::{self, side_outcome, SideOutcome};
+use harness::runner;
+use harness::summary::{side_outcome, SideOutcome};
 use sim::Side;
 use std::path::Path;
 use std::rc::Rc;

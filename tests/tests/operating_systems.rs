@@ -4,9 +4,9 @@
 //! test; the rules' sources are in `sim::tcp::Os::source` and `kasim list
 //! --presets`.
 
-use harness::metrics::RunSummary;
 use harness::runner;
 use harness::scenario::parse;
+use harness::summary::RunSummary;
 use sim::oracle::Verdict;
 use std::path::Path;
 

@@ -3,15 +3,16 @@
 //! fast and direct (round trips of microseconds), so the numbers are the
 //! rules' own.
 
-use harness::runner::{self, side_outcome, SideOutcome};
+use harness::runner;
 use harness::scenario;
+use harness::summary::{side_outcome, SideOutcome};
 use sim::oracle::{Condition, Verdict};
 use sim::trace::{TraceEvent, TraceRecord};
 use sim::{Instant, Side};
 use std::path::Path;
 use std::time::Duration;
 
-fn run(strategy: &str, vanish: &str, at: &str, extra: &str) -> runner::RunRecord {
+fn run(strategy: &str, vanish: &str, at: &str, extra: &str) -> harness::record::RunRecord {
     let src = format!(
         "name = \"t\"\nhorizon = \"2h\"\n{extra}\n[[fault]]\nkind = \"vanish\"\ntarget = \"{vanish}\"\nat = \"{at}\"\n[[strategy]]\nname = \"s\"\n{strategy}\n"
     );
@@ -20,7 +21,7 @@ fn run(strategy: &str, vanish: &str, at: &str, extra: &str) -> runner::RunRecord
 }
 
 /// The first declaration by `side`: (when, cause).
-fn declared(r: &runner::RunRecord, side: Side) -> (Instant, String) {
+fn declared(r: &harness::record::RunRecord, side: Side) -> (Instant, String) {
     let d = r.outcome.declarations.iter().find(|d| d.side == side).unwrap_or_else(|| panic!("{side} declared nothing"));
     (d.at, d.cause.clone())
 }

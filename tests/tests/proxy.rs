@@ -4,9 +4,10 @@
 //! opens its own connection to the server (SYN at 30 ms, established at the
 //! server at 60 ms).
 
-use harness::metrics::RunSummary;
-use harness::runner::{self, RunRecord};
+use harness::record::RunRecord;
+use harness::runner;
 use harness::scenario::{parse, Scenario};
+use harness::summary::RunSummary;
 use sim::oracle::Verdict;
 use sim::packet::{addr, Flags, SegmentKind};
 use sim::trace::TraceEvent;

@@ -100,7 +100,7 @@ fn every_kind_and_reconnect_mode_survives_an_outage_with_bounded_false_positives
                 let spec = &s.strategies[0];
                 for seed in runner::seeds(&s, None) {
                     let record = runner::run_one(&s, spec, seed, false);
-                    let summary = harness::metrics::RunSummary::of(&record);
+                    let summary = harness::summary::RunSummary::of(&record);
                     let report = runner::aggregate(spec, s.horizon, std::slice::from_ref(&summary));
                     let case = format!("{kind} [{params}] mode {mode} sides {sides} seed {seed}");
                     let fps = report.client.false_positives + report.server.false_positives;

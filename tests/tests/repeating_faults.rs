@@ -63,7 +63,7 @@ fn random_gaps_and_durations_are_drawn_for_each_occurrence() {
 /// a host that is off stays off through a suspension that starts meanwhile.
 /// The client writes 100 B every second (`requests`, no reply), so a server
 /// that is up answers each within its 0 ms links.
-fn overlapping(faults: &str) -> runner::RunRecord {
+fn overlapping(faults: &str) -> harness::record::RunRecord {
     let src = format!(
         "name = \"o\"\nhorizon = \"2m\"\n{faults}\n[client.reconnect]\nmode = \"eager\"\n\
          [[traffic]]\nkind = \"requests\"\nfrom = \"client\"\nevery = \"1s\"\nsize = \"100B\"\n\
@@ -73,7 +73,7 @@ fn overlapping(faults: &str) -> runner::RunRecord {
     runner::run_one(&s, &s.strategies[0], 0, true)
 }
 
-fn server_sends_after(r: &runner::RunRecord, secs: u64) -> Vec<sim::packet::Flags> {
+fn server_sends_after(r: &harness::record::RunRecord, secs: u64) -> Vec<sim::packet::Flags> {
     r.outcome
         .trace
         .iter()
@@ -86,7 +86,7 @@ fn server_sends_after(r: &runner::RunRecord, secs: u64) -> Vec<sim::packet::Flag
 }
 
 /// What the server sent at a time whose whole seconds are in `secs`.
-fn server_sends_during(r: &runner::RunRecord, secs: std::ops::Range<u64>) -> Vec<&sim::trace::TraceRecord> {
+fn server_sends_during(r: &harness::record::RunRecord, secs: std::ops::Range<u64>) -> Vec<&sim::trace::TraceRecord> {
     r.outcome
         .trace
         .iter()
@@ -95,7 +95,7 @@ fn server_sends_during(r: &runner::RunRecord, secs: std::ops::Range<u64>) -> Vec
 }
 
 /// When the trace has `event`, exactly.
-fn times_of(r: &runner::RunRecord, event: FaultEvent) -> Vec<Duration> {
+fn times_of(r: &harness::record::RunRecord, event: FaultEvent) -> Vec<Duration> {
     r.outcome.trace.iter().filter(|t| t.event == TraceEvent::Fault(event)).map(|t| t.at.since_start()).collect()
 }
 

@@ -3,9 +3,9 @@
 //! test says otherwise, links are 1 ms each way on both sides (a round trip
 //! client <-> server is 4 ms) and 1 Gbit/s.
 
-use harness::metrics::RunSummary;
 use harness::runner;
 use harness::scenario::{parse, Scenario};
+use harness::summary::RunSummary;
 use reports::model::SessionReport;
 use std::path::Path;
 use std::time::Duration;
@@ -19,9 +19,10 @@ fn scenario(body: &str) -> Scenario {
 }
 
 /// Run every seed of the scenario's strategy `name` and aggregate it.
-fn report(s: &Scenario, name: &str) -> (SessionReport, Vec<runner::RunRecord>) {
+fn report(s: &Scenario, name: &str) -> (SessionReport, Vec<harness::record::RunRecord>) {
     let spec = s.strategies.iter().find(|x| x.name == name).expect("strategy");
-    let records: Vec<runner::RunRecord> = runner::seeds(s, None).into_iter().map(|seed| runner::run_one(s, spec, seed, false)).collect();
+    let records: Vec<harness::record::RunRecord> =
+        runner::seeds(s, None).into_iter().map(|seed| runner::run_one(s, spec, seed, false)).collect();
     let summaries: Vec<RunSummary> = records.iter().map(RunSummary::of).collect();
     let r = runner::aggregate(spec, s.horizon, &summaries);
     (r.session.expect("a session scenario reports sessions"), records)
@@ -135,7 +136,7 @@ count = 2
 }
 
 /// When each of the slot's connections was opened, in seconds after the first reconnect.
-fn attempt_offsets(r: &runner::RunRecord) -> Vec<f64> {
+fn attempt_offsets(r: &harness::record::RunRecord) -> Vec<f64> {
     let c = &r.outcome.slots[0].connections;
     let first = c[1].opened_at;
     c[1..].iter().map(|c| (c.opened_at - first).as_secs_f64()).collect()
@@ -161,7 +162,7 @@ fn attempts_against_a_vanished_server_back_off_exponentially_to_the_cap() {
 }
 
 /// Each attempt after the first reconnect: (how long it lasted, the pause before the next), seconds.
-fn attempts(r: &runner::RunRecord) -> Vec<(f64, f64)> {
+fn attempts(r: &harness::record::RunRecord) -> Vec<(f64, f64)> {
     let c = &r.outcome.slots[0].connections;
     c[1..]
         .windows(2)

@@ -10,9 +10,9 @@
 //! The faults are shown to fire: the cases together must produce failed
 //! requests, restored and unrestored periods and reconnects.
 
-use harness::metrics::{unavailable_periods, RunSummary};
 use harness::runner;
 use harness::scenario::parse;
+use harness::summary::{unavailable_periods, RunSummary};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use sim::Instant;

@@ -4,6 +4,7 @@
 //! scenario that does not parse or validate, an unknown strategy, a bad
 //! flag). Machine-readable output goes to stdout, everything else to stderr.
 
+use crate::catalogue;
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::shard::ShardError;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -597,56 +598,10 @@ pub fn check_seed_range(scenarios: &[Scenario], seeds: Option<u64>) -> Result<()
     Ok(())
 }
 
-/// The bundled scenarios as (file name, text), embedded at build time.
-pub fn bundled_texts() -> &'static [(&'static str, &'static str)] {
-    catalogue::CATALOGUE
-}
-
-/// The bundled catalogue, embedded at build time (`build.rs`).
-mod catalogue {
-    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
-}
-
-/// What no PATH means: `scenarios/` in the current folder (a checkout, whose
-/// files may be edited), else `None`: the copy embedded in the binary at
-/// build time, named by scenario name in every printed command. (Falling
-/// back to the build-time checkout's folder, as before, made an installed
-/// binary print that absolute path, and run files that may have changed
-/// since it was built: issue 29 item 4.)
-pub fn default_paths() -> Option<Vec<PathBuf>> {
-    let local = PathBuf::from("scenarios");
-    local.is_dir().then(|| vec![local])
-}
-
-/// The embedded copy of a bundled scenario, by file name or scenario name
-/// (`buildbot-dialup.toml`, `scenarios/buildbot-dialup.toml`, `buildbot-dialup`).
-pub fn bundled(path: &Path) -> Option<Scenario> {
-    let name = path.file_name()?.to_str()?;
-    let (file, text) = catalogue::CATALOGUE.iter().find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name))?;
-    scenario::parse(&Path::new("<bundled>").join(file), text).ok()
-}
-
-/// Every bundled scenario, from the copy embedded in the binary (paths read `<bundled>/NAME.toml`).
-pub fn bundled_catalogue() -> Result<Vec<Scenario>, ScenarioError> {
-    catalogue::CATALOGUE.iter().map(|(file, text)| scenario::parse(&Path::new("<bundled>").join(file), text)).collect()
-}
-
-/// The text of a scenario file, or of the bundled one of that name.
-pub fn source_text(path: &Path) -> Result<String, crate::input::ReadError> {
-    crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).or_else(|e| {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        catalogue::CATALOGUE
-            .iter()
-            .find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name))
-            .map(|(_, text)| text.to_string())
-            .ok_or(e)
-    })
-}
-
 /// Load a scenario file, or (when there is no such file) the bundled one of that name.
 pub fn load_one(path: &Path) -> Result<Scenario, CliError> {
     match scenario::load(path) {
-        Err(e) if !path.exists() => bundled(path).ok_or(CliError::Scenario(e)),
+        Err(e) if !path.exists() => catalogue::named(path).ok_or(CliError::Scenario(e)),
         other => Ok(other?),
     }
 }
@@ -654,9 +609,9 @@ pub fn load_one(path: &Path) -> Result<Scenario, CliError> {
 /// Load and validate every scenario under `paths`.
 pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
     let paths = if paths.is_empty() {
-        match default_paths() {
+        match catalogue::default_paths() {
             Some(p) => p,
-            None => return Ok(bundled_catalogue()?),
+            None => return Ok(catalogue::scenarios()?),
         }
     } else {
         paths.to_vec()

@@ -4,10 +4,10 @@
 //! what the report adds (`"engine": "netns"`, packet lateness).
 
 use super::{CliError, RunArgs};
-use crate::metrics::RunSummary;
 use crate::netns::{self, NetnsConfig, NetnsError};
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
+use crate::summary::RunSummary;
 use rayon::prelude::*;
 use reports::Lateness;
 use std::time::Duration;

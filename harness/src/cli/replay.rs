@@ -2,6 +2,7 @@
 
 use super::files::{print_out, write_atomic, write_atomic_with};
 use super::{CliError, Engine, ReplayArgs, ReplayFormat};
+use crate::catalogue;
 use crate::runner;
 use crate::scenario::ScenarioError;
 use crate::timeline;
@@ -67,7 +68,7 @@ struct ReplayJson {
 }
 
 /// Every fault occurrence in the order it happens (the scenario's order among equals).
-fn in_time_order(faults: &[runner::DerivedFault]) -> Vec<runner::DerivedFault> {
+fn in_time_order(faults: &[crate::record::DerivedFault]) -> Vec<crate::record::DerivedFault> {
     let mut v = faults.to_vec();
     v.sort_by_key(|f| f.at);
     v
@@ -158,7 +159,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
         eprintln!("wrote {count} packets to {}", path.display());
     }
     if let Some(path) = &args.export_scenario {
-        let source = super::source_text(&args.path).map_err(|e| {
+        let source = catalogue::source_text(&args.path).map_err(|e| {
             CliError::Scenario(ScenarioError { file: args.path.clone(), position: None, key: String::new(), message: e.to_string() })
         })?;
         let failed = |e: toml::de::Error| {
@@ -193,7 +194,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
     let many = r.outcome.slots.len() > 1;
     let focused = |slot: u32| focus.as_ref().is_none_or(|f| f.slots.contains(&slot));
     // The faults of the focus's client host, and those every connection meets.
-    let faults: Vec<runner::DerivedFault> =
+    let faults: Vec<crate::record::DerivedFault> =
         in_time_order(&r.faults).into_iter().filter(|f| super::replay_fleet::fault_concerns(f, focus.as_ref())).collect();
     let requests: Vec<_> = r.request_log.iter().filter(|o| focused(o.id.0)).cloned().collect();
     let trace_lines = timeline::lines_of(&r.outcome.trace, args.all, many);
@@ -396,13 +397,13 @@ fn broken_connections(out: &mut String, slots: &[sim::world::SlotOutcome]) -> st
 }
 
 /// Per connection slot that `shown` keeps (the first five): its attempts and unavailable periods.
-fn session_summary(out: &mut String, r: &crate::runner::RunRecord, horizon: std::time::Duration, shown: &dyn Fn(usize) -> bool) {
+fn session_summary(out: &mut String, r: &crate::record::RunRecord, horizon: std::time::Duration, shown: &dyn Fn(usize) -> bool) {
     use std::fmt::Write as _;
     let end = sim::Instant::ZERO + horizon;
     let picked: Vec<(usize, &sim::world::SlotOutcome)> = r.outcome.slots.iter().enumerate().filter(|(i, _)| shown(*i)).collect();
     for &(i, slot) in picked.iter().take(5) {
         let established = slot.connections.iter().filter(|c| c.established_at.is_some()).count();
-        let periods: Vec<String> = crate::metrics::unavailable_periods(&slot.connections, end)
+        let periods: Vec<String> = crate::summary::unavailable_periods(&slot.connections, end)
             .iter()
             .map(|p| match p.end {
                 Some(e) => format!("{} to {} ({})", p.start, e, reports::render::seconds(Some((e - p.start).as_secs_f64()))),

@@ -6,7 +6,7 @@
 //! alone and prints the command that does it.
 
 use super::{CliError, ReplayArgs};
-use crate::runner::{DerivedFault, RunRecord};
+use crate::record::{DerivedFault, RunRecord};
 use crate::scenario::Scenario;
 use crate::units::format_duration;
 use sim::oracle::Verdict;
@@ -164,7 +164,7 @@ pub(super) fn declarations_listed(many: bool, focused: bool, total: usize) -> us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::DerivedFault;
+    use crate::record::DerivedFault;
     use crate::scenario::FaultKind;
     use std::time::Duration;
 

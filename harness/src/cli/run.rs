@@ -4,14 +4,15 @@
 
 use super::files::{print_out, write_atomic, write_set};
 use super::{load_all, CliError, Engine, Format, MergeArgs, RunArgs};
+use crate::catalogue;
 use crate::check::{self, Checked};
-use crate::metrics::RunSummary;
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::shard::{self, Partial, PartialScenario, PartialStrategy, Shard};
 use crate::strategy::StrategySpec;
-use reports::html::RunTimeline;
+use crate::summary::RunSummary;
 use reports::model::Report;
+use reports::plot_input::RunTimeline;
 use reports::render;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -242,7 +243,7 @@ pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<Ex
 fn partial_json(args: &RunArgs, out: &RunOutput, shard: Shard) -> Result<String, CliError> {
     let mut scenarios = Vec::new();
     for ((s, runs), ran) in out.scenarios.iter().zip(&out.runs).zip(&out.ran) {
-        let source = super::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?;
+        let source = catalogue::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?;
         scenarios.push(PartialScenario {
             name: s.name.clone(),
             path: s.path.display().to_string(),
@@ -309,7 +310,7 @@ fn with_per_seed(report: &Report, scenarios: &[Scenario], runs: &[Vec<Vec<RunSum
     doc.kasim_version = Some(shard::VERSION.to_string());
     doc.kasim_build = Some(shard::BUILD.to_string());
     for ((sc, s), runs) in doc.scenarios.iter_mut().zip(scenarios).zip(runs) {
-        sc.source = Some(super::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?);
+        sc.source = Some(catalogue::source_text(&s.path).map_err(|e| CliError::Read { path: s.path.clone(), source: e })?);
         for (st, runs) in sc.strategies.iter_mut().zip(runs) {
             let summaries = runs.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>();
             st.per_seed = Some(summaries.map_err(|e| CliError::BadFlag { flag: "per-seed", message: e.to_string() })?);

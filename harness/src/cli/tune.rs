@@ -8,7 +8,7 @@ use crate::scenario::Metric;
 use crate::strategy::ParamType;
 use crate::tune::{self, Plan, Tuned};
 use crate::units;
-use reports::html::TunePoint;
+use reports::plot_input::TunePoint;
 use reports::render::seconds;
 use serde_json::{json, Map, Value};
 use std::fmt::Write;

@@ -18,8 +18,8 @@ pub use estimate::{Estimator, Interval};
 pub use exact::garwood;
 pub use sample::estimator;
 
-use crate::metrics::RunSummary;
 use crate::scenario::Metric;
+use crate::summary::RunSummary;
 use sim::Side;
 use std::collections::BTreeMap;
 use std::time::Duration;

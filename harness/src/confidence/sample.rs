@@ -9,8 +9,8 @@
 //! for clustering).
 
 use super::estimate::Estimator;
-use crate::metrics::{RunSummary, SideOutcome};
 use crate::scenario::Metric;
+use crate::summary::{RunSummary, SideOutcome};
 use sim::Side;
 use std::time::Duration;
 

@@ -12,8 +12,9 @@
 
 use crate::check;
 use crate::confidence::Interval;
-use crate::metrics::{self, RunSummary};
+use crate::metrics;
 use crate::scenario::Metric;
+use crate::summary::RunSummary;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;

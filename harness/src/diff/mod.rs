@@ -18,7 +18,7 @@ pub mod render;
 
 use crate::check;
 use crate::confidence::{Interval, REPORT_LEVEL};
-use crate::metrics::RunSummary;
+use crate::summary::RunSummary;
 use compare::{Arm, DiffVerdict};
 use keys::KeyChange;
 use reports::model::{Report, ScenarioReport, StrategyReport};

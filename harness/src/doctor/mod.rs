@@ -13,10 +13,10 @@
 mod protocols;
 mod proxy;
 
-use crate::metrics::RunSummary;
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
+use crate::summary::RunSummary;
 use crate::units::format_duration;
 use serde::Serialize;
 use std::time::Duration;

@@ -5,13 +5,13 @@
 //! evidence is a false positive of that protocol's own making.
 
 use super::{evidence, first_showing, seconds};
-use crate::metrics::RunSummary;
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
+use crate::summary::RunSummary;
 
 /// Did a run's `side` declare a healthy connection dead?
 fn false_positive(r: &RunSummary, side: sim::Side) -> bool {
-    r.outcomes(side).any(|o| matches!(o, crate::metrics::SideOutcome::FalsePositive(_)))
+    r.outcomes(side).any(|o| matches!(o, crate::summary::SideOutcome::FalsePositive(_)))
 }
 
 /// `grpc-ping-too-often`: a gRPC client that pings an idle connection every

@@ -6,9 +6,9 @@
 //! request can cross.
 
 use super::{evidence, first_showing, quiet_period, seconds};
-use crate::metrics::RunSummary;
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
+use crate::summary::RunSummary;
 
 /// `box-forgets-before-proxy`: a NAT-like box next to the proxy that forgets
 /// an idle flow before the proxy closes that connection: on the clients'

@@ -20,7 +20,7 @@ use std::path::Path;
 /// The two partials of a 2-shard run of `server-power-off` at 4 seeds, as text.
 pub(super) fn corpus() -> [String; 2] {
     let (file, text) =
-        crate::cli::bundled_texts().iter().find(|(f, _)| *f == "server-power-off.toml").copied().unwrap_or(crate::cli::bundled_texts()[0]);
+        crate::catalogue::texts().iter().find(|(f, _)| *f == "server-power-off.toml").copied().unwrap_or(crate::catalogue::texts()[0]);
     let path = Path::new("<bundled>").join(file);
     let s = scenario::parse(&path, text).expect("the bundled catalogue validates");
     let seeds = runner::seeds(&s, Some(4));

@@ -26,7 +26,8 @@
 mod capture;
 
 use crate::driver::DriverStats;
-use crate::runner::{derive_faults, RunRecord};
+use crate::record::RunRecord;
+use crate::runner::derive_faults;
 use crate::scenario::{FaultKind, Scenario};
 use sim::link::LinkConfig;
 use sim::oracle::{BreakCause, Condition, Declaration, Oracle};
@@ -318,7 +319,7 @@ pub fn run(
 
 /// A live run's trace: its faults (as the engine traces them), its
 /// declarations with their verdicts, and the captured log lines, in time order.
-fn trace_of(faults: &[crate::runner::DerivedFault], declarations: &[Declaration], logs: Vec<TraceRecord>) -> Vec<TraceRecord> {
+fn trace_of(faults: &[crate::record::DerivedFault], declarations: &[Declaration], logs: Vec<TraceRecord>) -> Vec<TraceRecord> {
     let mut trace = Vec::new();
     for f in faults {
         let (at, end) = (Instant::ZERO + f.at, Instant::ZERO + f.at + f.duration.unwrap_or_default());

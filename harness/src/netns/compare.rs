@@ -9,7 +9,7 @@
 //! holds the kernel cases), the false positives, the NAT expiries, and in a
 //! scenario with sessions the failed requests.
 
-use crate::runner::RunRecord;
+use crate::record::RunRecord;
 use serde::Serialize;
 use sim::oracle::Verdict;
 use sim::world::Outcome;

@@ -42,7 +42,7 @@ mod tun;
 pub use agent::{run as agent_main, AgentArgs};
 
 use crate::calibrate::TestbedError;
-use crate::runner::RunRecord;
+use crate::record::RunRecord;
 use crate::scenario::Scenario;
 use crate::strategy::StrategySpec;
 use sim::Instant;

@@ -4,7 +4,7 @@
 //! restart if it says so; suspend: power off and SIGSTOP, then back).
 //! Outages and NAT expiry are the network models' own.
 
-use crate::runner::DerivedFault;
+use crate::record::DerivedFault;
 use crate::scenario::FaultKind;
 use sim::oracle::BreakCause;
 use sim::world::HostRef;

@@ -82,6 +82,6 @@ impl Programs {
 
 /// The scenario's text, for the agent (a bundled scenario's from the binary).
 fn scenario_text(s: &Scenario) -> Result<String, NetnsError> {
-    crate::cli::source_text(&s.path)
+    crate::catalogue::source_text(&s.path)
         .map_err(|e| NetnsError::Namespace { what: format!("read {}", s.path.display()), source: std::io::Error::other(e.to_string()) })
 }

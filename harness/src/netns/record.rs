@@ -10,7 +10,7 @@
 //! and, when a NAT rewrote it, as written into the other host; without a NAT
 //! both would be the same packet, so it appears once.
 
-use crate::runner::DerivedFault;
+use crate::record::DerivedFault;
 use crate::scenario::FaultKind;
 use sim::oracle::Declaration;
 use sim::packet::Segment;

@@ -12,9 +12,9 @@ use sim::nat::{InsideHosts, NatConfig, OnExpired};
 use sim::world::Middlebox;
 use std::time::Duration;
 
-pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world::ProxyConfig, ScenarioError> {
+pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::proxy_config::ProxyConfig, ScenarioError> {
     let key = |k: &str| format!("{prefix}.{k}");
-    use sim::world::OnIdle;
+    use sim::proxy_config::OnIdle;
     let preset = match &raw.preset {
         None => None,
         Some(name) => Some(presets::proxy(name.get_ref()).ok_or_else(|| {
@@ -70,7 +70,7 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::world
             )
         })?,
     };
-    Ok(sim::world::ProxyConfig { idle_timeout, on_idle, client_timeout, server_timeout })
+    Ok(sim::proxy_config::ProxyConfig { idle_timeout, on_idle, client_timeout, server_timeout })
 }
 
 pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, ScenarioError> {

@@ -3,9 +3,10 @@
 //! this is its "application", kept in the world because it works on two
 //! connections at once.
 
-use super::{Message, OnIdle, Role, World};
+use super::{Message, Role, World};
 use crate::app::Idle;
 use crate::packet::addr;
+use crate::proxy_config::OnIdle;
 use crate::tcp::{SocketEvent, TcpEndpoint, TcpState};
 use crate::trace::{ProxyEvent, TraceEvent};
 use std::net::SocketAddrV4;
@@ -221,7 +222,7 @@ impl World {
     /// other side (the client's timer ends what the client sends, and the
     /// proxy passes that end on to the server; the server's, to the client).
     /// The longer timer then runs from the last data.
-    fn half_close(&mut self, f: usize, cfg: super::ProxyConfig) {
+    fn half_close(&mut self, f: usize, cfg: crate::proxy_config::ProxyConfig) {
         let now = self.now;
         let slot = self.conns[f].slot;
         let (shorter, longer) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
@@ -267,7 +268,8 @@ fn shorter_longer(
 mod tests {
     use super::*;
     use crate::packet::Flags;
-    use crate::world::{OnIdle, ProxyConfig, WorldConfig};
+    use crate::proxy_config::{OnIdle, ProxyConfig};
+    use crate::world::WorldConfig;
     use crate::Instant;
 
     #[test]

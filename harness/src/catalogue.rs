@@ -1,0 +1,53 @@
+//! The bundled catalogue: every scenario in `scenarios/`, embedded in the
+//! binary at build time (`build.rs`), so an installed `kasim` runs the same
+//! files as the checkout it was built from and names them by scenario name.
+//! A leaf of the crate: the command line, the netns engine, the fuzzers and
+//! the `kasim` library all find bundled scenarios here.
+
+use crate::scenario::{self, Scenario, ScenarioError};
+use std::path::{Path, PathBuf};
+
+/// The bundled scenarios as (file name, text), embedded at build time.
+pub fn texts() -> &'static [(&'static str, &'static str)] {
+    embedded::CATALOGUE
+}
+
+/// The bundled catalogue, embedded at build time (`build.rs`).
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+}
+
+/// What no PATH means: `scenarios/` in the current folder (a checkout, whose
+/// files may be edited), else `None`: the copy embedded in the binary at
+/// build time, named by scenario name in every printed command. (Falling
+/// back to the build-time checkout's folder, as before, made an installed
+/// binary print that absolute path, and run files that may have changed
+/// since it was built: issue 29 item 4.)
+pub fn default_paths() -> Option<Vec<PathBuf>> {
+    let local = PathBuf::from("scenarios");
+    local.is_dir().then(|| vec![local])
+}
+
+/// The embedded copy of a bundled scenario, by file name or scenario name
+/// (`buildbot-dialup.toml`, `scenarios/buildbot-dialup.toml`, `buildbot-dialup`).
+pub fn named(path: &Path) -> Option<Scenario> {
+    let (file, text) = entry(path)?;
+    scenario::parse(&Path::new("<bundled>").join(file), text).ok()
+}
+
+/// The catalogue's (file name, text) for a path's last component, by file
+/// name or scenario name.
+fn entry(path: &Path) -> Option<(&'static str, &'static str)> {
+    let name = path.file_name()?.to_str()?;
+    embedded::CATALOGUE.iter().find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name)).copied()
+}
+
+/// Every bundled scenario, from the copy embedded in the binary (paths read `<bundled>/NAME.toml`).
+pub fn scenarios() -> Result<Vec<Scenario>, ScenarioError> {
+    embedded::CATALOGUE.iter().map(|(file, text)| scenario::parse(&Path::new("<bundled>").join(file), text)).collect()
+}
+
+/// The text of a scenario file, or of the bundled one of that name.
+pub fn source_text(path: &Path) -> Result<String, crate::input::ReadError> {
+    crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).or_else(|e| entry(path).map(|(_, text)| text.to_string()).ok_or(e))
+}
