@@ -183,7 +183,7 @@ fn witnesses(e: &Expect, runs: &[RunSummary], limit: usize) -> Vec<u64> {
     // How much a run shows the metric (its connections together); `None`: not at all.
     let shows = |r: &RunSummary| -> Option<f64> {
         if matches!(e.metric, Metric::NatExpiries | Metric::NatExpiriesPerRun) {
-            let n = r.nat_expiries() as f64;
+            let n = r.expiries_while_held() as f64;
             return (n > 0.0 || e.op == Op::Ge).then_some(n);
         }
         let mut shown: Option<f64> = None;

@@ -67,7 +67,7 @@ pub fn figures(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -
         client,
         server,
         false_positives_per_1000_conn_hours: if hours > 0.0 { round_ms(total_fp as f64 * 1000.0 / hours) } else { 0.0 },
-        nat_expiries: slots.map(|s| s.nat_expiries).sum(),
+        nat_expiries: slots.map(|s| s.expiries_while_held).sum(),
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
         session: session_report(horizon, runs),

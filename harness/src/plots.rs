@@ -254,7 +254,7 @@ mod tests {
     use std::time::Duration;
 
     fn run(seed: u64, client: SideOutcome) -> RunSummary {
-        let slot = SlotSummary { sides: [client.into(), SideOutcome::Quiet.into()], nat_expiries: 0, healthy_ns: 0, later: None };
+        let slot = SlotSummary { sides: [client.into(), SideOutcome::Quiet.into()], expiries_while_held: 0, healthy_ns: 0, later: None };
         RunSummary {
             seed,
             slots: vec![slot].into(),

@@ -193,8 +193,11 @@ impl<'de> Deserialize<'de> for LaterOutcomes {
 pub struct SlotSummary {
     /// How the client and the server fared (`[client, server]`).
     pub sides: [PackedOutcome; 2],
-    /// Its NAT mappings lost to idleness while the connection was held.
-    pub nat_expiries: u64,
+    /// Its NAT mappings lost to idleness while the connection was held
+    /// (before either side declared it dead). Named `nat_expiries` in
+    /// partial results, as the report's total of it is.
+    #[serde(rename = "nat_expiries")]
+    pub expiries_while_held: u64,
     /// Time from the start until its first declaration or break (or the
     /// horizon), in nanoseconds: its healthy connection time (with
     /// reconnects, every connection's, each from its establishment).
@@ -280,7 +283,7 @@ impl RunSummary {
             .map(|(slot, declarations)| match &r.requests {
                 None => SlotSummary {
                     sides: Side::BOTH.map(|side| slot_side_outcome(declarations, slot.broken(), side).into()),
-                    nat_expiries: slot_nat_expiries(declarations, slot.nat_expired_at()),
+                    expiries_while_held: expiries_while_held_by(declarations, slot.nat_expired_at()),
                     healthy_ns: healthy_until(declarations, slot, r.horizon).since_start().as_nanos() as u64,
                     later: None,
                 },
@@ -325,8 +328,8 @@ impl RunSummary {
     }
 
     /// NAT mappings lost to idleness while held, every connection.
-    pub fn nat_expiries(&self) -> u64 {
-        self.slots.iter().map(|s| s.nat_expiries).sum()
+    pub fn expiries_while_held(&self) -> u64 {
+        self.slots.iter().map(|s| s.expiries_while_held).sum()
     }
 
     /// Healthy connection time, every connection, in hours.
@@ -339,7 +342,7 @@ impl RunSummary {
 /// attempt that never connected has nothing to detect), its healthy time
 /// counted from its establishment (the first from time 0, as in v1).
 fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Instant) -> SlotSummary {
-    let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable.into(); 2], nat_expiries: 0, healthy_ns: 0, later: None };
+    let mut summary = SlotSummary { sides: [SideOutcome::NotApplicable.into(); 2], expiries_while_held: 0, healthy_ns: 0, later: None };
     // `g` is the attempt's number, which declarations name (runs of failed attempts are folded).
     for (g, c) in slot.numbered() {
         let Some(established) = c.established_at else { continue };
@@ -350,7 +353,7 @@ fn session_slot(declarations: &[&Declaration], slot: &SlotOutcome, horizon: Inst
         } else {
             summary.later.get_or_insert_with(Default::default).push(sides);
         }
-        summary.nat_expiries += slot_nat_expiries(&mine, &c.nat_expired_at);
+        summary.expiries_while_held += expiries_while_held_by(&mine, &c.nat_expired_at);
         let start = if g == 0 { Instant::ZERO } else { established };
         let end = mine.iter().map(|d| d.at).chain(c.broken.map(|b| b.0)).chain(c.ended_at).chain(c.closed_at).fold(horizon, Instant::min);
         summary.healthy_ns += end.saturating_since(start).as_nanos() as u64;
@@ -469,14 +472,7 @@ pub fn slot_side_outcome(declarations: &[&Declaration], broken: Option<(Instant,
     }
 }
 
-/// NAT mappings lost to idleness while the first connection was still held
-/// (before either side declared it dead).
-pub fn nat_expiries(outcome: &Outcome) -> u64 {
-    let expired = outcome.slots.first().map_or(&[][..], SlotOutcome::nat_expired_at);
-    slot_nat_expiries(&first_slot(outcome), expired)
-}
-
-fn slot_nat_expiries(declarations: &[&Declaration], expired_at: &[Instant]) -> u64 {
+fn expiries_while_held_by(declarations: &[&Declaration], expired_at: &[Instant]) -> u64 {
     let end = declarations.iter().map(|d| d.at).min().unwrap_or(Instant::MAX);
     expired_at.iter().filter(|t| **t <= end).count() as u64
 }

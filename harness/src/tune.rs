@@ -555,7 +555,7 @@ fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usiz
     let samples = (n * per_run) as u64;
     let bounded = runs.iter().all(|r| r.session.is_none());
     let percentile = |p: u64| bounded && detections_over > (samples - (p * samples).div_ceil(100)) as f64;
-    let nat: f64 = runs.iter().map(|r| r.nat_expiries() as f64).sum();
+    let nat: f64 = runs.iter().map(|r| r.expiries_while_held() as f64).sum();
     let fps = |o: SideOutcome| matches!(o, SideOutcome::FalsePositive(_));
     match c.metric.metric {
         Metric::NatExpiries => nat > b,
@@ -768,8 +768,12 @@ mod tests {
     }
 
     fn run(sides: [SideOutcome; 2], nat: u64) -> RunSummary {
-        let slot =
-            crate::summary::SlotSummary { sides: sides.map(Into::into), nat_expiries: nat, healthy_ns: 3_600_000_000_000, later: None };
+        let slot = crate::summary::SlotSummary {
+            sides: sides.map(Into::into),
+            expiries_while_held: nat,
+            healthy_ns: 3_600_000_000_000,
+            later: None,
+        };
         RunSummary {
             seed: 0,
             slots: vec![slot].into(),

@@ -132,7 +132,7 @@ fn a_chain_of_one_nat_is_the_plain_nat() {
     let plain_cfg = WorldConfig { nat: Some(one), ..plain_cfg };
     let (chain, plain) = (run(chain_cfg, c1, s1), run(plain_cfg, c2, s2));
     assert!(plain.broken.is_some());
-    assert_eq!((chain.broken, chain.stats, chain.nat_expiries), (plain.broken, plain.stats, plain.nat_expiries));
+    assert_eq!((chain.broken, chain.stats, chain.mappings_expired), (plain.broken, plain.stats, plain.mappings_expired));
     assert_eq!(chain.trace.len(), plain.trace.len());
     let named = |o: &sim::Outcome, want: NatRef| o.trace.iter().any(|r| matches!(r.event, TraceEvent::NatReset { nat, .. } if nat == want));
     assert!(named(&chain, NatRef::Chain(0)) && named(&plain, NatRef::Only));

@@ -123,7 +123,7 @@ fn nat_loose_the_connection_survives_and_the_data_arrives() {
     assert!(at - Instant::from_secs(100) < ms(41), "one way: {:?}", at - Instant::from_secs(100));
     assert!(clog.borrow().iter().all(|(_, e)| !matches!(e, AppEvent::Error(_))));
     assert_eq!(out.broken, None, "loose re-pickup is not a break");
-    assert_eq!(out.nat_expiries, 2, "expired after the handshake, and again after the write");
+    assert_eq!(out.mappings_expired, 2, "expired after the handshake, and again after the write");
 }
 
 #[test]

@@ -106,7 +106,7 @@ fn a_fifteen_second_keep_alive_holds_a_thirty_second_udp_mapping_for_a_day() {
     let client = Script::new();
     let log = client.log();
     let out = run(cfg, client, Script::new());
-    assert_eq!(out.nat_expiries, 0);
+    assert_eq!(out.mappings_expired, 0);
     assert!(out.declarations.is_empty() && error_at(&log, SocketError::TimedOut).is_none());
     let pings = out.stats[0].packets_of(SegmentKind::KeepaliveProbe);
     assert!((5747..=5750).contains(&pings), "{pings} keep-alives");
@@ -140,7 +140,7 @@ fn quic_lives_through_a_nat_rebinding_that_kills_tcp() {
     // TCP: the first message after the expiry leaves from a new public port;
     // the server has no such connection and answers RST.
     let (tcp, tcp_client, _) = rebinding_world(None);
-    assert_eq!(tcp.nat_expiries, 1, "tcp expiries");
+    assert_eq!(tcp.mappings_expired, 1, "tcp expiries");
     let reset = error_at(&tcp_client, SocketError::Reset).expect("RST from the server");
     assert!(secs(reset, Instant::from_secs(60)) < 1.0);
     // Broken when the mapping expired: the handshake's ACK, sent at 20 ms (SYN and SYN-ACK
@@ -154,7 +154,7 @@ fn quic_lives_through_a_nat_rebinding_that_kills_tcp() {
     let (q, q_client, q_server) = rebinding_world(Some(quic(None, 120)));
     // Each 60 s gap outlives the 30 s mapping: expiries 30 s after the handshake and after each of
     // the 5 messages (at 60 to 300 s; the last at ~330 s, before the 400 s horizon): 6.
-    assert_eq!(q.nat_expiries, 6, "each 60 s gap outlives the 30 s mapping");
+    assert_eq!(q.mappings_expired, 6, "each 60 s gap outlives the 30 s mapping");
     let ports: std::collections::BTreeSet<u16> = q
         .trace
         .iter()

@@ -30,7 +30,7 @@ fn a_25_second_persistent_keepalive_holds_a_30_second_mapping_for_a_day() {
     // Nothing else is sent, so a keepalive goes every 25 s from the start:
     // at 25, 50, …, 86 400 s: 86 400 / 25 = 3456, and the mapping (30 s) never expires.
     let out = run(world(Some(25), 86_400), Script::new(), Script::new());
-    assert_eq!(out.nat_expiries, 0);
+    assert_eq!(out.mappings_expired, 0);
     let ka = sent_times(&out.trace, Side::Client, SegmentKind::KeepaliveProbe);
     assert_eq!(ka.len(), 3456);
     assert_eq!(ka[0], Instant::from_secs(25));
@@ -49,13 +49,13 @@ fn without_persistent_keepalive_the_servers_pushes_stop_arriving_after_the_first
     let client = || Script::new().write_at(Instant::from_secs(1), 50, 99);
     let out = run(world(None, 700), client(), pushes(Script::new()));
     assert_eq!(out.messages_received, [0, 1]);
-    assert_eq!(out.nat_expiries, 1);
+    assert_eq!(out.mappings_expired, 1);
     let lost = out.trace.iter().filter(|r| matches!(r.event, TraceEvent::Dropped { .. })).count();
     assert_eq!(lost, 10, "all ten pushes dropped at the NAT");
 
     let out = run(world(Some(25), 700), client(), pushes(Script::new()));
     assert_eq!(out.messages_received, [10, 1]);
-    assert_eq!(out.nat_expiries, 0);
+    assert_eq!(out.mappings_expired, 0);
     // Each push makes the client answer with a passive keepalive 10 s later
     // only if it sent nothing since; its own 25 s keepalive usually comes first.
     assert!(out.declarations.is_empty());

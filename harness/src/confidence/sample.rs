@@ -170,11 +170,11 @@ fn outcome_fraction(runs: &[RunSummary], side: Side, class: impl Fn(SideOutcome)
 /// otherwise a count.
 fn nat_expiries(runs: &[RunSummary], total: bool) -> Estimator {
     let runs_made = runs.len() as f64;
-    if runs.iter().all(|r| r.slots.iter().all(|s| s.nat_expiries <= 1 && s.later.is_none())) {
-        let clusters = runs.iter().map(|r| (r.nat_expiries() as f64, r.slots.len() as f64));
+    if runs.iter().all(|r| r.slots.iter().all(|s| s.expiries_while_held <= 1 && s.later.is_none())) {
+        let clusters = runs.iter().map(|r| (r.expiries_while_held() as f64, r.slots.len() as f64));
         return fraction(clusters, |n, _| if total { n } else { n / runs_made }, total);
     }
-    let per_run = runs.iter().map(|r| r.nat_expiries() as f64);
+    let per_run = runs.iter().map(|r| r.expiries_while_held() as f64);
     if total {
         return Estimator::Count {
             x: per_run.clone().sum(),

@@ -149,7 +149,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
                 _ => Duration::ZERO,
             };
             let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);
-            let (seed, count) = evidence(runs, |r| r.nat_expiries() > 0);
+            let (seed, count) = evidence(runs, |r| r.expiries_while_held() > 0);
             // Nothing to say: the period is short enough and no seed lost a mapping (or
             // another box forgets sooner), or the strategy sends nothing and its traffic
             // (or its own idle close) kept the flow.

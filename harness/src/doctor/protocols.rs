@@ -126,7 +126,7 @@ pub(super) fn mqtt_box_inside_grace(
             if !inside_grace(st, timeout) {
                 continue;
             }
-            let (seed, count) = evidence(runs, |r| if nat { r.nat_expiries() > 0 } else { r.orderly_ends > 0 });
+            let (seed, count) = evidence(runs, |r| if nat { r.expiries_while_held() > 0 } else { r.orderly_ends > 0 });
             let name = match (s.chained, nat) {
                 (_, false) => super::proxy::the_proxy(s, at),
                 (true, true) => s.box_name(at),

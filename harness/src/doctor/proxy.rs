@@ -36,7 +36,7 @@ pub(super) fn box_before_proxy(
         if keeps.is_some_and(|p| p < nat.idle_timeout) {
             continue;
         }
-        let (strategy, seed) = first_showing(strategies, runs, |x| x.nat_expiries() > 0);
+        let (strategy, seed) = first_showing(strategies, runs, |x| x.expiries_while_held() > 0);
         let box_name = s.box_name(k);
         let side = if k < at { "in front of" } else { "behind" };
         let message = format!(

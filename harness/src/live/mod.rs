@@ -296,7 +296,7 @@ pub fn run(
         }],
         declarations,
         stats: captured.stats,
-        nat_expiries: 0,
+        mappings_expired: 0,
         nat_expired_at: Vec::new(),
         messages_received: [0; 2],
         events_processed: 0,

@@ -108,9 +108,9 @@ pub fn compare_outcomes(head: (&str, &str, u64), event: &Outcome, netns: &Outcom
     rows.push(row("false positives".into(), fe.to_string(), fnn.to_string(), fe == fnn));
     rows.push(row(
         "nat expiries".into(),
-        event.nat_expiries.to_string(),
-        netns.nat_expiries.to_string(),
-        event.nat_expiries == netns.nat_expiries,
+        event.mappings_expired.to_string(),
+        netns.mappings_expired.to_string(),
+        event.mappings_expired == netns.mappings_expired,
     ));
     rows
 }
@@ -141,14 +141,14 @@ mod tests {
     use sim::Instant;
     use std::time::Duration;
 
-    fn outcome(declarations: Vec<Declaration>, nat_expiries: u64) -> Outcome {
+    fn outcome(declarations: Vec<Declaration>, mappings_expired: u64) -> Outcome {
         Outcome {
             ended_at: Instant::from_secs(10),
             broken: None,
             declarations,
             slots: Vec::new(),
             stats: Default::default(),
-            nat_expiries,
+            mappings_expired,
             nat_expired_at: Vec::new(),
             messages_received: [0; 2],
             events_processed: 0,

@@ -140,7 +140,7 @@ pub struct Judge {
     evidence: Vec<Evidence>,
     shared: Evidence,
     nat_expired_at: Vec<Instant>,
-    nat_expiries: u64,
+    mappings_expired: u64,
 }
 
 impl Judge {
@@ -161,7 +161,7 @@ impl Judge {
             evidence: vec![Evidence::default(); clients],
             shared: Evidence::default(),
             nat_expired_at: Vec::new(),
-            nat_expiries: 0,
+            mappings_expired: 0,
         }
     }
 
@@ -420,7 +420,7 @@ impl Judge {
                 let at = mapping.last_activity + *idle;
                 let conn = &mut self.conns[c];
                 if conn.open_on(Side::Client) && !mapping.closing {
-                    self.nat_expiries += 1;
+                    self.mappings_expired += 1;
                     self.nat_expired_at.push(at);
                     conn.outcome.nat_expired_at.push(at);
                     if breaks {
@@ -542,7 +542,7 @@ impl Judge {
             declarations,
             slots,
             stats: self.stats,
-            nat_expiries: self.nat_expiries,
+            mappings_expired: self.mappings_expired,
             nat_expired_at: self.nat_expired_at,
             messages_received: [0; 2],
             events_processed: 0,

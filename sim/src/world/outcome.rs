@@ -101,8 +101,10 @@ pub struct Outcome {
     pub slots: Vec<SlotOutcome>,
     /// What every client host, and the server, sent: `[client, server]`.
     pub stats: [WireStats; 2],
-    /// Mappings of live flows the NAT lost to idleness ([`Nat::expiries`](crate::nat::Nat::expiries)); 0 without a NAT.
-    pub nat_expiries: u64,
+    /// Mappings of live flows the NATs lost to idleness, whether or not the
+    /// connection was still held ([`Nat::expiries`](crate::nat::Nat::expiries));
+    /// 0 without a NAT. The harness counts those while held apart.
+    pub mappings_expired: u64,
     /// When each mapping (of a flow not yet closing) expired, every slot's, in time order.
     pub nat_expired_at: Vec<Instant>,
     /// Messages the clients' and the server's applications received.

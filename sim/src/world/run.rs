@@ -105,7 +105,7 @@ impl World {
             declarations: self.declarations,
             slots,
             stats: self.stats,
-            nat_expiries: self.nats.iter().map(|b| b.nat.expiries()).sum(),
+            mappings_expired: self.nats.iter().map(|b| b.nat.expiries()).sum(),
             nat_expired_at: self.nat_expired_at,
             messages_received: self.messages_received,
             events_processed: self.events_processed,
