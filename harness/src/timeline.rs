@@ -382,13 +382,13 @@ pub fn lines_of(trace: &[TraceRecord], all: bool, fleet: bool) -> Vec<Line> {
                 continue;
             }
             TraceEvent::Socket { side, event } => match event {
-                sim::tcp::SocketEvent::Connected => (named(*side), "connected".into()),
-                sim::tcp::SocketEvent::Eof => (named(*side), "socket: EOF (peer closed)".into()),
-                sim::tcp::SocketEvent::MessageArrived { end } => {
+                sim::socket::SocketEvent::Connected => (named(*side), "connected".into()),
+                sim::socket::SocketEvent::Eof => (named(*side), "socket: EOF (peer closed)".into()),
+                sim::socket::SocketEvent::MessageArrived { end } => {
                     (named(*side), format!("tunnel: a whole message arrived (stream offset {end})"))
                 }
-                sim::tcp::SocketEvent::Error(e) => (named(*side), format!("socket error: {}", e.errno_name())),
-                sim::tcp::SocketEvent::HalfOpenDropped => {
+                sim::socket::SocketEvent::Error(e) => (named(*side), format!("socket error: {}", e.errno_name())),
+                sim::socket::SocketEvent::HalfOpenDropped => {
                     (named(*side), "half-open connection dropped (SYN-ACK never answered; tcp_synack_retries)".into())
                 }
                 _ => continue,

@@ -16,7 +16,7 @@
 //! a timeout later), else `queue` if a long queue stood at that moment, else
 //! `loss` if random loss struck within the window, else `healthy`.
 
-use crate::app::Side;
+use crate::side::Side;
 use crate::time::Instant;
 use std::fmt;
 use std::time::Duration;

@@ -6,12 +6,13 @@
 //! Recording is off by default and then costs one branch: events are built
 //! inside a closure that only runs when the trace is on.
 
-use crate::app::Side;
 use crate::link::LinkDrop;
 use crate::nat::{Mapping, NatDrop};
 use crate::oracle::Verdict;
 use crate::packet::Segment;
-use crate::tcp::{SocketEvent, TimerKind};
+use crate::side::Side;
+use crate::socket::SocketEvent;
+use crate::tcp::TimerKind;
 use crate::time::Instant;
 use std::time::Duration;
 

@@ -27,7 +27,7 @@
 //! Sans-IO like the rest: fed `now`, asked for its next deadline.
 
 use crate::packet::SegmentKind;
-use crate::tcp::{SocketError, SocketEvent, TcpState};
+use crate::socket::{SocketError, SocketEvent, SocketState};
 use crate::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::VecDeque;
@@ -181,13 +181,13 @@ impl Tunnel {
         self.out.clear();
     }
 
-    /// [`TcpState::Established`] from the start (there is no handshake to
-    /// wait for), [`TcpState::Closed`] once closed or timed out.
-    pub fn state(&self) -> TcpState {
+    /// [`SocketState::Open`] from the start (there is no handshake to
+    /// wait for), [`SocketState::Closed`] once closed or timed out.
+    pub fn state(&self) -> SocketState {
         if self.closed {
-            TcpState::Closed
+            SocketState::Closed
         } else {
-            TcpState::Established
+            SocketState::Open
         }
     }
 }
@@ -256,6 +256,6 @@ mod tests {
         assert_eq!(t.poll_timeout(), Some(Instant::from_secs(25)));
         t.handle_timeout(Instant::from_secs(130));
         assert_eq!(t.poll_event(), Some(SocketEvent::Error(SocketError::TimedOut)));
-        assert_eq!(t.state(), TcpState::Closed);
+        assert_eq!(t.state(), SocketState::Closed);
     }
 }

@@ -10,7 +10,7 @@ use sim::nat::{NatConfig, OnExpired};
 use sim::oracle::BreakCause;
 use sim::packet::{addr, SegmentKind};
 use sim::proxy_config::{OnIdle, ProxyConfig};
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::trace::{DropReason, NatRef, Place, TraceEvent};
 use sim::world::{AccessLink, Middlebox};
 use sim::{Fault, Instant, Side, WorldConfig};

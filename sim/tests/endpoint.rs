@@ -170,7 +170,7 @@ fn unanswered_connect_with(cfg: TcpConfig, user_timeout: Option<std::time::Durat
         c.handle_timeout(at, |_, _| {});
         let at_ms = at.as_nanos() / 1_000_000;
         if c.state() == TcpState::Closed {
-            assert_eq!(c.poll_event(), Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
+            assert_eq!(c.poll_event(), Some(sim::socket::SocketEvent::Error(sim::socket::SocketError::TimedOut)));
             return (syns, Some(at_ms));
         }
         syns.extend(std::iter::repeat_n(at_ms, syn_count(drain(&mut c, at))));
@@ -272,7 +272,7 @@ fn data_give_up(cfg: TcpConfig) -> (u64, std::time::Duration) {
         drain(&mut c, at);
         if c.state() == TcpState::Closed {
             let last = std::iter::from_fn(|| c.poll_event()).last();
-            assert_eq!(last, Some(sim::tcp::SocketEvent::Error(sim::tcp::SocketError::TimedOut)));
+            assert_eq!(last, Some(sim::socket::SocketEvent::Error(sim::socket::SocketError::TimedOut)));
             return (at.as_nanos() / 1_000_000, base);
         }
     }

@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use sim::packet::SegmentKind;
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::timer::TimerModel;
 use sim::{Fault, Instant, Side, WorldConfig};
 use std::time::Duration;

@@ -18,7 +18,7 @@ use sim::app::AppEvent;
 use sim::nat::{NatConfig, OnExpired};
 use sim::packet::SegmentKind;
 use sim::quic::QuicConfig;
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::trace::TraceEvent;
 use sim::{AccessLink, Fault, Instant, Side, WorldConfig};
 use std::time::Duration;

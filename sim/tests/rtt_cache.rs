@@ -11,7 +11,7 @@ use common::*;
 use sim::app::{AppEvent, AppIo, Application, CloseOnEof};
 use sim::link::LinkConfig;
 use sim::packet::SegmentKind;
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::timer::TimerModel;
 use sim::world::AccessLink;
 use sim::{Fault, Instant, Side, WorldConfig};

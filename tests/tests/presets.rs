@@ -50,7 +50,7 @@ fn last_segment(trace: &[TraceRecord], side: Side, before: Instant) -> Instant {
 fn connected(trace: &[TraceRecord], side: Side) -> Instant {
     trace
         .iter()
-        .find(|t| matches!(t.event, TraceEvent::Socket { side: s, event: sim::tcp::SocketEvent::Connected } if s == side))
+        .find(|t| matches!(t.event, TraceEvent::Socket { side: s, event: sim::socket::SocketEvent::Connected } if s == side))
         .unwrap()
         .at
 }

@@ -97,7 +97,7 @@ pub fn simulate() -> Measured {
         .outcome
         .trace
         .iter()
-        .filter(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::tcp::SocketEvent::Connected }))
+        .filter(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::socket::SocketEvent::Connected }))
         .map(|t| Some(t.at.as_secs_f64()))
         .collect();
     times.resize(CLIENTS, None);

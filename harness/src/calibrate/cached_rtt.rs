@@ -40,7 +40,7 @@ use super::{connect, tcp_info, tcp_state, wait_error, Measured, TCP_ESTABLISHED}
 use crate::calibrate::netns::{Testbed, TestbedError, SERVER_ADDR};
 use sim::app::{AppEvent, AppIo, Application, CloseOnEof};
 use sim::link::LinkConfig;
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::world::AccessLink;
 use sim::{Fault, Instant as SimInstant, Side, World, WorldConfig};
 use std::cell::Cell;

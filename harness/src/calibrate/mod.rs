@@ -215,7 +215,7 @@ impl Case {
         let trace = &r.outcome.trace;
         let connected = trace
             .iter()
-            .find(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::tcp::SocketEvent::Connected }))
+            .find(|t| matches!(t.event, TraceEvent::Socket { side: Side::Client, event: sim::socket::SocketEvent::Connected }))
             .map_or(SimInstant::ZERO, |t| t.at);
         let write_at = trace.iter().find(|t| matches!(t.event, TraceEvent::AppWrite { side: Side::Client, .. })).map(|t| t.at);
         let reference = if self.from_connect() { connected } else { write_at.unwrap_or(SimInstant::ZERO) };

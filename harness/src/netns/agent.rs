@@ -28,7 +28,7 @@ use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::scenario::Scenario;
 use crate::session::{Reconnector, RequestBook, RequestCounts};
 use sim::app::{AppEvent, AppIo, Application};
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::{Instant, Side};
 use std::cell::RefCell;
 use std::io::Read;

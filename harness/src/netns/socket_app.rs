@@ -20,7 +20,7 @@
 //! than 12 bytes (an 8-byte ping) travels as 12.
 
 use sim::app::{AppCommand, AppEvent, AppIo, Application};
-use sim::tcp::SocketError;
+use sim::socket::SocketError;
 use sim::Instant;
 use socket2::{SockRef, TcpKeepalive};
 use std::collections::VecDeque;

@@ -13,7 +13,7 @@
 
 use super::{crypto, from_quinn, to_quinn, QuicConfig};
 use crate::packet::SegmentKind;
-use crate::tcp::{SocketError, SocketEvent, TcpState};
+use crate::socket::{SocketError, SocketEvent, SocketState};
 use crate::time::Instant;
 use bytes::BytesMut;
 use quinn_proto::{
@@ -411,16 +411,16 @@ impl QuicSocket {
         }
     }
 
-    /// The state as a TCP socket's would read.
-    pub fn state(&self) -> TcpState {
+    /// Where the connection is.
+    pub fn state(&self) -> SocketState {
         if self.ended || self.conn.is_closed() {
-            TcpState::Closed
+            SocketState::Closed
         } else if self.connected {
-            TcpState::Established
+            SocketState::Open
         } else if self.is_client {
-            TcpState::SynSent
+            SocketState::Connecting
         } else {
-            TcpState::SynReceived
+            SocketState::Accepting
         }
     }
 

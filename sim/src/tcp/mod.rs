@@ -27,7 +27,7 @@ mod rtt;
 mod rtt_cache;
 mod stack;
 
-pub use endpoint::{SocketError, SocketEvent, TcpEndpoint, TcpState, TimerKind};
+pub use endpoint::{TcpEndpoint, TcpState, TimerKind};
 pub use reassembly::Reassembly;
 pub use rtt::RttEstimator;
 pub use rtt_cache::{ClosingRtt, RttCache, RTT_CACHE_TIMEOUT};

@@ -5,7 +5,8 @@ use super::conn_table::Place;
 use super::{ConnOutcome, Ev, HostState, Message, Role, World};
 use crate::app::{AppCommand, AppEvent};
 use crate::oracle::{judge, Declaration, Verdict};
-use crate::tcp::{SocketError, SocketEvent, TcpState, TimerKind};
+use crate::socket::{SocketError, SocketEvent, SocketState};
+use crate::tcp::TimerKind;
 use crate::time::Instant;
 use crate::trace::TraceEvent;
 
@@ -113,7 +114,7 @@ impl World {
             self.save_closing_rtt(c);
         }
         self.flush(c, p);
-        if self.conns[p].gone || self.conns[p].sock.state() == TcpState::Closed {
+        if self.conns[p].gone || self.conns[p].sock.state() == SocketState::Closed {
             if self.conns[p].role == Role::Client {
                 self.gen_of(c).closed_at.get_or_insert(now);
             }
@@ -158,7 +159,7 @@ impl World {
             }
             let writer = &mut self.conns[peer];
             writer.ledger.pop_front();
-            if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == TcpState::Closed) {
+            if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == SocketState::Closed) {
                 // A closed writer read to the end may be over.
                 self.may_release(peer);
             }
@@ -271,7 +272,7 @@ impl World {
             let local = self.hosts[conn.host].local(now);
             match cmd {
                 AppCommand::Write { size, tag } => {
-                    if conn.gone || conn.sock.state() == TcpState::Closed {
+                    if conn.gone || conn.sock.state() == SocketState::Closed {
                         continue;
                     }
                     conn.sock.write(size);
@@ -350,6 +351,6 @@ fn log_timers(tcp: [Option<(TimerKind, Instant)>; 2], app: Option<Instant>, idle
 /// The log span of a connection's work (only made while someone listens).
 #[cold]
 #[inline(never)]
-fn conn_span(id: usize, slot: u32, gen: u32, side: crate::app::Side) -> tracing::span::EnteredSpan {
+fn conn_span(id: usize, slot: u32, gen: u32, side: crate::side::Side) -> tracing::span::EnteredSpan {
     tracing::debug_span!(target: "sim", "conn", id, slot, gen, %side).entered()
 }

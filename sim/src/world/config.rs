@@ -2,13 +2,13 @@
 //! hosts, how many connections each), the links, the NAT, the TCP sysctls and
 //! the faults, with the checks a world makes before it runs.
 
-use crate::app::Side;
 use crate::error::{positive, ConfigError};
 use crate::link::LinkConfig;
 use crate::nat::NatConfig;
 use crate::packet::SegmentKind;
 use crate::proxy_config::ProxyConfig;
 use crate::quic::QuicConfig;
+use crate::side::Side;
 use crate::tcp::TcpConfig;
 use crate::time::Instant;
 use std::fmt;

@@ -6,7 +6,8 @@ use super::{HostState, Socket, World};
 use crate::app::{Application, Idle};
 use crate::packet::addr;
 use crate::quic::QuicSocket;
-use crate::tcp::{TcpEndpoint, TcpState};
+use crate::socket::SocketState;
+use crate::tcp::TcpEndpoint;
 use std::net::SocketAddrV4;
 
 impl World {
@@ -59,7 +60,7 @@ impl World {
             let port = (FIRST + (base + k) % SPAN) as u16;
             let key = (SocketAddrV4::new(self.hosts[h].addr, port), server);
             match self.hosts[h].stack.get(&key) {
-                Some(&c) if self.conns[c].sock.state() != TcpState::Closed && !self.conns[c].gone => continue,
+                Some(&c) if self.conns[c].sock.state() != SocketState::Closed && !self.conns[c].gone => continue,
                 _ => return port,
             }
         }
@@ -75,7 +76,7 @@ impl World {
         let slot = self.conns[c].slot;
         let h = self.conns[c].host;
         let current = self.slots[slot as usize].conn == Some(c);
-        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].sock.state() == TcpState::Closed;
+        let closed = self.conns[c].gone || self.conns[c].app_closed || self.conns[c].sock.state() == SocketState::Closed;
         if !current || !closed || self.hosts[h].state != HostState::Up || !self.conns[c].app_alive {
             return;
         }

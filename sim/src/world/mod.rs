@@ -69,7 +69,7 @@ pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
 use queue::{Ev, Hop, Payloads, SegmentTable};
 use socket::Socket;
 
-use crate::app::{Application, Idle, Side};
+use crate::app::{Application, Idle};
 use crate::link::{LinkDir, LinkDrop, Offer};
 use crate::nat::{Nat, NatVerdict};
 use crate::oracle::{Declaration, Evidence};
@@ -77,7 +77,8 @@ use crate::packet::{addr, Segment};
 use crate::proxy_config::ProxyConfig;
 use crate::quic::{QuicConfig, QuicListener};
 use crate::rng::RareStream;
-use crate::tcp::{TcpEndpoint, TcpState};
+use crate::side::Side;
+use crate::tcp::TcpEndpoint;
 use crate::time::Instant;
 use crate::trace::{DropReason, Place, Trace, TraceEvent};
 use nat_glue::{NatBox, NatHint};

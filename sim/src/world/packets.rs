@@ -2,6 +2,7 @@
 //! listeners, and what a long queue on a connection's path means to the oracle.
 
 use super::*;
+use crate::socket::SocketState;
 
 /// What became of a packet at one NAT.
 enum Crossing {
@@ -214,11 +215,11 @@ impl World {
         match self.stack_find(h, &seg).map(|c| (c, self.conns.place(c))) {
             // The ACK that would complete a handshake, with the listen queue full.
             Some((_, p))
-                if self.conns[p].sock.state() == TcpState::SynReceived && self.conns[p].awaiting_accept && self.listen_overflow(h) =>
+                if self.conns[p].sock.state() == SocketState::Accepting && self.conns[p].awaiting_accept && self.listen_overflow(h) =>
             {
                 self.overflow_drop(h, seg)
             }
-            Some((c, p)) if self.conns[p].sock.state() != TcpState::Closed => {
+            Some((c, p)) if self.conns[p].sock.state() != SocketState::Closed => {
                 self.conns[p].sock.tcp_mut().expect("segments reach TCP sockets").handle_segment(local, &seg);
                 self.pump_at(c, p);
             }

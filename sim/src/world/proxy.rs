@@ -7,7 +7,8 @@ use super::{Message, Role, World};
 use crate::app::Idle;
 use crate::packet::addr;
 use crate::proxy_config::OnIdle;
-use crate::tcp::{SocketEvent, TcpEndpoint, TcpState};
+use crate::socket::{SocketEvent, SocketState};
+use crate::tcp::TcpEndpoint;
 use crate::trace::{ProxyEvent, TraceEvent};
 use std::net::SocketAddrV4;
 
@@ -34,7 +35,7 @@ impl World {
                     }
                     let writer = &mut self.conns[peer];
                     writer.ledger.pop_front();
-                    if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == TcpState::Closed) {
+                    if writer.ledger.is_empty() && (writer.gone || writer.sock.state() == SocketState::Closed) {
                         // A closed client read to the end may be over.
                         self.may_release(peer);
                     }
@@ -56,7 +57,7 @@ impl World {
     /// Copy a message onto the other leg's stream.
     fn relay_write(&mut self, o: usize, m: Message) -> bool {
         let conn = &mut self.conns[o];
-        if conn.gone || conn.sock.state() == TcpState::Closed {
+        if conn.gone || conn.sock.state() == SocketState::Closed {
             return false;
         }
         conn.sock.write(m.size);
@@ -93,7 +94,7 @@ impl World {
             let port = port_of(self.backend_conns);
             self.backend_conns = self.backend_conns.wrapping_add(1);
             match self.hosts[p].stack.get(&(SocketAddrV4::new(self.hosts[p].addr, port), remote)) {
-                Some(&c) if self.conns[c].sock.state() != TcpState::Closed && !self.conns[c].gone => continue,
+                Some(&c) if self.conns[c].sock.state() != SocketState::Closed && !self.conns[c].gone => continue,
                 _ => return port,
             }
         }
@@ -167,7 +168,7 @@ impl World {
         self.conns[f].idle_at = None;
         // A relay whose ends both closed (FINs passed both ways) has nothing
         // left for its timers to end.
-        let open = |w: &World, l: usize| !w.conns[l].gone && w.conns[l].sock.state() != TcpState::Closed;
+        let open = |w: &World, l: usize| !w.conns[l].gone && w.conns[l].sock.state() != SocketState::Closed;
         if cfg.per_side() && ![Some(f), self.conns[f].relay].into_iter().flatten().any(|l| open(self, l)) {
             return;
         }

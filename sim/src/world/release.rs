@@ -35,7 +35,7 @@
 //! runs a fleet through crashes, reboots and NAT expiries both ways).
 
 use super::{Role, Socket, World};
-use crate::tcp::TcpState;
+use crate::socket::SocketState;
 
 impl World {
     /// `c` may be over: judged at the end of this event.
@@ -60,7 +60,7 @@ impl World {
 
     fn is_over(&self, c: usize) -> bool {
         let Some(conn) = self.conns.get(c) else { return false };
-        let closed = conn.gone || conn.sock.state() == TcpState::Closed;
+        let closed = conn.gone || conn.sock.state() == SocketState::Closed;
         let quiet = !conn.app_alive || conn.app.poll_timeout().is_none();
         let current = conn.role == Role::Client && self.slots[conn.slot as usize].conn == Some(c);
         let kind = matches!(conn.sock, Socket::Tcp(_)) && !conn.role.is_proxy();

@@ -6,7 +6,8 @@
 //! or datagrams with bytes).
 
 use crate::quic::QuicSocket;
-use crate::tcp::{Keepalive, SocketEvent, TcpEndpoint, TcpState, TimerKind};
+use crate::socket::{SocketEvent, SocketState};
+use crate::tcp::{Keepalive, TcpEndpoint, TimerKind};
 use crate::time::Instant;
 use crate::tunnel::Tunnel;
 use std::time::Duration;
@@ -23,9 +24,9 @@ pub(super) enum Socket {
 
 impl Socket {
     #[inline]
-    pub(super) fn state(&self) -> TcpState {
+    pub(super) fn state(&self) -> SocketState {
         match self {
-            Socket::Tcp(t) => t.state(),
+            Socket::Tcp(t) => t.state().socket_state(),
             Socket::Quic(q) => q.state(),
             Socket::Tunnel(t) => t.state(),
         }

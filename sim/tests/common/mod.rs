@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use sim::app::{AppEvent, AppIo, Application};
-use sim::tcp::{Keepalive, SocketError};
+use sim::socket::SocketError;
+use sim::tcp::Keepalive;
 use sim::trace::{TraceEvent, TraceRecord};
 use sim::{Instant, Outcome, Side, World, WorldConfig};
 use std::cell::RefCell;

@@ -10,6 +10,7 @@ use super::reassembly::{Arrival, Reassembly};
 use super::rtt::RttEstimator;
 use super::{Keepalive, TcpConfig};
 use crate::packet::{Flags, Segment, SegmentKind};
+use crate::socket::{SocketError, SocketEvent, SocketState};
 use crate::time::Instant;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -34,59 +35,17 @@ pub enum TcpState {
     Closed,
 }
 
-/// Errors the application sees, named after the errno a socket reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketError {
-    /// `ETIMEDOUT`: retransmissions, keepalive or the user timeout gave up.
-    TimedOut,
-    /// `ECONNRESET`: a RST was accepted.
-    Reset,
-    /// `ECONNREFUSED`: the SYN was answered with RST.
-    Refused,
-}
-
-impl SocketError {
-    /// The errno's name (`ETIMEDOUT`, `ECONNRESET`, `ECONNREFUSED`), as a
-    /// Linux application would log it.
-    pub fn errno_name(self) -> &'static str {
+impl TcpState {
+    /// The transport-neutral state the world and applications see.
+    #[inline]
+    pub fn socket_state(self) -> SocketState {
         match self {
-            SocketError::TimedOut => "ETIMEDOUT",
-            SocketError::Reset => "ECONNRESET",
-            SocketError::Refused => "ECONNREFUSED",
+            TcpState::SynSent => SocketState::Connecting,
+            TcpState::Listen | TcpState::SynReceived => SocketState::Accepting,
+            TcpState::Established => SocketState::Open,
+            TcpState::Closed => SocketState::Closed,
         }
     }
-}
-
-/// What the endpoint tells its application. Offsets count bytes of the
-/// stream from its first byte (0), in the direction the event concerns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketEvent {
-    /// The handshake completed.
-    Connected,
-    /// In-order bytes of the peer's stream are now readable up to this offset.
-    Received {
-        /// Stream offset of the first byte not yet received in order.
-        up_to: u64,
-    },
-    /// The peer acknowledged our stream up to this offset.
-    Acked {
-        /// Stream offset of the first byte not yet acknowledged.
-        up_to: u64,
-    },
-    /// The peer's FIN arrived in order: no more bytes will come.
-    Eof,
-    /// A datagram tunnel only: the whole message ending at stream offset
-    /// `end` arrived; messages before it that have not are lost.
-    MessageArrived {
-        /// Stream offset just after the message's last byte.
-        end: u64,
-    },
-    /// The connection is dead.
-    Error(SocketError),
-    /// A server dropped a half-open connection after `tcp_synack_retries`
-    /// unanswered SYN-ACKs. The application never accepted it and hears
-    /// nothing; this is for traces.
-    HalfOpenDropped,
 }
 
 /// The endpoint's timers, for traces.
