@@ -74,7 +74,13 @@ fn main() {
     let strategies: Vec<_> = scenario.strategies.iter().collect();
     let mut section =
         runner::scenario_report(&scenario, &strategies, &runner::run_scenario(&scenario, &strategies, None, &|| {}), scenario.seeds);
-    section.strategies.push(harness::metrics::aggregate("two-strikes-30s", "custom", scenario.horizon, &runs));
+    section.strategies.push(harness::metrics::aggregate(
+        "two-strikes-30s",
+        "custom",
+        harness::strategy::TransportKind::Tcp,
+        scenario.horizon,
+        &runs,
+    ));
     report.scenarios.push(section);
     print!("{}", reports::render::table(&report));
     let two = report.scenarios[0].strategies.last().expect("ours");

@@ -78,9 +78,19 @@ fn main() {
             harness::summary::RunSummary::of(&r)
         })
         .collect();
-    let app = scenario.strategies.iter().find(|s| s.kind == "app_ping").expect("the scenario's app_ping");
+    let app = scenario
+        .strategies
+        .iter()
+        .find(|s| matches!(s.kind, harness::strategy::StrategyKind::AppPing { .. }))
+        .expect("the scenario's app_ping");
     let event = runner::run_scenario(&scenario, &[app], None, &|| {});
     let mut section = runner::scenario_report(&scenario, &[app], &event, scenario.seeds);
-    section.strategies.push(harness::metrics::aggregate("my-tokio-keepalive (live)", "live", scenario.horizon, &runs));
+    section.strategies.push(harness::metrics::aggregate(
+        "my-tokio-keepalive (live)",
+        "live",
+        harness::strategy::TransportKind::Tcp,
+        scenario.horizon,
+        &runs,
+    ));
     print!("{}", reports::render::table(&reports::Report { scenarios: vec![section], ..Default::default() }));
 }

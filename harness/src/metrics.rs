@@ -5,6 +5,7 @@
 //! they were computed (one process, shards merged, any `--jobs`).
 
 use crate::session::RequestCounts;
+use crate::strategy::TransportKind;
 use crate::summary::{RunSummary, SideOutcome};
 use reports::model::{round_ms, Latency, RequestsReport, SessionReport, SideReport, StrategyReport};
 use sim::oracle::Condition;
@@ -16,9 +17,9 @@ use std::time::Duration;
 /// connections (a run of 100 connections can detect 100 breaks); rates are
 /// per connection-hour. The runs must be in seed order: sums of floats
 /// depend on it, and reports must not. With every figure's 95 % interval.
-pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
-    let mut report = figures(name, kind, horizon, runs);
-    let (ci95, server_ci95) = crate::confidence::ci95(runs, horizon, kind == "quic");
+pub fn aggregate(name: &str, kind: &str, transport: TransportKind, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
+    let mut report = figures(name, kind, transport, horizon, runs);
+    let (ci95, server_ci95) = crate::confidence::ci95(runs, horizon, transport == TransportKind::Quic);
     report.ci95 = ci95;
     report.server.ci95 = server_ci95;
     report
@@ -26,7 +27,7 @@ pub fn aggregate(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary])
 
 /// [`aggregate`] without the intervals: the figures alone (what a
 /// bootstrap resample of `kasim diff` needs, two thousand times over).
-pub fn figures(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
+pub fn figures(name: &str, kind: &str, transport: TransportKind, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
     let side_report = |side: Side| {
         let mut r = SideReport::default();
         for c in Condition::ALL {
@@ -71,7 +72,7 @@ pub fn figures(name: &str, kind: &str, horizon: Duration, runs: &[RunSummary]) -
         keepalive_packets_per_hour: per_hour(packets),
         keepalive_bytes_per_hour: per_hour(bytes),
         session: session_report(horizon, runs),
-        idle_closes: (kind == "quic").then(|| runs.iter().map(|r| u64::from(r.idle_closes)).sum()),
+        idle_closes: (transport == TransportKind::Quic).then(|| runs.iter().map(|r| u64::from(r.idle_closes)).sum()),
         ci95: Default::default(),
         per_seed: None,
         engine: None,

@@ -10,7 +10,7 @@ use crate::metrics;
 use crate::record::{DerivedFault, Probes, RunRecord};
 use crate::scenario::{FaultKind, FaultWhen, Reconnect, ReconnectMode, Scenario, MAX_OCCURRENCES};
 use crate::session::{Reconnector, RequestBook};
-use crate::strategy::{Strategy, StrategySpec, Transport};
+use crate::strategy::{Strategy, StrategyKind, StrategySpec, Transport};
 use crate::summary::RunSummary;
 use rayon::prelude::*;
 use reports::model::{ScenarioReport, StrategyReport};
@@ -275,7 +275,7 @@ pub fn finish(scenario: &Scenario, seed: u64, (world, faults, probes): (World, V
 
 /// Aggregate the runs of one declared strategy into the contract's figures.
 pub fn aggregate(strategy: &StrategySpec, horizon: Duration, runs: &[RunSummary]) -> StrategyReport {
-    metrics::aggregate(&strategy.name, strategy.kind, horizon, runs)
+    metrics::aggregate(&strategy.name, strategy.kind_name(), strategy.transport().kind(), horizon, runs)
 }
 
 /// A rough count of the events one run of `scenario` with `strategy` makes
@@ -292,22 +292,12 @@ pub fn estimated_events(scenario: &Scenario, strategy: &StrategySpec) -> f64 {
     let traffic = traffic_events(scenario);
     let horizon = scenario.horizon.as_secs_f64();
     // The shortest period the strategy names: its heartbeat.
-    let period = [
-        "interval",
-        "idle",
-        "keep_alive",
-        "heartbeat",
-        "time",
-        "persistent_keepalive",
-        "keep_alive_interval",
-        "net_ticktime",
-        "tcp_keepalive",
-    ]
-    .iter()
-    .filter(|k| strategy.params.contains_key(*k))
-    .map(|k| strategy.duration(k).as_secs_f64())
-    .filter(|p| *p > 0.0)
-    .fold(f64::INFINITY, f64::min);
+    let period = match strategy.kind {
+        // Its probes, once it probes, come every `interval`.
+        StrategyKind::TcpKeepalive { keepalive, .. } => Some(keepalive.idle.min(keepalive.interval)),
+        ref kind => kind.quiet_period().map(|(p, _)| p),
+    }
+    .map_or(f64::INFINITY, |p| p.as_secs_f64());
     let heartbeats = if period.is_finite() { horizon / period.max(1e-3) * 4.0 } else { 0.0 };
     let attempts = match (scenario.reconnect_policy(), scenario.faults.first()) {
         (r, Some(_)) if r.mode != crate::scenario::ReconnectMode::Off => {

@@ -32,7 +32,7 @@ use crate::check;
 use crate::metrics;
 use crate::runner;
 use crate::scenario::{Metric, Op, Scenario};
-use crate::strategy::{ParamSpec, ParamType, StrategySpec, KINDS};
+use crate::strategy::{KindSpec, ParamSpec, ParamType, StrategyKind, StrategySpec};
 use crate::summary::{RunSummary, SideOutcome};
 use crate::units;
 use rayon::prelude::*;
@@ -198,9 +198,9 @@ impl Constraint {
 }
 
 /// Parse `PARAM=FROM..TO/STEP` or `PARAM=A,B,C` for a parameter of `kind`.
-pub fn parse_vary(kind: &str, spec: &str) -> Result<Axis, TuneError> {
+pub fn parse_vary(kind_spec: &KindSpec, spec: &str) -> Result<Axis, TuneError> {
     let err = |message: String| TuneError::Vary { spec: spec.to_string(), message };
-    let kind_spec = KINDS.iter().find(|k| k.kind == kind).ok_or_else(|| err(format!("unknown kind {kind}")))?;
+    let kind = kind_spec.kind;
     let (name, values) = spec.split_once('=').ok_or_else(|| err("allowed: PARAM=FROM..TO/STEP or PARAM=A,B,C".into()))?;
     let name = name.trim();
     let Some(p) = kind_spec.params.iter().find(|p| p.name == name) else {
@@ -331,7 +331,11 @@ impl Plan {
         }
         let mut axes: Vec<Axis> = Vec::new();
         for v in vary {
-            let axis = parse_vary(strategy.kind, v)?;
+            let axis = parse_vary(strategy.kind.spec(), v)?;
+            // Each value parses as its parameter (so every point's strategy does).
+            for value in &axis.values {
+                strategy.with_param(axis.param, value.clone()).map_err(|e| TuneError::Vary { spec: v.clone(), message: e.to_string() })?;
+            }
             if axes.iter().any(|a| a.param == axis.param) {
                 return Err(TuneError::Vary { spec: v.clone(), message: format!("{} is already varied", axis.param) });
             }
@@ -374,7 +378,7 @@ impl Plan {
     pub fn spec_at(&self, values: &[String]) -> StrategySpec {
         let mut spec = self.strategy.clone();
         for (axis, v) in self.axes.iter().zip(values) {
-            spec.params.insert(axis.param, v.clone());
+            spec = spec.with_param(axis.param, v.clone()).expect("Plan::new checked that every axis value parses");
         }
         spec
     }
@@ -455,7 +459,7 @@ pub fn tune(scenario: &Scenario, plan: &Plan, progress: &(dyn Fn() + Sync)) -> T
         .into_iter()
         .enumerate()
         .map(|(i, values)| {
-            let report = metrics::aggregate(&specs[i].name, specs[i].kind, scenario.horizon, &runs[i]);
+            let report = metrics::aggregate(&specs[i].name, specs[i].kind_name(), specs[i].transport().kind(), scenario.horizon, &runs[i]);
             let feasible = dropped[i].is_none() && plan.constraints.iter().all(|c| c.holds(&report));
             Point { values, seeds: runs[i].len(), dropped: dropped[i].take(), feasible, pareto: false, report }
         })
@@ -513,7 +517,7 @@ fn prune(scenario: &Scenario, plan: &Plan, specs: &[StrategySpec], runs: &[Vec<R
             dropped[i] = Some(format!("breaks {} already at {} seeds", c.text, runs[i].len()));
             continue;
         }
-        let report = metrics::aggregate(&specs[i].name, specs[i].kind, scenario.horizon, &runs[i]);
+        let report = metrics::aggregate(&specs[i].name, specs[i].kind_name(), specs[i].transport().kind(), scenario.horizon, &runs[i]);
         if plan.constraints.iter().all(|c| c.holds(&report)) {
             if let Some(v) = plan.minimize.value(&report) {
                 looks_feasible.push((i, v));
@@ -622,7 +626,7 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     // A keepalive idle against a NAT: the kernel fires it late, by up to its wheel level's
     // granularity. Said of each point it names, right after the point (issue 29: the
     // recommendation's 330 s figures read as if they were the cheaper 6m point's).
-    let idle = plan.axes.iter().position(|a| a.param == "idle" && plan.strategy.kind == "tcp_keepalive");
+    let idle = plan.axes.iter().position(|a| a.param == "idle" && matches!(plan.strategy.kind, StrategyKind::TcpKeepalive { .. }));
     // The box of the path that forgets soonest is the one the keepalive must beat.
     let soonest = scenario.nats().min_by_key(|(_, n)| n.idle_timeout);
     let wheel = |q: &Point| match (idle, soonest) {
@@ -701,20 +705,23 @@ mod tests {
 
     #[test]
     fn ranges_and_lists() {
-        let a = parse_vary("tcp_keepalive", "idle=60s..600s/30s").unwrap();
+        let a = parse_vary(KindSpec::named("tcp_keepalive").unwrap(), "idle=60s..600s/30s").unwrap();
         assert_eq!(a.values.len(), 19); // (600 - 60) / 30 + 1
         assert_eq!((a.values[0].as_str(), a.values[9].as_str(), a.values[18].as_str()), ("1m", "330s", "10m"));
-        let c = parse_vary("tcp_keepalive", "count=3,5,9").unwrap();
+        let c = parse_vary(KindSpec::named("tcp_keepalive").unwrap(), "count=3,5,9").unwrap();
         assert_eq!(c.values, ["3", "5", "9"]);
         // A step that does not land on TO stops below it.
-        assert_eq!(parse_vary("tcp_keepalive", "count=1..10/4").unwrap().values, ["1", "5", "9"]);
-        assert_eq!(parse_vary("phi_accrual", "threshold=0.1..0.3/0.1").unwrap().values, ["0.1", "0.2", "0.3"]);
-        assert_eq!(parse_vary("app_ping", "liveness=pong,ack_progress").unwrap().values, ["pong", "ack_progress"]);
+        assert_eq!(parse_vary(KindSpec::named("tcp_keepalive").unwrap(), "count=1..10/4").unwrap().values, ["1", "5", "9"]);
+        assert_eq!(parse_vary(KindSpec::named("phi_accrual").unwrap(), "threshold=0.1..0.3/0.1").unwrap().values, ["0.1", "0.2", "0.3"]);
+        assert_eq!(
+            parse_vary(KindSpec::named("app_ping").unwrap(), "liveness=pong,ack_progress").unwrap().values,
+            ["pong", "ack_progress"]
+        );
     }
 
     #[test]
     fn bad_specs_name_the_parameter_and_what_is_allowed() {
-        let msg = |s: &str| parse_vary("tcp_keepalive", s).unwrap_err().to_string();
+        let msg = |s: &str| parse_vary(KindSpec::named("tcp_keepalive").unwrap(), s).unwrap_err().to_string();
         assert!(msg("idel=60s..90s/30s").contains("allowed: idle, interval, count, user_timeout"), "{}", msg("idel=1s"));
         assert!(msg("idle=600s..60s/30s").contains("FROM <= TO"));
         assert!(msg("idle=60s..600s").contains("needs a step"));

@@ -303,7 +303,7 @@ impl Experiment {
                     })
                     .collect()
             });
-            report.strategies.push(harness::metrics::aggregate(&y.name, "custom", s.horizon, &summaries));
+            report.strategies.push(harness::metrics::aggregate(&y.name, "custom", y.transport.kind(), s.horizon, &summaries));
             runs.push(summaries);
         }
         for (st, r) in report.strategies.iter().zip(&runs) {

@@ -24,8 +24,8 @@ fn pace(kind: &str) -> Option<&'static str> {
 }
 
 fn sweep(st: &StrategySpec) -> Option<String> {
-    let param = pace(st.kind)?;
-    let base = parse_duration(st.params.get(param)?).ok()?;
+    let param = pace(st.kind_name())?;
+    let base = parse_duration(st.params().get(param)?).ok()?;
     if base.is_zero() {
         return None;
     }

@@ -22,8 +22,8 @@ fn latency(o: SideOutcome) -> f64 {
 
 fn cross_check(file: &str) {
     let s = harness::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(file)).unwrap();
-    let app = s.strategies.iter().find(|st| st.kind == "app_ping").unwrap();
-    let tokio = s.strategies.iter().find(|st| st.kind == "live_ping").unwrap();
+    let app = s.strategies.iter().find(|st| st.kind_name() == "app_ping").unwrap();
+    let tokio = s.strategies.iter().find(|st| st.kind_name() == "live_ping").unwrap();
     let cfg = LiveConfig::default();
     // One-way link latency: both access links' delays.
     let link = (s.client_link.up.delay + s.server_link.up.delay).as_secs_f64();
@@ -72,7 +72,7 @@ impl live::LiveStrategy for Chatty {
 fn a_traced_live_run_keeps_the_users_log_lines_at_their_simulated_time() {
     use sim::trace::{FaultEvent, TraceEvent};
     let s = harness::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/live-server-vanish.toml")).unwrap();
-    let tokio = s.strategies.iter().find(|st| st.kind == "live_ping").unwrap();
+    let tokio = s.strategies.iter().find(|st| st.kind_name() == "live_ping").unwrap();
     let strategy = Rc::new(Chatty(TokioPing { interval: Duration::from_secs(60), timeout: Duration::from_secs(10) }));
     let cfg = LiveConfig { trace: true, ..LiveConfig::default() };
     let r = live::run(&s, strategy, tokio.detection_window(), 0, cfg).unwrap();

@@ -60,7 +60,7 @@ fn each_os_keepalive_defaults_reach_a_strategy_that_leaves_them_out() {
     assert_eq!(latency_ms("android"), 4_275_000);
     assert_eq!(latency_ms("linux"), 4_275_000);
     let s = vanish("windows", "[\"client\"]");
-    assert_eq!((s.strategies[0].params["idle"].as_str(), s.strategies[0].params["interval"].as_str()), ("7200s", "1s"));
+    assert_eq!((s.strategies[0].params()["idle"].as_str(), s.strategies[0].params()["interval"].as_str()), ("7200s", "1s"));
 }
 
 /// A strategy on both sides whose OSes disagree must write the key; a
@@ -81,7 +81,7 @@ fn a_strategy_on_two_stacks_with_different_defaults_must_say_which() {
     );
     // idle is the same on both (2 h); interval and count differ: written, it parses.
     let ok = parse(Path::new("two.toml"), &src("windows", "interval = \"5s\"\ncount = 3\n")).unwrap();
-    assert_eq!((ok.strategies[0].params["idle"].as_str(), ok.strategies[0].params["count"].as_str()), ("7200s", "3"));
+    assert_eq!((ok.strategies[0].params()["idle"].as_str(), ok.strategies[0].params()["count"].as_str()), ("7200s", "3"));
     let err = parse(Path::new("bad.toml"), &src("beos", "")).unwrap_err().to_string();
     assert!(
         err.contains("`client.os`: \"beos\" is not an operating system; allowed: \"linux\", \"android\", \"windows\", \"macos\", \"ios\""),

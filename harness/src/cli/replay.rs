@@ -218,7 +218,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
                 s.name,
                 s.path.display(),
                 strategy.name,
-                strategy.kind,
+                strategy.kind_name(),
                 args.seed
             );
             if let Some((at, held)) = r.outcome.stopped {

@@ -9,7 +9,7 @@ use crate::check::{self, Checked};
 use crate::runner;
 use crate::scenario::Scenario;
 use crate::shard::{self, Partial, PartialScenario, PartialStrategy, Shard};
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec};
 use crate::summary::RunSummary;
 use reports::model::Report;
 use reports::plot_input::RunTimeline;
@@ -125,7 +125,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
                 pool.install(|| runner::run_jobs(s, &strategies, &jobs, &tick))
             }
             Engine::Live => {
-                strategies.retain(|st| st.kind.starts_with("live_"));
+                strategies.retain(|st| matches!(st.kind, StrategyKind::LivePing { .. }));
                 pool.install(|| run_live(s, &strategies, args, &tick))?
             }
         };
@@ -180,8 +180,8 @@ fn run_live(
             seeds
                 .par_iter()
                 .map(|&seed| {
-                    let strategy =
-                        live::from_spec(st).ok_or_else(|| CliError::Live(format!("{}: {} has no live implementation", s.name, st.kind)))?;
+                    let strategy = live::from_spec(st)
+                        .ok_or_else(|| CliError::Live(format!("{}: {} has no live implementation", s.name, st.kind_name())))?;
                     let r = live::run(s, strategy, st.detection_window(), seed, cfg).map_err(|e| CliError::Live(e.to_string()));
                     tick();
                     r.map(|r| RunSummary::of(&r))

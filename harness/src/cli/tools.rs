@@ -87,7 +87,7 @@ pub fn list(args: &ListArgs) -> Result<ExitCode, CliError> {
         let _ = writeln!(out, "  {:<NAME_COLUMN$} strategies: {}", "", names.join(", "));
     }
     // Files named on the command line: only the kinds they use (the catalogue: every kind).
-    let used: Vec<&str> = scenarios.iter().flat_map(|s| s.strategies.iter().map(|st| st.kind)).collect();
+    let used: Vec<&str> = scenarios.iter().flat_map(|s| s.strategies.iter().map(|st| st.kind_name())).collect();
     let kinds: Vec<_> = KINDS.iter().filter(|k| args.paths.is_empty() || used.contains(&k.kind)).collect();
     if args.paths.is_empty() {
         out.push_str("\nStrategy kinds (parameter = default):\n");

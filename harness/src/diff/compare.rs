@@ -14,6 +14,7 @@ use crate::check;
 use crate::confidence::Interval;
 use crate::metrics;
 use crate::scenario::Metric;
+use crate::strategy::TransportKind;
 use crate::summary::RunSummary;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -94,6 +95,8 @@ pub struct Arm<'a> {
     pub name: &'a str,
     /// Its kind.
     pub kind: &'a str,
+    /// What its connections ran over.
+    pub transport: TransportKind,
     /// Its runs, in seed order.
     pub runs: &'a [RunSummary],
 }
@@ -116,8 +119,8 @@ pub fn paired(
             let mut rng = ChaCha8Rng::seed_from_u64(b as u64);
             let picks: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
             let take = |runs: &[RunSummary]| picks.iter().map(|&i| runs[i].clone()).collect::<Vec<_>>();
-            let a = metrics::figures(base.name, base.kind, horizon, &take(base.runs));
-            let z = metrics::figures(new.name, new.kind, horizon, &take(new.runs));
+            let a = metrics::figures(base.name, base.kind, base.transport, horizon, &take(base.runs));
+            let z = metrics::figures(new.name, new.kind, new.transport, horizon, &take(new.runs));
             metrics.iter().map(|&(m, side, _)| Some(check::value(&z, m, side)? - check::value(&a, m, side)?)).collect()
         })
         .collect();
@@ -151,7 +154,7 @@ pub const MIN_PAIRED_SEEDS: usize = 6;
 /// `[−3.69, 3.69]` at 95 %, not `[0, 0]`.
 pub fn discordant(base: &Arm<'_>, new: &Arm<'_>, horizon: Duration, metric: Metric, side: Option<Side>, level: f64) -> Interval {
     let count = |arm: &Arm<'_>, i: usize| {
-        let one = metrics::figures(arm.name, arm.kind, horizon, std::slice::from_ref(&arm.runs[i]));
+        let one = metrics::figures(arm.name, arm.kind, arm.transport, horizon, std::slice::from_ref(&arm.runs[i]));
         check::value(&one, metric, side).unwrap_or(0.0)
     };
     let (mut more, mut fewer) = (0.0, 0.0);

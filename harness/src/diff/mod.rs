@@ -18,6 +18,7 @@ pub mod render;
 
 use crate::check;
 use crate::confidence::{Interval, REPORT_LEVEL};
+use crate::strategy::{KindSpec, TransportKind};
 use crate::summary::RunSummary;
 use compare::{Arm, DiffVerdict};
 use keys::KeyChange;
@@ -362,7 +363,10 @@ fn strategies(
     };
     let arms = match (&ra, &rb) {
         (Some(x), Some(y)) => {
-            Some((Arm { name: &base.name, kind: &base.kind, runs: x }, Arm { name: &new.name, kind: &new.kind, runs: y }))
+            // A kind not in the table (a strategy made in code) ran over TCP.
+            let transport = |kind: &str| KindSpec::named(kind).map_or(TransportKind::Tcp, |k| k.transport);
+            let base_arm = Arm { name: &base.name, kind: &base.kind, transport: transport(&base.kind), runs: x };
+            Some((base_arm, Arm { name: &new.name, kind: &new.kind, transport: transport(&new.kind), runs: y }))
         }
         _ => None,
     };

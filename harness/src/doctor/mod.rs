@@ -15,7 +15,7 @@ mod proxy;
 
 use crate::runner;
 use crate::scenario::Scenario;
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec};
 use crate::summary::RunSummary;
 use crate::units::format_duration;
 use serde::Serialize;
@@ -52,28 +52,9 @@ pub struct Finding {
     pub replay: Option<String>,
 }
 
-/// The longest a strategy stays quiet on an idle connection: a kernel
-/// keepalive's `idle` (its `interval` only spaces unanswered probes), else
-/// the shortest period it names (a ping's interval, a heartbeat); `None`
-/// for a strategy that sends nothing of its own (`none`, a period of 0).
-pub fn quiet_period(st: &StrategySpec) -> Option<(Duration, &'static str)> {
-    const PERIODS: [&str; 8] =
-        ["interval", "keep_alive", "heartbeat", "time", "persistent_keepalive", "keep_alive_interval", "net_ticktime", "tcp_keepalive"];
-    if st.params.contains_key("idle") {
-        let idle = st.duration("idle");
-        return (!idle.is_zero()).then_some((idle, "idle"));
-    }
-    PERIODS
-        .iter()
-        .filter(|k| st.params.contains_key(*k))
-        .map(|k| (st.duration(k), *k))
-        .filter(|(d, _)| !d.is_zero())
-        .min_by_key(|(d, _)| *d)
-}
-
 /// Strategies whose connection is a UDP flow through the NAT.
 fn over_udp(st: &StrategySpec) -> bool {
-    matches!(st.kind, "quic" | "udp_keepalive")
+    st.transport() != crate::strategy::Transport::Tcp
 }
 
 fn seconds(d: Duration) -> String {
@@ -100,7 +81,8 @@ fn first_showing<'a>(
 /// Every finding of one scenario, its strategies run over `seeds` seeds.
 pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     // A real program has no model to run; its twin (if the file has one) speaks for it.
-    let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| !st.kind.starts_with("live_") && st.kind != "program").collect();
+    let strategies: Vec<&StrategySpec> =
+        s.strategies.iter().filter(|st| !matches!(st.kind, StrategyKind::LivePing { .. } | StrategyKind::Program { .. })).collect();
     let runs = runner::run_scenario(s, &strategies, seeds, &|| {});
     let n = runs.first().map_or(0, Vec::len);
     let mut out = Vec::new();
@@ -126,7 +108,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     let the = |k: usize| if s.chained { s.box_name(k) } else { "the NAT".to_string() };
     for &(k, nat) in &nats {
         for (st, runs) in strategies.iter().zip(&runs) {
-            let quiet = quiet_period(st);
+            let quiet = st.kind.quiet_period();
             // A one-way keepalive never lets a UDP flow reach its stream timer.
             let (timeout, flow) = if over_udp(st) {
                 (
@@ -145,7 +127,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             let os = if st.sides.contains(&sim::Side::Client) { s.client_os } else { s.server_os };
             let timers = os.map_or(s.tcp.timers, |o| o.tcp_config(&s.tcp).timers);
             let late = match quiet {
-                Some((q, "idle")) if st.kind == "tcp_keepalive" => timers.granularity(q),
+                Some((q, "idle")) if matches!(st.kind, StrategyKind::TcpKeepalive { .. }) => timers.granularity(q),
                 _ => Duration::ZERO,
             };
             let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);

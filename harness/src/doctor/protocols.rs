@@ -6,7 +6,7 @@
 
 use super::{evidence, first_showing, seconds};
 use crate::scenario::Scenario;
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec};
 use crate::summary::RunSummary;
 
 /// Did a run's `side` declare a healthy connection dead?
@@ -26,14 +26,12 @@ pub(super) fn grpc_pings_too_often(
 ) {
     use crate::strategy::GrpcServer;
     for (st, runs) in strategies.iter().zip(runs) {
-        let time = st.duration("time");
-        let idle_pings = st.params.get("permit_without_calls").is_some_and(|v| v == "true");
-        if st.kind != "grpc" || time.is_zero() || !idle_pings || !st.sides.contains(&sim::Side::Server) {
+        let StrategyKind::Grpc { time, permit_without_calls: true, min_time, permit_without_stream, .. } = st.kind else { continue };
+        if time.is_zero() || !st.sides.contains(&sim::Side::Server) {
             continue;
         }
-        let without_stream = st.params.get("permit_without_stream").is_some_and(|v| v == "true");
-        let (spacing, why) = match without_stream {
-            true => (st.duration("min_time"), "(its min_time)"),
+        let (spacing, why) = match permit_without_stream {
+            true => (min_time, "(its min_time)"),
             false => (GrpcServer::NO_STREAM_MIN, "(with no active stream, as permit_without_stream is off)"),
         };
         if time >= spacing {
@@ -92,8 +90,8 @@ pub(super) fn herd_without_jitter(
 
 /// Is `st` an MQTT client whose grace (K to 1.5 × K) holds `timeout`?
 pub(super) fn inside_grace(st: &StrategySpec, timeout: std::time::Duration) -> bool {
-    let k = st.duration("keep_alive");
-    st.kind == "mqtt" && st.sides.contains(&sim::Side::Client) && !k.is_zero() && k < timeout && timeout <= k * 3 / 2
+    let StrategyKind::Mqtt { keep_alive: k } = st.kind else { return false };
+    st.sides.contains(&sim::Side::Client) && !k.is_zero() && k < timeout && timeout <= k * 3 / 2
 }
 
 /// `mqtt-box-inside-grace`: MQTT holds a client alive until 1.5 × its Keep
@@ -117,10 +115,7 @@ pub(super) fn mqtt_box_inside_grace(
     let proxy = s.proxy().and_then(|p| p.forwards_for()).map(|t| (proxy_at, t, false));
     let boxes: Vec<(usize, std::time::Duration, bool)> = nats.chain(proxy).collect();
     for (st, runs) in strategies.iter().zip(runs) {
-        if st.kind != "mqtt" {
-            continue;
-        }
-        let k = st.duration("keep_alive");
+        let StrategyKind::Mqtt { keep_alive: k } = st.kind else { continue };
         let grace = k * 3 / 2;
         for &(at, timeout, nat) in &boxes {
             if !inside_grace(st, timeout) {

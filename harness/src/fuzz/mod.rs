@@ -303,7 +303,7 @@ fn run_briefly(scenario: &crate::scenario::Scenario, budget: u64, stats: &mut Fu
         // Finished within the budget: the rest of the pipeline, to the report.
         let record = runner::finish(scenario, scenario.base_seed, (world, faults, probes));
         let summary = crate::summary::RunSummary::of(&record);
-        let _ = crate::metrics::aggregate(&strategy.name, strategy.kind, scenario.horizon, &[summary]);
+        let _ = crate::metrics::aggregate(&strategy.name, strategy.kind_name(), strategy.transport().kind(), scenario.horizon, &[summary]);
     }
 }
 

@@ -94,6 +94,10 @@ pub enum NetnsError {
         /// Its last stderr lines.
         tail: String,
     },
+    /// A program strategy's `declare` is not a regular expression (the
+    /// scenario's check refuses one; this is for a strategy made in code).
+    #[error("the program strategy's `declare` is not a regular expression: {0}")]
+    Declare(#[from] regex::Error),
     /// The server program never listened.
     #[error("the server program did not listen on port {PORT} within {}s", LISTEN_WAIT.as_secs())]
     NoListener,
@@ -114,8 +118,12 @@ pub enum NetnsError {
 pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> {
     let mut parts = Vec::new();
     if matches!(strategy.transport(), crate::strategy::Transport::Quic(_) | crate::strategy::Transport::Tunnel(_)) {
-        parts.push(format!("strategy kind {} (not yet: QUIC and datagram tunnels; allowed: program and the TCP kinds)", strategy.kind));
+        parts.push(format!(
+            "strategy kind {} (not yet: QUIC and datagram tunnels; allowed: program and the TCP kinds)",
+            strategy.kind_name()
+        ));
     }
+    let program = matches!(strategy.kind, crate::strategy::StrategyKind::Program { .. });
     if scenario.proxy().is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
     }
@@ -128,10 +136,10 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
             parts.push(format!("[{key}] os = \"{}\" (real hosts here run Linux; allowed: linux, android)", os.name()));
         }
     }
-    if strategy.kind == "program" && scenario.sessions() {
+    if program && scenario.sessions() {
         parts.push("sessions with a program strategy ([client.reconnect], request timeouts: kasim cannot see a program's requests)".into());
     }
-    if strategy.kind == "program" && !scenario.traffic.is_empty() {
+    if program && !scenario.traffic.is_empty() {
         parts.push("[[traffic]] with a program strategy (the program owns its stream)".into());
     }
     if scenario.connections > 1 {
@@ -140,7 +148,7 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if scenario.clients > MAX_CLIENTS {
         parts.push(format!("[client] count {} (allowed: at most {MAX_CLIENTS} client hosts)", scenario.clients));
     }
-    if strategy.kind == "program" && (scenario.client_idle_timeout.is_some() || scenario.server_idle_timeout.is_some()) {
+    if program && (scenario.client_idle_timeout.is_some() || scenario.server_idle_timeout.is_some()) {
         parts.push("[client.app]/[server.app] idle_timeout with a program strategy (the program has its own)".into());
     }
     if scenario.accept.is_some() {

@@ -4,7 +4,7 @@
 
 use super::{agent, NetnsConfig, NetnsError, PORT};
 use crate::scenario::Scenario;
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec};
 use sim::packet::addr;
 
 /// What runs in the hosts, with placeholders filled in.
@@ -38,18 +38,17 @@ impl Programs {
             argv
         };
         let agent_server = || agent("server", PORT.to_string(), 0);
-        if strategy.kind == "program" {
-            let client = strategy.argv("client").unwrap_or_default();
-            let server = strategy.argv("server").map(|s| fill(&s, 0));
+        if let StrategyKind::Program { client, server, declare, env } = &strategy.kind {
+            let server = server.as_ref().map(|s| fill(s, 0));
             let text = match server {
                 Some(_) => None,
                 None => Some(scenario_text(scenario)?),
             };
             return Ok(Programs {
-                client: (0..scenario.clients).map(|i| fill(&client, i)).collect(),
+                client: (0..scenario.clients).map(|i| fill(client, i)).collect(),
                 server: server.unwrap_or_else(agent_server),
-                env: strategy.env("env"),
-                declare: strategy.params.get("declare").filter(|d| !d.is_empty()).and_then(|d| regex::Regex::new(d).ok()),
+                env: env.clone(),
+                declare: declare.as_deref().map(regex::Regex::new).transpose()?,
                 agent_input: text,
             });
         }

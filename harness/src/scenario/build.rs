@@ -6,7 +6,7 @@ use super::raw::*;
 use super::sessions::{accept_queue, reconnect};
 use super::*;
 use crate::source::{Ctx, ScenarioError};
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec, Transport};
 use crate::units::{self, RandomTime};
 use sim::tcp::TcpConfig;
 use sim::timer::TimerModel;
@@ -120,13 +120,14 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         }
         // QUIC runs end to end over UDP: no TCP proxy to cross, no TCP listen queue.
         let proxy = middleboxes.iter().find(|m| matches!(m, Middlebox::Proxy(_)));
-        let clash = match (spec.kind, proxy, &accept) {
-            ("quic" | "udp_keepalive", Some(_), _) => Some(if chained {
+        let datagrams = spec.transport() != Transport::Tcp;
+        let clash = match (datagrams, proxy, &accept) {
+            (true, Some(_), _) => Some(if chained {
                 "the chain's proxy terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
             } else {
                 "[proxy] terminates TCP; a quic or udp_keepalive strategy needs a topology without it"
             }),
-            ("quic" | "udp_keepalive", _, Some(_)) => {
+            (true, _, Some(_)) => {
                 Some("[server.app] backlog is TCP's listen queue; a quic or udp_keepalive strategy needs a topology without it")
             }
             _ => None,
@@ -137,7 +138,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         // A tunnel hands a message to the link as all its datagrams at once
         // (there is no send window to pace it): keep messages to what a
         // tunnel's application would send in one go.
-        if spec.kind == "udp_keepalive" {
+        if matches!(spec.kind, StrategyKind::UdpKeepalive { .. }) {
             if let Some((t, _)) = traffic.iter().enumerate().find(|(_, t)| t.size.max(t.reply) > MAX_TUNNEL_MESSAGE) {
                 return Err(ctx.error(
                     table.get("kind").map(|v| v.span()),

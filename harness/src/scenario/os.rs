@@ -6,7 +6,7 @@
 
 use super::raw::S;
 use crate::source::{Ctx, ScenarioError};
-use crate::strategy::StrategySpec;
+use crate::strategy::{StrategyKind, StrategySpec};
 use sim::tcp::Os;
 use sim::Side;
 use std::collections::BTreeMap;
@@ -34,7 +34,7 @@ pub(super) fn keepalive_defaults(
     spec: &mut StrategySpec,
     os: [Option<Os>; 2],
 ) -> Result<(), ScenarioError> {
-    if spec.kind != "tcp_keepalive" || os.iter().all(Option::is_none) {
+    if !matches!(spec.kind, StrategyKind::TcpKeepalive { .. }) || os.iter().all(Option::is_none) {
         return Ok(());
     }
     let of = |side: Side| os[side.index()].unwrap_or(Os::Linux);
@@ -65,7 +65,9 @@ pub(super) fn keepalive_defaults(
             }
         }
         if let Some((_, v)) = values.into_iter().next() {
-            spec.params.insert(k, v);
+            *spec = spec
+                .with_param(k, v)
+                .map_err(|e| ctx.error(table.get("kind").map(|v| v.span()), format!("strategy[{i}].{k}"), e.to_string()))?;
         }
     }
     Ok(())

@@ -115,13 +115,6 @@ pub(crate) fn parse_spec(
         let value = check_param(p, v.get_ref()).map_err(|m| ctx.error(Some(v.span()), key(k), m))?;
         params.insert(p.name, value);
     }
-    if kind.kind == "app_ping" {
-        let interval = units::parse_duration(&params["interval"]).unwrap_or_default();
-        let timeout = units::parse_duration(&params["timeout"]).unwrap_or_default();
-        if interval.is_zero() || timeout.is_zero() {
-            return Err(ctx.error(Some(kind_span), key("interval"), "app_ping needs an interval and a timeout greater than zero"));
-        }
-    }
     if kind.kind == "program" && params["client"].is_empty() {
         return Err(ctx.error(
             Some(kind_span),
@@ -129,7 +122,9 @@ pub(crate) fn parse_spec(
             "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"]",
         ));
     }
-    Ok(StrategySpec { name: name.to_string(), kind: kind.kind, sides, params })
+    // Every value was checked against its type above, so this parses; if it
+    // did not, the error names the parameter rather than running a default.
+    StrategySpec::new(name.to_string(), kind.kind, sides, params).map_err(|e| ctx.error(Some(kind_span), key(e.key), e.to_string()))
 }
 
 /// Validate one parameter value; return it in canonical string form.

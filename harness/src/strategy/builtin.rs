@@ -44,13 +44,19 @@ pub enum Liveness {
 }
 
 impl Liveness {
+    /// Every choice, in the order `kasim list` and the schema show them.
+    pub const ALL: [Liveness; 3] = [Liveness::Pong, Liveness::AnyBytes, Liveness::AckProgress];
+    /// Their names in scenario files, in that order.
+    pub const NAMES: [&'static str; 3] = ["pong", "any_bytes", "ack_progress"];
+
+    /// The choice named `name` in a scenario file.
+    pub fn named(name: &str) -> Option<Liveness> {
+        Liveness::ALL.into_iter().find(|l| l.name() == name)
+    }
+
     /// The choice's name in scenario files (`liveness = "pong"`, …).
     pub fn name(self) -> &'static str {
-        match self {
-            Liveness::Pong => "pong",
-            Liveness::AnyBytes => "any_bytes",
-            Liveness::AckProgress => "ack_progress",
-        }
+        Liveness::NAMES[self as usize]
     }
 }
 
