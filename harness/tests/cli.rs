@@ -392,7 +392,7 @@ fn replay_json_has_the_contract_fields() {
 
 /// A fleet's replay says which connection each declaration is about, how
 /// many connections broke, and which client host each timeline line is on.
-/// 3 clients x 2 connections behind a 350 s RST NAT with keepalive 400 s (tests/tests/fleet.rs works the numbers out for
+/// 3 clients x 2 connections behind a 350 s RST NAT with keepalive 400 s (tests/tests/suite/fleet.rs works the numbers out for
 /// 1000 clients): every mapping expires 350 s after its handshake (µs after
 /// 0), and each connection's first probe, at 409.6 s on the HZ-250 wheel,
 /// meets the NAT's RST: ECONNRESET, 59.6 s after the break.

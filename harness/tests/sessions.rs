@@ -72,7 +72,7 @@ fn tempdir() -> std::path::PathBuf {
 /// `replay` of a session run: the request tally, each connection's attempts
 /// and unavailable periods in the summary, each request's outcome in the
 /// timeline (`--only requests`). The figures are the ones
-/// tests/tests/sessions.rs works out by hand for this reboot.
+/// tests/tests/suite/sessions.rs works out by hand for this reboot.
 #[test]
 fn replay_tells_each_requests_outcome_and_each_unavailable_period() {
     let dir = tempdir();
@@ -169,7 +169,7 @@ kind = "tcp_keepalive"
         std::fs::read_to_string(dir.join("index.html")).unwrap()
     };
     let html = run();
-    // 5 of 10 requests fail (tests/tests/sessions.rs): 500 per 1000; availability 29.17 %.
+    // 5 of 10 requests fail (tests/tests/suite/sessions.rs): 500 per 1000; availability 29.17 %.
     assert!(html.contains("<table class=\"sessions\">"), "{html}");
     // Each figure with its 95 % interval after it (v3).
     assert!(html.contains("<td>os-defaults</td><td>10</td><td class=\"bad\">500.0 ["), "{html}");

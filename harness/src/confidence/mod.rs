@@ -6,7 +6,7 @@
 //! often 0 of 40 or 40 of 40 (no false positive, every break detected), and
 //! a normal approximation says "[0, 0]" there. Clopper–Pearson, Garwood and
 //! the order-statistic interval stay honest at the edges; the measured
-//! coverage (`tests/tests/coverage.rs`) is 93–98.5 % on cases whose truth is
+//! coverage (`tests/tests/suite/coverage.rs`) is 93–98.5 % on cases whose truth is
 //! known in closed form. The README's "How sure is a figure?" says which
 //! metric takes which interval and why.
 

@@ -1,5 +1,5 @@
 //! The keepalive rules of real protocols, with their real defaults. Each type
-//! cites the rule it implements; `tests/tests/presets.rs` checks each one's
+//! cites the rule it implements; `tests/tests/suite/presets.rs` checks each one's
 //! detection time after a vanish against the number the rule gives.
 //!
 //! | preset | rule | detection after the last byte received |
