@@ -18,7 +18,7 @@
 //!   [`paste`]: the commands kasim prints, quoted to run as printed;
 //! * [`calibrate`]: the model against the real kernel, in network namespaces;
 //! * `live` (feature `live`): users' tokio code on turmoil, judged the same way;
-//! * [`reference`]: the generated parts of `docs/reference.md`;
+//! * [`reference`](mod@reference): the generated parts of `docs/reference.md`;
 //! * [`cli`]: the `kasim` command.
 
 pub mod calibrate;

@@ -78,7 +78,7 @@ pub fn timeline(scenario: &Scenario, strategy: &StrategySpec, seed: u64) -> RunT
 const FLEET_BINS: usize = 60;
 
 /// A fleet run's breaks (every attempt's), detections and false positives
-/// (echoes left out), counted in [`FLEET_BINS`] stretches of the horizon.
+/// (echoes left out), counted in `FLEET_BINS` (60) stretches of the horizon.
 pub fn fleet_activity(r: &RunRecord, horizon: std::time::Duration) -> FleetActivity {
     let bin_s = horizon.as_secs_f64() / FLEET_BINS as f64;
     let mut bins = vec![[0u32; 3]; FLEET_BINS];

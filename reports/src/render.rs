@@ -226,7 +226,7 @@ pub fn table_with(report: &Report, ci: bool) -> String {
     out
 }
 
-/// A markdown table: header, separator, rows (cells [escaped](md_cell)).
+/// A markdown table: header, separator, rows (each cell as `md_text` makes it, and a `|` inside escaped).
 pub fn markdown_table<R: AsRef<[String]>>(out: &mut String, headers: &[&str], all: &[R]) {
     let _ = writeln!(out, "| {} |", headers.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(headers.len()));

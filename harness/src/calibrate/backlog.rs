@@ -157,7 +157,7 @@ pub fn measure(tb: &Testbed) -> Result<Measured, TestbedError> {
             pair3 = false;
         }
         for (c, t) in clients.iter().zip(times.iter_mut()) {
-            if t.is_none() && super::established(c.as_raw_fd())? {
+            if t.is_none() && super::sockets::established(c.as_raw_fd())? {
                 *t = Some(t0.elapsed().as_secs_f64());
             }
         }

@@ -36,7 +36,8 @@
 //!   the kernel's SYN would wait behind that ACK in the bucket (a 7 ms
 //!   handshake sample, a jiffy more of RTO).
 
-use super::{connect, tcp_info, tcp_state, wait_error, Measured, TCP_ESTABLISHED};
+use super::sockets::{connect, tcp_info, tcp_state, wait_error, TCP_ESTABLISHED};
+use super::Measured;
 use crate::calibrate::netns::{Testbed, TestbedError, SERVER_ADDR};
 use sim::app::{AppEvent, AppIo, Application, CloseOnEof};
 use sim::link::LinkConfig;

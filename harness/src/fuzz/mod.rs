@@ -1,6 +1,6 @@
 //! Structure-aware fuzzers for what kasim is handed: scenario files (parse
 //! → validate → a short run, here), partial results for `merge`
-//! ([`partials`]) and command lines ([`flags`]).
+//! (the `partials` module) and command lines (`flags`).
 //!
 //! Bad input must end in a clear error (exit 2), never a panic; the parser
 //! is only the first line of defence: a file that validates must also run.

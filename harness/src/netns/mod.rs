@@ -12,10 +12,10 @@
 //! writes it into its destination with rewritten addresses and checksums
 //! ([`packet`]). The oracle and every metric are the event engine's: the
 //! [`judge`] rebuilds each connection from the wire, the programs' lines and
-//! the namespaces' socket tables, and produces the same [`Outcome`].
+//! the namespaces' socket tables, and produces the same [`Outcome`](sim::Outcome).
 //!
 //! What runs in the hosts: a `kind = "program"` strategy's own command
-//! lines, or, for every other TCP kind, kasim's [`agent`], which runs the
+//! lines, or, for every other TCP kind, kasim's agent (the `agent` module), which runs the
 //! event engine's own application (workload, strategy, idle timeout,
 //! reconnects and requests) on a real socket. Each run makes its namespaces
 //! fresh and removes them; a run killed with SIGKILL leaves namespaces named
@@ -71,7 +71,7 @@ pub enum NetnsError {
     /// A program could not be started.
     #[error("cannot start `{program}`: {source}")]
     Spawn {
-        /// Its argv[0].
+        /// Its `argv[0]`.
         program: String,
         /// The operating system's error.
         source: std::io::Error,
@@ -87,7 +87,7 @@ pub enum NetnsError {
     /// A program exited before doing its job.
     #[error("`{program}` exited at start ({status}); the last lines of its stderr:\n{tail}")]
     ExitedAtStart {
-        /// Its argv[0].
+        /// Its `argv[0]`.
         program: String,
         /// Its exit status.
         status: String,

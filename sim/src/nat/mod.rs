@@ -300,7 +300,7 @@ type FlowKey = (SocketAddrV4, SocketAddrV4);
 
 /// A NAT of many flows. A packet costs at most one hash lookup (none when
 /// its connection's hint holds) and no heap operation: never a scan of the
-/// flows. How flows are stored and expire in order: [`flows`].
+/// flows. How flows are stored and expire in order: the `flows` module.
 #[derive(Clone, Debug)]
 pub struct Nat {
     cfg: NatConfig,
@@ -422,7 +422,7 @@ impl Nat {
     }
 
     /// [`outbound`](Self::outbound), offered where the flow's last packet
-    /// found its mapping (see [`flows`]); also returns where this one did.
+    /// found its mapping (see the `flows` module); also returns where this one did.
     #[inline]
     pub fn outbound_hinted(&mut self, now: Instant, seg: &Segment, hint: FlowSlot) -> (NatVerdict, FlowSlot) {
         let slot = match self.flows.find_inside((seg.src, seg.dst), hint) {

@@ -21,7 +21,7 @@ pub const MAX_CLIENTS: u32 = 100_000;
 pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 10_000;
 /// Most connections in one world (client hosts × connections). A NAT on
 /// the path also needs an outside address per 64 512 of them
-/// ([`NatConfig::capacity`](crate::nat::NatConfig::capacity)), and a proxy
+/// ([`PORTS_PER_ADDRESS`](crate::nat::PORTS_PER_ADDRESS)), and a proxy
 /// a backend port for each: at most 64 512 behind a proxy.
 pub const MAX_SLOTS: u32 = 200_000;
 /// Most boxes on one path ([`WorldConfig::middleboxes`]): more than any

@@ -32,7 +32,7 @@
 //! `CLOCK_MONOTONIC` and jiffies do), so its TCP timers and its applications'
 //! deadlines resume where they were instead of all firing at once.
 //!
-//! Randomness is drawn per host ([`Stream::for_host`]): client 0 and the
+//! Randomness is drawn per host ([`Stream::for_host`](crate::rng::Stream::for_host)): client 0 and the
 //! server draw exactly what a one-connection world always drew, and adding a
 //! client never shifts another's numbers.
 

@@ -28,18 +28,22 @@
 //! Survivors end with all n seeds, so their figures equal the exhaustive
 //! grid's; dropped points show the figures of the seeds they ran (`seeds`).
 
-use crate::check;
 use crate::metrics;
 use crate::runner;
-use crate::scenario::{Metric, Op, Scenario};
-use crate::strategy::{KindSpec, ParamSpec, ParamType, StrategyKind, StrategySpec};
-use crate::summary::{RunSummary, SideOutcome};
-use crate::units;
+use crate::scenario::Scenario;
+use crate::strategy::StrategySpec;
+use crate::summary::RunSummary;
 use rayon::prelude::*;
 use reports::model::StrategyReport;
 use sim::Side;
-use std::fmt;
-use std::time::Duration;
+
+mod axes;
+mod explain;
+mod halving;
+
+pub use axes::{parse_vary, Axis, Constraint, MetricRef};
+pub use explain::{explain, show};
+use halving::prune;
 
 /// Most points in a grid.
 pub const MAX_POINTS: usize = 10_000;
@@ -80,208 +84,6 @@ pub enum TuneError {
     /// No seed to run (`--seeds 0`).
     #[error("--seeds: must be at least 1")]
     Seeds,
-}
-
-/// One varied parameter and its values in grid order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Axis {
-    /// The parameter's key in the strategy's table (`idle`, `interval`, …).
-    pub param: &'static str,
-    /// Its type, as the kind declares it (values are checked against it).
-    pub ty: ParamType,
-    /// Canonical values as a scenario would write them ("330s", "3", "true").
-    pub values: Vec<String>,
-}
-
-/// A metric on one side (`server.` prefix) or the strategy as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MetricRef {
-    /// The metric, named as in `[[expect]]`.
-    pub metric: Metric,
-    /// For a per-side metric, the side (the client unless `server.` was written);
-    /// `None` for a per-strategy one.
-    pub side: Option<Side>,
-}
-
-impl fmt::Display for MetricRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.side {
-            Some(Side::Server) => write!(f, "server.{}", self.metric.name()),
-            _ => f.write_str(self.metric.name()),
-        }
-    }
-}
-
-impl MetricRef {
-    /// Read `METRIC`, `client.METRIC` or `server.METRIC`; the side prefix is allowed
-    /// only on a per-side metric. The error names every metric allowed.
-    pub fn parse(s: &str) -> Result<MetricRef, String> {
-        let (side, name) = match s.split_once('.') {
-            Some(("client", n)) => (Some(Side::Client), n),
-            Some(("server", n)) => (Some(Side::Server), n),
-            _ => (None, s),
-        };
-        let Some(&(_, metric)) = Metric::ALL.iter().find(|(n, _)| *n == name) else {
-            let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
-            return Err(format!("unknown metric \"{name}\"; allowed: {} (\"server.\" before a per-side one)", names.join(", ")));
-        };
-        if side.is_some() && !metric.per_side() {
-            return Err(format!("{name} is not per side; drop the \"{}.\"", s.split('.').next().unwrap_or("")));
-        }
-        Ok(MetricRef { metric, side: if metric.per_side() { side.or(Some(Side::Client)) } else { None } })
-    }
-
-    /// The metric's value in a strategy's report, as `[[expect]]` reads it (seconds
-    /// for latencies); `None` when it has none (nothing detected, no session figures).
-    pub fn value(&self, r: &StrategyReport) -> Option<f64> {
-        check::value(r, self.metric, self.side)
-    }
-}
-
-/// `METRIC<=X` or `METRIC>=X`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Constraint {
-    /// What is bounded.
-    pub metric: MetricRef,
-    /// [`Op::Le`] or [`Op::Ge`] (`--require` has no `==`).
-    pub op: Op,
-    /// The bound: a plain number, or a duration converted to seconds.
-    pub bound: f64,
-    /// As the user wrote it.
-    pub text: String,
-}
-
-impl Constraint {
-    /// Read one `--require` value: `METRIC<=X` or `METRIC>=X`, X a finite number or
-    /// a duration ("2m", compared in seconds).
-    pub fn parse(spec: &str) -> Result<Constraint, TuneError> {
-        let err = |message: String| TuneError::Require { spec: spec.to_string(), message };
-        let (name, op, value) = if let Some((n, v)) = spec.split_once("<=") {
-            (n, Op::Le, v)
-        } else if let Some((n, v)) = spec.split_once(">=") {
-            (n, Op::Ge, v)
-        } else {
-            return Err(err("allowed: METRIC<=X or METRIC>=X, X a number or a duration (\"2m\")".into()));
-        };
-        let metric = MetricRef::parse(name.trim()).map_err(err)?;
-        let v = value.trim();
-        let bound = match v.parse::<f64>() {
-            Ok(x) if x.is_finite() => x,
-            Ok(_) => return Err(err(format!("{v} is not a finite number"))),
-            Err(_) => units::parse_duration(v).map(|d| d.as_secs_f64()).map_err(|e| err(format!("bound: {e}, or a number")))?,
-        };
-        Ok(Constraint { metric, op, bound, text: spec.trim().to_string() })
-    }
-
-    /// How far a point with this report is from meeting it, relative to the
-    /// bound's size (0 when it holds; infinite when the metric has no value).
-    pub fn shortfall(&self, r: &StrategyReport) -> f64 {
-        match self.metric.value(r) {
-            None => f64::INFINITY,
-            Some(v) => {
-                let over = match self.op {
-                    Op::Le => v - self.bound,
-                    _ => self.bound - v,
-                };
-                (over.max(0.0)) / self.bound.abs().max(1.0)
-            }
-        }
-    }
-
-    /// Does a point with this report meet it? No value (nothing detected) does not.
-    pub fn holds(&self, r: &StrategyReport) -> bool {
-        self.metric.value(r).is_some_and(|v| match self.op {
-            Op::Le => v <= self.bound + 1e-9,
-            _ => v + 1e-9 >= self.bound,
-        })
-    }
-}
-
-/// Parse `PARAM=FROM..TO/STEP` or `PARAM=A,B,C` for a parameter of `kind`.
-pub fn parse_vary(kind_spec: &KindSpec, spec: &str) -> Result<Axis, TuneError> {
-    let err = |message: String| TuneError::Vary { spec: spec.to_string(), message };
-    let kind = kind_spec.kind;
-    let (name, values) = spec.split_once('=').ok_or_else(|| err("allowed: PARAM=FROM..TO/STEP or PARAM=A,B,C".into()))?;
-    let name = name.trim();
-    let Some(p) = kind_spec.params.iter().find(|p| p.name == name) else {
-        let allowed: Vec<&str> = kind_spec.params.iter().map(|p| p.name).collect();
-        let allowed = if allowed.is_empty() { "none (this kind takes no parameters)".to_string() } else { allowed.join(", ") };
-        return Err(err(format!("{kind} has no parameter `{name}`; allowed: {allowed}")));
-    };
-    let raw: Vec<String> = match values.split_once("..") {
-        Some((from, rest)) => {
-            let (to, step) = rest.split_once('/').ok_or_else(|| err("a range needs a step: FROM..TO/STEP".into()))?;
-            range(p, from.trim(), to.trim(), step.trim()).map_err(err)?
-        }
-        None => values.split(',').map(|v| v.trim().to_string()).collect(),
-    };
-    if raw.is_empty() || raw.iter().any(String::is_empty) {
-        return Err(err("no values".into()));
-    }
-    if raw.len() > MAX_POINTS {
-        return Err(err(format!("{} values; allowed: at most {MAX_POINTS}", raw.len())));
-    }
-    let mut canonical = Vec::new();
-    for v in &raw {
-        let value = toml_value(p.ty, v).map_err(|m| err(format!("{name} = {v}: {m}")))?;
-        canonical.push(crate::scenario::check_param(p, &value).map_err(|m| err(format!("{name} = {v}: {m}")))?);
-    }
-    Ok(Axis { param: p.name, ty: p.ty, values: canonical })
-}
-
-/// A value as the scenario file would hold it, for the parameter's checks.
-fn toml_value(ty: ParamType, v: &str) -> Result<toml::Value, String> {
-    Ok(match ty {
-        ParamType::Count { .. } => toml::Value::Integer(v.parse().map_err(|_| "must be an integer".to_string())?),
-        ParamType::Number { .. } => toml::Value::Float(v.parse().map_err(|_| "must be a number".to_string())?),
-        ParamType::Bool => toml::Value::Boolean(v.parse().map_err(|_| "allowed: true, false".to_string())?),
-        _ => toml::Value::String(v.to_string()),
-    })
-}
-
-/// FROM..TO/STEP, inclusive of TO when a step lands on it.
-fn range(p: &ParamSpec, from: &str, to: &str, step: &str) -> Result<Vec<String>, String> {
-    let too_many = || format!("more than {MAX_POINTS} values");
-    match p.ty {
-        ParamType::Duration | ParamType::KernelSeconds | ParamType::DurationOrOff => {
-            let d = |s: &str| units::parse_duration(s).map_err(|e| e.to_string());
-            let (a, b, s) = (d(from)?, d(to)?, d(step)?);
-            if s.is_zero() || a > b {
-                return Err("allowed: FROM <= TO and a STEP above zero".into());
-            }
-            let n = ((b - a).as_nanos() / s.as_nanos()) as usize + 1;
-            if n > MAX_POINTS {
-                return Err(too_many());
-            }
-            Ok((0..n).map(|i| units::format_duration(a + s * i as u32)).collect())
-        }
-        ParamType::Count { .. } => {
-            let i = |s: &str| s.parse::<i64>().map_err(|_| format!("{s} is not an integer"));
-            let (a, b, s) = (i(from)?, i(to)?, i(step)?);
-            if s <= 0 || a > b {
-                return Err("allowed: FROM <= TO and a STEP above zero".into());
-            }
-            let n = ((b - a) / s) as usize + 1;
-            if n > MAX_POINTS {
-                return Err(too_many());
-            }
-            Ok((0..n as i64).map(|k| (a + k * s).to_string()).collect())
-        }
-        ParamType::Number { .. } => {
-            let f = |s: &str| s.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("{s} is not a number"));
-            let (a, b, s) = (f(from)?, f(to)?, f(step)?);
-            if s <= 0.0 || a > b {
-                return Err("allowed: FROM <= TO and a STEP above zero".into());
-            }
-            let n = ((b - a) / s + 1e-9).floor() as usize + 1;
-            if n > MAX_POINTS {
-                return Err(too_many());
-            }
-            // Round away the float steps' noise (0.1 * 3 = 0.30000000000000004).
-            Ok((0..n).map(|k| format!("{}", ((a + k as f64 * s) * 1e9).round() / 1e9)).collect())
-        }
-        _ => Err("a range needs a duration or number parameter; list the values instead: A,B,C".into()),
-    }
 }
 
 /// What to tune: the parsed command line.
@@ -505,176 +307,15 @@ pub fn recommend(points: &[Point], minimize: MetricRef) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
-/// Drop the points that can no longer be recommended (module docs).
-fn prune(scenario: &Scenario, plan: &Plan, specs: &[StrategySpec], runs: &[Vec<RunSummary>], dropped: &mut [Option<String>]) {
-    let n = plan.seeds.len();
-    let mut looks_feasible: Vec<(usize, f64)> = Vec::new();
-    for i in 0..specs.len() {
-        if dropped[i].is_some() {
-            continue;
-        }
-        if let Some(c) = plan.constraints.iter().find(|c| surely_breaks(c, scenario.horizon, &runs[i], n)) {
-            dropped[i] = Some(format!("breaks {} already at {} seeds", c.text, runs[i].len()));
-            continue;
-        }
-        let report = metrics::aggregate(&specs[i].name, specs[i].kind_name(), specs[i].transport().kind(), scenario.horizon, &runs[i]);
-        if plan.constraints.iter().all(|c| c.holds(&report)) {
-            if let Some(v) = plan.minimize.value(&report) {
-                looks_feasible.push((i, v));
-            }
-        }
-    }
-    looks_feasible.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let Some(&(_, reserve)) = looks_feasible.get(RESERVE - 1) else { return };
-    let limit = reserve + reserve.abs() * MARGIN;
-    for &(i, v) in &looks_feasible[RESERVE..] {
-        if v > limit {
-            dropped[i] = Some(format!(
-                "{} {v} is over 10 % worse than {RESERVE} points that look feasible at {} seeds",
-                plan.minimize,
-                runs[i].len()
-            ));
-        }
-    }
-}
-
-/// Is `c` broken whatever the remaining `n - runs.len()` seeds show?
-fn surely_breaks(c: &Constraint, horizon: Duration, runs: &[RunSummary], n: usize) -> bool {
-    if c.op != Op::Le {
-        return false;
-    }
-    let side = c.metric.side.unwrap_or(Side::Client);
-    let count = |f: &dyn Fn(SideOutcome) -> bool| runs.iter().flat_map(|r| r.outcomes(side)).filter(|o| f(*o)).count() as f64;
-    let per_run = runs.first().map_or(1, |r| r.slots.len()) as f64;
-    let (n, rest) = (n as f64, (n - runs.len()) as f64);
-    let b = c.bound + 1e-9;
-    let conn_hours = horizon.as_secs_f64() / 3600.0 * per_run;
-    let over = |l: Duration| l.as_secs_f64() > b;
-    let detections_over = count(&|o| matches!(o, SideOutcome::Detected(l) if over(l)));
-    // Nearest-rank p-th percentile of m samples is sample ceil(p m / 100): it stays
-    // <= b only while at most m - ceil(p m / 100) samples exceed b, and m is at
-    // most one per connection of the n runs — unless connections reconnect
-    // (sessions): then every new connection may add a sample, m has no bound,
-    // and a percentile is never decided early.
-    let samples = (n * per_run) as u64;
-    let bounded = runs.iter().all(|r| r.session.is_none());
-    let percentile = |p: u64| bounded && detections_over > (samples - (p * samples).div_ceil(100)) as f64;
-    let nat: f64 = runs.iter().map(|r| r.expiries_while_held() as f64).sum();
-    let fps = |o: SideOutcome| matches!(o, SideOutcome::FalsePositive(_));
-    match c.metric.metric {
-        Metric::NatExpiries => nat > b,
-        Metric::NatExpiriesPerRun => nat / n > b,
-        Metric::FalsePositives => count(&fps) > b,
-        Metric::FalsePositivesPerRun => count(&fps) / n > b,
-        Metric::Detected => count(&|o| matches!(o, SideOutcome::Detected(_))) > b,
-        Metric::Undetected => count(&|o| o == SideOutcome::Undetected) > b,
-        Metric::FalsePositiveRate => {
-            let fp: f64 = runs.iter().flat_map(|r| &r.slots).map(|s| s.sides.iter().filter(|o| fps(o.get())).count() as f64).sum();
-            let hours: f64 = runs.iter().map(RunSummary::healthy_hours).sum::<f64>() + rest * conn_hours;
-            hours > 0.0 && fp * 1000.0 / hours > b
-        }
-        Metric::KeepalivePacketsPerHour => runs.iter().map(|r| r.keepalive_packets).sum::<u64>() as f64 / (n * conn_hours) > b,
-        Metric::KeepaliveBytesPerHour => runs.iter().map(|r| r.keepalive_bytes).sum::<u64>() as f64 / (n * conn_hours) > b,
-        Metric::DetectionMax => detections_over > 0.0,
-        Metric::DetectionP50 => percentile(50),
-        Metric::DetectionP90 => percentile(90),
-        Metric::DetectionP99 => percentile(99),
-        Metric::DetectionMean => false,
-        // Counts only grow with more seeds; the session rates and percentiles can still move either way.
-        Metric::RequestsFailed => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.failed as f64).sum::<f64>() > b,
-        Metric::RequestsHung => runs.iter().filter_map(|r| r.session.as_ref()).map(|s| s.requests.hung as f64).sum::<f64>() > b,
-        Metric::IdleCloses => runs.iter().map(|r| u64::from(r.idle_closes)).sum::<u64>() as f64 > b,
-        _ => false,
-    }
-}
-
-/// A value of `axis` for people: durations as written, the rest as is.
-pub fn show(axis: &Axis, value: &str) -> String {
-    format!("{}={value}", axis.param)
-}
-
-/// The one-line reason for the recommendation.
-pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
-    let Some(r) = tuned.recommended else {
-        let complete = tuned.points.iter().filter(|p| p.dropped.is_none()).count();
-        let mut line = format!("no point meets every constraint ({complete} of {} points ran every seed)", tuned.points.len());
-        // The closest point: fewest constraints broken, then the least relative shortfall
-        // (the first in grid order among equals), and by how much it misses each.
-        let broken = |q: &Point| plan.constraints.iter().filter(|c| !c.holds(&q.report)).collect::<Vec<_>>();
-        let score = |q: &Point| (broken(q).len(), plan.constraints.iter().map(|c| c.shortfall(&q.report)).sum::<f64>());
-        let closest = tuned
-            .points
-            .iter()
-            .filter(|q| q.dropped.is_none())
-            .min_by(|a, b| score(a).0.cmp(&score(b).0).then(score(a).1.total_cmp(&score(b).1)));
-        if let Some(q) = closest {
-            let name = plan.axes.iter().zip(&q.values).map(|(a, v)| show(a, v)).collect::<Vec<_>>().join(" ");
-            let misses: Vec<String> = broken(q)
-                .iter()
-                .map(|c| format!("{} (observed {})", c.text, c.metric.value(&q.report).map_or("no value".to_string(), |v| v.to_string())))
-                .collect();
-            line += &format!("; the closest, {name}, breaks {}", misses.join(" and "));
-        }
-        return line;
-    };
-    let p = &tuned.points[r];
-    let name = |p: &Point| plan.axes.iter().zip(&p.values).map(|(a, v)| show(a, v)).collect::<Vec<_>>().join(" ");
-    let objective = plan.minimize.value(&p.report).unwrap_or(f64::NAN);
-    let feasible = tuned.points.iter().filter(|p| p.feasible).count();
-    let mut line =
-        format!("{}: the least {} ({objective}) of the {feasible} feasible points of {}", name(p), plan.minimize, tuned.points.len());
-    // A keepalive idle against a NAT: the kernel fires it late, by up to its wheel level's
-    // granularity. Said of each point it names, right after the point (issue 29: the
-    // recommendation's 330 s figures read as if they were the cheaper 6m point's).
-    let idle = plan.axes.iter().position(|a| a.param == "idle" && matches!(plan.strategy.kind, StrategyKind::TcpKeepalive { .. }));
-    // The box of the path that forgets soonest is the one the keepalive must beat.
-    let soonest = scenario.nats().min_by_key(|(_, n)| n.idle_timeout);
-    let wheel = |q: &Point| match (idle, soonest) {
-        (Some(i), Some((k, nat))) => {
-            let whose = if scenario.chained { format!("{}'s", scenario.box_name(k)) } else { "the NAT's".to_string() };
-            let idle = units::parse_duration(&q.values[i]).unwrap_or_default();
-            let late = scenario.tcp.timers.granularity(idle);
-            format!(
-                "its probes fire up to {:.1} s late on the kernel's timer wheel ({:.1} s {} {whose} {:.1} s)",
-                late.as_secs_f64(),
-                (idle + late).as_secs_f64(),
-                if idle + late < nat.idle_timeout { "<" } else { ">=" },
-                nat.idle_timeout.as_secs_f64()
-            )
-        }
-        _ => String::new(),
-    };
-    let own = wheel(p);
-    if !own.is_empty() {
-        line += &format!("; {own}");
-    }
-    // The cheaper point nearest in objective (the first in grid order among equals), and what it breaks.
-    let mut cheaper: Option<(&Point, f64)> = None;
-    for q in tuned.points.iter().filter(|q| !q.feasible) {
-        if let Some(v) = plan.minimize.value(&q.report).filter(|v| *v < objective) {
-            if cheaper.is_none_or(|(_, best)| v > best) {
-                cheaper = Some((q, v));
-            }
-        }
-    }
-    let cheaper = cheaper.map(|(q, _)| q);
-    if let Some(q) = cheaper {
-        if let Some(c) = plan.constraints.iter().find(|c| !c.holds(&q.report)) {
-            let observed = c.metric.value(&q.report).map_or("no value".to_string(), |v| v.to_string());
-            line += &format!("; {} would be cheaper but breaks {} (observed {observed})", name(q), c.text);
-            let theirs = wheel(q);
-            if !theirs.is_empty() {
-                line += &format!(": {theirs}");
-            }
-        }
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
+    use super::halving::surely_breaks;
     use super::*;
+    use crate::scenario::{Metric, Op};
+    use crate::strategy::KindSpec;
+    use crate::summary::SideOutcome;
     use reports::model::SideReport;
+    use std::time::Duration;
 
     fn report(p99: Option<f64>, fp: f64, pkts: f64) -> StrategyReport {
         let mut client = SideReport::default();
