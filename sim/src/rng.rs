@@ -67,6 +67,13 @@ pub fn chacha(seed: u64, stream: u64) -> ChaCha8Rng {
     rng
 }
 
+/// The stream id of `host`'s draws for `purpose`: the purpose in the low
+/// word, the host above it, so host 0's id is the purpose's alone (what a
+/// one-client world always drew).
+fn host_stream(purpose: Purpose, host: u32) -> u64 {
+    purpose as u64 | (u64::from(host) << 32)
+}
+
 /// A deterministic random stream.
 ///
 /// The generator (ChaCha8: 304 bytes with its output buffer) is made on the
@@ -90,7 +97,7 @@ impl Stream {
     /// [`Stream::new`]'s, so a one-client world draws what it always drew,
     /// and adding a client never shifts another's numbers.
     pub fn for_host(seed: u64, purpose: Purpose, host: u32) -> Self {
-        Stream { seed, stream: purpose as u64 | (u64::from(host) << 32), rng: None }
+        Stream { seed, stream: host_stream(purpose, host), rng: None }
     }
     fn rng(&mut self) -> &mut ChaCha8Rng {
         let (seed, stream) = (self.seed, self.stream);
@@ -137,7 +144,7 @@ pub struct RareStream {
 impl RareStream {
     /// As [`Stream::for_host`].
     pub fn for_host(seed: u64, purpose: Purpose, host: u32) -> Self {
-        RareStream { seed, stream: purpose as u64 | (u64::from(host) << 32), word_pos: 0 }
+        RareStream { seed, stream: host_stream(purpose, host), word_pos: 0 }
     }
     fn draw<T>(&mut self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
         let mut rng = chacha(self.seed, self.stream);
