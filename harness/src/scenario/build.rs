@@ -2,6 +2,7 @@
 //! and cross-references checked, and every error naming its span and key.
 
 use super::load::{MAX_HORIZON, MAX_LINK_DELAY, MIN_TRAFFIC_GAP};
+use super::names;
 use super::raw::*;
 use super::sessions::{accept_queue, reconnect};
 use super::*;
@@ -289,16 +290,15 @@ fn tcp(ctx: &Ctx, raw: Option<RawTcp>) -> Result<TcpConfig, ScenarioError> {
 
 fn traffic(ctx: &Ctx, i: usize, raw: &RawTraffic, horizon: Duration) -> Result<Traffic, ScenarioError> {
     let key = |k: &str| format!("traffic[{i}].{k}");
-    let kind = match raw.kind.get_ref().as_str() {
-        "requests" => TrafficKind::Requests,
-        "upload" => TrafficKind::Upload,
-        "download" => TrafficKind::Download,
-        other => {
+    let kind = match names::named::<TrafficKind>(raw.kind.get_ref()) {
+        Some(kind) => kind,
+        None => {
+            let other = raw.kind.get_ref();
             return Err(ctx.error(
                 Some(raw.kind.span()),
                 key("kind"),
-                format!("\"{other}\" is not a traffic kind; allowed: \"requests\", \"upload\", \"download\""),
-            ))
+                format!("\"{other}\" is not a traffic kind; allowed: {}", names::allowed::<TrafficKind>()),
+            ));
         }
     };
     let from = match (&raw.from, kind) {
@@ -394,21 +394,15 @@ fn fault(ctx: &Ctx, i: usize, raw: &RawFault, around: &Around, warnings: &mut Ve
     let proxy_at = middleboxes.iter().position(|m| matches!(m, Middlebox::Proxy(_)));
     let has_proxy = proxy_at.is_some();
     let key = |k: &str| format!("fault[{i}].{k}");
-    let kind = match raw.kind.get_ref().as_str() {
-        "vanish" => FaultKind::Vanish,
-        "reboot" => FaultKind::Reboot,
-        "suspend" => FaultKind::Suspend,
-        "outage" => FaultKind::Outage,
-        "nat_reboot" => FaultKind::NatReboot,
-        "crash" => FaultKind::Crash,
-        other => {
+    let kind = match names::named::<FaultKind>(raw.kind.get_ref()) {
+        Some(kind) => kind,
+        None => {
+            let other = raw.kind.get_ref();
             return Err(ctx.error(
                 Some(raw.kind.span()),
                 key("kind"),
-                format!(
-                    "\"{other}\" is not a fault kind; allowed: \"vanish\", \"reboot\", \"suspend\", \"outage\", \"nat_reboot\", \"crash\""
-                ),
-            ))
+                format!("\"{other}\" is not a fault kind; allowed: {}", names::allowed::<FaultKind>()),
+            ));
         }
     };
     let target = raw.target.get_ref().as_str();

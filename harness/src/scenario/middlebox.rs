@@ -4,6 +4,7 @@
 //! Apart from `build.rs` because the preset merging is one job: which value
 //! wins, and what to say when a key is missing or a name is unknown.
 
+use super::names;
 use super::presets;
 use super::raw::{RawMiddlebox, RawNat, RawProxy, S};
 use crate::source::{Ctx, ScenarioError};
@@ -59,14 +60,14 @@ pub(super) fn proxy(ctx: &Ctx, raw: RawProxy, prefix: &str) -> Result<sim::proxy
         }
         (None, None, None) => {}
     }
-    let preset_on_idle = preset.and_then(|p| OnIdle::ALL.iter().find(|o| o.name() == p.on_idle).copied());
+    let preset_on_idle = preset.and_then(|p| names::named::<OnIdle>(p.on_idle));
     let on_idle = match &raw.on_idle {
         None => preset_on_idle.unwrap_or(OnIdle::Fin),
-        Some(v) => *OnIdle::ALL.iter().find(|o| o.name() == v.get_ref()).ok_or_else(|| {
+        Some(v) => names::named::<OnIdle>(v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
                 key("on_idle"),
-                format!("\"{}\" is not a proxy idle behaviour; allowed: \"fin\", \"rst\", \"silent\"", v.get_ref()),
+                format!("\"{}\" is not a proxy idle behaviour; allowed: {}", v.get_ref(), names::allowed::<OnIdle>()),
             )
         })?,
     };
@@ -98,19 +99,13 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
             ))
         }
     };
-    let behaviour = |name: &str| match name {
-        "drop" => Some(OnExpired::Drop),
-        "rst" => Some(OnExpired::Rst),
-        "new_port" => Some(OnExpired::NewPort),
-        "loose" => Some(OnExpired::Loose),
-        _ => None,
-    };
+    let behaviour = names::named::<OnExpired>;
     let on = match (&raw.on_expired, preset) {
         (Some(v), _) => behaviour(v.get_ref()).ok_or_else(|| {
             ctx.error(
                 Some(v.span()),
                 key("on_expired"),
-                format!("\"{}\" is not a NAT behaviour; allowed: \"drop\", \"rst\", \"new_port\", \"loose\"", v.get_ref()),
+                format!("\"{}\" is not a NAT behaviour; allowed: {}", v.get_ref(), names::allowed::<OnExpired>()),
             )
         })?,
         (None, Some(p)) => behaviour(p.on_expired).unwrap_or(OnExpired::Drop),
@@ -118,7 +113,7 @@ pub(super) fn nat(ctx: &Ctx, raw: RawNat, prefix: &str) -> Result<NatConfig, Sce
             return Err(ctx.error(
                 None,
                 key("on_expired"),
-                "missing; allowed: \"drop\", \"rst\", \"new_port\", \"loose\", or a `preset` (kasim list --presets)",
+                format!("missing; allowed: {}, or a `preset` (kasim list --presets)", names::allowed::<OnExpired>()),
             ))
         }
     };

@@ -11,6 +11,7 @@
 mod build;
 mod load;
 mod middlebox;
+mod names;
 mod os;
 pub mod presets;
 mod raw;

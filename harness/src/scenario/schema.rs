@@ -1,5 +1,6 @@
 //! The JSON Schema of the scenario format (for editors; `kasim schema`).
 
+use super::names;
 use super::Metric;
 use schemars::{json_schema, Schema, SchemaGenerator};
 
@@ -28,7 +29,7 @@ pub(crate) fn opt_rate_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "pattern": r"^\s*[0-9.]+\s*(bit/s|kbit/s|Mbit/s|Gbit/s|bps|kbps|Mbps|Gbps)\s*$", "examples": ["56kbit/s", "1Mbit/s"] })
 }
 pub(crate) fn on_expired_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["drop", "rst", "new_port", "loose"] })
+    names::schema::<sim::nat::OnExpired>()
 }
 pub(crate) fn nat_preset_schema(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = super::presets::NAT_PRESETS.iter().map(|p| p.name).collect();
@@ -51,22 +52,22 @@ pub(crate) fn os_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": names })
 }
 pub(crate) fn on_idle_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["fin", "rst", "silent"] })
+    names::schema::<sim::proxy_config::OnIdle>()
 }
 pub(crate) fn reconnect_mode_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["off", "eager", "lazy"] })
+    names::schema::<super::ReconnectMode>()
 }
 pub(crate) fn timers_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["linux", "exact"] })
 }
 pub(crate) fn traffic_kind_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["requests", "upload", "download"] })
+    names::schema::<super::TrafficKind>()
 }
 pub(crate) fn opt_side_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "enum": ["client", "server"] })
 }
 pub(crate) fn fault_kind_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": ["vanish", "reboot", "suspend", "outage", "nat_reboot", "crash"] })
+    names::schema::<super::FaultKind>()
 }
 pub(crate) fn fault_target_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "pattern": r"^(client(:[0-9]+)?(\.link)?|server(\.link)?|nat|proxy|middlebox:[0-9]+)$", "examples": ["client", "client:3.link", "server", "server.link", "nat", "proxy", "middlebox:1"] })

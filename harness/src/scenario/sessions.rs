@@ -46,16 +46,15 @@ pub(super) fn accept_queue(
 pub(super) fn reconnect(ctx: &Ctx, raw: &RawReconnect) -> Result<Reconnect, ScenarioError> {
     let mut r = Reconnect::default();
     if let Some(m) = &raw.mode {
-        r.mode = match m.get_ref().as_str() {
-            "off" => ReconnectMode::Off,
-            "eager" => ReconnectMode::Eager,
-            "lazy" => ReconnectMode::Lazy,
-            other => {
+        r.mode = match super::names::named::<ReconnectMode>(m.get_ref()) {
+            Some(mode) => mode,
+            None => {
+                let other = m.get_ref();
                 return Err(ctx.error(
                     Some(m.span()),
                     "client.reconnect.mode",
-                    format!("\"{other}\" is not a reconnect mode; allowed: \"off\", \"eager\", \"lazy\""),
-                ))
+                    format!("\"{other}\" is not a reconnect mode; allowed: {}", super::names::allowed::<ReconnectMode>()),
+                ));
             }
         };
     }
