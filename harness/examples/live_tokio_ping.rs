@@ -81,7 +81,7 @@ fn main() {
     let app = scenario
         .strategies
         .iter()
-        .find(|s| matches!(s.kind, harness::strategy::StrategyKind::AppPing { .. }))
+        .find(|s| matches!(s.kind(), harness::strategy::StrategyKind::AppPing { .. }))
         .expect("the scenario's app_ping");
     let event = runner::run_scenario(&scenario, &[app], None, &|| {});
     let mut section = runner::scenario_report(&scenario, &[app], &event, scenario.seeds);

@@ -1,8 +1,9 @@
 //! The bundled catalogue: every scenario in `scenarios/`, embedded in the
 //! binary at build time (`build.rs`), so an installed `kasim` runs the same
 //! files as the checkout it was built from and names them by scenario name.
-//! A leaf of the crate: the command line, the netns engine, the fuzzers and
-//! the `kasim` library all find bundled scenarios here.
+//! Below the command line (it needs only the scenario parser): the command
+//! line, the netns engine, the fuzzers and the `kasim` library all find
+//! bundled scenarios here.
 
 use crate::scenario::{self, Scenario, ScenarioError};
 use std::path::{Path, PathBuf};

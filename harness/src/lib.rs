@@ -11,7 +11,10 @@
 //! * [`session`]: reconnects and request outcomes across a slot's connections;
 //! * [`wire`]: message classes and tags; [`source`]: where a bad value came from;
 //!   [`input`]: reading untrusted files (regular files only, size limits);
-//! * [`runner`]: scenario × strategy × seed in parallel; [`metrics`]: runs → figures;
+//! * [`catalogue`]: the bundled scenarios, embedded in the binary;
+//! * [`runner`]: scenario × strategy × seed in parallel; [`record`]: what one run
+//!   leaves behind; [`summary`]: a run boiled down to what the metrics need;
+//!   [`metrics`]: summaries → figures; [`confidence`]: their intervals;
 //! * [`shard`]: `--shard K/N` partial results and `kasim merge`; [`tune`]: `kasim tune`;
 //! * [`check`]: `[[expect]]` evaluation;
 //! * [`timeline`]: a readable account of one run; [`export`]: one seed as a fixed scenario;

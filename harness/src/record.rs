@@ -1,6 +1,7 @@
 //! What one run leaves behind: its faults with their drawn times, the
-//! world's outcome, and what its applications counted. A leaf the runner
-//! fills in and the per-run summary, the timeline and the plots read.
+//! world's outcome, and what its applications counted. Kept apart from the
+//! runner that fills it in, so the per-run summary, the timeline and the
+//! plots read it without depending on the runner.
 
 use crate::driver::DriverStats;
 use crate::scenario::FaultKind;

@@ -292,10 +292,10 @@ pub fn estimated_events(scenario: &Scenario, strategy: &StrategySpec) -> f64 {
     let traffic = traffic_events(scenario);
     let horizon = scenario.horizon.as_secs_f64();
     // The shortest period the strategy names: its heartbeat.
-    let period = match strategy.kind {
+    let period = match strategy.kind() {
         // Its probes, once it probes, come every `interval`.
         StrategyKind::TcpKeepalive { keepalive, .. } => Some(keepalive.idle.min(keepalive.interval)),
-        ref kind => kind.quiet_period().map(|(p, _)| p),
+        kind => kind.quiet_period().map(|(p, _)| p),
     }
     .map_or(f64::INFINITY, |p| p.as_secs_f64());
     let heartbeats = if period.is_finite() { horizon / period.max(1e-3) * 4.0 } else { 0.0 };

@@ -17,7 +17,7 @@
 //!
 //! The unavailable periods are not kept here: they follow from the world's
 //! ground truth (each connection's establishment, break and end), so the
-//! metrics derive them from the run's outcome (see `metrics::sessions`).
+//! metrics derive them from the run's outcome (see `summary::unavailable_periods`).
 
 use crate::packed::PackedCounts;
 use crate::scenario::{Reconnect, ReconnectMode};

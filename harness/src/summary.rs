@@ -521,11 +521,6 @@ mod tests {
         assert!("fp:weather".parse::<SideOutcome>().is_err());
         assert!("d:-1".parse::<SideOutcome>().is_err());
     }
-}
-
-#[cfg(test)]
-mod packed_tests {
-    use super::*;
 
     #[test]
     fn a_packed_outcome_is_eight_bytes_and_gives_back_what_went_in() {

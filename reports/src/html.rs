@@ -8,7 +8,9 @@
 //! `<text>` elements: no system fonts are needed to make them.
 
 use crate::model::{Report, ScenarioReport};
-use crate::plot::{cdf_svg, color, fleet_svg, restore_cdf_svg, timeline_svg, tradeoff_svg, tune_svg, worst_p99, DrawResult, MARK_KINDS};
+use crate::plot::{
+    cdf_svg, color, fleet_svg, mark_color, restore_cdf_svg, timeline_svg, tradeoff_svg, tune_svg, worst_p99, DrawResult, MARK_KINDS,
+};
 use crate::plot_input::{ScenarioPlots, StrategyPlots, TunePoint};
 use crate::render::{availability, seconds, with_interval};
 
@@ -119,7 +121,7 @@ pub fn page(report: &Report, plots: &[ScenarioPlots]) -> String {
         let _ = write!(out, "<a href=\"#{}\">{}</a>", esc(&sc.name), esc(&sc.name));
     }
     out.push_str("</nav>");
-    let legend: String = MARK_KINDS.iter().map(|k| swatch(k.color(), "&#9679;", k.name())).collect();
+    let legend: String = MARK_KINDS.iter().map(|k| swatch(mark_color(*k), "&#9679;", k.name())).collect();
     for (sc, p) in report.scenarios.iter().zip(plots) {
         let _ = write!(
             out,

@@ -30,6 +30,18 @@ const AXIS_FONT: (&str, u32) = ("sans-serif", 17);
 /// The timeline's mark labels: 11.3 px.
 const MARK_FONT: (&str, u32) = ("sans-serif", 14);
 
+/// A timeline mark's colour (its legend swatch too).
+pub(crate) fn mark_color(kind: MarkKind) -> RGBColor {
+    match kind {
+        MarkKind::Fault => RGBColor(120, 120, 120),
+        MarkKind::Broken => RGBColor(0, 0, 0),
+        MarkKind::NatExpiry => RGBColor(230, 150, 0),
+        MarkKind::Detection => RGBColor(30, 140, 60),
+        MarkKind::FalsePositive => RGBColor(210, 30, 30),
+        MarkKind::PeerClosed => RGBColor(110, 140, 180),
+    }
+}
+
 /// Series colour `i` (matplotlib's ten, minus two hard to tell apart).
 pub fn color(i: usize) -> RGBColor {
     const P: [RGBColor; 8] = [
@@ -372,7 +384,7 @@ pub fn timeline_svg(t: &RunTimeline) -> DrawResult<String> {
         };
         for m in &t.marks {
             let (x, y) = (m.at_s, row_y(m.row));
-            let c = m.kind.color();
+            let c = mark_color(m.kind);
             match m.until_s {
                 Some(end) => {
                     let end = end.max(x + 1.0 / px_per_s);
@@ -396,7 +408,7 @@ pub fn timeline_svg(t: &RunTimeline) -> DrawResult<String> {
                 continue;
             }
             row.push(span);
-            let c = m.kind.color();
+            let c = mark_color(m.kind);
             chart.draw_series(std::iter::once(Text::new(m.label.clone(), (x, y + 0.32), MARK_FONT.into_font().color(&c))))?;
         }
         root.present()?;
@@ -439,7 +451,7 @@ pub fn fleet_svg(f: &FleetActivity, horizon_s: f64) -> DrawResult<String> {
                     continue;
                 }
                 let x0 = i as f64 * f.bin_s + k as f64 * third;
-                chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.0), (x0 + third, f64::from(n))], kind.color().filled())))?;
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, 0.0), (x0 + third, f64::from(n))], mark_color(kind).filled())))?;
             }
         }
         root.present()?;

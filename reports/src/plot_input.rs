@@ -1,9 +1,7 @@
 //! What the pictures are drawn from: the timeline marks of one run, a
 //! fleet's activity, the latencies per strategy and the points of a tune
 //! grid. The harness fills these in; `plot` draws them and `html` lays the
-//! drawings out, so both depend on this module and neither on the other.
-
-use plotters::style::RGBColor;
+//! drawings out. Both read this module, and `plot` needs nothing of `html`.
 
 /// What a timeline mark is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,16 +21,7 @@ pub enum MarkKind {
 }
 
 impl MarkKind {
-    pub(crate) fn color(self) -> RGBColor {
-        match self {
-            MarkKind::Fault => RGBColor(120, 120, 120),
-            MarkKind::Broken => RGBColor(0, 0, 0),
-            MarkKind::NatExpiry => RGBColor(230, 150, 0),
-            MarkKind::Detection => RGBColor(30, 140, 60),
-            MarkKind::FalsePositive => RGBColor(210, 30, 30),
-            MarkKind::PeerClosed => RGBColor(110, 140, 180),
-        }
-    }
+    /// Its legend entry.
     pub(crate) fn name(self) -> &'static str {
         match self {
             MarkKind::Fault => "fault",

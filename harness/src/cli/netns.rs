@@ -50,7 +50,7 @@ fn at(s: &Scenario, index: usize) -> String {
 
 /// Under the event engine: a `program` strategy cannot run (exit 2, naming it).
 pub fn refuse_programs(s: &Scenario, strategies: &[&StrategySpec]) -> Result<(), CliError> {
-    if let Some(st) = strategies.iter().find(|st| matches!(st.kind, StrategyKind::Program { .. })) {
+    if let Some(st) = strategies.iter().find(|st| matches!(st.kind(), StrategyKind::Program { .. })) {
         let index = s.strategies.iter().position(|x| x.name == st.name).unwrap_or(0);
         return Err(CliError::Netns(format!(
             "{}: strategy[{index}].kind: \"program\" (strategy \"{}\") runs real programs, which the event engine cannot; allowed: --engine netns (needs root), or leave it out with --strategy",
@@ -168,7 +168,7 @@ pub fn calibrate_scenarios(scenarios: &[Scenario], seeds: Option<u64>, max_wall:
     for s in scenarios {
         for st in &s.strategies {
             let mut why = netns::unsupported(s, st);
-            if matches!(st.kind, StrategyKind::Program { .. }) {
+            if matches!(st.kind(), StrategyKind::Program { .. }) {
                 why.push(
                     "a program has no model in the event engine (compare it with its twin strategy in `kasim run --engine netns`)".into(),
                 );

@@ -125,7 +125,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
                 pool.install(|| runner::run_jobs(s, &strategies, &jobs, &tick))
             }
             Engine::Live => {
-                strategies.retain(|st| matches!(st.kind, StrategyKind::LivePing { .. }));
+                strategies.retain(|st| matches!(st.kind(), StrategyKind::LivePing { .. }));
                 pool.install(|| run_live(s, &strategies, args, &tick))?
             }
         };

@@ -82,7 +82,7 @@ fn first_showing<'a>(
 pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     // A real program has no model to run; its twin (if the file has one) speaks for it.
     let strategies: Vec<&StrategySpec> =
-        s.strategies.iter().filter(|st| !matches!(st.kind, StrategyKind::LivePing { .. } | StrategyKind::Program { .. })).collect();
+        s.strategies.iter().filter(|st| !matches!(st.kind(), StrategyKind::LivePing { .. } | StrategyKind::Program { .. })).collect();
     let runs = runner::run_scenario(s, &strategies, seeds, &|| {});
     let n = runs.first().map_or(0, Vec::len);
     let mut out = Vec::new();
@@ -108,7 +108,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
     let the = |k: usize| if s.chained { s.box_name(k) } else { "the NAT".to_string() };
     for &(k, nat) in &nats {
         for (st, runs) in strategies.iter().zip(&runs) {
-            let quiet = st.kind.quiet_period();
+            let quiet = st.kind().quiet_period();
             // A one-way keepalive never lets a UDP flow reach its stream timer.
             let (timeout, flow) = if over_udp(st) {
                 (
@@ -127,7 +127,7 @@ pub fn examine(s: &Scenario, seeds: Option<u64>) -> Vec<Finding> {
             let os = if st.sides.contains(&sim::Side::Client) { s.client_os } else { s.server_os };
             let timers = os.map_or(s.tcp.timers, |o| o.tcp_config(&s.tcp).timers);
             let late = match quiet {
-                Some((q, "idle")) if matches!(st.kind, StrategyKind::TcpKeepalive { .. }) => timers.granularity(q),
+                Some((q, "idle")) if matches!(st.kind(), StrategyKind::TcpKeepalive { .. }) => timers.granularity(q),
                 _ => Duration::ZERO,
             };
             let too_slow = quiet.is_some_and(|(q, _)| q + late >= timeout);

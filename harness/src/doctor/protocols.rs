@@ -26,7 +26,7 @@ pub(super) fn grpc_pings_too_often(
 ) {
     use crate::strategy::GrpcServer;
     for (st, runs) in strategies.iter().zip(runs) {
-        let StrategyKind::Grpc { time, permit_without_calls: true, min_time, permit_without_stream, .. } = st.kind else { continue };
+        let StrategyKind::Grpc { time, permit_without_calls: true, min_time, permit_without_stream, .. } = *st.kind() else { continue };
         if time.is_zero() || !st.sides.contains(&sim::Side::Server) {
             continue;
         }
@@ -90,7 +90,7 @@ pub(super) fn herd_without_jitter(
 
 /// Is `st` an MQTT client whose grace (K to 1.5 × K) holds `timeout`?
 pub(super) fn inside_grace(st: &StrategySpec, timeout: std::time::Duration) -> bool {
-    let StrategyKind::Mqtt { keep_alive: k } = st.kind else { return false };
+    let StrategyKind::Mqtt { keep_alive: k } = *st.kind() else { return false };
     st.sides.contains(&sim::Side::Client) && !k.is_zero() && k < timeout && timeout <= k * 3 / 2
 }
 
@@ -115,7 +115,7 @@ pub(super) fn mqtt_box_inside_grace(
     let proxy = s.proxy().and_then(|p| p.forwards_for()).map(|t| (proxy_at, t, false));
     let boxes: Vec<(usize, std::time::Duration, bool)> = nats.chain(proxy).collect();
     for (st, runs) in strategies.iter().zip(runs) {
-        let StrategyKind::Mqtt { keep_alive: k } = st.kind else { continue };
+        let StrategyKind::Mqtt { keep_alive: k } = *st.kind() else { continue };
         let grace = k * 3 / 2;
         for &(at, timeout, nat) in &boxes {
             if !inside_grace(st, timeout) {

@@ -89,8 +89,8 @@ pub(super) fn proxy_closes_idle_connection(
         if super::over_udp(st) {
             continue;
         }
-        let kernel = st.kind.is_kernel_keepalive();
-        let says = match st.kind.quiet_period() {
+        let kernel = st.kind().is_kernel_keepalive();
+        let says = match st.kind().quiet_period() {
             Some(_) if kernel => {
                 format!("{}'s kernel keepalive probes are answered by the proxy's own stack and never restart that timer", st.name)
             }
@@ -137,7 +137,7 @@ pub(super) fn pool_outlives_proxy_idle(
     // A NAT in front that forgets sooner loses the idle connection first
     // (its own rules say so), unless the strategy's packets keep it.
     let front = s.nats().filter(|&(k, _)| k < at).map(|(_, n)| n.idle_timeout).min().filter(|&n| n <= proxy_idle);
-    let reach = |st: &StrategySpec| front.is_none_or(|n| !super::over_udp(st) && st.kind.quiet_period().is_some_and(|(q, _)| q < n));
+    let reach = |st: &StrategySpec| front.is_none_or(|n| !super::over_udp(st) && st.kind().quiet_period().is_some_and(|(q, _)| q < n));
     let (strategies, runs): (Vec<&StrategySpec>, Vec<Vec<RunSummary>>) =
         strategies.iter().zip(runs).filter(|(st, _)| reach(st)).map(|(st, r)| (*st, r.clone())).unzip();
     if strategies.is_empty() {

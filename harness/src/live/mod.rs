@@ -347,7 +347,7 @@ fn trace_of(faults: &[crate::record::DerivedFault], declarations: &[Declaration]
 
 /// The tokio implementation of a declared `live_*` strategy, if it is one.
 pub fn from_spec(spec: &crate::strategy::StrategySpec) -> Option<Rc<dyn LiveStrategy>> {
-    match spec.kind {
+    match *spec.kind() {
         crate::strategy::StrategyKind::LivePing { interval, timeout } => Some(Rc::new(TokioPing { interval, timeout })),
         _ => None,
     }

@@ -123,7 +123,7 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
             strategy.kind_name()
         ));
     }
-    let program = matches!(strategy.kind, crate::strategy::StrategyKind::Program { .. });
+    let program = matches!(strategy.kind(), crate::strategy::StrategyKind::Program { .. });
     if scenario.proxy().is_some() {
         parts.push("[proxy] (not yet: no proxy host)".into());
     }

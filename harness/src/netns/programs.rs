@@ -38,7 +38,7 @@ impl Programs {
             argv
         };
         let agent_server = || agent("server", PORT.to_string(), 0);
-        if let StrategyKind::Program { client, server, declare, env } = &strategy.kind {
+        if let StrategyKind::Program { client, server, declare, env } = &strategy.kind() {
             let server = server.as_ref().map(|s| fill(s, 0));
             let text = match server {
                 Some(_) => None,

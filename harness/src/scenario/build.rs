@@ -139,7 +139,7 @@ pub(super) fn build(ctx: &Ctx, raw: RawScenario, also: &[&str]) -> Result<Scenar
         // A tunnel hands a message to the link as all its datagrams at once
         // (there is no send window to pace it): keep messages to what a
         // tunnel's application would send in one go.
-        if matches!(spec.kind, StrategyKind::UdpKeepalive { .. }) {
+        if matches!(spec.kind(), StrategyKind::UdpKeepalive { .. }) {
             if let Some((t, _)) = traffic.iter().enumerate().find(|(_, t)| t.size.max(t.reply) > MAX_TUNNEL_MESSAGE) {
                 return Err(ctx.error(
                     table.get("kind").map(|v| v.span()),

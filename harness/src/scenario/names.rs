@@ -89,8 +89,11 @@ mod tests {
         round_trip::<ReconnectMode>();
         round_trip::<OnExpired>();
         round_trip::<OnIdle>();
-        // The error's list, as v1 and v2 printed it.
+        // Every value listed, in the order v1 and v2 printed in errors.
         assert_eq!(allowed::<OnExpired>(), r#""drop", "rst", "new_port", "loose""#);
         assert_eq!(allowed::<FaultKind>(), r#""vanish", "reboot", "suspend", "outage", "nat_reboot", "crash""#);
+        assert_eq!(allowed::<TrafficKind>(), r#""requests", "upload", "download""#);
+        assert_eq!(allowed::<ReconnectMode>(), r#""off", "eager", "lazy""#);
+        assert_eq!(allowed::<OnIdle>(), r#""fin", "rst", "silent""#);
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn keepalive_defaults(
     spec: &mut StrategySpec,
     os: [Option<Os>; 2],
 ) -> Result<(), ScenarioError> {
-    if !matches!(spec.kind, StrategyKind::TcpKeepalive { .. }) || os.iter().all(Option::is_none) {
+    if !matches!(spec.kind(), StrategyKind::TcpKeepalive { .. }) || os.iter().all(Option::is_none) {
         return Ok(());
     }
     let of = |side: Side| os[side.index()].unwrap_or(Os::Linux);

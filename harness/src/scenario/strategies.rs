@@ -115,6 +115,8 @@ pub(crate) fn parse_spec(
         let value = check_param(p, v.get_ref()).map_err(|m| ctx.error(Some(v.span()), key(k), m))?;
         params.insert(p.name, value);
     }
+    // The one parameter without a default; said here, before the typed parse,
+    // so the error shows the command line to write.
     if kind.kind == "program" && params["client"].is_empty() {
         return Err(ctx.error(
             Some(kind_span),

@@ -2,7 +2,10 @@
 //! what it models, where it runs by default, what it runs over, and every
 //! parameter with its type, its default (the real system's) and its help.
 //! Parsing, the JSON Schema, `kasim list` and `kasim tune` all read this
-//! table, so a default or a name is written once.
+//! table, so a default is written once. [`StrategyKind`](super::StrategyKind)
+//! is the same kinds with their parameters parsed; a test holds the two in
+//! step (every kind parses from its defaults, names itself and runs over the
+//! transport this table says).
 
 use super::Liveness;
 use sim::Side;

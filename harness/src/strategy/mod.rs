@@ -13,8 +13,10 @@
 //!
 //! To add a strategy, implement [`Strategy`] (see
 //! `harness/examples/custom_strategy.rs`); to make it selectable from scenario
-//! files, add a kind to [`KINDS`] and a constructor to [`StrategySpec::build`]
-//! (`scenario::strategies` reads and checks the parameters).
+//! files, add a kind to [`KINDS`] (its parameters, defaults and transport)
+//! and a [`StrategyKind`] variant with its arms in `parse`, `name`, `build`,
+//! `detection_window` and `quiet_period` (`scenario::strategies` checks each
+//! parameter against its type; a test holds the table and the enum in step).
 
 use sim::tcp::Keepalive;
 use sim::{AppIo, Instant};
@@ -150,4 +152,4 @@ pub use builtin::{AppPing, Liveness, NoStrategy, TcpKeepalive};
 pub use kinds::{KindSpec, ParamSpec, ParamType, TransportKind, KINDS};
 pub use phi::PhiAccrual;
 pub use presets::{Amqp, Erlang, Grpc, GrpcServer, Mqtt, MqttBroker, Ssh};
-pub use spec::{StrategyKind, StrategySpec, Transport};
+pub use spec::{ParamError, StrategyKind, StrategySpec, Transport};

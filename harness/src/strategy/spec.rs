@@ -1,7 +1,8 @@
 //! A strategy as a scenario declares it: its name, its sides, its
-//! parameters as written (what reports and `kasim tune` print), and the
-//! same parameters parsed once into a [`StrategyKind`], which everything
-//! that runs or judges the strategy reads. The two are made together (by
+//! parameters as written, and the same parameters parsed once into a
+//! [`StrategyKind`], which everything that runs or judges the strategy
+//! reads. The written form is what a change starts from (`kasim tune`'s
+//! points, an OS's keepalive defaults). The two are made together (by
 //! [`StrategySpec::new`] and [`StrategySpec::with_param`]), so they cannot
 //! disagree, and a value that does not parse is an error there, never a
 //! silent default later.
@@ -39,8 +40,10 @@ impl Transport {
 
 /// A strategy kind with its parameters, parsed and checked: one variant per
 /// entry of [`KINDS`](super::KINDS), whose defaults fill what a file leaves
-/// out. A duration of `0s` where the kind allows "off" stays zero here
-/// (`Ssh::interval`, `Grpc::time`), as the real systems read it.
+/// out. Where a kind allows `0s` for "off", the field is `None` when the
+/// value is an option the system leaves unset (`user_timeout`, QUIC's and
+/// the tunnel's keepalives) and stays zero where the system itself reads
+/// zero as off (`Ssh::interval`, `Grpc::time`, QUIC's `max_idle_timeout`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum StrategyKind {
     /// `none`: only TCP's retransmission timeout, when data is sent.
@@ -393,7 +396,7 @@ impl StrategyKind {
 }
 
 /// Redis's `anetKeepAlive`: idle N, interval N/3 (at least 1 s), count 3.
-pub fn redis_keepalive(n: Duration) -> Keepalive {
+fn redis_keepalive(n: Duration) -> Keepalive {
     Keepalive { idle: n, interval: (n / 3).max(Duration::from_secs(1)), count: 3 }
 }
 
@@ -406,10 +409,9 @@ pub struct StrategySpec {
     /// `sides`: where the strategy runs (sorted, no duplicates, not empty); the kind's
     /// [`KindSpec::default_sides`] when the table has no `sides`.
     pub sides: Vec<Side>,
-    /// The kind, its parameters parsed.
-    pub kind: StrategyKind,
-    /// Every parameter of the kind, defaults filled in, as written (what
-    /// reports and `kasim tune` print).
+    /// The kind, its parameters parsed (read with [`kind`](Self::kind)).
+    kind: StrategyKind,
+    /// Every parameter of the kind, defaults filled in, as written.
     params: BTreeMap<&'static str, String>,
 }
 
@@ -432,6 +434,11 @@ impl StrategySpec {
     /// Every parameter of the kind, defaults filled in, as written.
     pub fn params(&self) -> &BTreeMap<&'static str, String> {
         &self.params
+    }
+
+    /// The kind, its parameters parsed.
+    pub fn kind(&self) -> &StrategyKind {
+        &self.kind
     }
 
     /// Its kind's name (`tcp_keepalive`, …).
@@ -506,8 +513,12 @@ mod tests {
         assert_eq!(redis_keepalive(Duration::from_secs(2)).interval, Duration::from_secs(1));
     }
 
+    /// The names scenario files use (v1's), each to its own choice.
     #[test]
-    fn liveness_names_round_trip() {
+    fn liveness_names_are_the_files_and_round_trip() {
+        assert_eq!(Liveness::Pong.name(), "pong");
+        assert_eq!(Liveness::AnyBytes.name(), "any_bytes");
+        assert_eq!(Liveness::AckProgress.name(), "ack_progress");
         for l in Liveness::ALL {
             assert_eq!(Liveness::named(l.name()), Some(l));
         }

@@ -45,7 +45,7 @@ pub fn explain(scenario: &Scenario, plan: &Plan, tuned: &Tuned) -> String {
     // A keepalive idle against a NAT: the kernel fires it late, by up to its wheel level's
     // granularity. Said of each point it names, right after the point (issue 29: the
     // recommendation's 330 s figures read as if they were the cheaper 6m point's).
-    let idle = plan.axes.iter().position(|a| a.param == "idle" && matches!(plan.strategy.kind, StrategyKind::TcpKeepalive { .. }));
+    let idle = plan.axes.iter().position(|a| a.param == "idle" && matches!(plan.strategy.kind(), StrategyKind::TcpKeepalive { .. }));
     // The box of the path that forgets soonest is the one the keepalive must beat.
     let soonest = scenario.nats().min_by_key(|(_, n)| n.idle_timeout);
     let wheel = |q: &Point| match (idle, soonest) {

@@ -133,7 +133,7 @@ impl Plan {
         }
         let mut axes: Vec<Axis> = Vec::new();
         for v in vary {
-            let axis = parse_vary(strategy.kind.spec(), v)?;
+            let axis = parse_vary(strategy.kind().spec(), v)?;
             // Each value parses as its parameter (so every point's strategy does).
             for value in &axis.values {
                 strategy.with_param(axis.param, value.clone()).map_err(|e| TuneError::Vary { spec: v.clone(), message: e.to_string() })?;
