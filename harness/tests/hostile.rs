@@ -442,3 +442,58 @@ fn printed_replay_lines_run_as_printed() {
     assert!(!text.contains(&sources), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 29's done-when: every `kasim replay` command kasim prints, in a
+/// folder away from the sources (no `scenarios/`: the binary's embedded
+/// catalogue), runs as printed through a shell and replays. The commands
+/// come from everything that prints one: a failing `check` (its reproduce
+/// lines and its JUnit file), `doctor`'s findings on the catalogue, `run --out`'s HTML page (each
+/// strategy's drawn run), and a fleet replay's summary (its median and worst
+/// connections).
+#[test]
+fn every_printed_replay_runs_as_printed_away_from_the_sources() {
+    let dir = folder("every-paste");
+    let text = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+    let mut printed: Vec<(&str, String)> = Vec::new();
+    // A check prints its lines for failures: one that fails on 2 seeds.
+    std::fs::write(
+        dir.join("fails.toml"),
+        "name = \"fails\"\nhorizon = \"1h\"\nseeds = 2\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"10m\"\n\
+         [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n\
+         [[expect]]\nstrategy = \"ka\"\nside = \"client\"\nmetric = \"detection_max\"\nle = \"1s\"\n",
+    )
+    .unwrap();
+    let o = kasim_in(&dir, &["check", "fails.toml", "--junit", "junit.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    printed.push(("check", text(&o)));
+    printed.push(("junit", std::fs::read_to_string(dir.join("junit.xml")).unwrap()));
+    let o = kasim_in(&dir, &["doctor"]);
+    printed.push(("doctor", text(&o)));
+    let o = kasim_in(&dir, &["run", "--seeds", "4", "--out", "html"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    printed.push(("html", std::fs::read_to_string(dir.join("html/index.html")).unwrap()));
+    let o = kasim_in(&dir, &["replay", "fleet-behind-carrier-nat", "--strategy", "linux-default", "--seed", "3"]);
+    printed.push(("fleet replay", text(&o)));
+    let mut commands = std::collections::BTreeSet::new();
+    for (source, text) in &printed {
+        // A command ends where its line, its HTML element or its attribute does.
+        let found: Vec<String> = text
+            .match_indices("kasim replay ")
+            .map(|(i, _)| text[i..].split(['\n', '<', '"']).next().unwrap().replace("&#39;", "'").replace("&amp;", "&"))
+            .collect();
+        assert!(!found.is_empty(), "{source} printed no replay command:\n{text}");
+        commands.extend(found);
+    }
+    // At least one per bundled strategy (the HTML draws a run of each), and
+    // the failing check's two seeds.
+    let strategies: usize = harness::catalogue::scenarios().unwrap().iter().map(|s| s.strategies.len()).sum();
+    assert!(commands.len() >= strategies + 2, "{} commands for {strategies} strategies", commands.len());
+    assert!(commands.contains("kasim replay fails.toml --strategy ka --seed 1"), "{commands:?}");
+    for command in &commands {
+        let pasted = command.replacen("kasim", env!("CARGO_BIN_EXE_kasim"), 1);
+        let o = Command::new("sh").arg("-c").arg(&pasted).current_dir(&dir).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{command}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with("scenario "), "{command} replayed nothing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
