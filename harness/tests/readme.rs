@@ -4,8 +4,8 @@
 //! minutes). In an expected output, a line `...` stands for any number of
 //! lines and `[..]` for the rest of a line.
 //!
-//! The commands run in a fresh folder holding the repository's `scenarios/`
-//! and `examples/`, so what they write (a pcap, an exported scenario) lands
+//! The commands run in a fresh folder holding the repository's `scenarios/`,
+//! `calibration/` and `examples/`, so what they write (a pcap, an exported scenario) lands
 //! there and not in the checkout. To refresh the outputs after a deliberate
 //! change: `TRYCMD=overwrite cargo test --release -p harness --test readme`,
 //! then read the diff.
@@ -18,7 +18,7 @@ fn readme_commands_print_what_the_readme_says() {
     let dir = std::env::temp_dir().join(format!("kasim-readme-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for folder in ["scenarios", "examples"] {
+    for folder in ["scenarios", "examples", "calibration"] {
         std::os::unix::fs::symlink(repo.join(folder), dir.join(folder)).unwrap();
     }
     // This test binary holds one test, so moving the process into the folder

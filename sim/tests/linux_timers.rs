@@ -92,7 +92,13 @@ fn keepalive_2_1_3_with_user_timeout_4_s_matches_linux() {
 /// Data written at 1 s into a server that vanished at 0.5 s, on a ~0 ms link.
 /// Returns (retransmission times, probe time, abort time) in seconds after the send.
 fn black_hole(retries2: u32, user_timeout: Option<Duration>) -> (Vec<f64>, f64, f64) {
+    black_hole_on(TimerModel::default(), retries2, user_timeout)
+}
+
+/// [`black_hole`] with the given timer model.
+fn black_hole_on(timers: TimerModel, retries2: u32, user_timeout: Option<Duration>) -> (Vec<f64>, f64, f64) {
     let mut cfg = vanish_server(Instant::from_millis(500), 4000);
+    cfg.tcp.timers = timers;
     cfg.tcp.retries2 = retries2;
     let mut client = Script::new().write_at(Instant::from_secs(1), 100, 1);
     client.user_timeout = user_timeout;
@@ -126,6 +132,21 @@ fn retries2_5_black_hole_matches_linux() {
     }
     assert_near_kernel("tail-loss probe", probe, 0.206);
     assert_near_kernel("retries2=5 abort", abort, 13.39);
+}
+
+/// The README's "it matters": without the timer wheel's rounding the same
+/// black hole takes twice as long. Probe at PTO = 2·srtt + 200 ms = 0.2 s;
+/// RTOs from there double from 200 ms: 0.4, 0.8, 1.6, 3.2, 6.4, 12.8 s. At
+/// 12.8 s only 12.4 s have passed since the first retransmission, under
+/// tcp_model_timeout(5) = 12.6 s, so a sixth goes out; its RTO of 12.8 s
+/// expires at 25.6 s, 25.2 s after the first: abort.
+#[test]
+fn retries2_5_with_exact_timers_aborts_at_25_6_s() {
+    let (rtx, probe, abort) = black_hole_on(TimerModel::Exact, 5, None);
+    let ms = |v: f64| (v * 1000.0).round();
+    assert_eq!(ms(probe), 200.0);
+    assert_eq!(rtx.iter().map(|&v| ms(v)).collect::<Vec<_>>(), vec![400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0]);
+    assert_eq!(ms(abort), 25_600.0, "{abort}");
 }
 
 #[test]
