@@ -132,8 +132,14 @@ confidence = 0.95
     let out = kasim_in(&dir, &["check", &file]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("INCONCLUSIVE ping-phase: ping client detection_p50 <= 9: observed"), "{err}");
-    assert!(err.contains("95 % interval [") && err.contains("seeds would decide it (--seeds"), "{err}");
+    // The README's example, to the figure (the runs are seeded).
+    assert!(
+        err.contains(
+            "INCONCLUSIVE ping-phase: ping client detection_p50 <= 9: observed 8.008, 95 % interval [7.314, 10.489] over 20 seeds\n  \
+             the interval straddles the bound 9; about 124 seeds would decide it (--seeds 124, or --until-decided)"
+        ),
+        "{err}"
+    );
     assert!(err.contains("FAIL ping-phase: ping client detection_max <= 2"), "{err}");
     assert!(err.contains("2 expectations, 0 passed, 1 failed, 1 inconclusive"), "{err}");
     // Adding seeds decides the median (the max stays failed): exit 1 only for the max.
