@@ -538,3 +538,38 @@ pub fn table(rows: &[Result<Row, String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model's side of every case, as the README's calibration table
+    /// prints it (its "kasim" column and outcome). The kernel's side needs
+    /// root and namespaces (`harness/tests/calibrate.rs` holds the two within
+    /// 2 % or 50 ms); this side is the simulator's alone, so it is exact.
+    #[test]
+    fn every_cases_twin_gives_the_readmes_figure() {
+        let readme = [
+            (Case::Keepalive213, "5.088", "ETIMEDOUT"),
+            (Case::Keepalive213UserTimeout4, "4.064", "ETIMEDOUT"),
+            (Case::UserTimeout4Data, "4.440", "ETIMEDOUT"),
+            (Case::Retries2Is5Data, "13.336", "ETIMEDOUT"),
+            (Case::Upload100KiBThenPing56k, "15.299", "delivered"),
+            (Case::NatDrop, "13.432", "ETIMEDOUT"),
+            (Case::NatNewPort, "0.000", "ECONNRESET"),
+            (Case::NatLoose, "0.000", "delivered"),
+            (Case::RebootRst, "0.000", "ECONNRESET"),
+            (Case::HalfOpenForgotten, "26.616", "ECONNRESET"),
+            (Case::ConnectSilentSynRetries2, "7.136", "ETIMEDOUT"),
+            (Case::RequestAfterIdleClose, "0.000", "RST"),
+            (Case::ListenQueueOverflow, "11.264", "connected at 0,0,1,1,11,11 s"),
+            (Case::CachedRttRetries2Is5, "17.356", "ETIMEDOUT"),
+            (Case::NoMetricsSaveRetries2Is5, "13.516", "ETIMEDOUT"),
+        ];
+        assert_eq!(readme.map(|(c, _, _)| c), Case::ALL, "every case, in the table's order");
+        for (case, seconds, outcome) in readme {
+            let m = case.simulate();
+            assert_eq!((format!("{:.3}", m.seconds).as_str(), m.outcome.as_str()), (seconds, outcome), "{}", case.name());
+        }
+    }
+}
