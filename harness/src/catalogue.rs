@@ -30,15 +30,17 @@ pub fn default_paths() -> Option<Vec<PathBuf>> {
 }
 
 /// The embedded copy of a bundled scenario, by file name or scenario name
-/// (`buildbot-dialup.toml`, `scenarios/buildbot-dialup.toml`, `buildbot-dialup`).
-pub fn named(path: &Path) -> Option<Scenario> {
+/// (`buildbot-dialup.toml`, `scenarios/buildbot-dialup.toml`, `buildbot-dialup`),
+/// parsed: `None` when no bundled scenario has that name. (Every bundled one
+/// parses, which a test checks; an error is passed on, not hidden.)
+pub fn named(path: &Path) -> Option<Result<Scenario, ScenarioError>> {
     let (file, text) = entry(path)?;
-    scenario::parse(&Path::new("<bundled>").join(file), text).ok()
+    Some(scenario::parse(&Path::new("<bundled>").join(file), text))
 }
 
 /// The catalogue's (file name, text) for a path's last component, by file
 /// name or scenario name.
-fn entry(path: &Path) -> Option<(&'static str, &'static str)> {
+pub fn entry(path: &Path) -> Option<(&'static str, &'static str)> {
     let name = path.file_name()?.to_str()?;
     embedded::CATALOGUE.iter().find(|(f, _)| *f == name || f.strip_suffix(".toml") == Some(name)).copied()
 }

@@ -180,9 +180,8 @@ impl CheckReport {
 impl Experiment {
     /// A scenario of the bundled catalogue, by name (`"aws-nat-gateway"`).
     pub fn bundled(name: &str) -> Result<Experiment, Error> {
-        let texts = harness::catalogue::texts();
-        let Some((file, text)) = texts.iter().find(|(f, _)| f.strip_suffix(".toml") == Some(name) || *f == name) else {
-            let allowed: Vec<&str> = texts.iter().filter_map(|(f, _)| f.strip_suffix(".toml")).collect();
+        let Some((file, text)) = harness::catalogue::entry(Path::new(name)) else {
+            let allowed: Vec<&str> = harness::catalogue::texts().iter().filter_map(|(f, _)| f.strip_suffix(".toml")).collect();
             return Err(Error::NotBundled { name: name.into(), allowed: allowed.join(", ") });
         };
         Experiment::from_toml(Path::new("<bundled>").join(file), text)

@@ -601,7 +601,10 @@ pub fn check_seed_range(scenarios: &[Scenario], seeds: Option<u64>) -> Result<()
 /// Load a scenario file, or (when there is no such file) the bundled one of that name.
 pub fn load_one(path: &Path) -> Result<Scenario, CliError> {
     match scenario::load(path) {
-        Err(e) if !path.exists() => catalogue::named(path).ok_or(CliError::Scenario(e)),
+        Err(e) if !path.exists() => match catalogue::named(path) {
+            Some(bundled) => Ok(bundled?),
+            None => Err(CliError::Scenario(e)),
+        },
         other => Ok(other?),
     }
 }

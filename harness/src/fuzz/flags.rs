@@ -115,7 +115,7 @@ fn check(argv: &[String]) -> bool {
             seeds_ok(a.seeds) && check_jobs(a.jobs).is_ok() && shard.is_none_or(|s| s.is_ok())
         }
         Command::Tune(a) => {
-            let Some(s) = crate::catalogue::named(&a.path) else { return false };
+            let Some(Ok(s)) = crate::catalogue::named(&a.path) else { return false };
             let Some(st) = s.strategies.iter().find(|st| st.name == a.strategy) else { return false };
             if !seeds_ok(a.seeds) || check_jobs(a.jobs).is_err() {
                 return false;

@@ -4,7 +4,6 @@
 //! zero-delay link, so a handshake completes within microseconds of t = 0.
 
 use harness::runner;
-use harness::scenario::parse;
 use harness::summary::RunSummary;
 use sim::oracle::BreakCause;
 use sim::trace::TraceEvent;
@@ -31,7 +30,7 @@ interval = "10s"
 count = 3
 "#
     );
-    parse(Path::new("fleet.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 /// Keepalive 400 s behind a 350 s RST NAT: every one of 1000 mappings is lost.
@@ -132,7 +131,7 @@ idle = "60s"
 interval = "10s"
 count = 3
 "#;
-    let s = parse(Path::new("pool.toml"), src).unwrap();
+    let s = crate::common::inline(src);
     let r = runner::run_one(&s, &s.strategies[0], 0, false);
     let broken: Vec<usize> = r.outcome.slots.iter().enumerate().filter(|(_, s)| s.broken().is_some()).map(|(i, _)| i).collect();
     assert_eq!(broken, (50..75).collect::<Vec<_>>());
@@ -147,7 +146,7 @@ fn every_client_draws_its_own_fault_times_and_adding_one_shifts_none() {
         let src = format!(
             "name = \"f\"\nhorizon = \"1d\"\n[client]\ncount = {count}\n[[fault]]\nkind = \"outage\"\ntarget = \"client.link\"\nat = \"uniform(1h, 20h)\"\nduration = \"exp(5m)\"\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n"
         );
-        runner::derive_faults(&parse(Path::new("f.toml"), &src).unwrap(), 7)
+        runner::derive_faults(&crate::common::inline(&src), 7)
     };
     let three = with(3);
     let four = with(4);
@@ -183,7 +182,7 @@ fn a_fleet_gives_the_same_bytes_at_any_job_count() {
 fn a_fleets_timeline_names_the_client_host_of_each_packet() {
     let run = |count: u32| {
         let src = format!("name = \"f\"\nhorizon = \"1m\"\n[client]\ncount = {count}\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n");
-        let s = parse(Path::new("f.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+        let s = crate::common::inline(&src);
         let r = runner::run_one(&s, &s.strategies[0], 0, true);
         harness::timeline::lines(&r.outcome.trace, true)
     };
@@ -210,7 +209,7 @@ fn a_fleets_timeline_labels_each_connections_messages_and_names_the_link_that_lo
     let src = "name = \"f\"\nhorizon = \"1m\"\n[client]\ncount = 3\n\
                [[fault]]\nkind = \"outage\"\ntarget = \"client:1.link\"\nat = \"5s\"\nduration = \"20s\"\n\
                [[traffic]]\nkind = \"upload\"\nat = \"10s\"\nsize = \"100B\"\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n";
-    let s = parse(Path::new("f.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::common::inline(src);
     let r = runner::run_one(&s, &s.strategies[0], 0, true);
     let lines = harness::timeline::lines(&r.outcome.trace, false);
     for i in 0..3 {
@@ -251,7 +250,7 @@ fn an_echo_is_the_oracles_mark_on_one_connection_and_every_reader_agrees() {
              [[traffic]]\nkind = \"requests\"\nat = \"601s\"\nsize = \"100B\"\nreply = \"100B\"\n\
              [[strategy]]\nname = \"ka\"\nkind = \"tcp_keepalive\"\nsides = [\"server\"]\nidle = \"60s\"\ninterval = \"10s\"\ncount = 3\n"
         );
-        parse(Path::new("echo.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+        crate::common::inline(&src)
     };
     let client_1_reset = |r: &harness::record::RunRecord, at_ms: u128| {
         let d = r.outcome.declarations.iter().find(|d| d.slot == 1 && d.side == sim::Side::Client).expect("client 1 declares");

@@ -6,13 +6,12 @@
 
 use crate::common::ms;
 use harness::runner;
-use harness::scenario::{parse, Scenario};
+use harness::scenario::Scenario;
 use harness::summary::RunSummary;
 use sim::oracle::Verdict;
 use sim::packet::Flags;
 use sim::trace::TraceEvent;
 use sim::Side;
-use std::path::Path;
 
 fn scenario(extra: &str) -> Scenario {
     let src = format!(
@@ -29,7 +28,7 @@ name = "none"
 kind = "none"
 "#
     );
-    parse(Path::new("idle.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 fn requests_at(times: &[&str]) -> String {

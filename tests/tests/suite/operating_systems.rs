@@ -32,7 +32,7 @@ kind = "tcp_keepalive"
 sides = {sides}
 "#
     );
-    parse(Path::new("os.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 /// Detection latency of the client's keepalive, in ms.

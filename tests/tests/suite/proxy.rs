@@ -7,13 +7,12 @@
 use crate::common::ms;
 use harness::record::RunRecord;
 use harness::runner;
-use harness::scenario::{parse, Scenario};
+use harness::scenario::Scenario;
 use harness::summary::RunSummary;
 use sim::oracle::Verdict;
 use sim::packet::{addr, Flags, SegmentKind};
 use sim::trace::TraceEvent;
 use sim::{Instant, Side};
-use std::path::Path;
 
 fn scenario(extra: &str) -> Scenario {
     let src = format!(
@@ -46,7 +45,7 @@ timeout = "5s"
 {extra}
 "#
     );
-    parse(Path::new("alb.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 /// (time in ms, sender address) of every segment of `kind` put on a wire.

@@ -2,15 +2,13 @@
 //! of the previous occurrence, each occurrence with its own duration.
 
 use harness::runner;
-use harness::scenario::parse;
 use sim::trace::{FaultEvent, TraceEvent};
 use sim::Side;
-use std::path::Path;
 use std::time::Duration;
 
 fn scenario(fault: &str) -> harness::scenario::Scenario {
     let src = format!("name = \"r\"\nhorizon = \"5h\"\n[[fault]]\n{fault}\n[[strategy]]\nname = \"n\"\nkind = \"none\"\n");
-    parse(Path::new("r.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 /// Every hour for 10 minutes, over 5 hours: 1:00, then 1 h after the first
@@ -69,7 +67,7 @@ fn overlapping(faults: &str) -> harness::record::RunRecord {
          [[traffic]]\nkind = \"requests\"\nfrom = \"client\"\nevery = \"1s\"\nsize = \"100B\"\n\
          [[strategy]]\nname = \"n\"\nkind = \"none\"\n"
     );
-    let s = parse(Path::new("o.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::common::inline(&src);
     runner::run_one(&s, &s.strategies[0], 0, true)
 }
 

@@ -15,7 +15,7 @@ const LINKS_1MS: &str = "[client.link]\ndelay = \"1ms\"\n[server.link]\ndelay = 
 
 fn scenario(body: &str) -> Scenario {
     let src = format!("name = \"sessions\"\n{body}");
-    parse(Path::new("sessions.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+    crate::common::inline(&src)
 }
 
 /// Run every seed of the scenario's strategy `name` and aggregate it.
