@@ -18,6 +18,9 @@
 //!   the run with SIGTERM at the horizon (requests still pending then are
 //!   settled as the event engine settles them at its horizon).
 //!
+//! Behind a `[proxy]`, `kasim agent proxy` runs the event engine's proxy
+//! model on real sockets (the `relay` module).
+//!
 //! The client connects once per slot and again when the application asks
 //! (a reconnect); the server accepts, and gives its k-th connection the
 //! application of slot k (a server cannot tell which client host a
@@ -56,10 +59,11 @@ extern "C" fn on_sigterm(_: libc::c_int) {
 /// The flags of `kasim agent`.
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
-    /// `client ADDR:PORT` connects there; `server PORT` listens.
-    #[arg(value_parser = ["client", "server"])]
+    /// `client ADDR:PORT` connects there; `server PORT` listens; `proxy
+    /// ADDR:PORT` listens on PORT and relays to the server at ADDR:PORT.
+    #[arg(value_parser = ["client", "server", "proxy"])]
     pub role: String,
-    /// The server's address and port (client), or the port to listen on (server).
+    /// The server's address and port (client, proxy), or the port to listen on (server).
     pub target: String,
     /// The strategy to run: its name in the scenario read on stdin.
     #[arg(long)]
@@ -279,6 +283,15 @@ pub fn run(args: &AgentArgs) -> std::process::ExitCode {
         libc::signal(libc::SIGTERM, handler);
     }
     let start = std::time::Instant::now();
+    if args.role == "proxy" {
+        let (Ok(addr), Some(cfg)) = (args.target.parse::<SocketAddrV4>(), scenario.proxy()) else {
+            return fail("a proxy needs the server's ADDR:PORT and a scenario with [proxy]", &args.target);
+        };
+        return match super::relay::run(cfg, addr.port(), addr, &STOP) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => fail("proxy", &e),
+        };
+    }
     if args.role == "client" {
         let Ok(addr) = args.target.parse::<SocketAddrV4>() else {
             return fail("bad address", &args.target);

@@ -71,12 +71,19 @@ struct Conn {
     got_fin: [Option<Instant>; 2],
     got_rst: [Option<Instant>; 2],
     flows: [Flow; 2],
+    /// Behind a proxy, the same for the proxy's connection to the server
+    /// (`[proxy, server]`); `flows` is then the client's connection to the
+    /// proxy (`[client, proxy]`).
+    back_flows: [Flow; 2],
     /// Seen ESTABLISHED in each side's socket table.
     in_table: [bool; 2],
     /// The tuple as the client sees it: (its own address, the server's).
     client_tuple: (SocketAddrV4, SocketAddrV4),
-    /// The tuple as the server sees it (after the NAT), once known.
+    /// The tuple as the server sees it (after the NAT; behind a proxy, the
+    /// proxy's own connection to it), once known.
     server_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
+    /// Behind a proxy, the client's tuple as the proxy sees it (after the NAT).
+    front_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
 }
 
 impl Conn {
@@ -132,6 +139,10 @@ pub struct Judge {
     conns: Vec<Conn>,
     by_client: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     by_server: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    /// Behind a proxy: connections by their tuple as the proxy sees it.
+    by_front: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
+    /// The proxy's host number, when a proxy stands before the server.
+    proxy: Option<usize>,
     slots: Vec<Vec<usize>>,
     stats: [WireStats; 2],
     /// Hosts powered off or frozen: what their side does then is not its end.
@@ -155,6 +166,8 @@ impl Judge {
             conns: Vec::new(),
             by_client: HashMap::new(),
             by_server: HashMap::new(),
+            by_front: HashMap::new(),
+            proxy: None,
             slots: vec![Vec::new(); clients],
             stats: [WireStats::default(); 2],
             down: vec![false; clients + 1],
@@ -163,6 +176,19 @@ impl Judge {
             nat_expired_at: Vec::new(),
             mappings_expired: 0,
         }
+    }
+
+    /// A proxy (host `clients + 1`) stands between the clients and the
+    /// server: each client's connection ends at it, and for each the proxy
+    /// opens its own to the server. A side's end is then on its own leg
+    /// (the client's on its connection to the proxy, the server's on the
+    /// proxy's connection to it); a FIN or RST the proxy sends while both
+    /// sides are open and nothing broke is the proxy closing on purpose (an
+    /// idle timeout): an orderly end, as the event engine's proxy makes it.
+    pub fn with_proxy(mut self) -> Judge {
+        self.proxy = Some(self.clients + 1);
+        self.down.push(false);
+        self
     }
 
     fn side_of(&self, host: usize) -> Side {
@@ -195,9 +221,11 @@ impl Judge {
                         got_fin: [None; 2],
                         got_rst: [None; 2],
                         flows: [Flow::default(); 2],
+                        back_flows: [Flow::default(); 2],
                         in_table: [false; 2],
                         client_tuple: key,
                         server_tuple: None,
+                        front_tuple: None,
                     });
                     self.slots[host].push(c);
                     self.by_client.insert(key, c);
@@ -214,8 +242,19 @@ impl Judge {
     /// `after`: the server's side of its connection is that tuple.
     pub fn translated(&mut self, before: &Segment, after: &Segment) {
         if let Some(&c) = self.by_client.get(&(before.src, before.dst)) {
-            self.conns[c].server_tuple = Some((after.src, after.dst));
-            self.by_server.insert((after.src, after.dst), c);
+            self.far_end_is(c, (after.src, after.dst));
+        }
+    }
+
+    /// Connection `c`'s client tuple as the host it reaches (the server, or
+    /// the proxy) sees it.
+    fn far_end_is(&mut self, c: usize, tuple: (SocketAddrV4, SocketAddrV4)) {
+        if self.proxy.is_some() {
+            self.conns[c].front_tuple = Some(tuple);
+            self.by_front.insert(tuple, c);
+        } else {
+            self.conns[c].server_tuple = Some(tuple);
+            self.by_server.insert(tuple, c);
         }
     }
 
@@ -223,6 +262,9 @@ impl Judge {
     /// kind for its side, and a FIN or RST from a side still open is its end.
     /// Returns its kind, as the judge classified it.
     pub fn sent(&mut self, now: Instant, host: usize, seg: &Segment, ip_bytes: usize) -> SegmentKind {
+        if Some(host) == self.proxy {
+            return self.proxy_sent(now, seg, ip_bytes);
+        }
         let side = self.side_of(host);
         if self.down[host] {
             return SegmentKind::Data;
@@ -231,12 +273,13 @@ impl Judge {
             self.count(side, SegmentKind::Data, ip_bytes);
             return SegmentKind::Data;
         };
-        if side == Side::Client && self.on_expired.is_none() && self.conns[c].server_tuple.is_none() {
-            // No NAT: the server sees the client's own tuple.
-            self.conns[c].server_tuple = Some((seg.src, seg.dst));
-            self.by_server.insert((seg.src, seg.dst), c);
+        let far_known = if self.proxy.is_some() { self.conns[c].front_tuple.is_some() } else { self.conns[c].server_tuple.is_some() };
+        if side == Side::Client && self.on_expired.is_none() && !far_known {
+            // No NAT: the server (or the proxy) sees the client's own tuple.
+            self.far_end_is(c, (seg.src, seg.dst));
         }
-        let kind = self.classify(c, side, seg);
+        let back = side == Side::Server && self.proxy.is_some();
+        let kind = Self::classify(self.flows(c, back), side.index(), seg);
         self.count(side, kind, ip_bytes);
         let conn = &mut self.conns[c];
         if side == Side::Client && !seg.flags.contains(Flags::SYN) && seg.flags.contains(Flags::ACK) {
@@ -255,6 +298,20 @@ impl Judge {
     /// A packet written into `host` at `now` (after the network): a FIN or
     /// RST reaching a side names the cause of its end (EOF, ECONNRESET).
     pub fn delivered(&mut self, now: Instant, host: usize, seg: &Segment) {
+        if Some(host) == self.proxy {
+            // Only for classifying: what the proxy's stack answers.
+            let (c, back) = if seg.dst.port() == self.server_port {
+                (self.by_front.get(&(seg.src, seg.dst)), false)
+            } else {
+                (self.by_server.get(&(seg.dst, seg.src)), true)
+            };
+            if let Some(&c) = c {
+                // The proxy is the server of the client's leg, the client of its own.
+                let i = if back { 0 } else { 1 };
+                Self::note_probe(self.flows(c, back), i, seg);
+            }
+            return;
+        }
         let side = self.side_of(host);
         let key = if side == Side::Client { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
         let c = if side == Side::Client { self.by_client.get(&key) } else { self.by_server.get(&key) };
@@ -265,15 +322,70 @@ impl Judge {
         } else if seg.flags.contains(Flags::FIN) {
             conn.got_fin[side.index()].get_or_insert(now);
         }
-        // A probe (seq one below what the other side has sent) waits for its ACK.
-        let peer = side.peer().index();
-        if let Some(max) = conn.flows[peer].snd_max {
-            conn.flows[side.index()].probe_to_answer = seg.len <= 1 && seg.seq + 1 == max && !seg.flags.contains(Flags::SYN);
+        let back = side == Side::Server && self.proxy.is_some();
+        Self::note_probe(self.flows(c, back), side.index(), seg);
+    }
+
+    /// The flows of connection `c`'s own TCP connection (`back`: behind a
+    /// proxy, the proxy's connection to the server).
+    fn flows(&mut self, c: usize, back: bool) -> &mut [Flow; 2] {
+        let conn = &mut self.conns[c];
+        if back {
+            &mut conn.back_flows
+        } else {
+            &mut conn.flows
         }
     }
 
-    fn classify(&mut self, c: usize, side: Side, seg: &Segment) -> SegmentKind {
-        let flow = &mut self.conns[c].flows[side.index()];
+    /// `seg` reached end `i` of a TCP connection: a probe (seq one below
+    /// what the other end has sent) waits for its ACK.
+    fn note_probe(flows: &mut [Flow; 2], i: usize, seg: &Segment) {
+        if let Some(max) = flows[1 - i].snd_max {
+            flows[i].probe_to_answer = seg.len <= 1 && seg.seq + 1 == max && !seg.flags.contains(Flags::SYN);
+        }
+    }
+
+    /// A packet the proxy sent: counted as the event engine counts its legs
+    /// (toward a client: the server's side; toward the server: the
+    /// client's), its own connection to the server learnt from its SYN, and
+    /// a FIN or RST while both sides are open is the proxy's close on purpose.
+    fn proxy_sent(&mut self, now: Instant, seg: &Segment, ip_bytes: usize) -> SegmentKind {
+        let toward_server = seg.dst.port() == self.server_port;
+        let side = if toward_server { Side::Client } else { Side::Server };
+        if toward_server && seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK) && !self.by_server.contains_key(&(seg.src, seg.dst)) {
+            // The proxy opens its connection to the server once a client's is
+            // established: the oldest one still waiting for its own.
+            let waiting = (0..self.conns.len()).find(|&c| {
+                let conn = &self.conns[c];
+                conn.front_tuple.is_some() && conn.server_tuple.is_none() && conn.outcome.established_at.is_some() && conn.open_on(Side::Client)
+            });
+            if let Some(c) = waiting {
+                self.conns[c].server_tuple = Some((seg.src, seg.dst));
+                self.by_server.insert((seg.src, seg.dst), c);
+            }
+        }
+        let c = if toward_server { self.by_server.get(&(seg.src, seg.dst)) } else { self.by_front.get(&(seg.dst, seg.src)) };
+        let Some(&c) = c else {
+            self.count(side, SegmentKind::Data, ip_bytes);
+            return SegmentKind::Data;
+        };
+        let (flows, i) = if toward_server { (self.flows(c, true), 0) } else { (self.flows(c, false), 1) };
+        let kind = Self::classify(flows, i, seg);
+        self.count(side, kind, ip_bytes);
+        let conn = &mut self.conns[c];
+        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST)) && conn.ends.iter().all(Option::is_none) && conn.outcome.broken.is_none() {
+            conn.outcome.ended_at.get_or_insert(now);
+        }
+        kind
+    }
+
+    /// The slot whose connection the proxy opened with this SYN to the server, once paired.
+    pub fn backend_slot(&self, seg: &Segment) -> Option<u32> {
+        self.by_server.get(&(seg.src, seg.dst)).map(|&c| self.conns[c].slot as u32)
+    }
+
+    fn classify(flows: &mut [Flow; 2], i: usize, seg: &Segment) -> SegmentKind {
+        let flow = &mut flows[i];
         let end = seg.seq + seg.seq_len();
         let kind = if seg.flags.contains(Flags::RST) {
             SegmentKind::Reset
@@ -316,7 +428,7 @@ impl Judge {
     /// its line is read a moment later: a line within [`DECLARE_GRACE`] after
     /// such an end makes that end a declaration (at the earlier instant).
     pub fn declared(&mut self, now: Instant, host: usize, cause: String) {
-        if self.down[host] {
+        if self.down[host] || Some(host) == self.proxy {
             return;
         }
         let side = self.side_of(host);
@@ -354,7 +466,7 @@ impl Judge {
 
     /// `host`'s program exited at `now`: every connection still open on its side ends.
     pub fn exited(&mut self, now: Instant, host: usize, status: &str) {
-        if self.down[host] {
+        if self.down[host] || Some(host) == self.proxy {
             return;
         }
         let side = self.side_of(host);
@@ -369,6 +481,9 @@ impl Judge {
     /// A fault killed `host`'s programs at `now` (a crash, a reboot): what
     /// its kernel sends for them afterwards is not that side's end.
     pub fn killed(&mut self, now: Instant, host: usize) {
+        if Some(host) == self.proxy {
+            return;
+        }
         let side = self.side_of(host);
         for c in self.conns_of(host) {
             let conn = &mut self.conns[c];
@@ -389,7 +504,7 @@ impl Judge {
     /// `host`'s socket table read at `now`: a connection seen ESTABLISHED
     /// before that is no longer has ended on that side.
     pub fn table(&mut self, now: Instant, host: usize, entries: &[TableEntry]) {
-        if self.down[host] {
+        if self.down[host] || Some(host) == self.proxy {
             return;
         }
         let side = self.side_of(host);

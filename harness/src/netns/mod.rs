@@ -21,7 +21,12 @@
 //! fresh and removes them; a run killed with SIGKILL leaves namespaces named
 //! `kasim-cal-<pid>-…`, which the next `kasim calibrate` or netns run reaps.
 //!
-//! Limits of this first part (each named by [`unsupported`]): no proxy,
+//! A scenario's `[proxy]` is a host too (after the NAT, before the server),
+//! running the strategy's `proxy` program or else kasim's own relay of the
+//! proxy model.
+//!
+//! Limits of this first part (each named by [`unsupported`]): no proxy
+//! before a NAT, no faults of the proxy,
 //! no QUIC or datagram tunnel, one connection per client, at most
 //! [`MAX_CLIENTS`] client hosts. A suspended host's kernel keeps its timers
 //! running (the event engine freezes them): real namespaces cannot be frozen.
@@ -35,6 +40,7 @@ pub mod packet;
 mod plan;
 mod programs;
 mod record;
+mod relay;
 mod run;
 mod socket_app;
 mod tun;
@@ -98,9 +104,12 @@ pub enum NetnsError {
     /// scenario's check refuses one; this is for a strategy made in code).
     #[error("the program strategy's `declare` is not a regular expression: {0}")]
     Declare(#[from] regex::Error),
-    /// The server program never listened.
-    #[error("the server program did not listen on port {PORT} within {}s", LISTEN_WAIT.as_secs())]
-    NoListener,
+    /// The server's (or the proxy's) program never listened.
+    #[error("`{program}` did not listen on port {PORT} within {}s", LISTEN_WAIT.as_secs())]
+    NoListener {
+        /// Its `argv[0]`.
+        program: String,
+    },
     /// The scenario uses what this engine does not run yet.
     #[error("{scenario}: --engine netns cannot run: {}", parts.join("; "))]
     Unsupported {
@@ -124,8 +133,10 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
         ));
     }
     let program = matches!(strategy.kind(), crate::strategy::StrategyKind::Program { .. });
-    if scenario.proxy().is_some() {
-        parts.push("[proxy] (not yet: no proxy host)".into());
+    if let (Some(p), Some((n, _))) = (scenario.proxy_position(), scenario.nats().next()) {
+        if p < n {
+            parts.push("a proxy before a NAT (this engine's path is: clients, the NAT, the proxy, the server)".into());
+        }
     }
     if scenario.nats().count() > 1 {
         parts.push("[[middlebox]] with more than one NAT (not yet: this engine's path holds one NAT)".into());

@@ -100,7 +100,8 @@ impl Ord for InFlight {
     }
 }
 
-/// Clients `0..clients` behind an optional NAT, and a server.
+/// Clients `0..clients` behind an optional NAT, a server, and optionally a
+/// proxy after it (host `clients + 1`).
 pub struct Network {
     links: Vec<[LinkDir; 2]>,
     addrs: Vec<Ipv4Addr>,
@@ -117,7 +118,9 @@ impl Network {
     /// `clients` hosts at the event engine's client addresses and the server
     /// at `server`, their links as the scenario says, each link's random
     /// losses and the NAT's port choices drawn from `seed` exactly as the
-    /// event engine draws them.
+    /// event engine draws them. With `proxy` at an address, a proxy host
+    /// too, on the event engine's proxy link (no rate limit, no delay): the
+    /// clients then dial the proxy, and it the server.
     pub fn new(
         seed: u64,
         clients: u32,
@@ -125,6 +128,7 @@ impl Network {
         server: Ipv4Addr,
         server_link: &AccessLink,
         nat: Option<NatConfig>,
+        proxy: Option<Ipv4Addr>,
     ) -> Network {
         let mut links = Vec::new();
         let mut addrs = Vec::new();
@@ -140,6 +144,13 @@ impl Network {
             LinkDir::new(server_link.down.clone(), Stream::new(seed, Purpose::ServerDownLoss)),
         ]);
         addrs.push(server);
+        if let Some(proxy) = proxy {
+            links.push([
+                LinkDir::new(LinkConfig::default(), Stream::new(seed, Purpose::ProxyUpLoss)),
+                LinkDir::new(LinkConfig::default(), Stream::new(seed, Purpose::ProxyDownLoss)),
+            ]);
+            addrs.push(proxy);
+        }
         let hosts = links.len();
         Network {
             links,
@@ -157,6 +168,11 @@ impl Network {
     /// The server's host number (after the clients).
     pub fn server(&self) -> usize {
         self.clients
+    }
+
+    /// The proxy's host number (after the server), if there is one.
+    pub fn proxy(&self) -> Option<usize> {
+        (self.addrs.len() > self.clients + 1).then_some(self.clients + 1)
     }
 
     /// Host `host`'s address.
@@ -319,7 +335,7 @@ mod tests {
             up: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
             down: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
         };
-        Network::new(1, 1, &link, *addr::SERVER.ip(), &AccessLink::default(), nat)
+        Network::new(1, 1, &link, *addr::SERVER.ip(), &AccessLink::default(), nat, None)
     }
 
     #[test]
@@ -342,7 +358,7 @@ mod tests {
     #[test]
     fn the_nat_translates_and_answers_a_forgotten_flow_with_a_real_rst() {
         let nat = NatConfig::new(Duration::from_secs(5), OnExpired::Rst);
-        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), Some(nat));
+        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), Some(nat), None);
         let t0 = Instant::ZERO;
         net.from_host(t0, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
         net.handle_timeout(Instant::from_millis(1));

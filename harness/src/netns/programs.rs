@@ -1,6 +1,8 @@
 //! What runs in each host: a `program` strategy's command lines with their
 //! placeholders filled in, or kasim's own agent (which gets the scenario's
-//! text on stdin); and which printed lines are declarations.
+//! text on stdin); and which printed lines are declarations. Behind a
+//! `[proxy]`, the proxy host runs the strategy's `proxy` command line, or
+//! else the agent's relay, which runs the event engine's proxy model.
 
 use super::{agent, NetnsConfig, NetnsError, PORT};
 use crate::scenario::Scenario;
@@ -11,6 +13,8 @@ use sim::packet::addr;
 pub(super) struct Programs {
     pub(super) client: Vec<Vec<String>>,
     pub(super) server: Vec<String>,
+    /// The proxy host's, when the scenario has a `[proxy]`.
+    pub(super) proxy: Option<Vec<String>>,
     pub(super) env: Vec<(String, String)>,
     /// A line matching it is a declaration; its cause is the line (the
     /// agent's: the cause after its prefix).
@@ -22,10 +26,12 @@ pub(super) struct Programs {
 impl Programs {
     pub(super) fn of(scenario: &Scenario, strategy: &StrategySpec, seed: u64, cfg: &NetnsConfig) -> Result<Programs, NetnsError> {
         let server_ip = addr::SERVER.ip().to_string();
+        let backend_ip = addr::BACKEND.ip().to_string();
         let fill = |argv: &[String], client: u32| -> Vec<String> {
             argv.iter()
                 .map(|a| {
                     a.replace("{server}", &server_ip)
+                        .replace("{backend}", &backend_ip)
                         .replace("{port}", &PORT.to_string())
                         .replace("{client}", &client.to_string())
                         .replace("{seed}", &seed.to_string())
@@ -38,23 +44,24 @@ impl Programs {
             argv
         };
         let agent_server = || agent("server", PORT.to_string(), 0);
-        if let StrategyKind::Program { client, server, declare, env } = &strategy.kind() {
-            let server = server.as_ref().map(|s| fill(s, 0));
-            let text = match server {
-                Some(_) => None,
-                None => Some(scenario_text(scenario)?),
-            };
+        let agent_proxy = || scenario.proxy().is_some().then(|| agent("proxy", addr::BACKEND.to_string(), 0));
+        if let StrategyKind::Program { client, server, proxy, declare, env } = &strategy.kind() {
             return Ok(Programs {
                 client: (0..scenario.clients).map(|i| fill(client, i)).collect(),
-                server: server.unwrap_or_else(agent_server),
+                server: server.as_ref().map_or_else(agent_server, |s| fill(s, 0)),
+                proxy: match proxy {
+                    Some(p) if scenario.proxy().is_some() => Some(fill(p, 0)),
+                    _ => agent_proxy(),
+                },
                 env: env.clone(),
                 declare: declare.as_deref().map(regex::Regex::new).transpose()?,
-                agent_input: text,
+                agent_input: Some(scenario_text(scenario)?),
             });
         }
         Ok(Programs {
             client: (0..scenario.clients).map(|i| agent("client", addr::SERVER.to_string(), i)).collect(),
             server: agent_server(),
+            proxy: agent_proxy(),
             env: Vec::new(),
             declare: None,
             agent_input: Some(scenario_text(scenario)?),

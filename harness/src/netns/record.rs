@@ -14,7 +14,7 @@ use crate::record::DerivedFault;
 use crate::scenario::FaultKind;
 use sim::oracle::Declaration;
 use sim::packet::Segment;
-use sim::trace::{FaultEvent, NatRef, TraceEvent, TraceRecord};
+use sim::trace::{FaultEvent, NatRef, ProxyEvent, TraceEvent, TraceRecord};
 use sim::{Instant, Side};
 
 /// The records of one run; does nothing unless on.
@@ -49,6 +49,15 @@ impl Recorder {
     pub fn delivered(&mut self, at: Instant, bytes: &[u8], made_by_network: bool) {
         if self.on && (self.nat || made_by_network) {
             self.packets.push((at, bytes.to_vec()));
+        }
+    }
+
+    /// Something the proxy did that the wire shows (it opened its own
+    /// connection to the server for a client's): also how the timeline
+    /// knows to call the address clients dial "proxy".
+    pub fn proxy(&mut self, at: Instant, event: ProxyEvent) {
+        if self.on {
+            self.push(at, TraceEvent::Proxy(event));
         }
     }
 

@@ -18,7 +18,8 @@ use crate::session::RequestCounts;
 use crate::strategy::StrategySpec;
 use sim::link::Outage;
 use sim::oracle::{BreakCause, Condition};
-use sim::packet::addr;
+use sim::packet::{addr, Flags, SegmentKind};
+use sim::trace::ProxyEvent;
 use sim::{Instant, Side};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -78,15 +79,31 @@ impl<'a> RealRun<'a> {
         let id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
         let clients = scenario.clients as usize;
         let server = clients;
-        let server_ip = *addr::SERVER.ip();
+        // Behind a proxy the server moves to the backend address and the
+        // proxy takes the one clients dial, as in the event engine.
+        let proxy = scenario.proxy().is_some();
+        let server_ip = if proxy { *addr::BACKEND.ip() } else { *addr::SERVER.ip() };
         let mut hosts = Vec::new();
         for i in 0..clients {
             hosts.push(RealHost::new(&format!("e{id}-c{i}"), addr::client_ip(i as u32), &scenario.tcp)?);
         }
         hosts.push(RealHost::new(&format!("e{id}-s"), server_ip, &scenario.tcp)?);
-        let mut net =
-            Network::new(seed, scenario.clients, &scenario.client_link, server_ip, &scenario.server_link, scenario.nat().cloned());
+        if proxy {
+            hosts.push(RealHost::new(&format!("e{id}-p"), *addr::SERVER.ip(), &scenario.tcp)?);
+        }
+        let mut net = Network::new(
+            seed,
+            scenario.clients,
+            &scenario.client_link,
+            server_ip,
+            &scenario.server_link,
+            scenario.nat().cloned(),
+            proxy.then_some(*addr::SERVER.ip()),
+        );
         let mut judge = Judge::new(clients, PORT, scenario.nat().map(|n| n.on_expired));
+        if proxy {
+            judge = judge.with_proxy();
+        }
         let faults = derive_faults(scenario, seed);
         for f in &faults {
             let (Some(h), Some(d)) = (host_index(f, server), f.duration) else { continue };
@@ -138,27 +155,45 @@ impl<'a> RealRun<'a> {
             buf: vec![0u8; 65536],
         };
         run.spawn(server)?;
+        run.wait_listening(server)?;
+        if let Some(p) = run.proxy() {
+            run.spawn(p)?;
+            run.wait_listening(p)?;
+        }
+        Ok(run)
+    }
+
+    /// Wait until `host`'s program listens on the service port.
+    fn wait_listening(&mut self, host: usize) -> Result<(), NetnsError> {
         let waited = std::time::Instant::now();
         loop {
-            if run.hosts[server].table().iter().any(|e| e.state == 10 && e.local.port() == PORT) {
-                return Ok(run);
+            if self.hosts[host].table().iter().any(|e| e.state == 10 && e.local.port() == PORT) {
+                return Ok(());
             }
-            if let Some((program, status, tail)) = run.hosts[server].exited().into_iter().next() {
+            if let Some((program, status, tail)) = self.hosts[host].exited().into_iter().next() {
                 return Err(NetnsError::ExitedAtStart { program, status, tail: tail.join("\n") });
             }
             if waited.elapsed() > LISTEN_WAIT {
-                return Err(NetnsError::NoListener);
+                return Err(NetnsError::NoListener { program: self.argv_of(host).first().cloned().unwrap_or_default() });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
+    /// The server's host number: after the clients.
     fn server(&self) -> usize {
-        self.hosts.len() - 1
+        self.scenario.clients as usize
     }
 
+    /// The proxy's host number, after the server, when there is one.
+    fn proxy(&self) -> Option<usize> {
+        self.net.proxy()
+    }
+
+    /// The side a host's program lines speak for (the proxy's: the server's,
+    /// which the proxy stands in for toward the clients).
     fn side_of(&self, host: usize) -> Side {
-        if host == self.server() {
+        if host >= self.server() {
             Side::Server
         } else {
             Side::Client
@@ -168,6 +203,8 @@ impl<'a> RealRun<'a> {
     fn argv_of(&self, host: usize) -> &[String] {
         if host == self.server() {
             &self.programs.server
+        } else if Some(host) == self.proxy() {
+            self.programs.proxy.as_deref().unwrap_or_default()
         } else {
             &self.programs.client[host]
         }
@@ -266,7 +303,15 @@ impl<'a> RealRun<'a> {
                     self.opened[h] = true;
                 }
                 let kind = self.judge.sent(t, h, &p.seg, n);
-                self.rec.sent(t, self.side_of(h), sim::packet::Segment { kind, ..p.seg }, &p.bytes);
+                // The proxy's leg toward the server counts as the client's side, as in the event engine.
+                let toward_server = Some(h) == self.proxy() && p.seg.dst.port() == PORT;
+                let side = if toward_server { Side::Client } else { self.side_of(h) };
+                if toward_server && kind == SegmentKind::Handshake && !p.seg.flags.contains(Flags::ACK) {
+                    if let Some(slot) = self.judge.backend_slot(&p.seg) {
+                        self.rec.proxy(t, ProxyEvent::BackendOpened { slot });
+                    }
+                }
+                self.rec.sent(t, side, sim::packet::Segment { kind, ..p.seg }, &p.bytes);
                 self.net.from_host(t, h, p);
             }
         }

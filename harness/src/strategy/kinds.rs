@@ -323,6 +323,12 @@ pub const KINDS: &[KindSpec] = &[
                 help: "the server's command line (default: kasim's own server)",
             },
             ParamSpec {
+                name: "proxy",
+                ty: ParamType::Argv,
+                default: "",
+                help: "with [proxy]: the proxy's command line (default: kasim's own relay, the [proxy] model); {backend} is the server's address",
+            },
+            ParamSpec {
                 name: "declare",
                 ty: ParamType::Pattern,
                 default: "",

@@ -144,6 +144,9 @@ pub enum StrategyKind {
         client: Vec<String>,
         /// `server`: the server's command line; `None` = kasim's own server.
         server: Option<Vec<String>>,
+        /// `proxy`: with a `[proxy]`, the proxy's command line; `None` =
+        /// kasim's own relay, which runs the `[proxy]` model.
+        proxy: Option<Vec<String>>,
         /// `declare`: the regular expression of a line that declares the peer dead.
         declare: Option<String>,
         /// `env`: environment variables of both programs, in key order.
@@ -262,6 +265,7 @@ impl StrategyKind {
             "program" => StrategyKind::Program {
                 client: p.argv("client")?.ok_or_else(|| p.bad("client"))?,
                 server: p.argv("server")?,
+                proxy: p.argv("proxy")?,
                 declare: p.text("declare")?,
                 env: match p.text("env")? {
                     None => Vec::new(),

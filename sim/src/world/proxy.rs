@@ -6,7 +6,7 @@
 use super::{Message, Role, World};
 use crate::app::Idle;
 use crate::packet::addr;
-use crate::proxy_config::OnIdle;
+use crate::proxy_config::IdleAction;
 use crate::socket::{SocketEvent, SocketState};
 use crate::tcp::TcpEndpoint;
 use crate::trace::{ProxyEvent, TraceEvent};
@@ -109,7 +109,7 @@ impl World {
     fn leg_ended(&mut self, c: usize, eof: bool) {
         let now = self.now;
         let (slot, front) = (self.conns[c].slot, self.conns[c].role == Role::ProxyFront);
-        let forwarded = eof && self.proxy.is_some_and(|(cfg, _)| cfg.per_side());
+        let forwarded = eof && self.proxy.is_some_and(|(cfg, _)| cfg.passes_fin_on());
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::LegEnded { slot, front, eof, forwarded }));
         if forwarded {
             // A relay: the end of what this leg sends goes on to the other
@@ -143,17 +143,7 @@ impl World {
     /// both, so the shorter first, then after a half-close the longer).
     fn touch_idle(&mut self, front: usize) {
         let Some((cfg, _)) = self.proxy else { return };
-        let timeout = if cfg.per_side() {
-            let (first, last) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
-            if self.conns[front].half_closed {
-                last
-            } else {
-                first
-            }
-        } else {
-            cfg.idle_timeout
-        };
-        if let Some(timeout) = timeout {
+        if let Some(timeout) = cfg.idle_timer(self.conns[front].half_closed) {
             let local = self.hosts[self.conns[front].host].local(self.now);
             self.conns[front].idle_at = Some(local + timeout);
         }
@@ -176,39 +166,37 @@ impl World {
         if g.broken.is_none() {
             g.ended_at.get_or_insert(now);
         }
-        if cfg.per_side() && !self.conns[f].half_closed && cfg.client_timeout != cfg.server_timeout {
-            self.half_close(f, cfg);
-            return;
-        }
+        let (front, back) = match cfg.on_idle_timer(self.conns[f].half_closed) {
+            IdleAction::HalfClose { toward_server, then } => {
+                self.half_close(f, toward_server, then);
+                return;
+            }
+            IdleAction::Close { front, back } => (front, back),
+        };
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
         let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
         for &leg in &legs {
-            let local = self.local_of(leg);
-            let toward_client = leg == f;
-            match cfg.on_idle {
-                // haproxy's close, measured: FIN to the client; FIN then RST
-                // at once to the server (with nolinger, RST there alone).
-                OnIdle::Fin | OnIdle::Rst if cfg.per_side() => {
-                    let fin = toward_client || cfg.on_idle == OnIdle::Fin;
-                    let rst = !toward_client || cfg.on_idle == OnIdle::Rst;
-                    // Each leg's packets leave as haproxy sends them: the
-                    // client's FIN first, and a FIN before its RST.
-                    if fin {
-                        self.conns[leg].sock.close(local);
-                        self.after_relay(leg);
-                    }
-                    if rst && !self.conns[leg].gone {
-                        let local = self.local_of(leg);
-                        self.conns[leg].sock.abort(local);
-                        self.after_relay(leg);
-                    }
+            let how = if leg == f { front } else { back };
+            if how.forget {
+                let (h, key) = (self.conns[leg].host, self.conns[leg].key);
+                self.stack_remove(h, key);
+                self.conns[leg].gone = true;
+                continue;
+            }
+            // Each leg's packets leave as the proxy sends them: the
+            // client's first, and a FIN before its RST.
+            if how.fin {
+                let local = self.local_of(leg);
+                self.conns[leg].sock.close(local);
+                if cfg.per_side() {
+                    self.after_relay(leg);
                 }
-                OnIdle::Fin => self.conns[leg].sock.close(local),
-                OnIdle::Rst => self.conns[leg].sock.abort(local),
-                OnIdle::Silent => {
-                    let (h, key) = (self.conns[leg].host, self.conns[leg].key);
-                    self.stack_remove(h, key);
-                    self.conns[leg].gone = true;
+            }
+            if how.rst && !self.conns[leg].gone {
+                let local = self.local_of(leg);
+                self.conns[leg].sock.abort(local);
+                if cfg.per_side() {
+                    self.after_relay(leg);
                 }
             }
         }
@@ -222,13 +210,10 @@ impl World {
     /// The shorter of haproxy's two timers struck alone: a FIN toward the
     /// other side (the client's timer ends what the client sends, and the
     /// proxy passes that end on to the server; the server's, to the client).
-    /// The longer timer then runs from the last data.
-    fn half_close(&mut self, f: usize, cfg: crate::proxy_config::ProxyConfig) {
+    /// The longer timer then strikes `then` later, with no more data.
+    fn half_close(&mut self, f: usize, toward_server: bool, then: Option<std::time::Duration>) {
         let now = self.now;
         let slot = self.conns[f].slot;
-        let (shorter, longer) = shorter_longer(cfg.client_timeout, cfg.server_timeout);
-        // The client's timer struck: the FIN goes to the server.
-        let toward_server = shorter == cfg.client_timeout;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::HalfClose { slot, toward_server }));
         self.conns[f].half_closed = true;
         let leg = if toward_server { self.conns[f].relay } else { Some(f) };
@@ -239,9 +224,9 @@ impl World {
                 self.after_relay(leg);
             }
         }
-        if let (Some(shorter), Some(longer)) = (shorter, longer) {
+        if let Some(then) = then {
             let local = self.local_of(f);
-            self.conns[f].idle_at = Some(local + (longer - shorter));
+            self.conns[f].idle_at = Some(local + then);
         }
     }
 
@@ -250,18 +235,6 @@ impl World {
         if !self.conns[c].gone {
             self.pump(c);
         }
-    }
-}
-
-/// haproxy's two timers in the order they strike (`None`: never, so last).
-fn shorter_longer(
-    a: Option<std::time::Duration>,
-    b: Option<std::time::Duration>,
-) -> (Option<std::time::Duration>, Option<std::time::Duration>) {
-    match (a, b) {
-        (Some(x), Some(y)) => (Some(x.min(y)), Some(x.max(y))),
-        (Some(x), None) | (None, Some(x)) => (Some(x), None),
-        (None, None) => (None, None),
     }
 }
 
