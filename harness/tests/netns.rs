@@ -136,8 +136,13 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
 /// one within 2 % or 50 ms, or equal; server-crash, -reboot and -suspend
 /// (faults on real hosts): 3 figures each; session-reboot-reconnect: 4 (its
 /// failed requests too); fleet-3-client-vanish: 3 (no NAT: the server's
-/// line matched to the right connection). And `check --engine netns` holds
-/// the same files' expectations on real stacks (10).
+/// line matched to the right connection); behind a proxy (kasim's relay of
+/// the proxy model on real sockets): proxy-idle-close and
+/// proxy-haproxy-timers, an orderly end at 3 s and at 2 s, and their false
+/// positives and NAT expiries (3 each); proxy-probes-end-at-proxy: the app
+/// ping's detection 2.5 s after the break and no keepalive declaration (5).
+/// And `check --engine netns` holds the same files' expectations on real
+/// stacks (12: the keepalive behind the proxy detects nothing).
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_bundled_calibration_scenarios_agree_on_both_engines() {
@@ -145,26 +150,30 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("calibrate").arg(&dir).args(["--format", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let rows = doc["scenarios"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rows.len(), 41, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows.len(), 52, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
     let bad: Vec<_> = rows.iter().filter(|r| r["ok"] != true).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(out.status.code(), Some(0));
     let fleet_server =
         rows.iter().filter(|r| r["scenario"] == "fleet-8-behind-nat" && r["figure"].as_str().unwrap().starts_with("server:")).count();
     assert_eq!(fleet_server, 8);
+    let orderly: Vec<&str> =
+        rows.iter().filter(|r| r["event"].as_str().unwrap().starts_with("orderly end")).map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(orderly, ["orderly end at 2.000 s", "orderly end at 3.000 s"]);
 
-    assert_checks_pass(&dir, &["--engine", "netns"], 10);
+    assert_checks_pass(&dir, &["--engine", "netns"], 12);
 }
 
-/// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto and socat,
-/// each held to its `[[expect]]`s on real stacks, where the twins run as
-/// kasim's agent (12), and the twins to theirs in the event engine (4).
+/// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto, socat and
+/// haproxy, each held to its `[[expect]]`s on real stacks, where the twins
+/// run as kasim's agent (and behind haproxy's twin, kasim's relay: 16),
+/// and the twins to theirs in the event engine (6).
 #[test]
-#[ignore = "needs root, iproute2, socat, redis-server, mosquitto and OpenSSH: cargo test -- --include-ignored (as .ci/run does)"]
+#[ignore = "needs root, iproute2, socat, redis-server, mosquitto, OpenSSH and haproxy: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs");
-    assert_checks_pass(&dir, &["--engine", "netns"], 12);
-    assert_checks_pass(&dir, &["--strategy", "twin"], 4);
+    assert_checks_pass(&dir, &["--engine", "netns"], 16);
+    assert_checks_pass(&dir, &["--strategy", "twin"], 6);
 }
 
 /// `replay --engine netns --pcap`: the timeline carries the program's own

@@ -5,8 +5,8 @@
 //! instants and the same network model, so for each seed they should reach
 //! the same verdicts at nearly the same times. What is compared, per seed:
 //! each connection's first verdict per side (its class, and for a detection
-//! its latency, within 2 % or 50 ms, whichever is larger, as `calibrate`
-//! holds the kernel cases), the false positives, the NAT expiries, and in a
+//! its latency, for an orderly end its time, within 2 % or 50 ms, whichever
+//! is larger, as `calibrate` holds the kernel cases), the false positives, the NAT expiries, and in a
 //! scenario with sessions the failed requests.
 
 use crate::record::RunRecord;
@@ -41,14 +41,16 @@ pub fn within(real: f64, model: f64) -> bool {
 }
 
 /// Each (slot, side)'s first verdict that is not an echo: its class and,
-/// for a detection, its latency in seconds.
+/// for a detection, its latency in seconds (for an orderly end, when it
+/// came, from the start of the run).
 fn first_verdicts(o: &Outcome) -> BTreeMap<(u32, Side), (String, Option<f64>)> {
     let mut m = BTreeMap::new();
     for d in o.declarations.iter().filter(|d| !d.echo) {
         m.entry((d.slot, d.side)).or_insert_with(|| match d.verdict {
             Verdict::Detection { latency } => ("detection".to_string(), Some(latency.as_secs_f64())),
             Verdict::FalsePositive { condition } => (format!("false positive ({})", condition.name()), None),
-            Verdict::OrderlyEnd => ("orderly end".to_string(), None),
+            // When a connection was closed on purpose (an idle timeout) is a time to hold too.
+            Verdict::OrderlyEnd => ("orderly end".to_string(), Some(d.at.since_start().as_secs_f64())),
         });
     }
     m
@@ -93,6 +95,7 @@ pub fn compare_outcomes(head: (&str, &str, u64), event: &Outcome, netns: &Outcom
     keys.dedup();
     let show = |v: Option<&(String, Option<f64>)>| match v {
         None => "none".to_string(),
+        Some((class, Some(t))) if class == "orderly end" => format!("{class} at {t:.3} s"),
         Some((class, Some(l))) => format!("{class} after {l:.3} s"),
         Some((class, None)) => class.clone(),
     };

@@ -352,12 +352,19 @@ impl Judge {
     fn proxy_sent(&mut self, now: Instant, seg: &Segment, ip_bytes: usize) -> SegmentKind {
         let toward_server = seg.dst.port() == self.server_port;
         let side = if toward_server { Side::Client } else { Side::Server };
-        if toward_server && seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK) && !self.by_server.contains_key(&(seg.src, seg.dst)) {
+        if toward_server
+            && seg.flags.contains(Flags::SYN)
+            && !seg.flags.contains(Flags::ACK)
+            && !self.by_server.contains_key(&(seg.src, seg.dst))
+        {
             // The proxy opens its connection to the server once a client's is
             // established: the oldest one still waiting for its own.
             let waiting = (0..self.conns.len()).find(|&c| {
                 let conn = &self.conns[c];
-                conn.front_tuple.is_some() && conn.server_tuple.is_none() && conn.outcome.established_at.is_some() && conn.open_on(Side::Client)
+                conn.front_tuple.is_some()
+                    && conn.server_tuple.is_none()
+                    && conn.outcome.established_at.is_some()
+                    && conn.open_on(Side::Client)
             });
             if let Some(c) = waiting {
                 self.conns[c].server_tuple = Some((seg.src, seg.dst));
@@ -373,7 +380,10 @@ impl Judge {
         let kind = Self::classify(flows, i, seg);
         self.count(side, kind, ip_bytes);
         let conn = &mut self.conns[c];
-        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST)) && conn.ends.iter().all(Option::is_none) && conn.outcome.broken.is_none() {
+        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST))
+            && conn.ends.iter().all(Option::is_none)
+            && conn.outcome.broken.is_none()
+        {
             conn.outcome.ended_at.get_or_insert(now);
         }
         kind
@@ -840,5 +850,68 @@ mod tests {
                     0: 020012C6:9C40 0A7100CB:1F40 01 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n";
         let e = parse_table(text);
         assert_eq!(e, vec![TableEntry { local: CLIENT.parse().unwrap(), remote: SERVER.parse().unwrap(), state: ESTABLISHED }]);
+    }
+
+    /// A client connected through a proxy (host 2, at the address clients
+    /// dial), which opened its own connection to the server (host 1, at the
+    /// backend address) from port 33000.
+    fn through_a_proxy() -> Judge {
+        const FRONT: &str = "203.0.113.10:8000";
+        const BACK: &str = "203.0.113.10:33000";
+        const BACKEND: &str = "203.0.113.20:8000";
+        let mut j = Judge::new(1, 8000, None).with_proxy();
+        j.sent(s(0), 0, &seg(CLIENT, FRONT, Flags::SYN, 100, 0), 60);
+        j.sent(s(0), 2, &seg(FRONT, CLIENT, Flags::SYN | Flags::ACK, 500, 0), 60);
+        j.sent(s(0), 0, &seg(CLIENT, FRONT, Flags::ACK, 101, 0), 52);
+        j.sent(s(0), 2, &seg(BACK, BACKEND, Flags::SYN, 700, 0), 60);
+        j.sent(s(0), 1, &seg(BACKEND, BACK, Flags::SYN | Flags::ACK, 900, 0), 60);
+        j.sent(s(0), 2, &seg(BACK, BACKEND, Flags::ACK, 701, 0), 52);
+        j
+    }
+
+    /// The proxy's idle close: its FINs on both legs while both ends are
+    /// open and nothing broke make the server's EOF at 3 s an orderly end,
+    /// on the proxy's own connection to the server, which the judge paired
+    /// with the client's from the proxy's SYN.
+    #[test]
+    fn a_proxys_close_on_purpose_is_an_orderly_end_on_both_legs() {
+        let mut j = through_a_proxy();
+        let back = seg("203.0.113.10:33000", "203.0.113.20:8000", Flags::SYN, 700, 0);
+        assert_eq!(j.backend_slot(&back), Some(0));
+        j.sent(s(3), 2, &seg("203.0.113.10:33000", "203.0.113.20:8000", Flags::FIN | Flags::ACK, 701, 0), 52);
+        j.sent(s(3), 2, &seg("203.0.113.10:8000", CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
+        j.sent(s(3), 1, &seg("203.0.113.20:8000", "203.0.113.10:33000", Flags::RST | Flags::ACK, 901, 0), 40);
+        j.declared(s(3), 1, "EOF".into());
+        let o = j.finish(s(6), Duration::from_secs(60));
+        let c = &o.slots[0].connections[0];
+        assert_eq!(c.ended_at, Some(s(3)));
+        assert_eq!(o.declarations.len(), 1);
+        assert_eq!((o.declarations[0].side, o.declarations[0].verdict.clone()), (Side::Server, Verdict::OrderlyEnd));
+        // Counted as the event engine counts a proxy's legs: its connection to
+        // the server on the client's side, its side of the client's on the server's.
+        assert_eq!(o.stats[0].packets_of(SegmentKind::Handshake), 2);
+        assert_eq!(o.stats[1].packets_of(SegmentKind::Handshake), 2);
+    }
+
+    /// Keepalive probes end at the proxy: the client's probes (one below
+    /// what it sent) are answered by the proxy's stack, classified on the
+    /// client's connection to the proxy, after the server vanished; nothing
+    /// ends, so nothing is declared, and the break is the server's.
+    #[test]
+    fn probes_answered_by_the_proxy_are_the_client_legs_own() {
+        let mut j = through_a_proxy();
+        j.host_broke(s(1), 1, BreakCause::Vanish(Side::Server));
+        j.set_down(1, true);
+        for t in [2, 3, 4] {
+            let probe = seg(CLIENT, "203.0.113.10:8000", Flags::ACK, 100, 0);
+            j.sent(s(t), 0, &probe, 52);
+            j.delivered(s(t), 2, &probe);
+            j.sent(s(t), 2, &seg("203.0.113.10:8000", CLIENT, Flags::ACK, 501, 0), 52);
+        }
+        let o = j.finish(s(6), Duration::from_secs(60));
+        assert!(o.declarations.is_empty());
+        assert_eq!(o.stats[0].packets_of(SegmentKind::KeepaliveProbe), 3);
+        assert_eq!(o.stats[1].packets_of(SegmentKind::KeepaliveAck), 3);
+        assert_eq!(o.slots[0].broken(), Some((s(1), BreakCause::Vanish(Side::Server))));
     }
 }
