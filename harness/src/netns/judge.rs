@@ -886,7 +886,7 @@ mod tests {
         let c = &o.slots[0].connections[0];
         assert_eq!(c.ended_at, Some(s(3)));
         assert_eq!(o.declarations.len(), 1);
-        assert_eq!((o.declarations[0].side, o.declarations[0].verdict.clone()), (Side::Server, Verdict::OrderlyEnd));
+        assert_eq!((o.declarations[0].side, o.declarations[0].verdict), (Side::Server, Verdict::OrderlyEnd));
         // Counted as the event engine counts a proxy's legs: its connection to
         // the server on the client's side, its side of the client's on the server's.
         assert_eq!(o.stats[0].packets_of(SegmentKind::Handshake), 2);
