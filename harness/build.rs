@@ -1,5 +1,6 @@
-//! Embeds the bundled catalogue (`../scenarios/*.toml`) in the binary, so an
-//! installed `kasim` runs it from any directory; and names the build: a
+//! Embeds the bundled catalogue (`../scenarios/*.toml`) and calibration set
+//! (`../calibration/*.toml`) in the binary, so an installed `kasim` runs
+//! them from any directory; and names the build: a
 //! fingerprint of every source file of the model and the locked
 //! dependencies (`KASIM_BUILD_ID`), so partial results of two builds that
 //! both say "0.1.0" are not merged into a result that matches neither.
@@ -8,23 +9,35 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("../scenarios");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
-        .unwrap_or_default();
-    files.sort();
-    let mut out = String::from("/// The bundled scenarios: (file name, text).\npub const CATALOGUE: &[(&str, &str)] = &[\n");
-    for f in &files {
-        println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
-        let _ = writeln!(out, "    ({name:?}, include_str!({:?})),", abs.display().to_string());
+    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("..");
+    let mut out = String::new();
+    for (dir, name, what) in [
+        ("scenarios", "CATALOGUE", "The bundled scenarios"),
+        ("calibration", "CALIBRATION", "The bundled calibration set (`kasim calibrate` with no PATH)"),
+    ] {
+        out.push_str(&embed(&root.join(dir), name, what));
     }
-    out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets it")).join("catalogue.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
     println!("cargo:rustc-env=KASIM_BUILD_ID={}", build_id());
+}
+
+/// A `const NAME: &[(&str, &str)]` of every `.toml` in `dir`: (file name, text).
+fn embed(dir: &Path, name: &str, what: &str) -> String {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut out = format!("/// {what}: (file name, text).\npub const {name}: &[(&str, &str)] = &[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let file = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
+        let _ = writeln!(out, "    ({file:?}, include_str!({:?})),", abs.display().to_string());
+    }
+    out.push_str("];\n");
+    out
 }
 
 /// FNV-1a 64 over the relative path and bytes of every file of the crates

@@ -1,6 +1,8 @@
 //! The bundled catalogue: every scenario in `scenarios/`, embedded in the
 //! binary at build time (`build.rs`), so an installed `kasim` runs the same
 //! files as the checkout it was built from and names them by scenario name.
+//! The calibration set (`calibration/`, what `kasim calibrate` runs with no
+//! PATH) is embedded the same way.
 //! Below the command line (it needs only the scenario parser): the command
 //! line, the netns engine, the fuzzers and the `kasim` library all find
 //! bundled scenarios here.
@@ -50,7 +52,31 @@ pub fn scenarios() -> Result<Vec<Scenario>, ScenarioError> {
     embedded::CATALOGUE.iter().map(|(file, text)| scenario::parse(&Path::new("<bundled>").join(file), text)).collect()
 }
 
-/// The text of a scenario file, or of the bundled one of that name.
+/// Where the embedded calibration set's scenarios say they come from.
+const CALIBRATION_PLACE: &str = "<bundled>/calibration";
+
+/// The calibration set `kasim calibrate` runs with no PATH: `calibration/`
+/// in the current folder (a checkout), else the copy embedded in the binary.
+pub fn calibration() -> Result<Vec<Scenario>, ScenarioError> {
+    let local = Path::new("calibration");
+    if local.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(local)
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
+            .unwrap_or_default();
+        files.sort();
+        return files.iter().map(|f| scenario::load(f)).collect();
+    }
+    embedded::CALIBRATION.iter().map(|(file, text)| scenario::parse(&Path::new(CALIBRATION_PLACE).join(file), text)).collect()
+}
+
+/// The text of a scenario file, or of the bundled one of that name (or of
+/// the embedded calibration set's, for a path [`calibration`] gave).
 pub fn source_text(path: &Path) -> Result<String, crate::input::ReadError> {
-    crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).or_else(|e| entry(path).map(|(_, text)| text.to_string()).ok_or(e))
+    crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES).or_else(|e| {
+        let calibration = path.starts_with(CALIBRATION_PLACE).then(|| {
+            let name = path.file_name().and_then(|n| n.to_str());
+            embedded::CALIBRATION.iter().find(|(f, _)| Some(*f) == name).copied()
+        });
+        calibration.unwrap_or_else(|| entry(path)).map(|(_, text)| text.to_string()).ok_or(e)
+    })
 }

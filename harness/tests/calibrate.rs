@@ -1,7 +1,8 @@
 //! The model against the real kernel: `kasim calibrate` builds namespaces,
 //! runs every case three times with real sockets and once in the simulator,
 //! and every case must agree in outcome and be within 2 % or 50 ms of the
-//! kernel's median. It needs root, iproute2 and nftables, so it is ignored by
+//! kernel's median; then it runs the bundled calibration scenarios on both
+//! engines. It needs root, iproute2 and nftables, so it is ignored by
 //! a plain `cargo test`; `.ci/run` installs what it needs and runs it with
 //! `--include-ignored`, where a testbed that cannot be built is a failure.
 
@@ -31,6 +32,12 @@ fn every_case_is_within_2_percent_or_50_ms_of_the_kernel() {
         assert!((sim - real).abs() <= tol, "{}: kasim {sim:.3} s, Linux {real:.3} s, tolerance {tol:.3} s", c["case"]);
         assert_eq!(c["repetitions"], 3);
     }
+    // Then the calibration scenarios, from the copy built into kasim (this
+    // test's folder has no `calibration/`): the same 52 figures as
+    // `kasim calibrate calibration/` (harness/tests/netns.rs), all within the bound.
+    let rows = doc["scenarios"].as_array().unwrap();
+    assert_eq!(rows.len(), 52, "{doc}");
+    assert!(rows.iter().all(|r| r["ok"] == true), "{doc:#}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // Nothing of ours is left behind.
     let left = Command::new("ip").args(["netns", "list"]).output().unwrap();

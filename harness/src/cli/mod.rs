@@ -131,7 +131,8 @@ pub enum FailOn {
 pub struct CalibrateArgs {
     /// Scenario files or folders: run each on both engines (the event engine and real
     /// stacks, `--engine netns`) and compare seed by seed, figure by figure. Without
-    /// PATH: the built-in kernel cases.
+    /// PATH: the bundled calibration set: the built-in kernel cases, then the scenarios
+    /// of `calibration/` (the current folder's, else the copy built into kasim).
     pub paths: Vec<PathBuf>,
     /// Runs per strategy for scenario files, overriding their `seeds`.
     #[arg(long)]
@@ -143,7 +144,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 3)]
     pub reps: usize,
     /// `--format`: a table of every case (`text`, the default) or one JSON document
-    /// `{ "cases": [...] }` on stdout (`json`).
+    /// `{ "cases": [...], "scenarios": [...] }` on stdout (`json`; with PATH, only `scenarios`).
     #[arg(long, value_enum, default_value_t = ReplayFormat::Text, help = None)]
     pub format: ReplayFormat,
 }

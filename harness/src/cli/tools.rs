@@ -20,6 +20,9 @@ fn calibrate_scenarios(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     Ok(if rows.iter().all(|r| r.ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `kasim calibrate`: with PATH, those scenarios on both engines; without,
+/// the bundled calibration set: the kernel cases (real sockets against the
+/// model's twin of each), then the calibration scenarios on both engines.
 pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     use crate::calibrate;
     if args.reps == 0 || args.reps > 20 {
@@ -32,6 +35,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
     if !args.paths.is_empty() {
         return calibrate_scenarios(args);
     }
+    super::check_seeds(args.seeds)?;
+    let scenarios = crate::catalogue::calibration().map_err(CliError::Scenario)?;
     // Our namespaces go away on Ctrl-C and kill too; those a killed run left are reaped now.
     super::signals::on_signal(calibrate::remove_all);
     let reaped = calibrate::reap_stale();
@@ -39,25 +44,28 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode, CliError> {
         eprintln!("removed {} network namespaces left by an earlier run that was killed: {}", reaped.len(), reaped.join(", "));
     }
     eprintln!("calibrating {} cases x {} repetitions in parallel (about 30 s)...", calibrate::Case::ALL.len(), args.reps);
-    let rows = calibrate::run(&calibrate::Case::ALL, args.reps);
+    let cases = calibrate::run(&calibrate::Case::ALL, args.reps);
     calibrate::remove_all();
+    let rows = super::netns::calibrate_scenarios(&scenarios, args.seeds, args.max_wall)?;
     match args.format {
-        ReplayFormat::Text => print_out(&calibrate::table(&rows))?,
+        ReplayFormat::Text => print_out(&format!("{}\n{}", calibrate::table(&cases), crate::netns::compare::table(&rows)))?,
         ReplayFormat::Json => {
-            let doc: Vec<serde_json::Value> = rows
+            let doc: Vec<serde_json::Value> = cases
                 .iter()
                 .map(|r| match r {
                     Ok(row) => serde_json::to_value(row).unwrap_or_default(),
                     Err(e) => serde_json::json!({ "error": e }),
                 })
                 .collect();
-            print_out(&format!("{}\n", serde_json::to_string_pretty(&serde_json::json!({ "cases": doc })).unwrap_or_default()))?;
+            let doc = serde_json::json!({ "cases": doc, "scenarios": rows });
+            print_out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
         }
     }
-    if rows.iter().any(|r| r.is_err()) {
+    if cases.iter().any(|r| r.is_err()) {
         return Ok(ExitCode::from(2));
     }
-    Ok(if rows.iter().all(|r| r.as_ref().is_ok_and(|r| r.ok)) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let ok = cases.iter().all(|r| r.as_ref().is_ok_and(|r| r.ok)) && rows.iter().all(|r| r.ok);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Width of `kasim list`'s name column.
