@@ -221,7 +221,7 @@ fn xml_escape(s: &str) -> String {
 /// JUnit XML: one test suite per scenario, one test case per expectation; a
 /// failure carries the observed value and the replay command for each seed.
 /// `path_of` gives the scenario file for a scenario name.
-pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) -> String {
+pub fn junit(results: &[Checked], replay_of: &dyn Fn(&str, &str, u64) -> String) -> String {
     let mut suites: Vec<(&str, Vec<&Checked>)> = Vec::new();
     for c in results {
         match suites.iter_mut().find(|(n, _)| *n == c.scenario) {
@@ -253,7 +253,7 @@ pub fn junit(results: &[Checked], path_of: &dyn Fn(&str) -> std::path::PathBuf) 
             let message = describe_failure(c);
             let mut body = String::new();
             for seed in &c.seeds {
-                body.push_str(&format!("reproduce with: {}\n", crate::paste::replay(&path_of(scenario), &e.strategy, *seed)));
+                body.push_str(&format!("reproduce with: {}\n", replay_of(scenario, &e.strategy, *seed)));
             }
             out.push_str(&format!(
                 ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",

@@ -209,3 +209,29 @@ fn a_real_replay_prints_the_programs_lines_and_captures_both_sides_of_the_nat() 
     assert!(has("198.18.0.2", "[TCP Keep-Alive]"), "the kernel's probe:\n{rows}");
     assert!(has("203.0.113.10", "[RST]"), "the NAT's RST, from the server's address:\n{rows}");
 }
+
+/// `run --engine netns --out DIR`: the HTML report draws the real run itself
+/// (kept traced with `--out`), with the break at 1 s, the fault and the
+/// kernel's ETIMEDOUT, and its caption's command replays on real hosts. A
+/// failed expectation's "reproduce with" line says `--engine netns` too: the
+/// event engine's replay would be another run. (keepalive-vanish with
+/// `le = 1.0`: the real detection is ~4.1 s, so it fails.)
+#[test]
+#[ignore = "needs root and iproute2: cargo test -- --include-ignored (as .ci/run does)"]
+fn a_real_runs_report_draws_its_own_run_and_its_commands_replay_on_real_hosts() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../calibration/keepalive-vanish.toml");
+    let dir = tempdir::Dir::new("netns-out");
+    let file = dir.0.join("strict.toml");
+    let text = std::fs::read_to_string(&src).unwrap().replace("le = 4.2", "le = 1.0");
+    assert!(text.contains("le = 1.0"));
+    std::fs::write(&file, text).unwrap();
+    let out =
+        kasim().arg("check").arg(&file).args(["--engine", "netns", "--seeds", "1", "--out"]).arg(dir.0.join("report")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--strategy ka-2-1-3 --seed 0 --engine netns"), "{err}");
+    let html = std::fs::read_to_string(dir.0.join("report/index.html")).unwrap();
+    for label in ["broken: server vanished", "ETIMEDOUT", "--strategy ka-2-1-3 --seed 0 --engine netns"] {
+        assert!(html.contains(label), "{label} missing from the report");
+    }
+}

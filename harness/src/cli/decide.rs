@@ -99,6 +99,7 @@ pub fn until_decided(args: &CheckArgs) -> Result<ExitCode, CliError> {
         ci: args.run.ci,
         per_seed: args.run.per_seed,
         decided: Some(results),
+        replay_flags: "",
     };
     emit(&out.report, &out.scenarios, &out.runs, &out.ran, &emit_args, &|s, st, seed| crate::plots::timeline(s, st, seed))
 }

@@ -67,7 +67,10 @@ pub fn prepare(args: &RunArgs, scenarios: &[Scenario]) -> Result<NetnsConfig, Cl
     let max_wall = args.max_wall;
     refuse_unrunnable(scenarios, &args.strategies, max_wall)?;
     crate::calibrate::available().map_err(|why| CliError::Netns(format!("--engine netns needs real network namespaces: {why}")))?;
-    make_ready(false)
+    // With --out, every run keeps its trace: the HTML report's timeline is
+    // one of them (another real-time run only for a picture would be another
+    // run, with other timings).
+    make_ready(args.out.is_some())
 }
 
 /// Every scenario fits in `max_wall`, and every strategy the engine cannot
@@ -122,8 +125,17 @@ pub fn make_ready(trace: bool) -> Result<NetnsConfig, CliError> {
     Ok(NetnsConfig { agent, trace })
 }
 
-/// Per strategy, its runs' summaries in seed order, and the lateness of its packets.
-pub type NetnsRuns = (Vec<Vec<RunSummary>>, Vec<Option<Lateness>>);
+/// What the runs of one scenario left: per strategy, its runs' summaries in
+/// seed order, the lateness of its packets, and (when traced) each run's
+/// record, for the HTML report's timeline.
+pub struct NetnsRuns {
+    /// Per strategy, its runs' summaries, in seed order.
+    pub summaries: Vec<Vec<RunSummary>>,
+    /// Per strategy, the lateness of its packets against the model.
+    pub lateness: Vec<Option<Lateness>>,
+    /// Per strategy, its traced runs' records by seed (empty unless traced).
+    pub traced: Vec<std::collections::BTreeMap<u64, crate::record::RunRecord>>,
+}
 
 /// Every seed of every strategy of `s` on real hosts, `jobs` runs at a time
 /// (strategies and seeds alike); the summaries in seed order and each
@@ -148,7 +160,9 @@ pub fn run_scenario(
     });
     let mut summaries: Vec<Vec<RunSummary>> = vec![Vec::new(); strategies.len()];
     let mut late: Vec<Vec<u64>> = vec![Vec::new(); strategies.len()];
-    for (&(st, _), r) in jobs.iter().zip(runs) {
+    let mut traced: Vec<std::collections::BTreeMap<u64, crate::record::RunRecord>> =
+        strategies.iter().map(|_| Default::default()).collect();
+    for (&(st, seed), r) in jobs.iter().zip(runs) {
         let r = r.map_err(|e| {
             let name = &strategies[st].name;
             let index = s.strategies.iter().position(|x| &x.name == name).unwrap_or(0);
@@ -156,8 +170,11 @@ pub fn run_scenario(
         })?;
         summaries[st].push(RunSummary::of(&r.record));
         late[st].extend(r.lateness_ns);
+        if cfg.trace {
+            traced[st].insert(seed, r.record);
+        }
     }
-    Ok((summaries, late.into_iter().map(Lateness::of).collect()))
+    Ok(NetnsRuns { summaries, lateness: late.into_iter().map(Lateness::of).collect(), traced })
 }
 
 /// `kasim calibrate PATH...`: every strategy the netns engine runs, every

@@ -36,6 +36,9 @@ pub struct RunOutput {
     pub engine: Engine,
     /// The shard this run made, if it made only one.
     pub shard: Option<Shard>,
+    /// `--engine netns` with `--out`: each traced run's record, by
+    /// (scenario index, strategy name, seed), for the report's timelines.
+    pub traced: std::collections::BTreeMap<(usize, String, u64), crate::record::RunRecord>,
 }
 
 /// Run the matrix; the core of `run` and `check`, used by tests too.
@@ -97,6 +100,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
     let mut report = Report::default();
     let mut runs = Vec::new();
     let mut ran: Vec<Vec<String>> = Vec::new();
+    let mut traced = std::collections::BTreeMap::new();
     for s in &scenarios {
         bar.set_message(s.name.clone());
         let mut strategies = selected(s, &args.strategies);
@@ -106,9 +110,14 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
             Engine::Netns => {
                 strategies.retain(|st| crate::netns::unsupported(s, st).is_empty());
                 let (cfg, pool) = netns.as_ref().expect("prepared above");
-                let (r, late) = super::netns::run_scenario(s, &strategies, &runner::seeds(s, args.seeds), cfg, pool, &tick)?;
-                lateness = late;
-                r
+                let r = super::netns::run_scenario(s, &strategies, &runner::seeds(s, args.seeds), cfg, pool, &tick)?;
+                lateness = r.lateness;
+                for (st, by_seed) in strategies.iter().zip(r.traced) {
+                    for (seed, record) in by_seed {
+                        traced.insert((report.scenarios.len(), st.name.clone(), seed), record);
+                    }
+                }
+                r.summaries
             }
             Engine::Event => {
                 super::netns::refuse_programs(s, &strategies)?;
@@ -151,7 +160,7 @@ pub fn execute(args: &RunArgs) -> Result<RunOutput, CliError> {
         // The hosts went with their runs; this process's mother namespace goes now.
         crate::calibrate::remove_all();
     }
-    Ok(RunOutput { report, scenarios, runs, ran, engine: args.engine, shard })
+    Ok(RunOutput { report, scenarios, runs, ran, engine: args.engine, shard, traced })
 }
 
 #[cfg(feature = "live")]
@@ -232,10 +241,19 @@ pub fn run(args: &RunArgs, check: Option<(usize, Option<PathBuf>)>) -> Result<Ex
     let timeline_of = |s: &Scenario, st: &StrategySpec, seed: u64| match out.engine {
         Engine::Event => crate::plots::timeline(s, st, seed),
         Engine::Live => live_timeline(s, st, seed, args),
-        // Another real-time run only for a picture: not yet (see `kasim replay --engine netns`'s absence in the README).
-        Engine::Netns => crate::plots::no_timeline(s),
+        // The run itself, traced (another real-time run only for a picture would have other timings).
+        Engine::Netns => {
+            let index = out.scenarios.iter().position(|x| std::ptr::eq(x, s)).unwrap_or(usize::MAX);
+            match out.traced.get(&(index, st.name.clone(), seed)) {
+                Some(record) => crate::plots::traced_timeline(s, record),
+                None => crate::plots::no_timeline(s),
+            }
+        }
     };
-    let emit_args = Emit { format: args.format, out: args.out.clone(), check, ci: args.ci, per_seed: args.per_seed, decided: None };
+    // A real run is replayed on real hosts: the event engine's would be another story.
+    let replay_flags = if out.engine == Engine::Netns { " --engine netns" } else { "" };
+    let emit_args =
+        Emit { format: args.format, out: args.out.clone(), check, ci: args.ci, per_seed: args.per_seed, decided: None, replay_flags };
     emit(&out.report, &out.scenarios, &out.runs, &out.ran, &emit_args, &timeline_of)
 }
 
@@ -283,7 +301,7 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode, CliError> {
         report.scenarios.push(runner::scenario_report(s, &strategies, &merged.runs[i], merged.seeds[i]));
     }
     let check = (args.check || args.junit.is_some()).then(|| (args.limit, args.junit.clone()));
-    let emit_args = Emit { format: args.format, out: None, check, ci: args.ci, per_seed: args.per_seed, decided: None };
+    let emit_args = Emit { format: args.format, out: None, check, ci: args.ci, per_seed: args.per_seed, decided: None, replay_flags: "" };
     emit(&report, &merged.scenarios, &merged.runs, &merged.ran, &emit_args, &|s, st, seed| crate::plots::timeline(s, st, seed))
 }
 
@@ -301,6 +319,9 @@ pub struct Emit {
     pub per_seed: bool,
     /// The expectations' verdicts when they were already made (`check --until-decided`).
     pub decided: Option<Vec<Checked>>,
+    /// What a printed `kasim replay` command needs after its seed to replay
+    /// the same engine's run (`--engine netns`), else empty.
+    pub replay_flags: &'static str,
 }
 
 /// The report with what `--per-seed` adds: the build, each scenario's text,
@@ -347,7 +368,11 @@ pub fn emit(
             .zip(ran)
             .map(|((s, runs), names)| {
                 let strategies: Vec<&StrategySpec> = s.strategies.iter().filter(|st| names.contains(&st.name)).collect();
-                crate::plots::scenario_plots(s, &strategies, runs, &|st, seed| timeline_of(s, st, seed))
+                let mut plots = crate::plots::scenario_plots(s, &strategies, runs, &|st, seed| timeline_of(s, st, seed));
+                for p in &mut plots.strategies {
+                    p.replay.push_str(args.replay_flags);
+                }
+                plots
             })
             .collect();
         write_set(
@@ -385,15 +410,18 @@ pub fn emit(
         }
         let path = scenarios.iter().find(|s| s.name == c.scenario).map(|s| s.path.clone()).unwrap_or_default();
         for seed in &c.seeds {
-            eprintln!("  reproduce with: {}", crate::paste::replay(&path, &c.expect.strategy, *seed));
+            eprintln!("  reproduce with: {}{}", crate::paste::replay(&path, &c.expect.strategy, *seed), args.replay_flags);
         }
     }
     let inconclusive = failed.iter().filter(|c| c.verdict == check::Verdict::Inconclusive).count();
     let undecided = if inconclusive > 0 { format!(", {inconclusive} inconclusive") } else { String::new() };
     eprintln!("{} expectations, {} passed, {} failed{undecided}", results.len(), results.len() - failed.len(), failed.len() - inconclusive);
     if let Some(path) = junit {
-        let path_of = |name: &str| scenarios.iter().find(|s| s.name == name).map(|s| s.path.clone()).unwrap_or_default();
-        write_atomic(path, &check::junit(&results, &path_of))?;
+        let replay_of = |name: &str, strategy: &str, seed: u64| {
+            let path = scenarios.iter().find(|s| s.name == name).map(|s| s.path.clone()).unwrap_or_default();
+            format!("{}{}", crate::paste::replay(&path, strategy, seed), args.replay_flags)
+        };
+        write_atomic(path, &check::junit(&results, &replay_of))?;
         eprintln!("wrote {}", path.display());
     }
     if args.format == Format::Json {
