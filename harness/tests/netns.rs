@@ -165,16 +165,16 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     assert_checks_pass(&dir, &["--engine", "netns"], 12);
 }
 
-/// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto, socat and
-/// haproxy, each held to its `[[expect]]`s on real stacks, where the twins
-/// run as kasim's agent (and behind haproxy's twin, kasim's relay: 16),
-/// and the twins to theirs in the event engine (6).
+/// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto, socat,
+/// haproxy and nginx, each held to its `[[expect]]`s on real stacks, where
+/// the twins run as kasim's agent (and behind haproxy's twin, kasim's relay:
+/// 20), and the twins to theirs in the event engine (8).
 #[test]
-#[ignore = "needs root, iproute2, socat, redis-server, mosquitto, OpenSSH and haproxy: cargo test -- --include-ignored (as .ci/run does)"]
+#[ignore = "needs root, iproute2, socat, redis-server, mosquitto, OpenSSH, haproxy and nginx: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs");
-    assert_checks_pass(&dir, &["--engine", "netns"], 16);
-    assert_checks_pass(&dir, &["--strategy", "twin"], 6);
+    assert_checks_pass(&dir, &["--engine", "netns"], 20);
+    assert_checks_pass(&dir, &["--strategy", "twin"], 8);
 }
 
 /// `replay --engine netns --pcap`: the timeline carries the program's own

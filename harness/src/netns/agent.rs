@@ -11,6 +11,8 @@
 //!
 //! * `kasim-agent: dead CAUSE`: a declaration (the strategy's, or a socket
 //!   error's: ETIMEDOUT, ECONNRESET, EOF, as the event engine names them);
+//! * `kasim-agent: closed on purpose`: its application closed the
+//!   connection on purpose (an idle timeout), which is no declaration;
 //! * `kasim-agent: ping BYTES` / `kasim-agent: pong BYTES`: the strategy's
 //!   keepalive messages, which `keepalive_packets_per_hour` counts;
 //! * `kasim-agent: requests {JSON}`: in a scenario with sessions, the
@@ -46,6 +48,9 @@ pub const DEAD: &str = "kasim-agent: dead ";
 pub const PING: &str = "kasim-agent: ping ";
 /// What it prints for each answer its application sends.
 pub const PONG: &str = "kasim-agent: pong ";
+/// What it prints when its application closes a connection on purpose (an
+/// idle timeout): not a declaration, as in the event engine.
+pub const CLOSED: &str = "kasim-agent: closed on purpose";
 /// What the client prints, with its request outcomes as JSON, when the run ends.
 pub const REQUESTS: &str = "kasim-agent: requests ";
 

@@ -45,6 +45,10 @@ pub enum EndHow {
     Exited(String),
     /// A fault killed its program (a crash, a reboot): not a declaration.
     Killed,
+    /// Its application closed the connection on purpose (kasim's agent says
+    /// so: an idle timeout): not a declaration, and on a working connection
+    /// an orderly end, as the event engine counts its own.
+    ClosedOnPurpose,
 }
 
 #[derive(Clone, Debug)]
@@ -438,6 +442,17 @@ impl Judge {
     /// its line is read a moment later: a line within [`DECLARE_GRACE`] after
     /// such an end makes that end a declaration (at the earlier instant).
     pub fn declared(&mut self, now: Instant, host: usize, cause: String) {
+        self.program_end(now, host, EndHow::Declared(cause));
+    }
+
+    /// `host`'s application (kasim's agent) closed a connection on purpose
+    /// (its idle timeout), found as a declaration's is: not its
+    /// declaration, even on a broken connection.
+    pub fn closed_on_purpose(&mut self, now: Instant, host: usize) {
+        self.program_end(now, host, EndHow::ClosedOnPurpose);
+    }
+
+    fn program_end(&mut self, now: Instant, host: usize, how: EndHow) {
         if self.down[host] || Some(host) == self.proxy {
             return;
         }
@@ -445,7 +460,7 @@ impl Judge {
         let i = side.index();
         let open_or_recent = |conn: &Conn| match &conn.ends[i] {
             None => true,
-            Some(e) => !matches!(e.how, EndHow::Declared(_) | EndHow::Killed) && now <= e.at + DECLARE_GRACE,
+            Some(e) => !matches!(e.how, EndHow::Declared(_) | EndHow::Killed | EndHow::ClosedOnPurpose) && now <= e.at + DECLARE_GRACE,
         };
         let ended_just_now = |conn: &Conn| conn.ends[i].as_ref().is_some_and(|_| open_or_recent(conn));
         let c = if side == Side::Client {
@@ -470,7 +485,7 @@ impl Judge {
         };
         if let Some(c) = c {
             let at = self.conns[c].ends[i].as_ref().map_or(now, |e| e.at.min(now));
-            self.conns[c].ends[i] = Some(End { at, how: EndHow::Declared(cause) });
+            self.conns[c].ends[i] = Some(End { at, how });
         }
     }
 
@@ -625,6 +640,12 @@ impl Judge {
                 }
                 let cause = match &end.how {
                     EndHow::Killed => continue,
+                    EndHow::ClosedOnPurpose => {
+                        if conn.outcome.broken.is_none_or(|(since, _)| since > end.at) {
+                            conn.outcome.ended_at.get_or_insert(end.at);
+                        }
+                        continue;
+                    }
                     EndHow::Declared(c) => c.clone(),
                     EndHow::Exited(status) => format!("exited ({status})"),
                     _ if conn.got_rst[i].is_some_and(|t| t <= end.at) => "ECONNRESET".into(),
@@ -913,5 +934,25 @@ mod tests {
         assert_eq!(o.stats[0].packets_of(SegmentKind::KeepaliveProbe), 3);
         assert_eq!(o.stats[1].packets_of(SegmentKind::KeepaliveAck), 3);
         assert_eq!(o.slots[0].broken(), Some((s(1), BreakCause::Vanish(Side::Server))));
+    }
+
+    /// kasim's agent closing on purpose (its idle timeout) is no declaration,
+    /// whether or not the connection broke (its line, read after the FIN it
+    /// said it would send, takes that end over); on a working connection it
+    /// is an orderly end, as the event engine counts its own.
+    #[test]
+    fn an_agents_close_on_purpose_is_never_a_detection() {
+        for broken in [true, false] {
+            let mut j = connected();
+            if broken {
+                j.host_broke(s(1), 0, BreakCause::Vanish(Side::Client));
+                j.set_down(0, true);
+            }
+            j.sent(s(5), 1, &seg(SERVER, CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
+            j.closed_on_purpose(s(5), 1);
+            let o = j.finish(s(8), Duration::from_secs(60));
+            assert!(o.declarations.is_empty(), "broken {broken}: {:?}", o.declarations);
+            assert_eq!(o.slots[0].connections[0].ended_at, (!broken).then_some(s(5)), "broken {broken}");
+        }
     }
 }

@@ -351,6 +351,8 @@ impl<'a> RealRun<'a> {
             let at = self.clock(line.at);
             if let Some(cause) = self.programs.declaration(&line.text) {
                 self.judge.declared(at, line.host, cause);
+            } else if line.text == agent::CLOSED {
+                self.judge.closed_on_purpose(at, line.host);
             }
             let side = self.side_of(line.host);
             let stats = &mut self.endpoints[side.index()];

@@ -182,7 +182,12 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
                     self.written += size;
                     self.out.extend(frame(size, tag));
                 }
-                AppCommand::Close | AppCommand::CloseOnPurpose => self.close_after_flush = true,
+                AppCommand::Close => self.close_after_flush = true,
+                AppCommand::CloseOnPurpose => {
+                    // Said before the FIN leaves, so the judge reads it within its grace.
+                    println!("{}", super::agent::CLOSED);
+                    self.close_after_flush = true;
+                }
                 AppCommand::Abort => {
                     // Dropped with the SocketApp: linger 0 makes the close a RST.
                     let _ = SockRef::from(&self.stream).set_linger(Some(Duration::ZERO));
