@@ -141,9 +141,11 @@ fn bad_input_is_refused_with_exit_2_and_leaves_nothing() {
 /// proxy-haproxy-timers, an orderly end at 3.060 s (3 s after the
 /// connection reached the proxy over a 20 ms link) and at 2 s, and their false
 /// positives and NAT expiries (3 each); proxy-probes-end-at-proxy: the app
-/// ping's detection 2.5 s after the break and no keepalive declaration (5).
+/// ping's detection 2.5 s after the break and no keepalive declaration (5);
+/// two connections on each of two client hosts: the server's two detections
+/// on host 1's slots 2 and 3, 2.3 s after its power-off (4).
 /// And `check --engine netns` holds the same files' expectations on real
-/// stacks (12: the keepalive behind the proxy detects nothing).
+/// stacks (13: the keepalive behind the proxy detects nothing).
 #[test]
 #[ignore = "needs root, iproute2 and socat: cargo test -- --include-ignored (as .ci/run does)"]
 fn the_bundled_calibration_scenarios_agree_on_both_engines() {
@@ -151,7 +153,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     let out = kasim().arg("calibrate").arg(&dir).args(["--format", "json"]).output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let rows = doc["scenarios"].as_array().cloned().unwrap_or_default();
-    assert_eq!(rows.len(), 52, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows.len(), 56, "{}\n{doc:#}", String::from_utf8_lossy(&out.stderr));
     let bad: Vec<_> = rows.iter().filter(|r| r["ok"] != true).collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(out.status.code(), Some(0));
@@ -162,7 +164,14 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
         rows.iter().filter(|r| r["event"].as_str().unwrap().starts_with("orderly end")).map(|r| r["event"].as_str().unwrap()).collect();
     assert_eq!(orderly, ["orderly end at 2.000 s", "orderly end at 3.060 s"]);
 
-    assert_checks_pass(&dir, &["--engine", "netns"], 12);
+    let pool: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["scenario"] == "pool-2x2-client-vanish" && r["figure"].as_str().unwrap().ends_with("first verdict"))
+        .map(|r| r["figure"].as_str().unwrap())
+        .collect();
+    assert_eq!(pool, ["server:2 first verdict", "server:3 first verdict"]);
+
+    assert_checks_pass(&dir, &["--engine", "netns"], 13);
 }
 
 /// `scenarios/programs/`: real OpenSSH, redis-server, mosquitto, socat,

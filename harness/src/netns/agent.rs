@@ -54,6 +54,25 @@ pub const CLOSED: &str = "kasim-agent: closed on purpose";
 /// What the client prints, with its request outcomes as JSON, when the run ends.
 pub const REQUESTS: &str = "kasim-agent: requests ";
 
+/// The first source port of a client host's slot programs when it holds
+/// several connections (below Linux's ephemeral range, 32768-60999).
+const FIRST_SLOT_PORT: u16 = 10_000;
+/// Source ports each slot program cycles through, one per attempt.
+pub const PORTS_PER_SLOT: u16 = 400;
+/// The most connection slots a client host holds under `--engine netns`:
+/// each has its own [`PORTS_PER_SLOT`] ports below the ephemeral range.
+pub const MAX_CONNECTIONS: u32 = (32_768 - FIRST_SLOT_PORT as u32) / PORTS_PER_SLOT as u32;
+
+/// Slot `j` of its client host connects from ports `port_base(j)` on.
+pub fn port_base(j: u32) -> u16 {
+    FIRST_SLOT_PORT + j as u16 * PORTS_PER_SLOT
+}
+
+/// Which slot of its client host a connection from `port` is.
+pub fn slot_of_port(port: u16) -> usize {
+    usize::from(port.saturating_sub(FIRST_SLOT_PORT) / PORTS_PER_SLOT)
+}
+
 /// Set by SIGTERM: kasim ends the run.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -76,9 +95,14 @@ pub struct AgentArgs {
     /// The run's seed (the workload's random gaps).
     #[arg(long)]
     pub seed: u64,
-    /// The client's slot (its host's index).
+    /// The client's slot (its host's index, times `[client] connections`, plus its own).
     #[arg(long, default_value_t = 0)]
     pub slot: u32,
+    /// Connect from this port on, one more per attempt (wrapping after
+    /// `PORTS_PER_SLOT`), so that several slots of one host are told apart
+    /// on the wire; without it the kernel picks.
+    #[arg(long)]
+    pub port_base: Option<u16>,
 }
 
 /// The event engine's application for `side` of `slot`, as `runner` makes it.
@@ -185,11 +209,18 @@ fn wait_for_connect(app: &mut AppDriver, start: std::time::Instant) -> bool {
 
 /// Connect without blocking past the end of the run (a SYN to a vanished
 /// server is retried for minutes); `None` when the run ended first.
-fn connect(addr: SocketAddrV4) -> Option<std::io::Result<TcpStream>> {
+fn connect(addr: SocketAddrV4, from_port: Option<u16>) -> Option<std::io::Result<TcpStream>> {
     let socket = match socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, Some(socket2::Protocol::TCP)) {
         Ok(s) => s,
         Err(e) => return Some(Err(e)),
     };
+    if let Some(port) = from_port {
+        let _ = socket.set_reuse_address(true);
+        let local = std::net::SocketAddr::V4(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port));
+        if let Err(e) = socket.bind(&local.into()) {
+            return Some(Err(e));
+        }
+    }
     let _ = socket.set_nonblocking(true);
     match socket.connect(&std::net::SocketAddr::V4(addr).into()) {
         Ok(()) => {}
@@ -227,8 +258,11 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
         let session = ClientSession::new(args.slot, Reconnector::new(scenario.reconnect_policy(), rng), book.clone(), make);
         app = app.with_session(Instant::ZERO, session);
     }
+    let mut attempts: u16 = 0;
     loop {
-        let Some(attempt) = connect(addr) else { break };
+        let from_port = args.port_base.map(|base| base + attempts % PORTS_PER_SLOT);
+        attempts = attempts.wrapping_add(1);
+        let Some(attempt) = connect(addr, from_port) else { break };
         let again = match attempt {
             Ok(stream) => match drive(&mut app, stream, &stats, start) {
                 Ended::Reconnect => true,

@@ -31,6 +31,9 @@ const TUN_NAME: &str = "kasim0";
 pub struct Line {
     /// The host (clients `0..n`, then the server).
     pub host: usize,
+    /// The connection slot whose program printed it, when a client host
+    /// runs one program per slot (`[client] connections` > 1).
+    pub slot: Option<usize>,
     /// When it was read.
     pub at: std::time::Instant,
     /// The line, without its end of line.
@@ -127,7 +130,7 @@ impl RealHost {
     /// `stdin`: text written to its standard input, which is then closed (else /dev/null).
     pub fn spawn(
         &mut self,
-        host: usize,
+        (host, slot): (usize, Option<usize>),
         argv: &[String],
         env: &[(String, String)],
         stdin: Option<&str>,
@@ -158,7 +161,7 @@ impl RealHost {
                         }
                         t.push_back(text.clone());
                     }
-                    if tx.send(Line { host, at: std::time::Instant::now(), text }).is_err() {
+                    if tx.send(Line { host, slot, at: std::time::Instant::now(), text }).is_err() {
                         break;
                     }
                 }

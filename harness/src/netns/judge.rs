@@ -147,6 +147,10 @@ pub struct Judge {
     by_front: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     /// The proxy's host number, when a proxy stands before the server.
     proxy: Option<usize>,
+    /// Connection slots per client host (`[client] connections`): slot
+    /// `host * per_host + j`, told apart by source port ([`Judge::with_connections`]).
+    per_host: usize,
+    /// Per slot, its connections in order.
     slots: Vec<Vec<usize>>,
     stats: [WireStats; 2],
     /// Hosts powered off or frozen: what their side does then is not its end.
@@ -172,6 +176,7 @@ impl Judge {
             by_server: HashMap::new(),
             by_front: HashMap::new(),
             proxy: None,
+            per_host: 1,
             slots: vec![Vec::new(); clients],
             stats: [WireStats::default(); 2],
             down: vec![false; clients + 1],
@@ -195,6 +200,24 @@ impl Judge {
         self
     }
 
+    /// Each client host holds `per_host` connection slots, each run by its
+    /// own program whose source ports are `port_base(j)` and on
+    /// ([`agent::port_base`](super::agent::port_base)): a client's SYN from
+    /// such a port opens a connection of slot `host * per_host + j`.
+    pub fn with_connections(mut self, per_host: usize) -> Judge {
+        self.per_host = per_host.max(1);
+        self.slots = vec![Vec::new(); self.clients * self.per_host];
+        self
+    }
+
+    /// The slot a client host's connection from `port` belongs to.
+    fn slot_of(&self, host: usize, port: u16) -> usize {
+        if self.per_host == 1 {
+            return host;
+        }
+        host * self.per_host + super::agent::slot_of_port(port).min(self.per_host - 1)
+    }
+
     fn side_of(&self, host: usize) -> Side {
         if host < self.clients {
             Side::Client
@@ -216,9 +239,10 @@ impl Judge {
                 Some(&c) if !fresh_syn || self.conns[c].open_on(Side::Client) => Some(c),
                 _ if fresh_syn => {
                     let c = self.conns.len();
-                    let generation = self.slots[host].len() as u32;
+                    let slot = self.slot_of(host, seg.src.port());
+                    let generation = self.slots[slot].len() as u32;
                     self.conns.push(Conn {
-                        slot: host,
+                        slot,
                         generation,
                         outcome: ConnOutcome { opened_at: now, ..ConnOutcome::default() },
                         ends: [None, None],
@@ -231,7 +255,7 @@ impl Judge {
                         server_tuple: None,
                         front_tuple: None,
                     });
-                    self.slots[host].push(c);
+                    self.slots[slot].push(c);
                     self.by_client.insert(key, c);
                     Some(c)
                 }
@@ -441,18 +465,20 @@ impl Judge {
     /// the kernel's RST on the wire or took the socket out of the table, and
     /// its line is read a moment later: a line within [`DECLARE_GRACE`] after
     /// such an end makes that end a declaration (at the earlier instant).
-    pub fn declared(&mut self, now: Instant, host: usize, cause: String) {
-        self.program_end(now, host, EndHow::Declared(cause));
+    /// `slot`: the connection slot whose program printed it, when a client
+    /// host runs one per slot.
+    pub fn declared(&mut self, now: Instant, host: usize, slot: Option<usize>, cause: String) {
+        self.program_end(now, host, slot, EndHow::Declared(cause));
     }
 
     /// `host`'s application (kasim's agent) closed a connection on purpose
     /// (its idle timeout), found as a declaration's is: not its
     /// declaration, even on a broken connection.
-    pub fn closed_on_purpose(&mut self, now: Instant, host: usize) {
-        self.program_end(now, host, EndHow::ClosedOnPurpose);
+    pub fn closed_on_purpose(&mut self, now: Instant, host: usize, slot: Option<usize>) {
+        self.program_end(now, host, slot, EndHow::ClosedOnPurpose);
     }
 
-    fn program_end(&mut self, now: Instant, host: usize, how: EndHow) {
+    fn program_end(&mut self, now: Instant, host: usize, slot: Option<usize>, how: EndHow) {
         if self.down[host] || Some(host) == self.proxy {
             return;
         }
@@ -467,7 +493,7 @@ impl Judge {
             // The connection whose kernel just gave up, if one did (its application may
             // already have opened the next one: a reconnect's SYN can be read before the
             // line), else the latest one still open.
-            let slot = &self.slots[host];
+            let slot = &self.slots[slot.unwrap_or(host)];
             slot.iter()
                 .rev()
                 .copied()
@@ -520,7 +546,7 @@ impl Judge {
 
     fn conns_of(&self, host: usize) -> Vec<usize> {
         if host < self.clients {
-            self.slots[host].clone()
+            self.slots[host * self.per_host..(host + 1) * self.per_host].concat()
         } else {
             (0..self.conns.len()).collect()
         }
@@ -566,14 +592,14 @@ impl Judge {
                     if breaks {
                         Self::record_break(conn, at, BreakCause::NatExpired);
                     } else {
-                        self.evidence[conn.slot].open_transient(at, Condition::NatIdle);
+                        self.evidence[conn.slot / self.per_host].open_transient(at, Condition::NatIdle);
                     }
                 }
             }
             NatEvent::Created { mapping, recreated: true } => {
                 if let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) {
                     let slot = self.conns[c].slot;
-                    self.evidence[slot].close_transient(now, Condition::NatIdle);
+                    self.evidence[slot / self.per_host].close_transient(now, Condition::NatIdle);
                 }
             }
             NatEvent::Lost { mapping } => {
@@ -658,7 +684,7 @@ impl Judge {
                 let broken = conn.outcome.broken.filter(|(since, _)| *since <= end.at);
                 let declared = matches!(end.how, EndHow::Declared(_));
                 let verdict = if broken.is_some() {
-                    let evidence = &self.evidence[conn.slot];
+                    let evidence = &self.evidence[conn.slot / self.per_host];
                     judge(broken, evidence, &[&self.shared], end.at, lookback, false)
                 } else if !declared {
                     // A working connection's end without a declaration: an orderly end.
@@ -667,7 +693,7 @@ impl Judge {
                 } else if conn.outcome.ended_at.is_some_and(|t| t <= end.at) {
                     Verdict::OrderlyEnd
                 } else {
-                    judge(None, &self.evidence[conn.slot], &[&self.shared], end.at, lookback, false)
+                    judge(None, &self.evidence[conn.slot / self.per_host], &[&self.shared], end.at, lookback, false)
                 };
                 let echo = echoes_peer(&cause, first_declared == Some(side.peer()));
                 conn.outcome.declared[i] = true;
@@ -763,7 +789,7 @@ mod tests {
     fn a_declaration_on_a_working_connection_is_a_false_positive_and_a_fin_an_orderly_end() {
         let mut j = connected();
         j.transient(0, Condition::Outage, s(10), s(20));
-        j.declared(s(15), 0, "timed out".into());
+        j.declared(s(15), 0, None, "timed out".into());
         let o = j.finish(s(30), Duration::from_secs(60));
         assert_eq!(o.declarations[0].verdict, Verdict::FalsePositive { condition: Condition::Outage });
 
@@ -812,7 +838,7 @@ mod tests {
         let mut j = connected();
         j.transient(0, Condition::Outage, s(5), s(20));
         j.sent(s(12), 0, &seg(CLIENT, SERVER, Flags::RST | Flags::ACK, 101, 0), 40);
-        j.declared(s(12) + Duration::from_millis(3), 0, "E read(5): Connection timed out".into());
+        j.declared(s(12) + Duration::from_millis(3), 0, None, "E read(5): Connection timed out".into());
         let o = j.finish(s(30), Duration::from_secs(60));
         let d = &o.declarations[0];
         assert_eq!((d.at, d.cause.as_str()), (s(12), "E read(5): Connection timed out"));
@@ -820,7 +846,7 @@ mod tests {
         // A line long after an orderly FIN is about nothing: the end stays orderly.
         let mut j = connected();
         j.sent(s(5), 0, &seg(CLIENT, SERVER, Flags::FIN | Flags::ACK, 101, 0), 52);
-        j.declared(s(6), 0, "timed out".into());
+        j.declared(s(6), 0, None, "timed out".into());
         let o = j.finish(s(30), Duration::from_secs(60));
         assert!(o.declarations.is_empty());
         assert_eq!(o.slots[0].connections[0].ended_at, Some(s(5)));
@@ -835,7 +861,7 @@ mod tests {
         let rst_at = Instant::from_millis(3503);
         j.sent(rst_at, 0, &seg(CLIENT, SERVER, Flags::RST | Flags::ACK, 101, 0), 40);
         j.sent(rst_at, 0, &seg("198.18.0.2:40001", SERVER, Flags::SYN, 900, 0), 60);
-        j.declared(rst_at + Duration::from_millis(1), 0, "ping timeout".into());
+        j.declared(rst_at + Duration::from_millis(1), 0, None, "ping timeout".into());
         let o = j.finish(s(10), Duration::from_secs(60));
         assert_eq!(o.declarations.len(), 1, "{:?}", o.declarations);
         let d = &o.declarations[0];
@@ -857,7 +883,7 @@ mod tests {
         j.sent(s(4), 2, &seg(SERVER, second, Flags::RST | Flags::ACK, 501, 0), 40);
         // The server's agent then says so; its line is about that connection, not the
         // older one still open to the first client.
-        j.declared(s(4) + Duration::from_millis(2), 2, "ETIMEDOUT".into());
+        j.declared(s(4) + Duration::from_millis(2), 2, None, "ETIMEDOUT".into());
         let o = j.finish(s(10), Duration::from_secs(60));
         assert_eq!(o.declarations.len(), 1, "{:?}", o.declarations);
         assert_eq!((o.declarations[0].slot, o.declarations[0].side), (1, Side::Server));
@@ -902,7 +928,7 @@ mod tests {
         j.sent(s(3), 2, &seg("203.0.113.10:33000", "203.0.113.20:8000", Flags::FIN | Flags::ACK, 701, 0), 52);
         j.sent(s(3), 2, &seg("203.0.113.10:8000", CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
         j.sent(s(3), 1, &seg("203.0.113.20:8000", "203.0.113.10:33000", Flags::RST | Flags::ACK, 901, 0), 40);
-        j.declared(s(3), 1, "EOF".into());
+        j.declared(s(3), 1, None, "EOF".into());
         let o = j.finish(s(6), Duration::from_secs(60));
         let c = &o.slots[0].connections[0];
         assert_eq!(c.ended_at, Some(s(3)));
@@ -949,10 +975,34 @@ mod tests {
                 j.set_down(0, true);
             }
             j.sent(s(5), 1, &seg(SERVER, CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
-            j.closed_on_purpose(s(5), 1);
+            j.closed_on_purpose(s(5), 1, None);
             let o = j.finish(s(8), Duration::from_secs(60));
             assert!(o.declarations.is_empty(), "broken {broken}: {:?}", o.declarations);
             assert_eq!(o.slots[0].connections[0].ended_at, (!broken).then_some(s(5)), "broken {broken}");
         }
+    }
+
+    /// Two connections on one client host: the judge tells them apart by
+    /// source port (slot j connects from `port_base(j)` on), and each
+    /// slot's program names its slot on its lines. A declaration of slot 1
+    /// ends slot 1's connection, not slot 0's (which is the host's older one).
+    #[test]
+    fn a_hosts_connections_are_told_apart_by_their_source_ports() {
+        use super::super::agent::port_base;
+        let mut j = Judge::new(1, 8000, None).with_connections(2);
+        let from = |slot: u32| format!("198.18.0.2:{}", port_base(slot));
+        for slot in [0, 1] {
+            j.sent(s(0), 0, &seg(&from(slot), SERVER, Flags::SYN, 100, 0), 60);
+            j.sent(s(0), 1, &seg(SERVER, &from(slot), Flags::SYN | Flags::ACK, 500, 0), 60);
+            j.sent(s(0), 0, &seg(&from(slot), SERVER, Flags::ACK, 101, 0), 52);
+        }
+        j.host_broke(s(1), 1, BreakCause::Vanish(Side::Server));
+        j.declared(s(3), 0, Some(1), "ping timeout".into());
+        let o = j.finish(s(6), Duration::from_secs(60));
+        assert_eq!(o.slots.len(), 2);
+        assert_eq!(o.declarations.len(), 1);
+        let d = &o.declarations[0];
+        assert_eq!((d.slot, d.verdict), (1, Verdict::Detection { latency: Duration::from_secs(2) }));
+        assert!(o.slots.iter().all(|s| s.connections.len() == 1 && s.broken().is_some()));
     }
 }

@@ -26,9 +26,11 @@
 //! proxy model.
 //!
 //! Limits of this first part (each named by [`unsupported`]): no proxy
-//! before a NAT, no faults of the proxy,
-//! no QUIC or datagram tunnel, one connection per client, at most
-//! [`MAX_CLIENTS`] client hosts. A suspended host's kernel keeps its timers
+//! before a NAT, no faults of the proxy, no QUIC or datagram tunnel, at
+//! most [`MAX_CLIENTS`] client hosts and [`MAX_SLOTS`] connection slots.
+//! Several connections per client host run as one agent per slot, each
+//! connecting from ports of its own, which is how the judge tells them
+//! apart on the wire. A suspended host's kernel keeps its timers
 //! running (the event engine freezes them): real namespaces cannot be frozen.
 
 mod agent;
@@ -58,6 +60,10 @@ use std::time::Duration;
 /// The most client hosts (namespaces) a netns run takes: each is a
 /// namespace, a TUN device and a program, polled every 10 ms.
 pub const MAX_CLIENTS: u32 = 16;
+
+/// The most connection slots (`[client] count` x `connections`) a netns run
+/// takes: each is an agent process of its own.
+pub const MAX_SLOTS: u32 = 64;
 
 /// The port the server listens on, as in the event engine.
 pub const PORT: u16 = 8000;
@@ -153,8 +159,17 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if program && !scenario.traffic.is_empty() {
         parts.push("[[traffic]] with a program strategy (the program owns its stream)".into());
     }
-    if scenario.connections > 1 {
-        parts.push("[client] connections > 1 (one connection per client host)".into());
+    if program && scenario.connections > 1 {
+        parts.push("[client] connections > 1 with a program strategy (the program owns its host's connections)".into());
+    }
+    if scenario.connections > agent::MAX_CONNECTIONS {
+        parts.push(format!("[client] connections {} (allowed: at most {} per client host)", scenario.connections, agent::MAX_CONNECTIONS));
+    }
+    if scenario.clients * scenario.connections > MAX_SLOTS {
+        parts.push(format!(
+            "[client] count x connections = {} (allowed: at most {MAX_SLOTS} connection slots, one agent each)",
+            scenario.clients * scenario.connections
+        ));
     }
     if scenario.clients > MAX_CLIENTS {
         parts.push(format!("[client] count {} (allowed: at most {MAX_CLIENTS} client hosts)", scenario.clients));

@@ -11,6 +11,8 @@ use sim::packet::addr;
 
 /// What runs in the hosts, with placeholders filled in.
 pub(super) struct Programs {
+    /// Per connection slot (client host `slot / connections`): a program's
+    /// command line, one per client host, or an agent per slot.
     pub(super) client: Vec<Vec<String>>,
     pub(super) server: Vec<String>,
     /// The proxy host's, when the scenario has a `[proxy]`.
@@ -58,8 +60,17 @@ impl Programs {
                 agent_input: Some(scenario_text(scenario)?),
             });
         }
+        let per_host = scenario.connections;
+        let client_agent = |slot: u32| {
+            let mut argv = agent("client", addr::SERVER.to_string(), slot);
+            if per_host > 1 {
+                // The slot's own source ports, which tell the judge its connections apart.
+                argv.extend(["--port-base".into(), agent::port_base(slot % per_host).to_string()]);
+            }
+            argv
+        };
         Ok(Programs {
-            client: (0..scenario.clients).map(|i| agent("client", addr::SERVER.to_string(), i)).collect(),
+            client: (0..scenario.clients * per_host).map(client_agent).collect(),
             server: agent_server(),
             proxy: agent_proxy(),
             env: Vec::new(),

@@ -104,6 +104,7 @@ impl<'a> RealRun<'a> {
         if proxy {
             judge = judge.with_proxy();
         }
+        judge = judge.with_connections(scenario.connections as usize);
         let faults = derive_faults(scenario, seed);
         for f in &faults {
             let (Some(h), Some(d)) = (host_index(f, server), f.duration) else { continue };
@@ -206,14 +207,25 @@ impl<'a> RealRun<'a> {
         } else if Some(host) == self.proxy() {
             self.programs.proxy.as_deref().unwrap_or_default()
         } else {
-            &self.programs.client[host]
+            &self.programs.client[host * self.scenario.connections as usize]
         }
     }
 
+    /// Start `host`'s programs: a client host's, one per connection slot
+    /// when it holds several (each tags its lines with its slot).
     fn spawn(&mut self, host: usize) -> Result<(), NetnsError> {
-        let argv = self.argv_of(host).to_vec();
-        let stdin = self.programs.stdin_of(&argv, self.cfg).map(str::to_string);
-        self.hosts[host].spawn(host, &argv, &self.programs.env, stdin.as_deref(), &self.tx)
+        let per_host = self.scenario.connections as usize;
+        let tags: Vec<(usize, Option<usize>)> = if host < self.server() {
+            (host * per_host..(host + 1) * per_host).map(|slot| (slot, (per_host > 1).then_some(slot))).collect()
+        } else {
+            vec![(host, None)]
+        };
+        for (program, slot) in tags {
+            let argv = if host < self.server() { self.programs.client[program].clone() } else { self.argv_of(host).to_vec() };
+            let stdin = self.programs.stdin_of(&argv, self.cfg).map(str::to_string);
+            self.hosts[host].spawn((host, slot), &argv, &self.programs.env, stdin.as_deref(), &self.tx)?;
+        }
+        Ok(())
     }
 
     /// The run's clock: time since the clients started.
@@ -350,9 +362,9 @@ impl<'a> RealRun<'a> {
         while let Ok(line) = self.rx.try_recv() {
             let at = self.clock(line.at);
             if let Some(cause) = self.programs.declaration(&line.text) {
-                self.judge.declared(at, line.host, cause);
+                self.judge.declared(at, line.host, line.slot, cause);
             } else if line.text == agent::CLOSED {
-                self.judge.closed_on_purpose(at, line.host);
+                self.judge.closed_on_purpose(at, line.host, line.slot);
             }
             let side = self.side_of(line.host);
             let stats = &mut self.endpoints[side.index()];
@@ -394,10 +406,12 @@ impl<'a> RealRun<'a> {
         for h in 0..clients {
             self.hosts[h].terminate();
         }
+        // One agent per connection slot answers.
+        let agents = clients * self.scenario.connections as usize;
         let mut total = RequestCounts::default();
         let mut heard = 0;
         let waited = std::time::Instant::now();
-        while heard < clients && waited.elapsed() < REQUESTS_WAIT {
+        while heard < agents && waited.elapsed() < REQUESTS_WAIT {
             match self.rx.recv_timeout(Duration::from_millis(10)) {
                 Ok(line) => {
                     if let Some(counts) =
