@@ -378,6 +378,10 @@ impl Judge {
     /// client's), its own connection to the server learnt from its SYN, and
     /// a FIN or RST while both sides are open is the proxy's close on purpose.
     fn proxy_sent(&mut self, now: Instant, seg: &Segment, ip_bytes: usize) -> SegmentKind {
+        if self.proxy.is_some_and(|p| self.down[p]) {
+            // Powered off: nothing it sends leaves.
+            return SegmentKind::Data;
+        }
         let toward_server = seg.dst.port() == self.server_port;
         let side = if toward_server { Side::Client } else { Side::Server };
         if toward_server

@@ -26,7 +26,7 @@
 //! proxy model.
 //!
 //! Limits of this first part (each named by [`unsupported`]): no proxy
-//! before a NAT, no faults of the proxy, no QUIC or datagram tunnel, at
+//! before a NAT, no QUIC or datagram tunnel, at
 //! most [`MAX_CLIENTS`] client hosts and [`MAX_SLOTS`] connection slots.
 //! Several connections per client host run as one agent per slot, each
 //! connecting from ports of its own, which is how the judge tells them
@@ -189,11 +189,6 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
         != (default.mss, default.rto_min, default.rto_max, default.rto_initial, default.initial_cwnd, default.receive_window)
     {
         parts.push("[tcp] mss, rto_*, initial_cwnd, receive_window (allowed: retries2, syn_retries, synack_retries, syn_linear_timeouts, tail_loss_probe, no_metrics_save: the sysctls)".into());
-    }
-    for f in &scenario.faults {
-        if f.proxy {
-            parts.push(format!("fault {} of the proxy", f.kind.name()));
-        }
     }
     parts.sort();
     parts.dedup();

@@ -10,7 +10,8 @@ use sim::oracle::BreakCause;
 use sim::world::HostRef;
 use sim::{Instant, Side};
 
-/// One thing a fault does to host number `usize` (clients `0..n`, then the server).
+/// One thing a fault does to host number `usize` (clients `0..n`, then the
+/// server, then the proxy if there is one).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Action {
     /// The ground truth: the host's connections break, for this cause.
@@ -30,27 +31,29 @@ pub(super) enum Action {
 }
 
 /// The host a fault acts on (`None`: the NAT).
-pub(super) fn host_index(f: &DerivedFault, server: usize) -> Option<usize> {
+pub(super) fn host_index(f: &DerivedFault, server: usize, proxy: Option<usize>) -> Option<usize> {
     match f.host {
         Some(HostRef::Client(c)) => Some(c as usize),
         Some(HostRef::Server) => Some(server),
+        Some(HostRef::Proxy) => proxy,
         _ => None,
     }
 }
 
 /// The actions a run's faults take, in time order.
-pub(super) fn actions(faults: &[DerivedFault], server: usize) -> Vec<(Instant, Action)> {
+pub(super) fn actions(faults: &[DerivedFault], server: usize, proxy: Option<usize>) -> Vec<(Instant, Action)> {
     let mut v = Vec::new();
     for f in faults {
         let at = Instant::ZERO + f.at;
         let end = at + f.duration.unwrap_or_default();
-        let Some(h) = host_index(f, server) else {
+        let Some(h) = host_index(f, server, proxy) else {
             if f.kind == FaultKind::NatReboot {
                 v.push((at, Action::NatReboot));
             }
             continue;
         };
-        let side = if h == server { Side::Server } else { Side::Client };
+        // The proxy is its clients' server, as in the event engine.
+        let side = if h >= server { Side::Server } else { Side::Client };
         match f.kind {
             FaultKind::Vanish => {
                 v.extend([(at, Action::Break(h, BreakCause::Vanish(side))), (at, Action::Power(h, false)), (at, Action::Stop(h))])

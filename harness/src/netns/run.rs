@@ -106,8 +106,9 @@ impl<'a> RealRun<'a> {
         }
         judge = judge.with_connections(scenario.connections as usize);
         let faults = derive_faults(scenario, seed);
+        let proxy_host = proxy.then_some(clients + 1);
         for f in &faults {
-            let (Some(h), Some(d)) = (host_index(f, server), f.duration) else { continue };
+            let (Some(h), Some(d)) = (host_index(f, server, proxy_host), f.duration) else { continue };
             let at = Instant::ZERO + f.at;
             match f.kind {
                 FaultKind::Outage => {
@@ -120,12 +121,16 @@ impl<'a> RealRun<'a> {
         }
         // A reboot's fresh namespace is made now: making one takes ~30 ms of `ip`
         // commands, which in the middle of the run would stall every host's packets.
-        let plan = actions(&faults, server);
+        let plan = actions(&faults, server, proxy_host);
         let mut spares = Vec::new();
         for (i, (_, action)) in plan.iter().enumerate() {
             spares.push(match *action {
                 Action::Kill(h, true) => {
-                    let addr = if h == server { server_ip } else { addr::client_ip(h as u32) };
+                    let addr = match h {
+                        _ if h == server => server_ip,
+                        _ if Some(h) == proxy_host => *addr::SERVER.ip(),
+                        _ => addr::client_ip(h as u32),
+                    };
                     Some(RealHost::new(&format!("e{id}-{h}r{i}"), addr, &scenario.tcp)?)
                 }
                 _ => None,
