@@ -165,7 +165,7 @@ fn the_bundled_calibration_scenarios_agree_on_both_engines() {
     assert_eq!(fleet_server, 8);
     let orderly: Vec<&str> =
         rows.iter().filter(|r| r["event"].as_str().unwrap().starts_with("orderly end")).map(|r| r["event"].as_str().unwrap()).collect();
-    assert_eq!(orderly, ["orderly end at 2.000 s", "orderly end at 3.060 s"]);
+    assert_eq!(orderly, ["orderly end at 1.200 s", "orderly end at 2.000 s", "orderly end at 3.060 s"]);
 
     let pool: Vec<&str> = rows
         .iter()
