@@ -139,7 +139,12 @@ pub fn parse_table(text: &str) -> Vec<TableEntry> {
 pub struct Judge {
     clients: usize,
     server_port: u16,
-    on_expired: Option<OnExpired>,
+    /// Each NAT's expiry policy, from the clients' side (empty: no NAT).
+    nats: Vec<OnExpired>,
+    /// Per NAT, its flows by their tuple on its inside (NAT 0's: the
+    /// client's own) and on its outside (what the next box sees).
+    by_inside: Vec<HashMap<(SocketAddrV4, SocketAddrV4), usize>>,
+    by_outside: Vec<HashMap<(SocketAddrV4, SocketAddrV4), usize>>,
     conns: Vec<Conn>,
     by_client: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
     by_server: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
@@ -170,7 +175,9 @@ impl Judge {
         Judge {
             clients,
             server_port,
-            on_expired,
+            nats: on_expired.into_iter().collect(),
+            by_inside: vec![HashMap::new(); usize::from(on_expired.is_some())],
+            by_outside: vec![HashMap::new(); usize::from(on_expired.is_some())],
             conns: Vec::new(),
             by_client: HashMap::new(),
             by_server: HashMap::new(),
@@ -185,6 +192,15 @@ impl Judge {
             nat_expired_at: Vec::new(),
             mappings_expired: 0,
         }
+    }
+
+    /// A chain of NATs from the clients' side, with these expiry policies
+    /// (instead of `new`'s one).
+    pub fn with_nats(mut self, policies: Vec<OnExpired>) -> Judge {
+        self.by_inside = vec![HashMap::new(); policies.len()];
+        self.by_outside = vec![HashMap::new(); policies.len()];
+        self.nats = policies;
+        self
     }
 
     /// A proxy (host `clients + 1`) stands between the clients and the
@@ -266,11 +282,17 @@ impl Judge {
         }
     }
 
-    /// The NAT (or, without one, the plain wire) carried a client's packet as
-    /// `after`: the server's side of its connection is that tuple.
-    pub fn translated(&mut self, before: &Segment, after: &Segment) {
-        if let Some(&c) = self.by_client.get(&(before.src, before.dst)) {
-            self.far_end_is(c, (after.src, after.dst));
+    /// NAT `nat` of the chain carried a client's packet as `after`: the next
+    /// box's side of its connection is that tuple, and after the last NAT,
+    /// the server's (or the proxy's).
+    pub fn translated(&mut self, nat: usize, before: &Segment, after: &Segment) {
+        let (inside, outside) = ((before.src, before.dst), (after.src, after.dst));
+        let known = if nat == 0 { self.by_client.get(&inside) } else { self.by_outside[nat - 1].get(&inside) };
+        let Some(&c) = known else { return };
+        self.by_inside[nat].insert(inside, c);
+        self.by_outside[nat].insert(outside, c);
+        if nat + 1 == self.nats.len() {
+            self.far_end_is(c, outside);
         }
     }
 
@@ -302,7 +324,7 @@ impl Judge {
             return SegmentKind::Data;
         };
         let far_known = if self.proxy.is_some() { self.conns[c].front_tuple.is_some() } else { self.conns[c].server_tuple.is_some() };
-        if side == Side::Client && self.on_expired.is_none() && !far_known {
+        if side == Side::Client && self.nats.is_empty() && !far_known {
             // No NAT: the server (or the proxy) sees the client's own tuple.
             self.far_end_is(c, (seg.src, seg.dst));
         }
@@ -579,14 +601,15 @@ impl Judge {
         }
     }
 
-    /// Something the NAT did at `now`: expiries and reboots break the
+    /// Something NAT `nat` of the chain did at `now`: expiries and reboots break the
     /// connections whose mapping they took (under a policy that does not
     /// recover), a forgetting `loose` NAT is evidence.
-    pub fn nat(&mut self, now: Instant, event: &NatEvent) {
-        let breaks = self.on_expired.is_some_and(OnExpired::breaks_connection);
+    pub fn nat(&mut self, nat: usize, now: Instant, event: &NatEvent) {
+        let breaks = self.nats.get(nat).is_some_and(|p| p.breaks_connection());
+        let conn_of = |j: &Judge, m: &sim::nat::Mapping| j.by_inside.get(nat).and_then(|t| t.get(&(m.inside, m.remote))).copied();
         match event {
             NatEvent::Expired { mapping, idle } => {
-                let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) else { return };
+                let Some(c) = conn_of(self, mapping) else { return };
                 let at = mapping.last_activity + *idle;
                 let conn = &mut self.conns[c];
                 if conn.open_on(Side::Client) && !mapping.closing {
@@ -601,13 +624,13 @@ impl Judge {
                 }
             }
             NatEvent::Created { mapping, recreated: true } => {
-                if let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) {
+                if let Some(c) = conn_of(self, mapping) {
                     let slot = self.conns[c].slot;
                     self.evidence[slot / self.per_host].close_transient(now, Condition::NatIdle);
                 }
             }
             NatEvent::Lost { mapping } => {
-                if let Some(&c) = self.by_client.get(&(mapping.inside, mapping.remote)) {
+                if let Some(c) = conn_of(self, mapping) {
                     let conn = &mut self.conns[c];
                     if breaks && conn.open_on(Side::Client) {
                         Self::record_break(conn, now, BreakCause::NatReboot);
@@ -812,7 +835,7 @@ mod tests {
         j.sent(s(0), 0, &seg(CLIENT, SERVER, Flags::SYN, 100, 0), 60);
         let public = SocketAddrV4::new(addr::NAT_PUBLIC_IP, 40000);
         let before = seg(CLIENT, SERVER, Flags::SYN, 100, 0);
-        j.translated(&before, &Segment { src: public, ..before });
+        j.translated(0, &before, &Segment { src: public, ..before });
         // The event engine's own NAT model forgets the flow after 5 s of silence.
         let mut nat = sim::nat::Nat::new(
             sim::nat::NatConfig::new(Duration::from_secs(5), OnExpired::Rst),
@@ -822,7 +845,7 @@ mod tests {
         nat.inbound(s(0), &seg(SERVER, &public.to_string(), Flags::SYN | Flags::ACK, 500, 0));
         nat.handle_timeout(s(5));
         while let Some(e) = nat.poll_event() {
-            j.nat(s(5), &e);
+            j.nat(0, s(5), &e);
         }
         let established = TableEntry { local: before.src, remote: before.dst, state: ESTABLISHED };
         j.table(s(1), 0, &[established]);

@@ -144,9 +144,6 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
             parts.push("a proxy before a NAT (this engine's path is: clients, the NAT, the proxy, the server)".into());
         }
     }
-    if scenario.nats().count() > 1 {
-        parts.push("[[middlebox]] with more than one NAT (not yet: this engine's path holds one NAT)".into());
-    }
     for (key, os) in [("client", scenario.client_os), ("server", scenario.server_os)] {
         // Android's stack is Linux's: its hosts run this kernel as they are.
         if let Some(os) = os.filter(|&o| o != sim::tcp::Os::Android) {

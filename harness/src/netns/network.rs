@@ -2,8 +2,9 @@
 //!
 //! This is the event engine's packet path with real packets in it: each
 //! host's access link (rate, delay, queue, loss, outages: [`LinkDir`]), then
-//! the NAT ([`Nat`]) for packets between clients and the server, then the
-//! destination's link. The models are the event engine's own, unchanged,
+//! the NATs ([`Nat`], a chain of any number, in the event engine's order)
+//! for packets between clients and the server (or the proxy after them),
+//! then the destination's link. The models are the event engine's own, unchanged,
 //! with their random streams drawn from the same seed and purpose, so a
 //! scenario's network behaves alike on both engines; only the endpoints are
 //! real.
@@ -47,18 +48,21 @@ pub struct Delivery {
 /// What the network did that the judge needs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Note {
-    /// The NAT translated a packet from a client (`before` → `after`): how the
-    /// server's side of a connection is found.
+    /// NAT `nat` (0 = the clients') translated a packet from a client
+    /// (`before` → `after`): how each later box's, and the server's, side of
+    /// a connection is found.
     Translated {
+        /// Which NAT of the chain.
+        nat: usize,
         /// As the client sent it.
         before: Segment,
         /// As it left the NAT.
         after: Segment,
     },
-    /// Something the NAT did (a mapping made, expired, lost; a reboot).
-    Nat(NatEvent),
-    /// The NAT dropped a packet from a client and answered it with this RST.
-    NatReset(Segment),
+    /// Something NAT `usize` did (a mapping made, expired, lost; a reboot).
+    Nat(usize, NatEvent),
+    /// NAT `usize` dropped a packet from a client and answered it with this RST.
+    NatReset(usize, Segment),
     /// A host's link lost a packet at random (evidence for the oracle).
     Lost {
         /// The host whose link lost it.
@@ -106,7 +110,8 @@ pub struct Network {
     links: Vec<[LinkDir; 2]>,
     addrs: Vec<Ipv4Addr>,
     clients: usize,
-    nat: Option<Nat>,
+    /// The NATs, from the clients' side.
+    nats: Vec<Nat>,
     powered: Vec<bool>,
     in_flight: BinaryHeap<Reverse<InFlight>>,
     order: u64,
@@ -127,7 +132,7 @@ impl Network {
         client_link: &AccessLink,
         server: Ipv4Addr,
         server_link: &AccessLink,
-        nat: Option<NatConfig>,
+        nats: Vec<NatConfig>,
         proxy: Option<Ipv4Addr>,
     ) -> Network {
         let mut links = Vec::new();
@@ -156,7 +161,8 @@ impl Network {
             links,
             addrs,
             clients: clients as usize,
-            nat: nat.map(|n| Nat::new(n, Stream::new(seed, Purpose::NatPorts))),
+            // NAT k draws its ports as the event engine's NAT k does.
+            nats: nats.into_iter().enumerate().map(|(k, n)| Nat::new(n, Stream::for_host(seed, Purpose::NatPorts, k as u32))).collect(),
             powered: vec![true; hosts],
             in_flight: BinaryHeap::new(),
             order: 0,
@@ -193,14 +199,23 @@ impl Network {
         self.powered[host] = on;
     }
 
-    /// The NAT forgets every mapping.
-    pub fn reboot_nat(&mut self) {
-        if let Some(nat) = &mut self.nat {
+    /// NAT `k` forgets every mapping.
+    pub fn reboot_nat(&mut self, k: usize) {
+        if let Some(nat) = self.nats.get_mut(k) {
             nat.reboot();
-            while let Some(e) = nat.poll_event() {
-                self.notes.push_back(Note::Nat(e));
-            }
+            self.nat_events(k);
         }
+    }
+
+    fn nat_events(&mut self, k: usize) {
+        while let Some(e) = self.nats[k].poll_event() {
+            self.notes.push_back(Note::Nat(k, e));
+        }
+    }
+
+    /// The earliest NAT deadline, and whose.
+    fn nat_due(&mut self) -> Option<(Instant, usize)> {
+        self.nats.iter_mut().enumerate().filter_map(|(k, n)| n.poll_timeout().map(|t| (t, k))).min()
     }
 
     /// A packet host `host` sent, read at `now`.
@@ -225,7 +240,7 @@ impl Network {
     /// host, or a NAT mapping's expiry.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let packet = self.in_flight.peek().map(|Reverse(p)| p.at);
-        let nat = self.nat.as_mut().and_then(Nat::poll_timeout);
+        let nat = self.nat_due().map(|(t, _)| t);
         match (packet, nat) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -236,15 +251,12 @@ impl Network {
     /// at one instant, NAT expiries before packets.
     pub fn handle_timeout(&mut self, now: Instant) {
         loop {
-            let nat_due = self.nat.as_mut().and_then(Nat::poll_timeout).filter(|&t| t <= now);
+            let nat_due = self.nat_due().filter(|&(t, _)| t <= now);
             let packet_due = self.in_flight.peek().map(|Reverse(p)| p.at).filter(|&t| t <= now);
             match (nat_due, packet_due) {
-                (Some(t), p) if p.is_none_or(|p| t <= p) => {
-                    let nat = self.nat.as_mut().expect("a NAT deadline");
-                    nat.handle_timeout(t);
-                    while let Some(e) = nat.poll_event() {
-                        self.notes.push_back(Note::Nat(e));
-                    }
+                (Some((t, k)), p) if p.is_none_or(|p| t <= p) => {
+                    self.nats[k].handle_timeout(t);
+                    self.nat_events(k);
                 }
                 (_, Some(_)) => {
                     let Some(Reverse(p)) = self.in_flight.pop() else { break };
@@ -256,43 +268,64 @@ impl Network {
     }
 
     fn arrive(&mut self, p: InFlight) {
-        let InFlight { at, hop, mut packet, .. } = p;
+        let InFlight { at, hop, packet, .. } = p;
         match hop {
             Hop::Host { to } => {
                 if self.powered[to] {
                     self.out.push_back(Delivery { host: to, packet, due: at });
                 }
             }
-            Hop::Middle { from } => {
-                let seg = packet.seg;
-                let from_client = from < self.clients;
-                let verdict = match &mut self.nat {
-                    Some(nat) if from_client => Some(nat.outbound(at, &seg)),
-                    Some(nat) if nat.config().owns(*seg.dst.ip()) => Some(nat.inbound(at, &seg)),
-                    _ => None,
-                };
-                if let Some(nat) = &mut self.nat {
-                    while let Some(e) = nat.poll_event() {
-                        self.notes.push_back(Note::Nat(e));
-                    }
+            Hop::Middle { from } if from < self.clients => self.outward(at, from, 0..self.nats.len(), packet),
+            // The server's, or the proxy's toward the clients (the proxy stands after every NAT).
+            Hop::Middle { .. } => self.inward(at, 0..self.nats.len(), packet),
+        }
+    }
+
+    /// Through NATs `boxes` in order, each mapping the packet's source; then
+    /// to its destination. A NAT's RST goes back through the NATs before it
+    /// to the sender, as in the event engine.
+    fn outward(&mut self, at: Instant, from: usize, boxes: std::ops::Range<usize>, mut packet: Packet) {
+        let first = boxes.start;
+        for k in boxes {
+            let seg = packet.seg;
+            let verdict = self.nats[k].outbound(at, &seg);
+            self.nat_events(k);
+            match verdict {
+                NatVerdict::Forward(after) => {
+                    self.notes.push_back(Note::Translated { nat: k, before: seg, after });
+                    packet.readdress(after.src, after.dst);
                 }
-                match verdict {
-                    None => self.route(at, packet),
-                    Some(NatVerdict::Forward(after)) => {
-                        if from_client {
-                            self.notes.push_back(Note::Translated { before: seg, after });
-                        }
-                        packet.readdress(after.src, after.dst);
-                        self.route(at, packet);
+                NatVerdict::Drop(_) => return,
+                NatVerdict::Reset(rst) => {
+                    self.notes.push_back(Note::NatReset(k, rst));
+                    let rst = Packet::made_by_network(rst);
+                    if k == first {
+                        return self.offer(at, from, DOWN, Hop::Host { to: from }, rst);
                     }
-                    Some(NatVerdict::Drop(_)) => {}
-                    Some(NatVerdict::Reset(rst)) => {
-                        self.notes.push_back(Note::NatReset(rst));
-                        self.offer(at, from, DOWN, Hop::Host { to: from }, Packet::made_by_network(rst));
-                    }
+                    return self.inward(at, first..k, rst);
                 }
             }
         }
+        self.route(at, packet);
+    }
+
+    /// Through NATs `boxes` from the last, each translating what is
+    /// addressed to its public address back to the inside; then to its
+    /// destination.
+    fn inward(&mut self, at: Instant, boxes: std::ops::Range<usize>, mut packet: Packet) {
+        for k in boxes.rev() {
+            let seg = packet.seg;
+            if !self.nats[k].config().owns(*seg.dst.ip()) {
+                continue;
+            }
+            let verdict = self.nats[k].inbound(at, &seg);
+            self.nat_events(k);
+            match verdict {
+                NatVerdict::Forward(after) => packet.readdress(after.src, after.dst),
+                NatVerdict::Drop(_) | NatVerdict::Reset(_) => return,
+            }
+        }
+        self.route(at, packet);
     }
 
     fn route(&mut self, at: Instant, packet: Packet) {
@@ -335,7 +368,7 @@ mod tests {
             up: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
             down: LinkConfig { rate_bps: 56_000, delay: Duration::from_millis(100), ..LinkConfig::default() },
         };
-        Network::new(1, 1, &link, *addr::SERVER.ip(), &AccessLink::default(), nat, None)
+        Network::new(1, 1, &link, *addr::SERVER.ip(), &AccessLink::default(), nat.into_iter().collect(), None)
     }
 
     #[test]
@@ -358,7 +391,7 @@ mod tests {
     #[test]
     fn the_nat_translates_and_answers_a_forgotten_flow_with_a_real_rst() {
         let nat = NatConfig::new(Duration::from_secs(5), OnExpired::Rst);
-        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), Some(nat), None);
+        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), vec![nat], None);
         let t0 = Instant::ZERO;
         net.from_host(t0, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
         net.handle_timeout(Instant::from_millis(1));
@@ -370,7 +403,7 @@ mod tests {
         net.handle_timeout(Instant::from_millis(3));
         assert_eq!(net.poll_delivery().unwrap().packet.seg.dst, addr::CLIENT, "translated back to the inside");
         net.handle_timeout(Instant::from_secs(6));
-        assert!(std::iter::from_fn(|| net.poll_note()).any(|n| matches!(n, Note::Nat(NatEvent::Expired { .. }))));
+        assert!(std::iter::from_fn(|| net.poll_note()).any(|n| matches!(n, Note::Nat(0, NatEvent::Expired { .. }))));
         // A mid-stream packet from the client now meets the NAT's RST, a real packet back to the client.
         net.from_host(Instant::from_secs(7), 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::ACK));
         net.handle_timeout(Instant::from_secs(8));
@@ -402,5 +435,32 @@ mod tests {
         let d = net.poll_delivery().unwrap();
         assert!(d.due > Instant::from_secs(3), "only the packet after the outage");
         assert!(net.poll_delivery().is_none());
+    }
+
+    /// A chain: a client's SYN is translated by each NAT in turn (its source
+    /// becomes the first NAT's public address, then the second's), and the
+    /// server's answer comes back through both, to the client's own tuple.
+    #[test]
+    fn a_chain_translates_through_each_nat_and_back() {
+        let carrier = NatConfig::new(Duration::from_secs(3), OnExpired::Drop);
+        let lb =
+            NatConfig { public_ip: std::net::Ipv4Addr::new(198, 51, 100, 2), ..NatConfig::new(Duration::from_secs(1), OnExpired::Rst) };
+        let mut net = Network::new(1, 1, &AccessLink::default(), *addr::SERVER.ip(), &AccessLink::default(), vec![carrier, lb], None);
+        net.from_host(Instant::ZERO, 0, tcp("198.18.0.2:40000", "203.0.113.10:8000", Flags::SYN));
+        net.handle_timeout(Instant::from_millis(1));
+        let d = net.poll_delivery().unwrap();
+        assert_eq!((d.host, *d.packet.seg.src.ip()), (1, std::net::Ipv4Addr::new(198, 51, 100, 2)));
+        let hops: Vec<usize> = std::iter::from_fn(|| net.poll_note())
+            .filter_map(|n| match n {
+                Note::Translated { nat, .. } => Some(nat),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hops, [0, 1]);
+        let back = Segment { src: d.packet.seg.dst, dst: d.packet.seg.src, flags: Flags::SYN | Flags::ACK, ..d.packet.seg };
+        net.from_host(Instant::from_millis(2), 1, Packet::made_by_network(back));
+        net.handle_timeout(Instant::from_millis(3));
+        let d = net.poll_delivery().unwrap();
+        assert_eq!((d.host, d.packet.seg.dst), (0, addr::CLIENT));
     }
 }

@@ -26,8 +26,8 @@ pub(super) enum Action {
     Kill(usize, bool),
     /// Start its program again.
     Restart(usize),
-    /// The NAT forgets every mapping.
-    NatReboot,
+    /// NAT `usize` of the chain (from the clients) forgets every mapping.
+    NatReboot(usize),
 }
 
 /// The host a fault acts on (`None`: the NAT).
@@ -48,7 +48,8 @@ pub(super) fn actions(faults: &[DerivedFault], server: usize, proxy: Option<usiz
         let end = at + f.duration.unwrap_or_default();
         let Some(h) = host_index(f, server, proxy) else {
             if f.kind == FaultKind::NatReboot {
-                v.push((at, Action::NatReboot));
+                // Every NAT stands before the proxy: a box's position is its NAT index.
+                v.push((at, Action::NatReboot(f.middlebox.unwrap_or(0) as usize)));
             }
             continue;
         };

@@ -22,14 +22,27 @@ use sim::{Instant, Side};
 pub struct Recorder {
     on: bool,
     nat: bool,
+    /// The scenario names its NATs by place in a `[[middlebox]]` chain.
+    chained: bool,
     records: Vec<TraceRecord>,
     packets: Vec<(Instant, Vec<u8>)>,
 }
 
 impl Recorder {
-    /// A recorder; `on` = keep anything, `nat` = the path has a NAT.
-    pub fn new(on: bool, nat: bool) -> Recorder {
-        Recorder { on, nat, ..Recorder::default() }
+    /// A recorder; `on` = keep anything, `nat` = the path has a NAT,
+    /// `chained` = its boxes are a `[[middlebox]]` chain (named by place).
+    pub fn new(on: bool, nat: bool, chained: bool) -> Recorder {
+        Recorder { on, nat, chained, ..Recorder::default() }
+    }
+
+    /// How the trace names NAT `k` (every NAT stands before any proxy, so
+    /// its index is its place in the chain).
+    fn nat_ref(&self, k: usize) -> NatRef {
+        if self.chained {
+            NatRef::Chain(k as u8)
+        } else {
+            NatRef::Only
+        }
     }
 
     fn push(&mut self, at: Instant, event: TraceEvent) {
@@ -61,17 +74,19 @@ impl Recorder {
         }
     }
 
-    /// The NAT rewrote a client's packet.
-    pub fn translated(&mut self, at: Instant, before: Segment, after: Segment) {
+    /// NAT `k` rewrote a client's packet.
+    pub fn translated(&mut self, at: Instant, k: usize, before: Segment, after: Segment) {
         if self.on && before != after {
-            self.push(at, TraceEvent::Translated { before, after, nat: NatRef::Only });
+            let nat = self.nat_ref(k);
+            self.push(at, TraceEvent::Translated { before, after, nat });
         }
     }
 
-    /// The NAT answered a client's packet with this RST.
-    pub fn nat_reset(&mut self, at: Instant, seg: Segment) {
+    /// NAT `k` answered a client's packet with this RST.
+    pub fn nat_reset(&mut self, at: Instant, k: usize, seg: Segment) {
         if self.on {
-            self.push(at, TraceEvent::NatReset { seg, nat: NatRef::Only });
+            let nat = self.nat_ref(k);
+            self.push(at, TraceEvent::NatReset { seg, nat });
         }
     }
 
@@ -99,7 +114,7 @@ impl Recorder {
                 FaultKind::Reboot => vec![(at, FaultEvent::RebootStart(side)), (end, FaultEvent::RebootDone(side))],
                 FaultKind::Suspend => vec![(at, FaultEvent::SuspendStart(side)), (end, FaultEvent::SuspendEnd(side))],
                 FaultKind::Outage => vec![(at, FaultEvent::OutageStart(side)), (end, FaultEvent::OutageEnd(side))],
-                FaultKind::NatReboot => vec![(at, FaultEvent::NatReboot(NatRef::Only))],
+                FaultKind::NatReboot => vec![(at, FaultEvent::NatReboot(self.nat_ref(f.middlebox.unwrap_or(0) as usize)))],
                 FaultKind::Crash if f.duration.is_some() => vec![(at, FaultEvent::Crash(side)), (end, FaultEvent::Restarted(side))],
                 FaultKind::Crash => vec![(at, FaultEvent::Crash(side))],
             };

@@ -97,10 +97,10 @@ impl<'a> RealRun<'a> {
             &scenario.client_link,
             server_ip,
             &scenario.server_link,
-            scenario.nat().cloned(),
+            scenario.nats().map(|(_, n)| n.clone()).collect(),
             proxy.then_some(*addr::SERVER.ip()),
         );
-        let mut judge = Judge::new(clients, PORT, scenario.nat().map(|n| n.on_expired));
+        let mut judge = Judge::new(clients, PORT, None).with_nats(scenario.nats().map(|(_, n)| n.on_expired).collect());
         if proxy {
             judge = judge.with_proxy();
         }
@@ -152,7 +152,7 @@ impl<'a> RealRun<'a> {
             programs: Programs::of(scenario, strategy, seed, cfg)?,
             tx,
             rx,
-            rec: record::Recorder::new(cfg.trace, scenario.nat().is_some()),
+            rec: record::Recorder::new(cfg.trace, scenario.nat().is_some(), scenario.chained),
             endpoints: [DriverStats::default(); 2],
             lateness_ns: Vec::new(),
             opened: vec![false; clients],
@@ -304,7 +304,7 @@ impl<'a> RealRun<'a> {
                     }
                 }
                 Action::Restart(h) => self.spawn(h)?,
-                Action::NatReboot => self.net.reboot_nat(),
+                Action::NatReboot(k) => self.net.reboot_nat(k),
             }
         }
         Ok(())
@@ -342,13 +342,13 @@ impl<'a> RealRun<'a> {
         let now = self.now();
         while let Some(note) = self.net.poll_note() {
             match note {
-                Note::Translated { before, after } => {
-                    self.judge.translated(&before, &after);
-                    self.rec.translated(now, before, after);
+                Note::Translated { nat, before, after } => {
+                    self.judge.translated(nat, &before, &after);
+                    self.rec.translated(now, nat, before, after);
                 }
-                Note::Nat(e) => self.judge.nat(now, &e),
+                Note::Nat(k, e) => self.judge.nat(k, now, &e),
                 Note::Lost { host, at } => self.judge.lost(host, at),
-                Note::NatReset(seg) => self.rec.nat_reset(now, seg),
+                Note::NatReset(k, seg) => self.rec.nat_reset(now, k, seg),
             }
         }
         while let Some(d) = self.net.poll_delivery() {
