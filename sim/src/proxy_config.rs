@@ -181,7 +181,8 @@ pub enum IdleAction {
         then: Option<Duration>,
     },
     /// Both legs end: the client's as `front` says, the server's as `back`
-    /// says, in that order.
+    /// says (with haproxy's two timers the client's packets leave first;
+    /// with one timer the server's leg is pumped first).
     Close {
         /// The leg toward the client.
         front: LegClose,

@@ -11,8 +11,9 @@
 //!
 //! * `kasim-agent: dead CAUSE`: a declaration (the strategy's, or a socket
 //!   error's: ETIMEDOUT, ECONNRESET, EOF, as the event engine names them);
-//! * `kasim-agent: closed on purpose`: its application closed the
-//!   connection on purpose (an idle timeout), which is no declaration;
+//! * `kasim-agent: closed on purpose LOCAL PEER`: its application closed
+//!   the connection with these addresses on purpose (an idle timeout),
+//!   which is no declaration;
 //! * `kasim-agent: ping BYTES` / `kasim-agent: pong BYTES`: the strategy's
 //!   keepalive messages, which `keepalive_packets_per_hour` counts;
 //! * `kasim-agent: requests {JSON}`: in a scenario with sessions, the
@@ -259,10 +260,19 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
         app = app.with_session(Instant::ZERO, session);
     }
     let mut attempts: u16 = 0;
+    // Ports of the slot's range still held (TIME_WAIT of an earlier run of
+    // this program, after a crash or a reboot's restart) are skipped, not failures.
+    let mut busy: u16 = 0;
     loop {
         let from_port = args.port_base.map(|base| base + attempts % PORTS_PER_SLOT);
         attempts = attempts.wrapping_add(1);
         let Some(attempt) = connect(addr, from_port) else { break };
+        let held = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EADDRINUSE | libc::EADDRNOTAVAIL));
+        if from_port.is_some() && busy < PORTS_PER_SLOT && attempt.as_ref().is_err_and(held) {
+            busy += 1;
+            continue;
+        }
+        busy = 0;
         let again = match attempt {
             Ok(stream) => match drive(&mut app, stream, &stats, start) {
                 Ended::Reconnect => true,

@@ -29,7 +29,7 @@ const TUN_NAME: &str = "kasim0";
 /// A line a host's program printed, stamped when kasim read it.
 #[derive(Debug)]
 pub struct Line {
-    /// The host (clients `0..n`, then the server).
+    /// The host (clients `0..n`, then the server, then the proxy).
     pub host: usize,
     /// The connection slot whose program printed it, when a client host
     /// runs one program per slot (`[client] connections` > 1).

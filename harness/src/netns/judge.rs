@@ -88,6 +88,12 @@ struct Conn {
     server_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
     /// Behind a proxy, the client's tuple as the proxy sees it (after the NAT).
     front_tuple: Option<(SocketAddrV4, SocketAddrV4)>,
+    /// Behind a proxy: when the client's handshake completed at the proxy
+    /// (its ACK delivered there: the proxy accepts, and opens its own
+    /// connection to the server, in this order).
+    front_up: Option<Instant>,
+    /// Behind a proxy: the server answered the proxy's SYN.
+    back_up: bool,
 }
 
 impl Conn {
@@ -270,6 +276,8 @@ impl Judge {
                         client_tuple: key,
                         server_tuple: None,
                         front_tuple: None,
+                        front_up: None,
+                        back_up: false,
                     });
                     self.slots[slot].push(c);
                     self.by_client.insert(key, c);
@@ -329,6 +337,9 @@ impl Judge {
             self.far_end_is(c, (seg.src, seg.dst));
         }
         let back = side == Side::Server && self.proxy.is_some();
+        if back && seg.flags.contains(Flags::SYN) && seg.flags.contains(Flags::ACK) {
+            self.conns[c].back_up = true;
+        }
         let kind = Self::classify(self.flows(c, back), side.index(), seg);
         self.count(side, kind, ip_bytes);
         let conn = &mut self.conns[c];
@@ -359,6 +370,9 @@ impl Judge {
                 // The proxy is the server of the client's leg, the client of its own.
                 let i = if back { 0 } else { 1 };
                 Self::note_probe(self.flows(c, back), i, seg);
+                if !back && seg.flags.contains(Flags::ACK) && !seg.flags.contains(Flags::SYN) {
+                    self.conns[c].front_up.get_or_insert(now);
+                }
             }
             return;
         }
@@ -412,14 +426,13 @@ impl Judge {
             && !self.by_server.contains_key(&(seg.src, seg.dst))
         {
             // The proxy opens its connection to the server once a client's is
-            // established: the oldest one still waiting for its own.
-            let waiting = (0..self.conns.len()).find(|&c| {
-                let conn = &self.conns[c];
-                conn.front_tuple.is_some()
-                    && conn.server_tuple.is_none()
-                    && conn.outcome.established_at.is_some()
-                    && conn.open_on(Side::Client)
-            });
+            // established at the proxy: the one that waited longest.
+            let waiting = (0..self.conns.len())
+                .filter(|&c| {
+                    let conn = &self.conns[c];
+                    conn.front_tuple.is_some() && conn.server_tuple.is_none() && conn.front_up.is_some() && conn.open_on(Side::Client)
+                })
+                .min_by_key(|&c| self.conns[c].front_up);
             if let Some(c) = waiting {
                 self.conns[c].server_tuple = Some((seg.src, seg.dst));
                 self.by_server.insert((seg.src, seg.dst), c);
@@ -434,13 +447,23 @@ impl Judge {
         let kind = Self::classify(flows, i, seg);
         self.count(side, kind, ip_bytes);
         let conn = &mut self.conns[c];
-        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST))
-            && conn.ends.iter().all(Option::is_none)
-            && conn.outcome.broken.is_none()
-        {
+        // Both legs were up (not a backend that refused), both ends still open, nothing broken.
+        let on_purpose = conn.front_up.is_some() && conn.back_up && conn.ends.iter().all(Option::is_none) && conn.outcome.broken.is_none();
+        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST)) && on_purpose {
             conn.outcome.ended_at.get_or_insert(now);
         }
         kind
+    }
+
+    /// kasim's relay on the proxy host said its idle timer closed the
+    /// connection of the client it sees as `peer`: an orderly end, even
+    /// when the proxy forgets without a packet (`on_idle = "silent"`).
+    pub fn proxy_idle_close(&mut self, now: Instant, peer: SocketAddrV4) {
+        let Some(c) = self.by_front.iter().find(|(k, _)| k.0 == peer).map(|(_, &c)| c) else { return };
+        let conn = &mut self.conns[c];
+        if conn.outcome.broken.is_none() {
+            conn.outcome.ended_at.get_or_insert(now);
+        }
     }
 
     /// The slot whose connection the proxy opened with this SYN to the server, once paired.
@@ -500,11 +523,27 @@ impl Judge {
     /// `host`'s application (kasim's agent) closed a connection on purpose
     /// (its idle timeout), found as a declaration's is: not its
     /// declaration, even on a broken connection.
-    pub fn closed_on_purpose(&mut self, now: Instant, host: usize, slot: Option<usize>) {
-        self.program_end(now, host, slot, EndHow::ClosedOnPurpose);
+    /// `tuple`: the socket's (local, peer) addresses, which name the
+    /// connection exactly (its line may be read before the FIN it sends).
+    pub fn closed_on_purpose(&mut self, now: Instant, host: usize, slot: Option<usize>, tuple: Option<(SocketAddrV4, SocketAddrV4)>) {
+        let named = tuple.and_then(|(local, peer)| {
+            if host < self.clients {
+                self.by_client.get(&(local, peer)).copied()
+            } else {
+                self.by_server.get(&(peer, local)).copied()
+            }
+        });
+        self.program_end_of(now, host, slot, named, EndHow::ClosedOnPurpose);
     }
 
     fn program_end(&mut self, now: Instant, host: usize, slot: Option<usize>, how: EndHow) {
+        self.program_end_of(now, host, slot, None, how);
+    }
+
+    /// A line of `host`'s program ends its side of connection `named`, or,
+    /// when the line does not say which, of the one found as
+    /// [`declared`](Self::declared) says.
+    fn program_end_of(&mut self, now: Instant, host: usize, slot: Option<usize>, named: Option<usize>, how: EndHow) {
         if self.down[host] || Some(host) == self.proxy {
             return;
         }
@@ -515,7 +554,11 @@ impl Judge {
             Some(e) => !matches!(e.how, EndHow::Declared(_) | EndHow::Killed | EndHow::ClosedOnPurpose) && now <= e.at + DECLARE_GRACE,
         };
         let ended_just_now = |conn: &Conn| conn.ends[i].as_ref().is_some_and(|_| open_or_recent(conn));
-        let c = if side == Side::Client {
+        let c = if let Some(c) = named.filter(|&c| open_or_recent(&self.conns[c])) {
+            Some(c)
+        } else if named.is_some() {
+            None
+        } else if side == Side::Client {
             // The connection whose kernel just gave up, if one did (its application may
             // already have opened the next one: a reconnect's SYN can be read before the
             // line), else the latest one still open.
@@ -937,6 +980,8 @@ mod tests {
         j.sent(s(0), 0, &seg(CLIENT, FRONT, Flags::SYN, 100, 0), 60);
         j.sent(s(0), 2, &seg(FRONT, CLIENT, Flags::SYN | Flags::ACK, 500, 0), 60);
         j.sent(s(0), 0, &seg(CLIENT, FRONT, Flags::ACK, 101, 0), 52);
+        // The client's ACK reaches the proxy: it accepts, and opens its own.
+        j.delivered(s(0), 2, &seg(CLIENT, FRONT, Flags::ACK, 101, 0));
         j.sent(s(0), 2, &seg(BACK, BACKEND, Flags::SYN, 700, 0), 60);
         j.sent(s(0), 1, &seg(BACKEND, BACK, Flags::SYN | Flags::ACK, 900, 0), 60);
         j.sent(s(0), 2, &seg(BACK, BACKEND, Flags::ACK, 701, 0), 52);
@@ -1002,7 +1047,7 @@ mod tests {
                 j.set_down(0, true);
             }
             j.sent(s(5), 1, &seg(SERVER, CLIENT, Flags::FIN | Flags::ACK, 501, 0), 52);
-            j.closed_on_purpose(s(5), 1, None);
+            j.closed_on_purpose(s(5), 1, None, None);
             let o = j.finish(s(8), Duration::from_secs(60));
             assert!(o.declarations.is_empty(), "broken {broken}: {:?}", o.declarations);
             assert_eq!(o.slots[0].connections[0].ended_at, (!broken).then_some(s(5)), "broken {broken}");
@@ -1031,5 +1076,18 @@ mod tests {
         let d = &o.declarations[0];
         assert_eq!((d.slot, d.verdict), (1, Verdict::Detection { latency: Duration::from_secs(2) }));
         assert!(o.slots.iter().all(|s| s.connections.len() == 1 && s.broken().is_some()));
+    }
+
+    /// A proxy that forgets silently (`on_idle = "silent"`) sends nothing
+    /// when its timer strikes; kasim's relay says so, and the client's later
+    /// ECONNRESET (its next packet met the proxy's kernel) is an orderly end.
+    #[test]
+    fn a_silent_proxy_close_said_by_the_relay_is_an_orderly_end() {
+        let mut j = through_a_proxy();
+        j.proxy_idle_close(s(3), CLIENT.parse().unwrap());
+        j.declared(s(4), 0, None, "ECONNRESET".into());
+        let o = j.finish(s(6), Duration::from_secs(60));
+        assert_eq!(o.slots[0].connections[0].ended_at, Some(s(3)));
+        assert_eq!(o.declarations[0].verdict, Verdict::OrderlyEnd);
     }
 }

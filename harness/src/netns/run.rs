@@ -368,8 +368,15 @@ impl<'a> RealRun<'a> {
             let at = self.clock(line.at);
             if let Some(cause) = self.programs.declaration(&line.text) {
                 self.judge.declared(at, line.host, line.slot, cause);
-            } else if line.text == agent::CLOSED {
-                self.judge.closed_on_purpose(at, line.host, line.slot);
+            } else if let Some(rest) = line.text.strip_prefix(agent::CLOSED) {
+                let mut addrs = rest.split_whitespace().map(|a| a.parse::<std::net::SocketAddrV4>());
+                let tuple = match (addrs.next(), addrs.next()) {
+                    (Some(Ok(local)), Some(Ok(peer))) => Some((local, peer)),
+                    _ => None,
+                };
+                self.judge.closed_on_purpose(at, line.host, line.slot, tuple);
+            } else if let Some(peer) = line.text.strip_prefix(super::relay::IDLE_CLOSE).and_then(|p| p.trim().parse().ok()) {
+                self.judge.proxy_idle_close(at, peer);
             }
             let side = self.side_of(line.host);
             let stats = &mut self.endpoints[side.index()];

@@ -184,8 +184,12 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
                 }
                 AppCommand::Close => self.close_after_flush = true,
                 AppCommand::CloseOnPurpose => {
-                    // Said before the FIN leaves, so the judge reads it within its grace.
-                    println!("{}", super::agent::CLOSED);
+                    // With the socket's own addresses, which name the connection
+                    // however the line and the FIN are ordered when the judge reads them.
+                    match (self.stream.local_addr(), self.stream.peer_addr()) {
+                        (Ok(l), Ok(p)) => println!("{} {l} {p}", super::agent::CLOSED),
+                        _ => println!("{}", super::agent::CLOSED),
+                    }
                     self.close_after_flush = true;
                 }
                 AppCommand::Abort => {
