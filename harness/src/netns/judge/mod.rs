@@ -28,6 +28,11 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+mod proxy;
+mod table;
+
+pub use table::{parse_table, TableEntry, ESTABLISHED};
+
 /// How a side's end of a connection came.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndHow {
@@ -102,44 +107,9 @@ impl Conn {
     }
 }
 
-/// A socket of a namespace's table, as `/proc/net/tcp` lists it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TableEntry {
-    /// Its local address and port.
-    pub local: SocketAddrV4,
-    /// Its peer's.
-    pub remote: SocketAddrV4,
-    /// Linux's TCP state number (1 = ESTABLISHED).
-    pub state: u8,
-}
-
 /// How long after a kernel's RST or a socket's leaving the table a program's
 /// declare line still counts as the same end (see [`Judge::declared`]).
 pub const DECLARE_GRACE: Duration = Duration::from_millis(100);
-
-/// Linux's number for ESTABLISHED in `/proc/net/tcp`.
-pub const ESTABLISHED: u8 = 1;
-
-/// Parse `/proc/<pid>/net/tcp` (addresses as the kernel prints a `__be32`
-/// with `%08X` on a little-endian machine, ports in host order).
-pub fn parse_table(text: &str) -> Vec<TableEntry> {
-    let addr = |s: &str| -> Option<SocketAddrV4> {
-        let (ip, port) = s.split_once(':')?;
-        let ip = u32::from_str_radix(ip, 16).ok()?;
-        let port = u16::from_str_radix(port, 16).ok()?;
-        Some(SocketAddrV4::new(ip.to_le_bytes().into(), port))
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut f = line.split_whitespace().skip(1);
-            let local = addr(f.next()?)?;
-            let remote = addr(f.next()?)?;
-            let state = u8::from_str_radix(f.next()?, 16).ok()?;
-            Some(TableEntry { local, remote, state })
-        })
-        .collect()
-}
 
 /// Everything seen on real hosts during one run, turned into an [`Outcome`].
 pub struct Judge {
@@ -209,22 +179,9 @@ impl Judge {
         self
     }
 
-    /// A proxy (host `clients + 1`) stands between the clients and the
-    /// server: each client's connection ends at it, and for each the proxy
-    /// opens its own to the server. A side's end is then on its own leg
-    /// (the client's on its connection to the proxy, the server's on the
-    /// proxy's connection to it); a FIN or RST the proxy sends while both
-    /// sides are open and nothing broke is the proxy closing on purpose (an
-    /// idle timeout): an orderly end, as the event engine's proxy makes it.
-    pub fn with_proxy(mut self) -> Judge {
-        self.proxy = Some(self.clients + 1);
-        self.down.push(false);
-        self
-    }
-
     /// Each client host holds `per_host` connection slots, each run by its
     /// own program whose source ports are `port_base(j)` and on
-    /// ([`agent::port_base`](super::agent::port_base)): a client's SYN from
+    /// (the agent's `port_base`): a client's SYN from
     /// such a port opens a connection of slot `host * per_host + j`.
     pub fn with_connections(mut self, per_host: usize) -> Judge {
         self.per_host = per_host.max(1);
@@ -360,21 +317,7 @@ impl Judge {
     /// RST reaching a side names the cause of its end (EOF, ECONNRESET).
     pub fn delivered(&mut self, now: Instant, host: usize, seg: &Segment) {
         if Some(host) == self.proxy {
-            // Only for classifying: what the proxy's stack answers.
-            let (c, back) = if seg.dst.port() == self.server_port {
-                (self.by_front.get(&(seg.src, seg.dst)), false)
-            } else {
-                (self.by_server.get(&(seg.dst, seg.src)), true)
-            };
-            if let Some(&c) = c {
-                // The proxy is the server of the client's leg, the client of its own.
-                let i = if back { 0 } else { 1 };
-                Self::note_probe(self.flows(c, back), i, seg);
-                if !back && seg.flags.contains(Flags::ACK) && !seg.flags.contains(Flags::SYN) {
-                    self.conns[c].front_up.get_or_insert(now);
-                }
-            }
-            return;
+            return self.proxy_delivered(now, seg);
         }
         let side = self.side_of(host);
         let key = if side == Side::Client { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
@@ -407,68 +350,6 @@ impl Judge {
         if let Some(max) = flows[1 - i].snd_max {
             flows[i].probe_to_answer = seg.len <= 1 && seg.seq + 1 == max && !seg.flags.contains(Flags::SYN);
         }
-    }
-
-    /// A packet the proxy sent: counted as the event engine counts its legs
-    /// (toward a client: the server's side; toward the server: the
-    /// client's), its own connection to the server learnt from its SYN, and
-    /// a FIN or RST while both sides are open is the proxy's close on purpose.
-    fn proxy_sent(&mut self, now: Instant, seg: &Segment, ip_bytes: usize) -> SegmentKind {
-        if self.proxy.is_some_and(|p| self.down[p]) {
-            // Powered off: nothing it sends leaves.
-            return SegmentKind::Data;
-        }
-        let toward_server = seg.dst.port() == self.server_port;
-        let side = if toward_server { Side::Client } else { Side::Server };
-        if toward_server
-            && seg.flags.contains(Flags::SYN)
-            && !seg.flags.contains(Flags::ACK)
-            && !self.by_server.contains_key(&(seg.src, seg.dst))
-        {
-            // The proxy opens its connection to the server once a client's is
-            // established at the proxy: the one that waited longest.
-            let waiting = (0..self.conns.len())
-                .filter(|&c| {
-                    let conn = &self.conns[c];
-                    conn.front_tuple.is_some() && conn.server_tuple.is_none() && conn.front_up.is_some() && conn.open_on(Side::Client)
-                })
-                .min_by_key(|&c| self.conns[c].front_up);
-            if let Some(c) = waiting {
-                self.conns[c].server_tuple = Some((seg.src, seg.dst));
-                self.by_server.insert((seg.src, seg.dst), c);
-            }
-        }
-        let c = if toward_server { self.by_server.get(&(seg.src, seg.dst)) } else { self.by_front.get(&(seg.dst, seg.src)) };
-        let Some(&c) = c else {
-            self.count(side, SegmentKind::Data, ip_bytes);
-            return SegmentKind::Data;
-        };
-        let (flows, i) = if toward_server { (self.flows(c, true), 0) } else { (self.flows(c, false), 1) };
-        let kind = Self::classify(flows, i, seg);
-        self.count(side, kind, ip_bytes);
-        let conn = &mut self.conns[c];
-        // Both legs were up (not a backend that refused), both ends still open, nothing broken.
-        let on_purpose = conn.front_up.is_some() && conn.back_up && conn.ends.iter().all(Option::is_none) && conn.outcome.broken.is_none();
-        if (seg.flags.contains(Flags::FIN) || seg.flags.contains(Flags::RST)) && on_purpose {
-            conn.outcome.ended_at.get_or_insert(now);
-        }
-        kind
-    }
-
-    /// kasim's relay on the proxy host said its idle timer closed the
-    /// connection of the client it sees as `peer`: an orderly end, even
-    /// when the proxy forgets without a packet (`on_idle = "silent"`).
-    pub fn proxy_idle_close(&mut self, now: Instant, peer: SocketAddrV4) {
-        let Some(c) = self.by_front.iter().find(|(k, _)| k.0 == peer).map(|(_, &c)| c) else { return };
-        let conn = &mut self.conns[c];
-        if conn.outcome.broken.is_none() {
-            conn.outcome.ended_at.get_or_insert(now);
-        }
-    }
-
-    /// The slot whose connection the proxy opened with this SYN to the server, once paired.
-    pub fn backend_slot(&self, seg: &Segment) -> Option<u32> {
-        self.by_server.get(&(seg.src, seg.dst)).map(|&c| self.conns[c].slot as u32)
     }
 
     fn classify(flows: &mut [Flow; 2], i: usize, seg: &Segment) -> SegmentKind {
@@ -959,14 +840,6 @@ mod tests {
         assert_eq!((o.declarations[0].slot, o.declarations[0].side), (1, Side::Server));
         assert_eq!(o.declarations[0].cause, "ETIMEDOUT");
         assert_eq!(o.declarations[0].verdict, Verdict::Detection { latency: Duration::from_secs(3) });
-    }
-
-    #[test]
-    fn the_proc_table_is_read_as_the_kernel_prints_it() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
-                    0: 020012C6:9C40 0A7100CB:1F40 01 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n";
-        let e = parse_table(text);
-        assert_eq!(e, vec![TableEntry { local: CLIENT.parse().unwrap(), remote: SERVER.parse().unwrap(), state: ESTABLISHED }]);
     }
 
     /// A client connected through a proxy (host 2, at the address clients
