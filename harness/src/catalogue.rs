@@ -58,13 +58,9 @@ const CALIBRATION_PLACE: &str = "<bundled>/calibration";
 /// The calibration set `kasim calibrate` runs with no PATH: `calibration/`
 /// in the current folder (a checkout), else the copy embedded in the binary.
 pub fn calibration() -> Result<Vec<Scenario>, ScenarioError> {
-    let local = Path::new("calibration");
+    let local = PathBuf::from("calibration");
     if local.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(local)
-            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect())
-            .unwrap_or_default();
-        files.sort();
-        return files.iter().map(|f| scenario::load(f)).collect();
+        return scenario::discover(&[local])?.iter().map(|f| scenario::load(f)).collect();
     }
     embedded::CALIBRATION.iter().map(|(file, text)| scenario::parse(&Path::new(CALIBRATION_PLACE).join(file), text)).collect()
 }

@@ -117,9 +117,8 @@ pub struct Judge {
     server_port: u16,
     /// Each NAT's expiry policy, from the clients' side (empty: no NAT).
     nats: Vec<OnExpired>,
-    /// Per NAT, its flows by their tuple on its inside (NAT 0's: the
-    /// client's own) and on its outside (what the next box sees).
-    by_inside: Vec<HashMap<(SocketAddrV4, SocketAddrV4), usize>>,
+    /// Per NAT, its flows by their tuple on its outside (what the next box
+    /// sees; what reaches NAT k is NAT k-1's outside, NAT 0's the client's own).
     by_outside: Vec<HashMap<(SocketAddrV4, SocketAddrV4), usize>>,
     conns: Vec<Conn>,
     by_client: HashMap<(SocketAddrV4, SocketAddrV4), usize>,
@@ -152,7 +151,6 @@ impl Judge {
             clients,
             server_port,
             nats: on_expired.into_iter().collect(),
-            by_inside: vec![HashMap::new(); usize::from(on_expired.is_some())],
             by_outside: vec![HashMap::new(); usize::from(on_expired.is_some())],
             conns: Vec::new(),
             by_client: HashMap::new(),
@@ -173,7 +171,6 @@ impl Judge {
     /// A chain of NATs from the clients' side, with these expiry policies
     /// (instead of `new`'s one).
     pub fn with_nats(mut self, policies: Vec<OnExpired>) -> Judge {
-        self.by_inside = vec![HashMap::new(); policies.len()];
         self.by_outside = vec![HashMap::new(); policies.len()];
         self.nats = policies;
         self
@@ -252,12 +249,20 @@ impl Judge {
     /// the server's (or the proxy's).
     pub fn translated(&mut self, nat: usize, before: &Segment, after: &Segment) {
         let (inside, outside) = ((before.src, before.dst), (after.src, after.dst));
-        let known = if nat == 0 { self.by_client.get(&inside) } else { self.by_outside[nat - 1].get(&inside) };
-        let Some(&c) = known else { return };
-        self.by_inside[nat].insert(inside, c);
+        let Some(c) = self.on_inside_of(nat, inside) else { return };
         self.by_outside[nat].insert(outside, c);
         if nat + 1 == self.nats.len() {
             self.far_end_is(c, outside);
+        }
+    }
+
+    /// The connection whose packets reach NAT `nat` with this tuple: the
+    /// client's own for the first NAT, what the one before put out for the others.
+    fn on_inside_of(&self, nat: usize, tuple: (SocketAddrV4, SocketAddrV4)) -> Option<usize> {
+        if nat == 0 {
+            self.by_client.get(&tuple).copied()
+        } else {
+            self.by_outside.get(nat - 1)?.get(&tuple).copied()
         }
     }
 
@@ -530,7 +535,7 @@ impl Judge {
     /// recover), a forgetting `loose` NAT is evidence.
     pub fn nat(&mut self, nat: usize, now: Instant, event: &NatEvent) {
         let breaks = self.nats.get(nat).is_some_and(|p| p.breaks_connection());
-        let conn_of = |j: &Judge, m: &sim::nat::Mapping| j.by_inside.get(nat).and_then(|t| t.get(&(m.inside, m.remote))).copied();
+        let conn_of = |j: &Judge, m: &sim::nat::Mapping| j.on_inside_of(nat, (m.inside, m.remote));
         match event {
             NatEvent::Expired { mapping, idle } => {
                 let Some(c) = conn_of(self, mapping) else { return };
