@@ -29,6 +29,7 @@
 //! application of slot k (a server cannot tell which client host a
 //! connection behind a NAT came from).
 
+use super::quic_app;
 use super::socket_app::{Ended, SocketApp};
 use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::scenario::Scenario;
@@ -117,6 +118,14 @@ fn application(s: &Scenario, strategy: &str, seed: u64, side: Side, slot: u32, s
     AppDriver::new(side, s.traffic.clone().into(), seed, slot, instance, stats).with_idle_timeout(idle)
 }
 
+/// The strategy's QUIC transport, when it runs over QUIC.
+fn quic_config(s: &Scenario, strategy: &str) -> Option<sim::quic::QuicConfig> {
+    match s.strategies.iter().find(|st| st.name == strategy)?.transport() {
+        crate::strategy::Transport::Quic(q) => Some(q),
+        _ => None,
+    }
+}
+
 /// Print each ping and pong the application sent since `before`.
 fn report_keepalives(stats: &Rc<RefCell<DriverStats>>, before: &mut DriverStats) {
     let now = *stats.borrow();
@@ -132,31 +141,37 @@ fn report_keepalives(stats: &Rc<RefCell<DriverStats>>, before: &mut DriverStats)
 /// Drive one connection; returns how it ended.
 fn drive(app: &mut AppDriver, stream: TcpStream, stats: &Rc<RefCell<DriverStats>>, start: std::time::Instant) -> Ended {
     let clock = move || Instant::ZERO + start.elapsed();
-    let mut before = *stats.borrow();
-    let stats2 = stats.clone();
     let mut on_dead = |cause: &str| println!("{DEAD}{cause}");
-    let mut counted = Counted { app, stats: stats2, before: &mut before };
+    let mut counted = Counted::new(app, stats.clone());
     SocketApp::new(&mut counted, stream, &clock, &mut on_dead, &STOP).run()
 }
 
-/// An application whose keepalive messages are printed as they are sent.
-struct Counted<'a> {
-    app: &'a mut AppDriver,
+/// An application (an [`AppDriver`], owned or borrowed) whose keepalive
+/// messages are printed as they are sent.
+struct Counted<A> {
+    app: A,
     stats: Rc<RefCell<DriverStats>>,
-    before: &'a mut DriverStats,
+    before: DriverStats,
 }
 
-impl Application for Counted<'_> {
+impl<A: std::borrow::BorrowMut<AppDriver>> Counted<A> {
+    fn new(app: A, stats: Rc<RefCell<DriverStats>>) -> Self {
+        let before = *stats.borrow();
+        Counted { app, stats, before }
+    }
+}
+
+impl<A: std::borrow::BorrowMut<AppDriver>> Application for Counted<A> {
     fn on_event(&mut self, now: Instant, event: AppEvent, io: &mut AppIo) {
-        self.app.on_event(now, event, io);
-        report_keepalives(&self.stats, self.before);
+        std::borrow::BorrowMut::borrow_mut(&mut self.app).on_event(now, event, io);
+        report_keepalives(&self.stats, &mut self.before);
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        self.app.poll_timeout()
+        std::borrow::Borrow::borrow(&self.app).poll_timeout()
     }
     fn on_timeout(&mut self, now: Instant, io: &mut AppIo) {
-        self.app.on_timeout(now, io);
-        report_keepalives(&self.stats, self.before);
+        std::borrow::BorrowMut::borrow_mut(&mut self.app).on_timeout(now, io);
+        report_keepalives(&self.stats, &mut self.before);
     }
 }
 
@@ -259,6 +274,7 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
         let session = ClientSession::new(args.slot, Reconnector::new(scenario.reconnect_policy(), rng), book.clone(), make);
         app = app.with_session(Instant::ZERO, session);
     }
+    let quic = quic_config(scenario, &args.strategy);
     let mut attempts: u16 = 0;
     // Ports of the slot's range still held (TIME_WAIT of an earlier run of
     // this program, after a crash or a reboot's restart) are skipped, not failures.
@@ -266,8 +282,28 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
     loop {
         let from_port = args.port_base.map(|base| base + attempts % PORTS_PER_SLOT);
         attempts = attempts.wrapping_add(1);
-        let Some(attempt) = connect(addr, from_port) else { break };
         let held = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EADDRINUSE | libc::EADDRNOTAVAIL));
+        if let Some(cfg) = &quic {
+            let clock = move || Instant::ZERO + start.elapsed();
+            let mut counted = Counted::new(&mut app, stats.clone());
+            let run = quic_app::connect_and_drive(cfg, addr, from_port, args.seed, args.slot, attempts - 1, &mut counted, &clock, &STOP);
+            if from_port.is_some() && busy < PORTS_PER_SLOT && run.as_ref().is_err_and(held) {
+                busy += 1;
+                continue;
+            }
+            busy = 0;
+            let again = match run {
+                Ok(Ended::Reconnect) => true,
+                Ok(Ended::Stopped) => break,
+                Ok(Ended::Aborted) => wait_for_connect(&mut app, start),
+                Err(e) => failed_connect(&mut app, &e, start) || wait_for_connect(&mut app, start),
+            };
+            if !again {
+                break;
+            }
+            continue;
+        }
+        let Some(attempt) = connect(addr, from_port) else { break };
         if from_port.is_some() && busy < PORTS_PER_SLOT && attempt.as_ref().is_err_and(held) {
             busy += 1;
             continue;
@@ -351,6 +387,17 @@ pub fn run(args: &AgentArgs) -> std::process::ExitCode {
     let Ok(port) = args.target.parse::<u16>() else {
         return fail("bad port", &args.target);
     };
+    if let Some(cfg) = quic_config(&scenario, &args.strategy) {
+        let make = |k: u32| {
+            let stats: Rc<RefCell<DriverStats>> = Rc::default();
+            Counted::new(application(&scenario, &args.strategy, args.seed, Side::Server, k, stats.clone()), stats)
+        };
+        let clock = move || Instant::ZERO + start.elapsed();
+        return match quic_app::serve(&cfg, port, args.seed, make, &clock, &STOP) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => fail("QUIC server", &e),
+        };
+    }
     let listener = match TcpListener::bind(("0.0.0.0", port)) {
         Ok(l) => l,
         Err(e) => return fail("listen", &e),

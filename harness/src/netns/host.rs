@@ -231,7 +231,16 @@ impl RealHost {
 
     /// The namespace's TCP sockets now.
     pub fn table(&self) -> Vec<TableEntry> {
-        std::fs::read_to_string(format!("/proc/{}/net/tcp", self.holder.id())).map(|t| parse_table(&t)).unwrap_or_default()
+        self.read_table("tcp")
+    }
+
+    /// The namespace's UDP sockets now (the same format; no connection states).
+    pub fn udp_table(&self) -> Vec<TableEntry> {
+        self.read_table("udp")
+    }
+
+    fn read_table(&self, proto: &str) -> Vec<TableEntry> {
+        std::fs::read_to_string(format!("/proc/{}/net/{proto}", self.holder.id())).map(|t| parse_table(&t)).unwrap_or_default()
     }
 }
 

@@ -25,8 +25,12 @@
 //! running the strategy's `proxy` program or else kasim's own relay of the
 //! proxy model.
 //!
+//! A `quic` strategy runs the event engine's own QUIC socket (quinn-proto)
+//! over real UDP sockets in the hosts (the `quic_app` module), through the
+//! same NAT models' UDP timers.
+//!
 //! Limits of this first part (each named by [`unsupported`]): no proxy
-//! before a NAT, no QUIC or datagram tunnel, at
+//! before a NAT, no datagram tunnel, no proxy with QUIC, at
 //! most [`MAX_CLIENTS`] client hosts and [`MAX_SLOTS`] connection slots.
 //! Several connections per client host run as one agent per slot, each
 //! connecting from ports of its own, which is how the judge tells them
@@ -41,6 +45,7 @@ pub mod network;
 pub mod packet;
 mod plan;
 mod programs;
+mod quic_app;
 mod record;
 mod relay;
 mod run;
@@ -111,10 +116,12 @@ pub enum NetnsError {
     #[error("the program strategy's `declare` is not a regular expression: {0}")]
     Declare(#[from] regex::Error),
     /// The server's (or the proxy's) program never listened.
-    #[error("`{program}` did not listen on port {PORT} within {}s", LISTEN_WAIT.as_secs())]
+    #[error("`{program}` did not listen on port {port} within {}s", LISTEN_WAIT.as_secs())]
     NoListener {
         /// Its `argv[0]`.
         program: String,
+        /// The port it was to listen on.
+        port: u16,
     },
     /// The scenario uses what this engine does not run yet.
     #[error("{scenario}: --engine netns cannot run: {}", parts.join("; "))]
@@ -132,11 +139,11 @@ pub enum NetnsError {
 /// Everything in `scenario` with `strategy` this engine cannot run yet (empty: runnable).
 pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> {
     let mut parts = Vec::new();
-    if matches!(strategy.transport(), crate::strategy::Transport::Quic(_) | crate::strategy::Transport::Tunnel(_)) {
-        parts.push(format!(
-            "strategy kind {} (not yet: QUIC and datagram tunnels; allowed: program and the TCP kinds)",
-            strategy.kind_name()
-        ));
+    if matches!(strategy.transport(), crate::strategy::Transport::Tunnel(_)) {
+        parts.push(format!("strategy kind {} (not yet: datagram tunnels; allowed: program, quic and the TCP kinds)", strategy.kind_name()));
+    }
+    if is_quic(strategy) && scenario.proxy().is_some() {
+        parts.push("a [proxy] with a quic strategy (the proxy relays TCP)".into());
     }
     let program = matches!(strategy.kind(), crate::strategy::StrategyKind::Program { .. });
     if let (Some(p), Some((n, _))) = (scenario.proxy_position(), scenario.nats().next()) {
@@ -190,6 +197,21 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     parts.sort();
     parts.dedup();
     parts
+}
+
+/// The strategy's connections are QUIC over UDP.
+fn is_quic(strategy: &StrategySpec) -> bool {
+    matches!(strategy.transport(), crate::strategy::Transport::Quic(_))
+}
+
+/// The port the server listens on for `strategy`: QUIC's UDP port, as in
+/// the event engine, or [`PORT`].
+pub fn service_port(strategy: &StrategySpec) -> u16 {
+    if is_quic(strategy) {
+        sim::quic::PORT
+    } else {
+        PORT
+    }
 }
 
 /// How a netns run is made.

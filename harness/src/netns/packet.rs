@@ -86,6 +86,15 @@ impl Packet {
         Ok(Packet { bytes, seg })
     }
 
+    /// A UDP packet's payload (empty for TCP or a malformed packet).
+    pub fn udp_payload(&self) -> &[u8] {
+        if !self.seg.is_udp() {
+            return &[];
+        }
+        let ihl = usize::from(self.bytes.first().map_or(0, |b| b & 0xf)) * 4;
+        self.bytes.get(ihl + 8..).unwrap_or_default()
+    }
+
     /// Give the packet new addresses and ports (a NAT's translation): its
     /// bytes are rewritten and both checksums recomputed.
     pub fn readdress(&mut self, src: SocketAddrV4, dst: SocketAddrV4) {

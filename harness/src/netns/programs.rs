@@ -45,7 +45,8 @@ impl Programs {
             argv.extend(["--strategy".into(), strategy.name.clone(), "--seed".into(), seed.to_string(), "--slot".into(), slot.to_string()]);
             argv
         };
-        let agent_server = || agent("server", PORT.to_string(), 0);
+        let port = super::service_port(strategy);
+        let agent_server = || agent("server", port.to_string(), 0);
         let agent_proxy = || scenario.proxy().is_some().then(|| agent("proxy", addr::BACKEND.to_string(), 0));
         if let StrategyKind::Program { client, server, proxy, declare, env } = &strategy.kind() {
             return Ok(Programs {
@@ -62,7 +63,7 @@ impl Programs {
         }
         let per_host = scenario.connections;
         let client_agent = |slot: u32| {
-            let mut argv = agent("client", addr::SERVER.to_string(), slot);
+            let mut argv = agent("client", std::net::SocketAddrV4::new(*addr::SERVER.ip(), port).to_string(), slot);
             if per_host > 1 {
                 // The slot's own source ports, which tell the judge its connections apart.
                 argv.extend(["--port-base".into(), agent::port_base(slot % per_host).to_string()]);

@@ -9,7 +9,7 @@ use super::network::{Network, Note};
 use super::packet::Packet;
 use super::plan::{actions, host_index, Action};
 use super::programs::Programs;
-use super::{agent, record, NetnsConfig, NetnsError, NetnsRun, LISTEN_WAIT, PORT, TABLE_EVERY};
+use super::{agent, quic_app, record, NetnsConfig, NetnsError, NetnsRun, LISTEN_WAIT, PORT, TABLE_EVERY};
 use crate::driver::DriverStats;
 use crate::record::{DerivedFault, RunRecord};
 use crate::runner::derive_faults;
@@ -50,6 +50,8 @@ pub(super) struct RealRun<'a> {
     strategy: &'a StrategySpec,
     seed: u64,
     cfg: &'a NetnsConfig,
+    /// The port the server listens on (TCP, or QUIC's UDP).
+    port: u16,
     hosts: Vec<RealHost>,
     net: Network,
     judge: Judge,
@@ -100,7 +102,8 @@ impl<'a> RealRun<'a> {
             scenario.nats().map(|(_, n)| n.clone()).collect(),
             proxy.then_some(*addr::SERVER.ip()),
         );
-        let mut judge = Judge::new(clients, PORT, None).with_nats(scenario.nats().map(|(_, n)| n.on_expired).collect());
+        let port = super::service_port(strategy);
+        let mut judge = Judge::new(clients, port, None).with_nats(scenario.nats().map(|(_, n)| n.on_expired).collect());
         if proxy {
             judge = judge.with_proxy();
         }
@@ -142,6 +145,7 @@ impl<'a> RealRun<'a> {
             strategy,
             seed,
             cfg,
+            port,
             hosts,
             net,
             judge,
@@ -173,14 +177,21 @@ impl<'a> RealRun<'a> {
     fn wait_listening(&mut self, host: usize) -> Result<(), NetnsError> {
         let waited = std::time::Instant::now();
         loop {
-            if self.hosts[host].table().iter().any(|e| e.state == 10 && e.local.port() == PORT) {
+            let port = self.port;
+            let listening = if port == PORT {
+                self.hosts[host].table().iter().any(|e| e.state == 10 && e.local.port() == port)
+            } else {
+                // QUIC: a UDP socket bound to the port.
+                self.hosts[host].udp_table().iter().any(|e| e.local.port() == port)
+            };
+            if listening {
                 return Ok(());
             }
             if let Some((program, status, tail)) = self.hosts[host].exited().into_iter().next() {
                 return Err(NetnsError::ExitedAtStart { program, status, tail: tail.join("\n") });
             }
             if waited.elapsed() > LISTEN_WAIT {
-                return Err(NetnsError::NoListener { program: self.argv_of(host).first().cloned().unwrap_or_default() });
+                return Err(NetnsError::NoListener { program: self.argv_of(host).first().cloned().unwrap_or_default(), port: self.port });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -316,12 +327,17 @@ impl<'a> RealRun<'a> {
             while let Some(n) = self.hosts[h].tun.recv(&mut self.buf)? {
                 let t = self.now();
                 let Ok(p) = Packet::parse(self.buf[..n].to_vec()) else { continue };
-                if h < self.server() && p.seg.dst.port() == PORT {
+                if h < self.server() && p.seg.dst.port() == self.port {
                     self.opened[h] = true;
                 }
-                let kind = self.judge.sent(t, h, &p.seg, n);
+                let kind = if p.seg.is_udp() {
+                    let long = super::judge::is_long_header(p.udp_payload());
+                    self.judge.sent_datagram(t, h, &p.seg, n, long)
+                } else {
+                    self.judge.sent(t, h, &p.seg, n)
+                };
                 // The proxy's leg toward the server counts as the client's side, as in the event engine.
-                let toward_server = Some(h) == self.proxy() && p.seg.dst.port() == PORT;
+                let toward_server = Some(h) == self.proxy() && p.seg.dst.port() == self.port;
                 let side = if toward_server { Side::Client } else { self.side_of(h) };
                 if toward_server && kind == SegmentKind::Handshake && !p.seg.flags.contains(Flags::ACK) {
                     if let Some(slot) = self.judge.backend_slot(&p.seg) {
@@ -377,6 +393,22 @@ impl<'a> RealRun<'a> {
                 self.judge.closed_on_purpose(at, line.host, line.slot, tuple);
             } else if let Some(peer) = line.text.strip_prefix(super::relay::IDLE_CLOSE).and_then(|p| p.trim().parse().ok()) {
                 self.judge.proxy_idle_close(at, peer);
+            } else if let Some(rest) = line.text.strip_prefix(quic_app::IDLE_TIMEOUT) {
+                let mut addrs = rest.split_whitespace().map(|a| a.parse::<std::net::SocketAddrV4>());
+                if let (Some(Ok(local)), Some(Ok(peer))) = (addrs.next(), addrs.next()) {
+                    self.judge.quic_idle_timeout(at, line.host, local, peer);
+                }
+            } else if let Some(rest) = line.text.strip_prefix(quic_app::KEEPALIVE) {
+                let mut words = rest.split_whitespace();
+                let kind = match words.next() {
+                    Some("probe") => Some(SegmentKind::KeepaliveProbe),
+                    Some("answer") => Some(SegmentKind::KeepaliveAck),
+                    _ => None,
+                };
+                if let (Some(kind), Some(Ok(payload))) = (kind, words.next().map(str::parse::<usize>)) {
+                    // The datagram's IP packet: its payload, 8 bytes of UDP header, 20 of IPv4.
+                    self.judge.reclassify(self.side_of(line.host), kind, payload + 28);
+                }
             }
             let side = self.side_of(line.host);
             let stats = &mut self.endpoints[side.index()];

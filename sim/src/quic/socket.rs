@@ -238,6 +238,16 @@ pub struct QuicSocket {
     /// The ACK frames received when we last sent a PING or data: while none
     /// has come since, what else we send is a loss-recovery (PTO) probe.
     awaiting_ack: Option<u64>,
+    /// Real application bytes, not zeros ([`carry_bytes`](Self::carry_bytes)).
+    carry: Option<Carry>,
+}
+
+/// A socket's own bytes, when its peer reads them: bytes to send that quinn
+/// has not taken yet, and bytes received that the application has not taken.
+#[derive(Default)]
+struct Carry {
+    out: VecDeque<u8>,
+    inbox: Vec<u8>,
 }
 
 impl QuicSocket {
@@ -257,7 +267,33 @@ impl QuicSocket {
             responses: VecDeque::new(),
             pings_answered: 0,
             awaiting_ack: None,
+            carry: None,
         }
+    }
+
+    /// Carry the application's real bytes from now on: [`write_bytes`](Self::write_bytes)
+    /// sends them and [`take_received`](Self::take_received) hands over what
+    /// arrived. The world never calls it (its messages travel in its ledger,
+    /// so its streams carry zeros); kasim's agent on real hosts does, since
+    /// there the message boundaries and tags have to cross a real network.
+    /// Call it before any stream data can arrive (at connect or accept).
+    pub fn carry_bytes(&mut self) {
+        self.carry.get_or_insert_with(Carry::default);
+    }
+
+    /// Queue these bytes on our stream (after [`carry_bytes`](Self::carry_bytes);
+    /// without it, only their number counts).
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        if let Some(c) = self.carry.as_mut() {
+            c.out.extend(bytes);
+        }
+        self.write(bytes.len() as u64);
+    }
+
+    /// The bytes received since the last call (after [`carry_bytes`](Self::carry_bytes);
+    /// without it, none).
+    pub fn take_received(&mut self) -> Vec<u8> {
+        self.carry.as_mut().map(|c| std::mem::take(&mut c.inbox)).unwrap_or_default()
     }
 
     /// A client connection from its own endpoint to `remote`, started at
@@ -488,6 +524,9 @@ impl QuicSocket {
         if let Ok(mut chunks) = self.conn.recv_stream(id).read(true) {
             while let Ok(Some(chunk)) = chunks.next(usize::MAX) {
                 got += chunk.bytes.len() as u64;
+                if let Some(c) = self.carry.as_mut() {
+                    c.inbox.extend_from_slice(&chunk.bytes);
+                }
             }
             let _ = chunks.finalize();
         }
@@ -501,7 +540,18 @@ impl QuicSocket {
         let Some(id) = self.send else { return };
         while self.pending > 0 {
             let n = (self.pending as usize).min(ZEROS.len());
-            match self.conn.send_stream(id).write(&ZEROS[..n]) {
+            let written = match self.carry.as_mut() {
+                Some(c) => {
+                    let bytes = c.out.as_slices().0;
+                    let written = self.conn.send_stream(id).write(&bytes[..bytes.len().min(n)]);
+                    if let Ok(taken) = written {
+                        c.out.drain(..taken);
+                    }
+                    written
+                }
+                None => self.conn.send_stream(id).write(&ZEROS[..n]),
+            };
+            match written {
                 Ok(0) | Err(_) => return,
                 Ok(taken) => self.pending -= taken as u64,
             }

@@ -29,8 +29,10 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 mod proxy;
+mod quic;
 mod table;
 
+pub use quic::is_long_header;
 pub use table::{parse_table, TableEntry, ESTABLISHED};
 
 /// How a side's end of a connection came.
@@ -54,6 +56,9 @@ pub enum EndHow {
     /// so: an idle timeout): not a declaration, and on a working connection
     /// an orderly end, as the event engine counts its own.
     ClosedOnPurpose,
+    /// QUIC's idle timeout ended it (kasim's agent says so): ETIMEDOUT, and
+    /// on a working connection an idle close.
+    IdleTimedOut,
 }
 
 #[derive(Clone, Debug)]
@@ -213,35 +218,39 @@ impl Judge {
             let fresh_syn = seg.flags.contains(Flags::SYN) && !seg.flags.contains(Flags::ACK);
             match self.by_client.get(&key) {
                 Some(&c) if !fresh_syn || self.conns[c].open_on(Side::Client) => Some(c),
-                _ if fresh_syn => {
-                    let c = self.conns.len();
-                    let slot = self.slot_of(host, seg.src.port());
-                    let generation = self.slots[slot].len() as u32;
-                    self.conns.push(Conn {
-                        slot,
-                        generation,
-                        outcome: ConnOutcome { opened_at: now, ..ConnOutcome::default() },
-                        ends: [None, None],
-                        got_fin: [None; 2],
-                        got_rst: [None; 2],
-                        flows: [Flow::default(); 2],
-                        back_flows: [Flow::default(); 2],
-                        in_table: [false; 2],
-                        client_tuple: key,
-                        server_tuple: None,
-                        front_tuple: None,
-                        front_up: None,
-                        back_up: false,
-                    });
-                    self.slots[slot].push(c);
-                    self.by_client.insert(key, c);
-                    Some(c)
-                }
+                _ if fresh_syn => Some(self.open_conn(now, host, key)),
                 _ => None,
             }
         } else {
             self.by_server.get(&(seg.dst, seg.src)).copied()
         }
+    }
+
+    /// Client host `host` opened a connection at `now` with tuple `key`
+    /// (its own address, the server's): its slot's next.
+    fn open_conn(&mut self, now: Instant, host: usize, key: (SocketAddrV4, SocketAddrV4)) -> usize {
+        let c = self.conns.len();
+        let slot = self.slot_of(host, key.0.port());
+        let generation = self.slots[slot].len() as u32;
+        self.conns.push(Conn {
+            slot,
+            generation,
+            outcome: ConnOutcome { opened_at: now, ..ConnOutcome::default() },
+            ends: [None, None],
+            got_fin: [None; 2],
+            got_rst: [None; 2],
+            flows: [Flow::default(); 2],
+            back_flows: [Flow::default(); 2],
+            in_table: [false; 2],
+            client_tuple: key,
+            server_tuple: None,
+            front_tuple: None,
+            front_up: None,
+            back_up: false,
+        });
+        self.slots[slot].push(c);
+        self.by_client.insert(key, c);
+        c
     }
 
     /// NAT `nat` of the chain carried a client's packet as `after`: the next
@@ -321,6 +330,9 @@ impl Judge {
     /// A packet written into `host` at `now` (after the network): a FIN or
     /// RST reaching a side names the cause of its end (EOF, ECONNRESET).
     pub fn delivered(&mut self, now: Instant, host: usize, seg: &Segment) {
+        if seg.is_udp() {
+            return;
+        }
         if Some(host) == self.proxy {
             return self.proxy_delivered(now, seg);
         }
@@ -534,10 +546,12 @@ impl Judge {
     /// connections whose mapping they took (under a policy that does not
     /// recover), a forgetting `loose` NAT is evidence.
     pub fn nat(&mut self, nat: usize, now: Instant, event: &NatEvent) {
-        let breaks = self.nats.get(nat).is_some_and(|p| p.breaks_connection());
+        let policy_breaks = self.nats.get(nat).is_some_and(|p| p.breaks_connection());
         let conn_of = |j: &Judge, m: &sim::nat::Mapping| j.on_inside_of(nat, (m.inside, m.remote));
         match event {
             NatEvent::Expired { mapping, idle } => {
+                // QUIC migrates: a UDP flow rebinds on its next datagram.
+                let breaks = policy_breaks && !mapping.udp;
                 let Some(c) = conn_of(self, mapping) else { return };
                 let at = mapping.last_activity + *idle;
                 let conn = &mut self.conns[c];
@@ -552,7 +566,7 @@ impl Judge {
                     }
                 }
             }
-            NatEvent::Created { mapping, recreated: true } => {
+            NatEvent::Created { mapping, recreated: true } if !(policy_breaks && !mapping.udp) => {
                 if let Some(c) = conn_of(self, mapping) {
                     let slot = self.conns[c].slot;
                     self.evidence[slot / self.per_host].close_transient(now, Condition::NatIdle);
@@ -561,7 +575,11 @@ impl Judge {
             NatEvent::Lost { mapping } => {
                 if let Some(c) = conn_of(self, mapping) {
                     let conn = &mut self.conns[c];
-                    if breaks && conn.open_on(Side::Client) {
+                    if !policy_breaks || mapping.udp {
+                        // A NAT that recovers, or a QUIC flow that rebinds: evidence only.
+                        let host = conn.slot / self.per_host;
+                        self.evidence[host].open_transient(now, Condition::NatIdle);
+                    } else if conn.open_on(Side::Client) {
                         Self::record_break(conn, now, BreakCause::NatReboot);
                     }
                 }
@@ -635,7 +653,7 @@ impl Judge {
                     EndHow::SentRst => "RST sent".into(),
                     EndHow::SentFin => "FIN sent".into(),
                     // Linux drops an established socket without a word only when it gives up.
-                    EndHow::LeftTable => "ETIMEDOUT".into(),
+                    EndHow::LeftTable | EndHow::IdleTimedOut => "ETIMEDOUT".into(),
                 };
                 let broken = conn.outcome.broken.filter(|(since, _)| *since <= end.at);
                 let declared = matches!(end.how, EndHow::Declared(_));
