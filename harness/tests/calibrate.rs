@@ -33,10 +33,10 @@ fn every_case_is_within_2_percent_or_50_ms_of_the_kernel() {
         assert_eq!(c["repetitions"], 3);
     }
     // Then the calibration scenarios, from the copy built into kasim (this
-    // test's folder has no `calibration/`): the same 69 figures as
+    // test's folder has no `calibration/`): the same 85 figures as
     // `kasim calibrate calibration/` (harness/tests/netns.rs), all within the bound.
     let rows = doc["scenarios"].as_array().unwrap();
-    assert_eq!(rows.len(), 69, "{doc}");
+    assert_eq!(rows.len(), 85, "{doc}");
     assert!(rows.iter().all(|r| r["ok"] == true), "{doc:#}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // Nothing of ours is left behind.

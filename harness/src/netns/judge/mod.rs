@@ -104,6 +104,8 @@ struct Conn {
     front_up: Option<Instant>,
     /// Behind a proxy: the server answered the proxy's SYN.
     back_up: bool,
+    /// A QUIC connection (a UDP flow), which migrates when a NAT moves it.
+    quic: bool,
 }
 
 impl Conn {
@@ -247,6 +249,7 @@ impl Judge {
             front_tuple: None,
             front_up: None,
             back_up: false,
+            quic: false,
         });
         self.slots[slot].push(c);
         self.by_client.insert(key, c);
@@ -282,9 +285,22 @@ impl Judge {
             self.conns[c].front_tuple = Some(tuple);
             self.by_front.insert(tuple, c);
         } else {
-            self.conns[c].server_tuple = Some(tuple);
+            // A TCP socket keeps the tuple it was opened with: a NAT that later
+            // moves the flow to a new port (`new_port`) shows the server a
+            // stranger. QUIC follows the client to its new address (migration).
+            let conn = &mut self.conns[c];
+            if conn.server_tuple.is_none() || conn.quic {
+                conn.server_tuple = Some(tuple);
+            }
             self.by_server.insert(tuple, c);
         }
+    }
+
+    /// A packet from the server on a tuple its socket of connection `c` does
+    /// not hold (its kernel's RST to a flow a NAT moved): not that socket's.
+    fn stranger_to_server(&self, c: usize, seg: &Segment) -> bool {
+        let conn = &self.conns[c];
+        !conn.quic && self.proxy.is_none() && conn.server_tuple.is_some_and(|t| t != (seg.dst, seg.src))
     }
 
     /// A packet `host` sent, read from its TUN device at `now`: counted by
@@ -298,9 +314,11 @@ impl Judge {
         if self.down[host] {
             return SegmentKind::Data;
         }
-        let Some(c) = self.conn_of_sent(now, host, seg) else {
-            self.count(side, SegmentKind::Data, ip_bytes);
-            return SegmentKind::Data;
+        let c = self.conn_of_sent(now, host, seg).filter(|&c| side == Side::Client || !self.stranger_to_server(c, seg));
+        let Some(c) = c else {
+            let kind = if seg.flags.contains(Flags::RST) { SegmentKind::Reset } else { SegmentKind::Data };
+            self.count(side, kind, ip_bytes);
+            return kind;
         };
         let far_known = if self.proxy.is_some() { self.conns[c].front_tuple.is_some() } else { self.conns[c].server_tuple.is_some() };
         if side == Side::Client && self.nats.is_empty() && !far_known {
@@ -340,6 +358,9 @@ impl Judge {
         let key = if side == Side::Client { (seg.dst, seg.src) } else { (seg.src, seg.dst) };
         let c = if side == Side::Client { self.by_client.get(&key) } else { self.by_server.get(&key) };
         let Some(&c) = c else { return };
+        if side == Side::Server && self.stranger_to_server(c, &Segment { src: seg.dst, dst: seg.src, ..*seg }) {
+            return;
+        }
         let conn = &mut self.conns[c];
         if seg.flags.contains(Flags::RST) {
             conn.got_rst[side.index()].get_or_insert(now);
@@ -803,6 +824,52 @@ mod tests {
         assert_eq!(o.nat_expired_at, vec![s(5)]);
         let d = &o.declarations[0];
         assert_eq!((d.cause.as_str(), d.verdict), ("ECONNRESET", Verdict::Detection { latency: Duration::from_secs(2) }));
+    }
+
+    /// A NAT that moves an expired TCP flow to a new port (`new_port`): the
+    /// server's kernel answers the stranger with RST, which is not the end
+    /// of the server's own socket; the client's ECONNRESET is the detection
+    /// (2 s after the expiry at 5 s), not an echo of the server.
+    #[test]
+    fn the_servers_rst_to_a_flow_a_nat_moved_is_not_its_sockets_end() {
+        let mut j = Judge::new(1, 8000, Some(OnExpired::NewPort));
+        let mut nat = sim::nat::Nat::new(
+            sim::nat::NatConfig::new(Duration::from_secs(5), OnExpired::NewPort),
+            sim::rng::Stream::new(1, sim::rng::Purpose::NatPorts),
+        );
+        // The NAT's timers run to `at`, then a client packet crosses it; the judge hears both.
+        fn through(j: &mut Judge, nat: &mut sim::nat::Nat, at: Instant, seg: Option<Segment>) -> Option<SocketAddrV4> {
+            nat.handle_timeout(at);
+            while let Some(e) = nat.poll_event() {
+                j.nat(0, at, &e);
+            }
+            let seg = seg?;
+            j.sent(at, 0, &seg, 52);
+            let sim::nat::NatVerdict::Forward(after) = nat.outbound(at, &seg) else { panic!("new_port passes every packet") };
+            j.translated(0, &seg, &after);
+            if seg.flags.contains(Flags::SYN) {
+                nat.inbound(at, &Segment { src: after.dst, dst: after.src, flags: Flags::SYN | Flags::ACK, ..after });
+            }
+            while let Some(e) = nat.poll_event() {
+                j.nat(0, at, &e);
+            }
+            Some(after.src)
+        }
+        let old = through(&mut j, &mut nat, s(0), Some(seg(CLIENT, SERVER, Flags::SYN, 100, 0))).unwrap();
+        j.sent(s(0), 1, &seg(SERVER, &old.to_string(), Flags::SYN | Flags::ACK, 500, 0), 60);
+        through(&mut j, &mut nat, s(5), None);
+        let moved = through(&mut j, &mut nat, s(7), Some(seg(CLIENT, SERVER, Flags::ACK | Flags::PSH, 101, 10))).unwrap();
+        assert_ne!(moved, old, "the flow expired at 5 s and left from a new port");
+        let rst = seg(SERVER, &moved.to_string(), Flags::RST, 501, 0);
+        assert_eq!(j.sent(s(7), 1, &rst, 40), SegmentKind::Reset);
+        j.delivered(s(7), 0, &seg(SERVER, CLIENT, Flags::RST, 501, 0));
+        j.declared(s(7), 0, None, "ECONNRESET".into());
+        let o = j.finish(s(30), Duration::from_secs(60));
+        assert_eq!(o.nat_expired_at, vec![s(5)]);
+        assert_eq!(o.declarations.len(), 1, "{:?}", o.declarations);
+        let d = &o.declarations[0];
+        assert_eq!((d.side, d.echo), (Side::Client, false));
+        assert_eq!(d.verdict, Verdict::Detection { latency: Duration::from_secs(2) });
     }
 
     #[test]
