@@ -199,7 +199,7 @@ mod tests {
         let mut j = Judge::new(1, sim::quic::PORT, Some(OnExpired::NewPort));
         let first = dgram(CLIENT, SERVER, 1200);
         j.sent_datagram(ms(0), 0, &first, 1228, true);
-        let mut through = |j: &mut Judge, nat: &mut Nat, at: Instant, seg: Segment| {
+        let through = |j: &mut Judge, nat: &mut Nat, at: Instant, seg: Segment| {
             let sim::nat::NatVerdict::Forward(after) = nat.outbound(at, &seg) else { panic!("a UDP flow is always passed") };
             j.translated(0, &seg, &after);
             while let Some(e) = nat.poll_event() {
