@@ -22,12 +22,14 @@
 //! The calling contract is the one of [`TcpEndpoint`].
 
 mod endpoint;
+mod outbox;
 mod reassembly;
 mod rtt;
 mod rtt_cache;
 mod stack;
 
 pub use endpoint::{TcpEndpoint, TcpState, TimerKind};
+pub use outbox::share_buffers;
 pub use reassembly::Reassembly;
 pub use rtt::RttEstimator;
 pub use rtt_cache::{ClosingRtt, RttCache, RTT_CACHE_TIMEOUT};

@@ -325,7 +325,8 @@ pub struct World {
     /// Connection records the slots keep (after folding failed attempts).
     attempt_records: usize,
     /// Live endpoints passed [`lookahead::PREFETCH_FROM`]: each event
-    /// prefetches the next ones' state (kept when endpoints open and close).
+    /// prefetches the next ones' state, and the TCP queues share their
+    /// buffers (`tcp::outbox`; both kept when endpoints open and close).
     busy: bool,
     /// The connections held when they first passed the run's limit (checked
     /// as connections open): the run stops after this event.
@@ -539,6 +540,7 @@ impl World {
         self.stack_insert(host, key, c);
         self.trace.note_connection(c, slot);
         self.busy = self.conns.live() >= lookahead::PREFETCH_FROM;
+        crate::tcp::share_buffers(self.busy);
         let held = self.connections_held();
         if held > self.connection_limit {
             self.over_limit.get_or_insert(held);

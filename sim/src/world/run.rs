@@ -27,6 +27,8 @@ impl World {
     /// the last event run.
     pub fn run_until_or(&mut self, until: Instant, max_events: u64) {
         let until = until.min(self.horizon);
+        // A large world's TCP queues share their buffers (see `tcp::outbox`).
+        crate::tcp::share_buffers(self.busy);
         if !self.started {
             // The first SYNs go out now: their log lines carry the time too.
             crate::time::set_current(Some(self.now));
@@ -35,6 +37,7 @@ impl World {
         if self.run_events(until, self.events_processed.saturating_add(max_events)) {
             self.now = self.now.max(until);
         }
+        crate::tcp::share_buffers(false);
         crate::time::set_current(None);
     }
 

@@ -6,13 +6,13 @@ mod receive;
 mod send;
 mod timers;
 
+use super::outbox::Outbox;
 use super::reassembly::{Arrival, Reassembly};
 use super::rtt::RttEstimator;
 use super::{Keepalive, TcpConfig};
 use crate::packet::{Flags, Segment, SegmentKind};
 use crate::socket::{SocketError, SocketEvent, SocketState};
 use crate::time::Instant;
-use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,12 +175,14 @@ pub struct TcpEndpoint {
     keepalive: Option<Keepalive>,
     user_timeout: Option<Duration>,
 
-    out: VecDeque<Segment>,
+    /// Segments to transmit (drained by `poll_transmit` within the event).
+    out: Outbox<Segment>,
     ack_pending: bool,
     /// It ended gracefully and the host has not yet taken its RTT for the
     /// cache ([`take_closing_rtt`](Self::take_closing_rtt)).
     graceful_end: bool,
-    events: VecDeque<SocketEvent>,
+    /// What to tell the application (drained by `poll_event` within the event).
+    events: Outbox<SocketEvent>,
 }
 
 impl TcpEndpoint {
@@ -237,13 +239,11 @@ impl TcpEndpoint {
             last_oow_ack: None,
             keepalive: None,
             user_timeout: None,
-            // Room for one: an idle connection rarely holds more, and a first
-            // push into an empty queue would reserve four (256 + 64 bytes per
-            // endpoint, measured in the engine bench's memory figure).
-            out: VecDeque::with_capacity(1),
+            // No buffer while empty: see `outbox`.
+            out: Outbox::new(),
             ack_pending: false,
             graceful_end: false,
-            events: VecDeque::with_capacity(1),
+            events: Outbox::new(),
             cfg,
         }
     }
@@ -412,15 +412,8 @@ impl TcpEndpoint {
 
     // ----- outputs ----------------------------------------------------------
 
-    /// Start loading the buffers behind the endpoint: its queued segments
-    /// and events (see `crate::prefetch`).
-    #[inline(always)]
-    pub(crate) fn prefetch_buffers(&self) {
-        crate::prefetch::line(self.out.as_slices().0.as_ptr());
-        crate::prefetch::line(self.events.as_slices().0.as_ptr());
-    }
-
     /// The next thing to tell the application, oldest first.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
         self.events.pop_front()
     }
