@@ -1,8 +1,9 @@
 //! kasim's own program on real hosts (`kasim agent`, a hidden subcommand of
 //! the same binary), for the built-in strategy kinds.
 //!
-//! Under `--engine netns` every TCP strategy kind runs as this program in
-//! each host's namespace, with the event engine's own application for its
+//! Under `--engine netns` every TCP strategy kind, and `quic` (over the
+//! event engine's own QUIC socket: the `quic_app` module), runs as this
+//! program in each host's namespace, with the event engine's own application for its
 //! side (the scenario's workload, the strategy, the application idle
 //! timeout, the reconnect policy) driven on a real socket by
 //! [`SocketApp`](super::socket_app::SocketApp). The scenario's text comes on
@@ -283,38 +284,25 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
         let from_port = args.port_base.map(|base| base + attempts % PORTS_PER_SLOT);
         attempts = attempts.wrapping_add(1);
         let held = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EADDRINUSE | libc::EADDRNOTAVAIL));
-        if let Some(cfg) = &quic {
-            let clock = move || Instant::ZERO + start.elapsed();
-            let mut counted = Counted::new(&mut app, stats.clone());
-            let run = quic_app::connect_and_drive(cfg, addr, from_port, args.seed, args.slot, attempts - 1, &mut counted, &clock, &STOP);
-            if from_port.is_some() && busy < PORTS_PER_SLOT && run.as_ref().is_err_and(held) {
-                busy += 1;
-                continue;
+        // One attempt, run to its end: `None` when the run ended while connecting.
+        let attempt = match &quic {
+            Some(cfg) => {
+                let clock = move || Instant::ZERO + start.elapsed();
+                let mut counted = Counted::new(&mut app, stats.clone());
+                Some(quic_app::connect_and_drive(cfg, addr, from_port, args.seed, args.slot, attempts - 1, &mut counted, &clock, &STOP))
             }
-            busy = 0;
-            let again = match run {
-                Ok(Ended::Reconnect) => true,
-                Ok(Ended::Stopped) => break,
-                Ok(Ended::Aborted) => wait_for_connect(&mut app, start),
-                Err(e) => failed_connect(&mut app, &e, start) || wait_for_connect(&mut app, start),
-            };
-            if !again {
-                break;
-            }
-            continue;
-        }
-        let Some(attempt) = connect(addr, from_port) else { break };
+            None => connect(addr, from_port).map(|r| r.map(|stream| drive(&mut app, stream, &stats, start))),
+        };
+        let Some(attempt) = attempt else { break };
         if from_port.is_some() && busy < PORTS_PER_SLOT && attempt.as_ref().is_err_and(held) {
             busy += 1;
             continue;
         }
         busy = 0;
         let again = match attempt {
-            Ok(stream) => match drive(&mut app, stream, &stats, start) {
-                Ended::Reconnect => true,
-                Ended::Stopped => break,
-                Ended::Aborted => wait_for_connect(&mut app, start),
-            },
+            Ok(Ended::Reconnect) => true,
+            Ok(Ended::Stopped) => break,
+            Ok(Ended::Aborted) => wait_for_connect(&mut app, start),
             Err(e) => failed_connect(&mut app, &e, start) || wait_for_connect(&mut app, start),
         };
         if !again {

@@ -12,6 +12,7 @@
 
 use crate::record::DerivedFault;
 use crate::scenario::FaultKind;
+use sim::nat::NatEvent;
 use sim::oracle::Declaration;
 use sim::packet::Segment;
 use sim::trace::{FaultEvent, NatRef, ProxyEvent, TraceEvent, TraceRecord};
@@ -82,6 +83,23 @@ impl Recorder {
         }
     }
 
+    /// Something NAT `k` did to its mappings, named as the event engine
+    /// names it (a mapping made, re-made, expired; a reboot).
+    pub fn nat_event(&mut self, at: Instant, k: usize, event: NatEvent) {
+        if !self.on {
+            return;
+        }
+        let nat = self.nat_ref(k);
+        let event = match event {
+            NatEvent::Created { mapping, recreated } => TraceEvent::NatMappingCreated { mapping, recreated, nat },
+            NatEvent::Expired { mapping, idle } => TraceEvent::NatMappingExpired { mapping, idle, nat },
+            NatEvent::Rebooted { lost } => TraceEvent::NatRebooted { lost, nat },
+            // The event engine's trace has no line for a mapping a reboot took.
+            NatEvent::Lost { .. } => return,
+        };
+        self.push(at, event);
+    }
+
     /// NAT `k` answered a client's packet with this RST.
     pub fn nat_reset(&mut self, at: Instant, k: usize, seg: Segment) {
         if self.on {
@@ -132,5 +150,39 @@ impl Recorder {
         trace.sort_by_key(|r| r.at);
         self.packets.sort_by_key(|p| p.0);
         (trace, self.packets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::nat::{Nat, NatConfig, OnExpired};
+    use sim::packet::{addr, SegmentKind};
+    use sim::rng::{Purpose, Stream};
+    use std::time::Duration;
+
+    /// The event engine's NAT model forgets a UDP flow after 30 s: the
+    /// recorder names what it did as the event engine's trace does (made,
+    /// then expired after 30 s of silence), in the chain's second box.
+    #[test]
+    fn the_nats_own_events_become_the_event_engines_trace_lines() {
+        let mut nat = Nat::new(NatConfig::new(Duration::from_secs(30), OnExpired::Drop), Stream::new(1, Purpose::NatPorts));
+        let mut rec = Recorder::new(true, true, true);
+        let dgram = Segment::datagram(addr::CLIENT, "203.0.113.10:443".parse().unwrap(), 1200, SegmentKind::Data);
+        nat.outbound(Instant::ZERO, &dgram);
+        nat.handle_timeout(Instant::from_secs(30));
+        while let Some(e) = nat.poll_event() {
+            rec.nat_event(Instant::from_secs(30), 1, e);
+        }
+        let (trace, _) = rec.finish(&[], &[]);
+        let lines: Vec<String> = trace
+            .iter()
+            .map(|r| match &r.event {
+                TraceEvent::NatMappingCreated { recreated, nat, .. } => format!("created {recreated} {nat:?}"),
+                TraceEvent::NatMappingExpired { idle, nat, .. } => format!("expired {} {nat:?}", idle.as_secs()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lines, ["created false Chain(1)", "expired 30 Chain(1)"]);
     }
 }

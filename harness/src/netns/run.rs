@@ -44,6 +44,15 @@ fn wait(fds: &[i32], start: std::time::Instant, deadline: Duration) {
     }
 }
 
+/// The `LOCAL PEER` addresses an agent's line ends with.
+fn local_and_peer(rest: &str) -> Option<(std::net::SocketAddrV4, std::net::SocketAddrV4)> {
+    let mut addrs = rest.split_whitespace().map(|a| a.parse::<std::net::SocketAddrV4>());
+    match (addrs.next(), addrs.next()) {
+        (Some(Ok(local)), Some(Ok(peer))) => Some((local, peer)),
+        _ => None,
+    }
+}
+
 /// Everything one run holds while it goes.
 pub(super) struct RealRun<'a> {
     scenario: &'a Scenario,
@@ -362,7 +371,10 @@ impl<'a> RealRun<'a> {
                     self.judge.translated(nat, &before, &after);
                     self.rec.translated(now, nat, before, after);
                 }
-                Note::Nat(k, e) => self.judge.nat(k, now, &e),
+                Note::Nat(k, e) => {
+                    self.judge.nat(k, now, &e);
+                    self.rec.nat_event(now, k, e);
+                }
                 Note::Lost { host, at } => self.judge.lost(host, at),
                 Note::NatReset(k, seg) => self.rec.nat_reset(now, k, seg),
             }
@@ -385,19 +397,11 @@ impl<'a> RealRun<'a> {
             if let Some(cause) = self.programs.declaration(&line.text) {
                 self.judge.declared(at, line.host, line.slot, cause);
             } else if let Some(rest) = line.text.strip_prefix(agent::CLOSED) {
-                let mut addrs = rest.split_whitespace().map(|a| a.parse::<std::net::SocketAddrV4>());
-                let tuple = match (addrs.next(), addrs.next()) {
-                    (Some(Ok(local)), Some(Ok(peer))) => Some((local, peer)),
-                    _ => None,
-                };
-                self.judge.closed_on_purpose(at, line.host, line.slot, tuple);
+                self.judge.closed_on_purpose(at, line.host, line.slot, local_and_peer(rest));
             } else if let Some(peer) = line.text.strip_prefix(super::relay::IDLE_CLOSE).and_then(|p| p.trim().parse().ok()) {
                 self.judge.proxy_idle_close(at, peer);
-            } else if let Some(rest) = line.text.strip_prefix(quic_app::IDLE_TIMEOUT) {
-                let mut addrs = rest.split_whitespace().map(|a| a.parse::<std::net::SocketAddrV4>());
-                if let (Some(Ok(local)), Some(Ok(peer))) = (addrs.next(), addrs.next()) {
-                    self.judge.quic_idle_timeout(at, line.host, local, peer);
-                }
+            } else if let Some((local, peer)) = line.text.strip_prefix(quic_app::IDLE_TIMEOUT).and_then(local_and_peer) {
+                self.judge.quic_idle_timeout(at, line.host, local, peer);
             } else if let Some(rest) = line.text.strip_prefix(quic_app::KEEPALIVE) {
                 let mut words = rest.split_whitespace();
                 let kind = match words.next() {
