@@ -172,6 +172,27 @@ impl Segment {
     /// The `payload` of a TCP segment.
     pub const NO_PAYLOAD: u32 = u32::MAX;
 
+    /// A TCP segment of `len` payload bytes with these flags and sequence
+    /// numbers, as a network box sees it: no window, no timestamps, sent by
+    /// no connection of the world (set the fields a sender knows after).
+    pub fn tcp(src: SocketAddrV4, dst: SocketAddrV4, flags: Flags, seq: u64, ack: u64, len: u32) -> Segment {
+        Segment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags,
+            len,
+            window: 0,
+            tsval: 0,
+            tsecr: 0,
+            kind: SegmentKind::Data,
+            sender: Segment::NO_SENDER,
+            proto: Proto::Tcp,
+            payload: Segment::NO_PAYLOAD,
+        }
+    }
+
     /// A UDP datagram of `len` payload bytes (whose bytes the world keeps).
     pub fn datagram(src: SocketAddrV4, dst: SocketAddrV4, len: u32, kind: SegmentKind) -> Segment {
         Segment {
@@ -218,21 +239,7 @@ impl Segment {
         } else {
             (0, self.seq + self.seq_len(), Flags::RST | Flags::ACK)
         };
-        Some(Segment {
-            src: self.dst,
-            dst: self.src,
-            seq,
-            ack,
-            flags,
-            len: 0,
-            window: 0,
-            tsval: 0,
-            tsecr: 0,
-            kind: SegmentKind::Reset,
-            sender: Segment::NO_SENDER,
-            proto: Proto::Tcp,
-            payload: Segment::NO_PAYLOAD,
-        })
+        Some(Segment { kind: SegmentKind::Reset, ..Segment::tcp(self.dst, self.src, flags, seq, ack, 0) })
     }
 }
 
@@ -279,21 +286,7 @@ mod tests {
     use super::*;
 
     fn seg(flags: Flags, seq: u64, ack: u64, len: u32) -> Segment {
-        Segment {
-            src: addr::CLIENT,
-            dst: addr::SERVER,
-            seq,
-            ack,
-            flags,
-            len,
-            window: 65535,
-            tsval: 0,
-            tsecr: 0,
-            kind: SegmentKind::Data,
-            sender: Segment::NO_SENDER,
-            proto: Proto::Tcp,
-            payload: Segment::NO_PAYLOAD,
-        }
+        Segment { window: 65535, ..Segment::tcp(addr::CLIENT, addr::SERVER, flags, seq, ack, len) }
     }
 
     #[test]

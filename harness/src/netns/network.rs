@@ -358,9 +358,7 @@ mod tests {
     use std::time::Duration;
 
     fn tcp(src: &str, dst: &str, flags: Flags) -> Packet {
-        let seg = Segment { flags, ..Segment::datagram(src.parse().unwrap(), dst.parse().unwrap(), 0, sim::packet::SegmentKind::Data) };
-        let seg = Segment { proto: sim::packet::Proto::Tcp, payload: Segment::NO_PAYLOAD, ..seg };
-        Packet::made_by_network(seg)
+        Packet::made_by_network(Segment::tcp(src.parse().unwrap(), dst.parse().unwrap(), flags, 0, 0, 0))
     }
 
     fn dialup_path(nat: Option<NatConfig>) -> Network {

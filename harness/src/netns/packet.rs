@@ -9,7 +9,7 @@
 //! packet is built for it.
 
 use etherparse::{IpNumber, Ipv4Header, TcpHeader, UdpHeader};
-use sim::packet::{Flags, Proto, Segment, SegmentKind};
+use sim::packet::{Flags, Segment, SegmentKind};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A packet kasim carries: its real bytes and the segment the models see.
@@ -56,21 +56,9 @@ impl Packet {
                         flags = flags | f;
                     }
                 }
-                Segment {
-                    src: SocketAddrV4::new(src_ip, tcp.source_port),
-                    dst: SocketAddrV4::new(dst_ip, tcp.destination_port),
-                    seq: u64::from(tcp.sequence_number),
-                    ack: u64::from(tcp.acknowledgment_number),
-                    flags,
-                    len: payload.len() as u32,
-                    window: u32::from(tcp.window_size),
-                    tsval: 0,
-                    tsecr: 0,
-                    kind: SegmentKind::Data,
-                    sender: Segment::NO_SENDER,
-                    proto: Proto::Tcp,
-                    payload: Segment::NO_PAYLOAD,
-                }
+                let (src, dst) = (SocketAddrV4::new(src_ip, tcp.source_port), SocketAddrV4::new(dst_ip, tcp.destination_port));
+                let (seq, ack) = (u64::from(tcp.sequence_number), u64::from(tcp.acknowledgment_number));
+                Segment { window: u32::from(tcp.window_size), ..Segment::tcp(src, dst, flags, seq, ack, payload.len() as u32) }
             }
             IpNumber::UDP => {
                 let (udp, payload) = UdpHeader::from_slice(rest).map_err(|e| NotCarried::Malformed(e.to_string()))?;

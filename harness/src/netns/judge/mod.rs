@@ -655,27 +655,13 @@ impl Judge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim::packet::{addr, Proto};
+    use sim::packet::addr;
 
     const CLIENT: &str = "198.18.0.2:40000";
     const SERVER: &str = "203.0.113.10:8000";
 
     fn seg(src: &str, dst: &str, flags: Flags, seq: u64, len: u32) -> Segment {
-        Segment {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            seq,
-            ack: 0,
-            flags,
-            len,
-            window: 0,
-            tsval: 0,
-            tsecr: 0,
-            kind: SegmentKind::Data,
-            sender: Segment::NO_SENDER,
-            proto: Proto::Tcp,
-            payload: Segment::NO_PAYLOAD,
-        }
+        Segment::tcp(src.parse().unwrap(), dst.parse().unwrap(), flags, seq, 0, len)
     }
 
     fn s(x: u64) -> Instant {
