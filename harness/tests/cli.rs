@@ -1000,3 +1000,25 @@ fn a_picked_session_connection_gets_its_own_session_lines() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].starts_with("connection 6: "), "{}", listed[0]);
 }
+
+/// The README's fleet-scale replay figures, on the 500-client copy of
+/// fleet-behind-carrier-nat in `examples/`: the whole replay of seed 3 is
+/// 581 111 lines, and `--connection 7` tells that connection's story in
+/// 2 251 (both deterministic; the README's times and memory are
+/// measurements). The focused replay starts with the fleet's summary.
+#[test]
+fn the_readmes_500_client_replay_has_the_readmes_line_counts() {
+    let args = ["replay", "../examples/fleet-500-behind-carrier-nat.toml", "--strategy", "ping-10m-3m", "--seed", "3"];
+    let whole = kasim(&args);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    assert_eq!(whole.stdout.iter().filter(|&&b| b == b'\n').count(), 581_111);
+    let mut one = args.to_vec();
+    one.extend(["--connection", "7"]);
+    let o = kasim(&one);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 2_251);
+    let head: Vec<&str> = text.lines().take(5).collect();
+    assert!(head[1].starts_with("fleet: 500 connections; 500 broke, 500 detected"), "{head:?}");
+    assert_eq!(head[4], "replaying connection(s) 7 of client:7 alone");
+}

@@ -35,3 +35,35 @@ fn edited_partials_and_hostile_flags_never_panic() {
         }
     }
 }
+
+/// The README's long session, `cargo run --release -p harness --example fuzz
+/// -- 1000000 7 20000 20 all`, held to the counts the README prints: the
+/// fuzzer is seeded, so its inputs and what becomes of them are exact. The
+/// counts move whenever the bundled catalogue (the mutations' source)
+/// changes; rerun the example and update the README and this test together.
+/// About 80 s with the three kinds on threads of their own (CI runs it).
+#[test]
+#[ignore = "the README's million-input fuzz session, about 80 s on two cores"]
+fn the_readmes_million_input_session_has_its_counts_and_no_panic() {
+    use harness::fuzz::{fuzz_target, Target};
+    // The example's split of 1 000 000 inputs under `all`: 3/5, 1/5, the rest.
+    let kinds = [(Target::Scenarios, 600_000), (Target::Partials, 200_000), (Target::Flags, 200_000)];
+    let stats: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|&(target, inputs)| {
+                s.spawn(move || {
+                    let plan = FuzzPlan { inputs, seed: 7, budget: 20_000, run_every: 20 };
+                    fuzz_target(target, harness::catalogue::texts(), plan)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("the fuzzer's own thread")).collect()
+    });
+    for s in &stats {
+        let first = s.panics.first().map(|(input, message)| format!("{message}\n{input}")).unwrap_or_default();
+        assert!(s.panics.is_empty(), "{} panics; the first:\n{first}", s.panics.len());
+    }
+    let counts: Vec<_> = stats.iter().map(|s| (s.inputs, s.valid, s.runs, s.cut_short)).collect();
+    assert_eq!(counts, [(600_000, 98_170, 9_008, 3_412), (200_000, 30_183, 17_996, 0), (200_000, 17_646, 0, 0)]);
+}

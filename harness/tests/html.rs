@@ -133,3 +133,21 @@ fn a_fleets_report_draws_the_fleet_as_bars_and_one_connection_as_a_timeline() {
     assert!((3..60).contains(&marks), "{marks} marks on one connection's timeline");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The README's `--out` figure for a 500-client fleet
+/// (`examples/fleet-500-behind-carrier-nat.toml`, two seeds, one strategy):
+/// the page's four pictures (the latency CDF, the trade-off, the fleet's
+/// bars and one connection's timeline) hold 392 SVG elements in all, not
+/// one per connection and event. Counted by tag, as the README says.
+#[test]
+fn a_500_client_fleets_pictures_hold_the_readmes_392_elements() {
+    let dir = std::env::temp_dir().join(format!("kasim-html-fleet500-{}", std::process::id()));
+    let args = ["run", "../examples/fleet-500-behind-carrier-nat.toml", "--seeds", "2", "--strategy", "ping-10m-3m", "--out"];
+    let out = Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).arg(&dir).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 4);
+    let elements: usize = ["<circle", "<line", "<polyline", "<rect", "<text", "<path"].iter().map(|t| html.matches(t).count()).sum();
+    assert_eq!(elements, 392);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -315,3 +315,68 @@ fn the_github_diff_workflow_shards_merges_and_holds_the_baseline() {
         "{xml}"
     );
 }
+
+/// `kasim diff`'s JSON; exit 1 (a `worse` figure) is a result, not a failure.
+fn diff_json(dir: &Path, args: &[&str]) -> Value {
+    let out = kasim_in(dir, args);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The seed counts at which a verdict of `kasim diff --between A B` is
+/// decided and stays decided, on the README's grid, paired (`--per-seed`)
+/// and unpaired: the README's "What pairing buys, measured" list, held to
+/// its figures. Every run is deterministic, so these are exact.
+#[test]
+fn the_readmes_pairing_grid_decides_where_the_readme_says() {
+    const GRID: [u32; 12] = [5, 10, 15, 20, 30, 40, 60, 80, 120, 160, 240, 320];
+    let dir = temp_folder("verdicts", "pairing-grid");
+    let catalogue = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    // The first grid point from which every later point is decided (not
+    // `inconclusive`), for each metric.
+    let decided_from = |scenario: &str, a: &str, b: &str, paired: bool, metrics: &[&str]| -> Vec<u32> {
+        let file = catalogue.join(format!("{scenario}.toml"));
+        let mut verdicts: Vec<Vec<String>> = vec![Vec::new(); metrics.len()];
+        for n in GRID {
+            let seeds = n.to_string();
+            let mut args = vec!["run", file.to_str().unwrap(), "--seeds", &seeds, "--format", "json"];
+            if paired {
+                args.push("--per-seed");
+            }
+            let out = kasim_in(&dir, &args);
+            assert!(out.status.success(), "{}", stderr(&out));
+            std::fs::write(dir.join("grid.json"), &out.stdout).unwrap();
+            let doc = diff_json(&dir, &["diff", "grid.json", "--between", a, b, "--format", "json"]);
+            let want = if paired { "paired" } else { "unpaired" };
+            for (m, metric) in metrics.iter().enumerate() {
+                let c = doc["comparisons"].as_array().unwrap().iter().find(|c| c["metric"] == *metric).expect(metric);
+                assert_eq!(c["method"], want, "{c}");
+                verdicts[m].push(c["verdict"].as_str().unwrap().to_string());
+            }
+        }
+        verdicts
+            .iter()
+            .map(|v| {
+                let first = v.iter().rposition(|v| v == "inconclusive").map_or(0, |i| i + 1);
+                assert!(first < GRID.len(), "never decided on the grid: {v:?}");
+                assert!(v[first..].iter().all(|v| v == "better"), "{v:?}");
+                GRID[first]
+            })
+            .collect()
+    };
+    let latency = ["detection_mean", "detection_p90", "detection_p50"];
+    let (a, b) = ("keepalive-60-10-5", "keepalive-60-10-5-ut-90s");
+    assert_eq!(decided_from("server-power-off", a, b, true, &latency), [10, 10, 10]);
+    assert_eq!(decided_from("server-power-off", a, b, false, &latency), [60, 60, 20]);
+    let fps = ["false_positives_per_1000_conn_hours", "false_positives"];
+    assert_eq!(decided_from("lossy-link", "ping-10s-1s", "ping-10s-5s", true, &fps), [30, 40]);
+    assert_eq!(decided_from("lossy-link", "ping-10s-1s", "ping-10s-5s", false, &fps), [320, 30]);
+
+    // At the file's own 50 seeds the user timeout detects 37.8 s sooner on
+    // average (96.724 s against 58.918 s).
+    let out = kasim_in(&dir, &["run", catalogue.join("server-power-off.toml").to_str().unwrap(), "--format", "json", "--per-seed"]);
+    std::fs::write(dir.join("own.json"), &out.stdout).unwrap();
+    let doc = diff_json(&dir, &["diff", "own.json", "--between", a, b, "--format", "json"]);
+    let mean = doc["comparisons"].as_array().unwrap().iter().find(|c| c["metric"] == "detection_mean").unwrap();
+    assert_eq!((mean["base"].as_f64(), mean["new"].as_f64()), (Some(96.724), Some(58.918)), "{mean}");
+}
