@@ -1022,3 +1022,35 @@ fn the_readmes_500_client_replay_has_the_readmes_line_counts() {
     assert!(head[1].starts_with("fleet: 500 connections; 500 broke, 500 detected"), "{head:?}");
     assert_eq!(head[4], "replaying connection(s) 7 of client:7 alone");
 }
+
+/// A `program` strategy runs a client, a server, or both: neither is bad
+/// input naming `client` and the way out; a server alone makes kasim's agent
+/// its HTTP client, so its protocol must be one the agent speaks and its
+/// traffic the client's requests. Each refusal is exit 2 with the file,
+/// line and key, before any namespace (no root needed).
+#[test]
+fn a_server_program_takes_the_agent_as_its_http_client_and_nothing_else() {
+    let base = "name = \"p\"\nhorizon = \"3s\"\n";
+    let program = "\n[[strategy]]\nname = \"prog\"\nkind = \"program\"\n";
+    let neither = scenario("program-neither", &format!("{base}{program}declare = \"x\"\n"));
+    let o = kasim(&["run", neither.to_str().unwrap(), "--engine", "netns"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("program-neither.toml:6:8: `strategy[0].client`: missing") && err.contains("or a `server`"), "{err}");
+
+    let gopher = scenario("program-gopher", &format!("{base}{program}server = [\"nginx\"]\nprotocol = \"gopher\"\n"));
+    let o = kasim(&["run", gopher.to_str().unwrap(), "--engine", "netns"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("program-gopher.toml:8:12: `strategy[0].protocol`: allowed: \"http\""), "{err}");
+
+    let upload = "[[traffic]]\nkind = \"upload\"\nsize = \"1MB\"\nevery = \"1s\"\n";
+    let upload = scenario("program-upload", &format!("{base}{upload}{program}server = [\"nginx\"]\n"));
+    let o = kasim(&["run", upload.to_str().unwrap(), "--engine", "netns"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("program-upload.toml:10: strategy \"prog\"") && err.contains("[[traffic]] other than the client's requests (1 of 1)"),
+        "{err}"
+    );
+}

@@ -39,8 +39,9 @@ fn edited_partials_and_hostile_flags_never_panic() {
 /// The README's long session, `cargo run --release -p harness --example fuzz
 /// -- 1000000 7 20000 20 all`, held to the counts the README prints: the
 /// fuzzer is seeded, so its inputs and what becomes of them are exact. The
-/// counts move whenever the bundled catalogue (the mutations' source)
-/// changes; rerun the example and update the README and this test together.
+/// counts move whenever the bundled catalogue or the strategy kinds (the
+/// mutations' sources) change; rerun the example and update the README and
+/// this test together.
 /// About 80 s with the three kinds on threads of their own (CI runs it).
 #[test]
 #[ignore = "the README's million-input fuzz session, about 80 s on two cores"]
@@ -65,5 +66,12 @@ fn the_readmes_million_input_session_has_its_counts_and_no_panic() {
         assert!(s.panics.is_empty(), "{} panics; the first:\n{first}", s.panics.len());
     }
     let counts: Vec<_> = stats.iter().map(|s| (s.inputs, s.valid, s.runs, s.cut_short)).collect();
-    assert_eq!(counts, [(600_000, 98_170, 9_008, 3_412), (200_000, 30_183, 17_996, 0), (200_000, 17_646, 0, 0)]);
+    assert_eq!(counts[0], (600_000, 98_170, 9_008, 3_412), "scenarios");
+    assert_eq!(counts[2], (200_000, 17_646, 0, 0), "command lines");
+    // The partials are real shards, which carry the build's fingerprint of
+    // the model's sources: its digits are part of what the fuzzer edits, so
+    // these counts move with every source change (30 124, 30 183 and 30 260
+    // read on three builds). Held to the README's floor, not exactly.
+    let (inputs, read, merged, _) = counts[1];
+    assert!(inputs == 200_000 && read >= 29_000 && merged >= 17_000, "partials: {:?}", counts[1]);
 }

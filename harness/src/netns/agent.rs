@@ -23,7 +23,9 @@
 //!   settled as the event engine settles them at its horizon).
 //!
 //! Behind a `[proxy]`, `kasim agent proxy` runs the event engine's proxy
-//! model on real sockets (the `relay` module).
+//! model on real sockets (the `relay` module). As the client of a `program`
+//! strategy's server (one without `client`), it speaks HTTP/1.1 instead of
+//! kasim's frames (the `http_wire` module).
 //!
 //! The client connects once per slot and again when the application asks
 //! (a reconnect); the server accepts, and gives its k-th connection the
@@ -31,10 +33,11 @@
 //! connection behind a NAT came from).
 
 use super::quic_app;
-use super::socket_app::{Ended, SocketApp};
+use super::socket_app::{Ended, SocketApp, Wire};
 use crate::driver::{AppDriver, ClientSession, DriverStats};
 use crate::scenario::Scenario;
 use crate::session::{Reconnector, RequestBook, RequestCounts};
+use crate::strategy::StrategyKind;
 use sim::app::{AppEvent, AppIo, Application};
 use sim::socket::SocketError;
 use sim::{Instant, Side};
@@ -139,12 +142,17 @@ fn report_keepalives(stats: &Rc<RefCell<DriverStats>>, before: &mut DriverStats)
     *before = now;
 }
 
-/// Drive one connection; returns how it ended.
-fn drive(app: &mut AppDriver, stream: TcpStream, stats: &Rc<RefCell<DriverStats>>, start: std::time::Instant) -> Ended {
+/// Drive one connection, its messages on `wire`; returns how it ended.
+fn drive(app: &mut AppDriver, stream: TcpStream, wire: Wire, stats: &Rc<RefCell<DriverStats>>, start: std::time::Instant) -> Ended {
     let clock = move || Instant::ZERO + start.elapsed();
     let mut on_dead = |cause: &str| println!("{DEAD}{cause}");
     let mut counted = Counted::new(app, stats.clone());
-    SocketApp::new(&mut counted, stream, &clock, &mut on_dead, &STOP).run()
+    SocketApp::new(&mut counted, stream, wire, &clock, &mut on_dead, &STOP).run()
+}
+
+/// The client speaks HTTP/1.1: its strategy is a server program's.
+fn speaks_http(s: &Scenario, strategy: &str) -> bool {
+    s.strategies.iter().any(|st| st.name == strategy && matches!(st.kind(), StrategyKind::Program { client: None, .. }))
 }
 
 /// An application (an [`AppDriver`], owned or borrowed) whose keepalive
@@ -276,6 +284,7 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
         app = app.with_session(Instant::ZERO, session);
     }
     let quic = quic_config(scenario, &args.strategy);
+    let http = speaks_http(scenario, &args.strategy);
     let mut attempts: u16 = 0;
     // Ports of the slot's range still held (TIME_WAIT of an earlier run of
     // this program, after a crash or a reboot's restart) are skipped, not failures.
@@ -291,7 +300,7 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
                 let mut counted = Counted::new(&mut app, stats.clone());
                 Some(quic_app::connect_and_drive(cfg, addr, from_port, args.seed, args.slot, attempts - 1, &mut counted, &clock, &STOP))
             }
-            None => connect(addr, from_port).map(|r| r.map(|stream| drive(&mut app, stream, &stats, start))),
+            None => connect(addr, from_port).map(|r| r.map(|stream| drive(&mut app, stream, Wire::new(http), &stats, start))),
         };
         let Some(attempt) = attempt else { break };
         if from_port.is_some() && busy < PORTS_PER_SLOT && attempt.as_ref().is_err_and(held) {
@@ -399,7 +408,7 @@ pub fn run(args: &AgentArgs) -> std::process::ExitCode {
                 std::thread::spawn(move || {
                     let stats: Rc<RefCell<DriverStats>> = Rc::default();
                     let mut app = application(&scenario, &strategy, seed, Side::Server, slot, stats.clone());
-                    drive(&mut app, stream, &stats, start);
+                    drive(&mut app, stream, Wire::Frames(Default::default()), &stats, start);
                 });
                 slot += 1;
             }

@@ -40,6 +40,7 @@
 mod agent;
 pub mod compare;
 mod host;
+mod http_wire;
 pub mod judge;
 pub mod network;
 pub mod packet;
@@ -145,7 +146,19 @@ pub fn unsupported(scenario: &Scenario, strategy: &StrategySpec) -> Vec<String> 
     if is_quic(strategy) && scenario.proxy().is_some() {
         parts.push("a [proxy] with a quic strategy (the proxy relays TCP)".into());
     }
-    let program = matches!(strategy.kind(), crate::strategy::StrategyKind::Program { .. });
+    // A client program owns its stream; kasim's agent as a server
+    // program's client runs the scenario's workload (in HTTP).
+    let program = matches!(strategy.kind(), crate::strategy::StrategyKind::Program { client: Some(_), .. });
+    if matches!(strategy.kind(), crate::strategy::StrategyKind::Program { client: None, .. }) {
+        let other =
+            scenario.traffic.iter().filter(|t| (t.kind, t.from) != (crate::scenario::TrafficKind::Requests, sim::Side::Client)).count();
+        if other > 0 {
+            parts.push(format!(
+                "[[traffic]] other than the client's requests ({other} of {}) with a server program (kasim's agent is its HTTP client; allowed: kind = \"requests\", from = \"client\")",
+                scenario.traffic.len()
+            ));
+        }
+    }
     if let (Some(p), Some((n, _))) = (scenario.proxy_position(), scenario.nats().next()) {
         if p < n {
             parts.push("a proxy before a NAT (this engine's path is: clients, the NAT, the proxy, the server)".into());

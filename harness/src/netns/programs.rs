@@ -1,6 +1,7 @@
 //! What runs in each host: a `program` strategy's command lines with their
 //! placeholders filled in, or kasim's own agent (which gets the scenario's
-//! text on stdin); and which printed lines are declarations. Behind a
+//! text on stdin; it is also the client of a program strategy that names
+//! only a server); and which printed lines are declarations. Behind a
 //! `[proxy]`, the proxy host runs the strategy's `proxy` command line, or
 //! else the agent's relay, which runs the event engine's proxy model.
 
@@ -11,8 +12,8 @@ use sim::packet::addr;
 
 /// What runs in the hosts, with placeholders filled in.
 pub(super) struct Programs {
-    /// Per connection slot (client host `slot / connections`): a program's
-    /// command line, one per client host, or an agent per slot.
+    /// A client program's command line per client host, or else an agent
+    /// per connection slot (client host `slot / connections`).
     pub(super) client: Vec<Vec<String>>,
     pub(super) server: Vec<String>,
     /// The proxy host's, when the scenario has a `[proxy]`.
@@ -48,9 +49,22 @@ impl Programs {
         let port = super::service_port(strategy);
         let agent_server = || agent("server", port.to_string(), 0);
         let agent_proxy = || scenario.proxy().is_some().then(|| agent("proxy", addr::BACKEND.to_string(), 0));
-        if let StrategyKind::Program { client, server, proxy, declare, env } = &strategy.kind() {
+        let per_host = scenario.connections;
+        let client_agent = |slot: u32| {
+            let mut argv = agent("client", std::net::SocketAddrV4::new(*addr::SERVER.ip(), port).to_string(), slot);
+            if per_host > 1 {
+                // The slot's own source ports, which tell the judge its connections apart.
+                argv.extend(["--port-base".into(), agent::port_base(slot % per_host).to_string()]);
+            }
+            argv
+        };
+        if let StrategyKind::Program { client, server, proxy, declare, env, .. } = &strategy.kind() {
             return Ok(Programs {
-                client: (0..scenario.clients).map(|i| fill(client, i)).collect(),
+                client: match client {
+                    Some(client) => (0..scenario.clients).map(|i| fill(client, i)).collect(),
+                    // The agent as a server program's client, one per slot.
+                    None => (0..scenario.clients * per_host).map(client_agent).collect(),
+                },
                 server: server.as_ref().map_or_else(agent_server, |s| fill(s, 0)),
                 proxy: match proxy {
                     Some(p) if scenario.proxy().is_some() => Some(fill(p, 0)),
@@ -61,15 +75,6 @@ impl Programs {
                 agent_input: Some(scenario_text(scenario)?),
             });
         }
-        let per_host = scenario.connections;
-        let client_agent = |slot: u32| {
-            let mut argv = agent("client", std::net::SocketAddrV4::new(*addr::SERVER.ip(), port).to_string(), slot);
-            if per_host > 1 {
-                // The slot's own source ports, which tell the judge its connections apart.
-                argv.extend(["--port-base".into(), agent::port_base(slot % per_host).to_string()]);
-            }
-            argv
-        };
         Ok(Programs {
             client: (0..scenario.clients * per_host).map(client_agent).collect(),
             server: agent_server(),

@@ -14,11 +14,14 @@
 //! `DeclareDead` prints the agent's declaration line.
 //!
 //! Framing: the event engine's stream carries message boundaries and tags
-//! beside its bytes; a real stream has only bytes. Each message travels as a
-//! 12-byte header (its size, u32, and its tag, u64, big-endian) padded with
-//! zeros to its size, so a message keeps its size on the wire; one shorter
-//! than 12 bytes (an 8-byte ping) travels as 12.
+//! beside its bytes; a real stream has only bytes. Between two of kasim's
+//! agents each message travels as a 12-byte header (its size, u32, and its
+//! tag, u64, big-endian) padded with zeros to its size, so a message keeps
+//! its size on the wire; one shorter than 12 bytes (an 8-byte ping) travels
+//! as 12. To a real HTTP server the client speaks HTTP/1.1 instead
+//! ([`Wire::Http`], the `http_wire` module).
 
+use super::http_wire::HttpWire;
 use sim::app::{AppCommand, AppEvent, AppIo, Application};
 use sim::socket::SocketError;
 use sim::Instant;
@@ -75,6 +78,63 @@ impl Deframer {
     }
 }
 
+/// How messages travel on the stream.
+pub enum Wire {
+    /// kasim's own frames: both ends are kasim's agent.
+    Frames(Deframer),
+    /// HTTP/1.1 requests to a real server, its responses as replies;
+    /// `failed` once its bytes stopped being HTTP (the error is printed).
+    Http {
+        /// The connection's requests and responses.
+        http: HttpWire,
+        /// Replies are no longer read.
+        failed: bool,
+    },
+}
+
+impl Wire {
+    /// A new connection's wire: HTTP when `http`.
+    pub fn new(http: bool) -> Wire {
+        if http {
+            Wire::Http { http: HttpWire::default(), failed: false }
+        } else {
+            Wire::Frames(Deframer::default())
+        }
+    }
+
+    /// The bytes of a message of `size` with `tag`.
+    fn encode(&mut self, size: u64, tag: u64) -> Vec<u8> {
+        match self {
+            Wire::Frames(_) => frame(size, tag),
+            Wire::Http { http, .. } => http.request(size, tag),
+        }
+    }
+
+    /// Bytes read: the messages they complete, as (tag, size).
+    fn push(&mut self, bytes: &[u8]) -> Vec<(u64, u64)> {
+        match self {
+            Wire::Frames(d) => d.push(bytes),
+            Wire::Http { http, failed: true } => {
+                http.total += bytes.len() as u64;
+                Vec::new()
+            }
+            Wire::Http { http, failed } => http.push(bytes).unwrap_or_else(|e| {
+                eprintln!("kasim-agent: {e}");
+                *failed = true;
+                Vec::new()
+            }),
+        }
+    }
+
+    /// Bytes read so far.
+    fn total(&self) -> u64 {
+        match self {
+            Wire::Frames(d) => d.total,
+            Wire::Http { http, .. } => http.total,
+        }
+    }
+}
+
 /// How a connection's run ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -117,7 +177,7 @@ pub struct SocketApp<'a, A: Application + ?Sized> {
     sent: u64,
     acked: u64,
     out: VecDeque<u8>,
-    deframer: Deframer,
+    wire: Wire,
     reading: bool,
     close_after_flush: bool,
     clock: &'a dyn Fn() -> Instant,
@@ -128,10 +188,11 @@ pub struct SocketApp<'a, A: Application + ?Sized> {
 }
 
 impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
-    /// Drive `app` on an established `stream`.
+    /// Drive `app` on an established `stream`, its messages on `wire`.
     pub fn new(
         app: &'a mut A,
         stream: TcpStream,
+        wire: Wire,
         clock: &'a dyn Fn() -> Instant,
         on_dead: &'a mut dyn FnMut(&str),
         stop: &'a AtomicBool,
@@ -145,7 +206,7 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
             sent: 0,
             acked: 0,
             out: VecDeque::new(),
-            deframer: Deframer::default(),
+            wire,
             reading: true,
             close_after_flush: false,
             clock,
@@ -180,7 +241,8 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
             match c {
                 AppCommand::Write { size, tag } => {
                     self.written += size;
-                    self.out.extend(frame(size, tag));
+                    let bytes = self.wire.encode(size, tag);
+                    self.out.extend(bytes);
                 }
                 AppCommand::Close => self.close_after_flush = true,
                 AppCommand::CloseOnPurpose => {
@@ -275,8 +337,8 @@ impl<'a, A: Application + ?Sized> SocketApp<'a, A> {
                         }
                     }
                     Ok(n) => {
-                        let messages = self.deframer.push(&buf[..n]);
-                        let total = self.deframer.total;
+                        let messages = self.wire.push(&buf[..n]);
+                        let total = self.wire.total();
                         if let Some(end) = self.event(AppEvent::Readable { bytes: total }) {
                             return end;
                         }

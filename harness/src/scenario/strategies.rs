@@ -115,13 +115,13 @@ pub(crate) fn parse_spec(
         let value = check_param(p, v.get_ref()).map_err(|m| ctx.error(Some(v.span()), key(k), m))?;
         params.insert(p.name, value);
     }
-    // The one parameter without a default; said here, before the typed parse,
-    // so the error shows the command line to write.
-    if kind.kind == "program" && params["client"].is_empty() {
+    // A program strategy runs at least one real program; said here, before
+    // the typed parse, so the error shows the command line to write.
+    if kind.kind == "program" && params["client"].is_empty() && params["server"].is_empty() {
         return Err(ctx.error(
             Some(kind_span),
             key("client"),
-            "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"]",
+            "missing: a program strategy needs `client`, its command line, e.g. [\"socat\", \"-\", \"TCP:{server}:{port}\"], or a `server` (kasim's agent is then its client)",
         ));
     }
     // Every value was checked against its type above, so this parses; if it

@@ -306,7 +306,7 @@ pub const KINDS: &[KindSpec] = &[
     },
     KindSpec {
         kind: "program",
-        help: "a real client program (and optionally its server) on real Linux stacks; --engine netns only",
+        help: "real programs on real Linux stacks, a client or a server or both (kasim's agent plays the other side); --engine netns only",
         transport: TransportKind::Tcp,
         default_sides: BOTH,
         params: &[
@@ -314,13 +314,19 @@ pub const KINDS: &[KindSpec] = &[
                 name: "client",
                 ty: ParamType::Argv,
                 default: "",
-                help: "the client's command line (required); placeholders {server} {port} {client} {seed}",
+                help: "the client's command line; placeholders {server} {port} {client} {seed} (default with a server: kasim's agent, running the [[traffic]] requests in `protocol`)",
             },
             ParamSpec {
                 name: "server",
                 ty: ParamType::Argv,
                 default: "",
                 help: "the server's command line (default: kasim's own server)",
+            },
+            ParamSpec {
+                name: "protocol",
+                ty: ParamType::Choice(&["http"]),
+                default: "http",
+                help: "what kasim's agent speaks to a server program when `client` is left out: http (each request an HTTP/1.1 GET of its size, each reply read by Content-Length)",
             },
             ParamSpec {
                 name: "proxy",

@@ -152,4 +152,4 @@ pub use builtin::{AppPing, Liveness, NoStrategy, TcpKeepalive};
 pub use kinds::{KindSpec, ParamSpec, ParamType, TransportKind, KINDS};
 pub use phi::PhiAccrual;
 pub use presets::{Amqp, Erlang, Grpc, GrpcServer, Mqtt, MqttBroker, Ssh};
-pub use spec::{ParamError, StrategyKind, StrategySpec, Transport};
+pub use spec::{AgentProtocol, ParamError, StrategyKind, StrategySpec, Transport};

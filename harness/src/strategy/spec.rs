@@ -38,6 +38,14 @@ impl Transport {
     }
 }
 
+/// What kasim's agent speaks as the client of a server program (`protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentProtocol {
+    /// HTTP/1.1: each request a `GET` padded to its size, each reply a
+    /// response read by its `Content-Length`, matched to the requests in order.
+    Http,
+}
+
 /// A strategy kind with its parameters, parsed and checked: one variant per
 /// entry of [`KINDS`](super::KINDS), whose defaults fill what a file leaves
 /// out. Where a kind allows `0s` for "off", the field is `None` when the
@@ -140,10 +148,15 @@ pub enum StrategyKind {
     },
     /// `program`: real programs on real stacks (`--engine netns`).
     Program {
-        /// `client`: the client's command line.
-        client: Vec<String>,
+        /// `client`: the client's command line; `None` = kasim's agent,
+        /// running the scenario's workload and speaking `protocol` (only
+        /// with a `server`).
+        client: Option<Vec<String>>,
         /// `server`: the server's command line; `None` = kasim's own server.
         server: Option<Vec<String>>,
+        /// `protocol`: what the agent speaks to the server program when it
+        /// is the client.
+        protocol: AgentProtocol,
         /// `proxy`: with a `[proxy]`, the proxy's command line; `None` =
         /// kasim's own relay, which runs the `[proxy]` model.
         proxy: Option<Vec<String>>,
@@ -263,8 +276,17 @@ impl StrategyKind {
                 StrategyKind::UdpKeepalive { persistent_keepalive: p.optional("persistent_keepalive")?, timeout: p.optional("timeout")? }
             }
             "program" => StrategyKind::Program {
-                client: p.argv("client")?.ok_or_else(|| p.bad("client"))?,
+                // A program strategy runs at least one real program: the
+                // client, or the server with kasim's agent as its client.
+                client: match (p.argv("client")?, p.argv("server")?) {
+                    (None, None) => return Err(p.bad("client")),
+                    (client, _) => client,
+                },
                 server: p.argv("server")?,
+                protocol: match p.raw("protocol")? {
+                    "http" => AgentProtocol::Http,
+                    _ => return Err(p.bad("protocol")),
+                },
                 proxy: p.argv("proxy")?,
                 declare: p.text("declare")?,
                 env: match p.text("env")? {
