@@ -120,9 +120,17 @@ pub enum Offer {
 #[derive(Clone, Debug)]
 pub struct LinkDir {
     cfg: LinkConfig,
+    /// When the last bit of the last packet offered leaves.
     busy_until: Instant,
-    /// (departure of the last bit, wire bytes) of packets not yet fully sent.
-    backlog: VecDeque<(Instant, u64)>,
+    /// (departure of the last bit, wire bytes) of the packets not yet fully
+    /// sent before the last one, oldest first. The last one is
+    /// (`busy_until`, `last_wire`), kept out of the queue: most of a fleet's
+    /// links never hold two packets at once, and then the queue's buffer,
+    /// long out of the cache, is never touched.
+    earlier: VecDeque<(Instant, u64)>,
+    /// The wire bytes of the last packet offered (in flight while `busy_until` is ahead).
+    last_wire: u64,
+    /// The wire bytes of every packet not yet fully sent.
     backlog_bytes: u64,
     outages: Vec<Outage>,
     rng: Stream,
@@ -131,7 +139,7 @@ pub struct LinkDir {
 impl LinkDir {
     /// An idle link with settings `cfg`, drawing its random losses from `rng`.
     pub fn new(cfg: LinkConfig, rng: Stream) -> Self {
-        LinkDir { cfg, busy_until: Instant::ZERO, backlog: VecDeque::new(), backlog_bytes: 0, outages: Vec::new(), rng }
+        LinkDir { cfg, busy_until: Instant::ZERO, earlier: VecDeque::new(), last_wire: 0, backlog_bytes: 0, outages: Vec::new(), rng }
     }
 
     /// Its settings.
@@ -162,16 +170,17 @@ impl LinkDir {
         }
         if self.busy_until <= now {
             // Every packet queued has left (none finishes after the last):
-            // forget them without reading the queue, which a fleet's idle
-            // link no longer has in the cache.
-            self.backlog.clear();
+            // forget them without reading the queue.
+            self.earlier.clear();
             self.backlog_bytes = 0;
         }
-        while let Some(&(done, bytes)) = self.backlog.front() {
+        // The last packet is still in flight here (`busy_until` > now), so
+        // only the earlier ones can have left.
+        while let Some(&(done, bytes)) = self.earlier.front() {
             if done > now {
                 break;
             }
-            self.backlog.pop_front();
+            self.earlier.pop_front();
             self.backlog_bytes -= bytes;
         }
         let wire = u64::from(ip_bytes) + u64::from(self.cfg.framing_bytes);
@@ -181,13 +190,16 @@ impl LinkDir {
         // The transmitter is busy for this packet whether or not it survives.
         let start = self.busy_until.max(now);
         let done = start + self.cfg.serialisation(wire);
-        self.busy_until = done;
-        if self.backlog.capacity() == 0 {
-            // Room for one at first (a plain push reserves four): most of a
-            // fleet's links never hold two packets at once.
-            self.backlog.reserve_exact(1);
+        if self.busy_until > now {
+            // The packet before is still going out: it joins the queue.
+            if self.earlier.capacity() == 0 {
+                // Room for one at first (a plain push reserves four).
+                self.earlier.reserve_exact(1);
+            }
+            self.earlier.push_back((self.busy_until, self.last_wire));
         }
-        self.backlog.push_back((done, wire));
+        self.busy_until = done;
+        self.last_wire = wire;
         self.backlog_bytes += wire;
         if self.cfg.loss > 0.0 && self.rng.unit() < self.cfg.loss {
             return Offer::Dropped(LinkDrop::RandomLoss);

@@ -277,7 +277,7 @@ impl World {
                     }
                     conn.sock.write(size);
                     conn.written += size;
-                    super::push_message(&mut conn.ledger, Message { end: conn.written, tag, size });
+                    conn.ledger.push(Message { end: conn.written, tag, size });
                     self.trace.record_for(now, conn_ref, || TraceEvent::AppWrite { side, tag, size });
                 }
                 AppCommand::Close if !conn.gone => {

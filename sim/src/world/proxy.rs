@@ -62,7 +62,7 @@ impl World {
         }
         conn.sock.write(m.size);
         conn.written += m.size;
-        super::push_message(&mut conn.ledger, Message { end: conn.written, tag: m.tag, size: m.size });
+        conn.ledger.push(Message { end: conn.written, tag: m.tag, size: m.size });
         true
     }
 
