@@ -31,7 +31,7 @@ mod stack;
 pub use endpoint::{TcpEndpoint, TcpState, TimerKind};
 pub use outbox::share_buffers;
 pub use reassembly::Reassembly;
-pub use rtt::RttEstimator;
+pub use rtt::{RtoBounds, RttEstimator};
 pub use rtt_cache::{ClosingRtt, RttCache, RTT_CACHE_TIMEOUT};
 pub use stack::{Os, StackRules};
 
@@ -105,6 +105,12 @@ impl Default for TcpConfig {
 }
 
 impl TcpConfig {
+    /// The RTO's bounds, for an endpoint's [`RttEstimator`].
+    #[inline]
+    pub fn rto_bounds(&self) -> RtoBounds {
+        RtoBounds { min: self.rto_min, max: self.rto_max, initial: self.rto_initial }
+    }
+
     /// Check the settings against what the model and Linux accept: a
     /// non-zero MSS, positive RTOs with `rto_min <= rto_max`, `retries2` and
     /// `synack_retries` within `0..=255` (the kernel keeps them in a `u8`),

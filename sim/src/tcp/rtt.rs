@@ -16,16 +16,32 @@ pub struct RttEstimator {
     /// ([`seed`](Self::seed)), in force until the next sample.
     seeded: Option<Duration>,
     rttvar: Duration,
-    rto_min: Duration,
-    rto_max: Duration,
-    rto_initial: Duration,
+}
+
+/// The bounds of the retransmission timeout: every connection of a world
+/// has the same, so they live in its shared configuration, not in each of
+/// ten thousand estimators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtoBounds {
+    /// The floor of `4·rttvar` (Linux `TCP_RTO_MIN`, 200 ms).
+    pub min: Duration,
+    /// The ceiling (Linux `TCP_RTO_MAX`, 120 s).
+    pub max: Duration,
+    /// The RTO before the first sample (1 s).
+    pub initial: Duration,
+}
+
+impl Default for RttEstimator {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RttEstimator {
-    /// An estimator with no sample yet: its RTO is `rto_initial` until the
-    /// first, then `srtt + max(4·rttvar, rto_min)` clamped to `rto_max`.
-    pub fn new(rto_min: Duration, rto_max: Duration, rto_initial: Duration) -> Self {
-        RttEstimator { srtt: None, seeded: None, rttvar: Duration::ZERO, rto_min, rto_max, rto_initial }
+    /// An estimator with no sample yet: its RTO is the bounds' `initial`
+    /// until the first, then `srtt + max(4·rttvar, min)` clamped to `max`.
+    pub fn new() -> Self {
+        RttEstimator { srtt: None, seeded: None, rttvar: Duration::ZERO }
     }
 
     /// The smoothed RTT (`srtt`), once there is a sample.
@@ -39,9 +55,9 @@ impl RttEstimator {
     /// with the RTO `cached + max(2·cached, rto_min)` instead. The estimator's
     /// variables are kept: the next sample recomputes the RTO from them, so
     /// the cache decides only the first data segment's RTO.
-    pub fn seed(&mut self, cached: Duration) {
+    pub fn seed(&mut self, cached: Duration, bounds: &RtoBounds) {
         if cached > self.srtt.unwrap_or(Duration::ZERO) {
-            self.seeded = Some(cached + (cached * 2).max(self.rto_min));
+            self.seeded = Some(cached + (cached * 2).max(bounds.min));
         }
     }
 
@@ -62,13 +78,13 @@ impl RttEstimator {
     }
 
     /// The un-backed-off retransmission timeout.
-    pub fn rto(&self) -> Duration {
+    pub fn rto(&self, bounds: &RtoBounds) -> Duration {
         if let Some(seeded) = self.seeded {
-            return seeded.min(self.rto_max);
+            return seeded.min(bounds.max);
         }
         match self.srtt {
-            None => self.rto_initial,
-            Some(s) => (s + (self.rttvar * 4).max(self.rto_min)).min(self.rto_max),
+            None => bounds.initial,
+            Some(s) => (s + (self.rttvar * 4).max(bounds.min)).min(bounds.max),
         }
     }
 }
@@ -77,8 +93,11 @@ impl RttEstimator {
 mod tests {
     use super::*;
 
+    /// Linux's bounds: 200 ms, 120 s, 1 s.
+    const B: RtoBounds = RtoBounds { min: Duration::from_millis(200), max: Duration::from_secs(120), initial: Duration::from_secs(1) };
+
     fn est() -> RttEstimator {
-        RttEstimator::new(Duration::from_millis(200), Duration::from_secs(120), Duration::from_secs(1))
+        RttEstimator::new()
     }
 
     #[test]
@@ -86,36 +105,36 @@ mod tests {
         let mut e = est();
         // The handshake measured 50 ms: RTO 50 ms + max(4 · 25 ms, 200 ms) = 250 ms.
         e.sample(Duration::from_millis(50));
-        assert_eq!(e.rto(), Duration::from_millis(250));
+        assert_eq!(e.rto(&B), Duration::from_millis(250));
         // A cached 116 ms: 116 + max(232, 200) = 348 ms (tcp_init_metrics).
-        e.seed(Duration::from_millis(116));
-        assert_eq!(e.rto(), Duration::from_millis(348));
+        e.seed(Duration::from_millis(116), &B);
+        assert_eq!(e.rto(&B), Duration::from_millis(348));
         // A cached 60 ms: 60 + max(120, 200) = 260 ms; the floor is rto_min.
         let mut f = est();
         f.sample(Duration::from_millis(50));
-        f.seed(Duration::from_millis(60));
-        assert_eq!(f.rto(), Duration::from_millis(260));
+        f.seed(Duration::from_millis(60), &B);
+        assert_eq!(f.rto(&B), Duration::from_millis(260));
         // The first data sample (50 ms again) recomputes from the estimator:
         // srtt 50, rttvar (3 · 25 + 0) / 4 = 18.75 ms: 50 + max(75, 200) = 250 ms.
         e.sample(Duration::from_millis(50));
-        assert_eq!(e.rto(), Duration::from_millis(250));
+        assert_eq!(e.rto(&B), Duration::from_millis(250));
     }
 
     #[test]
     fn a_cached_rtt_no_larger_than_the_handshakes_is_ignored() {
         let mut e = est();
         e.sample(Duration::from_millis(50));
-        e.seed(Duration::from_millis(50));
-        assert_eq!(e.rto(), Duration::from_millis(250));
+        e.seed(Duration::from_millis(50), &B);
+        assert_eq!(e.rto(&B), Duration::from_millis(250));
         // No handshake sample (a retransmitted SYN, Karn): any cached RTT is larger than 0.
         let mut f = est();
-        f.seed(Duration::from_millis(10));
-        assert_eq!(f.rto(), Duration::from_millis(210));
+        f.seed(Duration::from_millis(10), &B);
+        assert_eq!(f.rto(&B), Duration::from_millis(210));
     }
 
     #[test]
     fn initial_rto_is_one_second() {
-        assert_eq!(est().rto(), Duration::from_secs(1));
+        assert_eq!(est().rto(&B), Duration::from_secs(1));
     }
 
     #[test]
@@ -123,7 +142,7 @@ mod tests {
         let mut e = est();
         e.sample(Duration::from_micros(50));
         // 50 µs + max(4 · 25 µs, 200 ms)
-        assert_eq!(e.rto(), Duration::from_micros(200_050));
+        assert_eq!(e.rto(&B), Duration::from_micros(200_050));
     }
 
     #[test]
@@ -131,16 +150,16 @@ mod tests {
         let mut e = est();
         e.sample(Duration::from_millis(400));
         // srtt 400, rttvar 200 -> 400 + 800
-        assert_eq!(e.rto(), Duration::from_millis(1200));
+        assert_eq!(e.rto(&B), Duration::from_millis(1200));
         e.sample(Duration::from_millis(400));
         // rttvar = 3/4·200 + 1/4·0 = 150; srtt 400 -> 400 + 600
-        assert_eq!(e.rto(), Duration::from_millis(1000));
+        assert_eq!(e.rto(&B), Duration::from_millis(1000));
     }
 
     #[test]
     fn clamped_to_rto_max() {
         let mut e = est();
         e.sample(Duration::from_secs(100));
-        assert_eq!(e.rto(), Duration::from_secs(120));
+        assert_eq!(e.rto(&B), Duration::from_secs(120));
     }
 }

@@ -185,6 +185,12 @@ pub struct TcpEndpoint {
     events: Outbox<SocketEvent>,
 }
 
+// Eight cache lines: a fleet's event loads (and prefetches) a whole
+// endpoint, so a field added here costs every connection of every world.
+// What every connection shares (the RTO's bounds, the timer model) lives in
+// the shared `TcpConfig`.
+const _: () = assert!(std::mem::size_of::<TcpEndpoint>() <= 512);
+
 impl TcpEndpoint {
     /// An endpoint that will connect to `remote` when [`connect`](Self::connect) is called.
     pub fn client(cfg: impl Into<Arc<TcpConfig>>, local: SocketAddrV4, remote: SocketAddrV4, iss: u32) -> Self {
@@ -198,7 +204,7 @@ impl TcpEndpoint {
 
     fn new(cfg: Arc<TcpConfig>, local: SocketAddrV4, remote: SocketAddrV4, iss: u32, is_client: bool) -> Self {
         let iss = u64::from(iss);
-        let rtt = RttEstimator::new(cfg.rto_min, cfg.rto_max, cfg.rto_initial);
+        let rtt = RttEstimator::new();
         let cwnd = u64::from(cfg.initial_cwnd) * u64::from(cfg.mss);
         TcpEndpoint {
             local,
@@ -268,7 +274,7 @@ impl TcpEndpoint {
     /// `icsk_rto` in jiffies and doubles that, so the base is rounded up to a
     /// jiffy before backing off (51 → 102 jiffies, not 400.002 ms → 101).
     pub fn rto(&self) -> Duration {
-        let base = self.cfg.timers.round_up(self.rtt.rto());
+        let base = self.cfg.timers.round_up(self.rtt.rto(&self.cfg.rto_bounds()));
         let multiplier = 1u32 << self.backoff.min(31);
         let stack = &self.cfg.stack;
         match (stack.max_backoff, stack.rto_slop.is_zero()) {
@@ -291,7 +297,7 @@ impl TcpEndpoint {
     /// sample seeds the RTO (cut to whole jiffies first, as the kernel's
     /// division does) until the first data sample.
     pub fn start_from_cached_rtt(&mut self, cached: Duration) {
-        self.rtt.seed(self.cfg.timers.round_down(cached));
+        self.rtt.seed(self.cfg.timers.round_down(cached), &self.cfg.rto_bounds());
     }
     /// It ended gracefully and [`take_closing_rtt`](Self::take_closing_rtt)
     /// has not been called since: the cheap test a host makes after every
