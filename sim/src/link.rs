@@ -259,6 +259,26 @@ mod tests {
         assert!(matches!(l.offer(Instant::from_millis(203), 1400), Offer::Arrives { .. }));
     }
 
+    /// The last packet on the link is kept inline: packets that never
+    /// overlap leave the queue's block unmade, and the inline one still
+    /// counts toward the queue limit. 1414 B take 202 ms at 56 kbit/s.
+    #[test]
+    fn one_packet_at_a_time_needs_no_queue_block_but_still_fills_the_queue() {
+        let mut l = dialup();
+        for i in 0..5 {
+            assert!(matches!(l.offer(Instant::from_millis(300 * i), 1400), Offer::Arrives { .. }));
+        }
+        assert_eq!(l.earlier.capacity(), 0, "never two packets at once");
+        // Now two at once: the first joins the queue, then 3100 B of queue hold no third.
+        assert!(matches!(l.offer(Instant::from_millis(1500), 1400), Offer::Arrives { .. }));
+        assert!(matches!(l.offer(Instant::from_millis(1500), 1400), Offer::Arrives { .. }));
+        assert_eq!(l.earlier.len(), 1);
+        assert_eq!(l.offer(Instant::from_millis(1500), 1400), Offer::Dropped(LinkDrop::QueueFull));
+        // The first left at 1702 ms; the inline second (until 1904 ms) and a new third fit.
+        assert!(matches!(l.offer(Instant::from_millis(1703), 1400), Offer::Arrives { .. }));
+        assert_eq!(l.backlog_bytes, 2 * 1414);
+    }
+
     #[test]
     fn outage_drops_entering_and_in_flight_packets() {
         let mut l = dialup();
