@@ -300,7 +300,8 @@ fn client(scenario: &Scenario, args: &AgentArgs, addr: SocketAddrV4) {
                 let mut counted = Counted::new(&mut app, stats.clone());
                 Some(quic_app::connect_and_drive(cfg, addr, from_port, args.seed, args.slot, attempts - 1, &mut counted, &clock, &STOP))
             }
-            None => connect(addr, from_port).map(|r| r.map(|stream| drive(&mut app, stream, Wire::new(http), &stats, start))),
+            None => connect(addr, from_port)
+                .map(|r| r.map(|stream| drive(&mut app, stream, if http { Wire::http() } else { Wire::frames() }, &stats, start))),
         };
         let Some(attempt) = attempt else { break };
         if from_port.is_some() && busy < PORTS_PER_SLOT && attempt.as_ref().is_err_and(held) {
@@ -408,7 +409,7 @@ pub fn run(args: &AgentArgs) -> std::process::ExitCode {
                 std::thread::spawn(move || {
                     let stats: Rc<RefCell<DriverStats>> = Rc::default();
                     let mut app = application(&scenario, &strategy, seed, Side::Server, slot, stats.clone());
-                    drive(&mut app, stream, Wire::Frames(Default::default()), &stats, start);
+                    drive(&mut app, stream, Wire::frames(), &stats, start);
                 });
                 slot += 1;
             }

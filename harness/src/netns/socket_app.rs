@@ -93,13 +93,14 @@ pub enum Wire {
 }
 
 impl Wire {
-    /// A new connection's wire: HTTP when `http`.
-    pub fn new(http: bool) -> Wire {
-        if http {
-            Wire::Http { http: HttpWire::default(), failed: false }
-        } else {
-            Wire::Frames(Deframer::default())
-        }
+    /// kasim's frames, for a new connection between two agents.
+    pub fn frames() -> Wire {
+        Wire::Frames(Deframer::default())
+    }
+
+    /// HTTP/1.1, for a new connection to a real HTTP server.
+    pub fn http() -> Wire {
+        Wire::Http { http: HttpWire::default(), failed: false }
     }
 
     /// The bytes of a message of `size` with `tag`.

@@ -19,14 +19,23 @@ use super::{Ev, Hop, World};
 pub(super) const PREFETCH_FROM: usize = 1024;
 
 impl World {
+    /// After a connection opened or was released: is the world now large
+    /// enough to prefetch, and to share its TCP queues' buffers (`tcp::outbox`)?
+    #[inline]
+    pub(super) fn refresh_busy(&mut self) {
+        self.busy = self.conns.live() >= PREFETCH_FROM;
+        crate::tcp::share_buffers(self.busy);
+    }
+
     /// Start loading the state the next events will touch (see
     /// [`crate::prefetch`]), two events ahead: the one after next gets its
     /// connection loaded, and the next one, whose connection should be
     /// loaded by now, the state that connection points to (its host; its
-    /// TCP queues hold no buffer between events, see `tcp::outbox`). Not its application: the world keeps the application's
-    /// deadline beside it (`AppSlot`), so most events never touch it, and
-    /// loading it anyway measured 10 % slower on a 10 000-connection
-    /// `kasim run`, whose applications are large.
+    /// TCP queues hold no buffer between events, see `tcp::outbox`). Not
+    /// its application: the world keeps the application's deadline beside
+    /// it (`AppSlot`), so most events never touch it, and loading it anyway
+    /// measured 10 % slower on a 10 000-connection `kasim run`, whose
+    /// applications are large.
     #[inline(always)]
     pub(super) fn prefetch_ahead(&self) {
         let (next, after) = self.queue.next_two();

@@ -530,8 +530,7 @@ impl World {
         self.hosts[host].conns.push(c);
         self.stack_insert(host, key, c);
         self.trace.note_connection(c, slot);
-        self.busy = self.conns.live() >= lookahead::PREFETCH_FROM;
-        crate::tcp::share_buffers(self.busy);
+        self.refresh_busy();
         let held = self.connections_held();
         if held > self.connection_limit {
             self.over_limit.get_or_insert(held);

@@ -80,8 +80,7 @@ impl World {
             self.stack_remove(h, key);
         }
         self.conns.release(c);
-        self.busy = self.conns.live() >= super::lookahead::PREFETCH_FROM;
-        crate::tcp::share_buffers(self.busy);
+        self.refresh_busy();
         // The host's list keeps the order connections were opened in (a
         // reboot walks it in that order); released ones are dropped from it
         // once they are half of it.
