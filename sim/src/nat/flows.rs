@@ -68,6 +68,15 @@ impl FlowTable {
         self.slab.get(slot.0 as usize).and_then(Option::as_ref).map(|f| &f.mapping)
     }
 
+    /// Start loading the flow at `slot` (any slot will do: one out of
+    /// range is skipped, a free one only wastes the hint).
+    #[inline(always)]
+    pub(super) fn prefetch(&self, slot: FlowSlot) {
+        if let Some(flow) = self.slab.get(slot.0 as usize) {
+            crate::prefetch::all(flow);
+        }
+    }
+
     /// The place of the flow from `inside` to `remote`: `hint` if the flow
     /// there is that one (then the map would say the same: a live flow's
     /// inside 4-tuple is unique), else the map's answer.

@@ -463,6 +463,13 @@ impl Nat {
         self.inbound_hinted(now, seg, FlowSlot::NONE).0
     }
 
+    /// Start loading the flow at `hint` (see [`crate::prefetch`]): a world
+    /// looking ahead at a packet that will cross this NAT with that hint.
+    #[inline(always)]
+    pub fn prefetch_flow(&self, hint: FlowSlot) {
+        self.flows.prefetch(hint);
+    }
+
     /// [`inbound`](Self::inbound), with a hint as [`outbound_hinted`](Self::outbound_hinted)'s.
     #[inline]
     pub fn inbound_hinted(&mut self, now: Instant, seg: &Segment, hint: FlowSlot) -> (NatVerdict, FlowSlot) {

@@ -36,37 +36,61 @@ impl World {
     /// it (`AppSlot`), so most events never touch it, and loading it anyway
     /// measured 10 % slower on a 10 000-connection `kasim run`, whose
     /// applications are large.
+    ///
+    /// A packet reaching the middle touches other state: the NAT flow its
+    /// sender's hint names, and the link into the host of the connection it
+    /// is for. The one after next gets that flow and that connection's
+    /// number-to-place entry loaded, the next one the host's link.
     #[inline(always)]
     pub(super) fn prefetch_ahead(&self) {
         let (next, after) = self.queue.next_two();
-        if let Some(next) = next {
-            if let Some(p) = self.place_of(next) {
-                let conn = &self.conns[p];
-                crate::prefetch::all(&self.hosts[conn.host]);
+        match next {
+            Some(Ev::Arrive { hop: Hop::Middle { .. }, seg }) => {
+                let to = self.in_flight.peek(seg).to as usize;
+                if let Some(conn) = self.conns.get(to) {
+                    crate::prefetch::all(&self.hosts[conn.host].link[super::DOWN]);
+                }
             }
+            Some(ev) => {
+                if let Some(p) = self.place_of(ev) {
+                    crate::prefetch::all(&self.hosts[self.conns[p].host]);
+                }
+            }
+            None => {}
         }
-        if let Some(p) = after.and_then(|e| self.place_of(e)) {
-            crate::prefetch::all(&self.conns[p]);
-        }
-        // A wake-up finds its connection by place, but the handlers it calls
-        // look the number up: its entry too.
-        if let Some(Ev::Wake { conn, .. }) = after {
-            self.conns.prefetch_entry(conn as usize);
+        match after {
+            Some(Ev::Arrive { hop: Hop::Middle { .. }, seg }) => {
+                let in_flight = self.in_flight.peek(seg);
+                if let Some(sender) = self.conns.get(in_flight.seg.sender as usize) {
+                    self.prefetch_flow(sender.nat_hint);
+                }
+                if let Some(p) = self.conns.live_place(in_flight.to as usize) {
+                    crate::prefetch::line(&self.conns[p].host);
+                }
+            }
+            Some(ev) => {
+                if let Some(p) = self.place_of(ev) {
+                    crate::prefetch::all(&self.conns[p]);
+                }
+                // A wake-up finds its connection by place, but the handlers
+                // it calls look the number up: its entry too.
+                if let Ev::Wake { conn, .. } = ev {
+                    self.conns.prefetch_entry(conn as usize);
+                }
+            }
+            None => {}
         }
     }
 
     /// Where the state of the connection an event is most likely for is: a
     /// wake-up's (the place it was scheduled with, not checked: a prefetch
-    /// of a place reused since is only wasted), or the peer of an arriving
-    /// segment's sender.
+    /// of a place reused since is only wasted), or the one an arriving
+    /// segment is for (its `to`, see [`InFlight`](super::queue::InFlight)).
     #[inline(always)]
     fn place_of(&self, ev: Ev) -> Option<Place> {
         match ev {
             Ev::Wake { place, .. } => self.conns.place_in_bounds(place),
-            Ev::Arrive { hop: Hop::Host(_), seg } => {
-                let sender = self.in_flight.peek(seg).sender as usize;
-                self.conns.get(sender).and_then(|s| s.peer).and_then(|p| self.conns.live_place(p))
-            }
+            Ev::Arrive { hop: Hop::Host(_), seg } => self.conns.live_place(self.in_flight.peek(seg).to as usize),
             _ => None,
         }
     }

@@ -67,7 +67,7 @@ pub use config::{
 use event_queue::EventQueue;
 use outcome::Slot;
 pub use outcome::{ConnOutcome, Outcome, SlotOutcome};
-use queue::{Ev, Hop, Payloads, SegmentTable};
+use queue::{Ev, Hop, InFlight, Payloads, SegmentTable, NO_CONN};
 use socket::Socket;
 
 use crate::app::{Application, Idle};
@@ -546,10 +546,10 @@ impl World {
     fn dispatch(&mut self, ev: Ev) {
         match ev {
             Ev::Arrive { hop, seg } => {
-                let seg = self.in_flight.take(seg);
+                let InFlight { seg, to } = self.in_flight.take(seg);
                 match hop {
-                    Hop::Middle { from } => self.at_middle(from as usize, seg),
-                    Hop::Host(h) => self.at_host(h as usize, seg),
+                    Hop::Middle { from } => self.at_middle(from as usize, seg, to),
+                    Hop::Host(h) => self.at_host(h as usize, seg, to),
                 }
             }
             Ev::Wake { conn, place } => self.wake(conn as usize, place),

@@ -32,6 +32,14 @@ pub(super) struct NatBox {
 }
 
 impl World {
+    /// Start loading the NAT flow `hint` names (see [`crate::prefetch`]).
+    #[inline(always)]
+    pub(super) fn prefetch_flow(&self, hint: NatHint) {
+        if let Some(b) = self.nats.get(hint.nat as usize) {
+            b.nat.prefetch_flow(hint.slot);
+        }
+    }
+
     /// `seg` through NAT `k`, outbound (from its inside) or inbound, with
     /// its sending connection's hint; the hint is kept for the next packet.
     #[inline(always)]

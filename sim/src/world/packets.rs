@@ -16,7 +16,8 @@ enum Crossing {
 
 impl World {
     /// Put `seg` on host `h`'s link in direction `dir`; schedule its arrival.
-    pub(super) fn offer(&mut self, h: usize, dir: usize, seg: Segment, hop: Hop) {
+    /// `to` is the connection it is most likely for (see [`InFlight`](super::queue::InFlight)).
+    pub(super) fn offer(&mut self, h: usize, dir: usize, seg: Segment, hop: Hop, to: u32) {
         let now = self.now;
         let side = self.hosts[h].side();
         let place = if dir == UP { Place::Uplink(side) } else { Place::Downlink(side) };
@@ -25,7 +26,7 @@ impl World {
                 if !queued.is_zero() {
                     self.trace.record(now, || TraceEvent::Queued { place, seg, wait: queued });
                 }
-                let seg = self.in_flight.put(seg);
+                let seg = self.in_flight.put(seg, to);
                 self.schedule(at, Ev::Arrive { hop, seg });
             }
             Offer::Dropped(reason) => {
@@ -53,12 +54,14 @@ impl World {
     }
 
     pub(super) fn transmit(&mut self, h: usize, seg: Segment) {
-        let side = self.conns.get(seg.sender as usize).map_or(self.hosts[h].side(), |c| c.role.side());
+        let sender = self.conns.get(seg.sender as usize);
+        let side = sender.map_or(self.hosts[h].side(), |c| c.role.side());
+        let to = sender.and_then(|c| c.peer).map_or(NO_CONN, |p| p as u32);
         let st = &mut self.stats[side.index()];
         st.packets[seg.kind as usize] += 1;
         st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
         self.trace.record(self.now, || TraceEvent::Sent { side, seg });
-        self.offer(h, UP, seg, Hop::Middle { from: h as u32 });
+        self.offer(h, UP, seg, Hop::Middle { from: h as u32 }, to);
     }
 
     /// Where a segment addressed to `dst` goes after the middle: the host with that address.
@@ -90,43 +93,46 @@ impl World {
     /// from the NAT nearest its sender. A NAT translates an inward packet
     /// only if it is addressed to the NAT's public address, and passes the
     /// rest on as a router would.
-    pub(super) fn at_middle(&mut self, from: usize, seg: Segment) {
+    /// `to` is the connection the packet is most likely for (see
+    /// [`InFlight`](super::queue::InFlight)), passed on with it.
+    pub(super) fn at_middle(&mut self, from: usize, seg: Segment, to: u32) {
         if self.nats.is_empty() {
-            self.route(seg);
+            self.route(seg, to);
             return;
         }
         let (front, back) = (0..self.proxy_at, self.proxy_at..self.nats.len());
         if from < self.clients {
-            self.outward(from, front, seg);
+            self.outward(from, front, seg, to);
         } else if self.proxy.is_some_and(|p| p.1 == from) && *seg.dst.ip() == self.hosts[self.server()].addr {
-            self.outward(from, back, seg);
+            self.outward(from, back, seg, to);
         } else if from == self.server() && self.proxy.is_some() {
-            self.inward(back, seg);
+            self.inward(back, seg, to);
         } else {
-            self.inward(front, seg);
+            self.inward(front, seg, to);
         }
     }
 
     /// Through NATs `boxes` in order, each mapping the packet's source; then
     /// to its destination.
-    fn outward(&mut self, from: usize, boxes: std::ops::Range<usize>, mut seg: Segment) {
+    fn outward(&mut self, from: usize, boxes: std::ops::Range<usize>, mut seg: Segment, to: u32) {
         let first = boxes.start;
         for k in boxes {
             match self.cross(k, &mut seg, true) {
                 Crossing::Passed => {}
                 Crossing::Stopped => return,
-                Crossing::Answered(rst) if k == first => return self.offer(from, DOWN, rst, Hop::Host(from as u32)),
+                // A RST is for the packet's sender.
+                Crossing::Answered(rst) if k == first => return self.offer(from, DOWN, rst, Hop::Host(from as u32), seg.sender),
                 // Back through the boxes it crossed, to the sender.
-                Crossing::Answered(rst) => return self.inward(first..k, rst),
+                Crossing::Answered(rst) => return self.inward(first..k, rst, seg.sender),
             }
         }
-        self.route(seg);
+        self.route(seg, to);
     }
 
     /// Through NATs `boxes` from the last, each translating what is
     /// addressed to its public address back to the inside; then to its
     /// destination.
-    fn inward(&mut self, boxes: std::ops::Range<usize>, mut seg: Segment) {
+    fn inward(&mut self, boxes: std::ops::Range<usize>, mut seg: Segment, to: u32) {
         for k in boxes.rev() {
             if !self.nats[k].nat.config().owns(*seg.dst.ip()) {
                 continue;
@@ -136,7 +142,7 @@ impl World {
                 Crossing::Stopped | Crossing::Answered(_) => return,
             }
         }
-        self.route(seg);
+        self.route(seg, to);
     }
 
     /// `seg` meets NAT `k`, outbound (from its inside) or inbound: what the
@@ -181,14 +187,15 @@ impl World {
 
     /// Onto the link of the host with the segment's destination address.
     #[inline(always)]
-    pub(super) fn route(&mut self, seg: Segment) {
+    pub(super) fn route(&mut self, seg: Segment, for_conn: u32) {
         match self.host_of(*seg.dst.ip()) {
-            Some(to) => self.offer(to, DOWN, seg, Hop::Host(to as u32)),
+            Some(to) => self.offer(to, DOWN, seg, Hop::Host(to as u32), for_conn),
             None => self.discard(&seg),
         }
     }
 
-    pub(super) fn at_host(&mut self, h: usize, seg: Segment) {
+    /// `to` is the connection `seg` is most likely for (see [`InFlight`](super::queue::InFlight)).
+    pub(super) fn at_host(&mut self, h: usize, seg: Segment, to: u32) {
         let now = self.now;
         let host = &self.hosts[h];
         let side = host.side();
@@ -212,7 +219,7 @@ impl World {
             return;
         }
         let local = host.local(now);
-        match self.stack_find(h, &seg).map(|c| (c, self.conns.place(c))) {
+        match self.stack_find(h, &seg, to).map(|c| (c, self.conns.place(c))) {
             // The ACK that would complete a handshake, with the listen queue full.
             Some((_, p))
                 if self.conns[p].sock.state() == SocketState::Accepting && self.conns[p].awaiting_accept && self.listen_overflow(h) =>

@@ -35,22 +35,38 @@ pub(super) enum Ev {
     Accept(u32),
 }
 
+/// A segment in flight, and the connection it is most likely for.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InFlight {
+    pub(super) seg: Segment,
+    /// The connection the segment is most likely for: its sender's peer
+    /// when it was sent ([`NO_CONN`] if none). Only a hint: the receiving
+    /// host checks it (see the `stack` module), and the look-ahead loads its
+    /// state early (see the `lookahead` module). Kept beside the segment so
+    /// that neither has to load the sender's state, long out of the cache
+    /// in a large world, to learn it.
+    pub(super) to: u32,
+}
+
+/// No connection to hint at.
+pub(super) const NO_CONN: u32 = u32::MAX;
+
 /// Segments in flight, in slots reused as they arrive.
 #[derive(Default)]
 pub(super) struct SegmentTable {
-    slots: Vec<Segment>,
+    slots: Vec<InFlight>,
     free: Vec<u32>,
 }
 
 impl SegmentTable {
-    pub(super) fn put(&mut self, seg: Segment) -> u32 {
-        crate::slab::put(&mut self.slots, &mut self.free, seg)
+    pub(super) fn put(&mut self, seg: Segment, to: u32) -> u32 {
+        crate::slab::put(&mut self.slots, &mut self.free, InFlight { seg, to })
     }
     /// The segment in slot `i`, left in place.
-    pub(super) fn peek(&self, i: u32) -> &Segment {
+    pub(super) fn peek(&self, i: u32) -> &InFlight {
         &self.slots[i as usize]
     }
-    pub(super) fn take(&mut self, i: u32) -> Segment {
+    pub(super) fn take(&mut self, i: u32) -> InFlight {
         self.free.push(i);
         self.slots[i as usize]
     }

@@ -5,35 +5,39 @@
 //! segment's lookup in it was one of the engine's dearest steps (a cache miss
 //! on the table's control bytes and another on its bucket, ~10 % of a
 //! fleet's time). But a segment nearly always goes to its sender's peer,
-//! which the world already knows. So the world first asks that connection:
-//! if it is in this host's stack under exactly the segment's 4-tuple, the
-//! map would answer the same, and the map is asked only otherwise.
+//! which the world already knows, and carries it with the segment (its
+//! `to`, see [`InFlight`](super::queue::InFlight)). So the world first asks
+//! that connection: if it is in this host's stack under exactly the
+//! segment's 4-tuple, the map would answer the same, and the map is asked
+//! only otherwise.
 //!
 //! That is exact because each connection knows whether it is in its host's
 //! map ([`Conn::in_stack`](super::Conn)): every change to a map goes through
 //! the methods here, which keep the flag of every connection they put in or
 //! take out (a connection displaced by another with the same 4-tuple
 //! included). A connection whose flag is set is the map's entry for its key.
+//! So any hint is safe, even a stale or a wrong one: it costs a comparison.
 
 use super::World;
 use crate::packet::Segment;
 use std::net::SocketAddrV4;
 
 impl World {
-    /// The connection of host `h` that `seg` is for, by its 4-tuple: its
-    /// sender's peer when that is the one, else the host's map's answer.
+    /// The connection of host `h` that `seg` is for, by its 4-tuple: the
+    /// hinted connection `to` when that is the one, else the host's map's
+    /// answer.
     #[inline(always)]
-    pub(super) fn stack_find(&self, h: usize, seg: &Segment) -> Option<usize> {
+    pub(super) fn stack_find(&self, h: usize, seg: &Segment, to: u32) -> Option<usize> {
         let key = (seg.dst, seg.src);
-        let peer = self.conns.get(seg.sender as usize).and_then(|s| s.peer);
-        if let Some(conn) = peer.and_then(|p| self.conns.get(p)) {
+        let hinted = to as usize;
+        if let Some(conn) = self.conns.get(hinted) {
             if conn.in_stack && conn.host == h && conn.key == key {
                 // The library's own unit tests (which run fleets, reboots,
                 // proxies and tunnels) and debug builds check it against the map.
                 if cfg!(any(test, debug_assertions)) {
-                    assert_eq!(self.hosts[h].stack.get(&key), peer.as_ref(), "the shortcut disagrees with the map");
+                    assert_eq!(self.hosts[h].stack.get(&key), Some(&hinted), "the shortcut disagrees with the map");
                 }
-                return peer;
+                return Some(hinted);
             }
         }
         self.hosts[h].stack.get(&key).copied()
