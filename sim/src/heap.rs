@@ -61,6 +61,12 @@ impl<T: Copy> QuadHeap<T> {
         self.sift_up(hole, entry);
     }
 
+    /// How many entries it holds.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     /// The smallest key and its value.
     #[inline]
     pub(crate) fn peek(&self) -> Option<(u128, T)> {

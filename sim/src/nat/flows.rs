@@ -12,7 +12,8 @@
 //! which makes it the map's answer, and skips the map. A wrong or stale
 //! hint costs one comparison and the map lookup.
 //!
-//! Deadlines sit in a min-heap with one entry per flow, lazily: a packet
+//! Deadlines sit in a priority queue (the `deadlines` module: a heap for
+//! the current second, buckets after it) with one entry per flow, lazily: a packet
 //! that moves a flow's deadline later only updates the flow; when the
 //! flow's entry comes to the top with a stale time it moves to the real
 //! deadline (about once per idle timeout for a busy flow). A deadline that
@@ -21,8 +22,9 @@
 //! so flows due at the same instant expire in the order they were created
 //! whatever places they occupy.
 
+use super::deadlines::Deadlines;
 use super::{FlowKey, Mapping, NatConfig};
-use crate::heap::{key, time_of, QuadHeap};
+use crate::heap::{key, time_of};
 use crate::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -53,7 +55,7 @@ pub(super) struct FlowTable {
     by_inside: HashMap<FlowKey, u32>,
     by_public: HashMap<FlowKey, u32>,
     /// Places by `(deadline, creation number)`, earliest first.
-    deadlines: QuadHeap<u32>,
+    deadlines: Deadlines,
     next_id: u64,
 }
 
