@@ -107,6 +107,11 @@ impl<T: Copy> QuadHeap<T> {
         self.heap.iter().map(|e| (e.key, e.value))
     }
 
+    /// Give back room beyond `entries` (or beyond what it holds, if more).
+    pub(crate) fn shrink_to(&mut self, entries: usize) {
+        self.heap.shrink_to(entries);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
     }

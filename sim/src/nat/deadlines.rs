@@ -43,9 +43,16 @@ pub(super) struct Deadlines {
     /// The bucket `soon` covers up to.
     current: u64,
     /// Entries due after bucket `current`, by bucket, in no order within one.
-    later: BTreeMap<u64, Vec<(u128, u32)>>,
-    /// Emptied buckets' buffers, reused for new buckets.
-    spare: Vec<Vec<(u128, u32)>>,
+    later: BTreeMap<u64, Vec<Parked>>,
+}
+
+/// An entry in a bucket: 24 bytes where the heap's take 32 (its 128-bit
+/// key is 16-aligned). A fleet's NAT has one per flow.
+#[derive(Clone, Copy, Debug)]
+struct Parked {
+    at: u64,
+    tie: u64,
+    slot: u32,
 }
 
 impl Deadlines {
@@ -57,8 +64,7 @@ impl Deadlines {
             self.soon.push(key, slot);
             return;
         }
-        let spare = &mut self.spare;
-        self.later.entry(bucket).or_insert_with(|| spare.pop().unwrap_or_default()).push((key, slot));
+        self.later.entry(bucket).or_default().push(Parked { at: (key >> 64) as u64, tie: key as u64, slot });
     }
 
     /// Whether an entry due in `bucket` goes into the heap: if the heap
@@ -89,14 +95,16 @@ impl Deadlines {
 
     /// The heap is empty: the earliest bucket becomes the current one, its
     /// entries go into the heap, and the smallest of them is the answer.
+    /// The heap gives back room it no longer needs (a fleet's first flows,
+    /// all made at once, may have filled it with every flow).
     #[cold]
     fn next_bucket(&mut self) -> Option<(u128, u32)> {
-        let (bucket, mut entries) = self.later.pop_first()?;
+        let (bucket, entries) = self.later.pop_first()?;
         self.current = bucket;
-        for (key, slot) in entries.drain(..) {
-            self.soon.push(key, slot);
+        self.soon.shrink_to(SMALL.max(2 * entries.len()));
+        for e in entries {
+            self.soon.push((u128::from(e.at) << 64) | u128::from(e.tie), e.slot);
         }
-        self.spare.push(entries);
         self.soon.peek()
     }
 
@@ -120,11 +128,7 @@ impl Deadlines {
     /// Forget every entry.
     pub(super) fn clear(&mut self) {
         self.soon.clear();
-        let spare = &mut self.spare;
-        spare.extend(std::mem::take(&mut self.later).into_values().map(|mut v| {
-            v.clear();
-            v
-        }));
+        self.later.clear();
     }
 }
 
