@@ -467,7 +467,7 @@ impl Nat {
     /// Start loading the flow at `hint` (see [`crate::prefetch`]): a world
     /// looking ahead at a packet that will cross this NAT with that hint.
     #[inline(always)]
-    pub fn prefetch_flow(&self, hint: FlowSlot) {
+    pub(crate) fn prefetch_flow(&self, hint: FlowSlot) {
         self.flows.prefetch(hint);
     }
 
