@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod bucket_queue;
 pub mod error;
 mod heap;
 pub mod link;

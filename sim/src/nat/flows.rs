@@ -12,7 +12,7 @@
 //! which makes it the map's answer, and skips the map. A wrong or stale
 //! hint costs one comparison and the map lookup.
 //!
-//! Deadlines sit in a priority queue (the `deadlines` module: a heap for
+//! Deadlines sit in a priority queue (`crate::bucket_queue`: a heap for
 //! the current second, buckets after it) with one entry per flow, lazily: a packet
 //! that moves a flow's deadline later only updates the flow; when the
 //! flow's entry comes to the top with a stale time it moves to the real
@@ -22,8 +22,8 @@
 //! so flows due at the same instant expire in the order they were created
 //! whatever places they occupy.
 
-use super::deadlines::Deadlines;
 use super::{FlowKey, Mapping, NatConfig};
+use crate::bucket_queue::BucketQueue;
 use crate::heap::{key, time_of};
 use crate::time::Instant;
 use rustc_hash::FxHashMap as HashMap;
@@ -55,7 +55,7 @@ pub(super) struct FlowTable {
     by_inside: HashMap<FlowKey, u32>,
     by_public: HashMap<FlowKey, u32>,
     /// Places by `(deadline, creation number)`, earliest first.
-    deadlines: Deadlines,
+    deadlines: BucketQueue<u32>,
     next_id: u64,
 }
 

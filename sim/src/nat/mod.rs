@@ -28,7 +28,6 @@
 //! The NAT is sans-IO: it translates the packets handed to it and reports
 //! its next expiry through [`Nat::poll_timeout`].
 
-mod deadlines;
 mod flows;
 
 use crate::error::{positive, ConfigError};
