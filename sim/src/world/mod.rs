@@ -216,6 +216,22 @@ struct Host {
 }
 
 impl Host {
+    /// Start loading what an event of one of its connections touches: its
+    /// state and clock, and its uplink (a reply goes out on it); not its
+    /// maps, listener, downlink or evidence, which a packet arriving or a
+    /// timer firing on an open connection does not read. Five cache lines
+    /// of the host's nine: a 10 000-connection world ran 4-5 % faster than
+    /// with the whole host (`target/release/examples/workload fleet 1`,
+    /// four alternating runs each: 230.7-235.5 against 230.2-260.6 ns per
+    /// event).
+    #[inline(always)]
+    fn prefetch_hot(&self) {
+        crate::prefetch::line(&self.state);
+        crate::prefetch::line(&self.offset);
+        crate::prefetch::line(&self.role);
+        crate::prefetch::all(&self.link[UP]);
+    }
+
     fn local(&self, now: Instant) -> Instant {
         now - self.offset
     }
