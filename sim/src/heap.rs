@@ -1,5 +1,6 @@
-//! A 4-ary min-heap on one 128-bit key: the engine's event queue and the
-//! NAT's flow deadlines.
+//! A 4-ary min-heap on one 128-bit key: the current second of the engine's
+//! event queue and of each NAT's flow deadlines (see [`crate::bucket_queue`]
+//! for the seconds after it).
 //!
 //! Why not `std::collections::BinaryHeap`: a fleet's heaps hold one entry per
 //! connection or flow (10 000 connections: ~10 000 entries each), so every

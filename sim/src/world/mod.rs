@@ -23,7 +23,8 @@
 //! and its application's deadline: an event costs a heap operation and at
 //! most a few hash lookups whatever the number of connections.
 //!
-//! Events sit in a min-heap ordered by `(time, sequence)`: ties run in the
+//! Events sit in a priority queue (`crate::bucket_queue`: a heap for the
+//! current second, buckets after it) ordered by `(time, sequence)`: ties run in the
 //! order they were scheduled, so a run is a pure function of its
 //! configuration, its seed and its applications. Idle time costs nothing: a
 //! connection with no timer due and no packet in flight schedules nothing.
