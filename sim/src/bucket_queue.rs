@@ -180,6 +180,27 @@ mod tests {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
+    /// A queue that never holds `SMALL` entries never uses a bucket,
+    /// however far apart its times (a one-connection world's timers): 1 000
+    /// entries an hour apart all go into the heap, and come out in order.
+    #[test]
+    fn a_small_queue_is_one_heap() {
+        let mut q = BucketQueue::default();
+        for i in (0..1000u64).rev() {
+            q.push(key(Instant::from_secs(3600 * i), i), i);
+        }
+        assert_eq!((q.soon.len(), q.parked()), (1000, 0));
+        // One more past `SMALL`'s reach (the heap holds 1 024 at most)...
+        for i in 1000..1024u64 {
+            q.push(key(Instant::from_secs(3600 * i), i), i);
+        }
+        // ...and the 1 025th, later than the heap's cover, waits in a bucket.
+        q.push(key(Instant::from_secs(3600 * 5000), 5000), 5000);
+        assert_eq!((q.soon.len(), q.parked()), (1024, 1));
+        let order: Vec<u64> = std::iter::from_fn(|| q.pop().map(|(_, v)| v)).collect();
+        assert_eq!(order, (0..1024).chain([5000]).collect::<Vec<_>>());
+    }
+
     /// Random pushes (times over ten minutes, many equal), pops, moves of
     /// the top to a later time (the NAT's lazy moves) and clears give
     /// exactly `BinaryHeap`'s order, and the entries do pass through the

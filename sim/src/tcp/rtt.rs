@@ -9,7 +9,7 @@ use std::time::Duration;
 /// A connection's RTT estimate and the retransmission timeout it gives
 /// (before backoff): RFC 6298 with Linux's `rto_min` floor on the variance
 /// term.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
     /// An RTO seeded from the host's cache of the peer's RTT
@@ -31,17 +31,11 @@ pub struct RtoBounds {
     pub initial: Duration,
 }
 
-impl Default for RttEstimator {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl RttEstimator {
     /// An estimator with no sample yet: its RTO is the bounds' `initial`
     /// until the first, then `srtt + max(4·rttvar, min)` clamped to `max`.
     pub fn new() -> Self {
-        RttEstimator { srtt: None, seeded: None, rttvar: Duration::ZERO }
+        Self::default()
     }
 
     /// The smoothed RTT (`srtt`), once there is a sample.

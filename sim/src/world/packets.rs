@@ -185,11 +185,12 @@ impl World {
         }
     }
 
-    /// Onto the link of the host with the segment's destination address.
+    /// Onto the link of the host with the segment's destination address
+    /// (`to`: the connection it is most likely for).
     #[inline(always)]
-    pub(super) fn route(&mut self, seg: Segment, for_conn: u32) {
+    pub(super) fn route(&mut self, seg: Segment, to: u32) {
         match self.host_of(*seg.dst.ip()) {
-            Some(to) => self.offer(to, DOWN, seg, Hop::Host(to as u32), for_conn),
+            Some(host) => self.offer(host, DOWN, seg, Hop::Host(host as u32), to),
             None => self.discard(&seg),
         }
     }
