@@ -25,8 +25,20 @@ pub(crate) fn line<T>(at: *const T) {
 /// Ask the CPU to bring every cache line `*value` touches into L1.
 #[inline(always)]
 pub(crate) fn all<T: ?Sized>(value: &T) {
-    let start = (value as *const T).cast::<u8>();
-    let end = start as usize + std::mem::size_of_val(value);
+    bytes((value as *const T).cast::<u8>(), std::mem::size_of_val(value));
+}
+
+/// Ask the CPU to bring the cache lines of the first `len` bytes of `*value`
+/// into L1: for a struct that puts what most events touch first.
+#[inline(always)]
+pub(crate) fn prefix<T>(value: &T, len: usize) {
+    bytes((value as *const T).cast::<u8>(), len.min(std::mem::size_of::<T>()));
+}
+
+/// The lines of `len` bytes from `start`.
+#[inline(always)]
+fn bytes(start: *const u8, len: usize) {
+    let end = start as usize + len;
     // From the start of the first line, so an unaligned value's last line is not missed.
     let mut at = start.wrapping_sub(start as usize % LINE);
     while (at as usize) < end {

@@ -121,7 +121,7 @@ impl World {
             self.may_release(c);
         }
         self.reschedule_at(c, p);
-        if let Some(other) = self.conns[p].relay.filter(|_| relayed) {
+        if let Some(other) = self.conns[p].relay.get().filter(|_| relayed) {
             self.after_relay(other);
         }
     }
@@ -152,7 +152,7 @@ impl World {
         let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
         self.deliver(c, AppEvent::Readable { bytes: up_to });
         // A released peer left nothing unread (see the `release` module).
-        let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return };
+        let Some(peer) = self.conns[c].peer.get().filter(|&p| self.conns.is_live(p)) else { return };
         while let Some(&Message { end, tag, size }) = self.conns[peer].ledger.front() {
             if end > up_to {
                 break;
@@ -174,7 +174,7 @@ impl World {
     fn receive_message(&mut self, c: usize, end: u64) {
         let now = self.now;
         let (side, conn_ref) = (self.conns[c].role.side(), self.trace_ref(c));
-        let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return };
+        let Some(peer) = self.conns[c].peer.get().filter(|&p| self.conns.is_live(p)) else { return };
         while let Some(&Message { end: e, tag, size }) = self.conns[peer].ledger.front() {
             if e > end {
                 break;

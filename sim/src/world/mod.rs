@@ -268,18 +268,24 @@ impl Role {
     }
 }
 
+// In this order, and aligned, on purpose: the first two cache lines and the
+// socket's hot part (`TcpEndpoint::HOT_BYTES`), seven of its eleven lines,
+// hold what a segment or a keepalive timer touches; a fleet's look-ahead
+// loads only those for such events (see `lookahead`).
+#[repr(C, align(64))]
 struct Conn {
+    // ----- line 0
+    host: usize,
     /// Its number (see `conn_table`); `u32::MAX` once released.
     number: u32,
-    host: usize,
     slot: u32,
     /// Which of its slot's connections this is (0 = the first).
     gen: u32,
-    role: Role,
+    /// Where its last packet found its NAT flow.
+    nat_hint: NatHint,
     /// Its key in the host's stack.
     key: (SocketAddrV4, SocketAddrV4),
-    sock: Socket,
-    app: AppSlot,
+    role: Role,
     app_alive: bool,
     /// Its application closed or aborted it (it may still be finishing its FIN handshake).
     app_closed: bool,
@@ -288,26 +294,66 @@ struct Conn {
     /// It is its host's map's entry for `key` (see the `stack` module): kept
     /// by the map's methods, and cleared when another connection takes the key.
     in_stack: bool,
-    /// Where its last packet found its NAT flow.
-    nat_hint: NatHint,
-    /// The earliest wake-up already in the event queue.
-    wake: Option<Instant>,
-    ledger: ledger::Ledger,
-    written: u64,
-    /// The connection at the other end, once the server accepted.
-    peer: Option<usize>,
-    /// A proxy's leg: the other leg of the same client connection.
-    relay: Option<usize>,
-    /// A proxy's front leg: when its idle timeout closes it (with haproxy's
-    /// two timers: when the next of them strikes).
-    idle_at: Option<Instant>,
     /// A proxy's front leg: the shorter of haproxy's two timers has struck
     /// and the proxy half-closed the connection.
     half_closed: bool,
     /// A server connection its application has not accepted yet (a listen
     /// queue): its events wait, and so does what it received, up to here.
     awaiting_accept: bool,
+    /// The earliest wake-up already in the event queue.
+    wake: Option<Instant>,
+
+    // ----- line 1
+    app: AppSlot,
+    /// The connection at the other end, once the server accepted.
+    peer: OtherConn,
+    /// A proxy's leg: the other leg of the same client connection.
+    relay: OtherConn,
+    /// A proxy's front leg: when its idle timeout closes it (with haproxy's
+    /// two timers: when the next of them strikes).
+    idle_at: Option<Instant>,
+    written: u64,
+
+    // ----- lines 2 to 9, the hot part first
+    sock: Socket,
+
+    // ----- line 10: what only data touches.
+    ledger: ledger::Ledger,
     held_up_to: u64,
+}
+
+// The hot part ends where the socket's does (see `Conn::prefetch_hot`).
+const _: () = assert!(std::mem::offset_of!(Conn, sock) == 128);
+const _: () = assert!(std::mem::size_of::<Conn>() == 11 * 64);
+
+impl Conn {
+    /// Bytes from its start that a segment or a keepalive timer touches.
+    const HOT_BYTES: usize = std::mem::offset_of!(Conn, sock) + crate::tcp::TcpEndpoint::HOT_BYTES;
+
+    /// Start loading what a segment without data or a keepalive timer
+    /// touches: seven of its eleven cache lines.
+    #[inline(always)]
+    fn prefetch_hot(&self) {
+        crate::prefetch::prefix(self, Self::HOT_BYTES);
+    }
+}
+
+/// Another connection's number, or none, in 4 bytes (an `Option<usize>`
+/// takes 16, and these live in the connection's first cache lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OtherConn(u32);
+
+impl OtherConn {
+    const NONE: OtherConn = OtherConn(u32::MAX);
+
+    fn of(c: Option<usize>) -> OtherConn {
+        c.map_or(OtherConn::NONE, |c| OtherConn(u32::try_from(c).expect("connection numbers fit in 32 bits")))
+    }
+
+    #[inline]
+    fn get(self) -> Option<usize> {
+        (self != OtherConn::NONE).then_some(self.0 as usize)
+    }
 }
 
 impl World {
@@ -537,8 +583,8 @@ impl World {
             wake: None,
             ledger: ledger::Ledger::default(),
             written: 0,
-            peer,
-            relay: None,
+            peer: OtherConn::of(peer),
+            relay: OtherConn::NONE,
             idle_at: None,
             half_closed: false,
             awaiting_accept: false,

@@ -56,7 +56,7 @@ impl World {
     pub(super) fn transmit(&mut self, h: usize, seg: Segment) {
         let sender = self.conns.get(seg.sender as usize);
         let side = sender.map_or(self.hosts[h].side(), |c| c.role.side());
-        let to = sender.and_then(|c| c.peer).map_or(NO_CONN, |p| p as u32);
+        let to = sender.map_or(NO_CONN, |c| c.peer.0);
         let st = &mut self.stats[side.index()];
         st.packets[seg.kind as usize] += 1;
         st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
@@ -296,7 +296,7 @@ impl World {
             self.conns[c].app_alive = false;
         }
         if let Some(p) = self.conns.get_mut(peer) {
-            p.peer = Some(c);
+            p.peer = OtherConn::of(Some(c));
         }
         self.conns[c].sock.tcp_mut().expect("a TCP listener makes TCP sockets").handle_segment(local, &seg);
         self.pump(c);
@@ -332,7 +332,7 @@ impl World {
         let server = self.server();
         let links = [client, server].iter().flat_map(|&h| &self.hosts[h].link).any(|l| l.backlog_delay(self.now) >= limit);
         let client_conn = self.slots[slot as usize].conn;
-        let ends = [client_conn, client_conn.and_then(|c| self.conns[c].peer)];
+        let ends = [client_conn, client_conn.and_then(|c| self.conns[c].peer.get())];
         // A released end has nothing unacknowledged (see the `release` module).
         let buffers = ends.into_iter().flatten().filter_map(|c| self.conns.get(c)).filter(|conn| !conn.gone).any(|conn| {
             let rate = self.hosts[conn.host].link[UP].config().rate_bps;

@@ -27,8 +27,8 @@ impl World {
             }
             SocketEvent::Received { up_to } => {
                 // A released peer left nothing unread (see the `release` module).
-                let Some(peer) = self.conns[c].peer.filter(|&p| self.conns.is_live(p)) else { return false };
-                let other = self.conns[c].relay;
+                let Some(peer) = self.conns[c].peer.get().filter(|&p| self.conns.is_live(p)) else { return false };
+                let other = self.conns[c].relay.get();
                 while let Some(&m) = self.conns[peer].ledger.front() {
                     if m.end > up_to {
                         break;
@@ -76,8 +76,8 @@ impl World {
         let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
         tcp.connect(self.hosts[p].local(self.now));
         let back = self.add_conn(p, slot, (local, remote), super::Socket::Tcp(tcp), Box::new(Idle), None);
-        self.conns[back].relay = Some(front);
-        self.conns[front].relay = Some(back);
+        self.conns[back].relay = super::OtherConn::of(Some(front));
+        self.conns[front].relay = super::OtherConn::of(Some(back));
         let now = self.now;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::BackendOpened { slot }));
         self.pump(back);
@@ -115,7 +115,7 @@ impl World {
             // A relay: the end of what this leg sends goes on to the other
             // as a FIN, and both keep carrying the other direction (the
             // proxy's timers still run).
-            if let Some(o) = self.conns[c].relay.filter(|&o| !self.conns[o].gone) {
+            if let Some(o) = self.conns[c].relay.get().filter(|&o| !self.conns[o].gone) {
                 let local = self.local_of(o);
                 self.conns[o].sock.shutdown_write(local);
                 self.after_relay(o);
@@ -126,10 +126,10 @@ impl World {
             let local = self.local_of(c);
             self.conns[c].sock.close(local);
         }
-        for leg in [Some(c), self.conns[c].relay].into_iter().flatten() {
+        for leg in [Some(c), self.conns[c].relay.get()].into_iter().flatten() {
             self.conns[leg].idle_at = None;
         }
-        if let Some(o) = self.conns[c].relay {
+        if let Some(o) = self.conns[c].relay.get() {
             if !self.conns[o].gone {
                 let local = self.local_of(o);
                 self.conns[o].sock.abort(local);
@@ -159,7 +159,7 @@ impl World {
         // A relay whose ends both closed (FINs passed both ways) has nothing
         // left for its timers to end.
         let open = |w: &World, l: usize| !w.conns[l].gone && w.conns[l].sock.state() != SocketState::Closed;
-        if cfg.per_side() && ![Some(f), self.conns[f].relay].into_iter().flatten().any(|l| open(self, l)) {
+        if cfg.per_side() && ![Some(f), self.conns[f].relay.get()].into_iter().flatten().any(|l| open(self, l)) {
             return;
         }
         let g = self.gen_of(f);
@@ -174,7 +174,7 @@ impl World {
             IdleAction::Close { front, back } => (front, back),
         };
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::IdleClose { slot, on_idle: cfg.on_idle }));
-        let legs: Vec<usize> = [Some(f), self.conns[f].relay].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
+        let legs: Vec<usize> = [Some(f), self.conns[f].relay.get()].into_iter().flatten().filter(|&l| !self.conns[l].gone).collect();
         for &leg in &legs {
             let how = if leg == f { front } else { back };
             if how.forget {
@@ -216,7 +216,7 @@ impl World {
         let slot = self.conns[f].slot;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::HalfClose { slot, toward_server }));
         self.conns[f].half_closed = true;
-        let leg = if toward_server { self.conns[f].relay } else { Some(f) };
+        let leg = if toward_server { self.conns[f].relay.get() } else { Some(f) };
         if let Some(leg) = leg.filter(|&l| !self.conns[l].gone) {
             let local = self.local_of(leg);
             self.conns[leg].sock.shutdown_write(local);

@@ -64,7 +64,7 @@ impl World {
         let quiet = !conn.app_alive || conn.app.poll_timeout().is_none();
         let current = conn.role == Role::Client && self.slots[conn.slot as usize].conn == Some(c);
         let kind = matches!(conn.sock, Socket::Tcp(_)) && !conn.role.is_proxy();
-        let reader_done = conn.peer.is_none_or(|p| !self.conns.is_live(p));
+        let reader_done = conn.peer.get().is_none_or(|p| !self.conns.is_live(p));
         let nothing_owed = conn.ledger.is_empty() && conn.sock.unacked_bytes() == 0;
         // One waiting to be accepted is in its listener's queue, unless it is
         // gone: a half-open one dropped never joined it, and a reboot or a
@@ -75,7 +75,7 @@ impl World {
 
     fn release(&mut self, c: usize) {
         let conn = &self.conns[c];
-        let (h, key, in_stack, peer) = (conn.host, conn.key, conn.in_stack, conn.peer);
+        let (h, key, in_stack, peer) = (conn.host, conn.key, conn.in_stack, conn.peer.get());
         if in_stack {
             self.stack_remove(h, key);
         }

@@ -106,92 +106,107 @@ struct Undo {
 /// Time passed in must never go backwards. `handle_timeout` may be called
 /// early or more than once: only timers whose deadline has passed run.
 #[derive(Clone, Debug)]
+// In this order on purpose (see `HOT_BYTES`): the first five cache lines
+// hold what every segment and every keepalive timer touches, the last three
+// what only data, loss and the handshake do.
+#[repr(C)]
 pub struct TcpEndpoint {
+    // ----- line 0
     /// Shared: every connection of a world has the same settings, and a
     /// fleet's ten thousand copies would only crowd the cache.
     cfg: Arc<TcpConfig>,
-    local: SocketAddrV4,
-    remote: SocketAddrV4,
-    state: TcpState,
-    is_client: bool,
-
-    // Send side. `iss` is the SYN; data starts at `iss + 1`.
-    iss: u64,
     snd_una: u64,
     snd_nxt: u64,
     /// Highest sequence number ever sent (+1): below it, sending is retransmitting.
     snd_max: u64,
     /// Sequence number after the last byte the application wrote.
     write_end: u64,
+    peer_window: u64,
+    /// TS.Recent: the peer's timestamp to echo.
+    ts_recent: u64,
+    /// Linux `rcv_tstamp`/`lrcvtime`: the last acceptable segment received.
+    last_received: Instant,
+
+    // ----- line 1
+    rcv: Reassembly,
+    /// When the keepalive timer was asked to fire (before the wheel's rounding).
+    keepalive_asked: Instant,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    state: TcpState,
+    is_client: bool,
     fin_queued: bool,
     /// The FIN came from `shutdown(SHUT_WR)`: the socket still reads (new
     /// data is not answered with RST, as after `close`).
     write_shut_only: bool,
-    peer_window: u64,
-
-    // Receive side.
-    irs: u64,
-    rcv: Reassembly,
     fin_received: bool,
+    ack_pending: bool,
+    /// It ended gracefully and the host has not yet taken its RTT for the
+    /// cache ([`take_closing_rtt`](Self::take_closing_rtt)).
+    graceful_end: bool,
+    probe_outstanding: bool,
+    probes_out: u32,
+
+    // ----- line 2
+    rtx: Option<RtxTimer>,
+    keepalive: Option<Keepalive>,
+
+    // ----- line 3
+    keepalive_at: Option<Instant>,
     /// Where the peer's FIN sits, if it arrived ahead of a hole.
     pending_fin: Option<u64>,
+    user_timeout: Option<Duration>,
+    /// Linux `last_oow_ack_time`: when we last answered an out-of-window
+    /// segment without data (a server answers each keepalive probe so).
+    last_oow_ack: Option<Instant>,
 
+    // ----- line 4
+    /// Segments to transmit (drained by `poll_transmit` within the event).
+    out: Outbox<Segment>,
+    /// What to tell the application (drained by `poll_event` within the event).
+    events: Outbox<SocketEvent>,
+
+    // ----- lines 5 to 7: data, loss recovery, the handshake.
     rtt: RttEstimator,
+    // `iss` is the SYN; data starts at `iss + 1`.
+    iss: u64,
+    irs: u64,
     /// One timed segment at a time: (end sequence, sent at).
     rtt_probe: Option<(u64, Instant)>,
-    cwnd: u64,
-    ssthresh: u64,
-    dupacks: u32,
     /// In loss recovery until `snd_una` reaches this point.
     recovery_point: Option<u64>,
-    /// Whether that recovery is fast retransmit (NewReno: retransmit each
-    /// hole on partial ACKs) rather than an RTO (go back and resend in order).
-    fast_recovery: bool,
-
-    rtx: Option<RtxTimer>,
-    keepalive_at: Option<Instant>,
-    /// When the keepalive timer was asked to fire (before the wheel's rounding).
-    keepalive_asked: Instant,
-    backoff: u32,
-    retransmits: u32,
+    cwnd: u64,
+    ssthresh: u64,
+    /// Eifel/F-RTO undo state after an RTO. An ACK echoing an older
+    /// timestamp proves the original arrived: the RTO was spurious and is undone.
+    undo: Option<Undo>,
     /// Linux `retrans_stamp`: when the first RTO retransmission was sent (for
     /// a connect: its first SYN), set at the first retransmission.
     retrans_stamp: Option<Instant>,
     /// When `connect` sent the first SYN (a connect's give-up time counts from it).
     syn_sent_at: Instant,
-    probe_outstanding: bool,
-    /// Eifel/F-RTO undo state after an RTO. An ACK echoing an older
-    /// timestamp proves the original arrived: the RTO was spurious and is undone.
-    undo: Option<Undo>,
-    /// TS.Recent: the peer's timestamp to echo.
-    ts_recent: u64,
-    probes_out: u32,
-    /// Linux `rcv_tstamp`/`lrcvtime`: the last acceptable segment received.
-    last_received: Instant,
-    /// Linux `last_oow_ack_time`: when we last answered an out-of-window
-    /// segment without data.
-    last_oow_ack: Option<Instant>,
-
-    keepalive: Option<Keepalive>,
-    user_timeout: Option<Duration>,
-
-    /// Segments to transmit (drained by `poll_transmit` within the event).
-    out: Outbox<Segment>,
-    ack_pending: bool,
-    /// It ended gracefully and the host has not yet taken its RTT for the
-    /// cache ([`take_closing_rtt`](Self::take_closing_rtt)).
-    graceful_end: bool,
-    /// What to tell the application (drained by `poll_event` within the event).
-    events: Outbox<SocketEvent>,
+    backoff: u32,
+    retransmits: u32,
+    dupacks: u32,
+    /// Whether the recovery is fast retransmit (NewReno: retransmit each
+    /// hole on partial ACKs) rather than an RTO (go back and resend in order).
+    fast_recovery: bool,
 }
 
-// Eight cache lines: a fleet's event loads (and prefetches) a whole
-// endpoint, so a field added here costs every connection of every world.
-// What every connection shares (the RTO's bounds, the timer model) lives in
-// the shared `TcpConfig`.
+// Eight cache lines: a fleet's event loads a connection's endpoint, so a
+// field added here costs every connection of every world. What every
+// connection shares (the RTO's bounds, the timer model) lives in the shared
+// `TcpConfig`.
 const _: () = assert!(std::mem::size_of::<TcpEndpoint>() <= 512);
+// The hot part ends where the data path's fields begin.
+const _: () = assert!(std::mem::offset_of!(TcpEndpoint, rtt) == TcpEndpoint::HOT_BYTES);
 
 impl TcpEndpoint {
+    /// The leading bytes (five cache lines) that every arriving segment and
+    /// every keepalive timer touch; the rest only data, loss recovery and the
+    /// handshake do. A look-ahead that expects no data loads only these.
+    pub(crate) const HOT_BYTES: usize = 320;
+
     /// An endpoint that will connect to `remote` when [`connect`](Self::connect) is called.
     pub fn client(cfg: impl Into<Arc<TcpConfig>>, local: SocketAddrV4, remote: SocketAddrV4, iss: u32) -> Self {
         Self::new(cfg.into(), local, remote, iss, true)
