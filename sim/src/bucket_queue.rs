@@ -111,7 +111,7 @@ impl<T: Copy> BucketQueue<T> {
     }
 
     /// Remove and return the smallest key and its value.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<(u128, T)> {
         let top = self.soon.pop()?;
         self.refill();
@@ -120,10 +120,15 @@ impl<T: Copy> BucketQueue<T> {
 
     /// Replace the smallest key with `key`, for `value` (one pass down
     /// instead of a pop and a push while `key` is due in the current
-    /// bucket). The queue must not be empty.
-    pub(crate) fn replace_top(&mut self, key: u128, value: T) {
+    /// bucket). The queue must not be empty. `near`: the key most likely
+    /// belongs near the top (see [`QuadHeap::replace_top_near`]).
+    pub(crate) fn replace_top(&mut self, key: u128, value: T, near: bool) {
         if self.fits_soon(bucket_of(key)) {
-            self.soon.replace_top(key, value);
+            if near {
+                self.soon.replace_top_near(key, value);
+            } else {
+                self.soon.replace_top(key, value);
+            }
         } else {
             self.soon.pop();
             self.push(key, value);
@@ -236,7 +241,7 @@ mod tests {
                     let Reverse((top, _)) = reference.pop().unwrap();
                     assert_eq!(ours.peek().map(|(k, _)| k), Some(top));
                     let later = key(time_of(top) + std::time::Duration::from_nanos((x >> 20) % 400_000_000_000), tie);
-                    ours.replace_top(later, round);
+                    ours.replace_top(later, round, round % 2 == 0);
                     reference.push(Reverse((later, round)));
                     moved += 1;
                 }

@@ -76,7 +76,7 @@ impl<T: Copy> QuadHeap<T> {
     }
 
     /// Remove and return the smallest key and its value.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop(&mut self) -> Option<(u128, T)> {
         let last = self.heap.pop()?;
         let Some(&top) = self.heap.first() else {
@@ -87,10 +87,30 @@ impl<T: Copy> QuadHeap<T> {
     }
 
     /// Replace the smallest entry with `value` under `key` (one pass down
-    /// instead of a pop and a push). The heap must not be empty.
+    /// instead of a pop and a push), for a key that belongs near the bottom
+    /// (a NAT flow's deadline moving on by a whole idle timeout). The heap
+    /// must not be empty.
     #[inline]
     pub(crate) fn replace_top(&mut self, key: u128, value: T) {
         self.sift_down(Entry { key, value });
+    }
+
+    /// [`replace_top`](Self::replace_top) for a key that belongs near the
+    /// top (the event an event schedules, most often a segment's arrival
+    /// milliseconds later): it goes down only as far as it belongs, where
+    /// `replace_top` takes the hole to the bottom and climbs back.
+    #[inline]
+    pub(crate) fn replace_top_near(&mut self, key: u128, value: T) {
+        let moving = Entry { key, value };
+        let mut hole = 0;
+        while let Some(best) = self.smallest_child(hole) {
+            if moving.key < self.heap[best].key {
+                break;
+            }
+            self.heap[hole] = self.heap[best];
+            hole = best;
+        }
+        self.heap[hole] = moving;
     }
 
     /// The value of the smallest key, and the value most likely to follow
@@ -139,25 +159,30 @@ impl<T: Copy> QuadHeap<T> {
     /// way down.
     #[inline]
     fn sift_down(&mut self, moving: Entry<T>) {
-        let n = self.heap.len();
         let mut hole = 0;
-        loop {
-            let first = ARITY * hole + 1;
-            let best = if first + ARITY <= n {
-                // A full node: the smallest of four, in two rounds of pairs.
-                let c = &self.heap[first..first + ARITY];
-                let left = if c[1].key < c[0].key { 1 } else { 0 };
-                let right = if c[3].key < c[2].key { 3 } else { 2 };
-                first + if c[right].key < c[left].key { right } else { left }
-            } else if first < n {
-                (first + 1..n).fold(first, |best, j| if self.heap[j].key < self.heap[best].key { j } else { best })
-            } else {
-                break;
-            };
+        while let Some(best) = self.smallest_child(hole) {
             self.heap[hole] = self.heap[best];
             hole = best;
         }
         self.sift_up(hole, moving);
+    }
+
+    /// The child of `parent` with the smallest key, if it has children.
+    #[inline(always)]
+    fn smallest_child(&self, parent: usize) -> Option<usize> {
+        let n = self.heap.len();
+        let first = ARITY * parent + 1;
+        if first + ARITY <= n {
+            // A full node: the smallest of four, in two rounds of pairs.
+            let c = &self.heap[first..first + ARITY];
+            let left = if c[1].key < c[0].key { 1 } else { 0 };
+            let right = if c[3].key < c[2].key { 3 } else { 2 };
+            Some(first + if c[right].key < c[left].key { right } else { left })
+        } else if first < n {
+            Some((first + 1..n).fold(first, |best, j| if self.heap[j].key < self.heap[best].key { j } else { best }))
+        } else {
+            None
+        }
     }
 }
 
@@ -189,7 +214,11 @@ mod tests {
                 let Reverse((top, _)) = reference.pop().unwrap();
                 let later = key(time_of(top) + std::time::Duration::from_nanos(x >> 56), seq);
                 reference.push(Reverse((later, round)));
-                ours.replace_top(later, round);
+                if round % 2 == 0 {
+                    ours.replace_top(later, round);
+                } else {
+                    ours.replace_top_near(later, round);
+                }
                 replaced += 1;
             } else {
                 let expected = reference.pop().map(|Reverse(e)| e);

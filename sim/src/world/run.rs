@@ -51,10 +51,14 @@ impl World {
             if self.events_processed >= stop_at {
                 return false;
             }
-            let (at, ev) = self.queue.pop().expect("peeked");
-            if self.busy {
+            // A small world's event stays queued while it runs (see `EventQueue`).
+            let (at, ev) = if self.busy {
+                let next = self.queue.pop().expect("peeked");
                 self.prefetch_ahead();
-            }
+                next
+            } else {
+                self.queue.take().expect("peeked")
+            };
             self.now = at;
             // Only log lines read the clock (one relaxed load when off).
             if crate::trace::logging() {
@@ -62,6 +66,7 @@ impl World {
             }
             self.events_processed += 1;
             self.dispatch(ev);
+            self.queue.settle();
             if !self.to_release.is_empty() {
                 self.release_finished();
             }
