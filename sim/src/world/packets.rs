@@ -56,7 +56,7 @@ impl World {
     pub(super) fn transmit(&mut self, h: usize, seg: Segment) {
         let sender = self.conns.get(seg.sender as usize);
         let side = sender.map_or(self.hosts[h].side(), |c| c.role.side());
-        let to = sender.map_or(NO_CONN, |c| c.peer.0);
+        let to = sender.and_then(|c| c.peer.get()).map_or(NO_CONN, |p| p as u32);
         let st = &mut self.stats[side.index()];
         st.packets[seg.kind as usize] += 1;
         st.bytes[seg.kind as usize] += u64::from(seg.ip_bytes());
