@@ -8,13 +8,31 @@ use std::process::{Command, Output};
 mod common;
 use common::{kasim, stderr};
 
-/// Write a scenario into a fresh temp folder and return its path.
-fn scenario(name: &str, body: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kasim-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Write a scenario into a fresh temp folder (removed with it).
+fn scenario(name: &str, body: &str) -> ScenarioFile {
+    let dir = common::temp_folder("cli", name);
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, body).unwrap();
-    path
+    ScenarioFile { path, _dir: dir }
+}
+
+/// A scenario file in its own temp folder: a `Path` to the file.
+struct ScenarioFile {
+    path: PathBuf,
+    _dir: common::TempFolder,
+}
+
+impl std::ops::Deref for ScenarioFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for ScenarioFile {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
 }
 
 const VALID: &str = r#"name = "ok"
@@ -431,8 +449,7 @@ fn a_fleets_replay_names_the_connection_of_each_declaration() {
 
 #[test]
 fn export_scenario_fixes_every_random_value_and_reproduces_the_outcome() {
-    let dir = std::env::temp_dir().join(format!("kasim-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_folder("cli", "export");
     // A false positive (the ping stuck behind an upload) and a detection (a random vanish).
     for (scenario, strategy, seed) in
         [("../scenarios/buildbot-dialup.toml", "ping-10m-3m", "3"), ("../scenarios/server-power-off.toml", "keepalive-60-10-5", "7")]
@@ -624,8 +641,7 @@ fn a_fleet_clients_export_pins_what_it_does_alone_and_says_when_that_differs() {
 
 /// Run `kasim ARGS | READER` in bash; return kasim's exit status and stderr.
 fn piped(args: &str, reader: &str) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("kasim-pipe-{}-{}", std::process::id(), reader.len() + args.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_folder("cli", "pipe");
     let err = dir.join("stderr");
     let script = format!("{} {args} 2> {} | {reader} > /dev/null; echo ${{PIPESTATUS[0]}}", env!("CARGO_BIN_EXE_kasim"), err.display());
     let o = Command::new("bash").args(["-c", &script]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();

@@ -3,12 +3,12 @@
 
 mod common;
 use common::{kasim_in, stderr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// A fresh folder for one test.
-fn folder(name: &str) -> PathBuf {
+fn folder(name: &str) -> common::TempFolder {
     common::temp_folder("hostile", name)
 }
 

@@ -2,11 +2,13 @@
 //! per scenario, the comparison table, a latency CDF, the trade-off scatter
 //! and a timeline per strategy, all as inline SVG with data in them.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing() {
-    let dir = std::env::temp_dir().join(format!("kasim-html-{}", std::process::id()));
+    let dir = common::temp_folder("html", "catalogue");
     let scenarios = ["buildbot-dialup", "server-reboot"];
     let mut args: Vec<String> = vec!["run".into()];
     args.extend(scenarios.iter().map(|s| format!("../scenarios/{s}.toml")));
@@ -118,7 +120,7 @@ fn index_html_has_every_scenario_strategy_and_plot_with_data_and_fetches_nothing
 /// declarations), where the whole fleet's had hundreds.
 #[test]
 fn a_fleets_report_draws_the_fleet_as_bars_and_one_connection_as_a_timeline() {
-    let dir = std::env::temp_dir().join(format!("kasim-html-fleet-{}", std::process::id()));
+    let dir = common::temp_folder("html", "fleet");
     let args = ["run", "../scenarios/fleet-behind-carrier-nat.toml", "--seeds", "4", "--strategy", "linux-default", "--out"];
     let out = Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).arg(&dir).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -141,7 +143,7 @@ fn a_fleets_report_draws_the_fleet_as_bars_and_one_connection_as_a_timeline() {
 /// one per connection and event. Counted by tag, as the README says.
 #[test]
 fn a_500_client_fleets_pictures_hold_the_readmes_392_elements() {
-    let dir = std::env::temp_dir().join(format!("kasim-html-fleet500-{}", std::process::id()));
+    let dir = common::temp_folder("html", "fleet500");
     let args = ["run", "../examples/fleet-500-behind-carrier-nat.toml", "--seeds", "2", "--strategy", "ping-10m-3m", "--out"];
     let out = Command::new(env!("CARGO_BIN_EXE_kasim")).args(args).arg(&dir).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -235,8 +235,8 @@ fn the_programs_scenarios_hold_on_real_stacks_and_their_twins_in_the_model() {
 #[ignore = "needs root, iproute2, socat and tshark: cargo test -- --include-ignored (as .ci/run does)"]
 fn a_real_replay_prints_the_programs_lines_and_captures_both_sides_of_the_nat() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/programs/socat-keepalive-behind-nat.toml");
-    let dir = tempdir::Dir::new("replay");
-    let pcap = dir.0.join("real.pcap");
+    let dir = common::temp_folder("netns", "replay");
+    let pcap = dir.join("real.pcap");
     let out = kasim()
         .arg("replay")
         .arg(&file)
@@ -269,17 +269,17 @@ fn a_real_replay_prints_the_programs_lines_and_captures_both_sides_of_the_nat() 
 #[ignore = "needs root and iproute2: cargo test -- --include-ignored (as .ci/run does)"]
 fn a_real_runs_report_draws_its_own_run_and_its_commands_replay_on_real_hosts() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../calibration/keepalive-vanish.toml");
-    let dir = tempdir::Dir::new("netns-out");
-    let file = dir.0.join("strict.toml");
+    let dir = common::temp_folder("netns", "out");
+    let file = dir.join("strict.toml");
     let text = std::fs::read_to_string(&src).unwrap().replace("le = 4.2", "le = 1.0");
     assert!(text.contains("le = 1.0"));
     std::fs::write(&file, text).unwrap();
     let out =
-        kasim().arg("check").arg(&file).args(["--engine", "netns", "--seeds", "1", "--out"]).arg(dir.0.join("report")).output().unwrap();
+        kasim().arg("check").arg(&file).args(["--engine", "netns", "--seeds", "1", "--out"]).arg(dir.join("report")).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("--strategy ka-2-1-3 --seed 0 --engine netns"), "{err}");
-    let html = std::fs::read_to_string(dir.0.join("report/index.html")).unwrap();
+    let html = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     for label in ["broken: server vanished", "ETIMEDOUT", "--strategy ka-2-1-3 --seed 0 --engine netns"] {
         assert!(html.contains(label), "{label} missing from the report");
     }

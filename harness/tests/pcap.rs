@@ -4,6 +4,8 @@
 //! tshark comes from Debian's packages, so the test is ignored by a plain
 //! `cargo test`; `.ci/run` installs tshark and runs it with `--include-ignored`.
 
+mod common;
+
 use sim::packet::{Flags, SegmentKind};
 use std::path::Path;
 use std::process::Command;
@@ -45,8 +47,7 @@ fn tshark(args: &[&str]) -> Option<String> {
 #[ignore = "needs tshark: cargo test -- --include-ignored (as .ci/run does, after installing it)"]
 fn tshark_reads_the_pcap_and_agrees_with_the_trace() {
     assert!(Command::new("tshark").arg("--version").output().is_ok(), "tshark is not installed (apt-get install tshark; .ci/run does)");
-    let dir = std::env::temp_dir().join(format!("kasim-pcap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_folder("pcap", "tcp");
     let scenario = dir.join("pcap.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let pcap = dir.join("run.pcap");
@@ -129,8 +130,7 @@ max_idle_timeout = "5m"
 #[test]
 #[ignore = "needs tshark: cargo test -- --include-ignored (as .ci/run does, after installing it)"]
 fn tshark_reads_quic_datagrams_as_udp_on_their_ports() {
-    let dir = std::env::temp_dir().join(format!("kasim-pcap-quic-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_folder("pcap", "quic");
     let scenario = dir.join("pcap-quic.toml");
     std::fs::write(&scenario, QUIC_SCENARIO).unwrap();
     let pcap = dir.join("run.pcap");

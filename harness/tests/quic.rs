@@ -40,7 +40,7 @@ kind = "quic"
 mod common;
 use common::kasim;
 
-fn tempdir(tag: &str) -> std::path::PathBuf {
+fn tempdir(tag: &str) -> common::TempFolder {
     common::temp_folder("quic", tag)
 }
 

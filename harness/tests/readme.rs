@@ -10,14 +10,14 @@
 //! change: `TRYCMD=overwrite cargo test --release -p harness --test readme`,
 //! then read the diff.
 
+mod common;
+
 use std::path::Path;
 
 #[test]
 fn readme_commands_print_what_the_readme_says() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf();
-    let dir = std::env::temp_dir().join(format!("kasim-readme-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_folder("readme", "commands");
     for folder in ["scenarios", "examples", "calibration"] {
         std::os::unix::fs::symlink(repo.join(folder), dir.join(folder)).unwrap();
     }

@@ -1,9 +1,11 @@
 //! Session figures (requests, time to restore, availability) are the same
 //! bytes at any `--jobs`, and merged shards give the unsharded report.
 
+mod common;
+
 #[test]
 fn session_reports_are_the_same_bytes_at_any_jobs_and_across_shards() {
-    let dir = tempdir();
+    let dir = tempdir("jitter");
     let file = dir.join("jitter.toml");
     std::fs::write(
         &file,
@@ -62,11 +64,9 @@ count = 2
     assert_eq!(run(&args), one);
 }
 
-/// One folder shared by this file's tests (each writes its own file names), so not emptied.
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("kasim-sessions-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder for one test (removed with it).
+fn tempdir(tag: &str) -> common::TempFolder {
+    common::temp_folder("sessions", tag)
 }
 
 /// `replay` of a session run: the request tally, each connection's attempts
@@ -75,7 +75,7 @@ fn tempdir() -> std::path::PathBuf {
 /// tests/tests/suite/sessions.rs works out by hand for this reboot.
 #[test]
 fn replay_tells_each_requests_outcome_and_each_unavailable_period() {
-    let dir = tempdir();
+    let dir = tempdir("reboot");
     let file = dir.join("reboot.toml");
     std::fs::write(
         &file,
@@ -131,7 +131,8 @@ count = 2
 /// restore-time CDF; a scenario without sessions has neither.
 #[test]
 fn the_html_report_shows_restore_times_and_availability() {
-    let dir = tempdir().join("html");
+    let folder = tempdir("html");
+    let dir = folder.join("html");
     let file = dir.with_extension("toml");
     std::fs::write(
         &file,

@@ -33,7 +33,7 @@ const SCENARIOS: [&str; 4] = [
     "../scenarios/aws-nat-gateway.toml",
 ];
 
-fn dir(name: &str) -> PathBuf {
+fn dir(name: &str) -> common::TempFolder {
     common::temp_folder("shard", name)
 }
 
@@ -163,7 +163,8 @@ fn incomplete_or_mixed_sets_are_refused() {
     let other = shard(&d, 1, 2, "4");
     refused(&[files[0].clone(), files[1].clone(), other], "shard count 3");
     // Different --seeds: different runs.
-    let seeds = shard(&dir("refuse-seeds"), 3, 3, "5");
+    let seeds_dir = dir("refuse-seeds");
+    let seeds = shard(&seeds_dir, 3, 3, "5");
     refused(&[files[0].clone(), files[1].clone(), seeds], "seeds 4, ");
     let text = std::fs::read_to_string(&files[2]).unwrap();
     // Edits that keep the file consistent (resealed, as a tool that knows the

@@ -44,17 +44,12 @@ interval = "10s"
 count = 3
 "#;
 
-/// The scenario, written once (tests run in parallel).
-fn scenario() -> PathBuf {
-    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("kasim-tune-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("aws.toml");
-        std::fs::write(&path, AWS).unwrap();
-        path
-    })
-    .clone()
+/// The scenario, in a folder of the test's own (removed with it), and its path.
+fn scenario() -> (common::TempFolder, PathBuf) {
+    let dir = common::temp_folder("tune", "aws");
+    let path = dir.join("aws.toml");
+    std::fs::write(&path, AWS).unwrap();
+    (dir, path)
 }
 
 const REQUIRE: [&str; 4] = ["--require", "nat_expiries_per_run<=0", "--require", "false_positives_per_1000_conn_hours<=0"];
@@ -67,7 +62,7 @@ fn tune(extra: &[&str]) -> Output {
 
 /// [`tune`] whatever its exit code.
 fn tune_any(extra: &[&str]) -> Output {
-    let path = scenario();
+    let (_dir, path) = scenario();
     let mut args = vec!["tune", path.to_str().unwrap(), "--strategy", "ka", "--vary", "idle=60s..600s/30s"];
     args.extend(REQUIRE);
     args.extend(extra);
@@ -140,7 +135,7 @@ fn halving_finds_the_same_answer_with_fewer_runs() {
 
 #[test]
 fn out_writes_a_page_whose_plot_marks_the_recommendation() {
-    let out = std::env::temp_dir().join(format!("kasim-tune-out-{}", std::process::id()));
+    let out = common::temp_folder("tune", "out");
     tune(&["--out", out.to_str().unwrap()]);
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("recommended: idle=330s"), "the plot labels the recommended point");
@@ -152,7 +147,7 @@ fn out_writes_a_page_whose_plot_marks_the_recommendation() {
 
 #[test]
 fn bad_flags_exit_2_naming_the_parameter_and_what_is_allowed() {
-    let path = scenario();
+    let (_dir, path) = scenario();
     let p = path.to_str().unwrap();
     for (args, expect) in [
         (vec!["--vary", "idel=60s..90s/30s"], "tcp_keepalive has no parameter `idel`; allowed: idle, interval, count, user_timeout"),

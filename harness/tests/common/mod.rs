@@ -5,7 +5,7 @@
 
 pub mod netns;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -56,10 +56,43 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// A fresh, empty folder for one test: `kasim-<test file>-<pid>-<tag>` under the temp folder.
-pub fn temp_folder(file: &str, tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kasim-{file}-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("a temp folder");
-    d
+/// A fresh, empty folder for one test, `kasim-<test file>-<tag>-XXXXXX` under
+/// the temp folder (unique, so parallel runs of the suite never share one).
+pub fn temp_folder(file: &str, tag: &str) -> TempFolder {
+    let dir = tempfile::Builder::new().prefix(&format!("kasim-{file}-{tag}-")).tempdir().expect("a temp folder");
+    TempFolder(Some(dir))
+}
+
+/// A test's folder ([`temp_folder`]): removed when dropped, so a run of the
+/// suite leaves nothing behind, unless the test is failing: then it stays,
+/// and its path is printed, for a look at what the test left.
+pub struct TempFolder(Option<tempfile::TempDir>);
+
+impl std::ops::Deref for TempFolder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.as_ref().expect("dropped only once").path()
+    }
+}
+
+impl AsRef<Path> for TempFolder {
+    fn as_ref(&self) -> &Path {
+        self
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempFolder {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.as_os_str()
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.0.take() {
+                eprintln!("the failed test's folder is kept: {}", dir.keep().display());
+            }
+        }
+    }
 }

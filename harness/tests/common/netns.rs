@@ -10,30 +10,13 @@ pub fn kasim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kasim"))
 }
 
-/// `text` written as `NAME.toml` in a fresh folder (removed with the `Dir`).
-pub fn scenario(name: &str, text: &str) -> (tempdir::Dir, PathBuf) {
-    let dir = tempdir::Dir::new(name);
-    let path = dir.0.join(format!("{name}.toml"));
+/// `text` written as `NAME.toml` in a fresh folder (removed with the
+/// `TempFolder`).
+pub fn scenario(name: &str, text: &str) -> (super::TempFolder, PathBuf) {
+    let dir = super::temp_folder("netns", name);
+    let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     (dir, path)
-}
-
-pub mod tempdir {
-    /// A folder removed when dropped.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(name: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!("kasim-netns-test-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// `kasim run PATH --format json EXTRA…`, which must succeed, parsed.
