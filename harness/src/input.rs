@@ -122,15 +122,15 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
 mod tests {
     use super::*;
 
-    fn dir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("kasim-input-{}-{:?}", std::process::id(), std::thread::current().id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A fresh folder, removed when dropped.
+    fn dir() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("kasim-input-").tempdir().unwrap()
     }
 
     #[test]
     fn a_fifo_and_a_device_are_refused_without_blocking_and_a_big_file_by_its_size() {
-        let d = dir();
+        let folder = dir();
+        let d = folder.path();
         let fifo = d.join("x.toml");
         let _ = std::fs::remove_file(&fifo);
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -146,17 +146,16 @@ mod tests {
         assert!(matches!(read_text(&big, 100), Err(ReadError::TooLarge { size: 101, limit: 100 })));
         assert_eq!(read_text(&big, 101).unwrap().len(), 101);
         assert!(matches!(read_text(&d.join("none.toml"), 100), Err(ReadError::NotFound)));
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn bytes_that_are_not_utf8_are_placed_by_line_and_column() {
-        let d = dir();
+        let folder = dir();
+        let d = folder.path();
         let f = d.join("latin1.toml");
         // Line 2, after "é = " (4 characters): a lone 0xE9 (Latin-1 é).
         std::fs::write(&f, b"name = \"x\"\n\xc3\xa9 = \xe9\n").unwrap();
         let e = read_text(&f, 100).unwrap_err();
         assert!(matches!(e, ReadError::NotText { line: 2, column: 5 }), "{e:?}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 mod common;
 use common::{kasim, stderr};
 
-/// Write a scenario into a fresh temp folder (removed with it).
+/// Write a scenario into a fresh temp folder, removed when the returned
+/// `ScenarioFile` is dropped.
 fn scenario(name: &str, body: &str) -> ScenarioFile {
     let dir = common::temp_folder("cli", name);
     let path = dir.join(format!("{name}.toml"));
@@ -26,12 +27,6 @@ impl std::ops::Deref for ScenarioFile {
     type Target = Path;
     fn deref(&self) -> &Path {
         &self.path
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for ScenarioFile {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.path.as_os_str()
     }
 }
 
@@ -683,7 +678,8 @@ fn a_full_disk_is_one_line_and_exit_2() {
 #[test]
 fn signals_stop_a_run_within_a_second_and_write_nothing() {
     for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
-        let out = std::env::temp_dir().join(format!("kasim-signal-{}-{signal}", std::process::id()));
+        let folder = common::temp_folder("cli", "signal");
+        let out = folder.join("out");
         let mut child = Command::new(env!("CARGO_BIN_EXE_kasim"))
             .args(["run", "../scenarios", "--seeds", "100000", "--out", out.to_str().unwrap()])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -834,7 +830,6 @@ fn special_output_paths_are_written_not_replaced() {
 fn out_replaces_a_report_set_as_a_whole_and_refuses_other_folders() {
     let path = scenario("outset", VALID);
     let dir = path.parent().unwrap().join("set");
-    let _ = std::fs::remove_dir_all(&dir);
     let run = |out: &std::path::Path| kasim(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(run(&dir).status.code(), Some(0));
     let inode = |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());

@@ -46,7 +46,6 @@ fn only_regular_files_are_read() {
     let f = std::fs::File::create(&big).unwrap();
     f.set_len((16 << 20) + 1).unwrap();
     refused(&kasim_in(&dir, &["run", "big.toml"]), "big.toml: is 16777217 bytes, more than the 16777216 bytes");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 9: an empty folder, or one holding only `A.TOML`, ran nothing and
@@ -62,7 +61,6 @@ fn a_folder_without_scenarios_is_bad_input() {
     let out = dir.join("report");
     refused(&kasim_in(&dir, &["run", ".", "--out", out.to_str().unwrap()]), "holds no scenario file");
     assert!(!out.exists(), "no empty report was written");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 10 (part): a file that is not UTF-8 is placed at the byte where it stops being text.
@@ -71,7 +69,6 @@ fn bytes_that_are_not_text_get_a_line_and_column() {
     let dir = folder("latin1");
     std::fs::write(dir.join("l.toml"), b"name = \"x\"\nhorizon = \"1h\"\n# caf\xe9\n").unwrap();
     refused(&kasim_in(&dir, &["run", "l.toml"]), "l.toml:3:6: is not UTF-8 text from line 3, column 6 on; allowed: UTF-8 text");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 5: huge sizes saturated to 2^64-1 B without a word (a message near
@@ -101,7 +98,6 @@ fn sizes_and_rates_past_their_limits_are_refused() {
     refused(&case("rate", "[client.link]\nup = \"2000Gbit/s\"\n", ""), "`client.link.up`: \"2000Gbit/s\" is more than 1 Tbit/s");
     let o = case("limit", &traffic("1024GiB"), "");
     assert_eq!(o.status.code(), Some(0), "1 TiB is allowed: {}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 6: strategy names were not checked as scenario names are: ANSI
@@ -132,7 +128,6 @@ fn strategy_names_are_printable_and_inert_in_markdown() {
     assert!(md.contains("| &lt;img src=x onerror=alert(1)> | none |"), "{md}");
     // Every row of the first table has its 9 cells: the pipes in the name are escaped.
     assert!(md.contains("| a\\|b\\|c | none | 0/0 |"), "{md}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 const SCENARIO: &str = "name = \"out\"\nhorizon = \"1h\"\n[[fault]]\nkind = \"vanish\"\ntarget = \"server\"\nat = \"10m\"\n\
@@ -178,7 +173,6 @@ fn output_paths_are_written_where_they_point_or_refused() {
         Command::new("bash").arg("-c").arg(format!("{} run s.toml >&-", env!("CARGO_BIN_EXE_kasim"))).current_dir(&dir).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("stdout is closed"), "{}", stderr(&o));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 10: messages. Wrong types named Rust types (`expected struct
@@ -229,7 +223,6 @@ fn messages_say_what_is_allowed() {
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 10: a pcap that cannot be written said "Error reading bytes" (the
@@ -243,7 +236,6 @@ fn a_pcap_on_a_full_disk_says_so() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("cannot write the pcap /dev/full: No space left on device"), "{err}");
     assert!(!err.contains("reading"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A 1 h run whose client reconnects at once, every 1 ms (item 1's storms).
@@ -294,7 +286,6 @@ fn a_reconnect_storm_runs_to_its_end_within_the_documented_bound() {
         .unwrap_or_else(|| panic!("{}", &text[..text.len().min(600)]));
     assert!((3_590_026..=3_599_001).contains(&attempts), "{attempts}");
     assert!(!text.contains("STOPPED"), "{}", &text[..text.len().min(600)]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 1, what is still bounded by stopping: attempts that connect keep
@@ -316,7 +307,6 @@ fn a_storm_of_connections_that_connect_is_stopped_within_the_documented_bound() 
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("STOPPED at +00:00:49."), "{}", &text[..text.len().min(600)]);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Item 1: the "about 10^9 events" notice counted traffic only; it now
@@ -401,7 +391,6 @@ fn what_a_signal_says_was_written_is_what_is_on_disk() {
     }
     // The signals landed before the write at least once.
     assert!(before > 0, "no signal landed before the write");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Issue 29 item 4: lines that should paste did not. Away from the sources a
@@ -440,7 +429,6 @@ fn printed_replay_lines_run_as_printed() {
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display().to_string();
     assert!(text.contains("  buildbot-dialup              bundled (commands take its name)"), "{text}");
     assert!(!text.contains(&sources), "{text}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Issue 29's done-when: every `kasim replay` command kasim prints, in a
@@ -495,5 +483,4 @@ fn every_printed_replay_runs_as_printed_away_from_the_sources() {
         assert_eq!(o.status.code(), Some(0), "{command}: {}", stderr(&o));
         assert!(String::from_utf8_lossy(&o.stdout).starts_with("scenario "), "{command} replayed nothing");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

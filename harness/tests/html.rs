@@ -133,7 +133,6 @@ fn a_fleets_report_draws_the_fleet_as_bars_and_one_connection_as_a_timeline() {
     let svg = timeline.split("</svg>").next().unwrap();
     let marks = svg.matches("<circle").count() + svg.matches("<rect").count();
     assert!((3..60).contains(&marks), "{marks} marks on one connection's timeline");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The README's `--out` figure for a 500-client fleet
@@ -151,5 +150,4 @@ fn a_500_client_fleets_pictures_hold_the_readmes_392_elements() {
     assert_eq!(html.matches("<svg").count(), 4);
     let elements: usize = ["<circle", "<line", "<polyline", "<rect", "<text", "<path"].iter().map(|t| html.matches(t).count()).sum();
     assert_eq!(elements, 392);
-    std::fs::remove_dir_all(&dir).ok();
 }

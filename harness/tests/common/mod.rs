@@ -60,18 +60,18 @@ pub fn stderr(o: &Output) -> String {
 /// the temp folder (unique, so parallel runs of the suite never share one).
 pub fn temp_folder(file: &str, tag: &str) -> TempFolder {
     let dir = tempfile::Builder::new().prefix(&format!("kasim-{file}-{tag}-")).tempdir().expect("a temp folder");
-    TempFolder(Some(dir))
+    TempFolder(dir)
 }
 
 /// A test's folder ([`temp_folder`]): removed when dropped, so a run of the
-/// suite leaves nothing behind, unless the test is failing: then it stays,
-/// and its path is printed, for a look at what the test left.
-pub struct TempFolder(Option<tempfile::TempDir>);
+/// suite leaves nothing behind, unless the test panics: then it stays, and
+/// its path is printed, for a look at what the test left.
+pub struct TempFolder(tempfile::TempDir);
 
 impl std::ops::Deref for TempFolder {
     type Target = Path;
     fn deref(&self) -> &Path {
-        self.0.as_ref().expect("dropped only once").path()
+        self.0.path()
     }
 }
 
@@ -90,9 +90,8 @@ impl AsRef<std::ffi::OsStr> for TempFolder {
 impl Drop for TempFolder {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            if let Some(dir) = self.0.take() {
-                eprintln!("the failed test's folder is kept: {}", dir.keep().display());
-            }
+            self.0.disable_cleanup(true);
+            eprintln!("the failed test's folder is kept: {}", self.0.path().display());
         }
     }
 }
