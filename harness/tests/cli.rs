@@ -30,6 +30,25 @@ impl std::ops::Deref for ScenarioFile {
     }
 }
 
+/// A test's folder (`common::TempFolder`) goes when the test ends, and
+/// stays, with what the test wrote, when the test panics.
+#[test]
+fn a_tests_folder_goes_when_it_passes_and_stays_when_it_panics() {
+    let passed = common::temp_folder("cli", "passes");
+    let path = passed.to_path_buf();
+    std::fs::write(passed.join("f"), "x").unwrap();
+    drop(passed);
+    assert!(!path.exists(), "{} left behind", path.display());
+    let kept = std::panic::catch_unwind(|| {
+        let failing = common::temp_folder("cli", "panics");
+        std::fs::write(failing.join("f"), "x").unwrap();
+        std::panic::panic_any(failing.to_path_buf())
+    });
+    let kept = kept.expect_err("it panicked").downcast::<PathBuf>().expect("its folder's path");
+    assert_eq!(std::fs::read_to_string(kept.join("f")).unwrap(), "x");
+    std::fs::remove_dir_all(*kept).unwrap();
+}
+
 const VALID: &str = r#"name = "ok"
 horizon = "1h"
 

@@ -120,9 +120,20 @@ impl<T: Copy> BucketQueue<T> {
 
     /// Replace the smallest key with `key`, for `value` (one pass down
     /// instead of a pop and a push while `key` is due in the current
-    /// bucket). The queue must not be empty. `near`: the key most likely
-    /// belongs near the top (see [`QuadHeap::replace_top_near`]).
-    pub(crate) fn replace_top(&mut self, key: u128, value: T, near: bool) {
+    /// bucket), for a key that most likely belongs near the bottom (see
+    /// [`QuadHeap::replace_top`]). The queue must not be empty.
+    pub(crate) fn replace_top(&mut self, key: u128, value: T) {
+        self.replace_top_with(key, value, false);
+    }
+
+    /// [`replace_top`](Self::replace_top) for a key that most likely belongs
+    /// near the top (see [`QuadHeap::replace_top_near`]).
+    pub(crate) fn replace_top_near(&mut self, key: u128, value: T) {
+        self.replace_top_with(key, value, true);
+    }
+
+    #[inline(always)]
+    fn replace_top_with(&mut self, key: u128, value: T, near: bool) {
         if self.fits_soon(bucket_of(key)) {
             if near {
                 self.soon.replace_top_near(key, value);
@@ -241,7 +252,11 @@ mod tests {
                     let Reverse((top, _)) = reference.pop().unwrap();
                     assert_eq!(ours.peek().map(|(k, _)| k), Some(top));
                     let later = key(time_of(top) + std::time::Duration::from_nanos((x >> 20) % 400_000_000_000), tie);
-                    ours.replace_top(later, round, round % 2 == 0);
+                    if round % 2 == 0 {
+                        ours.replace_top(later, round);
+                    } else {
+                        ours.replace_top_near(later, round);
+                    }
                     reference.push(Reverse((later, round)));
                     moved += 1;
                 }

@@ -170,7 +170,7 @@ impl FlowTable {
             }
             flow.mapping.queued = real;
             // In place of the top: one pass down instead of a pop and a push.
-            self.deadlines.replace_top(key(real, id), slot, false);
+            self.deadlines.replace_top(key(real, id), slot);
         }
     }
 

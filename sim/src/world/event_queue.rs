@@ -41,7 +41,7 @@ impl EventQueue {
     pub(super) fn push(&mut self, at: Instant, ev: Ev) {
         self.seq += 1;
         if std::mem::take(&mut self.taken) {
-            self.heap.replace_top(key(at, self.seq), ev, true);
+            self.heap.replace_top_near(key(at, self.seq), ev);
         } else {
             self.heap.push(key(at, self.seq), ev);
         }

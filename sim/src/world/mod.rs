@@ -346,8 +346,12 @@ struct OtherConn(u32);
 impl OtherConn {
     const NONE: OtherConn = OtherConn(u32::MAX);
 
+    fn new(c: usize) -> OtherConn {
+        OtherConn(u32::try_from(c).expect("connection numbers fit in 32 bits"))
+    }
+
     fn of(c: Option<usize>) -> OtherConn {
-        c.map_or(OtherConn::NONE, |c| OtherConn(u32::try_from(c).expect("connection numbers fit in 32 bits")))
+        c.map_or(OtherConn::NONE, OtherConn::new)
     }
 
     #[inline]

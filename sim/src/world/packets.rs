@@ -296,7 +296,7 @@ impl World {
             self.conns[c].app_alive = false;
         }
         if let Some(p) = self.conns.get_mut(peer) {
-            p.peer = OtherConn::of(Some(c));
+            p.peer = OtherConn::new(c);
         }
         self.conns[c].sock.tcp_mut().expect("a TCP listener makes TCP sockets").handle_segment(local, &seg);
         self.pump(c);

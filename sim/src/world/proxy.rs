@@ -76,8 +76,8 @@ impl World {
         let mut tcp = TcpEndpoint::client(self.tcp_cfg.clone(), local, remote, iss);
         tcp.connect(self.hosts[p].local(self.now));
         let back = self.add_conn(p, slot, (local, remote), super::Socket::Tcp(tcp), Box::new(Idle), None);
-        self.conns[back].relay = super::OtherConn::of(Some(front));
-        self.conns[front].relay = super::OtherConn::of(Some(back));
+        self.conns[back].relay = super::OtherConn::new(front);
+        self.conns[front].relay = super::OtherConn::new(back);
         let now = self.now;
         self.trace.record(now, || TraceEvent::Proxy(ProxyEvent::BackendOpened { slot }));
         self.pump(back);

@@ -91,7 +91,7 @@ impl World {
                 let app = self.apps.server(slot);
                 let sock = Socket::Tunnel(Box::new(crate::tunnel::Tunnel::open(&cfg, 1, local)));
                 let c = self.add_conn(h, slot, (seg.dst, seg.src), sock, app, Some(peer));
-                self.conns[peer].peer = super::OtherConn::of(Some(c));
+                self.conns[peer].peer = super::OtherConn::new(c);
                 if let Some(m) = self.hosts[h].listener.as_mut().and_then(|l| l.tunnel_peers.as_mut()) {
                     m.insert(peer as u32, c);
                 }
@@ -110,7 +110,7 @@ impl World {
         let slot = self.conns[peer].slot;
         let app: Box<dyn Application> = self.apps.server(slot);
         let c = self.add_conn(h, slot, (seg.dst, seg.src), Socket::Quic(sock), app, Some(peer));
-        self.conns[peer].peer = super::OtherConn::of(Some(c));
+        self.conns[peer].peer = super::OtherConn::new(c);
         let quic = self.hosts[h].listener.as_mut().and_then(|l| l.quic.as_mut()).expect("the listener that accepted it");
         quic.register(self.conns[c].sock.quic_mut().expect("just made"), c);
         self.pump(c);
