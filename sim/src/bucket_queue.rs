@@ -122,17 +122,18 @@ impl<T: Copy> BucketQueue<T> {
     /// instead of a pop and a push while `key` is due in the current
     /// bucket), for a key that most likely belongs near the bottom (see
     /// [`QuadHeap::replace_top`]). The queue must not be empty.
+    #[inline]
     pub(crate) fn replace_top(&mut self, key: u128, value: T) {
         self.replace_top_with(key, value, false);
     }
 
     /// [`replace_top`](Self::replace_top) for a key that most likely belongs
     /// near the top (see [`QuadHeap::replace_top_near`]).
+    #[inline]
     pub(crate) fn replace_top_near(&mut self, key: u128, value: T) {
         self.replace_top_with(key, value, true);
     }
 
-    #[inline(always)]
     fn replace_top_with(&mut self, key: u128, value: T, near: bool) {
         if self.fits_soon(bucket_of(key)) {
             if near {
